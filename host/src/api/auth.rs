@@ -1,0 +1,79 @@
+//! Bearer tokens: the platform admin token, or a store's API key.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, AppState};
+use crate::db::stores;
+
+/// The admin token, kept as its sha256 so it is compared in constant shape.
+#[derive(Clone)]
+pub struct AdminToken(pub [u8; 32]);
+
+impl AdminToken {
+    pub fn new(token: &str) -> Self {
+        AdminToken(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Admin,
+    Store(String),
+}
+
+pub fn key_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Compare all bytes (no early exit) so timing says nothing.
+        if digest.iter().zip(state.admin.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
+            return Ok(Caller::Admin);
+        }
+        let mut conn = state.pipeline.db.pool.acquire().await?;
+        match stores::by_api_key(&mut conn, &hex::encode(digest)).await? {
+            Some(store) => Ok(Caller::Store(store)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl Caller {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Store(_) => Err(ApiError::forbidden("this needs the platform admin token")),
+        }
+    }
+
+    /// The caller may touch `store`, and it exists. Another store's key
+    /// gets 404, exactly as for a store that does not exist.
+    pub async fn require_store(&self, state: &AppState, store: &str) -> Result<(), ApiError> {
+        let not_found = || ApiError::not_found(format!("store `{store}` not found"));
+        match self {
+            Caller::Store(own) if own == store => Ok(()),
+            Caller::Store(_) => Err(not_found()),
+            Caller::Admin => {
+                let mut conn = state.pipeline.db.pool.acquire().await?;
+                match stores::get(&mut conn, store).await? {
+                    Some(_) => Ok(()),
+                    None => Err(not_found()),
+                }
+            }
+        }
+    }
+}

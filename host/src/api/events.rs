@@ -1,0 +1,87 @@
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::{json_body, ApiError, AppState};
+use crate::domain::event::{parse_event, Event};
+
+/// Most events in one request.
+pub const MAX_BATCH: usize = 1000;
+/// How long `?wait=true` waits before answering with what is done.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    #[serde(default)]
+    wait: bool,
+}
+
+fn parse_batch(body: &Value) -> Result<Vec<Event>, ApiError> {
+    let (items, batch): (Vec<&Value>, bool) = match body.get("events") {
+        Some(Value::Array(list)) => {
+            if list.len() > MAX_BATCH {
+                return Err(ApiError::field(
+                    "events",
+                    format!("has {} events; at most {MAX_BATCH} per request", list.len()),
+                ));
+            }
+            if list.is_empty() {
+                return Err(ApiError::field("events", "must hold at least one event"));
+            }
+            (list.iter().collect(), true)
+        }
+        Some(_) => return Err(ApiError::field("events", "must be a list of events")),
+        None => (vec![body], false),
+    };
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let prefix = if batch { format!("events[{i}].") } else { String::new() };
+        match parse_event(item, &prefix) {
+            Ok(e) => events.push(e),
+            Err(mut errs) => errors.append(&mut errs),
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(store): Path<String>,
+    Query(q): Query<WaitQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_store(&state, &store).await?;
+    let events = parse_batch(&json_body(body)?)?;
+    let p = &state.pipeline;
+    let accepted = p.ingest(&store, &events).await?;
+    if q.wait {
+        p.wait_processed(&accepted, WAIT_LIMIT).await?;
+        let results = p.results(&store, &accepted).await?;
+        return Ok((StatusCode::OK, Json(json!({ "results": results }))));
+    }
+    let list: Vec<Value> = accepted
+        .iter()
+        .map(|a| json!({"event_id": a.event_id, "status": if a.duplicate {"duplicate"} else {"accepted"}}))
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "accepted": accepted.iter().filter(|a| !a.duplicate).count(),
+            "duplicates": accepted.iter().filter(|a| a.duplicate).count(),
+            "events": list,
+        })),
+    ))
+}

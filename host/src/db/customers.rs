@@ -1,0 +1,219 @@
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::{json_col, Conn, DbResult};
+use crate::domain::customer::{Customer, CustomerStats, Order};
+use crate::domain::time::{utc_day, Millis};
+
+/// Profile fields a merchant may set; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileUpdate {
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub birthday: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Option<Value>,
+}
+
+const COLUMNS: &str = "id, email, phone, name, birthday, tags, attributes, tier, points_balance,
+    orders, repeat_days, net_spend_cents, first_order_at, last_order_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Customer> {
+    Ok(Customer {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        name: r.try_get("name")?,
+        birthday: r.try_get("birthday")?,
+        tags: serde_json::from_value(json_col(r.try_get("tags")?, json!([]))).unwrap_or_default(),
+        attributes: json_col(r.try_get("attributes")?, json!({})),
+        tier: r.try_get("tier")?,
+        points_balance: r.try_get("points_balance")?,
+        stats: CustomerStats {
+            orders: r.try_get::<i64, _>("orders")? as u32,
+            repeat_days: r.try_get::<i64, _>("repeat_days")? as u32,
+            net_spend_cents: r.try_get("net_spend_cents")?,
+            first_order_at: r.try_get("first_order_at")?,
+            last_order_at: r.try_get("last_order_at")?,
+        },
+    })
+}
+
+pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Customer>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE store_id = $1 AND id = $2"
+    ))
+    .bind(store)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Makes sure the customer exists (events may name customers the merchant
+/// never created explicitly).
+pub async fn ensure(conn: &mut Conn, store: &str, id: &str, now: Millis) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO customers (store_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT (store_id, id) DO NOTHING",
+    )
+    .bind(store)
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn upsert_profile(
+    conn: &mut Conn,
+    store: &str,
+    id: &str,
+    update: &ProfileUpdate,
+    now: Millis,
+) -> DbResult<Customer> {
+    ensure(&mut *conn, store, id, now).await?;
+    let current = get(&mut *conn, store, id).await?.unwrap_or_default();
+    let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {
+        Some(v) => v.clone(),
+        None => old.clone(),
+    };
+    let tags = update.tags.clone().unwrap_or(current.tags.clone());
+    let attributes = update
+        .attributes
+        .clone()
+        .unwrap_or(current.attributes.clone());
+    sqlx::query(
+        "UPDATE customers SET email = $3, phone = $4, name = $5, birthday = $6, tags = $7,
+         attributes = $8, updated_at = $9 WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store)
+    .bind(id)
+    .bind(pick(&update.email, &current.email))
+    .bind(pick(&update.phone, &current.phone))
+    .bind(pick(&update.name, &current.name))
+    .bind(pick(&update.birthday, &current.birthday))
+    .bind(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()))
+    .bind(attributes.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(get(conn, store, id).await?.unwrap_or_default())
+}
+
+/// Records an order and updates the customer's statistics. A repeated
+/// order id changes nothing; returns whether the order was new.
+pub async fn record_order(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    order_id: &str,
+    total_cents: i64,
+    currency: &str,
+    placed_at: Millis,
+) -> DbResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO orders (store_id, order_id, customer_id, total_cents, currency, placed_at, placed_day)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store_id, order_id) DO NOTHING",
+    )
+    .bind(store)
+    .bind(order_id)
+    .bind(customer)
+    .bind(total_cents)
+    .bind(currency)
+    .bind(placed_at)
+    .bind(utc_day(placed_at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        sqlx::query(
+            "UPDATE customers SET
+               orders = orders + 1,
+               net_spend_cents = net_spend_cents + $3,
+               first_order_at = CASE WHEN first_order_at IS NULL OR first_order_at > $4 THEN $4 ELSE first_order_at END,
+               last_order_at = CASE WHEN last_order_at IS NULL OR last_order_at < $4 THEN $4 ELSE last_order_at END,
+               repeat_days = (SELECT COUNT(DISTINCT placed_day) - 1 FROM orders WHERE store_id = $1 AND customer_id = $2)
+             WHERE store_id = $1 AND id = $2",
+        )
+        .bind(store)
+        .bind(customer)
+        .bind(total_cents)
+        .bind(placed_at)
+        .execute(conn)
+        .await?;
+    }
+    Ok(inserted)
+}
+
+/// Records a refund: lowers the customer's net spend. Returns the refunded
+/// order's total when the order is known.
+pub async fn record_refund(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    order_id: &str,
+    refund_cents: i64,
+) -> DbResult<Option<i64>> {
+    let total: Option<i64> = sqlx::query(
+        "SELECT total_cents FROM orders WHERE store_id = $1 AND order_id = $2",
+    )
+    .bind(store)
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| r.try_get("total_cents"))
+    .transpose()?;
+    sqlx::query(
+        "UPDATE orders SET refunded_cents = refunded_cents + $3 WHERE store_id = $1 AND order_id = $2",
+    )
+    .bind(store)
+    .bind(order_id)
+    .bind(refund_cents)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE customers SET net_spend_cents = net_spend_cents - $3 WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store)
+    .bind(customer)
+    .bind(refund_cents)
+    .execute(conn)
+    .await?;
+    Ok(total)
+}
+
+pub async fn set_tier(conn: &mut Conn, store: &str, id: &str, tier: Option<&str>) -> DbResult<()> {
+    sqlx::query("UPDATE customers SET tier = $3 WHERE store_id = $1 AND id = $2")
+        .bind(store)
+        .bind(id)
+        .bind(tier)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn orders(conn: &mut Conn, store: &str, customer: &str, limit: u32) -> DbResult<Vec<Order>> {
+    let rows = sqlx::query(
+        "SELECT order_id, total_cents, currency, placed_at, refunded_cents FROM orders
+         WHERE store_id = $1 AND customer_id = $2 ORDER BY placed_at DESC LIMIT $3",
+    )
+    .bind(store)
+    .bind(customer)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Order {
+                order_id: r.try_get("order_id")?,
+                total_cents: r.try_get("total_cents")?,
+                currency: r.try_get("currency")?,
+                placed_at: r.try_get("placed_at")?,
+                refunded_cents: r.try_get("refunded_cents")?,
+            })
+        })
+        .collect()
+}

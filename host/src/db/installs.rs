@@ -1,0 +1,154 @@
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{json_col, Conn, DbResult};
+use crate::domain::time::Millis;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Install {
+    pub install_id: String,
+    pub store_id: String,
+    pub plugin: String,
+    pub version: String,
+    pub world: String,
+    pub config: Value,
+    pub enabled: bool,
+    /// Why the host disabled it (circuit breaker), if it did.
+    pub disabled_reason: Option<String>,
+    pub invocations: i64,
+    pub failures: i64,
+    pub consecutive_failures: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, disabled_reason,
+    invocations, failures, consecutive_failures, created_at, updated_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Install> {
+    Ok(Install {
+        install_id: r.try_get("id")?,
+        store_id: r.try_get("store_id")?,
+        plugin: r.try_get("plugin")?,
+        version: r.try_get("version")?,
+        world: r.try_get("world")?,
+        config: json_col(r.try_get("config")?, serde_json::json!({})),
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        disabled_reason: r.try_get("disabled_reason")?,
+        invocations: r.try_get("invocations")?,
+        failures: r.try_get("failures")?,
+        consecutive_failures: r.try_get("consecutive_failures")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO installs (id, store_id, plugin, version, world, config, enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&i.install_id)
+    .bind(&i.store_id)
+    .bind(&i.plugin)
+    .bind(&i.version)
+    .bind(&i.world)
+    .bind(i.config.to_string())
+    .bind(i64::from(i.enabled))
+    .bind(i.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM installs WHERE store_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(store)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Install>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM installs WHERE store_id = $1 AND id = $2"
+    ))
+    .bind(store)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The store's enabled installs, oldest first (the order they run in).
+pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM installs WHERE store_id = $1 AND enabled = 1 ORDER BY created_at, id"
+    ))
+    .bind(store)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE installs SET version = $3, config = $4, enabled = $5, disabled_reason = $6,
+           consecutive_failures = $7, updated_at = $8
+         WHERE store_id = $1 AND id = $2",
+    )
+    .bind(&i.store_id)
+    .bind(&i.install_id)
+    .bind(&i.version)
+    .bind(i.config.to_string())
+    .bind(i64::from(i.enabled))
+    .bind(&i.disabled_reason)
+    .bind(i.consecutive_failures)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts one call. A failure past `trip_after` consecutive ones disables
+/// the install and returns true.
+pub async fn count_call(
+    conn: &mut Conn,
+    id: &str,
+    failed: bool,
+    trip_after: i64,
+    now: Millis,
+) -> DbResult<bool> {
+    if !failed {
+        sqlx::query(
+            "UPDATE installs SET invocations = invocations + 1, consecutive_failures = 0 WHERE id = $1",
+        )
+        .bind(id)
+        .execute(conn)
+        .await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE installs SET invocations = invocations + 1, failures = failures + 1,
+           consecutive_failures = consecutive_failures + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let tripped = sqlx::query(
+        "UPDATE installs SET enabled = 0, updated_at = $3,
+           disabled_reason = 'disabled after ' || consecutive_failures || ' consecutive failures; fix or swap the plugin, then PATCH {\"enabled\": true}'
+         WHERE id = $1 AND enabled = 1 AND consecutive_failures >= $2",
+    )
+    .bind(id)
+    .bind(trip_after)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(tripped)
+}

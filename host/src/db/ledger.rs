@@ -1,0 +1,237 @@
+//! The points ledger. Every earn entry is a lot with `remaining` points;
+//! deductions, redemptions and expiry consume lots oldest first, so the
+//! balance is always both the sum of the entries and the sum of the open
+//! lots, and never below zero.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Conn, DbResult};
+use crate::domain::ids::random_id;
+use crate::domain::ledger::EntryKind;
+use crate::domain::time::Millis;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub points: i64,
+    pub kind: String,
+    pub reason: String,
+    pub event_id: Option<String>,
+    pub install_id: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+/// Where an entry came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub event_id: Option<&'a str>,
+    pub install_id: Option<&'a str>,
+}
+
+async fn insert(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    points: i64,
+    kind: EntryKind,
+    reason: &str,
+    origin: Origin<'_>,
+    now: Millis,
+    expires_at: Option<Millis>,
+) -> DbResult<Entry> {
+    let id = random_id("pts");
+    let remaining = if kind == EntryKind::Earn { points } else { 0 };
+    sqlx::query(
+        "INSERT INTO ledger_entries (id, store_id, customer_id, points, kind, reason, event_id,
+           install_id, created_at, expires_at, remaining)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&id)
+    .bind(store)
+    .bind(customer)
+    .bind(points)
+    .bind(kind.as_str())
+    .bind(reason)
+    .bind(origin.event_id)
+    .bind(origin.install_id)
+    .bind(now)
+    .bind(expires_at)
+    .bind(remaining)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE customers SET points_balance = points_balance + $3 WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store)
+    .bind(customer)
+    .bind(points)
+    .execute(conn)
+    .await?;
+    Ok(Entry {
+        id,
+        points,
+        kind: kind.as_str().to_string(),
+        reason: reason.to_string(),
+        event_id: origin.event_id.map(str::to_string),
+        install_id: origin.install_id.map(str::to_string),
+        created_at: now,
+        expires_at,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn earn(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    points: i64,
+    reason: &str,
+    origin: Origin<'_>,
+    now: Millis,
+    expires_at: Option<Millis>,
+) -> DbResult<Entry> {
+    insert(conn, store, customer, points, EntryKind::Earn, reason, origin, now, expires_at).await
+}
+
+/// Takes up to `points` from the open lots, oldest first, as one entry of
+/// `kind` (deduct or redeem). Returns the entry, or None when the balance
+/// is zero. Call [`expire_customer`] first so expired lots are not spent.
+#[allow(clippy::too_many_arguments)]
+pub async fn take(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    points: i64,
+    kind: EntryKind,
+    reason: &str,
+    origin: Origin<'_>,
+    now: Millis,
+) -> DbResult<Option<Entry>> {
+    let lots = sqlx::query(
+        "SELECT seq, remaining FROM ledger_entries
+         WHERE store_id = $1 AND customer_id = $2 AND remaining > 0 ORDER BY seq",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut left = points;
+    for lot in &lots {
+        if left == 0 {
+            break;
+        }
+        let seq: i64 = lot.try_get("seq")?;
+        let remaining: i64 = lot.try_get("remaining")?;
+        let used = remaining.min(left);
+        sqlx::query("UPDATE ledger_entries SET remaining = remaining - $2 WHERE seq = $1")
+            .bind(seq)
+            .bind(used)
+            .execute(&mut *conn)
+            .await?;
+        left -= used;
+    }
+    let taken = points - left;
+    if taken == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        insert(conn, store, customer, -taken, kind, reason, origin, now, None).await?,
+    ))
+}
+
+/// Expires the customer's lots whose time has come; returns the entries.
+pub async fn expire_customer(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    now: Millis,
+) -> DbResult<Vec<Entry>> {
+    let lots = sqlx::query(
+        "SELECT seq, remaining FROM ledger_entries
+         WHERE store_id = $1 AND customer_id = $2 AND remaining > 0
+           AND expires_at IS NOT NULL AND expires_at <= $3 ORDER BY seq",
+    )
+    .bind(store)
+    .bind(customer)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for lot in &lots {
+        let seq: i64 = lot.try_get("seq")?;
+        let remaining: i64 = lot.try_get("remaining")?;
+        sqlx::query("UPDATE ledger_entries SET remaining = 0 WHERE seq = $1")
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+        out.push(
+            insert(
+                &mut *conn,
+                store,
+                customer,
+                -remaining,
+                EntryKind::Expire,
+                "expired",
+                Origin::default(),
+                now,
+                None,
+            )
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Customers (store, customer) with lots due to expire at `now`.
+pub async fn due_for_expiry(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT store_id, customer_id FROM ledger_entries
+         WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("store_id")?, r.try_get("customer_id")?)))
+        .collect()
+}
+
+pub async fn entries(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Entry>> {
+    let rows = sqlx::query(
+        "SELECT id, points, kind, reason, event_id, install_id, created_at, expires_at
+         FROM ledger_entries WHERE store_id = $1 AND customer_id = $2 ORDER BY seq",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Entry {
+                id: r.try_get("id")?,
+                points: r.try_get("points")?,
+                kind: r.try_get("kind")?,
+                reason: r.try_get("reason")?,
+                event_id: r.try_get("event_id")?,
+                install_id: r.try_get("install_id")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn balance(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i64> {
+    let row = sqlx::query("SELECT points_balance FROM customers WHERE store_id = $1 AND id = $2")
+        .bind(store)
+        .bind(customer)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("points_balance")?,
+        None => 0,
+    })
+}

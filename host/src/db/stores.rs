@@ -1,0 +1,67 @@
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Conn, DbResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Store {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub timezone: String,
+    pub created_at: i64,
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    store: &Store,
+    api_key_sha256: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO stores (id, name, currency, timezone, api_key_sha256, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&store.id)
+    .bind(&store.name)
+    .bind(&store.currency)
+    .bind(&store.timezone)
+    .bind(api_key_sha256)
+    .bind(store.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Store> {
+    Ok(Store {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        currency: r.try_get("currency")?,
+        timezone: r.try_get("timezone")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Store>> {
+    let row = sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
+    let rows = sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The store an API key belongs to.
+pub async fn by_api_key(conn: &mut Conn, api_key_sha256: &str) -> DbResult<Option<String>> {
+    let row = sqlx::query("SELECT id FROM stores WHERE api_key_sha256 = $1")
+        .bind(api_key_sha256)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}

@@ -1,0 +1,238 @@
+//! `plugin.toml`: what a plugin says about itself.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::event::FieldError;
+use super::ids::is_valid_plugin_name;
+use super::{Capability, World};
+
+/// Resource limits a plugin asks for; the host caps each at its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub memory_mib: u32,
+    pub timeout_ms: u32,
+    pub fit_timeout_ms: u32,
+}
+
+impl Limits {
+    /// What a plugin gets when its manifest says nothing.
+    pub const DEFAULT: Limits = Limits {
+        memory_mib: 64,
+        timeout_ms: 100,
+        fit_timeout_ms: 30_000,
+    };
+
+    /// Each limit capped at the host's maximum.
+    pub fn capped(self, max: Limits) -> Limits {
+        Limits {
+            memory_mib: self.memory_mib.min(max.memory_mib),
+            timeout_ms: self.timeout_ms.min(max.timeout_ms),
+            fit_timeout_ms: self.fit_timeout_ms.min(max.fit_timeout_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    pub version: semver::Version,
+    pub world: World,
+    pub description: String,
+    pub capabilities: Vec<Capability>,
+    pub limits: Limits,
+    /// The install config's JSON Schema (`{}` accepts anything).
+    pub config_schema: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: String,
+    world: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    capabilities: Vec<String>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    config: RawConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory_mib: Option<u32>,
+    timeout_ms: Option<u32>,
+    fit_timeout_ms: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    schema: Option<String>,
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, Vec<FieldError>> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            vec![FieldError::new(
+                "manifest",
+                format!("is not a valid plugin.toml: {}", e.message()),
+            )]
+        })?;
+        let mut errors = Vec::new();
+        if !is_valid_plugin_name(&raw.name) {
+            errors.push(FieldError::new("manifest.name", "must match [a-z0-9-]{1,64}"));
+        }
+        let version = semver::Version::parse(&raw.version).unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                "manifest.version",
+                "must be a semantic version such as 1.0.0",
+            ));
+            semver::Version::new(0, 0, 0)
+        });
+        let world = World::parse(&raw.world).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "manifest.world",
+                "must be one of point-rules, segmenter, survey-scorer, churn-rescue",
+            ));
+            World::PointRules
+        });
+        let mut capabilities = Vec::new();
+        for c in &raw.capabilities {
+            match Capability::parse(c) {
+                Some(cap) if !capabilities.contains(&cap) => capabilities.push(cap),
+                Some(_) => {}
+                None => errors.push(FieldError::new(
+                    "manifest.capabilities",
+                    format!("unknown capability `{c}` (known: messaging, state)"),
+                )),
+            }
+        }
+        capabilities.sort();
+        let d = Limits::DEFAULT;
+        let limits = Limits {
+            memory_mib: raw.limits.memory_mib.unwrap_or(d.memory_mib),
+            timeout_ms: raw.limits.timeout_ms.unwrap_or(d.timeout_ms),
+            fit_timeout_ms: raw.limits.fit_timeout_ms.unwrap_or(d.fit_timeout_ms),
+        };
+        for (field, v) in [
+            ("manifest.limits.memory_mib", limits.memory_mib),
+            ("manifest.limits.timeout_ms", limits.timeout_ms),
+            ("manifest.limits.fit_timeout_ms", limits.fit_timeout_ms),
+        ] {
+            if v == 0 {
+                errors.push(FieldError::new(field, "must be at least 1"));
+            }
+        }
+        let config_schema = match raw.config.schema.as_deref() {
+            None => serde_json::json!({}),
+            Some(text) => match serde_json::from_str::<Value>(text) {
+                Ok(schema) => match jsonschema::validator_for(&schema) {
+                    Ok(_) => schema,
+                    Err(e) => {
+                        errors.push(FieldError::new(
+                            "manifest.config.schema",
+                            format!("is not a valid JSON Schema: {e}"),
+                        ));
+                        Value::Null
+                    }
+                },
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        "manifest.config.schema",
+                        format!("is not valid JSON: {e}"),
+                    ));
+                    Value::Null
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Manifest {
+            name: raw.name,
+            version,
+            world,
+            description: raw.description,
+            capabilities,
+            limits,
+            config_schema,
+        })
+    }
+}
+
+/// Checks an install config against a plugin's schema; every failure names
+/// its JSON path under `config`.
+pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError>> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| vec![FieldError::new("config", format!("plugin schema is invalid: {e}"))])?;
+    let errors: Vec<FieldError> = validator
+        .iter_errors(config)
+        .map(|e| {
+            let path = e.instance_path.to_string();
+            let field = if path.is_empty() {
+                "config".to_string()
+            } else {
+                format!("config{}", path.replace('/', "."))
+            };
+            FieldError::new(field, e.to_string())
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "points-basic"
+version = "1.0.0"
+world = "point-rules"
+capabilities = ["state"]
+[limits]
+memory_mib = 32
+[config]
+schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minimum":1}}}'''
+"#;
+
+    #[test]
+    fn parses_and_checks_config() {
+        let m = Manifest::parse(GOOD).unwrap();
+        assert_eq!(m.world, World::PointRules);
+        assert_eq!(m.capabilities, [Capability::State]);
+        assert_eq!(m.limits.memory_mib, 32);
+        assert_eq!(m.limits.timeout_ms, 100);
+        assert!(check_config(&m.config_schema, &serde_json::json!({"unit_cents": 5})).is_ok());
+        let errs =
+            check_config(&m.config_schema, &serde_json::json!({"unit_cents": 0})).unwrap_err();
+        assert_eq!(errs[0].field, "config.unit_cents");
+    }
+
+    #[test]
+    fn names_manifest_errors() {
+        let errs = Manifest::parse(
+            "name = \"Bad Name\"\nversion = \"one\"\nworld = \"nope\"\ncapabilities = [\"net\"]",
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "manifest.name",
+                "manifest.version",
+                "manifest.world",
+                "manifest.capabilities"
+            ]
+        );
+        assert!(Manifest::parse("not toml [").is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! Times are kept as milliseconds since the Unix epoch (UTC) everywhere
+//! inside the host; RFC 3339 only at the edges.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).timestamp_millis())
+}
+
+pub fn to_rfc3339(ms: Millis) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The UTC day number (days since the epoch) of an instant.
+pub fn utc_day(ms: Millis) -> i64 {
+    ms.div_euclid(86_400_000)
+}

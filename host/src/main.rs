@@ -1,0 +1,99 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use clientele::server::{self, ServerConfig};
+
+mod bench;
+mod demo;
+
+#[derive(Parser)]
+#[command(name = "clientele", version, about = "WebAssembly plugin runtime for the customer side of online shops")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (embedded SQLite in the data directory by default).
+    Serve {
+        #[arg(long, env = "CLIENTELE_DATA_DIR", default_value = "./clientele-data")]
+        data_dir: PathBuf,
+        /// Another database instead of the embedded one.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, env = "CLIENTELE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Run the database migrations and exit.
+    Migrate {
+        #[arg(long, env = "CLIENTELE_DATA_DIR", default_value = "./clientele-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Start on a fresh data directory, publish the bundled plugins, create
+    /// a store with customers and events, and print what happened.
+    Demo {
+        /// Where to keep the demo's data (a fresh temporary one by default).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Measure per-call latency, end-to-end throughput and cold start.
+    Bench {
+        /// Events for the throughput run.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Calls for the latency run.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CLIENTELE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if std::env::var("CLIENTELE_LOG_FORMAT").as_deref() == Ok("json") {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            data_dir,
+            database_url,
+            listen,
+        } => {
+            init_tracing();
+            let mut config = ServerConfig::new(data_dir);
+            config.database_url = database_url;
+            config.listen = listen;
+            let running = server::start(config).await?;
+            println!("clientele listening on http://{}", running.addr);
+            tokio::select! {
+                _ = running.task => {}
+                _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+            }
+            Ok(())
+        }
+        Command::Migrate {
+            data_dir,
+            database_url,
+        } => {
+            init_tracing();
+            let mut config = ServerConfig::new(data_dir);
+            config.database_url = database_url;
+            server::open_db(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Bench { events, calls } => bench::run(events, calls).await,
+    }
+}

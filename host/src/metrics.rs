@@ -1,0 +1,119 @@
+//! In-process counters and per-install latency, exported as Prometheus
+//! text. Latency quantiles come from the last `WINDOW` calls per install.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+const WINDOW: usize = 1024;
+
+#[derive(Default)]
+struct InstallStats {
+    plugin: String,
+    ok: u64,
+    failed: u64,
+    recent_us: VecDeque<u32>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub events_ingested: AtomicU64,
+    pub events_duplicate: AtomicU64,
+    pub events_processed: AtomicU64,
+    pub batches: AtomicU64,
+    installs: Mutex<HashMap<String, InstallStats>>,
+}
+
+/// Latency quantiles of one install, in microseconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Latency {
+    pub p50_us: u32,
+    pub p99_us: u32,
+}
+
+fn quantile(sorted: &[u32], q: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+impl Metrics {
+    pub fn record_call(&self, install: &str, plugin: &str, ok: bool, elapsed_us: u32) {
+        let mut map = self.installs.lock().unwrap();
+        let s = map.entry(install.to_string()).or_default();
+        s.plugin = plugin.to_string();
+        if ok {
+            s.ok += 1;
+        } else {
+            s.failed += 1;
+        }
+        if s.recent_us.len() == WINDOW {
+            s.recent_us.pop_front();
+        }
+        s.recent_us.push_back(elapsed_us);
+    }
+
+    pub fn latency(&self, install: &str) -> Latency {
+        let map = self.installs.lock().unwrap();
+        let Some(s) = map.get(install) else {
+            return Latency::default();
+        };
+        let mut v: Vec<u32> = s.recent_us.iter().copied().collect();
+        v.sort_unstable();
+        Latency {
+            p50_us: quantile(&v, 0.50),
+            p99_us: quantile(&v, 0.99),
+        }
+    }
+
+    pub fn render(&self, pending_events: i64) -> String {
+        let mut out = String::new();
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# TYPE clientele_events_ingested_total counter");
+        let _ = writeln!(out, "clientele_events_ingested_total {}", c(&self.events_ingested));
+        let _ = writeln!(out, "# TYPE clientele_events_duplicate_total counter");
+        let _ = writeln!(out, "clientele_events_duplicate_total {}", c(&self.events_duplicate));
+        let _ = writeln!(out, "# TYPE clientele_events_processed_total counter");
+        let _ = writeln!(out, "clientele_events_processed_total {}", c(&self.events_processed));
+        let _ = writeln!(out, "# TYPE clientele_events_pending gauge");
+        let _ = writeln!(out, "clientele_events_pending {pending_events}");
+        let _ = writeln!(out, "# TYPE clientele_plugin_calls_total counter");
+        let _ = writeln!(out, "# TYPE clientele_plugin_call_duration_us summary");
+        let map = self.installs.lock().unwrap();
+        let mut ids: Vec<&String> = map.keys().collect();
+        ids.sort();
+        for id in ids {
+            let s = &map[id];
+            let labels = format!("install=\"{id}\",plugin=\"{}\"", s.plugin);
+            let _ = writeln!(out, "clientele_plugin_calls_total{{{labels},status=\"ok\"}} {}", s.ok);
+            let _ = writeln!(out, "clientele_plugin_calls_total{{{labels},status=\"failed\"}} {}", s.failed);
+            let mut v: Vec<u32> = s.recent_us.iter().copied().collect();
+            v.sort_unstable();
+            for q in [0.5, 0.99] {
+                let _ = writeln!(
+                    out,
+                    "clientele_plugin_call_duration_us{{{labels},quantile=\"{q}\"}} {}",
+                    quantile(&v, q)
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), 50);
+        assert_eq!(quantile(&v, 0.99), 99);
+        assert_eq!(quantile(&[7], 0.99), 7);
+        assert_eq!(quantile(&[], 0.5), 0);
+    }
+}

@@ -1,0 +1,40 @@
+//! The scheduler's point expiry: lots past `expires_at` become `expire`
+//! entries. Also run for a customer before their balance is read or spent.
+
+use super::{Pipeline, PipelineResult};
+use crate::db::ledger;
+use crate::domain::time::{now_ms, Millis};
+
+impl Pipeline {
+    pub(super) async fn run_expiry(self) {
+        let mut tick = tokio::time::interval(self.config.expiry_every);
+        loop {
+            tick.tick().await;
+            match self.expire_due(now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(customers = n, "expired due points"),
+                Err(e) => tracing::error!(error = %e, "point expiry failed; will retry"),
+            }
+        }
+    }
+
+    /// Expires every lot due at `now`; returns how many customers had some.
+    pub async fn expire_due(&self, now: Millis) -> PipelineResult<usize> {
+        let mut total = 0;
+        loop {
+            let due = {
+                let mut conn = self.db.pool.acquire().await?;
+                ledger::due_for_expiry(&mut conn, now, 200).await?
+            };
+            if due.is_empty() {
+                return Ok(total);
+            }
+            total += due.len();
+            let mut tx = self.db.begin_write().await?;
+            for (store, customer) in &due {
+                ledger::expire_customer(&mut tx, store, customer, now).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+}

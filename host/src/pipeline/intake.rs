@@ -1,0 +1,109 @@
+//! Intake: events are committed before any plugin runs.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{Pipeline, PipelineResult};
+use crate::db::outcomes::Outcome;
+use crate::db::{events, outcomes};
+use crate::domain::event::Event;
+use crate::domain::time::now_ms;
+
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub event_id: String,
+    pub seq: i64,
+    pub duplicate: bool,
+}
+
+/// One event's result, as `?wait=true` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventResult {
+    pub event_id: String,
+    /// `processed` or `pending`.
+    pub status: String,
+    pub duplicate: bool,
+    pub effects: Vec<serde_json::Value>,
+    pub installs: Vec<Outcome>,
+}
+
+impl Pipeline {
+    /// Commits the events (a repeated `(store, id)` is kept as it was) and
+    /// wakes the dispatcher.
+    pub async fn ingest(&self, store: &str, batch: &[Event]) -> PipelineResult<Vec<Accepted>> {
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let mut accepted = Vec::with_capacity(batch.len());
+        for e in batch {
+            let inserted = events::insert(&mut tx, store, e, now).await?;
+            let (seq, _) = events::status_of(&mut tx, store, &e.id)
+                .await?
+                .unwrap_or((0, String::new()));
+            accepted.push(Accepted {
+                event_id: e.id.clone(),
+                seq,
+                duplicate: !inserted,
+            });
+        }
+        tx.commit().await?;
+        let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;
+        self.metrics
+            .events_ingested
+            .fetch_add(accepted.len() as u64 - dups, Ordering::Relaxed);
+        self.metrics.events_duplicate.fetch_add(dups, Ordering::Relaxed);
+        self.wake_dispatcher();
+        Ok(accepted)
+    }
+
+    /// Waits until every accepted event is processed (or `timeout` passes).
+    pub async fn wait_processed(&self, accepted: &[Accepted], timeout: Duration) -> PipelineResult<()> {
+        let (Some(from), Some(to)) = (
+            accepted.iter().map(|a| a.seq).min(),
+            accepted.iter().map(|a| a.seq).max(),
+        ) else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + timeout;
+        let mut updates = self.processed_updates();
+        loop {
+            let pending = {
+                let mut conn = self.db.pool.acquire().await?;
+                events::pending_between(&mut conn, from, to).await?
+            };
+            if pending == 0 {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            let _ = tokio::time::timeout(left, updates.changed()).await;
+        }
+    }
+
+    pub async fn results(&self, store: &str, accepted: &[Accepted]) -> PipelineResult<Vec<EventResult>> {
+        let mut conn = self.db.pool.acquire().await?;
+        let mut out = Vec::with_capacity(accepted.len());
+        for a in accepted {
+            let status = events::status_of(&mut conn, store, &a.event_id)
+                .await?
+                .map(|(_, s)| s)
+                .unwrap_or_else(|| "pending".into());
+            let installs = outcomes::for_event(&mut conn, store, &a.event_id).await?;
+            let effects = installs
+                .iter()
+                .flat_map(|o| o.effects.as_array().cloned().unwrap_or_default())
+                .collect();
+            out.push(EventResult {
+                event_id: a.event_id.clone(),
+                status,
+                duplicate: a.duplicate,
+                effects,
+                installs,
+            });
+        }
+        Ok(out)
+    }
+}

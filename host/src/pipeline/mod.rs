@@ -1,0 +1,95 @@
+//! The path of an event: intake commits it, the dispatcher runs every
+//! install it concerns and applies their effects, the scheduler expires
+//! points. Also the plugin registry (publish, load) and points redemption.
+
+pub mod dispatcher;
+mod effects;
+pub mod expiry;
+pub mod intake;
+pub mod points;
+pub mod registry;
+mod services;
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::sync::{watch, Notify};
+
+use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
+use crate::runtime::{Runtime, RuntimeError};
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("invalid: {0:?}")]
+    Invalid(Vec<crate::domain::event::FieldError>),
+}
+
+impl From<sqlx::Error> for PipelineError {
+    fn from(e: sqlx::Error) -> Self {
+        PipelineError::Db(DbError::Sqlx(e))
+    }
+}
+
+pub type PipelineResult<T> = Result<T, PipelineError>;
+
+/// Settings of the pipeline's background work.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Most events one dispatcher transaction takes.
+    pub batch_size: u32,
+    /// Consecutive failures after which an install is disabled.
+    pub trip_after: i64,
+    /// How often due points are expired.
+    pub expiry_every: std::time::Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 256,
+            trip_after: 25,
+            expiry_every: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub db: Db,
+    pub runtime: Arc<Runtime>,
+    pub metrics: Arc<Metrics>,
+    pub config: PipelineConfig,
+    wake: Arc<Notify>,
+    /// Bumped after every committed dispatcher batch.
+    processed: watch::Sender<u64>,
+}
+
+impl Pipeline {
+    pub fn new(db: Db, runtime: Arc<Runtime>, config: PipelineConfig) -> Pipeline {
+        Pipeline {
+            db,
+            runtime,
+            metrics: Arc::new(Metrics::default()),
+            config,
+            wake: Arc::new(Notify::new()),
+            processed: watch::channel(0).0,
+        }
+    }
+
+    /// Starts the dispatcher and the expiry sweeper on the current runtime.
+    pub fn spawn_workers(&self) {
+        let p = self.clone();
+        tokio::spawn(async move { p.run_dispatcher().await });
+        let p = self.clone();
+        tokio::spawn(async move { p.run_expiry().await });
+    }
+}

@@ -1,0 +1,64 @@
+//! Host-side bindings generated from `wit/`, one module per world. The
+//! imports are generated once (world `host`) and shared by every world.
+
+pub mod host {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin-host",
+    });
+}
+
+pub mod point_rules {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "point-rules",
+        with: {
+            "clientele:crm/types": super::host::clientele::crm::types,
+            "clientele:crm/log": super::host::clientele::crm::log,
+            "clientele:crm/customers": super::host::clientele::crm::customers,
+            "clientele:crm/state": super::host::clientele::crm::state,
+            "clientele:crm/messaging": super::host::clientele::crm::messaging,
+        },
+    });
+}
+
+pub mod segmenter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "segmenter",
+        with: {
+            "clientele:crm/types": super::host::clientele::crm::types,
+            "clientele:crm/log": super::host::clientele::crm::log,
+            "clientele:crm/customers": super::host::clientele::crm::customers,
+            "clientele:crm/state": super::host::clientele::crm::state,
+        },
+    });
+}
+
+pub mod survey_scorer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "survey-scorer",
+        with: {
+            "clientele:crm/types": super::host::clientele::crm::types,
+            "clientele:crm/log": super::host::clientele::crm::log,
+            "clientele:crm/customers": super::host::clientele::crm::customers,
+        },
+    });
+}
+
+pub mod churn_rescue {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "churn-rescue",
+        with: {
+            "clientele:crm/types": super::host::clientele::crm::types,
+            "clientele:crm/log": super::host::clientele::crm::log,
+            "clientele:crm/customers": super::host::clientele::crm::customers,
+            "clientele:crm/state": super::host::clientele::crm::state,
+            "clientele:crm/messaging": super::host::clientele::crm::messaging,
+        },
+    });
+}
+
+pub use host::clientele::crm::types;

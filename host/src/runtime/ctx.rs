@@ -1,0 +1,337 @@
+//! The per-call store data: what one plugin call may see and what it left
+//! behind. A fresh `CallCtx` is built for every call, so nothing leaks
+//! between events, customers or installs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::host::clientele::crm::{customers, log, messaging, state};
+use super::bindings::types;
+use super::convert;
+use super::services::HostServices;
+use crate::domain::ids::is_valid_id;
+
+/// Bytes a plugin may write to stdout/stderr per call (the rest is dropped).
+const STDIO_CAPTURE_BYTES: usize = 16 * 1024;
+/// Log lines a plugin may write per call.
+const MAX_LOG_LINES: u32 = 100;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 4096;
+/// Messages one call may queue.
+pub const MAX_MESSAGES_PER_CALL: usize = 16;
+/// Keys and values of the `state` capability.
+pub const MAX_STATE_KEY: usize = 256;
+pub const MAX_STATE_BYTES: usize = 256 * 1024;
+
+/// Who a call is for; filled in by the host, never by the guest.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub store_id: String,
+    pub install_id: String,
+    pub plugin: String,
+    pub event_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// Memory limiter that remembers the peak and whether the cap was hit.
+pub struct MemoryLimiter {
+    cap_bytes: usize,
+    pub peak_bytes: usize,
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        self.peak_bytes = self.peak_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The `state` capability's view for one call: what was stored before,
+/// plus this call's writes (applied by the host only if the call succeeds).
+#[derive(Debug, Default, Clone)]
+pub struct StateBuffer {
+    pub base: HashMap<String, Vec<u8>>,
+    pub writes: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl StateBuffer {
+    pub fn new(base: HashMap<String, Vec<u8>>) -> Self {
+        StateBuffer {
+            base,
+            writes: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.writes.get(key) {
+            Some(v) => v.clone(),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    fn size_with(&self, key: &str, value_len: usize) -> usize {
+        let mut total = 0;
+        for (k, v) in &self.base {
+            if k != key && !self.writes.contains_key(k) {
+                total += k.len() + v.len();
+            }
+        }
+        for (k, v) in &self.writes {
+            if k != key {
+                total += v.as_ref().map_or(0, |v| k.len() + v.len());
+            }
+        }
+        total + key.len() + value_len
+    }
+}
+
+/// A message a plugin asked to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedMessage {
+    pub id: String,
+    pub channel: String,
+    pub customer_id: String,
+    pub template: String,
+    pub vars: serde_json::Value,
+}
+
+pub struct CallCtx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub scope: Scope,
+    services: Arc<dyn HostServices>,
+    pub state: StateBuffer,
+    pub outbox: Vec<QueuedMessage>,
+    log_lines: u32,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl CallCtx {
+    pub fn new(
+        scope: Scope,
+        services: Arc<dyn HostServices>,
+        state: StateBuffer,
+        memory_cap_bytes: usize,
+    ) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        // WASI with nothing behind it: no files, no sockets, no environment.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallCtx {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                cap_bytes: memory_cap_bytes,
+                peak_bytes: 0,
+                exceeded: false,
+            },
+            scope,
+            services,
+            state,
+            outbox: Vec::new(),
+            log_lines: 0,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends what the guest printed to the log, tagged like its log lines.
+    pub fn flush_stdio(&self) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            if !bytes.is_empty() {
+                let text = String::from_utf8_lossy(&bytes);
+                tracing::info!(
+                    target: "plugin",
+                    store = %self.scope.store_id,
+                    install = %self.scope.install_id,
+                    plugin = %self.scope.plugin,
+                    event = self.scope.event_id.as_deref().unwrap_or(""),
+                    stream,
+                    "{}",
+                    text.trim_end()
+                );
+            }
+        }
+    }
+}
+
+impl WasiView for CallCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for CallCtx {}
+
+impl customers::Host for CallCtx {
+    fn get(&mut self, id: String) -> Option<types::Customer> {
+        if !is_valid_id(&id) {
+            return None;
+        }
+        self.services
+            .customer(&self.scope.store_id, &id)
+            .map(|c| convert::customer(&c))
+    }
+
+    fn orders(&mut self, customer_id: String, limit: u32) -> Vec<customers::Order> {
+        if !is_valid_id(&customer_id) {
+            return Vec::new();
+        }
+        self.services
+            .orders(&self.scope.store_id, &customer_id, limit.min(100))
+            .into_iter()
+            .map(|o| customers::Order {
+                order_id: o.order_id,
+                total_cents: o.total_cents,
+                currency: o.currency,
+                placed_at: o.placed_at,
+                refunded_cents: o.refunded_cents,
+            })
+            .collect()
+    }
+
+    fn points_balance(&mut self, customer_id: String) -> i64 {
+        if !is_valid_id(&customer_id) {
+            return 0;
+        }
+        self.services
+            .points_balance(&self.scope.store_id, &customer_id)
+    }
+}
+
+impl log::Host for CallCtx {
+    fn write(&mut self, level: log::Level, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(target: "plugin", install = %self.scope.install_id,
+                    "plugin wrote more than {MAX_LOG_LINES} log lines in one call; dropping the rest");
+            }
+            return;
+        }
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut end = MAX_LOG_LINE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        let s = &self.scope;
+        let event = s.event_id.as_deref().unwrap_or("");
+        macro_rules! emit {
+            ($lvl:ident) => {
+                tracing::$lvl!(target: "plugin", store = %s.store_id, install = %s.install_id,
+                    plugin = %s.plugin, event, "{message}")
+            };
+        }
+        match level {
+            log::Level::Trace => emit!(trace),
+            log::Level::Debug => emit!(debug),
+            log::Level::Info => emit!(info),
+            log::Level::Warn => emit!(warn),
+            log::Level::Error => emit!(error),
+        }
+    }
+}
+
+impl state::Host for CallCtx {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        if key.is_empty() || key.len() > MAX_STATE_KEY {
+            return Err(format!("state keys are 1-{MAX_STATE_KEY} bytes"));
+        }
+        if self.state.size_with(&key, value.len()) > MAX_STATE_BYTES {
+            return Err(format!(
+                "state for one customer is capped at {MAX_STATE_BYTES} bytes"
+            ));
+        }
+        self.state.writes.insert(key, Some(value));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) {
+        if self.state.base.contains_key(&key) {
+            self.state.writes.insert(key, None);
+        } else {
+            self.state.writes.remove(&key);
+        }
+    }
+}
+
+impl messaging::Host for CallCtx {
+    fn send(
+        &mut self,
+        channel: String,
+        customer_id: String,
+        template: String,
+        vars: String,
+    ) -> Result<String, String> {
+        if self.outbox.len() >= MAX_MESSAGES_PER_CALL {
+            return Err(format!(
+                "at most {MAX_MESSAGES_PER_CALL} messages per call"
+            ));
+        }
+        if !is_valid_id(&channel) || !is_valid_id(&template) {
+            return Err("channel and template must be 1-64 characters of [A-Za-z0-9._:-]".into());
+        }
+        if !is_valid_id(&customer_id) {
+            return Err("customer-id is not a valid id".into());
+        }
+        if vars.len() > 16 * 1024 {
+            return Err("vars must be at most 16 KiB".into());
+        }
+        let vars: serde_json::Value = match serde_json::from_str(&vars) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            _ => return Err("vars must be a JSON object".into()),
+        };
+        let id = crate::domain::ids::random_id("msg");
+        self.outbox.push(QueuedMessage {
+            id: id.clone(),
+            channel,
+            customer_id,
+            template,
+            vars,
+        });
+        Ok(id)
+    }
+}

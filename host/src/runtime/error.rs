@@ -1,0 +1,63 @@
+use thiserror::Error;
+
+/// Why a component was refused or a call failed. Every message is meant
+/// for the plugin's developer or the merchant, and says what went wrong.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("not a WebAssembly file: it does not start with the `\\0asm` header")]
+    NotWasm,
+    #[error("a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)")]
+    CoreModule,
+    #[error("not a valid component: {0}")]
+    Invalid(String),
+    #[error("the component does not implement the declared world: {0}")]
+    WrongWorld(String),
+    #[error("the component {0}")]
+    UndeclaredImport(String),
+    #[error("timed out: the call ran past its {ms} ms deadline")]
+    Timeout { ms: u32 },
+    #[error("exceeded its memory limit of {mib} MiB")]
+    MemoryLimit { mib: u32 },
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an error: {0}")]
+    Plugin(String),
+    #[error("returned invalid output, nothing was applied: {0}")]
+    InvalidOutput(String),
+}
+
+impl RuntimeError {
+    /// A short stable code, stored with failed outcomes and used in metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuntimeError::NotWasm => "not_wasm",
+            RuntimeError::CoreModule => "core_module",
+            RuntimeError::Invalid(_) => "invalid_component",
+            RuntimeError::WrongWorld(_) => "wrong_world",
+            RuntimeError::UndeclaredImport(_) => "undeclared_import",
+            RuntimeError::Timeout { .. } => "timeout",
+            RuntimeError::MemoryLimit { .. } => "memory_limit",
+            RuntimeError::Trap(_) => "trap",
+            RuntimeError::Plugin(_) => "plugin_error",
+            RuntimeError::InvalidOutput(_) => "invalid_output",
+        }
+    }
+}
+
+impl RuntimeError {
+    /// The code in kebab case, for problem types.
+    pub fn code_kebab(&self) -> &'static str {
+        match self {
+            RuntimeError::NotWasm => "not-wasm",
+            RuntimeError::CoreModule => "core-module",
+            RuntimeError::Invalid(_) => "invalid-component",
+            RuntimeError::WrongWorld(_) => "wrong-world",
+            RuntimeError::UndeclaredImport(_) => "undeclared-import",
+            RuntimeError::Timeout { .. } => "timeout",
+            RuntimeError::MemoryLimit { .. } => "memory-limit",
+            RuntimeError::Trap(_) => "trap",
+            RuntimeError::Plugin(_) => "plugin-error",
+            RuntimeError::InvalidOutput(_) => "invalid-output",
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The sandbox: one wasmtime engine, components compiled once and cached
+//! on disk, a fresh store per call with a memory cap and a wall deadline.
+
+pub mod bindings;
+pub mod convert;
+pub mod ctx;
+mod error;
+pub mod services;
+mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+
+pub use ctx::{CallCtx, QueuedMessage, Scope, StateBuffer};
+pub use error::RuntimeError;
+
+use crate::domain::customer::Customer;
+use crate::domain::event::Event;
+use crate::domain::ledger::{validate_ops, LedgerOp};
+use crate::domain::manifest::{Limits, Manifest};
+use crate::domain::World;
+use bindings::{churn_rescue, point_rules, segmenter, survey_scorer};
+use services::HostServices;
+
+/// How often the deadline clock ticks; deadlines are counted in ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// A published plugin version, ready to instantiate.
+pub struct Plugin {
+    pub id: String,
+    pub world: World,
+    pub limits: Limits,
+    pub capabilities: Vec<crate::domain::Capability>,
+    pre: WorldPre,
+}
+
+enum WorldPre {
+    PointRules(point_rules::PointRulesPre<CallCtx>),
+    Segmenter(segmenter::SegmenterPre<CallCtx>),
+    SurveyScorer(survey_scorer::SurveyScorerPre<CallCtx>),
+    ChurnRescue(churn_rescue::ChurnRescuePre<CallCtx>),
+}
+
+/// What a call left behind, besides its result.
+#[derive(Debug)]
+pub struct CallOutput<T> {
+    pub value: T,
+    pub state: StateBuffer,
+    pub outbox: Vec<QueuedMessage>,
+    pub elapsed: Duration,
+    pub memory_peak_bytes: usize,
+}
+
+/// What the host hands a call.
+pub struct CallInput {
+    pub scope: Scope,
+    pub state: StateBuffer,
+    pub services: Arc<dyn HostServices>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallCtx>,
+    artifacts: PathBuf,
+    fingerprint: String,
+    max: Limits,
+    loaded: RwLock<HashMap<String, Arc<Plugin>>>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// `artifacts` is the directory for precompiled components; `max` the
+    /// host's ceiling for every plugin's limits.
+    pub fn new(artifacts: &Path, max: Limits) -> anyhow::Result<Runtime> {
+        std::fs::create_dir_all(artifacts)?;
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(256)
+            .total_core_instances(1024)
+            .total_memories(512)
+            .total_tables(512)
+            .max_memory_size(max.memory_mib as usize * 1024 * 1024);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        bindings::host::PluginHost::add_to_linker::<CallCtx, wasmtime::component::HasSelf<CallCtx>>(
+            &mut linker,
+            |c| c,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("epoch-ticker".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+
+        Ok(Runtime {
+            engine,
+            linker,
+            artifacts: artifacts.to_path_buf(),
+            fingerprint,
+            max,
+            loaded: RwLock::new(HashMap::new()),
+            ticker_stop,
+        })
+    }
+
+    pub fn max_limits(&self) -> Limits {
+        self.max
+    }
+
+    fn artifact_path(&self, sha256: &str) -> PathBuf {
+        self.artifacts
+            .join(format!("{sha256}-{}.cwasm", self.fingerprint))
+    }
+
+    /// Checks an uploaded component against its manifest, compiles it and
+    /// keeps the precompiled artifact. Fails with a reason a developer can
+    /// act on.
+    pub fn publish(
+        &self,
+        id: &str,
+        sha256: &str,
+        bytes: &[u8],
+        manifest: &Manifest,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
+        validate::header(bytes)?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+        let plugin = self.instantiate_pre(id, &component, manifest)?;
+        self.write_artifact(sha256, &component);
+        self.loaded
+            .write()
+            .unwrap()
+            .insert(id.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// A plugin already loaded in this process.
+    pub fn cached(&self, id: &str) -> Option<Arc<Plugin>> {
+        self.loaded.read().unwrap().get(id).cloned()
+    }
+
+    /// Whether a precompiled artifact for these bytes exists on disk.
+    pub fn has_artifact(&self, sha256: &str) -> bool {
+        self.artifact_path(sha256).exists()
+    }
+
+    /// The ready plugin for a published version: from memory, else from the
+    /// precompiled artifact, else compiled again from `bytes`.
+    pub fn load(
+        &self,
+        id: &str,
+        sha256: &str,
+        bytes: &[u8],
+        manifest: &Manifest,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
+        if let Some(p) = self.cached(id) {
+            return Ok(p);
+        }
+        let path = self.artifact_path(sha256);
+        // SAFETY: the artifact was written by this host, with this engine
+        // configuration (the file name carries its fingerprint), into its
+        // own data directory; wasmtime checks compatibility as well.
+        let cached = path
+            .exists()
+            .then(|| unsafe { Component::deserialize_file(&self.engine, &path) }.ok())
+            .flatten();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                tracing::info!(plugin = id, "compiling plugin (no cached artifact)");
+                validate::header(bytes)?;
+                let c = Component::new(&self.engine, bytes)
+                    .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+                self.write_artifact(sha256, &c);
+                c
+            }
+        };
+        let plugin = self.instantiate_pre(id, &component, manifest)?;
+        self.loaded
+            .write()
+            .unwrap()
+            .insert(id.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    fn write_artifact(&self, sha256: &str, component: &Component) {
+        let path = self.artifact_path(sha256);
+        if path.exists() {
+            return;
+        }
+        let result = component.serialize().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|bytes| {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "could not cache compiled plugin; it will be recompiled at the next start");
+        }
+    }
+
+    fn instantiate_pre(
+        &self,
+        id: &str,
+        component: &Component,
+        manifest: &Manifest,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
+        validate::world_and_imports(&self.engine, component, manifest)?;
+        let instance_pre = self.linker.instantiate_pre(component).map_err(|e| {
+            RuntimeError::UndeclaredImport(format!("cannot be linked: {e:#}"))
+        })?;
+        let typed = |e: wasmtime::Error| {
+            RuntimeError::WrongWorld(format!(
+                "its exports do not match world `{}`: {e:#}",
+                manifest.world.name()
+            ))
+        };
+        let pre = match manifest.world {
+            World::PointRules => WorldPre::PointRules(
+                point_rules::PointRulesPre::new(instance_pre).map_err(typed)?,
+            ),
+            World::Segmenter => {
+                WorldPre::Segmenter(segmenter::SegmenterPre::new(instance_pre).map_err(typed)?)
+            }
+            World::SurveyScorer => WorldPre::SurveyScorer(
+                survey_scorer::SurveyScorerPre::new(instance_pre).map_err(typed)?,
+            ),
+            World::ChurnRescue => WorldPre::ChurnRescue(
+                churn_rescue::ChurnRescuePre::new(instance_pre).map_err(typed)?,
+            ),
+        };
+        Ok(Arc::new(Plugin {
+            id: id.to_string(),
+            world: manifest.world,
+            limits: manifest.limits.capped(self.max),
+            capabilities: manifest.capabilities.clone(),
+            pre,
+        }))
+    }
+
+    /// Runs one call in a fresh store with the plugin's limits.
+    fn run<T>(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        timeout_ms: u32,
+        call: impl FnOnce(&mut Store<CallCtx>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<CallOutput<T>, RuntimeError> {
+        let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
+        let ctx = CallCtx::new(input.scope, input.services, input.state, memory_cap);
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|c| &mut c.limiter);
+        store.set_epoch_deadline(u64::from(timeout_ms).max(1));
+        store.epoch_deadline_trap();
+        let started = Instant::now();
+        let result = call(&mut store);
+        let elapsed = started.elapsed();
+        store.data().flush_stdio();
+        let ctx = store.into_data();
+        match result {
+            Ok(Ok(value)) => Ok(CallOutput {
+                value,
+                state: ctx.state,
+                outbox: ctx.outbox,
+                elapsed,
+                memory_peak_bytes: ctx.limiter.peak_bytes,
+            }),
+            Ok(Err(message)) => Err(RuntimeError::Plugin(truncate(message, 2000))),
+            Err(e) => {
+                if ctx.limiter.exceeded {
+                    Err(RuntimeError::MemoryLimit {
+                        mib: plugin.limits.memory_mib,
+                    })
+                } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                    Err(RuntimeError::Timeout { ms: timeout_ms })
+                } else {
+                    Err(RuntimeError::Trap(truncate(format!("{e:#}"), 2000)))
+                }
+            }
+        }
+    }
+
+    /// `point-rules`: what one event means for the customer's points.
+    pub fn on_event(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        event: &Event,
+        order_total: Option<i64>,
+    ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
+        let WorldPre::PointRules(pre) = &plugin.pre else {
+            return Err(RuntimeError::WrongWorld(format!(
+                "plugin {} is not a point-rules plugin",
+                plugin.id
+            )));
+        };
+        let wit_customer = convert::customer(customer);
+        let wit_event = convert::event(event, order_total);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance
+                .clientele_crm_loyalty()
+                .call_on_event(store, &config.to_string(), &wit_customer, &wit_event)
+        })?;
+        let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
+        validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
+        Ok(CallOutput {
+            value: ops,
+            state: out.state,
+            outbox: out.outbox,
+            elapsed: out.elapsed,
+            memory_peak_bytes: out.memory_peak_bytes,
+        })
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,125 @@
+//! Starting the service: data directory, database, runtime, workers, HTTP.
+//! Used by `clientele serve`, the demo, the benchmarks and the tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AdminToken, AppState};
+use crate::db::Db;
+use crate::domain::ids::random_token;
+use crate::domain::manifest::Limits;
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::runtime::Runtime;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    /// `None`: the embedded SQLite file in the data directory.
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    /// `None`: `CLIENTELE_ADMIN_TOKEN`, else the one kept in the data dir.
+    pub admin_token: Option<String>,
+    pub max_limits: Limits,
+    pub pipeline: PipelineConfig,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            database_url: None,
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            admin_token: None,
+            max_limits: Limits {
+                memory_mib: 256,
+                timeout_ms: 5_000,
+                fit_timeout_ms: 300_000,
+            },
+            pipeline: PipelineConfig::default(),
+        }
+    }
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_token: String,
+    pub pipeline: Pipeline,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// The admin token: given, or read from the data directory, or created
+/// there (and printed once, since nobody else can know it).
+fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(t) = given.filter(|t| !t.is_empty()) {
+        return Ok(t);
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_string());
+    }
+    let token = format!("ca_{}", random_token());
+    std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    println!("admin token (kept in {}): {token}", path.display());
+    Ok(token)
+}
+
+/// Connects and migrates the database.
+pub async fn open_db(config: &ServerConfig) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
+    let db = Db::connect(&url).await.context("opening the database")?;
+    db.migrate().await.context("running migrations")?;
+    Ok(db)
+}
+
+/// Starts everything and serves until the task is dropped or aborted.
+pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
+    let db = open_db(&config).await?;
+    let token = admin_token(
+        &config.data_dir,
+        config
+            .admin_token
+            .clone()
+            .or_else(|| std::env::var("CLIENTELE_ADMIN_TOKEN").ok()),
+    )?;
+    let runtime = Arc::new(
+        Runtime::new(&config.data_dir.join("artifacts"), config.max_limits)
+            .context("starting the wasm runtime")?,
+    );
+    let pipeline = Pipeline::new(db, runtime, config.pipeline.clone());
+    pipeline.spawn_workers();
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        admin: AdminToken::new(&token),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = api::app(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "clientele is serving");
+    Ok(Running {
+        addr,
+        admin_token: token,
+        pipeline,
+        task,
+    })
+}
