@@ -1,1 +1,190 @@
+//! Test harness: starts the real server on a temp SQLite file and talks to
+//! it over HTTP.
 
+use std::time::Duration;
+
+use clientele::server::{self, Running, ServerConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Paths of the guest components, built from source by `build.rs`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+pub fn repo_file(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub admin: String,
+    pub client: reqwest::Client,
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new(dir.path());
+        config.admin_token = Some("test-admin".into());
+        config.pipeline.expiry_every = Duration::from_millis(200);
+        tweak(&mut config);
+        let running = server::start(config).await.unwrap();
+        TestServer {
+            base: format!("http://{}", running.addr),
+            admin: running.admin_token.clone(),
+            client: reqwest::Client::new(),
+            running,
+            dir,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::answer(req.send().await.unwrap()).await
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: &str, body: Vec<u8>) -> Answer {
+        let req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        Self::answer(req.send().await.unwrap()).await
+    }
+
+    async fn answer(resp: reqwest::Response) -> Answer {
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn publish(&self, manifest: &str, component: Vec<u8>) -> Answer {
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_string())
+            .part("component", reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"));
+        let resp = self
+            .client
+            .post(format!("{}/v1/plugins", self.base))
+            .bearer_auth(&self.admin)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        Self::answer(resp).await
+    }
+
+    /// Publishes a guest from `guests` with a manifest.
+    pub async fn publish_file(&self, manifest: &str, path: &str) -> Answer {
+        self.publish(manifest, std::fs::read(path).unwrap()).await
+    }
+
+    /// Publishes the real points-basic component at `version`.
+    pub async fn publish_points_basic(&self, version: &str) {
+        let manifest = repo_file("plugins/points-basic/plugin.toml")
+            .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+        let a = self.publish_file(&manifest, guests::POINTS_BASIC).await;
+        assert!(a.status.is_success(), "publish failed: {} {}", a.status, a.body);
+    }
+
+    /// Creates a store; returns its API key.
+    pub async fn store(&self, id: &str) -> String {
+        let a = self
+            .post("/v1/stores", &self.admin, json!({"id": id, "name": id, "currency": "CNY", "timezone": "Asia/Shanghai"}))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body["api_key"].as_str().unwrap().to_string()
+    }
+
+    /// Installs a plugin; returns the install id.
+    pub async fn install(&self, store: &str, key: &str, plugin: &str, version: &str, config: Value) -> String {
+        let a = self
+            .post(
+                &format!("/v1/stores/{store}/installs"),
+                key,
+                json!({"plugin": plugin, "version": version, "config": config}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body["install_id"].as_str().unwrap().to_string()
+    }
+
+    /// Posts events with `?wait=true`; returns the results.
+    pub async fn events_wait(&self, store: &str, key: &str, events: Vec<Value>) -> Vec<Value> {
+        let a = self
+            .post(&format!("/v1/stores/{store}/events?wait=true"), key, json!({"events": events}))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body["results"].as_array().unwrap().clone()
+    }
+
+    pub async fn points(&self, store: &str, key: &str, customer: &str) -> Value {
+        let a = self.get(&format!("/v1/stores/{store}/customers/{customer}/points"), key).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
+    }
+}
+
+/// An event object.
+pub fn event(id: &str, kind: &str, customer: &str, at: &str, data: Value) -> Value {
+    json!({"id": id, "type": kind, "customer_id": customer, "occurred_at": at, "data": data})
+}
+
+pub fn order(id: &str, customer: &str, at: &str, total_cents: i64) -> Value {
+    event(
+        id,
+        "order.placed",
+        customer,
+        at,
+        json!({"order_id": format!("o-{id}"), "total_cents": total_cents, "currency": "CNY",
+               "items": [{"sku": "tea", "category": "tea", "qty": 1, "price_cents": total_cents}]}),
+    )
+}
+
+/// Manifest for a test guest.
+pub fn manifest(name: &str, version: &str, world: &str, capabilities: &[&str], extra: &str) -> String {
+    let caps: Vec<String> = capabilities.iter().map(|c| format!("\"{c}\"")).collect();
+    format!(
+        "name = \"{name}\"\nversion = \"{version}\"\nworld = \"{world}\"\ncapabilities = [{}]\n{extra}\n",
+        caps.join(", ")
+    )
+}

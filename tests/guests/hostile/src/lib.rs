@@ -1,0 +1,83 @@
+//! A `point-rules` component that misbehaves on request, for the sandbox
+//! tests. The install config's `mode` picks the misbehaviour.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "point-rules",
+});
+
+use clientele::crm::types::{Customer, Event};
+use clientele::crm::{customers, log, messaging, state};
+use exports::clientele::crm::loyalty::{Earn, Guest, LedgerOp};
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct Hostile;
+
+fn mode(config: &str) -> String {
+    // Tiny config reader: {"mode":"<word>"}.
+    config
+        .split("\"mode\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .unwrap_or("ok")
+        .to_string()
+}
+
+fn earn(points: i64, reason: &str) -> LedgerOp {
+    LedgerOp::Earn(Earn {
+        points,
+        reason: reason.to_string(),
+        expires_at: None,
+    })
+}
+
+impl Guest for Hostile {
+    fn on_event(config: String, customer: Customer, event: Event) -> Result<Vec<LedgerOp>, String> {
+        match mode(&config).as_str() {
+            "loop" => {
+                let mut x: u64 = 1;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("deliberate trap for event {}", event.id),
+            "error" => Err("this plugin refuses".to_string()),
+            "negative" => Ok(vec![earn(-50, "garbage")]),
+            "flood" => Ok((0..10_000).map(|_| earn(1, "flood")).collect()),
+            "print" => {
+                println!("hello from stdout");
+                log::write(log::Level::Info, "hello from the log interface");
+                Ok(vec![earn(1, "printed")])
+            }
+            "state" => {
+                let n = state::get("n").map(|b| b[0]).unwrap_or(0) + 1;
+                state::set("n", &[n]).map_err(|e| e)?;
+                Ok(vec![earn(i64::from(n), "nth-event")])
+            }
+            "message" => {
+                messaging::send("email", &customer.id, "welcome", "{\"name\":\"x\"}")?;
+                Ok(vec![])
+            }
+            "peek" => {
+                // Reads through the customers import: same store only.
+                let other = customers::get("c-other");
+                let balance = customers::points_balance(&customer.id);
+                Ok(vec![earn(
+                    if other.is_some() { 1000 } else { 1 } + balance,
+                    "peek",
+                )])
+            }
+            _ => Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")]),
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(Hostile);

@@ -1,0 +1,32 @@
+//! A minimal `segmenter` component: used to check that a component built
+//! for one world is refused when published as another.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "segmenter",
+});
+
+use clientele::crm::types::{Customer, Fitted, Population};
+use exports::clientele::crm::segmentation::{Guest, Membership};
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct Everyone;
+
+impl Guest for Everyone {
+    fn fit(_config: String, population: Population) -> Result<Fitted, String> {
+        Ok(Fitted {
+            model: Vec::new(),
+            summary: format!("{{\"customers\":{}}}", population.rows.len()),
+        })
+    }
+
+    fn classify(_config: String, _model: Vec<u8>, _customer: Customer, _as_of: i64) -> Result<Vec<Membership>, String> {
+        Ok(vec![Membership {
+            segment: "everyone".into(),
+            attributes: "{}".into(),
+        }])
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(Everyone);
