@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Plugin developer tools.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Measure per-call latency, end-to-end throughput and cold start.
     Bench {
         /// Events for the throughput run.
@@ -48,6 +53,18 @@ enum Command {
         /// Calls for the latency run.
         #[arg(long, default_value_t = 20_000)]
         calls: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Build a plugin folder into a component, whatever its language.
+    Build {
+        /// The plugin folder (with plugin.toml).
+        dir: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -95,5 +112,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { data_dir } => demo::run(data_dir).await,
         Command::Bench { events, calls } => bench::run(events, calls).await,
+        Command::Plugin {
+            command: PluginCommand::Build { dir, out },
+        } => {
+            let path = clientele::plugin_build::build(&dir, out.as_deref())?;
+            println!("{}", path.display());
+            Ok(())
+        }
     }
 }

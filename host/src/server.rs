@@ -85,6 +85,21 @@ pub async fn open_db(config: &ServerConfig) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Loads every installed plugin before serving, from the precompiled
+/// artifacts: the first event after a restart pays nothing.
+async fn preload(pipeline: &Pipeline) -> anyhow::Result<()> {
+    let versions = {
+        let mut conn = pipeline.db.pool.acquire().await?;
+        crate::db::installs::enabled_versions(&mut conn).await?
+    };
+    for (name, version) in versions {
+        if let Err(e) = pipeline.plugin(&name, &version).await {
+            tracing::error!(plugin = %name, %version, error = %e, "installed plugin cannot be loaded; its installs will report failures");
+        }
+    }
+    Ok(())
+}
+
 /// Starts everything and serves until the task is dropped or aborted.
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let db = open_db(&config).await?;
@@ -100,6 +115,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .context("starting the wasm runtime")?,
     );
     let pipeline = Pipeline::new(db, runtime, config.pipeline.clone());
+    preload(&pipeline).await?;
     pipeline.spawn_workers();
     let state = AppState {
         pipeline: pipeline.clone(),

@@ -152,3 +152,13 @@ pub async fn count_call(
         == 1;
     Ok(tripped)
 }
+
+/// Every `(plugin, version)` some store has enabled.
+pub async fn enabled_versions(conn: &mut Conn) -> DbResult<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT DISTINCT plugin, version FROM installs WHERE enabled = 1")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("plugin")?, r.try_get("version")?)))
+        .collect()
+}
