@@ -25,18 +25,31 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (package, _) in GUESTS {
         cmd.args(["-p", package]);
     }
     // Settings meant for the host build must not leak into the guests'.
     for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || matches!(
+                key.as_str(),
+                "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER"
+            )
+        {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("running cargo to build the guest components");
+    let status = cmd
+        .status()
+        .expect("running cargo to build the guest components");
     assert!(
         status.success(),
         "building the guest components failed; is the wasm32-wasip2 target installed? (run `rustup toolchain install` in the repository)"
@@ -47,7 +60,10 @@ fn main() {
             .join("wasm32-wasip2/release")
             .join(format!("{}.wasm", package.replace('-', "_")));
         assert!(path.exists(), "missing {}", path.display());
-        out.push_str(&format!("pub const {constant}: &str = {:?};\n", path.display().to_string()));
+        out.push_str(&format!(
+            "pub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
     }
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(dest, out).unwrap();

@@ -25,13 +25,30 @@ impl Client {
         Ok(body)
     }
     async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        self.send(self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body)).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
     }
     async fn put(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        self.send(self.http.put(format!("{}{path}", self.base)).bearer_auth(token).json(&body)).await
+        self.send(
+            self.http
+                .put(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
     }
     async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token)).await
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
     }
 }
 
@@ -46,12 +63,22 @@ const CUSTOMERS: &[(&str, &str, &str)] = &[
 
 /// (customer, day in 2026 as "MM-DD", total in yuan) for each order.
 const ORDERS: &[(&str, &str, i64)] = &[
-    ("c-li", "03-02", 268), ("c-li", "03-20", 1280), ("c-li", "04-11", 99), ("c-li", "05-17", 1880),
-    ("c-wang", "03-05", 59), ("c-wang", "04-01", 420), ("c-wang", "05-02", 2680),
-    ("c-zhang", "03-21", 188), ("c-zhang", "03-22", 88),
-    ("c-chen", "03-08", 3600), ("c-chen", "04-18", 560), ("c-chen", "05-30", 45),
+    ("c-li", "03-02", 268),
+    ("c-li", "03-20", 1280),
+    ("c-li", "04-11", 99),
+    ("c-li", "05-17", 1880),
+    ("c-wang", "03-05", 59),
+    ("c-wang", "04-01", 420),
+    ("c-wang", "05-02", 2680),
+    ("c-zhang", "03-21", 188),
+    ("c-zhang", "03-22", 88),
+    ("c-chen", "03-08", 3600),
+    ("c-chen", "04-18", 560),
+    ("c-chen", "05-30", 45),
     ("c-liu", "04-02", 35),
-    ("c-zhao", "04-05", 699), ("c-zhao", "04-06", 329), ("c-zhao", "05-20", 1288),
+    ("c-zhao", "04-05", 699),
+    ("c-zhao", "04-06", 329),
+    ("c-zhao", "05-20", 1288),
 ];
 
 fn events() -> Vec<Value> {
@@ -77,9 +104,14 @@ fn events() -> Vec<Value> {
                "data": {"items": 2}}),
     ];
     out.extend(extra);
-    for (i, day) in ["04-01", "04-01", "04-02", "04-03", "04-05"].iter().enumerate() {
-        out.push(json!({"id": format!("chk-{i}"), "type": "checkin", "customer_id": "c-zhao",
-                        "occurred_at": format!("2026-{day}T0{i}:00:00Z"), "data": {}}));
+    for (i, day) in ["04-01", "04-01", "04-02", "04-03", "04-05"]
+        .iter()
+        .enumerate()
+    {
+        out.push(
+            json!({"id": format!("chk-{i}"), "type": "checkin", "customer_id": "c-zhao",
+                        "occurred_at": format!("2026-{day}T0{i}:00:00Z"), "data": {}}),
+        );
     }
     out
 }
@@ -110,14 +142,26 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         base: format!("http://{}", running.addr),
         http: reqwest::Client::new(),
     };
-    println!("== Clientele is serving on {} (data in {})", c.base, data_dir.display());
+    println!(
+        "== Clientele is serving on {} (data in {})",
+        c.base,
+        data_dir.display()
+    );
 
     let manifest = std::fs::read_to_string(plugin_dir.join("plugin.toml"))?;
     let form = reqwest::multipart::Form::new()
         .text("manifest", manifest)
-        .part("component", reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("points_basic.wasm"));
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("points_basic.wasm"),
+        );
     let published = c
-        .send(c.http.post(format!("{}/v1/plugins", c.base)).bearer_auth(&admin).multipart(form))
+        .send(
+            c.http
+                .post(format!("{}/v1/plugins", c.base))
+                .bearer_auth(&admin)
+                .multipart(form),
+        )
         .await?;
     println!(
         "== Published {}@{} (world {}, {} KiB, sha256 {}…)",
@@ -144,18 +188,30 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         "referral": 300,
         "expiry_days": 730
     });
-    c.post("/v1/stores/tea-house/installs", &key, json!({"plugin": "points-basic", "config": points_config}))
-        .await?;
+    c.post(
+        "/v1/stores/tea-house/installs",
+        &key,
+        json!({"plugin": "points-basic", "config": points_config}),
+    )
+    .await?;
     println!("== Store tea-house created; points-basic installed with tiers silver (¥2,000) and gold (¥4,000)");
 
     for (id, name, birthday) in CUSTOMERS {
-        c.put(&format!("/v1/stores/tea-house/customers/{id}"), &key, json!({"name": name, "birthday": birthday}))
-            .await?;
+        c.put(
+            &format!("/v1/stores/tea-house/customers/{id}"),
+            &key,
+            json!({"name": name, "birthday": birthday}),
+        )
+        .await?;
     }
     let events = events();
     let started = std::time::Instant::now();
     let result = c
-        .post("/v1/stores/tea-house/events?wait=true", &key, json!({"events": events}))
+        .post(
+            "/v1/stores/tea-house/events?wait=true",
+            &key,
+            json!({"events": events}),
+        )
         .await?;
     let results = result["results"].as_array().cloned().unwrap_or_default();
     println!(
@@ -164,18 +220,28 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    println!("\n{:<10} {:<10} {:<18} {:>7}  {}", "event", "customer", "type", "points", "what happened");
+    println!(
+        "\n{:<10} {:<10} {:<18} {:>7}  what happened",
+        "event", "customer", "type", "points"
+    );
     for (e, r) in events.iter().zip(&results) {
         let effects = r["effects"].as_array().cloned().unwrap_or_default();
-        let pts: i64 = effects.iter().filter_map(|f| {
-            let p = f["points"].as_i64()?;
-            Some(if f["op"] == "deduct" { -p } else { p })
-        }).sum();
+        let pts: i64 = effects
+            .iter()
+            .filter_map(|f| {
+                let p = f["points"].as_i64()?;
+                Some(if f["op"] == "deduct" { -p } else { p })
+            })
+            .sum();
         let what: Vec<String> = effects
             .iter()
             .map(|f| match f["op"].as_str() {
                 Some("set_tier") => format!("tier → {}", f["tier"].as_str().unwrap_or("none")),
-                Some(op) => format!("{op} {} ({})", f["points"], f["reason"].as_str().unwrap_or("")),
+                Some(op) => format!(
+                    "{op} {} ({})",
+                    f["points"],
+                    f["reason"].as_str().unwrap_or("")
+                ),
                 None => String::new(),
             })
             .collect();
@@ -185,19 +251,37 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             e["customer_id"].as_str().unwrap_or(""),
             e["type"].as_str().unwrap_or(""),
             pts,
-            if what.is_empty() { "—".to_string() } else { what.join(", ") }
+            if what.is_empty() {
+                "—".to_string()
+            } else {
+                what.join(", ")
+            }
         );
     }
 
     let redeemed = c
-        .post("/v1/stores/tea-house/customers/c-li/points/redeem", &key, json!({"points": 500, "reason": "¥50 coupon"}))
+        .post(
+            "/v1/stores/tea-house/customers/c-li/points/redeem",
+            &key,
+            json!({"points": 500, "reason": "¥50 coupon"}),
+        )
         .await?;
-    println!("\n== c-li redeemed 500 points for a ¥50 coupon; balance now {}", redeemed["balance"]);
+    println!(
+        "\n== c-li redeemed 500 points for a ¥50 coupon; balance now {}",
+        redeemed["balance"]
+    );
 
-    println!("\n{:<9} {:<10} {:>6} {:>12} {:<7} {:>7} {:>8}", "customer", "name", "orders", "net spend", "tier", "points", "entries");
+    println!(
+        "\n{:<9} {:<10} {:>6} {:>12} {:<7} {:>7} {:>8}",
+        "customer", "name", "orders", "net spend", "tier", "points", "entries"
+    );
     for (id, name, _) in CUSTOMERS {
-        let cust = c.get(&format!("/v1/stores/tea-house/customers/{id}"), &key).await?;
-        let pts = c.get(&format!("/v1/stores/tea-house/customers/{id}/points"), &key).await?;
+        let cust = c
+            .get(&format!("/v1/stores/tea-house/customers/{id}"), &key)
+            .await?;
+        let pts = c
+            .get(&format!("/v1/stores/tea-house/customers/{id}/points"), &key)
+            .await?;
         println!(
             "{:<9} {:<10} {:>6} {:>12} {:<7} {:>7} {:>8}",
             id,
@@ -210,12 +294,19 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let installs = c.get("/v1/stores/tea-house/installs", &key).await?;
-    println!("\n{:<28} {:<20} {:>11} {:>8} {:>8} {:>8}", "install", "plugin", "invocations", "failures", "p50 µs", "p99 µs");
+    println!(
+        "\n{:<28} {:<20} {:>11} {:>8} {:>8} {:>8}",
+        "install", "plugin", "invocations", "failures", "p50 µs", "p99 µs"
+    );
     for i in installs.as_array().cloned().unwrap_or_default() {
         println!(
             "{:<28} {:<20} {:>11} {:>8} {:>8} {:>8}",
             i["install_id"].as_str().unwrap_or(""),
-            format!("{}@{}", i["plugin"].as_str().unwrap_or(""), i["version"].as_str().unwrap_or("")),
+            format!(
+                "{}@{}",
+                i["plugin"].as_str().unwrap_or(""),
+                i["version"].as_str().unwrap_or("")
+            ),
             i["counters"]["invocations"].as_i64().unwrap_or(0),
             i["counters"]["failures"].as_i64().unwrap_or(0),
             i["counters"]["p50_us"].as_i64().unwrap_or(0),

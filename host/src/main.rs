@@ -8,7 +8,11 @@ mod bench;
 mod demo;
 
 #[derive(Parser)]
-#[command(name = "clientele", version, about = "WebAssembly plugin runtime for the customer side of online shops")]
+#[command(
+    name = "clientele",
+    version,
+    about = "WebAssembly plugin runtime for the customer side of online shops"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,9 +74,13 @@ enum PluginCommand {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CLIENTELE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("CLIENTELE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if std::env::var("CLIENTELE_LOG_FORMAT").as_deref() == Ok("json") {
-        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }

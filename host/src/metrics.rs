@@ -73,11 +73,23 @@ impl Metrics {
         let mut out = String::new();
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# TYPE clientele_events_ingested_total counter");
-        let _ = writeln!(out, "clientele_events_ingested_total {}", c(&self.events_ingested));
+        let _ = writeln!(
+            out,
+            "clientele_events_ingested_total {}",
+            c(&self.events_ingested)
+        );
         let _ = writeln!(out, "# TYPE clientele_events_duplicate_total counter");
-        let _ = writeln!(out, "clientele_events_duplicate_total {}", c(&self.events_duplicate));
+        let _ = writeln!(
+            out,
+            "clientele_events_duplicate_total {}",
+            c(&self.events_duplicate)
+        );
         let _ = writeln!(out, "# TYPE clientele_events_processed_total counter");
-        let _ = writeln!(out, "clientele_events_processed_total {}", c(&self.events_processed));
+        let _ = writeln!(
+            out,
+            "clientele_events_processed_total {}",
+            c(&self.events_processed)
+        );
         let _ = writeln!(out, "# TYPE clientele_events_pending gauge");
         let _ = writeln!(out, "clientele_events_pending {pending_events}");
         let _ = writeln!(out, "# TYPE clientele_plugin_calls_total counter");
@@ -88,8 +100,16 @@ impl Metrics {
         for id in ids {
             let s = &map[id];
             let labels = format!("install=\"{id}\",plugin=\"{}\"", s.plugin);
-            let _ = writeln!(out, "clientele_plugin_calls_total{{{labels},status=\"ok\"}} {}", s.ok);
-            let _ = writeln!(out, "clientele_plugin_calls_total{{{labels},status=\"failed\"}} {}", s.failed);
+            let _ = writeln!(
+                out,
+                "clientele_plugin_calls_total{{{labels},status=\"ok\"}} {}",
+                s.ok
+            );
+            let _ = writeln!(
+                out,
+                "clientele_plugin_calls_total{{{labels},status=\"failed\"}} {}",
+                s.failed
+            );
             let mut v: Vec<u32> = s.recent_us.iter().copied().collect();
             v.sort_unstable();
             for q in [0.5, 0.99] {

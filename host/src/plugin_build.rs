@@ -27,7 +27,10 @@ pub fn detect(dir: &Path) -> anyhow::Result<Language> {
 /// to the build output when `out` is None). Returns the component's path.
 pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     if !dir.join("plugin.toml").exists() {
-        bail!("{} has no plugin.toml; a plugin folder needs one", dir.display());
+        bail!(
+            "{} has no plugin.toml; a plugin folder needs one",
+            dir.display()
+        );
     }
     let built = match detect(dir)? {
         Language::Rust => build_rust(dir)?,
@@ -44,12 +47,21 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
 fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     let meta = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .output()
         .context("running cargo (is Rust installed?)")?;
     if !meta.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&meta.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&meta.stderr)
+        );
     }
     let meta: serde_json::Value = serde_json::from_slice(&meta.stdout)?;
     let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
@@ -70,7 +82,13 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .to_string();
     eprintln!("building {package} for wasm32-wasip2 …");
     let status = Command::new("cargo")
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .status()
         .context("running cargo build")?;
@@ -81,7 +99,10 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {
-        bail!("cargo did not produce {}; is the crate a cdylib?", wasm.display());
+        bail!(
+            "cargo did not produce {}; is the crate a cdylib?",
+            wasm.display()
+        );
     }
     Ok(wasm)
 }

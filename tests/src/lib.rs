@@ -13,7 +13,9 @@ pub mod guests {
 }
 
 pub fn repo_file(path: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     std::fs::read_to_string(root.join(path)).unwrap()
 }
 
@@ -52,7 +54,13 @@ impl TestServer {
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -101,7 +109,10 @@ impl TestServer {
     pub async fn publish(&self, manifest: &str, component: Vec<u8>) -> Answer {
         let form = reqwest::multipart::Form::new()
             .text("manifest", manifest.to_string())
-            .part("component", reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"));
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"),
+            );
         let resp = self
             .client
             .post(format!("{}/v1/plugins", self.base))
@@ -123,20 +134,36 @@ impl TestServer {
         let manifest = repo_file("plugins/points-basic/plugin.toml")
             .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
         let a = self.publish_file(&manifest, guests::POINTS_BASIC).await;
-        assert!(a.status.is_success(), "publish failed: {} {}", a.status, a.body);
+        assert!(
+            a.status.is_success(),
+            "publish failed: {} {}",
+            a.status,
+            a.body
+        );
     }
 
     /// Creates a store; returns its API key.
     pub async fn store(&self, id: &str) -> String {
         let a = self
-            .post("/v1/stores", &self.admin, json!({"id": id, "name": id, "currency": "CNY", "timezone": "Asia/Shanghai"}))
+            .post(
+                "/v1/stores",
+                &self.admin,
+                json!({"id": id, "name": id, "currency": "CNY", "timezone": "Asia/Shanghai"}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         a.body["api_key"].as_str().unwrap().to_string()
     }
 
     /// Installs a plugin; returns the install id.
-    pub async fn install(&self, store: &str, key: &str, plugin: &str, version: &str, config: Value) -> String {
+    pub async fn install(
+        &self,
+        store: &str,
+        key: &str,
+        plugin: &str,
+        version: &str,
+        config: Value,
+    ) -> String {
         let a = self
             .post(
                 &format!("/v1/stores/{store}/installs"),
@@ -151,14 +178,23 @@ impl TestServer {
     /// Posts events with `?wait=true`; returns the results.
     pub async fn events_wait(&self, store: &str, key: &str, events: Vec<Value>) -> Vec<Value> {
         let a = self
-            .post(&format!("/v1/stores/{store}/events?wait=true"), key, json!({"events": events}))
+            .post(
+                &format!("/v1/stores/{store}/events?wait=true"),
+                key,
+                json!({"events": events}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body["results"].as_array().unwrap().clone()
     }
 
     pub async fn points(&self, store: &str, key: &str, customer: &str) -> Value {
-        let a = self.get(&format!("/v1/stores/{store}/customers/{customer}/points"), key).await;
+        let a = self
+            .get(
+                &format!("/v1/stores/{store}/customers/{customer}/points"),
+                key,
+            )
+            .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body
     }
@@ -181,7 +217,13 @@ pub fn order(id: &str, customer: &str, at: &str, total_cents: i64) -> Value {
 }
 
 /// Manifest for a test guest.
-pub fn manifest(name: &str, version: &str, world: &str, capabilities: &[&str], extra: &str) -> String {
+pub fn manifest(
+    name: &str,
+    version: &str,
+    world: &str,
+    capabilities: &[&str],
+    extra: &str,
+) -> String {
     let caps: Vec<String> = capabilities.iter().map(|c| format!("\"{c}\"")).collect();
     format!(
         "name = \"{name}\"\nversion = \"{version}\"\nworld = \"{world}\"\ncapabilities = [{}]\n{extra}\n",

@@ -15,33 +15,82 @@ async fn service_endpoints_and_auth() {
     let s = TestServer::start().await;
     assert_eq!(s.get("/healthz", "").await.body, json!({"status": "ok"}));
     let m = s.get("/metrics", "").await;
-    assert!(m.body.as_str().unwrap().contains("clientele_events_processed_total"));
+    assert!(m
+        .body
+        .as_str()
+        .unwrap()
+        .contains("clientele_events_processed_total"));
     let o = s.get("/openapi.json", "").await;
     assert_eq!(o.body["openapi"], "3.1.0");
     assert!(o.body["paths"]["/v1/stores/{store}/events"].is_object());
 
     problem(&s.get("/v1/stores", "").await, StatusCode::UNAUTHORIZED);
-    problem(&s.get("/v1/stores", "wrong").await, StatusCode::UNAUTHORIZED);
+    problem(
+        &s.get("/v1/stores", "wrong").await,
+        StatusCode::UNAUTHORIZED,
+    );
     let a_key = s.store("a").await;
     let b_key = s.store("b").await;
     // A store key may only touch its own store; others look absent.
-    problem(&s.get("/v1/stores/b/installs", &a_key).await, StatusCode::NOT_FOUND);
-    assert_eq!(s.get("/v1/stores/b/installs", &b_key).await.status, StatusCode::OK);
-    problem(&s.post("/v1/stores", &a_key, json!({"id": "c"})).await, StatusCode::FORBIDDEN);
-    problem(&s.publish("", vec![]).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(
+        &s.get("/v1/stores/b/installs", &a_key).await,
+        StatusCode::NOT_FOUND,
+    );
+    assert_eq!(
+        s.get("/v1/stores/b/installs", &b_key).await.status,
+        StatusCode::OK
+    );
+    problem(
+        &s.post("/v1/stores", &a_key, json!({"id": "c"})).await,
+        StatusCode::FORBIDDEN,
+    );
+    problem(
+        &s.publish("", vec![]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     let form = reqwest::multipart::Form::new().text("manifest", "x");
-    let r = s.client.post(format!("{}/v1/plugins", s.base)).bearer_auth(&a_key).multipart(form).send().await.unwrap();
+    let r = s
+        .client
+        .post(format!("{}/v1/plugins", s.base))
+        .bearer_auth(&a_key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Admin may touch any store; unknown stores are 404.
-    assert_eq!(s.get("/v1/stores/a/installs", &s.admin).await.status, StatusCode::OK);
-    problem(&s.get("/v1/stores/nope/installs", &s.admin).await, StatusCode::NOT_FOUND);
-    problem(&s.get("/v1/nothing-here", &s.admin).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get("/v1/stores/a/installs", &s.admin).await.status,
+        StatusCode::OK
+    );
+    problem(
+        &s.get("/v1/stores/nope/installs", &s.admin).await,
+        StatusCode::NOT_FOUND,
+    );
+    problem(
+        &s.get("/v1/nothing-here", &s.admin).await,
+        StatusCode::NOT_FOUND,
+    );
 
     // Stores: duplicates and bad ids.
-    problem(&s.post("/v1/stores", &s.admin, json!({"id": "a"})).await, StatusCode::CONFLICT);
-    let a = s.post("/v1/stores", &s.admin, json!({"id": "bad id!", "currency": "yuan"})).await;
+    problem(
+        &s.post("/v1/stores", &s.admin, json!({"id": "a"})).await,
+        StatusCode::CONFLICT,
+    );
+    let a = s
+        .post(
+            "/v1/stores",
+            &s.admin,
+            json!({"id": "bad id!", "currency": "yuan"}),
+        )
+        .await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = a.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = a.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["id", "currency"]);
 }
 
@@ -49,9 +98,19 @@ async fn service_endpoints_and_auth() {
 async fn customers_and_bad_input() {
     let s = TestServer::start().await;
     let key = s.store("acme").await;
-    let put = |body: Value| s.call(Method::PUT, "/v1/stores/acme/customers/c-42", &key, Some(body));
-    let a = put(json!({"email": "a@x.cn", "phone": "+8613800000000", "name": "Li", "birthday": "1990-05-17",
-                      "tags": ["vip"], "attributes": {"city": "Hangzhou"}})).await;
+    let put = |body: Value| {
+        s.call(
+            Method::PUT,
+            "/v1/stores/acme/customers/c-42",
+            &key,
+            Some(body),
+        )
+    };
+    let a = put(
+        json!({"email": "a@x.cn", "phone": "+8613800000000", "name": "Li", "birthday": "1990-05-17",
+                      "tags": ["vip"], "attributes": {"city": "Hangzhou"}}),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let c = s.get("/v1/stores/acme/customers/c-42", &key).await.body;
     assert_eq!(c["name"], "Li");
@@ -68,15 +127,32 @@ async fn customers_and_bad_input() {
 
     let a = put(json!({"birthday": "17/05/1990", "tags": "vip", "colour": 1})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = a.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = a.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["colour", "birthday", "tags"]);
-    problem(&s.get("/v1/stores/acme/customers/nobody", &key).await, StatusCode::NOT_FOUND);
-    problem(&s.get("/v1/stores/acme/customers/bad%20id", &key).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(
+        &s.get("/v1/stores/acme/customers/nobody", &key).await,
+        StatusCode::NOT_FOUND,
+    );
+    problem(
+        &s.get("/v1/stores/acme/customers/bad%20id", &key).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
 
     // Events: malformed JSON, wrong types, too many, too large.
     let path = "/v1/stores/acme/events";
-    problem(&s.raw(Method::POST, path, &key, b"{\"id\": ".to_vec()).await, StatusCode::BAD_REQUEST);
-    problem(&s.raw(Method::POST, path, &key, Vec::new()).await, StatusCode::BAD_REQUEST);
+    problem(
+        &s.raw(Method::POST, path, &key, b"{\"id\": ".to_vec()).await,
+        StatusCode::BAD_REQUEST,
+    );
+    problem(
+        &s.raw(Method::POST, path, &key, Vec::new()).await,
+        StatusCode::BAD_REQUEST,
+    );
     let a = s.post(path, &key, json!({"events": [
         order("e1", "c1", "2026-03-05T10:00:00Z", 100),
         {"id": "e2", "type": "order.placed", "customer_id": "c1", "occurred_at": "2026-03-05T10:00:00Z",
@@ -86,22 +162,70 @@ async fn customers_and_bad_input() {
         {"id": "e4", "type": "Weird Type", "customer_id": "c1", "occurred_at": "2026-03-05"},
     ]})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = a.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["events[1].data.total_cents", "events[2].data.rating", "events[3].type", "events[3].occurred_at"]);
+    let fields: Vec<&str> = a.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "events[1].data.total_cents",
+            "events[2].data.rating",
+            "events[3].type",
+            "events[3].occurred_at"
+        ]
+    );
     // Nothing of the rejected batch was stored.
-    let a = s.post(&format!("{path}?wait=true"), &key, order("e1", "c1", "2026-03-05T10:00:00Z", 100)).await;
+    let a = s
+        .post(
+            &format!("{path}?wait=true"),
+            &key,
+            order("e1", "c1", "2026-03-05T10:00:00Z", 100),
+        )
+        .await;
     assert_eq!(a.body["results"][0]["duplicate"], false);
 
-    let many: Vec<Value> = (0..1001).map(|i| order(&format!("m{i}"), "c1", "2026-03-05T10:00:00Z", 100)).collect();
+    let many: Vec<Value> = (0..1001)
+        .map(|i| order(&format!("m{i}"), "c1", "2026-03-05T10:00:00Z", 100))
+        .collect();
     let a = s.post(path, &key, json!({"events": many})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "events");
     let huge = vec![b' '; 17 * 1024 * 1024];
-    problem(&s.raw(Method::POST, path, &key, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
-    problem(&s.post("/v1/stores/nope/events", &s.admin, order("x", "c1", "2026-03-05T10:00:00Z", 1)).await, StatusCode::NOT_FOUND);
+    problem(
+        &s.raw(Method::POST, path, &key, huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+    problem(
+        &s.post(
+            "/v1/stores/nope/events",
+            &s.admin,
+            order("x", "c1", "2026-03-05T10:00:00Z", 1),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    );
     // Redeem: bad amounts and an unknown customer.
-    problem(&s.post("/v1/stores/acme/customers/c1/points/redeem", &key, json!({"points": -5})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(&s.post("/v1/stores/acme/customers/zz/points/redeem", &key, json!({"points": 5})).await, StatusCode::NOT_FOUND);
+    problem(
+        &s.post(
+            "/v1/stores/acme/customers/c1/points/redeem",
+            &key,
+            json!({"points": -5}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    problem(
+        &s.post(
+            "/v1/stores/acme/customers/zz/points/redeem",
+            &key,
+            json!({"points": 5}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,33 +234,80 @@ async fn installs_are_validated_and_unique_per_world() {
     s.publish_points_basic("1.0.0").await;
     let key = s.store("acme").await;
     let path = "/v1/stores/acme/installs";
-    let a = s.post(path, &key, json!({"plugin": "points-basic", "config": {"unit_cents": 0}})).await;
+    let a = s
+        .post(
+            path,
+            &key,
+            json!({"plugin": "points-basic", "config": {"unit_cents": 0}}),
+        )
+        .await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "config.unit_cents");
-    let a = s.post(path, &key, json!({"plugin": "points-basic", "config": {"earn": [{"from_units": 0}]}})).await;
+    let a = s
+        .post(
+            path,
+            &key,
+            json!({"plugin": "points-basic", "config": {"earn": [{"from_units": 0}]}}),
+        )
+        .await;
     assert_eq!(a.body["errors"][0]["field"], "config.earn.0");
-    problem(&s.post(path, &key, json!({"plugin": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(&s.post(path, &key, json!({"plugin": "points-basic", "version": "9.9.9"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(
+        &s.post(path, &key, json!({"plugin": "nope"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    problem(
+        &s.post(
+            path,
+            &key,
+            json!({"plugin": "points-basic", "version": "9.9.9"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     // Version defaults to the newest.
     let a = s.post(path, &key, json!({"plugin": "points-basic"})).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["version"], "1.0.0");
     assert_eq!(a.body["state"], "enabled");
     // One enabled point-rules install per store.
-    problem(&s.post(path, &key, json!({"plugin": "points-basic"})).await, StatusCode::CONFLICT);
+    problem(
+        &s.post(path, &key, json!({"plugin": "points-basic"})).await,
+        StatusCode::CONFLICT,
+    );
     let id = a.body["install_id"].as_str().unwrap();
     let install_path = format!("{path}/{id}");
     let patch = |body: Value| s.call(Method::PATCH, &install_path, &key, Some(body));
-    problem(&patch(json!({"version": "2.0.0"})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(&patch(json!({"plugin": "other"})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(&patch(json!({"config": {"referral": -1}})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(
+        &patch(json!({"version": "2.0.0"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    problem(
+        &patch(json!({"plugin": "other"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    problem(
+        &patch(json!({"config": {"referral": -1}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     let a = patch(json!({"enabled": false})).await;
     assert_eq!(a.body["state"], "disabled");
     // Disabled: events are processed but no plugin runs.
-    let r = s.events_wait("acme", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 500)]).await;
+    let r = s
+        .events_wait(
+            "acme",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 500)],
+        )
+        .await;
     assert_eq!(r[0]["installs"], json!([]));
     patch(json!({"enabled": true, "config": {"unit_cents": 50}})).await;
-    let r = s.events_wait("acme", &key, vec![order("e2", "c1", "2026-03-05T10:00:00Z", 500)]).await;
+    let r = s
+        .events_wait(
+            "acme",
+            &key,
+            vec![order("e2", "c1", "2026-03-05T10:00:00Z", 500)],
+        )
+        .await;
     assert_eq!(r[0]["effects"][0]["points"], 10);
     let list = s.get(path, &key).await.body;
     assert_eq!(list[0]["counters"]["invocations"], 1);
@@ -148,7 +319,8 @@ async fn idempotent_reposts_and_batches() {
     let s = TestServer::start().await;
     s.publish_points_basic("1.0.0").await;
     let key = s.store("acme").await;
-    s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
+    s.install("acme", &key, "points-basic", "1.0.0", json!({}))
+        .await;
     let e = order("e1", "c1", "2026-03-05T10:00:00Z", 12_345);
     let first = s.events_wait("acme", &key, vec![e.clone()]).await;
     // The same id again, even with other data: the first outcome, no change.
@@ -165,20 +337,46 @@ async fn idempotent_reposts_and_batches() {
     // A batch of 1000 over 50 customers, without waiting; then all of it
     // is applied, in order per customer.
     let batch: Vec<Value> = (0..1000)
-        .map(|i| order(&format!("b{i}"), &format!("k{}", i % 50), "2026-03-05T10:00:00Z", 100 * (1 + i as i64 % 7)))
+        .map(|i| {
+            order(
+                &format!("b{i}"),
+                &format!("k{}", i % 50),
+                "2026-03-05T10:00:00Z",
+                100 * (1 + i as i64 % 7),
+            )
+        })
         .collect();
-    let a = s.post("/v1/stores/acme/events", &key, json!({"events": batch})).await;
+    let a = s
+        .post("/v1/stores/acme/events", &key, json!({"events": batch}))
+        .await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     assert_eq!(a.body["accepted"], 1000);
     // Waiting on any one event of the batch waits for the ones before it.
-    let r = s.events_wait("acme", &key, vec![order("b999", "k49", "2026-03-05T10:00:00Z", 100)]).await;
+    let r = s
+        .events_wait(
+            "acme",
+            &key,
+            vec![order("b999", "k49", "2026-03-05T10:00:00Z", 100)],
+        )
+        .await;
     assert_eq!(r[0]["status"], "processed");
     for c in 0..50 {
         let p = s.points("acme", &key, &format!("k{c}")).await;
-        let expected: i64 = (0..1000).filter(|i| i % 50 == c).map(|i| 1 + i as i64 % 7).sum();
+        let expected: i64 = (0..1000)
+            .filter(|i| i % 50 == c)
+            .map(|i| 1 + i as i64 % 7)
+            .sum();
         assert_eq!(p["balance"], expected, "customer k{c}");
-        let orders: Vec<String> = p["entries"].as_array().unwrap().iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect();
-        let want: Vec<String> = (0..1000).filter(|i| i % 50 == c).map(|i| format!("b{i}")).collect();
+        let orders: Vec<String> = p["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_id"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = (0..1000)
+            .filter(|i| i % 50 == c)
+            .map(|i| format!("b{i}"))
+            .collect();
         assert_eq!(orders, want, "applied in arrival order");
     }
 }
@@ -189,33 +387,63 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
     s.publish_points_basic("1.0.0").await;
     s.publish_points_basic("1.1.0").await;
     let key = s.store("acme").await;
-    let id = s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
+    let id = s
+        .install("acme", &key, "points-basic", "1.0.0", json!({}))
+        .await;
     let base = s.base.clone();
     let client = s.client.clone();
     let k = key.clone();
     let sender = tokio::spawn(async move {
         for b in 0..20 {
             let events: Vec<Value> = (0..100)
-                .map(|i| order(&format!("s{b}-{i}"), &format!("c{}", i % 10), "2026-03-05T10:00:00Z", 100))
+                .map(|i| {
+                    order(
+                        &format!("s{b}-{i}"),
+                        &format!("c{}", i % 10),
+                        "2026-03-05T10:00:00Z",
+                        100,
+                    )
+                })
                 .collect();
-            let r = client.post(format!("{base}/v1/stores/acme/events")).bearer_auth(&k)
-                .json(&json!({"events": events})).send().await.unwrap();
+            let r = client
+                .post(format!("{base}/v1/stores/acme/events"))
+                .bearer_auth(&k)
+                .json(&json!({"events": events}))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::ACCEPTED);
         }
     });
     for round in 0..10 {
         let v = if round % 2 == 0 { "1.1.0" } else { "1.0.0" };
-        let a = s.call(Method::PATCH, &format!("/v1/stores/acme/installs/{id}"), &key, Some(json!({"version": v}))).await;
+        let a = s
+            .call(
+                Method::PATCH,
+                &format!("/v1/stores/acme/installs/{id}"),
+                &key,
+                Some(json!({"version": v})),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     sender.await.unwrap();
-    let r = s.events_wait("acme", &key, vec![order("s19-99", "c9", "2026-03-05T10:00:00Z", 100)]).await;
+    let r = s
+        .events_wait(
+            "acme",
+            &key,
+            vec![order("s19-99", "c9", "2026-03-05T10:00:00Z", 100)],
+        )
+        .await;
     assert_eq!(r[0]["status"], "processed");
     let mut total = 0;
     for c in 0..10 {
         let p = s.points("acme", &key, &format!("c{c}")).await;
-        assert_eq!(p["balance"], 200, "each of c{c}'s 200 events earned exactly once");
+        assert_eq!(
+            p["balance"], 200,
+            "each of c{c}'s 200 events earned exactly once"
+        );
         total += p["entries"].as_array().unwrap().len();
     }
     assert_eq!(total, 2000);
@@ -232,16 +460,31 @@ async fn restart_keeps_everything_and_does_not_recompile() {
         let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
         s.publish_points_basic("1.0.0").await;
         key = s.store("acme").await;
-        s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
-        s.events_wait("acme", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+        s.install("acme", &key, "points-basic", "1.0.0", json!({}))
+            .await;
+        s.events_wait(
+            "acme",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
+        .await;
         s.running.task.abort();
     }
-    let artifact_times: Vec<_> = std::fs::read_dir(path.join("artifacts")).unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap()).collect();
+    let artifact_times: Vec<_> = std::fs::read_dir(path.join("artifacts"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
+        .collect();
     let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
-    s.events_wait("acme", &key, vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)]).await;
+    s.events_wait(
+        "acme",
+        &key,
+        vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)],
+    )
+    .await;
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 20);
-    let after: Vec<_> = std::fs::read_dir(path.join("artifacts")).unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap()).collect();
+    let after: Vec<_> = std::fs::read_dir(path.join("artifacts"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
+        .collect();
     assert_eq!(artifact_times, after, "the cached artifact was reused");
 }

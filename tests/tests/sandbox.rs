@@ -8,11 +8,18 @@ use serde_json::{json, Value};
 const LIMITS: &str = "[limits]\nmemory_mib = 32\ntimeout_ms = 100\n";
 
 async fn hostile(s: &TestServer, store: &str, mode: &str) -> String {
-    let m = manifest("hostile", "1.0.0", "point-rules", &["state", "messaging"], LIMITS);
+    let m = manifest(
+        "hostile",
+        "1.0.0",
+        "point-rules",
+        &["state", "messaging"],
+        LIMITS,
+    );
     let a = s.publish_file(&m, guests::HOSTILE).await;
     assert!(a.status.is_success(), "{}", a.body);
     let key = s.store(store).await;
-    s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode})).await;
+    s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode}))
+        .await;
     key
 }
 
@@ -26,10 +33,17 @@ async fn infinite_loop_stops_at_deadline_and_server_keeps_serving() {
     let key = hostile(&s, "loopy", "loop").await;
     s.publish_points_basic("1.0.0").await;
     let good = s.store("good").await;
-    s.install("good", &good, "points-basic", "1.0.0", json!({})).await;
+    s.install("good", &good, "points-basic", "1.0.0", json!({}))
+        .await;
 
     let started = std::time::Instant::now();
-    let r = s.events_wait("loopy", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+    let r = s
+        .events_wait(
+            "loopy",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
+        .await;
     let o = outcome(&r, 0);
     assert_eq!(o["status"], "failed");
     assert_eq!(o["error_code"], "timeout", "{o}");
@@ -39,7 +53,12 @@ async fn infinite_loop_stops_at_deadline_and_server_keeps_serving() {
 
     // The other store is served as usual.
     assert_eq!(s.get("/healthz", "").await.status, StatusCode::OK);
-    s.events_wait("good", &good, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+    s.events_wait(
+        "good",
+        &good,
+        vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+    )
+    .await;
     assert_eq!(s.points("good", &good, "c1").await["balance"], 10);
 }
 
@@ -47,7 +66,13 @@ async fn infinite_loop_stops_at_deadline_and_server_keeps_serving() {
 async fn memory_bomb_stops_at_its_cap() {
     let s = TestServer::start().await;
     let key = hostile(&s, "bomb", "alloc").await;
-    let r = s.events_wait("bomb", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+    let r = s
+        .events_wait(
+            "bomb",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
+        .await;
     let o = outcome(&r, 0);
     assert_eq!(o["status"], "failed");
     assert_eq!(o["error_code"], "memory_limit", "{o}");
@@ -67,10 +92,17 @@ async fn traps_errors_and_garbage_are_contained() {
             hostile(&s, store, mode).await
         } else {
             let key = s.store(store).await;
-            s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode})).await;
+            s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode}))
+                .await;
             key
         };
-        let r = s.events_wait(store, &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+        let r = s
+            .events_wait(
+                store,
+                &key,
+                vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+            )
+            .await;
         let o = outcome(&r, 0);
         assert_eq!(o["status"], "failed", "{mode}: {o}");
         assert_eq!(o["error_code"], code, "{mode}: {o}");
@@ -86,24 +118,49 @@ async fn circuit_breaker_disables_a_failing_install() {
     let s = TestServer::start_with(|c| c.pipeline.trip_after = 3).await;
     let key = hostile(&s, "flaky", "trap").await;
     let events: Vec<Value> = (0..5)
-        .map(|i| order(&format!("e{i}"), &format!("c{i}"), "2026-03-05T10:00:00Z", 1000))
+        .map(|i| {
+            order(
+                &format!("e{i}"),
+                &format!("c{i}"),
+                "2026-03-05T10:00:00Z",
+                1000,
+            )
+        })
         .collect();
     let r = s.events_wait("flaky", &key, events).await;
-    let ran = r.iter().filter(|e| !e["installs"].as_array().unwrap().is_empty()).count();
+    let ran = r
+        .iter()
+        .filter(|e| !e["installs"].as_array().unwrap().is_empty())
+        .count();
     assert_eq!(ran, 3, "stops after 3 consecutive failures");
     let list = s.get("/v1/stores/flaky/installs", &key).await.body;
     assert_eq!(list[0]["state"], "tripped");
     assert_eq!(list[0]["enabled"], false);
-    assert!(list[0]["disabled_reason"].as_str().unwrap().contains("3 consecutive failures"));
+    assert!(list[0]["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("3 consecutive failures"));
     assert_eq!(list[0]["counters"]["failures"], 3);
 
     // Swapping the mode and re-enabling brings it back.
     let id = list[0]["install_id"].as_str().unwrap();
-    let a = s.call(reqwest::Method::PATCH, &format!("/v1/stores/flaky/installs/{id}"), &key,
-                   Some(json!({"enabled": true, "config": {"mode": "ok"}}))).await;
+    let a = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/stores/flaky/installs/{id}"),
+            &key,
+            Some(json!({"enabled": true, "config": {"mode": "ok"}})),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["state"], "enabled");
-    let r = s.events_wait("flaky", &key, vec![order("e9", "c9", "2026-03-05T10:00:00Z", 1000)]).await;
+    let r = s
+        .events_wait(
+            "flaky",
+            &key,
+            vec![order("e9", "c9", "2026-03-05T10:00:00Z", 1000)],
+        )
+        .await;
     assert_eq!(outcome(&r, 0)["status"], "ok");
 }
 
@@ -112,21 +169,42 @@ async fn state_messages_logs_and_store_scoping() {
     let s = TestServer::start().await;
     let key = hostile(&s, "a", "state").await;
     // State is per install and customer, and survives between calls.
-    let r = s.events_wait("a", &key, vec![
-        order("e1", "c1", "2026-03-05T10:00:00Z", 1000),
-        order("e2", "c1", "2026-03-05T11:00:00Z", 1000),
-        order("e3", "c2", "2026-03-05T12:00:00Z", 1000),
-        order("e4", "c1", "2026-03-05T13:00:00Z", 1000),
-    ]).await;
-    let pts: Vec<i64> = r.iter().map(|e| e["effects"][0]["points"].as_i64().unwrap()).collect();
+    let r = s
+        .events_wait(
+            "a",
+            &key,
+            vec![
+                order("e1", "c1", "2026-03-05T10:00:00Z", 1000),
+                order("e2", "c1", "2026-03-05T11:00:00Z", 1000),
+                order("e3", "c2", "2026-03-05T12:00:00Z", 1000),
+                order("e4", "c1", "2026-03-05T13:00:00Z", 1000),
+            ],
+        )
+        .await;
+    let pts: Vec<i64> = r
+        .iter()
+        .map(|e| e["effects"][0]["points"].as_i64().unwrap())
+        .collect();
     assert_eq!(pts, [1, 2, 1, 3]);
 
     // Messaging: queued in the outbox.
     let list = s.get("/v1/stores/a/installs", &key).await.body;
     let id = list[0]["install_id"].as_str().unwrap().to_string();
     let patch = |mode: &str| json!({"config": {"mode": mode}});
-    s.call(reqwest::Method::PATCH, &format!("/v1/stores/a/installs/{id}"), &key, Some(patch("message"))).await;
-    let r = s.events_wait("a", &key, vec![order("e5", "c1", "2026-03-05T14:00:00Z", 1000)]).await;
+    s.call(
+        reqwest::Method::PATCH,
+        &format!("/v1/stores/a/installs/{id}"),
+        &key,
+        Some(patch("message")),
+    )
+    .await;
+    let r = s
+        .events_wait(
+            "a",
+            &key,
+            vec![order("e5", "c1", "2026-03-05T14:00:00Z", 1000)],
+        )
+        .await;
     assert_eq!(r[0]["effects"][0]["op"], "message");
     let msgs = s.get("/v1/stores/a/messages", &key).await.body;
     assert_eq!(msgs[0]["template"], "welcome");
@@ -134,24 +212,60 @@ async fn state_messages_logs_and_store_scoping() {
     assert_eq!(msgs[0]["state"], "queued");
 
     // Printing and logging are fine.
-    s.call(reqwest::Method::PATCH, &format!("/v1/stores/a/installs/{id}"), &key, Some(patch("print"))).await;
-    let r = s.events_wait("a", &key, vec![order("e6", "c1", "2026-03-05T15:00:00Z", 1000)]).await;
+    s.call(
+        reqwest::Method::PATCH,
+        &format!("/v1/stores/a/installs/{id}"),
+        &key,
+        Some(patch("print")),
+    )
+    .await;
+    let r = s
+        .events_wait(
+            "a",
+            &key,
+            vec![order("e6", "c1", "2026-03-05T15:00:00Z", 1000)],
+        )
+        .await;
     assert_eq!(r[0]["installs"][0]["status"], "ok");
 
     // `customers.get("c-other")` only sees this store: store b has a
     // c-other, store a does not.
     let b = s.store("b").await;
-    s.call(reqwest::Method::PUT, "/v1/stores/b/customers/c-other", &b, Some(json!({"name": "B"}))).await;
-    s.call(reqwest::Method::PATCH, &format!("/v1/stores/a/installs/{id}"), &key, Some(patch("peek"))).await;
+    s.call(
+        reqwest::Method::PUT,
+        "/v1/stores/b/customers/c-other",
+        &b,
+        Some(json!({"name": "B"})),
+    )
+    .await;
+    s.call(
+        reqwest::Method::PATCH,
+        &format!("/v1/stores/a/installs/{id}"),
+        &key,
+        Some(patch("peek")),
+    )
+    .await;
     let before = s.points("a", &key, "c1").await["balance"].as_i64().unwrap();
-    let r = s.events_wait("a", &key, vec![order("e7", "c1", "2026-03-05T16:00:00Z", 1000)]).await;
+    let r = s
+        .events_wait(
+            "a",
+            &key,
+            vec![order("e7", "c1", "2026-03-05T16:00:00Z", 1000)],
+        )
+        .await;
     assert_eq!(r[0]["effects"][0]["points"].as_i64().unwrap(), 1 + before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked() {
     let s = TestServer::start().await;
-    let good = manifest("hostile", "1.0.0", "point-rules", &["state", "messaging"], LIMITS);
+    let good = manifest(
+        "hostile",
+        "1.0.0",
+        "point-rules",
+        &["state", "messaging"],
+        LIMITS,
+    );
     let bytes = std::fs::read(guests::HOSTILE).unwrap();
 
     // Not wasm at all.
@@ -159,13 +273,19 @@ async fn uploads_are_checked() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.content_type, "application/problem+json");
     assert_eq!(a.body["errors"][0]["field"], "component");
-    assert!(a.body["detail"].as_str().unwrap().contains("not a WebAssembly file"));
+    assert!(a.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not a WebAssembly file"));
 
     // A core module, not a component.
     let core = b"\0asm\x01\0\0\0".to_vec();
     let a = s.publish(&good, core).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body["detail"].as_str().unwrap().contains("core WebAssembly module"));
+    assert!(a.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("core WebAssembly module"));
 
     // Truncated component.
     let a = s.publish(&good, bytes[..bytes.len() / 2].to_vec()).await;
@@ -173,20 +293,51 @@ async fn uploads_are_checked() {
 
     // A segmenter published as point-rules, and the other way round.
     let seg = std::fs::read(guests::SEGMENTER).unwrap();
-    let a = s.publish(&manifest("seg", "1.0.0", "point-rules", &[], ""), seg.clone()).await;
+    let a = s
+        .publish(
+            &manifest("seg", "1.0.0", "point-rules", &[], ""),
+            seg.clone(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body["detail"].as_str().unwrap().contains("implements `segmenter`"), "{}", a.body);
-    let a = s.publish(&manifest("seg", "1.0.0", "segmenter", &[], ""), seg).await;
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("implements `segmenter`"),
+        "{}",
+        a.body
+    );
+    let a = s
+        .publish(&manifest("seg", "1.0.0", "segmenter", &[], ""), seg)
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["world"], "segmenter");
 
     // Imports `state` and `messaging` without declaring them.
-    let a = s.publish(&manifest("hostile", "1.0.0", "point-rules", &["messaging"], ""), bytes.clone()).await;
+    let a = s
+        .publish(
+            &manifest("hostile", "1.0.0", "point-rules", &["messaging"], ""),
+            bytes.clone(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body["detail"].as_str().unwrap().contains("`state` capability"), "{}", a.body);
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`state` capability"),
+        "{}",
+        a.body
+    );
 
     // Manifest errors name the field.
-    let a = s.publish("name = \"Bad\"\nversion = \"x\"\nworld = \"point-rules\"\n", bytes.clone()).await;
+    let a = s
+        .publish(
+            "name = \"Bad\"\nversion = \"x\"\nworld = \"point-rules\"\n",
+            bytes.clone(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "manifest.name");
 
@@ -201,13 +352,27 @@ async fn uploads_are_checked() {
 
     // Missing parts.
     let form = reqwest::multipart::Form::new().text("manifest", good.clone());
-    let resp = s.client.post(format!("{}/v1/plugins", s.base)).bearer_auth(&s.admin).multipart(form).send().await.unwrap();
+    let resp = s
+        .client
+        .post(format!("{}/v1/plugins", s.base))
+        .bearer_auth(&s.admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // The registry lists both plugins; the artifact is cached on disk.
     let list = s.get("/v1/plugins", &s.admin).await.body;
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["hostile", "seg"]);
-    let cached = std::fs::read_dir(s.dir.path().join("artifacts")).unwrap().count();
+    let cached = std::fs::read_dir(s.dir.path().join("artifacts"))
+        .unwrap()
+        .count();
     assert_eq!(cached, 2);
 }

@@ -31,7 +31,10 @@ pub fn key_hash(token: &str) -> String {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -41,7 +44,12 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(ApiError::unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare all bytes (no early exit) so timing says nothing.
-        if digest.iter().zip(state.admin.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
+        if digest
+            .iter()
+            .zip(state.admin.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+        {
             return Ok(Caller::Admin);
         }
         let mut conn = state.pipeline.db.pool.acquire().await?;

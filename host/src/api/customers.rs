@@ -16,7 +16,10 @@ pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     if is_valid_id(id) {
         Ok(())
     } else {
-        Err(ApiError::field(what, "must be 1-64 characters of [A-Za-z0-9._:-]"))
+        Err(ApiError::field(
+            what,
+            "must be 1-64 characters of [A-Za-z0-9._:-]",
+        ))
     }
 }
 
@@ -36,13 +39,21 @@ pub fn profile_json(c: &Customer) -> Value {
     })
 }
 
-fn opt_text(body: &serde_json::Map<String, Value>, name: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+fn opt_text(
+    body: &serde_json::Map<String, Value>,
+    name: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
     match body.get(name) {
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(s)) if s.len() <= max => Some(Some(s.clone())),
         Some(Value::String(_)) => {
-            errors.push(FieldError::new(name, format!("must be at most {max} characters")));
+            errors.push(FieldError::new(
+                name,
+                format!("must be at most {max} characters"),
+            ));
             None
         }
         Some(_) => {
@@ -59,7 +70,10 @@ fn parse_profile(body: &Value) -> Result<ProfileUpdate, ApiError> {
     let mut errors = Vec::new();
     for key in obj.keys() {
         if !["email", "phone", "name", "birthday", "tags", "attributes"].contains(&key.as_str()) {
-            errors.push(FieldError::new(key.clone(), "is not a customer field (email, phone, name, birthday, tags, attributes)"));
+            errors.push(FieldError::new(
+                key.clone(),
+                "is not a customer field (email, phone, name, birthday, tags, attributes)",
+            ));
         }
     }
     let mut update = ProfileUpdate {
@@ -81,17 +95,28 @@ fn parse_profile(body: &Value) -> Result<ProfileUpdate, ApiError> {
             for (i, t) in tags.iter().enumerate() {
                 match t.as_str() {
                     Some(s) if !s.is_empty() && s.len() <= 64 => out.push(s.to_string()),
-                    _ => errors.push(FieldError::new(format!("tags[{i}]"), "must be a string of 1-64 characters")),
+                    _ => errors.push(FieldError::new(
+                        format!("tags[{i}]"),
+                        "must be a string of 1-64 characters",
+                    )),
                 }
             }
             update.tags = Some(out);
         }
-        Some(_) => errors.push(FieldError::new("tags", "must be a list of at most 100 strings")),
+        Some(_) => errors.push(FieldError::new(
+            "tags",
+            "must be a list of at most 100 strings",
+        )),
     }
     match obj.get("attributes") {
         None => {}
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => update.attributes = Some(v.clone()),
-        Some(_) => errors.push(FieldError::new("attributes", "must be a JSON object of at most 16 KiB")),
+        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => {
+            update.attributes = Some(v.clone())
+        }
+        Some(_) => errors.push(FieldError::new(
+            "attributes",
+            "must be a JSON object of at most 16 KiB",
+        )),
     }
     if errors.is_empty() {
         Ok(update)

@@ -18,7 +18,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             kind,
@@ -36,7 +41,12 @@ impl ApiError {
             .join("; ");
         ApiError {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+                detail,
+            )
         }
     }
 
@@ -45,7 +55,12 @@ impl ApiError {
     }
 
     pub fn bad_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request body", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "Malformed request body",
+            detail,
+        )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -70,7 +85,12 @@ impl ApiError {
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large", detail)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Request too large",
+            detail,
+        )
     }
 
     pub fn internal() -> Self {
@@ -121,15 +141,13 @@ impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {
         match e {
             PipelineError::Db(e) => e.into(),
-            PipelineError::Runtime(e) => {
-                ApiError {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    kind: e.code_kebab(),
-                    title: "Component rejected",
-                    detail: e.to_string(),
-                    errors: vec![FieldError::new("component", e.to_string())],
-                }
-            }
+            PipelineError::Runtime(e) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: e.code_kebab(),
+                title: "Component rejected",
+                detail: e.to_string(),
+                errors: vec![FieldError::new("component", e.to_string())],
+            },
             PipelineError::Conflict(d) => ApiError::conflict(d),
             PipelineError::NotFound(d) => ApiError::not_found(d),
             PipelineError::Invalid(errors) => ApiError::invalid(errors),

@@ -43,7 +43,11 @@ fn parse_batch(body: &Value) -> Result<Vec<Event>, ApiError> {
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let prefix = if batch { format!("events[{i}].") } else { String::new() };
+        let prefix = if batch {
+            format!("events[{i}].")
+        } else {
+            String::new()
+        };
         match parse_event(item, &prefix) {
             Ok(e) => events.push(e),
             Err(mut errs) => errors.append(&mut errs),

@@ -36,7 +36,11 @@ fn install_json(state: &AppState, i: &Install) -> Value {
 }
 
 /// The version to install: the one asked for, or the newest published.
-async fn find_version(conn: &mut Conn, plugin: &str, version: Option<&str>) -> Result<PluginVersion, ApiError> {
+async fn find_version(
+    conn: &mut Conn,
+    plugin: &str,
+    version: Option<&str>,
+) -> Result<PluginVersion, ApiError> {
     match version {
         Some(v) => plugins::get(conn, plugin, v)
             .await?
@@ -46,7 +50,9 @@ async fn find_version(conn: &mut Conn, plugin: &str, version: Option<&str>) -> R
             .into_iter()
             .filter(|p| p.name == plugin)
             .max_by_key(|p| semver::Version::parse(&p.version).ok())
-            .ok_or_else(|| ApiError::field("plugin", format!("plugin `{plugin}` is not published"))),
+            .ok_or_else(|| {
+                ApiError::field("plugin", format!("plugin `{plugin}` is not published"))
+            }),
     }
 }
 
@@ -56,7 +62,12 @@ fn check_install_config(v: &PluginVersion, config: &Value) -> Result<(), ApiErro
 }
 
 /// One enabled install per world per store, except segmenters.
-async fn check_world_free(conn: &mut Conn, store: &str, world: &str, except: Option<&str>) -> Result<(), ApiError> {
+async fn check_world_free(
+    conn: &mut Conn,
+    store: &str,
+    world: &str,
+    except: Option<&str>,
+) -> Result<(), ApiError> {
     if World::parse(world).is_some_and(World::allows_many_installs) {
         return Ok(());
     }
@@ -105,7 +116,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_store(&state, &store).await?;
     let body = json_body(body)?;
-    let plugin = opt_str(&body, "plugin")?.ok_or_else(|| ApiError::field("plugin", "is required"))?;
+    let plugin =
+        opt_str(&body, "plugin")?.ok_or_else(|| ApiError::field("plugin", "is required"))?;
     let version = opt_str(&body, "version")?;
     let config = opt_config(&body)?.unwrap_or_else(|| json!({}));
     let enabled = opt_bool(&body, "enabled")?.unwrap_or(true);
@@ -149,7 +161,9 @@ pub async fn list(
     caller.require_store(&state, &store).await?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
     let list = installs::list(&mut conn, &store).await?;
-    Ok(Json(Value::Array(list.iter().map(|i| install_json(&state, i)).collect())))
+    Ok(Json(Value::Array(
+        list.iter().map(|i| install_json(&state, i)).collect(),
+    )))
 }
 
 pub async fn get_one(
@@ -175,8 +189,14 @@ pub async fn update(
     caller.require_store(&state, &store).await?;
     let body = json_body(body)?;
     if let Some(obj) = body.as_object() {
-        if let Some(k) = obj.keys().find(|k| !["version", "config", "enabled"].contains(&k.as_str())) {
-            return Err(ApiError::field(k, "cannot be changed (version, config, enabled can)"));
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !["version", "config", "enabled"].contains(&k.as_str()))
+        {
+            return Err(ApiError::field(
+                k,
+                "cannot be changed (version, config, enabled can)",
+            ));
         }
     } else {
         return Err(ApiError::field("body", "must be a JSON object"));
@@ -188,9 +208,20 @@ pub async fn update(
     let mut install = installs::get(&mut tx, &store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?;
-    let v = find_version(&mut tx, &install.plugin, Some(version.unwrap_or(&install.version))).await?;
+    let v = find_version(
+        &mut tx,
+        &install.plugin,
+        Some(version.unwrap_or(&install.version)),
+    )
+    .await?;
     if v.world != install.world {
-        return Err(ApiError::field("version", format!("{}@{} implements {}, not {}", v.name, v.version, v.world, install.world)));
+        return Err(ApiError::field(
+            "version",
+            format!(
+                "{}@{} implements {}, not {}",
+                v.name, v.version, v.world, install.world
+            ),
+        ));
     }
     let config = config.unwrap_or_else(|| install.config.clone());
     check_install_config(&v, &config)?;

@@ -42,7 +42,9 @@ pub fn app(state: AppState) -> Router {
             "/v1/plugins",
             post(plugins::publish)
                 .get(plugins::list)
-                .layer(DefaultBodyLimit::max(crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024)),
+                .layer(DefaultBodyLimit::max(
+                    crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024,
+                )),
         )
         .route(
             "/v1/stores/{store}/customers/{customer}",
@@ -53,7 +55,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/stores/{store}/installs",
             post(installs::create).get(installs::list),
         )
-        .route("/v1/stores/{store}/installs/{install}", patch(installs::update).get(installs::get_one))
+        .route(
+            "/v1/stores/{store}/installs/{install}",
+            patch(installs::update).get(installs::get_one),
+        )
         .route(
             "/v1/stores/{store}/customers/{customer}/points",
             get(points::get),
@@ -73,7 +78,9 @@ pub fn app(state: AppState) -> Router {
 pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let bytes = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("the body is larger than {MAX_JSON_BODY} bytes; split the batch"))
+            ApiError::too_large(format!(
+                "the body is larger than {MAX_JSON_BODY} bytes; split the batch"
+            ))
         } else {
             ApiError::bad_json(e.body_text())
         }
@@ -81,5 +88,6 @@ pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError>
     if bytes.is_empty() {
         return Err(ApiError::bad_json("the body is empty; send a JSON object"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_json(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_json(format!("the body is not valid JSON: {e}")))
 }

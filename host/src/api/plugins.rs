@@ -17,7 +17,10 @@ pub async fn publish(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_admin()?;
     let mut multipart = multipart.map_err(|e| {
-        ApiError::bad_json(format!("expected multipart/form-data with parts `manifest` and `component`: {}", e.body_text()))
+        ApiError::bad_json(format!(
+            "expected multipart/form-data with parts `manifest` and `component`: {}",
+            e.body_text()
+        ))
     })?;
     let mut manifest = None;
     let mut component = None;
@@ -26,39 +29,66 @@ pub async fn publish(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::too_large(format!("components are at most {MAX_COMPONENT_BYTES} bytes")))
+                return Err(ApiError::too_large(format!(
+                    "components are at most {MAX_COMPONENT_BYTES} bytes"
+                )))
             }
-            Err(e) => return Err(ApiError::bad_json(format!("malformed multipart body: {}", e.body_text()))),
+            Err(e) => {
+                return Err(ApiError::bad_json(format!(
+                    "malformed multipart body: {}",
+                    e.body_text()
+                )))
+            }
         };
         let name = field.name().unwrap_or_default().to_string();
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(format!("components are at most {MAX_COMPONENT_BYTES} bytes"))
+                ApiError::too_large(format!(
+                    "components are at most {MAX_COMPONENT_BYTES} bytes"
+                ))
             } else {
                 ApiError::bad_json(format!("malformed multipart body: {}", e.body_text()))
             }
         })?;
         match name.as_str() {
             "manifest" => {
-                manifest = Some(String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::field("manifest", "must be UTF-8 TOML"))?)
+                manifest = Some(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|_| ApiError::field("manifest", "must be UTF-8 TOML"))?,
+                )
             }
             "component" => component = Some(bytes.to_vec()),
-            other => return Err(ApiError::field(other, "unexpected part; send `manifest` and `component`")),
+            other => {
+                return Err(ApiError::field(
+                    other,
+                    "unexpected part; send `manifest` and `component`",
+                ))
+            }
         }
     }
-    let manifest = manifest.ok_or_else(|| ApiError::field("manifest", "part is missing (the plugin.toml text)"))?;
-    let component = component.ok_or_else(|| ApiError::field("component", "part is missing (the .wasm component)"))?;
+    let manifest = manifest
+        .ok_or_else(|| ApiError::field("manifest", "part is missing (the plugin.toml text)"))?;
+    let component = component
+        .ok_or_else(|| ApiError::field("component", "part is missing (the .wasm component)"))?;
     if component.len() > MAX_COMPONENT_BYTES {
-        return Err(ApiError::too_large(format!("components are at most {MAX_COMPONENT_BYTES} bytes")));
+        return Err(ApiError::too_large(format!(
+            "components are at most {MAX_COMPONENT_BYTES} bytes"
+        )));
     }
     let published = state.pipeline.publish(&manifest, component).await?;
     let v = published.version;
-    let status = if published.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if published.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         status,
-        Json(json!({"name": v.name, "version": v.version, "world": v.world, "sha256": v.sha256,
+        Json(
+            json!({"name": v.name, "version": v.version, "world": v.world, "sha256": v.sha256,
                     "capabilities": v.capabilities, "size_bytes": v.size_bytes,
-                    "description": v.description})),
+                    "description": v.description}),
+        ),
     ))
 }
 

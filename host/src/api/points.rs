@@ -44,18 +44,38 @@ pub async fn redeem(
     let points = match body.get("points") {
         Some(Value::Number(n)) => match n.as_i64() {
             Some(p) if (1..=1_000_000_000).contains(&p) => p,
-            _ => return Err(ApiError::field("points", "must be an integer from 1 to 1000000000")),
+            _ => {
+                return Err(ApiError::field(
+                    "points",
+                    "must be an integer from 1 to 1000000000",
+                ))
+            }
         },
         None => return Err(ApiError::field("points", "is required")),
-        Some(_) => return Err(ApiError::field("points", "must be an integer from 1 to 1000000000")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "points",
+                "must be an integer from 1 to 1000000000",
+            ))
+        }
     };
     let reason = match body.get("reason") {
         None | Some(Value::Null) => "redeemed".to_string(),
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 => s.clone(),
-        Some(_) => return Err(ApiError::field("reason", "must be a string of 1-200 characters")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "reason",
+                "must be a string of 1-200 characters",
+            ))
+        }
     };
-    let (balance, entry) = state.pipeline.redeem(&store, &customer, points, &reason).await?;
-    Ok(Json(json!({"balance": balance, "entry": entry_json(&entry)})))
+    let (balance, entry) = state
+        .pipeline
+        .redeem(&store, &customer, points, &reason)
+        .await?;
+    Ok(Json(
+        json!({"balance": balance, "entry": entry_json(&entry)}),
+    ))
 }
 
 pub async fn messages(

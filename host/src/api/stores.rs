@@ -12,7 +12,12 @@ use crate::domain::event::FieldError;
 use crate::domain::ids::{is_valid_id, random_token};
 use crate::domain::time::now_ms;
 
-fn text_field(body: &Value, name: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+fn text_field(
+    body: &Value,
+    name: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     match body.get(name) {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= max => Some(s.clone()),
         Some(Value::String(_)) => {
@@ -40,14 +45,20 @@ pub async fn create(
     let mut errors = Vec::new();
     let id = text_field(&body, "id", 64, &mut errors);
     match &id {
-        Some(id) if !is_valid_id(id) => errors.push(FieldError::new("id", "must be 1-64 characters of [A-Za-z0-9._:-]")),
+        Some(id) if !is_valid_id(id) => errors.push(FieldError::new(
+            "id",
+            "must be 1-64 characters of [A-Za-z0-9._:-]",
+        )),
         None if errors.is_empty() => errors.push(FieldError::new("id", "is required")),
         _ => {}
     }
     let name = text_field(&body, "name", 200, &mut errors);
     let currency = text_field(&body, "currency", 3, &mut errors).unwrap_or_else(|| "USD".into());
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        errors.push(FieldError::new("currency", "must be an ISO 4217 code such as CNY"));
+        errors.push(FieldError::new(
+            "currency",
+            "must be an ISO 4217 code such as CNY",
+        ));
     }
     let timezone = text_field(&body, "timezone", 64, &mut errors).unwrap_or_else(|| "UTC".into());
     if !errors.is_empty() {
@@ -76,8 +87,10 @@ pub async fn create(
     tracing::info!(store = %store.id, "store created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": store.id, "name": store.name, "currency": store.currency,
-                    "timezone": store.timezone, "api_key": api_key})),
+        Json(
+            json!({"id": store.id, "name": store.name, "currency": store.currency,
+                    "timezone": store.timezone, "api_key": api_key}),
+        ),
     ))
 }
 

@@ -157,15 +157,14 @@ pub async fn record_refund(
     order_id: &str,
     refund_cents: i64,
 ) -> DbResult<Option<i64>> {
-    let total: Option<i64> = sqlx::query(
-        "SELECT total_cents FROM orders WHERE store_id = $1 AND order_id = $2",
-    )
-    .bind(store)
-    .bind(order_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| r.try_get("total_cents"))
-    .transpose()?;
+    let total: Option<i64> =
+        sqlx::query("SELECT total_cents FROM orders WHERE store_id = $1 AND order_id = $2")
+            .bind(store)
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get("total_cents"))
+            .transpose()?;
     sqlx::query(
         "UPDATE orders SET refunded_cents = refunded_cents + $3 WHERE store_id = $1 AND order_id = $2",
     )
@@ -195,7 +194,12 @@ pub async fn set_tier(conn: &mut Conn, store: &str, id: &str, tier: Option<&str>
     Ok(())
 }
 
-pub async fn orders(conn: &mut Conn, store: &str, customer: &str, limit: u32) -> DbResult<Vec<Order>> {
+pub async fn orders(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    limit: u32,
+) -> DbResult<Vec<Order>> {
     let rows = sqlx::query(
         "SELECT order_id, total_cents, currency, placed_at, refunded_cents FROM orders
          WHERE store_id = $1 AND customer_id = $2 ORDER BY placed_at DESC LIMIT $3",

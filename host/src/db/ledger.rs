@@ -23,24 +23,38 @@ pub struct Entry {
     pub expires_at: Option<Millis>,
 }
 
-/// Where an entry came from.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Origin<'a> {
+/// Whose ledger, when, and what caused the entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    pub store: &'a str,
+    pub customer: &'a str,
+    pub now: Millis,
     pub event_id: Option<&'a str>,
     pub install_id: Option<&'a str>,
 }
 
+impl<'a> Account<'a> {
+    /// Entries the host makes by itself (expiry, redemption).
+    pub fn host(store: &'a str, customer: &'a str, now: Millis) -> Self {
+        Account {
+            store,
+            customer,
+            now,
+            event_id: None,
+            install_id: None,
+        }
+    }
+}
+
 async fn insert(
     conn: &mut Conn,
-    store: &str,
-    customer: &str,
+    a: &Account<'_>,
     points: i64,
     kind: EntryKind,
     reason: &str,
-    origin: Origin<'_>,
-    now: Millis,
     expires_at: Option<Millis>,
 ) -> DbResult<Entry> {
+    let (store, customer, now) = (a.store, a.customer, a.now);
     let id = random_id("pts");
     let remaining = if kind == EntryKind::Earn { points } else { 0 };
     sqlx::query(
@@ -54,8 +68,8 @@ async fn insert(
     .bind(points)
     .bind(kind.as_str())
     .bind(reason)
-    .bind(origin.event_id)
-    .bind(origin.install_id)
+    .bind(a.event_id)
+    .bind(a.install_id)
     .bind(now)
     .bind(expires_at)
     .bind(remaining)
@@ -74,47 +88,39 @@ async fn insert(
         points,
         kind: kind.as_str().to_string(),
         reason: reason.to_string(),
-        event_id: origin.event_id.map(str::to_string),
-        install_id: origin.install_id.map(str::to_string),
+        event_id: a.event_id.map(str::to_string),
+        install_id: a.install_id.map(str::to_string),
         created_at: now,
         expires_at,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn earn(
     conn: &mut Conn,
-    store: &str,
-    customer: &str,
+    a: &Account<'_>,
     points: i64,
     reason: &str,
-    origin: Origin<'_>,
-    now: Millis,
     expires_at: Option<Millis>,
 ) -> DbResult<Entry> {
-    insert(conn, store, customer, points, EntryKind::Earn, reason, origin, now, expires_at).await
+    insert(conn, a, points, EntryKind::Earn, reason, expires_at).await
 }
 
 /// Takes up to `points` from the open lots, oldest first, as one entry of
 /// `kind` (deduct or redeem). Returns the entry, or None when the balance
 /// is zero. Call [`expire_customer`] first so expired lots are not spent.
-#[allow(clippy::too_many_arguments)]
 pub async fn take(
     conn: &mut Conn,
-    store: &str,
-    customer: &str,
+    a: &Account<'_>,
     points: i64,
     kind: EntryKind,
     reason: &str,
-    origin: Origin<'_>,
-    now: Millis,
 ) -> DbResult<Option<Entry>> {
     let lots = sqlx::query(
         "SELECT seq, remaining FROM ledger_entries
          WHERE store_id = $1 AND customer_id = $2 AND remaining > 0 ORDER BY seq",
     )
-    .bind(store)
-    .bind(customer)
+    .bind(a.store)
+    .bind(a.customer)
     .fetch_all(&mut *conn)
     .await?;
     let mut left = points;
@@ -136,9 +142,7 @@ pub async fn take(
     if taken == 0 {
         return Ok(None);
     }
-    Ok(Some(
-        insert(conn, store, customer, -taken, kind, reason, origin, now, None).await?,
-    ))
+    Ok(Some(insert(conn, a, -taken, kind, reason, None).await?))
 }
 
 /// Expires the customer's lots whose time has come; returns the entries.
@@ -148,6 +152,7 @@ pub async fn expire_customer(
     customer: &str,
     now: Millis,
 ) -> DbResult<Vec<Entry>> {
+    let account = Account::host(store, customer, now);
     let lots = sqlx::query(
         "SELECT seq, remaining FROM ledger_entries
          WHERE store_id = $1 AND customer_id = $2 AND remaining > 0
@@ -169,13 +174,10 @@ pub async fn expire_customer(
         out.push(
             insert(
                 &mut *conn,
-                store,
-                customer,
+                &account,
                 -remaining,
                 EntryKind::Expire,
                 "expired",
-                Origin::default(),
-                now,
                 None,
             )
             .await?,
@@ -185,7 +187,11 @@ pub async fn expire_customer(
 }
 
 /// Customers (store, customer) with lots due to expire at `now`.
-pub async fn due_for_expiry(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(String, String)>> {
+pub async fn due_for_expiry(
+    conn: &mut Conn,
+    now: Millis,
+    limit: u32,
+) -> DbResult<Vec<(String, String)>> {
     let rows = sqlx::query(
         "SELECT DISTINCT store_id, customer_id FROM ledger_entries
          WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2",

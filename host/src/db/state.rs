@@ -6,12 +6,18 @@ use sqlx::Row;
 
 use super::{Conn, DbResult};
 
-pub async fn load(conn: &mut Conn, install: &str, customer: &str) -> DbResult<HashMap<String, Vec<u8>>> {
-    let rows = sqlx::query("SELECT key, value FROM plugin_state WHERE install_id = $1 AND customer_id = $2")
-        .bind(install)
-        .bind(customer)
-        .fetch_all(conn)
-        .await?;
+pub async fn load(
+    conn: &mut Conn,
+    install: &str,
+    customer: &str,
+) -> DbResult<HashMap<String, Vec<u8>>> {
+    let rows = sqlx::query(
+        "SELECT key, value FROM plugin_state WHERE install_id = $1 AND customer_id = $2",
+    )
+    .bind(install)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
         .collect()

@@ -12,11 +12,7 @@ pub struct Store {
     pub created_at: i64,
 }
 
-pub async fn insert(
-    conn: &mut Conn,
-    store: &Store,
-    api_key_sha256: &str,
-) -> DbResult<()> {
+pub async fn insert(conn: &mut Conn, store: &Store, api_key_sha256: &str) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO stores (id, name, currency, timezone, api_key_sha256, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -43,17 +39,19 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Store> {
 }
 
 pub async fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Store>> {
-    let row = sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
-    let rows = sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
+            .fetch_all(conn)
+            .await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -181,7 +181,10 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
     let event_type = match obj.get("type") {
         Some(Value::String(s)) if is_valid_event_type(s) => s.clone(),
         Some(_) => {
-            f.err("type", "must be a string of [a-z0-9_.-], at most 64 characters");
+            f.err(
+                "type",
+                "must be a string of [a-z0-9_.-], at most 64 characters",
+            );
             String::new()
         }
         None => {
@@ -191,7 +194,10 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
     };
     let occurred_at = match obj.get("occurred_at") {
         Some(Value::String(s)) => parse_rfc3339(s).unwrap_or_else(|| {
-            f.err("occurred_at", "must be an RFC 3339 time such as 2026-03-05T10:00:00Z");
+            f.err(
+                "occurred_at",
+                "must be an RFC 3339 time such as 2026-03-05T10:00:00Z",
+            );
             0
         }),
         None => {
@@ -233,7 +239,12 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
     }
 }
 
-fn parse_kind(event_type: &str, data: &Value, prefix: &str, errors: &mut Vec<FieldError>) -> EventKind {
+fn parse_kind(
+    event_type: &str,
+    data: &Value,
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) -> EventKind {
     let empty = Map::new();
     let obj = data.as_object().unwrap_or(&empty);
     let mut f = Fields {
@@ -338,7 +349,9 @@ mod tests {
         .unwrap();
         assert_eq!(e.occurred_at, 1_772_704_800_000);
         match e.kind {
-            EventKind::OrderPlaced { total_cents, items, .. } => {
+            EventKind::OrderPlaced {
+                total_cents, items, ..
+            } => {
                 assert_eq!(total_cents, 1999);
                 assert_eq!(items[0].qty, 2);
             }
@@ -357,7 +370,11 @@ mod tests {
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["events[2].id", "events[2].occurred_at", "events[2].data.total_cents"]
+            [
+                "events[2].id",
+                "events[2].occurred_at",
+                "events[2].data.total_cents"
+            ]
         );
     }
 

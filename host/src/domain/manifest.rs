@@ -85,7 +85,10 @@ impl Manifest {
         })?;
         let mut errors = Vec::new();
         if !is_valid_plugin_name(&raw.name) {
-            errors.push(FieldError::new("manifest.name", "must match [a-z0-9-]{1,64}"));
+            errors.push(FieldError::new(
+                "manifest.name",
+                "must match [a-z0-9-]{1,64}",
+            ));
         }
         let version = semver::Version::parse(&raw.version).unwrap_or_else(|_| {
             errors.push(FieldError::new(
@@ -168,8 +171,12 @@ impl Manifest {
 /// Checks an install config against a plugin's schema; every failure names
 /// its JSON path under `config`.
 pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError>> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| vec![FieldError::new("config", format!("plugin schema is invalid: {e}"))])?;
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        vec![FieldError::new(
+            "config",
+            format!("plugin schema is invalid: {e}"),
+        )]
+    })?;
     let errors: Vec<FieldError> = validator
         .iter_errors(config)
         .map(|e| {

@@ -35,7 +35,8 @@ impl Pipeline {
                 Ok(0) => {
                     // Nothing pending: sleep until intake wakes us (or a
                     // moment passes, in case another node added work).
-                    let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified()).await;
+                    let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
+                        .await;
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -76,8 +77,11 @@ impl Pipeline {
                 let list = installs::enabled(&mut tx, &ev.store_id).await?;
                 store_installs.insert(ev.store_id.clone(), list);
             }
-            let list = store_installs.get_mut(&ev.store_id).expect("inserted above");
-            self.process_event(&mut tx, ev, list, services, &mut calls).await?;
+            let list = store_installs
+                .get_mut(&ev.store_id)
+                .expect("inserted above");
+            self.process_event(&mut tx, ev, list, services, &mut calls)
+                .await?;
         }
         tx.commit().await?;
         for (install, plugin, ok, us) in calls {
@@ -109,14 +113,25 @@ impl Pipeline {
                 currency,
                 ..
             } => {
-                customers::record_order(&mut *tx, store, &e.customer_id, order_id, *total_cents, currency, e.occurred_at)
-                    .await?;
+                customers::record_order(
+                    &mut *tx,
+                    store,
+                    &e.customer_id,
+                    order_id,
+                    *total_cents,
+                    currency,
+                    e.occurred_at,
+                )
+                .await?;
                 None
             }
             EventKind::OrderRefunded {
                 order_id,
                 refund_cents,
-            } => customers::record_refund(&mut *tx, store, &e.customer_id, order_id, *refund_cents).await?,
+            } => {
+                customers::record_refund(&mut *tx, store, &e.customer_id, order_id, *refund_cents)
+                    .await?
+            }
             _ => None,
         };
         ledger::expire_customer(&mut *tx, store, &e.customer_id, now).await?;
@@ -174,8 +189,16 @@ impl Pipeline {
                                 now,
                             };
                             let mut fx = effects::apply_ops(&mut *tx, &target, &out.value).await?;
-                            fx.extend(effects::queue_messages(&mut *tx, &target, out.outbox).await?);
-                            state::apply(&mut *tx, &install.install_id, &e.customer_id, &out.state.writes).await?;
+                            fx.extend(
+                                effects::queue_messages(&mut *tx, &target, out.outbox).await?,
+                            );
+                            state::apply(
+                                &mut *tx,
+                                &install.install_id,
+                                &e.customer_id,
+                                &out.state.writes,
+                            )
+                            .await?;
                             Outcome {
                                 install_id: install.install_id.clone(),
                                 plugin: pid.clone(),
@@ -204,13 +227,26 @@ impl Pipeline {
             };
             let ok = outcome.status == "ok";
             outcomes::insert(&mut *tx, store, &e.id, &outcome, now).await?;
-            if installs::count_call(&mut *tx, &install.install_id, !ok, self.config.trip_after, now).await? {
+            if installs::count_call(
+                &mut *tx,
+                &install.install_id,
+                !ok,
+                self.config.trip_after,
+                now,
+            )
+            .await?
+            {
                 install.enabled = false;
                 tracing::error!(store, install = %install.install_id, plugin = %pid,
                     "install disabled after {} consecutive failures; fix or swap the plugin, then PATCH {{\"enabled\": true}}",
                     self.config.trip_after);
             }
-            calls.push((install.install_id.clone(), pid, ok, outcome.elapsed_us as u32));
+            calls.push((
+                install.install_id.clone(),
+                pid,
+                ok,
+                outcome.elapsed_us as u32,
+            ));
         }
         events::mark_processed(&mut *tx, ev.seq, now).await?;
         Ok(())

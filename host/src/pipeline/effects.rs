@@ -17,7 +17,10 @@ pub struct Target<'a> {
 }
 
 pub async fn apply_ops(conn: &mut Conn, t: &Target<'_>, ops: &[LedgerOp]) -> DbResult<Vec<Value>> {
-    let origin = ledger::Origin {
+    let account = ledger::Account {
+        store: t.store,
+        customer: t.customer,
+        now: t.now,
         event_id: Some(t.event_id),
         install_id: Some(t.install_id),
     };
@@ -29,17 +32,20 @@ pub async fn apply_ops(conn: &mut Conn, t: &Target<'_>, ops: &[LedgerOp]) -> DbR
                 reason,
                 expires_at,
             } => {
-                let e = ledger::earn(&mut *conn, t.store, t.customer, *points, reason, origin, t.now, *expires_at).await?;
+                let e = ledger::earn(&mut *conn, &account, *points, reason, *expires_at).await?;
                 effects.push(json!({"op": "earn", "points": points, "reason": reason,
                     "entry_id": e.id, "expires_at": expires_at.map(crate::domain::time::to_rfc3339)}));
             }
             LedgerOp::Deduct { points, reason } => {
                 // Expired lots must not be spent by a deduction.
                 ledger::expire_customer(&mut *conn, t.store, t.customer, t.now).await?;
-                let e = ledger::take(&mut *conn, t.store, t.customer, *points, EntryKind::Deduct, reason, origin, t.now).await?;
+                let e =
+                    ledger::take(&mut *conn, &account, *points, EntryKind::Deduct, reason).await?;
                 let applied = e.as_ref().map_or(0, |e| -e.points);
-                effects.push(json!({"op": "deduct", "points": applied, "requested": points,
-                    "reason": reason, "entry_id": e.map(|e| e.id)}));
+                effects.push(
+                    json!({"op": "deduct", "points": applied, "requested": points,
+                    "reason": reason, "entry_id": e.map(|e| e.id)}),
+                );
             }
             LedgerOp::SetTier { tier } => {
                 customers::set_tier(&mut *conn, t.store, t.customer, tier.as_deref()).await?;
@@ -57,8 +63,10 @@ pub async fn queue_messages(
 ) -> DbResult<Vec<Value>> {
     let mut effects = Vec::with_capacity(outbox.len());
     for m in outbox {
-        effects.push(json!({"op": "message", "message_id": m.id, "channel": m.channel,
-            "template": m.template, "customer_id": m.customer_id}));
+        effects.push(
+            json!({"op": "message", "message_id": m.id, "channel": m.channel,
+            "template": m.template, "customer_id": m.customer_id}),
+        );
         messages::insert(
             &mut *conn,
             t.store,

@@ -52,13 +52,19 @@ impl Pipeline {
         self.metrics
             .events_ingested
             .fetch_add(accepted.len() as u64 - dups, Ordering::Relaxed);
-        self.metrics.events_duplicate.fetch_add(dups, Ordering::Relaxed);
+        self.metrics
+            .events_duplicate
+            .fetch_add(dups, Ordering::Relaxed);
         self.wake_dispatcher();
         Ok(accepted)
     }
 
     /// Waits until every accepted event is processed (or `timeout` passes).
-    pub async fn wait_processed(&self, accepted: &[Accepted], timeout: Duration) -> PipelineResult<()> {
+    pub async fn wait_processed(
+        &self,
+        accepted: &[Accepted],
+        timeout: Duration,
+    ) -> PipelineResult<()> {
         let (Some(from), Some(to)) = (
             accepted.iter().map(|a| a.seq).min(),
             accepted.iter().map(|a| a.seq).max(),
@@ -83,7 +89,11 @@ impl Pipeline {
         }
     }
 
-    pub async fn results(&self, store: &str, accepted: &[Accepted]) -> PipelineResult<Vec<EventResult>> {
+    pub async fn results(
+        &self,
+        store: &str,
+        accepted: &[Accepted],
+    ) -> PipelineResult<Vec<EventResult>> {
         let mut conn = self.db.pool.acquire().await?;
         let mut out = Vec::with_capacity(accepted.len());
         for a in accepted {

@@ -1,7 +1,7 @@
 //! Reading and redeeming a customer's points.
 
 use super::{Pipeline, PipelineError, PipelineResult};
-use crate::db::ledger::{self, Entry, Origin};
+use crate::db::ledger::{self, Account, Entry};
 use crate::db::{customers, Db};
 use crate::domain::ledger::EntryKind;
 use crate::domain::time::now_ms;
@@ -30,11 +30,19 @@ impl Pipeline {
 
     /// Spends `points`, oldest unexpired lots first. Returns the new
     /// balance, or a conflict when the balance is too low.
-    pub async fn redeem(&self, store: &str, customer: &str, points: i64, reason: &str) -> PipelineResult<(i64, Entry)> {
+    pub async fn redeem(
+        &self,
+        store: &str,
+        customer: &str,
+        points: i64,
+        reason: &str,
+    ) -> PipelineResult<(i64, Entry)> {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         if customers::get(&mut tx, store, customer).await?.is_none() {
-            return Err(PipelineError::NotFound(format!("customer `{customer}` not found")));
+            return Err(PipelineError::NotFound(format!(
+                "customer `{customer}` not found"
+            )));
         }
         ledger::expire_customer(&mut tx, store, customer, now).await?;
         let balance = ledger::balance(&mut tx, store, customer).await?;
@@ -43,9 +51,15 @@ impl Pipeline {
                 "balance is {balance} points; cannot redeem {points}"
             )));
         }
-        let entry = ledger::take(&mut tx, store, customer, points, EntryKind::Redeem, reason, Origin::default(), now)
-            .await?
-            .expect("balance checked above");
+        let entry = ledger::take(
+            &mut tx,
+            &Account::host(store, customer, now),
+            points,
+            EntryKind::Redeem,
+            reason,
+        )
+        .await?
+        .expect("balance checked above");
         let balance = ledger::balance(&mut tx, store, customer).await?;
         tx.commit().await?;
         Ok((balance, entry))

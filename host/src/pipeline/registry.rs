@@ -28,7 +28,11 @@ impl Pipeline {
     /// Validates, compiles and stores a plugin version. Publishing the same
     /// bytes again is a no-op; other bytes under an existing version are a
     /// conflict (published versions never change).
-    pub async fn publish(&self, manifest_text: &str, component: Vec<u8>) -> PipelineResult<Published> {
+    pub async fn publish(
+        &self,
+        manifest_text: &str,
+        component: Vec<u8>,
+    ) -> PipelineResult<Published> {
         let manifest = Manifest::parse(manifest_text).map_err(PipelineError::Invalid)?;
         let sha256 = hex::encode(Sha256::digest(&component));
         let version = manifest.version.to_string();
@@ -84,7 +88,10 @@ impl Pipeline {
         .await
         .map_err(|e| {
             if e.is_unique_violation() {
-                PipelineError::Conflict(format!("{}@{} was published concurrently", v.name, v.version))
+                PipelineError::Conflict(format!(
+                    "{}@{} was published concurrently",
+                    v.name, v.version
+                ))
             } else {
                 e.into()
             }
@@ -116,9 +123,10 @@ impl Pipeline {
         };
         drop(conn);
         let runtime = self.runtime.clone();
-        let plugin = tokio::task::spawn_blocking(move || runtime.load(&id, &v.sha256, &bytes, &manifest))
-            .await
-            .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
+        let plugin =
+            tokio::task::spawn_blocking(move || runtime.load(&id, &v.sha256, &bytes, &manifest))
+                .await
+                .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
         Ok(plugin)
     }
 }

@@ -14,7 +14,11 @@ pub struct DbServices {
 }
 
 impl DbServices {
-    fn run<T: Default>(&self, what: &str, f: impl std::future::Future<Output = crate::db::DbResult<T>>) -> T {
+    fn run<T: Default>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = crate::db::DbResult<T>>,
+    ) -> T {
         match self.handle.block_on(f) {
             Ok(v) => v,
             Err(e) => {

@@ -307,9 +307,7 @@ impl messaging::Host for CallCtx {
         vars: String,
     ) -> Result<String, String> {
         if self.outbox.len() >= MAX_MESSAGES_PER_CALL {
-            return Err(format!(
-                "at most {MAX_MESSAGES_PER_CALL} messages per call"
-            ));
+            return Err(format!("at most {MAX_MESSAGES_PER_CALL} messages per call"));
         }
         if !is_valid_id(&channel) || !is_valid_id(&template) {
             return Err("channel and template must be 1-64 characters of [A-Za-z0-9._:-]".into());

@@ -93,7 +93,13 @@ impl Runtime {
             .total_core_instances(1024)
             .total_memories(512)
             .total_tables(512)
-            .max_memory_size(max.memory_mib as usize * 1024 * 1024);
+            .max_memory_size(max.memory_mib as usize * 1024 * 1024)
+            // Reset a reused memory slot with memset (only the pages the
+            // kernel reports dirty) instead of unmapping it, so the next
+            // call does not page-fault its way back in.
+            .linear_memory_keep_resident(4 * 1024 * 1024)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
@@ -222,12 +228,15 @@ impl Runtime {
         if path.exists() {
             return;
         }
-        let result = component.serialize().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|bytes| {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
-            Ok(())
-        });
+        let result = component
+            .serialize()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|bytes| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, &path)?;
+                Ok(())
+            });
         if let Err(e) = result {
             tracing::warn!(path = %path.display(), error = %e, "could not cache compiled plugin; it will be recompiled at the next start");
         }
@@ -240,9 +249,10 @@ impl Runtime {
         manifest: &Manifest,
     ) -> Result<Arc<Plugin>, RuntimeError> {
         validate::world_and_imports(&self.engine, component, manifest)?;
-        let instance_pre = self.linker.instantiate_pre(component).map_err(|e| {
-            RuntimeError::UndeclaredImport(format!("cannot be linked: {e:#}"))
-        })?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| RuntimeError::UndeclaredImport(format!("cannot be linked: {e:#}")))?;
         let typed = |e: wasmtime::Error| {
             RuntimeError::WrongWorld(format!(
                 "its exports do not match world `{}`: {e:#}",
@@ -250,9 +260,9 @@ impl Runtime {
             ))
         };
         let pre = match manifest.world {
-            World::PointRules => WorldPre::PointRules(
-                point_rules::PointRulesPre::new(instance_pre).map_err(typed)?,
-            ),
+            World::PointRules => {
+                WorldPre::PointRules(point_rules::PointRulesPre::new(instance_pre).map_err(typed)?)
+            }
             World::Segmenter => {
                 WorldPre::Segmenter(segmenter::SegmenterPre::new(instance_pre).map_err(typed)?)
             }
@@ -289,19 +299,25 @@ impl Runtime {
         let started = Instant::now();
         let result = call(&mut store);
         let elapsed = started.elapsed();
-        store.data().flush_stdio();
-        let ctx = store.into_data();
+        let ctx = store.data_mut();
+        ctx.flush_stdio();
+        let state = std::mem::take(&mut ctx.state);
+        let outbox = std::mem::take(&mut ctx.outbox);
+        let (exceeded, memory_peak_bytes) = (ctx.limiter.exceeded, ctx.limiter.peak_bytes);
+        // Dropped here, not elsewhere: the memory slot goes back to the
+        // pool warm, ready for the next call of this plugin.
+        drop(store);
         match result {
             Ok(Ok(value)) => Ok(CallOutput {
                 value,
-                state: ctx.state,
-                outbox: ctx.outbox,
+                state,
+                outbox,
                 elapsed,
-                memory_peak_bytes: ctx.limiter.peak_bytes,
+                memory_peak_bytes,
             }),
             Ok(Err(message)) => Err(RuntimeError::Plugin(truncate(message, 2000))),
             Err(e) => {
-                if ctx.limiter.exceeded {
+                if exceeded {
                     Err(RuntimeError::MemoryLimit {
                         mib: plugin.limits.memory_mib,
                     })
@@ -334,9 +350,12 @@ impl Runtime {
         let wit_event = convert::event(event, order_total);
         let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
             let instance = pre.instantiate(&mut *store)?;
-            instance
-                .clientele_crm_loyalty()
-                .call_on_event(store, &config.to_string(), &wit_customer, &wit_event)
+            instance.clientele_crm_loyalty().call_on_event(
+                store,
+                &config.to_string(),
+                &wit_customer,
+                &wit_event,
+            )
         })?;
         let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
         validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
@@ -346,6 +365,168 @@ impl Runtime {
             outbox: out.outbox,
             elapsed: out.elapsed,
             memory_peak_bytes: out.memory_peak_bytes,
+        })
+    }
+}
+
+/// Results of the population-level worlds, as the WIT types.
+pub use bindings::churn_rescue::exports::clientele::crm::rescue;
+pub use bindings::segmenter::exports::clientele::crm::segmentation;
+pub use bindings::survey_scorer::exports::clientele::crm::scoring;
+pub use bindings::types::{Fitted, Population};
+
+impl Runtime {
+    fn wrong_world(plugin: &Plugin, wanted: World) -> RuntimeError {
+        RuntimeError::WrongWorld(format!(
+            "plugin {} implements {}, not {}",
+            plugin.id,
+            plugin.world.name(),
+            wanted.name()
+        ))
+    }
+
+    /// `segmenter` or `churn-rescue`: fit a model over the population,
+    /// within the plugin's `fit_timeout_ms`.
+    pub fn fit(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        population: &Population,
+    ) -> Result<CallOutput<Fitted>, RuntimeError> {
+        let timeout = plugin.limits.fit_timeout_ms;
+        match &plugin.pre {
+            WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_segmentation()
+                    .call_fit(store, &config.to_string(), population)
+            }),
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_fit(store, &config.to_string(), population)
+            }),
+            _ => Err(Self::wrong_world(plugin, World::Segmenter)),
+        }
+    }
+
+    /// `segmenter`: the customer's segments as of `as_of`.
+    pub fn classify(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        model: &[u8],
+        customer: &Customer,
+        as_of: i64,
+    ) -> Result<CallOutput<Vec<segmentation::Membership>>, RuntimeError> {
+        let WorldPre::Segmenter(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::Segmenter));
+        };
+        let c = convert::customer(customer);
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_segmentation()
+                .call_classify(store, &config.to_string(), model, &c, as_of)
+        })
+    }
+
+    /// `survey-scorer`: check and score one response.
+    pub fn score(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        survey: &scoring::Survey,
+        response: &scoring::Response,
+    ) -> Result<CallOutput<String>, RuntimeError> {
+        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::SurveyScorer));
+        };
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_scoring()
+                .call_score(store, &config.to_string(), survey, response)
+        })
+    }
+
+    /// `survey-scorer`: the report over every stored score.
+    pub fn aggregate(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        survey: &scoring::Survey,
+        scored: &[String],
+    ) -> Result<CallOutput<String>, RuntimeError> {
+        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::SurveyScorer));
+        };
+        self.run(plugin, input, plugin.limits.fit_timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_scoring()
+                .call_aggregate(store, &config.to_string(), survey, scored)
+        })
+    }
+
+    /// `churn-rescue`: assess one customer as of `as_of`.
+    pub fn assess(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        model: &[u8],
+        customer: &Customer,
+        as_of: i64,
+    ) -> Result<CallOutput<rescue::Assessment>, RuntimeError> {
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_assess(store, &config.to_string(), model, &c, as_of)
+        })
+    }
+
+    /// `churn-rescue`: what to do about an assessment.
+    pub fn plan(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        assessment: &rescue::Assessment,
+        customer: &Customer,
+    ) -> Result<CallOutput<Vec<rescue::Action>>, RuntimeError> {
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_plan(store, &config.to_string(), assessment, &c)
+        })
+    }
+
+    /// `churn-rescue`: a flow's timer is due.
+    pub fn on_timer(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        flow: &rescue::FlowState,
+    ) -> Result<CallOutput<Vec<rescue::Action>>, RuntimeError> {
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_on_timer(store, &config.to_string(), &c, flow)
         })
     }
 }

@@ -54,7 +54,10 @@ pub fn world_and_imports(
                 found_world = Some(manifest.world);
                 break;
             }
-            if let Some(w) = World::ALL.into_iter().find(|w| w.export_interface() == iface) {
+            if let Some(w) = World::ALL
+                .into_iter()
+                .find(|w| w.export_interface() == iface)
+            {
                 found_world.get_or_insert(w);
             }
         }

@@ -31,7 +31,8 @@ struct PointsBasic;
 
 impl Guest for PointsBasic {
     fn on_event(config: String, customer: Customer, event: Event) -> Result<Vec<LedgerOp>, String> {
-        let cfg: rules::Config = serde_json::from_str(&config).map_err(|e| format!("invalid config: {e}"))?;
+        let cfg: rules::Config =
+            serde_json::from_str(&config).map_err(|e| format!("invalid config: {e}"))?;
         let c = rules::Customer {
             tier: customer.tier,
             birthday: customer.birthday,

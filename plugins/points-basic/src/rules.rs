@@ -94,18 +94,9 @@ pub struct Customer {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Order {
-        order_id: String,
-        total_cents: i64,
-    },
-    Refund {
-        order_id: String,
-        refund_cents: i64,
-    },
-    Review {
-        order_id: String,
-        has_photo: bool,
-    },
+    Order { order_id: String, total_cents: i64 },
+    Refund { order_id: String, refund_cents: i64 },
+    Review { order_id: String, has_photo: bool },
     Checkin,
     Referral,
     Other,
@@ -197,7 +188,13 @@ fn tier_change(cfg: &Config, c: &Customer) -> Option<Op> {
     (new != c.tier).then_some(Op::SetTier(new))
 }
 
-pub fn on_event(cfg: &Config, c: &Customer, event: &Event, occurred_at: i64, state: &mut impl State) -> Vec<Op> {
+pub fn on_event(
+    cfg: &Config,
+    c: &Customer,
+    event: &Event,
+    occurred_at: i64,
+    state: &mut impl State,
+) -> Vec<Op> {
     let expires_at = cfg.expiry_days.map(|d| occurred_at + d * DAY_MS);
     let earn = |points: i64, reason: &'static str| Op::Earn {
         points,
@@ -250,7 +247,8 @@ pub fn on_event(cfg: &Config, c: &Customer, event: &Event, occurred_at: i64, sta
                 .get(&format!("order:{order_id}"))
                 .and_then(|b| serde_json::from_slice(&b).ok());
             if let Some(m) = memo.filter(|m| m.total > 0) {
-                let points = (i128::from(m.earned) * i128::from(*refund_cents) / i128::from(m.total)) as i64;
+                let points =
+                    (i128::from(m.earned) * i128::from(*refund_cents) / i128::from(m.total)) as i64;
                 if points > 0 {
                     ops.push(Op::Deduct {
                         points,
@@ -266,7 +264,12 @@ pub fn on_event(cfg: &Config, c: &Customer, event: &Event, occurred_at: i64, sta
         } => {
             let key = format!("review:{order_id}");
             if state.get(&key).is_none() {
-                let points = cfg.review.base + if *has_photo { cfg.review.photo_bonus } else { 0 };
+                let points = cfg.review.base
+                    + if *has_photo {
+                        cfg.review.photo_bonus
+                    } else {
+                        0
+                    };
                 if points > 0 {
                     ops.push(earn(points, "review"));
                 }
@@ -350,7 +353,13 @@ mod tests {
     #[test]
     fn fixed_conversion_floors_units() {
         let c = Config::default();
-        let ops = on_event(&c, &cust(2, 0), &order("o1", 12_345), MARCH, &mut Mem::default());
+        let ops = on_event(
+            &c,
+            &cust(2, 0),
+            &order("o1", 12_345),
+            MARCH,
+            &mut Mem::default(),
+        );
         assert_eq!(earned(&ops), [(123, "order")]);
     }
 
@@ -358,7 +367,9 @@ mod tests {
     fn tiered_brackets_are_marginal() {
         // 0-100 units at 1, 100-500 at 2, above 500 at 3: 620 units
         // = 100×1 + 400×2 + 120×3 = 1260
-        let c = cfg(r#"{"earn":[{"from_units":100,"rate":2},{"from_units":0,"rate":1},{"from_units":500,"rate":3}]}"#);
+        let c = cfg(
+            r#"{"earn":[{"from_units":100,"rate":2},{"from_units":0,"rate":1},{"from_units":500,"rate":3}]}"#,
+        );
         assert_eq!(base_points(620, &c.earn), 1260.0);
         assert_eq!(base_points(50, &c.earn), 50.0);
         assert_eq!(base_points(100, &c.earn), 100.0);
@@ -371,8 +382,10 @@ mod tests {
 
     #[test]
     fn tier_and_birthday_multiply_then_floor() {
-        let c = cfg(r#"{"tiers":[{"name":"silver","min_spend_cents":100000,"multiplier":1.15}],
-                        "birthday_month_multiplier":2.0}"#);
+        let c = cfg(
+            r#"{"tiers":[{"name":"silver","min_spend_cents":100000,"multiplier":1.15}],
+                        "birthday_month_multiplier":2.0}"#,
+        );
         let mut cu = cust(3, 150_000);
         cu.tier = Some("silver".into());
         // 100 units × 1.15 = 115 exactly (decimal), not 114.
@@ -391,11 +404,24 @@ mod tests {
     fn tier_multiplier_is_the_tier_before_the_order() {
         let c = cfg(r#"{"tiers":[{"name":"silver","min_spend_cents":10000,"multiplier":2}]}"#);
         // Crossing into silver with this order: earns at 1×, then becomes silver.
-        let ops = on_event(&c, &cust(1, 12_000), &order("o1", 12_000), MARCH, &mut Mem::default());
-        assert_eq!(ops, [
-            Op::Earn { points: 120, reason: "order", expires_at: None },
-            Op::SetTier(Some("silver".into())),
-        ]);
+        let ops = on_event(
+            &c,
+            &cust(1, 12_000),
+            &order("o1", 12_000),
+            MARCH,
+            &mut Mem::default(),
+        );
+        assert_eq!(
+            ops,
+            [
+                Op::Earn {
+                    points: 120,
+                    reason: "order",
+                    expires_at: None
+                },
+                Op::SetTier(Some("silver".into())),
+            ]
+        );
     }
 
     #[test]
@@ -411,54 +437,140 @@ mod tests {
     #[test]
     fn first_order_bonus_is_separate() {
         let c = cfg(r#"{"first_order_bonus":50}"#);
-        let ops = on_event(&c, &cust(1, 1000), &order("o1", 1000), MARCH, &mut Mem::default());
+        let ops = on_event(
+            &c,
+            &cust(1, 1000),
+            &order("o1", 1000),
+            MARCH,
+            &mut Mem::default(),
+        );
         assert_eq!(earned(&ops), [(10, "order"), (50, "first_order_bonus")]);
-        let ops = on_event(&c, &cust(2, 2000), &order("o2", 1000), MARCH, &mut Mem::default());
+        let ops = on_event(
+            &c,
+            &cust(2, 2000),
+            &order("o2", 1000),
+            MARCH,
+            &mut Mem::default(),
+        );
         assert_eq!(earned(&ops), [(10, "order")]);
     }
 
     #[test]
     fn expiry_is_days_after_occurred_at() {
         let c = cfg(r#"{"expiry_days":30}"#);
-        let ops = on_event(&c, &cust(2, 0), &order("o1", 500), MARCH, &mut Mem::default());
-        assert_eq!(ops, [Op::Earn { points: 5, reason: "order", expires_at: Some(MARCH + 30 * DAY_MS) }]);
+        let ops = on_event(
+            &c,
+            &cust(2, 0),
+            &order("o1", 500),
+            MARCH,
+            &mut Mem::default(),
+        );
+        assert_eq!(
+            ops,
+            [Op::Earn {
+                points: 5,
+                reason: "order",
+                expires_at: Some(MARCH + 30 * DAY_MS)
+            }]
+        );
     }
 
     #[test]
     fn same_order_twice_earns_once() {
         let c = Config::default();
         let mut mem = Mem::default();
-        assert_eq!(earned(&on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem)).len(), 1);
+        assert_eq!(
+            earned(&on_event(
+                &c,
+                &cust(1, 0),
+                &order("o1", 500),
+                MARCH,
+                &mut mem
+            ))
+            .len(),
+            1
+        );
         assert!(on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem).is_empty());
     }
 
     #[test]
     fn refund_deducts_proportionally_without_bonus() {
-        let c = cfg(r#"{"first_order_bonus":100,"tiers":[{"name":"silver","min_spend_cents":5000,"multiplier":1}]}"#);
+        let c = cfg(
+            r#"{"first_order_bonus":100,"tiers":[{"name":"silver","min_spend_cents":5000,"multiplier":1}]}"#,
+        );
         let mut mem = Mem::default();
         on_event(&c, &cust(1, 9_999), &order("o1", 9_999), MARCH, &mut mem); // 99 points
-        // refund 3333 of 9999: floor(99 × 3333 / 9999) = 32, and the tier drops.
+                                                                             // refund 3333 of 9999: floor(99 × 3333 / 9999) = 32, and the tier drops.
         let mut cu = cust(1, 6_666);
         cu.tier = Some("silver".into());
-        let ops = on_event(&c, &cu, &Event::Refund { order_id: "o1".into(), refund_cents: 3_333 }, MARCH, &mut mem);
-        assert_eq!(ops, [Op::Deduct { points: 33, reason: "refund" }]);
-        let cu2 = Customer { tier: Some("silver".into()), ..cust(1, 4_000) };
-        let ops = on_event(&c, &cu2, &Event::Refund { order_id: "o1".into(), refund_cents: 100 }, MARCH, &mut mem);
+        let ops = on_event(
+            &c,
+            &cu,
+            &Event::Refund {
+                order_id: "o1".into(),
+                refund_cents: 3_333,
+            },
+            MARCH,
+            &mut mem,
+        );
+        assert_eq!(
+            ops,
+            [Op::Deduct {
+                points: 33,
+                reason: "refund"
+            }]
+        );
+        let cu2 = Customer {
+            tier: Some("silver".into()),
+            ..cust(1, 4_000)
+        };
+        let ops = on_event(
+            &c,
+            &cu2,
+            &Event::Refund {
+                order_id: "o1".into(),
+                refund_cents: 100,
+            },
+            MARCH,
+            &mut mem,
+        );
         // floor(99 × 100 / 9999) = 0: nothing deducted, but the tier drops.
         assert_eq!(ops, [Op::SetTier(None)]);
         // Unknown order: nothing to take back.
-        assert!(on_event(&Config::default(), &cust(0, 0), &Event::Refund { order_id: "zz".into(), refund_cents: 5 }, MARCH, &mut mem).is_empty());
+        assert!(on_event(
+            &Config::default(),
+            &cust(0, 0),
+            &Event::Refund {
+                order_id: "zz".into(),
+                refund_cents: 5
+            },
+            MARCH,
+            &mut mem
+        )
+        .is_empty());
     }
 
     #[test]
     fn review_once_per_order() {
         let c = cfg(r#"{"review":{"base":10,"photo_bonus":5}}"#);
         let mut mem = Mem::default();
-        let r = |photo| Event::Review { order_id: "o1".into(), has_photo: photo };
-        assert_eq!(earned(&on_event(&c, &cust(1, 0), &r(true), MARCH, &mut mem)), [(15, "review")]);
+        let r = |photo| Event::Review {
+            order_id: "o1".into(),
+            has_photo: photo,
+        };
+        assert_eq!(
+            earned(&on_event(&c, &cust(1, 0), &r(true), MARCH, &mut mem)),
+            [(15, "review")]
+        );
         assert!(on_event(&c, &cust(1, 0), &r(false), MARCH, &mut mem).is_empty());
-        let r2 = Event::Review { order_id: "o2".into(), has_photo: false };
-        assert_eq!(earned(&on_event(&c, &cust(1, 0), &r2, MARCH, &mut mem)), [(10, "review")]);
+        let r2 = Event::Review {
+            order_id: "o2".into(),
+            has_photo: false,
+        };
+        assert_eq!(
+            earned(&on_event(&c, &cust(1, 0), &r2, MARCH, &mut mem)),
+            [(10, "review")]
+        );
     }
 
     #[test]
@@ -466,7 +578,8 @@ mod tests {
         let c = cfg(r#"{"checkin":{"points":3,"daily_cap":2}}"#);
         let mut mem = Mem::default();
         let day_end = MARCH - MARCH % DAY_MS + DAY_MS - 1; // 23:59:59.999 UTC
-        let n = |at, mem: &mut Mem| earned(&on_event(&c, &cust(0, 0), &Event::Checkin, at, mem)).len();
+        let n =
+            |at, mem: &mut Mem| earned(&on_event(&c, &cust(0, 0), &Event::Checkin, at, mem)).len();
         assert_eq!(n(MARCH, &mut mem), 1);
         assert_eq!(n(MARCH + 1000, &mut mem), 1);
         assert_eq!(n(day_end, &mut mem), 0);
@@ -476,8 +589,24 @@ mod tests {
     #[test]
     fn referral_rewards_the_referrer() {
         let c = cfg(r#"{"referral":200}"#);
-        assert_eq!(earned(&on_event(&c, &cust(0, 0), &Event::Referral, MARCH, &mut Mem::default())), [(200, "referral")]);
-        assert!(on_event(&Config::default(), &cust(0, 0), &Event::Referral, MARCH, &mut Mem::default()).is_empty());
+        assert_eq!(
+            earned(&on_event(
+                &c,
+                &cust(0, 0),
+                &Event::Referral,
+                MARCH,
+                &mut Mem::default()
+            )),
+            [(200, "referral")]
+        );
+        assert!(on_event(
+            &Config::default(),
+            &cust(0, 0),
+            &Event::Referral,
+            MARCH,
+            &mut Mem::default()
+        )
+        .is_empty());
     }
 
     #[test]

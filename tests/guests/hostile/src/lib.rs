@@ -58,7 +58,7 @@ impl Guest for Hostile {
             }
             "state" => {
                 let n = state::get("n").map(|b| b[0]).unwrap_or(0) + 1;
-                state::set("n", &[n]).map_err(|e| e)?;
+                state::set("n", &[n])?;
                 Ok(vec![earn(i64::from(n), "nth-event")])
             }
             "message" => {

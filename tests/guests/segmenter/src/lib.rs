@@ -20,7 +20,12 @@ impl Guest for Everyone {
         })
     }
 
-    fn classify(_config: String, _model: Vec<u8>, _customer: Customer, _as_of: i64) -> Result<Vec<Membership>, String> {
+    fn classify(
+        _config: String,
+        _model: Vec<u8>,
+        _customer: Customer,
+        _as_of: i64,
+    ) -> Result<Vec<Membership>, String> {
         Ok(vec![Membership {
             segment: "everyone".into(),
             attributes: "{}".into(),
