@@ -102,50 +102,77 @@ pub async fn upsert_profile(
     Ok(get(conn, store, id).await?.unwrap_or_default())
 }
 
-/// Records an order and updates the customer's statistics. A repeated
-/// order id changes nothing; returns whether the order was new.
-pub async fn record_order(
-    conn: &mut Conn,
-    store: &str,
-    customer: &str,
-    order_id: &str,
-    total_cents: i64,
-    currency: &str,
-    placed_at: Millis,
-) -> DbResult<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO orders (store_id, order_id, customer_id, total_cents, currency, placed_at, placed_day)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store_id, order_id) DO NOTHING",
-    )
-    .bind(store)
-    .bind(order_id)
-    .bind(customer)
-    .bind(total_cents)
-    .bind(currency)
-    .bind(placed_at)
-    .bind(utc_day(placed_at))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if inserted {
-        sqlx::query(
-            "UPDATE customers SET
-               orders = orders + 1,
-               net_spend_cents = net_spend_cents + $3,
-               first_order_at = CASE WHEN first_order_at IS NULL OR first_order_at > $4 THEN $4 ELSE first_order_at END,
-               last_order_at = CASE WHEN last_order_at IS NULL OR last_order_at < $4 THEN $4 ELSE last_order_at END,
-               repeat_days = (SELECT COUNT(DISTINCT placed_day) - 1 FROM orders WHERE store_id = $1 AND customer_id = $2)
-             WHERE store_id = $1 AND id = $2",
-        )
-        .bind(store)
-        .bind(customer)
-        .bind(total_cents)
-        .bind(placed_at)
-        .execute(conn)
-        .await?;
+/// An order to record for a customer.
+pub struct NewOrder<'a> {
+    pub customer: &'a str,
+    pub order_id: &'a str,
+    pub total_cents: i64,
+    pub currency: &'a str,
+    pub placed_at: Millis,
+}
+
+/// Records orders of distinct customers and updates their statistics, in
+/// a few multi-row statements. A repeated order id changes nothing.
+pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]) -> DbResult<()> {
+    for chunk in orders.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO orders (store_id, order_id, customer_id, total_cents, currency, placed_at, placed_day)
+             VALUES {} ON CONFLICT (store_id, order_id) DO NOTHING RETURNING order_id",
+            super::bulk::Style::of(conn).values(chunk.len(), 7, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            q = q
+                .bind(store)
+                .bind(o.order_id)
+                .bind(o.customer)
+                .bind(o.total_cents)
+                .bind(o.currency)
+                .bind(o.placed_at)
+                .bind(utc_day(o.placed_at));
+        }
+        let inserted: std::collections::HashSet<String> = q
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("order_id"))
+            .collect::<Result<_, _>>()?;
+        let new: Vec<&NewOrder> = chunk
+            .iter()
+            .filter(|o| inserted.contains(o.order_id))
+            .collect();
+        if new.is_empty() {
+            continue;
+        }
+        // An upsert on rows that exist: one primary-key lookup per row.
+        let sql = format!(
+            "INSERT INTO customers (store_id, id, net_spend_cents, first_order_at, last_order_at, created_at, updated_at)
+             VALUES {}
+             ON CONFLICT (store_id, id) DO UPDATE SET
+               orders = customers.orders + 1,
+               net_spend_cents = customers.net_spend_cents + excluded.net_spend_cents,
+               first_order_at = CASE WHEN customers.first_order_at IS NULL OR customers.first_order_at > excluded.first_order_at
+                                     THEN excluded.first_order_at ELSE customers.first_order_at END,
+               last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < excluded.last_order_at
+                                    THEN excluded.last_order_at ELSE customers.last_order_at END,
+               repeat_days = (SELECT COUNT(DISTINCT o.placed_day) - 1 FROM orders o
+                              WHERE o.store_id = excluded.store_id AND o.customer_id = excluded.id)",
+            super::bulk::Style::of(conn).values(new.len(), 7, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in new {
+            q = q
+                .bind(store)
+                .bind(o.customer)
+                .bind(o.total_cents)
+                .bind(o.placed_at)
+                .bind(o.placed_at)
+                .bind(o.placed_at)
+                .bind(o.placed_at);
+        }
+        q.execute(&mut *conn).await?;
     }
-    Ok(inserted)
+    Ok(())
 }
 
 /// Records a refund: lowers the customer's net spend. Returns the refunded
@@ -220,4 +247,46 @@ pub async fn orders(
             })
         })
         .collect()
+}
+
+/// Makes sure all these customers exist (one statement per chunk).
+pub async fn ensure_many(conn: &mut Conn, store: &str, ids: &[&str], now: Millis) -> DbResult<()> {
+    for chunk in ids.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO customers (store_id, id, created_at, updated_at) VALUES {} ON CONFLICT (store_id, id) DO NOTHING",
+            super::bulk::Style::of(conn).values(chunk.len(), 4, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(store).bind(*id).bind(now).bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The store's customers with these ids, by id.
+pub async fn get_many(
+    conn: &mut Conn,
+    store: &str,
+    ids: &[&str],
+) -> DbResult<std::collections::HashMap<String, Customer>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(super::bulk::CHUNK) {
+        let style = super::bulk::Style::of(conn);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM customers WHERE store_id = {} AND id IN ({})",
+            style.p(1),
+            style.list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql).bind(store);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let c = from_row(&row)?;
+            out.insert(c.id.clone(), c);
+        }
+    }
+    Ok(out)
 }

@@ -1,7 +1,7 @@
 use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
-use crate::domain::event::{parse_event, Event};
+use crate::domain::event::{from_stored, Event};
 use crate::domain::time::Millis;
 
 /// An event waiting to be processed, as stored.
@@ -12,22 +12,37 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// Stores an event unless `(store, id)` exists. Returns whether it was new.
-pub async fn insert(conn: &mut Conn, store: &str, e: &Event, now: Millis) -> DbResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO events (store_id, id, type, customer_id, occurred_at, data, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store_id, id) DO NOTHING",
-    )
-    .bind(store)
-    .bind(&e.id)
-    .bind(&e.event_type)
-    .bind(&e.customer_id)
-    .bind(e.occurred_at)
-    .bind(e.data.to_string())
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// Stores events; an id the store already has (or one repeated in the
+/// list) is left as it was. Returns the seq of each event that was new.
+pub async fn insert_many(
+    conn: &mut Conn,
+    store: &str,
+    list: &[Event],
+    now: Millis,
+) -> DbResult<std::collections::HashMap<String, i64>> {
+    let mut out = std::collections::HashMap::with_capacity(list.len());
+    for chunk in list.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO events (store_id, id, type, customer_id, occurred_at, data, received_at)
+             VALUES {} ON CONFLICT (store_id, id) DO NOTHING RETURNING id, seq",
+            super::bulk::Style::of(conn).values(chunk.len(), 7, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(store)
+                .bind(&e.id)
+                .bind(&e.event_type)
+                .bind(&e.customer_id)
+                .bind(e.occurred_at)
+                .bind(e.data.to_string())
+                .bind(now);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.insert(r.try_get("id")?, r.try_get("seq")?);
+        }
+    }
+    Ok(out)
 }
 
 /// The oldest pending events, at most one per customer so that a batch
@@ -49,17 +64,16 @@ pub async fn next_batch(conn: &mut Conn, limit: u32) -> DbResult<Vec<StoredEvent
         if !seen.insert((store_id.clone(), customer_id.clone())) {
             continue;
         }
-        let value = serde_json::json!({
-            "id": r.try_get::<String, _>("id")?,
-            "type": r.try_get::<String, _>("type")?,
-            "customer_id": customer_id,
-            "occurred_at": crate::domain::time::to_rfc3339(r.try_get("occurred_at")?),
-            "data": json_col(r.try_get("data")?, serde_json::json!({})),
-        });
         let seq: i64 = r.try_get("seq")?;
-        match parse_event(&value, "") {
-            Ok(mut event) => {
-                event.occurred_at = r.try_get("occurred_at")?;
+        let parsed = from_stored(
+            r.try_get("id")?,
+            r.try_get("type")?,
+            customer_id,
+            r.try_get("occurred_at")?,
+            json_col(r.try_get("data")?, serde_json::json!({})),
+        );
+        match parsed {
+            Ok(event) => {
                 out.push(StoredEvent {
                     seq,
                     store_id,
@@ -73,15 +87,6 @@ pub async fn next_batch(conn: &mut Conn, limit: u32) -> DbResult<Vec<StoredEvent
         }
     }
     Ok(out)
-}
-
-pub async fn mark_processed(conn: &mut Conn, seq: i64, now: Millis) -> DbResult<()> {
-    sqlx::query("UPDATE events SET status = 'processed', processed_at = $2 WHERE seq = $1")
-        .bind(seq)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Status and seq of the store's events with these ids.
@@ -114,4 +119,21 @@ pub async fn pending_count(conn: &mut Conn) -> DbResult<i64> {
         .fetch_one(conn)
         .await?;
     Ok(row.try_get("n")?)
+}
+
+pub async fn mark_processed_many(conn: &mut Conn, seqs: &[i64], now: Millis) -> DbResult<()> {
+    for chunk in seqs.chunks(super::bulk::CHUNK) {
+        let style = super::bulk::Style::of(conn);
+        let sql = format!(
+            "UPDATE events SET status = 'processed', processed_at = {} WHERE seq IN ({})",
+            style.p(1),
+            style.list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for s in chunk {
+            q = q.bind(*s);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -113,44 +113,34 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     Ok(())
 }
 
-/// Counts one call. A failure past `trip_after` consecutive ones disables
-/// the install and returns true.
-pub async fn count_call(
+/// Adds a batch's calls to an install's counters; `tripped` disables it
+/// with that reason (the circuit breaker).
+pub async fn record_calls(
     conn: &mut Conn,
     id: &str,
-    failed: bool,
-    trip_after: i64,
+    calls: i64,
+    failures: i64,
+    consecutive_failures: i64,
+    tripped: Option<&str>,
     now: Millis,
-) -> DbResult<bool> {
-    if !failed {
-        sqlx::query(
-            "UPDATE installs SET invocations = invocations + 1, consecutive_failures = 0 WHERE id = $1",
-        )
-        .bind(id)
-        .execute(conn)
-        .await?;
-        return Ok(false);
-    }
+) -> DbResult<()> {
     sqlx::query(
-        "UPDATE installs SET invocations = invocations + 1, failures = failures + 1,
-           consecutive_failures = consecutive_failures + 1 WHERE id = $1",
+        "UPDATE installs SET invocations = invocations + $2, failures = failures + $3,
+           consecutive_failures = $4,
+           enabled = CASE WHEN $5 IS NULL THEN enabled ELSE 0 END,
+           disabled_reason = COALESCE($5, disabled_reason),
+           updated_at = CASE WHEN $5 IS NULL THEN updated_at ELSE $6 END
+         WHERE id = $1",
     )
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    let tripped = sqlx::query(
-        "UPDATE installs SET enabled = 0, updated_at = $3,
-           disabled_reason = 'disabled after ' || consecutive_failures || ' consecutive failures; fix or swap the plugin, then PATCH {\"enabled\": true}'
-         WHERE id = $1 AND enabled = 1 AND consecutive_failures >= $2",
-    )
-    .bind(id)
-    .bind(trip_after)
+    .bind(calls)
+    .bind(failures)
+    .bind(consecutive_failures)
+    .bind(tripped)
     .bind(now)
     .execute(conn)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(tripped)
+    .await?;
+    Ok(())
 }
 
 /// Every `(plugin, version)` some store has enabled.

@@ -241,3 +241,104 @@ pub async fn balance(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i
         None => 0,
     })
 }
+
+/// An earn entry to write in bulk (its id is chosen up front).
+#[derive(Debug, Clone)]
+pub struct NewEarn {
+    pub id: String,
+    pub store: String,
+    pub customer: String,
+    pub points: i64,
+    pub reason: String,
+    pub event_id: String,
+    pub install_id: String,
+    pub expires_at: Option<Millis>,
+}
+
+/// Writes earn entries in bulk and adds them to the balances. Entries of
+/// one customer keep their order.
+pub async fn earn_many(conn: &mut Conn, earns: &[NewEarn], now: Millis) -> DbResult<()> {
+    for chunk in earns.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO ledger_entries (id, store_id, customer_id, points, kind, reason, event_id,
+               install_id, created_at, expires_at, remaining) VALUES {}",
+            super::bulk::Style::of(conn).values(chunk.len(), 11, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.id)
+                .bind(&e.store)
+                .bind(&e.customer)
+                .bind(e.points)
+                .bind(EntryKind::Earn.as_str())
+                .bind(&e.reason)
+                .bind(&e.event_id)
+                .bind(&e.install_id)
+                .bind(now)
+                .bind(e.expires_at)
+                .bind(e.points);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let mut totals: Vec<(&str, &str, i64)> = Vec::new();
+    for e in earns {
+        match totals
+            .iter_mut()
+            .rev()
+            .find(|(s, c, _)| *s == e.store && *c == e.customer)
+        {
+            Some((_, _, t)) => *t += e.points,
+            None => totals.push((&e.store, &e.customer, e.points)),
+        }
+    }
+    for chunk in totals.chunks(super::bulk::CHUNK) {
+        // An upsert on rows that exist: one primary-key lookup per row.
+        let sql = format!(
+            "INSERT INTO customers (store_id, id, points_balance, created_at, updated_at) VALUES {}
+             ON CONFLICT (store_id, id) DO UPDATE
+             SET points_balance = customers.points_balance + excluded.points_balance",
+            super::bulk::Style::of(conn).values(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (store, customer, points) in chunk {
+            q = q
+                .bind(*store)
+                .bind(*customer)
+                .bind(*points)
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Which of these customers have points due to expire at `now`.
+pub async fn due_among(
+    conn: &mut Conn,
+    store: &str,
+    customers: &[&str],
+    now: Millis,
+) -> DbResult<Vec<String>> {
+    let mut out = Vec::new();
+    for chunk in customers.chunks(super::bulk::CHUNK) {
+        let style = super::bulk::Style::of(conn);
+        let sql = format!(
+            "SELECT DISTINCT customer_id FROM ledger_entries
+             WHERE store_id = {} AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= {}
+               AND customer_id IN ({})",
+            style.p(1),
+            style.p(2),
+            style.list(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql).bind(store).bind(now);
+        for c in chunk {
+            q = q.bind(*c);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(r.try_get("customer_id")?);
+        }
+    }
+    Ok(out)
+}

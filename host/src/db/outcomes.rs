@@ -20,46 +20,6 @@ pub struct Outcome {
     pub elapsed_us: i64,
 }
 
-/// Whether the install already handled the event (the done-mark exists).
-pub async fn exists(conn: &mut Conn, store: &str, event: &str, install: &str) -> DbResult<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM outcomes WHERE store_id = $1 AND event_id = $2 AND install_id = $3",
-    )
-    .bind(store)
-    .bind(event)
-    .bind(install)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.is_some())
-}
-
-pub async fn insert(
-    conn: &mut Conn,
-    store: &str,
-    event: &str,
-    o: &Outcome,
-    now: Millis,
-) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO outcomes (store_id, event_id, install_id, plugin, status, error_code, error,
-           effects, elapsed_us, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(store)
-    .bind(event)
-    .bind(&o.install_id)
-    .bind(&o.plugin)
-    .bind(&o.status)
-    .bind(&o.error_code)
-    .bind(&o.error)
-    .bind(o.effects.to_string())
-    .bind(o.elapsed_us)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Vec<Outcome>> {
     let rows = sqlx::query(
         "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us
@@ -82,4 +42,36 @@ pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Ve
             })
         })
         .collect()
+}
+
+/// Stores the outcomes of a batch: `(store, event, outcome)`. A row that
+/// exists already is an error: the batch must then not commit.
+pub async fn insert_many(
+    conn: &mut Conn,
+    rows: &[(String, String, Outcome)],
+    now: Millis,
+) -> DbResult<()> {
+    for chunk in rows.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO outcomes (store_id, event_id, install_id, plugin, status, error_code, error,
+               effects, elapsed_us, created_at) VALUES {}",
+            super::bulk::Style::of(conn).values(chunk.len(), 10, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (store, event, o) in chunk {
+            q = q
+                .bind(store)
+                .bind(event)
+                .bind(&o.install_id)
+                .bind(&o.plugin)
+                .bind(&o.status)
+                .bind(&o.error_code)
+                .bind(&o.error)
+                .bind(o.effects.to_string())
+                .bind(o.elapsed_us)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

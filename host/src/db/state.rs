@@ -1,57 +1,70 @@
 //! The `state` capability's rows: per install, per customer, key → bytes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use sqlx::Row;
 
 use super::{Conn, DbResult};
 
-pub async fn load(
+/// The install's state for each of these customers.
+pub async fn load_many(
     conn: &mut Conn,
     install: &str,
-    customer: &str,
-) -> DbResult<HashMap<String, Vec<u8>>> {
-    let rows = sqlx::query(
-        "SELECT key, value FROM plugin_state WHERE install_id = $1 AND customer_id = $2",
-    )
-    .bind(install)
-    .bind(customer)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-        .collect()
+    customers: &[&str],
+) -> DbResult<HashMap<String, HashMap<String, Vec<u8>>>> {
+    let mut out: HashMap<String, HashMap<String, Vec<u8>>> = HashMap::new();
+    for chunk in customers.chunks(super::bulk::CHUNK) {
+        let style = super::bulk::Style::of(conn);
+        let sql = format!(
+            "SELECT customer_id, key, value FROM plugin_state WHERE install_id = {} AND customer_id IN ({})",
+            style.p(1),
+            style.list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql).bind(install);
+        for c in chunk {
+            q = q.bind(*c);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("customer_id")?)
+                .or_default()
+                .insert(r.try_get("key")?, r.try_get("value")?);
+        }
+    }
+    Ok(out)
 }
 
-pub async fn apply(
+/// Applies many calls' writes: `(install, customer, key, value)`, where a
+/// `None` value deletes the key.
+pub async fn apply_many(
     conn: &mut Conn,
-    install: &str,
-    customer: &str,
-    writes: &BTreeMap<String, Option<Vec<u8>>>,
+    writes: &[(String, String, String, Option<Vec<u8>>)],
 ) -> DbResult<()> {
-    for (key, value) in writes {
-        match value {
-            Some(v) => {
-                sqlx::query(
-                    "INSERT INTO plugin_state (install_id, customer_id, key, value) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (install_id, customer_id, key) DO UPDATE SET value = excluded.value",
-                )
+    let (sets, deletes): (Vec<_>, Vec<_>) = writes.iter().partition(|w| w.3.is_some());
+    for chunk in sets.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO plugin_state (install_id, customer_id, key, value) VALUES {}
+             ON CONFLICT (install_id, customer_id, key) DO UPDATE SET value = excluded.value",
+            super::bulk::Style::of(conn).values(chunk.len(), 4, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (install, customer, key, value) in chunk {
+            q = q
                 .bind(install)
                 .bind(customer)
                 .bind(key)
-                .bind(v.clone())
-                .execute(&mut *conn)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM plugin_state WHERE install_id = $1 AND customer_id = $2 AND key = $3")
-                    .bind(install)
-                    .bind(customer)
-                    .bind(key)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+                .bind(value.clone().unwrap_or_default());
         }
+        q.execute(&mut *conn).await?;
+    }
+    for (install, customer, key, _) in deletes {
+        sqlx::query(
+            "DELETE FROM plugin_state WHERE install_id = $1 AND customer_id = $2 AND key = $3",
+        )
+        .bind(install)
+        .bind(customer)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

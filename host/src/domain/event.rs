@@ -161,6 +161,31 @@ impl<'a> Fields<'a> {
 
 const MAX_CENTS: i64 = 1_000_000_000_000;
 
+/// Rebuilds an event that was validated at intake from its stored parts
+/// (the typed view of `data` is derived again; nothing is re-checked but
+/// the data's shape).
+pub fn from_stored(
+    id: String,
+    event_type: String,
+    customer_id: String,
+    occurred_at: Millis,
+    data: Value,
+) -> Result<Event, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let kind = parse_kind(&event_type, &data, "data.", &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Event {
+        id,
+        event_type,
+        customer_id,
+        occurred_at,
+        data,
+        kind,
+    })
+}
+
 /// Parses one event object. `path` prefixes field names (e.g. `events[3].`).
 pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> {
     let Some(obj) = value.as_object() else {

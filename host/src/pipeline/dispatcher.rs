@@ -1,32 +1,53 @@
 //! The dispatcher: takes pending events in arrival order (at most one per
 //! customer per batch), runs every enabled install the event concerns in
-//! a fresh sandbox, and commits each install's effects together with its
-//! done-mark and the event's state in one transaction per batch. A crash
-//! anywhere replays only what was not committed, and the done-mark
-//! (unique per event and install) makes a replay a no-op.
+//! a fresh sandbox, and commits the batch's effects, outcomes (the
+//! per-(event, install) done-marks) and processed marks in one
+//! transaction. A crash anywhere replays only uncommitted batches; the
+//! outcome's key (event, install) guarantees no pair is applied twice.
+//!
+//! A batch runs in phases so that the database sees few, large statements:
+//! host facts (customers, orders, refunds, due expiry) → inputs (customers,
+//! plugin state) → plugin calls → effects.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::effects::{self, Target};
+use super::effects::{BatchWriter, Target};
 use super::registry::plugin_id;
 use super::services::DbServices;
 use super::{Pipeline, PipelineResult};
-use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
-use crate::db::{customers, events, installs, ledger, outcomes, state, Tx};
+use crate::db::{customers, events, installs, ledger, state};
+use crate::domain::customer::Customer;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::{Capability, World};
-use crate::runtime::{CallInput, Scope, StateBuffer};
+use crate::runtime::services::HostServices;
+use crate::runtime::{CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
+
+/// An install as one batch sees it.
+struct BatchInstall {
+    install: Install,
+    /// The install's config, serialized once for every call of the batch.
+    config: String,
+    plugin: Result<Arc<Plugin>, String>,
+    /// Plugin state per customer of the batch (if it has the capability).
+    state: HashMap<String, HashMap<String, Vec<u8>>>,
+    calls: i64,
+    failures: i64,
+    consecutive: i64,
+    tripped: Option<String>,
+}
+
+type CallResult = Result<CallOutput<Vec<crate::domain::ledger::LedgerOp>>, RuntimeError>;
 
 impl Pipeline {
     pub(super) async fn run_dispatcher(self) {
-        let services: Arc<dyn crate::runtime::services::HostServices> = Arc::new(DbServices {
+        let services: Arc<dyn HostServices> = Arc::new(DbServices {
             db: self.db.clone(),
             handle: tokio::runtime::Handle::current(),
         });
@@ -34,13 +55,13 @@ impl Pipeline {
             match self.dispatch_batch(&services).await {
                 Ok(0) => {
                     // Nothing pending: sleep until intake wakes us (or a
-                    // moment passes, in case another node added work).
+                    // moment passes, in case another process added work).
                     let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
                         .await;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "dispatcher batch failed; retrying in 1 s");
+                    tracing::error!(error = %e, "dispatcher batch failed and was rolled back; retrying in 1 s");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -58,10 +79,7 @@ impl Pipeline {
     }
 
     /// Processes one batch; returns how many events it processed.
-    pub async fn dispatch_batch(
-        &self,
-        services: &Arc<dyn crate::runtime::services::HostServices>,
-    ) -> PipelineResult<usize> {
+    pub async fn dispatch_batch(&self, services: &Arc<dyn HostServices>) -> PipelineResult<usize> {
         let batch = {
             let mut conn = self.db.pool.acquire().await?;
             events::next_batch(&mut conn, self.config.batch_size).await?
@@ -69,22 +87,222 @@ impl Pipeline {
         if batch.is_empty() {
             return Ok(0);
         }
+        let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-        let mut store_installs: HashMap<String, Vec<Install>> = HashMap::new();
-        let mut calls = Vec::new();
+
+        // Host facts: customers exist, orders and refunds counted, due
+        // points expired — all before any plugin sees the customer.
+        let mut by_store: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for ev in &batch {
-            if !store_installs.contains_key(&ev.store_id) {
-                let list = installs::enabled(&mut tx, &ev.store_id).await?;
-                store_installs.insert(ev.store_id.clone(), list);
-            }
-            let list = store_installs
-                .get_mut(&ev.store_id)
-                .expect("inserted above");
-            self.process_event(&mut tx, ev, list, services, &mut calls)
-                .await?;
+            by_store
+                .entry(&ev.store_id)
+                .or_default()
+                .push(&ev.event.customer_id);
         }
+        let mut order_totals = vec![None; batch.len()];
+        for (store, ids) in &by_store {
+            customers::ensure_many(&mut tx, store, ids, now).await?;
+        }
+        let mut orders: BTreeMap<&str, Vec<customers::NewOrder>> = BTreeMap::new();
+        for (i, ev) in batch.iter().enumerate() {
+            let (store, e) = (ev.store_id.as_str(), &ev.event);
+            match &e.kind {
+                EventKind::OrderPlaced {
+                    order_id,
+                    total_cents,
+                    currency,
+                    ..
+                } => {
+                    orders.entry(store).or_default().push(customers::NewOrder {
+                        customer: &e.customer_id,
+                        order_id,
+                        total_cents: *total_cents,
+                        currency,
+                        placed_at: e.occurred_at,
+                    });
+                }
+                EventKind::OrderRefunded {
+                    order_id,
+                    refund_cents,
+                } => {
+                    order_totals[i] = customers::record_refund(
+                        &mut tx,
+                        store,
+                        &e.customer_id,
+                        order_id,
+                        *refund_cents,
+                    )
+                    .await?;
+                }
+                _ => {}
+            }
+        }
+        for (store, list) in &orders {
+            customers::record_orders(&mut tx, store, list).await?;
+        }
+        for (store, ids) in &by_store {
+            for customer in ledger::due_among(&mut tx, store, ids, now).await? {
+                ledger::expire_customer(&mut tx, store, &customer, now).await?;
+            }
+        }
+        // Inputs: the customers as they are now, the installs, their state.
+        let mut customers_of: HashMap<&str, HashMap<String, Customer>> = HashMap::new();
+        let mut installs_of: HashMap<&str, Vec<BatchInstall>> = HashMap::new();
+        for (store, ids) in &by_store {
+            customers_of.insert(store, customers::get_many(&mut tx, store, ids).await?);
+            let mut list = Vec::new();
+            for install in installs::enabled(&mut tx, store).await? {
+                if World::parse(&install.world) != Some(World::PointRules) {
+                    continue;
+                }
+                let plugin = self
+                    .plugin(&install.plugin, &install.version)
+                    .await
+                    .map_err(|e| format!("plugin could not be loaded: {e}"));
+                let state = match &plugin {
+                    Ok(p) if p.capabilities.contains(&Capability::State) => {
+                        state::load_many(&mut tx, &install.install_id, ids).await?
+                    }
+                    _ => HashMap::new(),
+                };
+                list.push(BatchInstall {
+                    consecutive: install.consecutive_failures,
+                    config: install.config.to_string(),
+                    install,
+                    plugin,
+                    state,
+                    calls: 0,
+                    failures: 0,
+                    tripped: None,
+                });
+            }
+            installs_of.insert(store, list);
+        }
+        // Plugin calls, in arrival order, on this thread.
+        let mut results: Vec<(usize, usize, Result<CallResult, String>)> = Vec::new();
+        tokio::task::block_in_place(|| {
+            for (i, ev) in batch.iter().enumerate() {
+                let (store, e) = (ev.store_id.as_str(), &ev.event);
+                let customer = customers_of[store]
+                    .get(&e.customer_id)
+                    .cloned()
+                    .unwrap_or_default();
+                for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
+                    if bi.tripped.is_some() {
+                        continue;
+                    }
+                    let result = match &bi.plugin {
+                        Err(why) => Err(why.clone()),
+                        Ok(plugin) => {
+                            let input = CallInput {
+                                scope: Scope {
+                                    store_id: store.to_string(),
+                                    install_id: bi.install.install_id.clone(),
+                                    plugin: plugin.id.clone(),
+                                    event_id: Some(e.id.clone()),
+                                    customer_id: Some(e.customer_id.clone()),
+                                },
+                                state: StateBuffer::new(
+                                    bi.state.remove(&e.customer_id).unwrap_or_default(),
+                                ),
+                                services: services.clone(),
+                            };
+                            Ok(self.runtime.on_event(
+                                plugin,
+                                input,
+                                &bi.config,
+                                &customer,
+                                e,
+                                order_totals[i],
+                            ))
+                        }
+                    };
+                    let ok = matches!(result, Ok(Ok(_)));
+                    bi.calls += 1;
+                    if ok {
+                        bi.consecutive = 0;
+                    } else {
+                        bi.failures += 1;
+                        bi.consecutive += 1;
+                        if bi.consecutive >= self.config.trip_after {
+                            bi.tripped = Some(format!(
+                                "disabled after {} consecutive failures; fix or swap the plugin, then PATCH {{\"enabled\": true}}",
+                                bi.consecutive
+                            ));
+                        }
+                    }
+                    results.push((i, k, result));
+                }
+            }
+        });
+        // Effects, outcomes, marks.
+        let mut writer = BatchWriter::new(now);
+        let mut latencies = Vec::with_capacity(results.len());
+        for (i, k, result) in results {
+            let ev = &batch[i];
+            let (store, e) = (ev.store_id.as_str(), &ev.event);
+            let bi = &installs_of[store][k];
+            let pid = plugin_id(&bi.install.plugin, &bi.install.version);
+            let target = Target {
+                store,
+                customer: &e.customer_id,
+                event_id: &e.id,
+                install_id: &bi.install.install_id,
+            };
+            let outcome = match result {
+                Ok(Ok(out)) => {
+                    let mut fx = writer.ops(&mut tx, &target, &out.value).await?;
+                    fx.extend(writer.messages(&mut tx, &target, out.outbox).await?);
+                    writer.state(&target, out.state.writes);
+                    Outcome {
+                        install_id: bi.install.install_id.clone(),
+                        plugin: pid.clone(),
+                        status: "ok".into(),
+                        error_code: None,
+                        error: None,
+                        effects: Value::Array(fx),
+                        elapsed_us: out.elapsed.as_micros() as i64,
+                    }
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(store, install = %bi.install.install_id, plugin = %pid,
+                        event = %e.id, code = err.code(), error = %err, "plugin call failed");
+                    failed(bi, &pid, err.code(), err.to_string())
+                }
+                Err(why) => failed(bi, &pid, "unavailable", why),
+            };
+            latencies.push((
+                bi.install.install_id.clone(),
+                pid,
+                outcome.status == "ok",
+                outcome.elapsed_us as u32,
+            ));
+            writer.outcome(store, &e.id, outcome);
+        }
+        writer.finish(&mut tx).await?;
+        for list in installs_of.values() {
+            for bi in list.iter().filter(|bi| bi.calls > 0) {
+                installs::record_calls(
+                    &mut tx,
+                    &bi.install.install_id,
+                    bi.calls,
+                    bi.failures,
+                    bi.consecutive,
+                    bi.tripped.as_deref(),
+                    now,
+                )
+                .await?;
+                if let Some(why) = &bi.tripped {
+                    tracing::error!(store = %bi.install.store_id, install = %bi.install.install_id,
+                        plugin = %plugin_id(&bi.install.plugin, &bi.install.version), "install {why}");
+                }
+            }
+        }
+        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
+        events::mark_processed_many(&mut tx, &seqs, now).await?;
         tx.commit().await?;
-        for (install, plugin, ok, us) in calls {
+
+        for (install, plugin, ok, us) in latencies {
             self.metrics.record_call(&install, &plugin, ok, us);
         }
         self.metrics
@@ -93,162 +311,16 @@ impl Pipeline {
         self.processed.send_modify(|n| *n += 1);
         Ok(batch.len())
     }
+}
 
-    async fn process_event(
-        &self,
-        tx: &mut Tx,
-        ev: &StoredEvent,
-        installs_of_store: &mut [Install],
-        services: &Arc<dyn crate::runtime::services::HostServices>,
-        calls: &mut Vec<(String, String, bool, u32)>,
-    ) -> PipelineResult<()> {
-        let store = ev.store_id.as_str();
-        let e = &ev.event;
-        let now = now_ms();
-        customers::ensure(&mut *tx, store, &e.customer_id, now).await?;
-        let order_total = match &e.kind {
-            EventKind::OrderPlaced {
-                order_id,
-                total_cents,
-                currency,
-                ..
-            } => {
-                customers::record_order(
-                    &mut *tx,
-                    store,
-                    &e.customer_id,
-                    order_id,
-                    *total_cents,
-                    currency,
-                    e.occurred_at,
-                )
-                .await?;
-                None
-            }
-            EventKind::OrderRefunded {
-                order_id,
-                refund_cents,
-            } => {
-                customers::record_refund(&mut *tx, store, &e.customer_id, order_id, *refund_cents)
-                    .await?
-            }
-            _ => None,
-        };
-        ledger::expire_customer(&mut *tx, store, &e.customer_id, now).await?;
-
-        for install in installs_of_store.iter_mut() {
-            if !install.enabled || World::parse(&install.world) != Some(World::PointRules) {
-                continue;
-            }
-            if outcomes::exists(&mut *tx, store, &e.id, &install.install_id).await? {
-                continue; // already handled before a crash or restart
-            }
-            let pid = plugin_id(&install.plugin, &install.version);
-            let customer = customers::get(&mut *tx, store, &e.customer_id)
-                .await?
-                .unwrap_or_default();
-            let outcome = match self.plugin(&install.plugin, &install.version).await {
-                Err(err) => Outcome {
-                    install_id: install.install_id.clone(),
-                    plugin: pid.clone(),
-                    status: "failed".into(),
-                    error_code: Some("unavailable".into()),
-                    error: Some(format!("plugin could not be loaded: {err}")),
-                    effects: json!([]),
-                    elapsed_us: 0,
-                },
-                Ok(plugin) => {
-                    let base = if plugin.capabilities.contains(&Capability::State) {
-                        state::load(&mut *tx, &install.install_id, &e.customer_id).await?
-                    } else {
-                        Default::default()
-                    };
-                    let input = CallInput {
-                        scope: Scope {
-                            store_id: store.to_string(),
-                            install_id: install.install_id.clone(),
-                            plugin: pid.clone(),
-                            event_id: Some(e.id.clone()),
-                            customer_id: Some(e.customer_id.clone()),
-                        },
-                        state: StateBuffer::new(base),
-                        services: services.clone(),
-                    };
-                    let config = install.config.to_string();
-                    let result = tokio::task::block_in_place(|| {
-                        self.runtime
-                            .on_event(&plugin, input, &config, &customer, e, order_total)
-                    });
-                    match result {
-                        Ok(out) => {
-                            let target = Target {
-                                store,
-                                customer: &e.customer_id,
-                                event_id: &e.id,
-                                install_id: &install.install_id,
-                                now,
-                            };
-                            let mut fx = effects::apply_ops(&mut *tx, &target, &out.value).await?;
-                            fx.extend(
-                                effects::queue_messages(&mut *tx, &target, out.outbox).await?,
-                            );
-                            state::apply(
-                                &mut *tx,
-                                &install.install_id,
-                                &e.customer_id,
-                                &out.state.writes,
-                            )
-                            .await?;
-                            Outcome {
-                                install_id: install.install_id.clone(),
-                                plugin: pid.clone(),
-                                status: "ok".into(),
-                                error_code: None,
-                                error: None,
-                                effects: Value::Array(fx),
-                                elapsed_us: out.elapsed.as_micros() as i64,
-                            }
-                        }
-                        Err(err) => {
-                            tracing::warn!(store, install = %install.install_id, plugin = %pid,
-                                event = %e.id, code = err.code(), error = %err, "plugin call failed");
-                            Outcome {
-                                install_id: install.install_id.clone(),
-                                plugin: pid.clone(),
-                                status: "failed".into(),
-                                error_code: Some(err.code().into()),
-                                error: Some(err.to_string()),
-                                effects: json!([]),
-                                elapsed_us: 0,
-                            }
-                        }
-                    }
-                }
-            };
-            let ok = outcome.status == "ok";
-            outcomes::insert(&mut *tx, store, &e.id, &outcome, now).await?;
-            if installs::count_call(
-                &mut *tx,
-                &install.install_id,
-                !ok,
-                self.config.trip_after,
-                now,
-            )
-            .await?
-            {
-                install.enabled = false;
-                tracing::error!(store, install = %install.install_id, plugin = %pid,
-                    "install disabled after {} consecutive failures; fix or swap the plugin, then PATCH {{\"enabled\": true}}",
-                    self.config.trip_after);
-            }
-            calls.push((
-                install.install_id.clone(),
-                pid,
-                ok,
-                outcome.elapsed_us as u32,
-            ));
-        }
-        events::mark_processed(&mut *tx, ev.seq, now).await?;
-        Ok(())
+fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String) -> Outcome {
+    Outcome {
+        install_id: bi.install.install_id.clone(),
+        plugin: pid.to_string(),
+        status: "failed".into(),
+        error_code: Some(code.to_string()),
+        error: Some(error),
+        effects: json!([]),
+        elapsed_us: 0,
     }
 }

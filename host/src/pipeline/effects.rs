@@ -1,89 +1,174 @@
-//! Applying a plugin's validated decisions inside the dispatcher's
-//! transaction. Returns what was done, as shown in event outcomes.
+//! Applying a batch's validated decisions inside the dispatcher's
+//! transaction. Plain earns, state writes and outcomes are collected and
+//! written with multi-row statements at the end of the batch; anything
+//! that spends points (a deduction) is applied at once, in order.
 
 use serde_json::{json, Value};
 
-use crate::db::{customers, ledger, messages, Conn, DbResult};
+use crate::db::ledger::{self, Account, NewEarn};
+use crate::db::outcomes::Outcome;
+use crate::db::{customers, messages, state, DbResult, Tx};
+use crate::domain::ids::random_id;
 use crate::domain::ledger::{EntryKind, LedgerOp};
-use crate::domain::time::Millis;
+use crate::domain::time::{to_rfc3339, Millis};
 use crate::runtime::QueuedMessage;
 
+/// Who the effects are for.
 pub struct Target<'a> {
     pub store: &'a str,
     pub customer: &'a str,
     pub event_id: &'a str,
     pub install_id: &'a str,
-    pub now: Millis,
 }
 
-pub async fn apply_ops(conn: &mut Conn, t: &Target<'_>, ops: &[LedgerOp]) -> DbResult<Vec<Value>> {
-    let account = ledger::Account {
-        store: t.store,
-        customer: t.customer,
-        now: t.now,
-        event_id: Some(t.event_id),
-        install_id: Some(t.install_id),
-    };
-    let mut effects = Vec::with_capacity(ops.len());
-    for op in ops {
-        match op {
-            LedgerOp::Earn {
-                points,
-                reason,
-                expires_at,
-            } => {
-                let e = ledger::earn(&mut *conn, &account, *points, reason, *expires_at).await?;
-                effects.push(json!({"op": "earn", "points": points, "reason": reason,
-                    "entry_id": e.id, "expires_at": expires_at.map(crate::domain::time::to_rfc3339)}));
-            }
-            LedgerOp::Deduct { points, reason } => {
-                // Expired lots must not be spent by a deduction.
-                ledger::expire_customer(&mut *conn, t.store, t.customer, t.now).await?;
-                let e =
-                    ledger::take(&mut *conn, &account, *points, EntryKind::Deduct, reason).await?;
-                let applied = e.as_ref().map_or(0, |e| -e.points);
-                effects.push(
-                    json!({"op": "deduct", "points": applied, "requested": points,
-                    "reason": reason, "entry_id": e.map(|e| e.id)}),
-                );
-            }
-            LedgerOp::SetTier { tier } => {
-                customers::set_tier(&mut *conn, t.store, t.customer, tier.as_deref()).await?;
-                effects.push(json!({"op": "set_tier", "tier": tier}));
-            }
+pub struct BatchWriter {
+    now: Millis,
+    earns: Vec<NewEarn>,
+    state: Vec<(String, String, String, Option<Vec<u8>>)>,
+    outcomes: Vec<(String, String, Outcome)>,
+}
+
+impl BatchWriter {
+    pub fn new(now: Millis) -> Self {
+        BatchWriter {
+            now,
+            earns: Vec::new(),
+            state: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
-    Ok(effects)
-}
 
-pub async fn queue_messages(
-    conn: &mut Conn,
-    t: &Target<'_>,
-    outbox: Vec<QueuedMessage>,
-) -> DbResult<Vec<Value>> {
-    let mut effects = Vec::with_capacity(outbox.len());
-    for m in outbox {
-        effects.push(
-            json!({"op": "message", "message_id": m.id, "channel": m.channel,
-            "template": m.template, "customer_id": m.customer_id}),
-        );
-        messages::insert(
-            &mut *conn,
-            t.store,
-            &messages::Message {
-                id: m.id,
-                customer_id: m.customer_id,
-                install_id: t.install_id.to_string(),
-                event_id: Some(t.event_id.to_string()),
-                channel: m.channel,
-                template: m.template,
-                vars: m.vars,
-                state: "queued".into(),
-                attempts: 0,
-                created_at: t.now,
-            },
-        )
-        .await?;
+    /// Applies one call's ledger ops; returns what was done.
+    pub async fn ops(
+        &mut self,
+        tx: &mut Tx,
+        t: &Target<'_>,
+        ops: &[LedgerOp],
+    ) -> DbResult<Vec<Value>> {
+        let spends = ops.iter().any(|op| matches!(op, LedgerOp::Deduct { .. }));
+        if spends {
+            // A deduction consumes lots: everything before it must be in place.
+            self.flush_earns(tx).await?;
+        }
+        let account = Account {
+            store: t.store,
+            customer: t.customer,
+            now: self.now,
+            event_id: Some(t.event_id),
+            install_id: Some(t.install_id),
+        };
+        let mut effects = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                LedgerOp::Earn {
+                    points,
+                    reason,
+                    expires_at,
+                } => {
+                    let id = if spends {
+                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at)
+                            .await?
+                            .id
+                    } else {
+                        let id = random_id("pts");
+                        self.earns.push(NewEarn {
+                            id: id.clone(),
+                            store: t.store.to_string(),
+                            customer: t.customer.to_string(),
+                            points: *points,
+                            reason: reason.clone(),
+                            event_id: t.event_id.to_string(),
+                            install_id: t.install_id.to_string(),
+                            expires_at: *expires_at,
+                        });
+                        id
+                    };
+                    effects.push(json!({"op": "earn", "points": points, "reason": reason,
+                        "entry_id": id, "expires_at": expires_at.map(to_rfc3339)}));
+                }
+                LedgerOp::Deduct { points, reason } => {
+                    // Expired points must not be spent by a deduction.
+                    ledger::expire_customer(&mut *tx, t.store, t.customer, self.now).await?;
+                    let e = ledger::take(&mut *tx, &account, *points, EntryKind::Deduct, reason)
+                        .await?;
+                    let applied = e.as_ref().map_or(0, |e| -e.points);
+                    effects.push(
+                        json!({"op": "deduct", "points": applied, "requested": points,
+                        "reason": reason, "entry_id": e.map(|e| e.id)}),
+                    );
+                }
+                LedgerOp::SetTier { tier } => {
+                    customers::set_tier(&mut *tx, t.store, t.customer, tier.as_deref()).await?;
+                    effects.push(json!({"op": "set_tier", "tier": tier}));
+                }
+            }
+        }
+        Ok(effects)
     }
-    Ok(effects)
+
+    /// Queues the messages a call sent.
+    pub async fn messages(
+        &mut self,
+        tx: &mut Tx,
+        t: &Target<'_>,
+        outbox: Vec<QueuedMessage>,
+    ) -> DbResult<Vec<Value>> {
+        let mut effects = Vec::with_capacity(outbox.len());
+        for m in outbox {
+            effects.push(
+                json!({"op": "message", "message_id": m.id, "channel": m.channel,
+                "template": m.template, "customer_id": m.customer_id}),
+            );
+            messages::insert(
+                &mut *tx,
+                t.store,
+                &messages::Message {
+                    id: m.id,
+                    customer_id: m.customer_id,
+                    install_id: t.install_id.to_string(),
+                    event_id: Some(t.event_id.to_string()),
+                    channel: m.channel,
+                    template: m.template,
+                    vars: m.vars,
+                    state: "queued".into(),
+                    attempts: 0,
+                    created_at: self.now,
+                },
+            )
+            .await?;
+        }
+        Ok(effects)
+    }
+
+    pub fn state(
+        &mut self,
+        t: &Target<'_>,
+        writes: std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    ) {
+        for (key, value) in writes {
+            self.state
+                .push((t.install_id.to_string(), t.customer.to_string(), key, value));
+        }
+    }
+
+    pub fn outcome(&mut self, store: &str, event_id: &str, outcome: Outcome) {
+        self.outcomes
+            .push((store.to_string(), event_id.to_string(), outcome));
+    }
+
+    async fn flush_earns(&mut self, tx: &mut Tx) -> DbResult<()> {
+        if !self.earns.is_empty() {
+            ledger::earn_many(&mut *tx, &self.earns, self.now).await?;
+            self.earns.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes everything collected.
+    pub async fn finish(mut self, tx: &mut Tx) -> DbResult<()> {
+        self.flush_earns(tx).await?;
+        state::apply_many(&mut *tx, &self.state).await?;
+        crate::db::outcomes::insert_many(&mut *tx, &self.outcomes, self.now).await?;
+        Ok(())
+    }
 }

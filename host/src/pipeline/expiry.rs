@@ -1,5 +1,6 @@
-//! The scheduler's point expiry: lots past `expires_at` become `expire`
-//! entries. Also run for a customer before their balance is read or spent.
+//! The scheduler: every tick, lots past `expires_at` become `expire`
+//! entries (also done for a customer before their balance is read or
+//! spent), and the SQLite write-ahead log is checkpointed.
 
 use super::{Pipeline, PipelineResult};
 use crate::db::ledger;
@@ -10,6 +11,9 @@ impl Pipeline {
         let mut tick = tokio::time::interval(self.config.expiry_every);
         loop {
             tick.tick().await;
+            if let Err(e) = self.db.checkpoint().await {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
             match self.expire_due(now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(customers = n, "expired due points"),

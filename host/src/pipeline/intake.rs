@@ -35,17 +35,24 @@ impl Pipeline {
     pub async fn ingest(&self, store: &str, batch: &[Event]) -> PipelineResult<Vec<Accepted>> {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
+        let mut new = events::insert_many(&mut tx, store, batch, now).await?;
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {
-            let inserted = events::insert(&mut tx, store, e, now).await?;
-            let (seq, _) = events::status_of(&mut tx, store, &e.id)
-                .await?
-                .unwrap_or((0, String::new()));
-            accepted.push(Accepted {
-                event_id: e.id.clone(),
-                seq,
-                duplicate: !inserted,
-            });
+            let accepted_event = match new.remove(&e.id) {
+                Some(seq) => Accepted {
+                    event_id: e.id.clone(),
+                    seq,
+                    duplicate: false,
+                },
+                None => Accepted {
+                    event_id: e.id.clone(),
+                    seq: events::status_of(&mut tx, store, &e.id)
+                        .await?
+                        .map_or(0, |(seq, _)| seq),
+                    duplicate: true,
+                },
+            };
+            accepted.push(accepted_event);
         }
         tx.commit().await?;
         let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;

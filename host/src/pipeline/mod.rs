@@ -55,7 +55,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            batch_size: 256,
+            batch_size: 1000,
             trip_after: 25,
             expiry_every: std::time::Duration::from_secs(1),
         }
