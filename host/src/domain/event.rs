@@ -171,8 +171,29 @@ pub fn from_stored(
     occurred_at: Millis,
     data: Value,
 ) -> Result<Event, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let kind = parse_kind(&event_type, &data, "data.", &mut errors);
+    typed(
+        id,
+        event_type,
+        customer_id,
+        occurred_at,
+        data,
+        "",
+        Vec::new(),
+    )
+}
+
+/// Derives the typed kind from `data` and assembles the event, unless
+/// there are errors (those found so far, plus the data's).
+fn typed(
+    id: String,
+    event_type: String,
+    customer_id: String,
+    occurred_at: Millis,
+    data: Value,
+    path: &str,
+    mut errors: Vec<FieldError>,
+) -> Result<Event, Vec<FieldError>> {
+    let kind = parse_kind(&event_type, &data, &format!("{path}data."), &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -249,19 +270,7 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
             format!("is larger than {MAX_DATA_BYTES} bytes"),
         ));
     }
-    let kind = parse_kind(&event_type, &data, &format!("{path}data."), &mut errors);
-    if errors.is_empty() {
-        Ok(Event {
-            id,
-            event_type,
-            customer_id,
-            occurred_at,
-            data,
-            kind,
-        })
-    } else {
-        Err(errors)
-    }
+    typed(id, event_type, customer_id, occurred_at, data, path, errors)
 }
 
 fn parse_kind(
