@@ -313,7 +313,9 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             i["counters"]["p99_us"].as_i64().unwrap_or(0)
         );
     }
-    println!("\nDone. The API stays documented at {}/openapi.json while the demo runs; this demo exits now.", c.base);
+    println!(
+        "\nDone. `clientele serve` keeps a server running on the same embedded database; the API is described at /openapi.json."
+    );
     running.task.abort();
     Ok(())
 }
