@@ -175,11 +175,13 @@ pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]
     Ok(())
 }
 
-/// Records a refund: lowers the customer's net spend. Returns the refunded
+/// Records the refund of event `event_id`: lowers the customer's net spend
+/// (once, however often the event is replayed). Returns the refunded
 /// order's total when the order is known.
 pub async fn record_refund(
     conn: &mut Conn,
     store: &str,
+    event_id: &str,
     customer: &str,
     order_id: &str,
     refund_cents: i64,
@@ -192,6 +194,22 @@ pub async fn record_refund(
             .await?
             .map(|r| r.try_get("total_cents"))
             .transpose()?;
+    let new = sqlx::query(
+        "INSERT INTO refunds (store_id, event_id, order_id, customer_id, refund_cents)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, event_id) DO NOTHING",
+    )
+    .bind(store)
+    .bind(event_id)
+    .bind(order_id)
+    .bind(customer)
+    .bind(refund_cents)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if !new {
+        return Ok(total);
+    }
     sqlx::query(
         "UPDATE orders SET refunded_cents = refunded_cents + $3 WHERE store_id = $1 AND order_id = $2",
     )

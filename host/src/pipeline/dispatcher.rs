@@ -2,12 +2,17 @@
 //! customer per batch), runs every enabled install the event concerns in
 //! a fresh sandbox, and commits the batch's effects, outcomes (the
 //! per-(event, install) done-marks) and processed marks in one
-//! transaction. A crash anywhere replays only uncommitted batches; the
-//! outcome's key (event, install) guarantees no pair is applied twice.
+//! transaction. A crash anywhere replays only the batches whose effects
+//! were not committed; the outcome's key (event, install) guarantees no
+//! pair is applied twice.
 //!
-//! A batch runs in phases so that the database sees few, large statements:
-//! host facts (customers, orders, refunds, due expiry) → inputs (customers,
-//! plugin state) → plugin calls → effects.
+//! A batch runs in phases so that the database sees few, large statements
+//! and the write lock is not held while plugins run:
+//! 1. host facts (customers, orders, refunds, due expiry), committed — each
+//!    is idempotent, so a replay of the batch records nothing twice;
+//! 2. inputs (customers with those facts, installs, plugin state), read;
+//! 3. plugin calls;
+//! 4. effects, outcomes and processed marks, committed together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -128,6 +133,7 @@ impl Pipeline {
                     order_totals[i] = customers::record_refund(
                         &mut tx,
                         store,
+                        &e.id,
                         &e.customer_id,
                         order_id,
                         *refund_cents,
@@ -145,13 +151,18 @@ impl Pipeline {
                 ledger::expire_customer(&mut tx, store, &customer, now).await?;
             }
         }
+        // The facts are idempotent (orders by id, refunds by event), so
+        // they commit now: the write lock is free while plugins run.
+        tx.commit().await?;
+
         // Inputs: the customers as they are now, the installs, their state.
+        let mut conn = self.db.pool.acquire().await?;
         let mut customers_of: HashMap<&str, HashMap<String, Customer>> = HashMap::new();
         let mut installs_of: HashMap<&str, Vec<BatchInstall>> = HashMap::new();
         for (store, ids) in &by_store {
-            customers_of.insert(store, customers::get_many(&mut tx, store, ids).await?);
+            customers_of.insert(store, customers::get_many(&mut conn, store, ids).await?);
             let mut list = Vec::new();
-            for install in installs::enabled(&mut tx, store).await? {
+            for install in installs::enabled(&mut conn, store).await? {
                 if World::parse(&install.world) != Some(World::PointRules) {
                     continue;
                 }
@@ -161,7 +172,7 @@ impl Pipeline {
                     .map_err(|e| format!("plugin could not be loaded: {e}"));
                 let state = match &plugin {
                     Ok(p) if p.capabilities.contains(&Capability::State) => {
-                        state::load_many(&mut tx, &install.install_id, ids).await?
+                        state::load_many(&mut conn, &install.install_id, ids).await?
                     }
                     _ => HashMap::new(),
                 };
@@ -178,6 +189,8 @@ impl Pipeline {
             }
             installs_of.insert(store, list);
         }
+        drop(conn);
+
         // Plugin calls, in arrival order, on this thread.
         let mut results: Vec<(usize, usize, Result<CallResult, String>)> = Vec::new();
         tokio::task::block_in_place(|| {
@@ -235,7 +248,8 @@ impl Pipeline {
                 }
             }
         });
-        // Effects, outcomes, marks.
+        // Effects, outcomes, marks: one transaction.
+        let mut tx = self.db.begin_write().await?;
         let mut writer = BatchWriter::new(now);
         let mut latencies = Vec::with_capacity(results.len());
         for (i, k, result) in results {
