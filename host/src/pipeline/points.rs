@@ -66,9 +66,19 @@ impl Pipeline {
     }
 }
 
+/// Expires the customer's due points, taking the write lock only when
+/// something is due: reading a balance should not queue behind writers.
 async fn expire_now(db: &Db, store: &str, customer: &str) -> PipelineResult<()> {
+    let now = now_ms();
+    let due = {
+        let mut conn = db.pool.acquire().await?;
+        ledger::due_among(&mut conn, store, &[customer], now).await?
+    };
+    if due.is_empty() {
+        return Ok(());
+    }
     let mut tx = db.begin_write().await?;
-    ledger::expire_customer(&mut tx, store, customer, now_ms()).await?;
+    ledger::expire_customer(&mut tx, store, customer, now).await?;
     tx.commit().await?;
     Ok(())
 }
