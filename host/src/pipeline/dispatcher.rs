@@ -213,7 +213,6 @@ impl Pipeline {
                                     install_id: bi.install.install_id.clone(),
                                     plugin: plugin.id.clone(),
                                     event_id: Some(e.id.clone()),
-                                    customer_id: Some(e.customer_id.clone()),
                                 },
                                 state: StateBuffer::new(
                                     bi.state.remove(&e.customer_id).unwrap_or_default(),

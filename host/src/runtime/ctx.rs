@@ -35,7 +35,6 @@ pub struct Scope {
     pub install_id: String,
     pub plugin: String,
     pub event_id: Option<String>,
-    pub customer_id: Option<String>,
 }
 
 /// Memory limiter that remembers the peak and whether the cap was hit.
