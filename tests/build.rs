@@ -2,7 +2,7 @@
 //! one path constant per guest (`guests.rs` in OUT_DIR). Built `.wasm`
 //! files are never committed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, constant) for every guest the tests use.
@@ -10,6 +10,15 @@ const GUESTS: &[(&str, &str)] = &[
     ("points-basic", "POINTS_BASIC"),
     ("guest-hostile", "HOSTILE"),
     ("guest-segmenter", "SEGMENTER"),
+    ("rfm-segments", "RFM_SEGMENTS"),
+    ("churn-winback", "CHURN_WINBACK"),
+];
+
+/// (plugin folder, constant) for every guest in another language, built
+/// the way `clientele plugin build` builds it.
+const OTHER_LANGUAGES: &[(&str, &str)] = &[
+    ("plugins/survey-scoring", "SURVEY_SCORING"),
+    ("plugins/points-campaign", "POINTS_CAMPAIGN"),
 ];
 
 fn main() {
@@ -65,6 +74,44 @@ fn main() {
             path.display().to_string()
         ));
     }
+    for (folder, constant) in OTHER_LANGUAGES {
+        let path = build_other(&root.join(folder), &target_dir);
+        out.push_str(&format!(
+            "pub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
+    }
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// Builds a Python or JavaScript plugin unless a build of the same sources
+/// (and WIT) is already there: those builds take tens of seconds.
+fn build_other(dir: &Path, target_dir: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for f in &files {
+        f.file_name().hash(&mut hasher);
+        std::fs::read(f).unwrap().hash(&mut hasher);
+    }
+    for (name, text) in clientele_plugin_build::WIT_FILES {
+        name.hash(&mut hasher);
+        text.hash(&mut hasher);
+    }
+    clientele_plugin_build::COMPONENTIZE_PY.hash(&mut hasher);
+    clientele_plugin_build::COMPONENTIZE_JS.hash(&mut hasher);
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    let out = target_dir.join(format!("{name}-{:016x}.wasm", hasher.finish()));
+    if !out.exists() {
+        if let Err(e) = clientele_plugin_build::build(dir, Some(&out)) {
+            panic!("building {}: {e:#}", dir.display());
+        }
+    }
+    out
 }

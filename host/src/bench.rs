@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use clientele::domain::customer::{Customer, CustomerStats};
 use clientele::domain::event::parse_event;
 use clientele::domain::manifest::{Limits, Manifest};
-use clientele::plugin_build;
+use clientele_plugin_build as plugin_build;
 use clientele::runtime::services::NoServices;
 use clientele::runtime::{CallInput, Runtime, Scope, StateBuffer};
 use clientele::server::{self, ServerConfig};

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clientele::plugin_build;
+use clientele_plugin_build as plugin_build;
 use clientele::server::{self, ServerConfig};
 use serde_json::{json, Value};
 

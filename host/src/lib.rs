@@ -7,6 +7,5 @@ pub mod db;
 pub mod domain;
 pub mod metrics;
 pub mod pipeline;
-pub mod plugin_build;
 pub mod runtime;
 pub mod server;

@@ -123,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Plugin {
             command: PluginCommand::Build { dir, out },
         } => {
-            let path = clientele::plugin_build::build(&dir, out.as_deref())?;
+            let path = clientele_plugin_build::build(&dir, out.as_deref())?;
             println!("{}", path.display());
             Ok(())
         }

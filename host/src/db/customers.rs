@@ -185,6 +185,7 @@ pub async fn record_refund(
     customer: &str,
     order_id: &str,
     refund_cents: i64,
+    occurred_at: Millis,
 ) -> DbResult<Option<i64>> {
     let total: Option<i64> =
         sqlx::query("SELECT total_cents FROM orders WHERE store_id = $1 AND order_id = $2")
@@ -195,14 +196,15 @@ pub async fn record_refund(
             .map(|r| r.try_get("total_cents"))
             .transpose()?;
     let new = sqlx::query(
-        "INSERT INTO refunds (store_id, event_id, order_id, customer_id, refund_cents)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, event_id) DO NOTHING",
+        "INSERT INTO refunds (store_id, event_id, order_id, customer_id, refund_cents, occurred_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, event_id) DO NOTHING",
     )
     .bind(store)
     .bind(event_id)
     .bind(order_id)
     .bind(customer)
     .bind(refund_cents)
+    .bind(occurred_at)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -307,4 +309,74 @@ pub async fn get_many(
         }
     }
     Ok(out)
+}
+
+/// Every customer of the store, by id.
+pub async fn all(conn: &mut Conn, store: &str) -> DbResult<Vec<Customer>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE store_id = $1 ORDER BY id"
+    ))
+    .bind(store)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One customer's purchases as of an instant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PopulationRow {
+    pub customer_id: String,
+    pub orders: u32,
+    pub repeat_days: u32,
+    pub first_order: Option<Millis>,
+    pub last_order: Option<Millis>,
+    pub net_spend_cents: i64,
+}
+
+/// Every customer of the store with only the orders placed and refunds
+/// made up to `as_of` counted, ordered by id.
+pub async fn population(conn: &mut Conn, store: &str, as_of: Millis) -> DbResult<Vec<PopulationRow>> {
+    let rows = sqlx::query(
+        "SELECT c.id AS customer_id, COUNT(o.order_id) AS orders,
+                COUNT(DISTINCT o.placed_day) AS days, MIN(o.placed_at) AS first_order,
+                MAX(o.placed_at) AS last_order, COALESCE(SUM(o.total_cents), 0) AS spend
+         FROM customers c
+         LEFT JOIN orders o ON o.store_id = c.store_id AND o.customer_id = c.id AND o.placed_at <= $2
+         WHERE c.store_id = $1
+         GROUP BY c.id ORDER BY c.id",
+    )
+    .bind(store)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    let refunds = sqlx::query(
+        "SELECT customer_id, SUM(refund_cents) AS refunded FROM refunds
+         WHERE store_id = $1 AND COALESCE(occurred_at, 0) <= $2 GROUP BY customer_id",
+    )
+    .bind(store)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut refunded = std::collections::HashMap::with_capacity(refunds.len());
+    for r in &refunds {
+        refunded.insert(
+            r.try_get::<String, _>("customer_id")?,
+            r.try_get::<i64, _>("refunded")?,
+        );
+    }
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("customer_id")?;
+            let days: i64 = r.try_get("days")?;
+            let spend: i64 = r.try_get("spend")?;
+            Ok(PopulationRow {
+                orders: r.try_get::<i64, _>("orders")? as u32,
+                repeat_days: (days - 1).max(0) as u32,
+                first_order: r.try_get("first_order")?,
+                last_order: r.try_get("last_order")?,
+                net_spend_cents: spend - refunded.get(&id).copied().unwrap_or(0),
+                customer_id: id,
+            })
+        })
+        .collect()
 }

@@ -137,6 +137,7 @@ impl Pipeline {
                         &e.customer_id,
                         order_id,
                         *refund_cents,
+                        e.occurred_at,
                     )
                     .await?;
                 }

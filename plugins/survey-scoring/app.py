@@ -1,0 +1,25 @@
+"""`survey-scoring`: the `survey-scorer` world in Python, built to a
+component with componentize-py. The methods live in `surveys.py`."""
+
+import json
+
+from componentize_py_types import Err
+from wit_world import exports
+
+import surveys
+
+
+class Scoring(exports.Scoring):
+    def score(self, config, survey, response):
+        try:
+            answers = json.loads(response.answers)
+            return json.dumps(surveys.score(survey.kind, list(survey.questions), answers))
+        except (surveys.Invalid, ValueError) as e:
+            raise Err(str(e))
+
+    def aggregate(self, config, survey, scored):
+        try:
+            docs = [json.loads(s) for s in scored]
+            return json.dumps(surveys.aggregate(survey.kind, list(survey.questions), docs))
+        except (surveys.Invalid, ValueError, KeyError, TypeError) as e:
+            raise Err(f"cannot aggregate: {e}")
