@@ -11,10 +11,10 @@ use anyhow::{bail, Context};
 use clientele::domain::customer::{Customer, CustomerStats};
 use clientele::domain::event::parse_event;
 use clientele::domain::manifest::{Limits, Manifest};
-use clientele_plugin_build as plugin_build;
 use clientele::runtime::services::NoServices;
 use clientele::runtime::{CallInput, Runtime, Scope, StateBuffer};
 use clientele::server::{self, ServerConfig};
+use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {

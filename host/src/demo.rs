@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clientele_plugin_build as plugin_build;
 use clientele::server::{self, ServerConfig};
+use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
 
 struct Client {

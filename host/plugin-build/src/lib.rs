@@ -112,7 +112,10 @@ pub fn write_build_wit(dir: &Path, manifest: &ManifestHead) -> anyhow::Result<()
             other => bail!("plugin.toml declares unknown capability `{other}`; the capabilities are state, messaging"),
         }
     }
-    world.push_str(&format!("    export {};\n}}\n", export_of(&manifest.world)?));
+    world.push_str(&format!(
+        "    export {};\n}}\n",
+        export_of(&manifest.world)?
+    ));
     std::fs::write(dir.join("zz-plugin-build.wit"), world)?;
     Ok(())
 }
@@ -260,7 +263,9 @@ pub fn componentize_js() -> anyhow::Result<PathBuf> {
                 "--prefix",
             ])
             .arg(&prefix)
-            .arg(format!("@bytecodealliance/componentize-js@{COMPONENTIZE_JS}")),
+            .arg(format!(
+                "@bytecodealliance/componentize-js@{COMPONENTIZE_JS}"
+            )),
         "installing componentize-js from npm (is Node.js installed?)",
     )?;
     Ok(bin)
@@ -293,7 +298,14 @@ fn build_js(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Result<(
             .arg(dir.join("app.js"))
             .arg("--wit")
             .arg(&wit)
-            .args(["--world-name", "plugin-build", "-d", "http", "fetch-event", "-o"])
+            .args([
+                "--world-name",
+                "plugin-build",
+                "-d",
+                "http",
+                "fetch-event",
+                "-o",
+            ])
             .arg(out),
         "componentize-js",
     )

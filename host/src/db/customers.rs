@@ -335,7 +335,11 @@ pub struct PopulationRow {
 
 /// Every customer of the store with only the orders placed and refunds
 /// made up to `as_of` counted, ordered by id.
-pub async fn population(conn: &mut Conn, store: &str, as_of: Millis) -> DbResult<Vec<PopulationRow>> {
+pub async fn population(
+    conn: &mut Conn,
+    store: &str,
+    as_of: Millis,
+) -> DbResult<Vec<PopulationRow>> {
     let rows = sqlx::query(
         "SELECT c.id AS customer_id, COUNT(o.order_id) AS orders,
                 COUNT(DISTINCT o.placed_day) AS days, MIN(o.placed_at) AS first_order,

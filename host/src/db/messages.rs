@@ -1,4 +1,4 @@
-//! The outbox: every message a plugin asked to send.
+//! The outbox: every message a plugin asked to send, and its delivery.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,26 +13,58 @@ pub struct Message {
     pub customer_id: String,
     pub install_id: String,
     pub event_id: Option<String>,
+    /// The rescue flow and step that sent it, if one did.
+    pub flow_id: Option<String>,
+    pub step: Option<i64>,
     pub channel: String,
     pub template: String,
     pub vars: Value,
     /// `queued`, `delivered` or `failed`.
     pub state: String,
     pub attempts: i64,
+    pub last_error: Option<String>,
     pub created_at: Millis,
+    pub delivered_at: Option<Millis>,
 }
 
-pub async fn insert(conn: &mut Conn, store: &str, m: &Message) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO messages (id, store_id, customer_id, install_id, event_id, channel, template,
-           vars, state, attempts, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+impl Message {
+    /// A new queued message.
+    pub fn queued(id: String, customer_id: String, install_id: String, now: Millis) -> Message {
+        Message {
+            id,
+            customer_id,
+            install_id,
+            event_id: None,
+            flow_id: None,
+            step: None,
+            channel: String::new(),
+            template: String::new(),
+            vars: Value::Object(Default::default()),
+            state: "queued".into(),
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        }
+    }
+}
+
+/// Queues a message. A flow step's message that is already queued is
+/// not queued again; returns whether this one was.
+pub async fn insert(conn: &mut Conn, store: &str, m: &Message) -> DbResult<bool> {
+    let n = sqlx::query(
+        "INSERT INTO messages (id, store_id, customer_id, install_id, event_id, flow_id, step, channel,
+           template, vars, state, attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+         ON CONFLICT DO NOTHING",
     )
     .bind(&m.id)
     .bind(store)
     .bind(&m.customer_id)
     .bind(&m.install_id)
     .bind(&m.event_id)
+    .bind(&m.flow_id)
+    .bind(m.step)
     .bind(&m.channel)
     .bind(&m.template)
     .bind(m.vars.to_string())
@@ -40,33 +72,81 @@ pub async fn insert(conn: &mut Conn, store: &str, m: &Message) -> DbResult<()> {
     .bind(m.attempts)
     .bind(m.created_at)
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+const COLUMNS: &str =
+    "id, store_id, customer_id, install_id, event_id, flow_id, step, channel, template, vars,
+    state, attempts, last_error, created_at, delivered_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Message> {
+    Ok(Message {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        install_id: r.try_get("install_id")?,
+        event_id: r.try_get("event_id")?,
+        flow_id: r.try_get("flow_id")?,
+        step: r.try_get("step")?,
+        channel: r.try_get("channel")?,
+        template: r.try_get("template")?,
+        vars: json_col(r.try_get("vars")?, serde_json::json!({})),
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        delivered_at: r.try_get("delivered_at")?,
+    })
 }
 
 pub async fn list(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<Message>> {
-    let rows = sqlx::query(
-        "SELECT id, customer_id, install_id, event_id, channel, template, vars, state, attempts, created_at
-         FROM messages WHERE store_id = $1 ORDER BY created_at, id LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE store_id = $1 ORDER BY created_at, id LIMIT $2"
+    ))
     .bind(store)
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Queued messages whose next attempt is due, with their store.
+pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(String, Message)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE state = 'queued' AND COALESCE(next_attempt_at, 0) <= $1
+         ORDER BY created_at LIMIT $2"
+    ))
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
     rows.iter()
-        .map(|r| {
-            Ok(Message {
-                id: r.try_get("id")?,
-                customer_id: r.try_get("customer_id")?,
-                install_id: r.try_get("install_id")?,
-                event_id: r.try_get("event_id")?,
-                channel: r.try_get("channel")?,
-                template: r.try_get("template")?,
-                vars: json_col(r.try_get("vars")?, serde_json::json!({})),
-                state: r.try_get("state")?,
-                attempts: r.try_get("attempts")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
+        .map(|r| Ok((r.try_get("store_id")?, from_row(r)?)))
         .collect()
+}
+
+/// Records one delivery attempt: delivered, failed for good, or to be
+/// retried at `retry_at`.
+pub async fn record_attempt(
+    conn: &mut Conn,
+    id: &str,
+    state: &str,
+    error: Option<&str>,
+    retry_at: Option<Millis>,
+    now: Millis,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE messages SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4,
+           delivered_at = CASE WHEN $2 = 'delivered' THEN $5 ELSE delivered_at END, updated_at = $5
+         WHERE id = $1 AND state = 'queued'",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(error)
+    .bind(retry_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

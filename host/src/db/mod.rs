@@ -4,15 +4,19 @@
 //! transaction starts differ per backend.
 
 pub mod bulk;
+pub mod churn;
 pub mod customers;
 pub mod events;
 pub mod installs;
 pub mod ledger;
 pub mod messages;
+pub mod models;
 pub mod outcomes;
 pub mod plugins;
+pub mod segments;
 pub mod state;
 pub mod stores;
+pub mod surveys;
 
 use std::path::Path;
 use std::str::FromStr;

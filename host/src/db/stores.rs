@@ -63,3 +63,23 @@ pub async fn by_api_key(conn: &mut Conn, api_key_sha256: &str) -> DbResult<Optio
         .await?;
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
+
+/// The store's delivery settings (JSON), if set.
+pub async fn delivery(conn: &mut Conn, id: &str) -> DbResult<Option<serde_json::Value>> {
+    let row = sqlx::query("SELECT delivery FROM stores WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get::<Option<String>, _>("delivery").ok().flatten())
+        .and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+pub async fn set_delivery(conn: &mut Conn, id: &str, delivery: &serde_json::Value) -> DbResult<()> {
+    sqlx::query("UPDATE stores SET delivery = $2 WHERE id = $1")
+        .bind(id)
+        .bind(delivery.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -5,6 +5,9 @@ pub mod event;
 pub mod ids;
 pub mod ledger;
 pub mod manifest;
+pub mod rescue;
+pub mod segment;
+pub mod survey;
 pub mod time;
 
 use serde::{Deserialize, Serialize};

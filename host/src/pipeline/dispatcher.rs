@@ -22,33 +22,62 @@ use serde_json::{json, Value};
 
 use super::effects::{BatchWriter, Target};
 use super::registry::plugin_id;
+use super::rescue::{self, FlowTarget};
+use super::segments::{is_segment_event, Classified, SegmentWriter};
 use super::services::DbServices;
 use super::{Pipeline, PipelineResult};
+use crate::db::churn::{self, Flow};
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
-use crate::db::{customers, events, installs, ledger, state};
+use crate::db::segments::Memberships;
+use crate::db::{customers, events, installs, ledger, models, segments, state, surveys};
 use crate::domain::customer::Customer;
-use crate::domain::event::EventKind;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::ledger::LedgerOp;
+use crate::domain::rescue::{Assessment, FlowAction};
+use crate::domain::segment::Membership;
+use crate::domain::survey::Survey;
 use crate::domain::time::now_ms;
 use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
+use crate::runtime::{scoring, CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
 
 /// An install as one batch sees it.
 struct BatchInstall {
     install: Install,
+    world: World,
     /// The install's config, serialized once for every call of the batch.
     config: String,
     plugin: Result<Arc<Plugin>, String>,
     /// Plugin state per customer of the batch (if it has the capability).
     state: HashMap<String, HashMap<String, Vec<u8>>>,
+    /// The latest fitted model (segmenter, churn-rescue).
+    model: Vec<u8>,
+    /// Current memberships of the batch's customers (segmenter).
+    memberships: HashMap<String, Memberships>,
+    /// Latest flow of the batch's customers (churn-rescue).
+    flows: HashMap<String, Flow>,
     calls: i64,
     failures: i64,
     consecutive: i64,
     tripped: Option<String>,
 }
 
-type CallResult = Result<CallOutput<Vec<crate::domain::ledger::LedgerOp>>, RuntimeError>;
+/// What one install decided about one event.
+enum Decision {
+    Ledger(Vec<LedgerOp>),
+    Segments(Vec<Membership>),
+    Churn {
+        assessment: Assessment,
+        /// The customer's active flow ends `rescued` (an order arrived).
+        rescue: bool,
+        /// `plan`'s actions, when it ran (no active flow was left).
+        plan: Option<Vec<FlowAction>>,
+    },
+    Score(serde_json::Value),
+}
+
+type CallResult = Result<CallOutput<Decision>, RuntimeError>;
 
 impl Pipeline {
     pub(super) async fn run_dispatcher(self) {
@@ -164,9 +193,9 @@ impl Pipeline {
             customers_of.insert(store, customers::get_many(&mut conn, store, ids).await?);
             let mut list = Vec::new();
             for install in installs::enabled(&mut conn, store).await? {
-                if World::parse(&install.world) != Some(World::PointRules) {
+                let Some(world) = World::parse(&install.world) else {
                     continue;
-                }
+                };
                 let plugin = self
                     .plugin(&install.plugin, &install.version)
                     .await
@@ -177,18 +206,49 @@ impl Pipeline {
                     }
                     _ => HashMap::new(),
                 };
+                let model = match world {
+                    World::Segmenter | World::ChurnRescue => {
+                        models::bytes(&mut conn, &install.install_id).await?
+                    }
+                    _ => Vec::new(),
+                };
+                let memberships = match world {
+                    World::Segmenter => {
+                        segments::of_customers(&mut conn, &install.install_id, ids).await?
+                    }
+                    _ => HashMap::new(),
+                };
+                let flows = match world {
+                    World::ChurnRescue => churn::latest_of(&mut conn, store, ids).await?,
+                    _ => HashMap::new(),
+                };
                 list.push(BatchInstall {
                     consecutive: install.consecutive_failures,
                     config: install.config.to_string(),
+                    world,
                     install,
                     plugin,
                     state,
+                    model,
+                    memberships,
+                    flows,
                     calls: 0,
                     failures: 0,
                     tripped: None,
                 });
             }
             installs_of.insert(store, list);
+        }
+        let mut surveys_of: HashMap<(String, String), Survey> = HashMap::new();
+        for ev in &batch {
+            if let EventKind::SurveySubmitted { survey_id, .. } = &ev.event.kind {
+                let key = (ev.store_id.clone(), survey_id.clone());
+                if !surveys_of.contains_key(&key) {
+                    if let Some(s) = surveys::get(&mut conn, &ev.store_id, survey_id).await? {
+                        surveys_of.insert(key, s);
+                    }
+                }
+            }
         }
         drop(conn);
 
@@ -205,8 +265,17 @@ impl Pipeline {
                     if bi.tripped.is_some() {
                         continue;
                     }
-                    let result = match &bi.plugin {
+                    let plugin = match &bi.plugin {
                         Err(why) => Err(why.clone()),
+                        Ok(p) => Ok(p.clone()),
+                    };
+                    let result = match plugin {
+                        Err(why) => {
+                            if !concerns(bi.world, e, store, &surveys_of) {
+                                continue;
+                            }
+                            Err(why)
+                        }
                         Ok(plugin) => {
                             let input = CallInput {
                                 scope: Scope {
@@ -220,14 +289,20 @@ impl Pipeline {
                                 ),
                                 services: services.clone(),
                             };
-                            Ok(self.runtime.on_event(
-                                plugin,
-                                input,
-                                &bi.config,
-                                &customer,
-                                e,
-                                order_totals[i],
-                            ))
+                            let call = CallArgs {
+                                plugin: &plugin,
+                                bi,
+                                customer: &customer,
+                                event: e,
+                                order_total: order_totals[i],
+                                surveys: &surveys_of,
+                                store,
+                                services,
+                            };
+                            match self.decide(call, input) {
+                                Some(r) => Ok(r),
+                                None => continue,
+                            }
                         }
                     };
                     let ok = matches!(result, Ok(Ok(_)));
@@ -251,6 +326,9 @@ impl Pipeline {
         // Effects, outcomes, marks: one transaction.
         let mut tx = self.db.begin_write().await?;
         let mut writer = BatchWriter::new(now);
+        let mut seg_writer = SegmentWriter::new(now);
+        let mut assessments: BTreeMap<&str, Vec<churn::Assessment>> = BTreeMap::new();
+        let mut scored = vec![None; batch.len()];
         let mut latencies = Vec::with_capacity(results.len());
         for (i, k, result) in results {
             let ev = &batch[i];
@@ -265,7 +343,70 @@ impl Pipeline {
             };
             let outcome = match result {
                 Ok(Ok(out)) => {
-                    let mut fx = writer.ops(&mut tx, &target, &out.value).await?;
+                    let mut fx = match &out.value {
+                        Decision::Ledger(ops) => writer.ops(&mut tx, &target, ops).await?,
+                        Decision::Segments(list) => {
+                            let c = Classified {
+                                store,
+                                install_id: &bi.install.install_id,
+                                plugin: &pid,
+                                customer: &e.customer_id,
+                                as_of: e.occurred_at,
+                                cause: &e.id,
+                            };
+                            seg_writer.apply(&c, bi.memberships.get(&e.customer_id), list)
+                        }
+                        Decision::Churn {
+                            assessment,
+                            rescue,
+                            plan,
+                        } => {
+                            assessments
+                                .entry(store)
+                                .or_default()
+                                .push(churn::Assessment {
+                                    install_id: bi.install.install_id.clone(),
+                                    customer_id: e.customer_id.clone(),
+                                    p_alive: assessment.p_alive,
+                                    risk: assessment.risk,
+                                    value_cents: assessment.value_cents,
+                                    details: assessment.details.clone(),
+                                    as_of: e.occurred_at,
+                                    assessed_at: now,
+                                });
+                            let t = FlowTarget {
+                                store,
+                                install_id: &bi.install.install_id,
+                                customer: &e.customer_id,
+                                event_id: Some(&e.id),
+                                now,
+                            };
+                            let mut fx = vec![json!({"op": "assessed",
+                                "p_alive": assessment.p_alive, "risk": assessment.risk})];
+                            let latest = bi.flows.get(&e.customer_id).cloned();
+                            if let (true, Some(mut flow)) = (*rescue, latest.clone()) {
+                                fx.push(rescue::rescue_on_order(&mut tx, &t, &mut flow).await?);
+                            }
+                            if let Some(actions) = plan {
+                                let ended = latest.filter(|f| f.state != "active");
+                                fx.extend(
+                                    rescue::apply_plan(
+                                        &mut tx,
+                                        &t,
+                                        assessment,
+                                        ended.as_ref(),
+                                        actions,
+                                    )
+                                    .await?,
+                                );
+                            }
+                            fx
+                        }
+                        Decision::Score(score) => {
+                            scored[i] = Some((bi.install.install_id.clone(), score.to_string()));
+                            vec![json!({"op": "survey_scored", "score": score})]
+                        }
+                    };
                     fx.extend(writer.messages(&mut tx, &target, out.outbox).await?);
                     writer.state(&target, out.state.writes);
                     Outcome {
@@ -294,6 +435,26 @@ impl Pipeline {
             writer.outcome(store, &e.id, outcome);
         }
         writer.finish(&mut tx).await?;
+        let emitted = seg_writer.finish(&mut tx).await?;
+        for (store, list) in &assessments {
+            churn::save_assessments(&mut tx, store, list).await?;
+        }
+        for (i, ev) in batch.iter().enumerate() {
+            if let EventKind::SurveySubmitted { survey_id, answers } = &ev.event.kind {
+                let e = &ev.event;
+                surveys::save_response(
+                    &mut tx,
+                    &ev.store_id,
+                    survey_id,
+                    &e.id,
+                    &e.customer_id,
+                    e.occurred_at,
+                    &answers.to_string(),
+                    scored[i].as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+                )
+                .await?;
+            }
+        }
         for list in installs_of.values() {
             for bi in list.iter().filter(|bi| bi.calls > 0) {
                 installs::record_calls(
@@ -323,7 +484,128 @@ impl Pipeline {
             .events_processed
             .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.processed.send_modify(|n| *n += 1);
+        if emitted > 0 {
+            self.wake_dispatcher();
+        }
         Ok(batch.len())
+    }
+
+    /// Runs the calls an install makes for one event; None when the event
+    /// does not concern the install.
+    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> Option<CallResult> {
+        let (rt, p, cfg, e) = (&self.runtime, a.plugin, a.bi.config.as_str(), a.event);
+        if !concerns(a.bi.world, e, a.store, a.surveys) {
+            return None;
+        }
+        Some(match a.bi.world {
+            World::PointRules => rt
+                .on_event(p, input, cfg, a.customer, e, a.order_total)
+                .map(|o| o.map(Decision::Ledger)),
+            World::Segmenter => rt
+                .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
+                .map(|o| o.map(Decision::Segments)),
+            World::ChurnRescue => (|| {
+                let assessed = rt.assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)?;
+                let active =
+                    a.bi.flows
+                        .get(&e.customer_id)
+                        .is_some_and(|f| f.state == "active");
+                let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
+                if active && !rescue {
+                    return Ok(assessed.map(|assessment| Decision::Churn {
+                        assessment,
+                        rescue,
+                        plan: None,
+                    }));
+                }
+                let CallOutput {
+                    value: assessment,
+                    state,
+                    mut outbox,
+                    elapsed,
+                    memory_peak_bytes,
+                } = assessed;
+                let next = CallInput {
+                    scope: Scope {
+                        store_id: a.store.to_string(),
+                        install_id: a.bi.install.install_id.clone(),
+                        plugin: p.id.clone(),
+                        event_id: Some(e.id.clone()),
+                    },
+                    state,
+                    services: a.services.clone(),
+                };
+                let planned = rt.plan(p, next, cfg, &assessment, a.customer)?;
+                outbox.extend(planned.outbox);
+                Ok(CallOutput {
+                    value: Decision::Churn {
+                        assessment,
+                        rescue,
+                        plan: Some(planned.value),
+                    },
+                    state: planned.state,
+                    outbox,
+                    elapsed: elapsed + planned.elapsed,
+                    memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
+                })
+            })(),
+            World::SurveyScorer => {
+                let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
+                    return None;
+                };
+                let survey = a.surveys.get(&(a.store.to_string(), survey_id.clone()))?;
+                let wit_survey = scoring::Survey {
+                    id: survey.id.clone(),
+                    kind: survey.kind.clone(),
+                    questions: survey.questions.clone(),
+                };
+                let response = scoring::Response {
+                    customer_id: e.customer_id.clone(),
+                    submitted_at: e.occurred_at,
+                    answers: answers.to_string(),
+                };
+                rt.score(p, input, cfg, &wit_survey, &response)
+                    .and_then(|o| {
+                        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&o.value);
+                        match parsed {
+                            Ok(v) if v.is_object() => Ok(o.map(|_| Decision::Score(v))),
+                            _ => Err(RuntimeError::InvalidOutput(
+                                "a score must be a JSON object".into(),
+                            )),
+                        }
+                    })
+            }
+        })
+    }
+}
+
+/// What `decide` needs to know about one call.
+struct CallArgs<'a> {
+    plugin: &'a Plugin,
+    bi: &'a BatchInstall,
+    customer: &'a Customer,
+    event: &'a Event,
+    order_total: Option<i64>,
+    surveys: &'a HashMap<(String, String), Survey>,
+    store: &'a str,
+    services: &'a Arc<dyn HostServices>,
+}
+
+/// Whether an install of `world` runs on this event: point rules on every
+/// event; segmenters and churn models on every event of the customer but
+/// the host's own segment changes; survey scorers on responses to a known
+/// survey.
+fn concerns(
+    world: World,
+    e: &Event,
+    store: &str,
+    surveys: &HashMap<(String, String), Survey>,
+) -> bool {
+    match world {
+        World::PointRules => true,
+        World::Segmenter | World::ChurnRescue => !is_segment_event(&e.event_type),
+        World::SurveyScorer => matches!(&e.kind, EventKind::SurveySubmitted { survey_id, .. }
+            if surveys.contains_key(&(store.to_string(), survey_id.clone()))),
     }
 }
 

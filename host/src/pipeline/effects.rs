@@ -119,23 +119,13 @@ impl BatchWriter {
                 json!({"op": "message", "message_id": m.id, "channel": m.channel,
                 "template": m.template, "customer_id": m.customer_id}),
             );
-            messages::insert(
-                &mut *tx,
-                t.store,
-                &messages::Message {
-                    id: m.id,
-                    customer_id: m.customer_id,
-                    install_id: t.install_id.to_string(),
-                    event_id: Some(t.event_id.to_string()),
-                    channel: m.channel,
-                    template: m.template,
-                    vars: m.vars,
-                    state: "queued".into(),
-                    attempts: 0,
-                    created_at: self.now,
-                },
-            )
-            .await?;
+            let mut msg =
+                messages::Message::queued(m.id, m.customer_id, t.install_id.to_string(), self.now);
+            msg.event_id = Some(t.event_id.to_string());
+            msg.channel = m.channel;
+            msg.template = m.template;
+            msg.vars = m.vars;
+            messages::insert(&mut *tx, t.store, &msg).await?;
         }
         Ok(effects)
     }

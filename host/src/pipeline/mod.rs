@@ -8,6 +8,8 @@ pub mod expiry;
 pub mod intake;
 pub mod points;
 pub mod registry;
+mod rescue;
+mod segments;
 mod services;
 
 use std::sync::Arc;

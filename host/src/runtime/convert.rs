@@ -111,3 +111,69 @@ pub fn ledger_op(op: loyalty::LedgerOp) -> LedgerOp {
         loyalty::LedgerOp::SetTier(tier) => LedgerOp::SetTier { tier },
     }
 }
+
+fn json_or_invalid(text: &str, what: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("{what} is not valid JSON: {e}"))
+}
+
+pub fn memberships(
+    list: Vec<super::segmentation::Membership>,
+) -> Result<Vec<crate::domain::segment::Membership>, String> {
+    list.into_iter()
+        .map(|m| {
+            Ok(crate::domain::segment::Membership {
+                attributes: json_or_invalid(&m.attributes, "membership attributes")?,
+                segment: m.segment,
+            })
+        })
+        .collect()
+}
+
+pub fn assessment(
+    a: super::rescue::Assessment,
+) -> Result<crate::domain::rescue::Assessment, String> {
+    Ok(crate::domain::rescue::Assessment {
+        p_alive: a.p_alive,
+        risk: a.risk,
+        value_cents: a.value_cents,
+        details: json_or_invalid(&a.details, "assessment details")?,
+    })
+}
+
+pub fn wit_assessment(a: &crate::domain::rescue::Assessment) -> super::rescue::Assessment {
+    super::rescue::Assessment {
+        p_alive: a.p_alive,
+        risk: a.risk,
+        value_cents: a.value_cents,
+        details: a.details.to_string(),
+    }
+}
+
+pub fn actions(
+    list: Vec<super::rescue::Action>,
+) -> Result<Vec<crate::domain::rescue::FlowAction>, String> {
+    use super::rescue::{Action, FlowEnd as W};
+    use crate::domain::rescue::{FlowAction, FlowEnd};
+    list.into_iter()
+        .map(|a| {
+            Ok(match a {
+                Action::SendMessage(m) => FlowAction::Send {
+                    vars: json_or_invalid(&m.vars, "message vars")?,
+                    channel: m.channel,
+                    template: m.template,
+                },
+                Action::GrantPoints((points, reason)) => FlowAction::GrantPoints { points, reason },
+                Action::GrantCoupon(pct) => FlowAction::Coupon(pct),
+                Action::Schedule((after_seconds, step)) => FlowAction::Schedule {
+                    after_seconds,
+                    step,
+                },
+                Action::EndFlow(end) => FlowAction::End(match end {
+                    W::Rescued => FlowEnd::Rescued,
+                    W::Expired => FlowEnd::Expired,
+                    W::Skipped => FlowEnd::Skipped,
+                }),
+            })
+        })
+        .collect()
+}

@@ -57,6 +57,19 @@ pub struct CallOutput<T> {
     pub memory_peak_bytes: usize,
 }
 
+impl<T> CallOutput<T> {
+    /// The same output with its value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> CallOutput<U> {
+        CallOutput {
+            value: f(self.value),
+            state: self.state,
+            outbox: self.outbox,
+            elapsed: self.elapsed,
+            memory_peak_bytes: self.memory_peak_bytes,
+        }
+    }
+}
+
 /// What the host hands a call.
 pub struct CallInput {
     pub scope: Scope,
@@ -369,11 +382,13 @@ impl Runtime {
     }
 }
 
+use crate::domain::rescue::{Assessment, FlowAction};
+use crate::domain::segment::Membership;
 /// Results of the population-level worlds, as the WIT types.
 pub use bindings::churn_rescue::exports::clientele::crm::rescue;
 pub use bindings::segmenter::exports::clientele::crm::segmentation;
 pub use bindings::survey_scorer::exports::clientele::crm::scoring;
-pub use bindings::types::{Fitted, Population};
+pub use bindings::types::{Fitted, Population, PopulationRow};
 
 impl Runtime {
     fn wrong_world(plugin: &Plugin, wanted: World) -> RuntimeError {
@@ -419,15 +434,20 @@ impl Runtime {
         model: &[u8],
         customer: &Customer,
         as_of: i64,
-    ) -> Result<CallOutput<Vec<segmentation::Membership>>, RuntimeError> {
+    ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
         let WorldPre::Segmenter(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
         let c = convert::customer(customer);
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_segmentation()
                 .call_classify(store, &config.to_string(), model, &c, as_of)
+        })?;
+        checked(out, |list| {
+            let list = convert::memberships(list)?;
+            crate::domain::segment::validate(&list)?;
+            Ok(list)
         })
     }
 
@@ -478,15 +498,20 @@ impl Runtime {
         model: &[u8],
         customer: &Customer,
         as_of: i64,
-    ) -> Result<CallOutput<rescue::Assessment>, RuntimeError> {
+    ) -> Result<CallOutput<Assessment>, RuntimeError> {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
                 .call_assess(store, &config.to_string(), model, &c, as_of)
+        })?;
+        checked(out, |a| {
+            let a = convert::assessment(a)?;
+            crate::domain::rescue::validate_assessment(&a)?;
+            Ok(a)
         })
     }
 
@@ -496,18 +521,20 @@ impl Runtime {
         plugin: &Plugin,
         input: CallInput,
         config: &str,
-        assessment: &rescue::Assessment,
+        assessment: &Assessment,
         customer: &Customer,
-    ) -> Result<CallOutput<Vec<rescue::Action>>, RuntimeError> {
+    ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let a = convert::wit_assessment(assessment);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_plan(store, &config.to_string(), assessment, &c)
-        })
+                .call_plan(store, &config.to_string(), &a, &c)
+        })?;
+        checked(out, checked_actions)
     }
 
     /// `churn-rescue`: a flow's timer is due.
@@ -518,17 +545,45 @@ impl Runtime {
         config: &str,
         customer: &Customer,
         flow: &rescue::FlowState,
-    ) -> Result<CallOutput<Vec<rescue::Action>>, RuntimeError> {
+    ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
                 .call_on_timer(store, &config.to_string(), &c, flow)
-        })
+        })?;
+        checked(out, checked_actions)
     }
+}
+
+/// Converts and checks a call's value; a bad value fails the call.
+fn checked<T, U>(
+    out: CallOutput<T>,
+    check: impl FnOnce(T) -> Result<U, String>,
+) -> Result<CallOutput<U>, RuntimeError> {
+    let CallOutput {
+        value,
+        state,
+        outbox,
+        elapsed,
+        memory_peak_bytes,
+    } = out;
+    Ok(CallOutput {
+        value: check(value).map_err(RuntimeError::InvalidOutput)?,
+        state,
+        outbox,
+        elapsed,
+        memory_peak_bytes,
+    })
+}
+
+fn checked_actions(list: Vec<rescue::Action>) -> Result<Vec<FlowAction>, String> {
+    let list = convert::actions(list)?;
+    crate::domain::rescue::validate_actions(&list)?;
+    Ok(list)
 }
 
 fn truncate(mut s: String, max: usize) -> String {

@@ -1,0 +1,227 @@
+//! Churn assessments and rescue flows.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::bulk::Style;
+use super::{json_col, Conn, DbResult};
+use crate::domain::time::Millis;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    pub install_id: String,
+    pub customer_id: String,
+    pub p_alive: f64,
+    pub risk: f64,
+    pub value_cents: i64,
+    pub details: Value,
+    pub as_of: Millis,
+    pub assessed_at: Millis,
+}
+
+pub async fn save_assessments(conn: &mut Conn, store: &str, list: &[Assessment]) -> DbResult<()> {
+    for chunk in list.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO assessments (store_id, install_id, customer_id, p_alive, risk, value_cents, details,
+               as_of, assessed_at)
+             VALUES {} ON CONFLICT (install_id, customer_id) DO UPDATE SET p_alive = excluded.p_alive,
+               risk = excluded.risk, value_cents = excluded.value_cents, details = excluded.details,
+               as_of = excluded.as_of, assessed_at = excluded.assessed_at",
+            Style::of(conn).values(chunk.len(), 9, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(store)
+                .bind(&a.install_id)
+                .bind(&a.customer_id)
+                .bind(a.p_alive)
+                .bind(a.risk)
+                .bind(a.value_cents)
+                .bind(a.details.to_string())
+                .bind(a.as_of)
+                .bind(a.assessed_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The customer's most recent assessment.
+pub async fn latest_assessment(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+) -> DbResult<Option<Assessment>> {
+    let row = sqlx::query(
+        "SELECT install_id, customer_id, p_alive, risk, value_cents, details, as_of, assessed_at
+         FROM assessments WHERE store_id = $1 AND customer_id = $2
+         ORDER BY assessed_at DESC LIMIT 1",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(Assessment {
+            install_id: r.try_get("install_id")?,
+            customer_id: r.try_get("customer_id")?,
+            p_alive: r.try_get("p_alive")?,
+            risk: r.try_get("risk")?,
+            value_cents: r.try_get("value_cents")?,
+            details: json_col(r.try_get("details")?, serde_json::json!({})),
+            as_of: r.try_get("as_of")?,
+            assessed_at: r.try_get("assessed_at")?,
+        })
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Flow {
+    pub id: String,
+    pub store_id: String,
+    pub install_id: String,
+    pub customer_id: String,
+    /// `active`, `rescued`, `expired` or `skipped`.
+    pub state: String,
+    /// The step due next (active) or the last one reached.
+    pub step: i64,
+    pub due_at: Option<Millis>,
+    pub started_at: Millis,
+    pub ended_at: Option<Millis>,
+    pub updated_at: Millis,
+    pub p_alive: f64,
+    pub value_cents: i64,
+    /// What happened, in order: `[{"at", "what", ...}]`.
+    pub history: Value,
+}
+
+const COLUMNS: &str =
+    "id, store_id, install_id, customer_id, state, step, due_at, started_at, ended_at,
+    updated_at, p_alive, value_cents, history";
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Flow> {
+    Ok(Flow {
+        id: r.try_get("id")?,
+        store_id: r.try_get("store_id")?,
+        install_id: r.try_get("install_id")?,
+        customer_id: r.try_get("customer_id")?,
+        state: r.try_get("state")?,
+        step: r.try_get("step")?,
+        due_at: r.try_get("due_at")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        updated_at: r.try_get("updated_at")?,
+        p_alive: r.try_get("p_alive")?,
+        value_cents: r.try_get("value_cents")?,
+        history: json_col(r.try_get("history")?, serde_json::json!([])),
+    })
+}
+
+/// Inserts a flow or writes back every mutable field of an existing one.
+pub async fn save_flow(conn: &mut Conn, f: &Flow) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO flows (id, store_id, install_id, customer_id, state, step, due_at, started_at, ended_at,
+           updated_at, p_alive, value_cents, history)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, step = excluded.step,
+           due_at = excluded.due_at, ended_at = excluded.ended_at, updated_at = excluded.updated_at,
+           p_alive = excluded.p_alive, value_cents = excluded.value_cents, history = excluded.history",
+    )
+    .bind(&f.id)
+    .bind(&f.store_id)
+    .bind(&f.install_id)
+    .bind(&f.customer_id)
+    .bind(&f.state)
+    .bind(f.step)
+    .bind(f.due_at)
+    .bind(f.started_at)
+    .bind(f.ended_at)
+    .bind(f.updated_at)
+    .bind(f.p_alive)
+    .bind(f.value_cents)
+    .bind(f.history.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The customer's latest flow (any state).
+pub async fn latest_flow(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Option<Flow>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND customer_id = $2
+         ORDER BY CASE WHEN state = 'active' THEN 0 ELSE 1 END, updated_at DESC LIMIT 1"
+    ))
+    .bind(store)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// The latest flow of each of these customers.
+pub async fn latest_of(
+    conn: &mut Conn,
+    store: &str,
+    customers: &[&str],
+) -> DbResult<std::collections::HashMap<String, Flow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in customers.chunks(super::bulk::CHUNK) {
+        let style = Style::of(conn);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM flows WHERE store_id = {} AND customer_id IN ({})
+             ORDER BY updated_at",
+            style.p(1),
+            style.list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql).bind(store);
+        for c in chunk {
+            q = q.bind(*c);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let f = from_row(&r)?;
+            // An active flow wins; otherwise the most recently updated.
+            let keep_old = out
+                .get(&f.customer_id)
+                .is_some_and(|old: &Flow| old.state == "active" && f.state != "active");
+            if !keep_old {
+                out.insert(f.customer_id.clone(), f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Active flows whose step is due, oldest first.
+pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<Flow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM flows WHERE state = 'active' AND due_at <= $1 ORDER BY due_at LIMIT $2"
+    ))
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    store: &str,
+    state: Option<&str>,
+    limit: u32,
+) -> DbResult<Vec<Flow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND ($2 = '' OR state = $2)
+         ORDER BY started_at, id LIMIT $3"
+    ))
+    .bind(store)
+    .bind(state.unwrap_or(""))
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

@@ -1,0 +1,118 @@
+//! Surveys and their scored responses.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{json_col, Conn, DbResult};
+use crate::domain::survey::Survey;
+use crate::domain::time::Millis;
+
+pub async fn insert(conn: &mut Conn, store: &str, s: &Survey, now: Millis) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO surveys (store_id, id, kind, questions, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(store)
+    .bind(&s.id)
+    .bind(&s.kind)
+    .bind(serde_json::to_string(&s.questions).unwrap_or_else(|_| "[]".into()))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Survey> {
+    Ok(Survey {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        questions: serde_json::from_str(&r.try_get::<String, _>("questions")?).unwrap_or_default(),
+    })
+}
+
+pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Survey>> {
+    sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 AND id = $2")
+        .bind(store)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Survey>> {
+    let rows =
+        sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 ORDER BY id")
+            .bind(store)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// A response as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    pub event_id: String,
+    pub customer_id: String,
+    pub submitted_at: Millis,
+    pub answers: Value,
+    pub install_id: Option<String>,
+    pub score: Option<Value>,
+}
+
+/// Stores a response with its score (None when no scorer is installed).
+#[allow(clippy::too_many_arguments)]
+pub async fn save_response(
+    conn: &mut Conn,
+    store: &str,
+    survey_id: &str,
+    event_id: &str,
+    customer: &str,
+    submitted_at: Millis,
+    answers: &str,
+    scored: Option<(&str, &str)>,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO survey_responses (store_id, event_id, survey_id, customer_id, submitted_at, answers,
+           install_id, score)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (store_id, event_id) DO UPDATE SET install_id = excluded.install_id,
+           score = excluded.score",
+    )
+    .bind(store)
+    .bind(event_id)
+    .bind(survey_id)
+    .bind(customer)
+    .bind(submitted_at)
+    .bind(answers)
+    .bind(scored.map(|s| s.0))
+    .bind(scored.map(|s| s.1))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn responses(conn: &mut Conn, store: &str, survey_id: &str) -> DbResult<Vec<Response>> {
+    let rows = sqlx::query(
+        "SELECT event_id, customer_id, submitted_at, answers, install_id, score FROM survey_responses
+         WHERE store_id = $1 AND survey_id = $2 ORDER BY submitted_at, event_id",
+    )
+    .bind(store)
+    .bind(survey_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let score: Option<String> = r.try_get("score")?;
+            Ok(Response {
+                event_id: r.try_get("event_id")?,
+                customer_id: r.try_get("customer_id")?,
+                submitted_at: r.try_get("submitted_at")?,
+                answers: json_col(r.try_get("answers")?, serde_json::json!({})),
+                install_id: r.try_get("install_id")?,
+                score: score.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,115 @@
+//! Churn assessments and rescue-flow actions as a churn-rescue plugin
+//! decides them, checked before the host acts on them.
+
+use serde_json::Value;
+
+/// Most actions one call may return.
+pub const MAX_ACTIONS: usize = 50;
+/// The furthest a step may be scheduled: ten years.
+pub const MAX_AFTER_SECONDS: u64 = 10 * 365 * 86_400;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub p_alive: f64,
+    pub risk: f64,
+    pub value_cents: i64,
+    pub details: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEnd {
+    Rescued,
+    Expired,
+    Skipped,
+}
+
+impl FlowEnd {
+    pub fn state(self) -> &'static str {
+        match self {
+            FlowEnd::Rescued => "rescued",
+            FlowEnd::Expired => "expired",
+            FlowEnd::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlowAction {
+    Send {
+        channel: String,
+        template: String,
+        vars: Value,
+    },
+    GrantPoints {
+        points: i64,
+        reason: String,
+    },
+    /// A coupon of this many percent off.
+    Coupon(u8),
+    /// Run step `step` this many seconds after the flow started.
+    Schedule {
+        after_seconds: u64,
+        step: u32,
+    },
+    End(FlowEnd),
+}
+
+pub fn validate_assessment(a: &Assessment) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&a.p_alive) {
+        return Err(format!("p_alive {} is not a probability", a.p_alive));
+    }
+    if !a.risk.is_finite() {
+        return Err("risk is not a finite number".into());
+    }
+    if !a.details.is_object() {
+        return Err("details must be a JSON object".into());
+    }
+    Ok(())
+}
+
+pub fn validate_actions(list: &[FlowAction]) -> Result<(), String> {
+    if list.len() > MAX_ACTIONS {
+        return Err(format!("{} actions; at most {MAX_ACTIONS}", list.len()));
+    }
+    for a in list {
+        match a {
+            FlowAction::Send {
+                channel,
+                template,
+                vars,
+            } => {
+                let ok = |s: &str| !s.is_empty() && s.len() <= 128;
+                if !ok(channel) || !ok(template) {
+                    return Err(
+                        "a message needs a channel and a template of 1 to 128 characters".into(),
+                    );
+                }
+                if !vars.is_object() {
+                    return Err("message vars must be a JSON object".into());
+                }
+            }
+            FlowAction::GrantPoints { points, reason } => {
+                if !(1..=1_000_000_000).contains(points) {
+                    return Err(format!("grant of {points} points: must be 1 to 1e9"));
+                }
+                if reason.is_empty() || reason.len() > 256 {
+                    return Err("a points grant needs a reason of 1 to 256 characters".into());
+                }
+            }
+            FlowAction::Coupon(pct) => {
+                if !(1..=100).contains(pct) {
+                    return Err(format!("coupon of {pct}%: must be 1 to 100"));
+                }
+            }
+            FlowAction::Schedule { after_seconds, .. } => {
+                if *after_seconds > MAX_AFTER_SECONDS {
+                    return Err(format!(
+                        "step scheduled {after_seconds} s after the start: at most ten years"
+                    ));
+                }
+            }
+            FlowAction::End(_) => {}
+        }
+    }
+    Ok(())
+}

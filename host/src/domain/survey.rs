@@ -1,0 +1,225 @@
+//! Surveys: their definition and the answers each built-in kind accepts.
+//! The host checks answers at intake (a bad answer is a 422 naming the
+//! field); the survey-scorer plugin then scores what passed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::event::FieldError;
+
+/// The kinds the host knows the answers of.
+pub const KINDS: [&str; 6] = ["nps", "csat", "ces", "satisfaction7", "gap", "kano"];
+
+/// The answers of a Kano question, in the evaluation table's order.
+pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", "dislike"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Survey {
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub questions: Vec<String>,
+}
+
+fn check_id(id: &str) -> Result<(), &'static str> {
+    if super::ids::is_valid_id(id) {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of A-Z a-z 0-9 . _ : -")
+    }
+}
+
+/// Checks a survey definition (fields named as in the request body).
+pub fn check_definition(s: &Survey) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Err(msg) = check_id(&s.id) {
+        errors.push(FieldError::new("id", msg));
+    }
+    if !KINDS.contains(&s.kind.as_str()) {
+        errors.push(FieldError::new(
+            "kind",
+            format!("must be one of {}", KINDS.join(", ")),
+        ));
+    }
+    let needs_questions = matches!(s.kind.as_str(), "gap" | "kano");
+    if needs_questions && s.questions.is_empty() {
+        errors.push(FieldError::new(
+            "questions",
+            format!("a {} survey needs at least one question", s.kind),
+        ));
+    }
+    if s.questions.len() > 100 {
+        errors.push(FieldError::new("questions", "at most 100 questions"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, q) in s.questions.iter().enumerate() {
+        if q.is_empty() || q.len() > 64 {
+            errors.push(FieldError::new(
+                format!("questions[{i}]"),
+                "must be 1 to 64 characters",
+            ));
+        } else if !seen.insert(q) {
+            errors.push(FieldError::new(format!("questions[{i}]"), "is repeated"));
+        }
+    }
+    errors
+}
+
+fn int_in(v: &Value, field: &str, low: i64, high: i64, errors: &mut Vec<FieldError>) {
+    match v.get(field.rsplit('.').next().unwrap_or(field)) {
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|x| (low..=high).contains(&x)) => {}
+        Some(Value::Number(n)) if n.as_i64().is_some() => errors.push(FieldError::new(
+            field,
+            format!("must be from {low} to {high}, not {n}"),
+        )),
+        _ => errors.push(FieldError::new(
+            field,
+            format!("must be an integer from {low} to {high}"),
+        )),
+    }
+}
+
+/// Checks the `answers` of a `survey.submitted` event for `survey`;
+/// `prefix` is where the answers are in the request (`data.answers`).
+pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !answers.is_object() {
+        errors.push(FieldError::new(prefix, "must be an object"));
+        return errors;
+    }
+    let field = |name: &str| format!("{prefix}.{name}");
+    match survey.kind.as_str() {
+        "nps" => int_in(answers, &field("score"), 0, 10, &mut errors),
+        "csat" => int_in(answers, &field("score"), 1, 5, &mut errors),
+        "ces" => int_in(answers, &field("score"), 1, 7, &mut errors),
+        "satisfaction7" => int_in(answers, &field("level"), 1, 7, &mut errors),
+        "gap" => match answers.get("items") {
+            Some(Value::Object(items)) if !items.is_empty() => {
+                for (name, item) in items {
+                    let at = field(&format!("items.{name}"));
+                    if !survey.questions.contains(name) {
+                        errors.push(FieldError::new(
+                            at,
+                            format!("is not an item of survey {}", survey.id),
+                        ));
+                    } else if !item.is_object() {
+                        errors.push(FieldError::new(at, "must be an object"));
+                    } else {
+                        int_in(item, &format!("{at}.expectation"), 1, 7, &mut errors);
+                        int_in(item, &format!("{at}.experience"), 1, 7, &mut errors);
+                    }
+                }
+            }
+            _ => errors.push(FieldError::new(
+                field("items"),
+                "must be a non-empty object of items",
+            )),
+        },
+        "kano" => match answers.get("features") {
+            Some(Value::Object(features)) if !features.is_empty() => {
+                for (name, pair) in features {
+                    let at = field(&format!("features.{name}"));
+                    if !survey.questions.contains(name) {
+                        errors.push(FieldError::new(
+                            at,
+                            format!("is not a feature of survey {}", survey.id),
+                        ));
+                        continue;
+                    }
+                    for side in ["functional", "dysfunctional"] {
+                        let ok = pair
+                            .get(side)
+                            .and_then(Value::as_str)
+                            .is_some_and(|a| KANO_ANSWERS.contains(&a));
+                        if !ok {
+                            errors.push(FieldError::new(
+                                format!("{at}.{side}"),
+                                format!("must be one of {}", KANO_ANSWERS.join(", ")),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => errors.push(FieldError::new(
+                field("features"),
+                "must be a non-empty object of features",
+            )),
+        },
+        _ => {}
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn survey(kind: &str, questions: &[&str]) -> Survey {
+        Survey {
+            id: "s1".into(),
+            kind: kind.into(),
+            questions: questions.iter().map(|q| q.to_string()).collect(),
+        }
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn scores_in_range() {
+        let nps = survey("nps", &[]);
+        assert!(check_answers(&nps, &json!({"score": 0}), "data.answers").is_empty());
+        assert!(check_answers(&nps, &json!({"score": 10}), "data.answers").is_empty());
+        for bad in [
+            json!({"score": 11}),
+            json!({"score": "9"}),
+            json!({"score": 9.5}),
+            json!({}),
+        ] {
+            assert_eq!(
+                fields(check_answers(&nps, &bad, "data.answers")),
+                ["data.answers.score"]
+            );
+        }
+        let csat = survey("csat", &[]);
+        assert!(!check_answers(&csat, &json!({"score": 0}), "a").is_empty());
+        let s7 = survey("satisfaction7", &[]);
+        assert_eq!(
+            fields(check_answers(&s7, &json!({"level": 8}), "a")),
+            ["a.level"]
+        );
+        assert!(!check_answers(&nps, &json!([1]), "a").is_empty());
+    }
+
+    #[test]
+    fn gap_and_kano_name_the_bad_part() {
+        let gap = survey("gap", &["delivery"]);
+        let bad = json!({"items": {"delivery": {"expectation": 0, "experience": 3}, "price": {}}});
+        let mut f = fields(check_answers(&gap, &bad, "a"));
+        f.sort();
+        assert_eq!(f, ["a.items.delivery.expectation", "a.items.price"]);
+        let kano = survey("kano", &["wrap"]);
+        let ok = json!({"features": {"wrap": {"functional": "like", "dysfunctional": "must_be"}}});
+        assert!(check_answers(&kano, &ok, "a").is_empty());
+        let bad = json!({"features": {"wrap": {"functional": "love", "dysfunctional": "like"}, "gift": {}}});
+        let mut f = fields(check_answers(&kano, &bad, "a"));
+        f.sort();
+        assert_eq!(f, ["a.features.gift", "a.features.wrap.functional"]);
+    }
+
+    #[test]
+    fn definitions() {
+        assert!(check_definition(&survey("nps", &[])).is_empty());
+        assert_eq!(
+            fields(check_definition(&survey("kano", &[]))),
+            ["questions"]
+        );
+        assert_eq!(fields(check_definition(&survey("vibes", &[]))), ["kind"]);
+        assert_eq!(
+            fields(check_definition(&survey("gap", &["a", "a"]))),
+            ["questions[1]"]
+        );
+    }
+}

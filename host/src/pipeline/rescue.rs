@@ -1,0 +1,307 @@
+//! Rescue flows: the host's side of the churn-rescue world. Assessments
+//! are stored; a plan may start a flow (at most one active per customer)
+//! or record it `skipped`; an order ends an active flow `rescued`; a
+//! flow's timers are durable rows (`due_at`) that the dispatcher runs, and
+//! each step's messages are queued once (the outbox refuses a second
+//! message for the same flow step).
+
+use serde_json::{json, Value};
+
+use crate::db::churn::{self, Flow};
+use crate::db::ledger::{self, Account};
+use crate::db::{messages, DbResult, Tx};
+use crate::domain::ids::random_id;
+use crate::domain::rescue::{Assessment, FlowAction, FlowEnd};
+use crate::domain::time::Millis;
+
+/// Who a flow decision is about.
+pub struct FlowTarget<'a> {
+    pub store: &'a str,
+    pub install_id: &'a str,
+    pub customer: &'a str,
+    /// The event being processed, if an event caused this.
+    pub event_id: Option<&'a str>,
+    pub now: Millis,
+}
+
+fn note(flow: &mut Flow, now: Millis, what: Value) {
+    let mut entry = what;
+    entry["at"] = json!(crate::domain::time::to_rfc3339(now));
+    if let Value::Array(list) = &mut flow.history {
+        list.push(entry);
+    } else {
+        flow.history = json!([entry]);
+    }
+}
+
+fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
+    flow.state = how.state().to_string();
+    flow.due_at = None;
+    flow.ended_at = Some(now);
+    flow.updated_at = now;
+}
+
+/// An order arrived: an active flow ends `rescued`. Returns the effect.
+pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -> DbResult<Value> {
+    end(flow, FlowEnd::Rescued, t.now);
+    note(
+        flow,
+        t.now,
+        json!({"what": "rescued", "event_id": t.event_id}),
+    );
+    churn::save_flow(&mut *tx, flow).await?;
+    Ok(json!({"op": "flow_rescued", "flow_id": flow.id}))
+}
+
+/// Applies what `plan` decided for a customer without an active flow.
+/// `latest` is the customer's latest (ended) flow, if any.
+pub async fn apply_plan(
+    tx: &mut Tx,
+    t: &FlowTarget<'_>,
+    assessment: &Assessment,
+    latest: Option<&Flow>,
+    actions: &[FlowAction],
+) -> DbResult<Vec<Value>> {
+    let mut effects = Vec::new();
+    let mut started: Option<Flow> = None;
+    let mut loose = Vec::new();
+    for a in actions {
+        match a {
+            FlowAction::Schedule {
+                after_seconds,
+                step,
+            } if started.is_none() => {
+                let mut f = Flow {
+                    id: random_id("flow"),
+                    store_id: t.store.to_string(),
+                    install_id: t.install_id.to_string(),
+                    customer_id: t.customer.to_string(),
+                    state: "active".into(),
+                    step: i64::from(*step),
+                    due_at: Some(t.now + (*after_seconds as i64) * 1000),
+                    started_at: t.now,
+                    ended_at: None,
+                    updated_at: t.now,
+                    p_alive: assessment.p_alive,
+                    value_cents: assessment.value_cents,
+                    history: json!([]),
+                };
+                note(
+                    &mut f,
+                    t.now,
+                    json!({"what": "started", "p_alive": assessment.p_alive,
+                    "value_cents": assessment.value_cents, "event_id": t.event_id}),
+                );
+                effects.push(json!({"op": "flow_started", "flow_id": f.id, "step": step,
+                    "due_in_seconds": after_seconds}));
+                started = Some(f);
+            }
+            FlowAction::End(FlowEnd::Skipped) if started.is_none() => {
+                // One skipped record per customer until something changes.
+                let mut f = match latest {
+                    Some(f) if f.state == "skipped" && f.install_id == t.install_id => f.clone(),
+                    _ => Flow {
+                        id: random_id("flow"),
+                        store_id: t.store.to_string(),
+                        install_id: t.install_id.to_string(),
+                        customer_id: t.customer.to_string(),
+                        state: "skipped".into(),
+                        step: 0,
+                        due_at: None,
+                        started_at: t.now,
+                        ended_at: Some(t.now),
+                        updated_at: t.now,
+                        p_alive: assessment.p_alive,
+                        value_cents: assessment.value_cents,
+                        history: json!([{"what": "skipped: not worth a rescue",
+                            "at": crate::domain::time::to_rfc3339(t.now)}]),
+                    },
+                };
+                f.updated_at = t.now;
+                f.p_alive = assessment.p_alive;
+                f.value_cents = assessment.value_cents;
+                churn::save_flow(&mut *tx, &f).await?;
+                effects.push(json!({"op": "flow_skipped", "flow_id": f.id}));
+            }
+            other => loose.push(other.clone()),
+        }
+    }
+    if let Some(mut f) = started {
+        // Messages, points and coupons that came with the start belong to it.
+        effects.extend(apply_step_actions(tx, t, &mut f, &loose, false).await?);
+        churn::save_flow(&mut *tx, &f).await?;
+    } else {
+        effects.extend(apply_loose(tx, t, &loose).await?);
+    }
+    Ok(effects)
+}
+
+/// Messages and points decided outside any flow.
+async fn apply_loose(
+    tx: &mut Tx,
+    t: &FlowTarget<'_>,
+    actions: &[FlowAction],
+) -> DbResult<Vec<Value>> {
+    let mut effects = Vec::new();
+    let mut coupon = None;
+    for a in actions {
+        match a {
+            FlowAction::Coupon(pct) => coupon = Some(*pct),
+            FlowAction::Send {
+                channel,
+                template,
+                vars,
+            } => {
+                let mut m = messages::Message::queued(
+                    random_id("msg"),
+                    t.customer.to_string(),
+                    t.install_id.to_string(),
+                    t.now,
+                );
+                m.event_id = t.event_id.map(str::to_string);
+                m.channel = channel.clone();
+                m.template = template.clone();
+                m.vars = with_coupon(vars, coupon, None);
+                messages::insert(&mut *tx, t.store, &m).await?;
+                effects.push(
+                    json!({"op": "message", "message_id": m.id, "channel": channel,
+                    "template": template}),
+                );
+            }
+            FlowAction::GrantPoints { points, reason } => {
+                effects.push(grant(tx, t, *points, reason).await?);
+            }
+            _ => {}
+        }
+    }
+    Ok(effects)
+}
+
+fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
+    let mut vars = vars.clone();
+    if let (Some(pct), Value::Object(map)) = (pct, &mut vars) {
+        map.entry("coupon_percent").or_insert(json!(pct));
+        if let Some(code) = code {
+            map.insert("coupon_code".into(), json!(code));
+        }
+    }
+    vars
+}
+
+async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> DbResult<Value> {
+    let account = Account {
+        store: t.store,
+        customer: t.customer,
+        now: t.now,
+        event_id: t.event_id,
+        install_id: Some(t.install_id),
+    };
+    let e = ledger::earn(&mut *tx, &account, points, reason, None).await?;
+    Ok(json!({"op": "earn", "points": points, "reason": reason, "entry_id": e.id}))
+}
+
+/// Applies the actions of a flow's step (`on-timer`, or those that came
+/// with the start): messages once per step, coupons, points, the next
+/// step or the end. With `timer` set, a step that neither schedules nor
+/// ends the flow ends it `expired`, so no flow is left without a timer.
+pub async fn apply_step_actions(
+    tx: &mut Tx,
+    t: &FlowTarget<'_>,
+    flow: &mut Flow,
+    actions: &[FlowAction],
+    timer: bool,
+) -> DbResult<Vec<Value>> {
+    let mut effects = Vec::new();
+    let step = flow.step;
+    let mut coupon: Option<(u8, String)> = None;
+    let mut next = false;
+    for a in actions {
+        match a {
+            FlowAction::Coupon(pct) => {
+                let code = format!("WB-{}", &random_id("c")[2..12].to_uppercase());
+                note(
+                    flow,
+                    t.now,
+                    json!({"what": "coupon", "step": step, "percent": pct, "code": code}),
+                );
+                effects.push(json!({"op": "coupon", "percent": pct, "code": code}));
+                coupon = Some((*pct, code));
+            }
+            FlowAction::Send {
+                channel,
+                template,
+                vars,
+            } => {
+                let mut m = messages::Message::queued(
+                    random_id("msg"),
+                    t.customer.to_string(),
+                    t.install_id.to_string(),
+                    t.now,
+                );
+                m.event_id = t.event_id.map(str::to_string);
+                m.flow_id = Some(flow.id.clone());
+                m.step = Some(step);
+                m.channel = channel.clone();
+                m.template = template.clone();
+                m.vars = with_coupon(
+                    vars,
+                    coupon.as_ref().map(|c| c.0),
+                    coupon.as_ref().map(|c| c.1.as_str()),
+                );
+                if messages::insert(&mut *tx, t.store, &m).await? {
+                    note(
+                        flow,
+                        t.now,
+                        json!({"what": "message", "step": step, "message_id": m.id,
+                        "channel": channel, "template": template}),
+                    );
+                    effects.push(
+                        json!({"op": "message", "message_id": m.id, "channel": channel,
+                        "template": template, "flow_id": flow.id, "step": step}),
+                    );
+                }
+            }
+            FlowAction::GrantPoints { points, reason } => {
+                note(
+                    flow,
+                    t.now,
+                    json!({"what": "points", "step": step, "points": points}),
+                );
+                effects.push(grant(tx, t, *points, reason).await?);
+            }
+            FlowAction::Schedule {
+                after_seconds,
+                step: next_step,
+            } => {
+                if flow.state == "active" {
+                    flow.step = i64::from(*next_step);
+                    flow.due_at = Some(flow.started_at + (*after_seconds as i64) * 1000);
+                    next = true;
+                    effects.push(json!({"op": "flow_scheduled", "flow_id": flow.id,
+                        "step": next_step, "after_seconds": after_seconds}));
+                }
+            }
+            FlowAction::End(how) => {
+                if flow.state == "active" {
+                    end(flow, *how, t.now);
+                    note(flow, t.now, json!({"what": how.state(), "step": step}));
+                    effects.push(
+                        json!({"op": "flow_ended", "flow_id": flow.id, "state": how.state()}),
+                    );
+                }
+            }
+        }
+    }
+    if timer && !next && flow.state == "active" {
+        end(flow, FlowEnd::Expired, t.now);
+        note(
+            flow,
+            t.now,
+            json!({"what": "expired", "step": step,
+            "note": "the step scheduled nothing further"}),
+        );
+        effects.push(json!({"op": "flow_ended", "flow_id": flow.id, "state": "expired"}));
+    }
+    flow.updated_at = t.now;
+    Ok(effects)
+}
