@@ -29,6 +29,10 @@ enum Command {
         database_url: Option<String>,
         #[arg(long, env = "CLIENTELE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Refit every store's population models this often, in seconds
+        /// (0: only on POST /v1/stores/{store}/models/fit).
+        #[arg(long, env = "CLIENTELE_FIT_EVERY", default_value_t = 86_400)]
+        fit_every: u64,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -94,11 +98,14 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             database_url,
             listen,
+            fit_every,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
             config.database_url = database_url;
             config.listen = listen;
+            config.pipeline.fit_every =
+                (fit_every > 0).then(|| std::time::Duration::from_secs(fit_every));
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
             tokio::select! {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub events_duplicate: AtomicU64,
     pub events_processed: AtomicU64,
     pub batches: AtomicU64,
+    pub messages_delivered: AtomicU64,
+    pub messages_failed: AtomicU64,
     installs: Mutex<HashMap<String, InstallStats>>,
 }
 
@@ -89,6 +91,18 @@ impl Metrics {
             out,
             "clientele_events_processed_total {}",
             c(&self.events_processed)
+        );
+        let _ = writeln!(out, "# TYPE clientele_messages_delivered_total counter");
+        let _ = writeln!(
+            out,
+            "clientele_messages_delivered_total {}",
+            c(&self.messages_delivered)
+        );
+        let _ = writeln!(out, "# TYPE clientele_messages_failed_total counter");
+        let _ = writeln!(
+            out,
+            "clientele_messages_failed_total {}",
+            c(&self.messages_failed)
         );
         let _ = writeln!(out, "# TYPE clientele_events_pending gauge");
         let _ = writeln!(out, "clientele_events_pending {pending_events}");

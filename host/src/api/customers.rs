@@ -151,5 +151,7 @@ pub async fn get(
     let c = customers::get(&mut conn, &store, &customer)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("customer `{customer}` not found")))?;
-    Ok(Json(profile_json(&c)))
+    let mut body = profile_json(&c);
+    body["segments"] = json!(crate::db::segments::of_customer(&mut conn, &store, &customer).await?);
+    Ok(Json(body))
 }

@@ -68,8 +68,18 @@ pub async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_store(&state, &store).await?;
-    let events = parse_batch(&json_body(body)?)?;
+    let body = json_body(body)?;
+    let events = parse_batch(&body)?;
     let p = &state.pipeline;
+    let batch = body.get("events").is_some();
+    p.check_survey_answers(&store, &events, |i| {
+        if batch {
+            format!("events[{i}].")
+        } else {
+            String::new()
+        }
+    })
+    .await?;
     let accepted = p.ingest(&store, &events).await?;
     if q.wait {
         p.wait_processed(&accepted, WAIT_LIMIT).await?;

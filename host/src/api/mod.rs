@@ -2,13 +2,18 @@
 
 mod auth;
 mod customers;
+mod delivery;
 mod error;
 mod events;
+mod flows;
 mod installs;
+mod models;
 mod plugins;
 mod points;
+mod segments;
 mod service;
 mod stores;
+mod surveys;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -67,7 +72,31 @@ pub fn app(state: AppState) -> Router {
             "/v1/stores/{store}/customers/{customer}/points/redeem",
             post(points::redeem),
         )
-        .route("/v1/stores/{store}/messages", get(points::messages))
+        .route("/v1/stores/{store}/messages", get(delivery::outbox))
+        .route(
+            "/v1/stores/{store}/delivery",
+            get(delivery::get).put(delivery::put),
+        )
+        .route("/v1/stores/{store}/segments", get(segments::list))
+        .route(
+            "/v1/stores/{store}/segments/{segment}/members",
+            get(segments::members),
+        )
+        .route("/v1/stores/{store}/models", get(models::list))
+        .route("/v1/stores/{store}/models/fit", post(models::fit))
+        .route(
+            "/v1/stores/{store}/surveys",
+            post(surveys::create).get(surveys::list),
+        )
+        .route(
+            "/v1/stores/{store}/surveys/{survey}/report",
+            get(surveys::report),
+        )
+        .route(
+            "/v1/stores/{store}/customers/{customer}/churn",
+            get(flows::churn),
+        )
+        .route("/v1/stores/{store}/flows", get(flows::list))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(service::not_found)
         .with_state(state)

@@ -8,7 +8,6 @@ use super::auth::Caller;
 use super::customers::check_id;
 use super::{json_body, ApiError, AppState};
 use crate::db::ledger::Entry;
-use crate::db::messages;
 use crate::domain::time::to_rfc3339;
 
 fn entry_json(e: &Entry) -> Value {
@@ -76,15 +75,4 @@ pub async fn redeem(
     Ok(Json(
         json!({"balance": balance, "entry": entry_json(&entry)}),
     ))
-}
-
-pub async fn messages(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list = messages::list(&mut conn, &store, 1000).await?;
-    Ok(Json(json!(list)))
 }

@@ -86,6 +86,14 @@ impl Pipeline {
             handle: tokio::runtime::Handle::current(),
         });
         loop {
+            if let Err(e) = self.run_queued_fits(&services).await {
+                tracing::error!(error = %e, "fit failed");
+            }
+            match self.run_due_timers(&services).await {
+                Ok(n) if n > 0 => self.wake_outbox(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "flow timers failed; retrying"),
+            }
             match self.dispatch_batch(&services).await {
                 Ok(0) => {
                     // Nothing pending: sleep until intake wakes us (or a
@@ -487,6 +495,7 @@ impl Pipeline {
         if emitted > 0 {
             self.wake_dispatcher();
         }
+        self.wake_outbox();
         Ok(batch.len())
     }
 

@@ -2,15 +2,19 @@
 //! install it concerns and applies their effects, the scheduler expires
 //! points. Also the plugin registry (publish, load) and points redemption.
 
+pub mod delivery;
 pub mod dispatcher;
 mod effects;
 pub mod expiry;
+pub mod fits;
 pub mod intake;
 pub mod points;
 pub mod registry;
 mod rescue;
 mod segments;
 mod services;
+mod surveys;
+mod timers;
 
 use std::sync::Arc;
 
@@ -52,6 +56,9 @@ pub struct PipelineConfig {
     pub trip_after: i64,
     /// How often due points are expired.
     pub expiry_every: std::time::Duration,
+    /// How often every store's population models are refitted (None:
+    /// only on request).
+    pub fit_every: Option<std::time::Duration>,
 }
 
 impl Default for PipelineConfig {
@@ -60,6 +67,7 @@ impl Default for PipelineConfig {
             batch_size: 1000,
             trip_after: 25,
             expiry_every: std::time::Duration::from_secs(1),
+            fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -71,6 +79,10 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     pub config: PipelineConfig,
     wake: Arc<Notify>,
+    /// Wakes the outbox delivery worker.
+    outbox: Arc<Notify>,
+    /// Population fits waiting for the dispatcher.
+    fits: Arc<std::sync::Mutex<std::collections::VecDeque<fits::FitRequest>>>,
     /// Bumped after every committed dispatcher batch.
     processed: watch::Sender<u64>,
 }
@@ -83,15 +95,34 @@ impl Pipeline {
             metrics: Arc::new(Metrics::default()),
             config,
             wake: Arc::new(Notify::new()),
+            outbox: Arc::new(Notify::new()),
+            fits: Arc::default(),
             processed: watch::channel(0).0,
         }
     }
 
-    /// Starts the dispatcher and the expiry sweeper on the current runtime.
+    /// Starts the dispatcher, the expiry sweeper, the outbox delivery and
+    /// the fit schedule on the current runtime.
     pub fn spawn_workers(&self) {
         let p = self.clone();
         tokio::spawn(async move { p.run_dispatcher().await });
         let p = self.clone();
         tokio::spawn(async move { p.run_expiry().await });
+        let p = self.clone();
+        tokio::spawn(async move { p.run_delivery().await });
+        if let Some(every) = self.config.fit_every {
+            let p = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    tracing::info!("scheduled fit of every store");
+                    if let Err(e) = p.request_all_fits().await {
+                        tracing::error!(error = %e, "could not queue the scheduled fits");
+                    }
+                }
+            });
+        }
     }
 }

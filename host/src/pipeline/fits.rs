@@ -1,0 +1,429 @@
+//! Population fits: the host builds the store's population as of an
+//! instant, calls each segmenter's and churn model's `fit`, keeps the
+//! model, then re-classifies / re-assesses every customer with that same
+//! `as_of`. Fits are queued (by the API or the schedule) and run by the
+//! dispatcher between batches, so no customer is ever worked on by two
+//! workers at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::registry::plugin_id;
+use super::rescue::{self, FlowTarget};
+use super::segments::{Classified, SegmentWriter};
+use super::{Pipeline, PipelineResult};
+use crate::db::customers::PopulationRow;
+use crate::db::installs::Install;
+use crate::db::{churn, customers, installs, models, segments, state, stores};
+use crate::domain::customer::{Customer, CustomerStats};
+use crate::domain::time::{now_ms, to_rfc3339, Millis};
+use crate::domain::{Capability, World};
+use crate::runtime::services::HostServices;
+use crate::runtime::{self, CallInput, Scope, StateBuffer};
+
+/// How often a long re-classification logs its progress.
+const PROGRESS_EVERY: usize = 5000;
+
+/// A queued fit of one store.
+pub struct FitRequest {
+    pub store: String,
+    pub as_of: Millis,
+    pub reply: Option<oneshot::Sender<Vec<FitReport>>>,
+}
+
+/// What one install's fit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    pub install_id: String,
+    pub plugin: String,
+    pub world: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub as_of: String,
+    pub customers: usize,
+    pub fit_ms: u64,
+    /// Customers re-classified / re-assessed after the fit.
+    pub updated: usize,
+    /// Customers whose re-classification / re-assessment failed.
+    pub failed: usize,
+    pub summary: Value,
+}
+
+impl Pipeline {
+    /// Queues a fit of `store` as of `as_of`; with `wait`, answers when
+    /// it is done.
+    pub async fn request_fit(
+        &self,
+        store: &str,
+        as_of: Millis,
+        wait: bool,
+    ) -> Option<Vec<FitReport>> {
+        let (tx, rx) = oneshot::channel();
+        self.fits.lock().expect("fit queue").push_back(FitRequest {
+            store: store.to_string(),
+            as_of,
+            reply: wait.then_some(tx),
+        });
+        self.wake_dispatcher();
+        if wait {
+            rx.await.ok()
+        } else {
+            None
+        }
+    }
+
+    /// Queues a fit of every store as of now (the schedule).
+    pub async fn request_all_fits(&self) -> PipelineResult<()> {
+        let list = {
+            let mut conn = self.db.pool.acquire().await?;
+            stores::list(&mut conn).await?
+        };
+        let now = now_ms();
+        let mut q = self.fits.lock().expect("fit queue");
+        for s in list {
+            q.push_back(FitRequest {
+                store: s.id,
+                as_of: now,
+                reply: None,
+            });
+        }
+        drop(q);
+        self.wake_dispatcher();
+        Ok(())
+    }
+
+    /// Runs the queued fits (called by the dispatcher between batches).
+    pub(super) async fn run_queued_fits(
+        &self,
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<()> {
+        loop {
+            let next = self.fits.lock().expect("fit queue").pop_front();
+            let Some(req) = next else {
+                return Ok(());
+            };
+            let reports = self.fit_store(&req.store, req.as_of, services).await?;
+            if let Some(reply) = req.reply {
+                let _ = reply.send(reports);
+            }
+        }
+    }
+
+    async fn fit_store(
+        &self,
+        store: &str,
+        as_of: Millis,
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<Vec<FitReport>> {
+        let mut conn = self.db.pool.acquire().await?;
+        let targets: Vec<Install> = installs::enabled(&mut conn, store)
+            .await?
+            .into_iter()
+            .filter(|i| {
+                matches!(
+                    World::parse(&i.world),
+                    Some(World::Segmenter | World::ChurnRescue)
+                )
+            })
+            .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = Instant::now();
+        let rows = customers::population(&mut conn, store, as_of).await?;
+        // Every customer, with the statistics as of `as_of`.
+        let mut by_id: HashMap<String, Customer> = customers::all(&mut conn, store)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        let mut people = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut c = by_id.remove(&r.customer_id).unwrap_or_default();
+            c.id = r.customer_id.clone();
+            c.stats = stats_of(r);
+            people.push(c);
+        }
+        drop(conn);
+        tracing::info!(store, customers = rows.len(), as_of = %to_rfc3339(as_of),
+            ms = started.elapsed().as_millis() as u64, "population built");
+        let population = runtime::Population {
+            as_of,
+            rows: rows
+                .iter()
+                .map(|r| runtime::PopulationRow {
+                    customer_id: r.customer_id.clone(),
+                    orders: r.orders,
+                    repeat_days: r.repeat_days,
+                    first_order: r.first_order,
+                    last_order: r.last_order,
+                    net_spend_cents: r.net_spend_cents,
+                })
+                .collect(),
+        };
+        let mut reports = Vec::new();
+        for install in targets {
+            reports.push(
+                self.fit_install(store, &install, &population, &people, services)
+                    .await?,
+            );
+        }
+        Ok(reports)
+    }
+
+    async fn fit_install(
+        &self,
+        store: &str,
+        install: &Install,
+        population: &runtime::Population,
+        people: &[Customer],
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<FitReport> {
+        let pid = plugin_id(&install.plugin, &install.version);
+        let world = World::parse(&install.world).unwrap_or(World::Segmenter);
+        let as_of = population.as_of;
+        let mut report = FitReport {
+            install_id: install.install_id.clone(),
+            plugin: pid.clone(),
+            world: install.world.clone(),
+            status: "failed".into(),
+            error: None,
+            as_of: to_rfc3339(as_of),
+            customers: population.rows.len(),
+            fit_ms: 0,
+            updated: 0,
+            failed: 0,
+            summary: json!({}),
+        };
+        let now = now_ms();
+        let plugin = match self.plugin(&install.plugin, &install.version).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.error = Some(format!("plugin could not be loaded: {e}"));
+                return Ok(report);
+            }
+        };
+        let config = install.config.to_string();
+        let input = |event: Option<String>, st: StateBuffer| CallInput {
+            scope: Scope {
+                store_id: store.to_string(),
+                install_id: install.install_id.clone(),
+                plugin: pid.clone(),
+                event_id: event,
+            },
+            state: st,
+            services: services.clone(),
+        };
+        tracing::info!(store, install = %install.install_id, plugin = %pid,
+            customers = population.rows.len(), "fit started");
+        let fitted = tokio::task::block_in_place(|| {
+            self.runtime.fit(
+                &plugin,
+                input(None, StateBuffer::default()),
+                &config,
+                population,
+            )
+        });
+        let fitted = match fitted {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(store, install = %install.install_id, plugin = %pid,
+                    code = e.code(), error = %e, "fit failed; the previous model stays in use");
+                let mut conn = self.db.pool.acquire().await?;
+                models::save_failure(
+                    &mut conn,
+                    store,
+                    &install.install_id,
+                    &pid,
+                    &e.to_string(),
+                    now,
+                )
+                .await?;
+                report.error = Some(e.to_string());
+                return Ok(report);
+            }
+        };
+        report.fit_ms = fitted.elapsed.as_millis() as u64;
+        report.summary = serde_json::from_str(&fitted.value.summary).unwrap_or(json!({}));
+        let model = fitted.value.model;
+        {
+            let mut tx = self.db.begin_write().await?;
+            models::save(
+                &mut tx,
+                &models::NewModel {
+                    store,
+                    install_id: &install.install_id,
+                    plugin: &pid,
+                    as_of,
+                    model: &model,
+                    summary: &fitted.value.summary,
+                    customers: population.rows.len() as i64,
+                    elapsed_ms: report.fit_ms as i64,
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        tracing::info!(store, install = %install.install_id, plugin = %pid, ms = report.fit_ms,
+            "fit done; updating every customer");
+        let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
+        let mut conn = self.db.pool.acquire().await?;
+        let mut states = if plugin.capabilities.contains(&Capability::State) {
+            state::load_many(&mut conn, &install.install_id, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        let cause = format!("fit:{}:{}", install.install_id, now);
+        let mut state_writes = Vec::new();
+        match world {
+            World::Segmenter => {
+                let old = segments::of_install(&mut conn, &install.install_id).await?;
+                drop(conn);
+                let results = self.for_everyone(people, &pid, |c| {
+                    let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
+                    self.runtime
+                        .classify(&plugin, input(None, st), &config, &model, c, as_of)
+                });
+                let mut writer = SegmentWriter::new(now);
+                for (c, result) in people.iter().zip(results) {
+                    let Some(out) = result else {
+                        report.failed += 1;
+                        continue;
+                    };
+                    for (k, v) in out.state.writes {
+                        state_writes.push((install.install_id.clone(), c.id.clone(), k, v));
+                    }
+                    let who = Classified {
+                        store,
+                        install_id: &install.install_id,
+                        plugin: &pid,
+                        customer: &c.id,
+                        as_of,
+                        cause: &cause,
+                    };
+                    writer.apply(&who, old.get(&c.id), &out.value);
+                    report.updated += 1;
+                }
+                let mut tx = self.db.begin_write().await?;
+                writer.finish(&mut tx).await?;
+                state::apply_many(&mut tx, &state_writes).await?;
+                tx.commit().await?;
+            }
+            _ => {
+                let flows = churn::latest_of(&mut conn, store, &ids).await?;
+                drop(conn);
+                let results = self.for_everyone(people, &pid, |c| {
+                    let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
+                    let assessed =
+                        self.runtime
+                            .assess(&plugin, input(None, st), &config, &model, c, as_of)?;
+                    let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
+                    if active {
+                        return Ok(assessed.map(|a| (a, None)));
+                    }
+                    let (a, st) = (assessed.value, assessed.state);
+                    let planned = self
+                        .runtime
+                        .plan(&plugin, input(None, st), &config, &a, c)?;
+                    Ok(planned.map(|actions| (a, Some(actions))))
+                });
+                let mut tx = self.db.begin_write().await?;
+                let mut assessments = Vec::new();
+                for (c, result) in people.iter().zip(results) {
+                    let Some(out) = result else {
+                        report.failed += 1;
+                        continue;
+                    };
+                    for (k, v) in out.state.writes {
+                        state_writes.push((install.install_id.clone(), c.id.clone(), k, v));
+                    }
+                    let (a, plan) = out.value;
+                    if let Some(actions) = plan.filter(|p| !p.is_empty()) {
+                        let t = FlowTarget {
+                            store,
+                            install_id: &install.install_id,
+                            customer: &c.id,
+                            event_id: None,
+                            now,
+                        };
+                        let latest = flows.get(&c.id).filter(|f| f.state != "active");
+                        rescue::apply_plan(&mut tx, &t, &a, latest, &actions).await?;
+                    }
+                    assessments.push(churn::Assessment {
+                        install_id: install.install_id.clone(),
+                        customer_id: c.id.clone(),
+                        p_alive: a.p_alive,
+                        risk: a.risk,
+                        value_cents: a.value_cents,
+                        details: a.details,
+                        as_of,
+                        assessed_at: now,
+                    });
+                    report.updated += 1;
+                }
+                churn::save_assessments(&mut tx, store, &assessments).await?;
+                state::apply_many(&mut tx, &state_writes).await?;
+                tx.commit().await?;
+            }
+        }
+        report.status = "ok".into();
+        tracing::info!(store, install = %install.install_id, plugin = %pid,
+            updated = report.updated, failed = report.failed,
+            ms = now_ms() - now, "every customer updated after the fit");
+        self.wake_dispatcher();
+        Ok(report)
+    }
+
+    /// Calls `f` for every customer on this thread, logging progress;
+    /// a failed call is logged and gives None.
+    fn for_everyone<T>(
+        &self,
+        people: &[Customer],
+        pid: &str,
+        mut f: impl FnMut(&Customer) -> Result<runtime::CallOutput<T>, runtime::RuntimeError>,
+    ) -> Vec<Option<runtime::CallOutput<T>>> {
+        tokio::task::block_in_place(|| {
+            let mut out = Vec::with_capacity(people.len());
+            let mut failures = 0usize;
+            for (n, c) in people.iter().enumerate() {
+                match f(c) {
+                    Ok(o) => out.push(Some(o)),
+                    Err(e) => {
+                        failures += 1;
+                        if failures <= 5 {
+                            tracing::warn!(plugin = pid, customer = %c.id, code = e.code(),
+                                error = %e, "call after fit failed");
+                        }
+                        out.push(None);
+                    }
+                }
+                if (n + 1) % PROGRESS_EVERY == 0 {
+                    tracing::info!(
+                        plugin = pid,
+                        done = n + 1,
+                        of = people.len(),
+                        "updating customers after fit"
+                    );
+                }
+            }
+            out
+        })
+    }
+}
+
+fn stats_of(r: &PopulationRow) -> CustomerStats {
+    CustomerStats {
+        orders: r.orders,
+        repeat_days: r.repeat_days,
+        net_spend_cents: r.net_spend_cents,
+        first_order_at: r.first_order,
+        last_order_at: r.last_order,
+    }
+}

@@ -1,0 +1,126 @@
+//! Rescue-flow timers: durable rows (`flows.due_at`) run by the
+//! dispatcher between batches, so they survive restarts and never run
+//! beside an event of the same customer.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::registry::plugin_id;
+use super::rescue::{self, FlowTarget};
+use super::{Pipeline, PipelineResult};
+use crate::db::{churn, customers, installs};
+use crate::domain::time::now_ms;
+use crate::runtime::services::HostServices;
+use crate::runtime::{rescue as wit, CallInput, Scope, StateBuffer};
+
+/// Most timers run between two batches.
+const TIMERS_PER_ROUND: u32 = 200;
+/// When a step's call fails, it is tried again this much later.
+const RETRY_MS: i64 = 60_000;
+/// A step that failed this many times ends the flow `expired`.
+const MAX_STEP_FAILURES: usize = 5;
+
+impl Pipeline {
+    /// Runs the flow steps that are due; returns how many ran.
+    pub(super) async fn run_due_timers(
+        &self,
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<usize> {
+        let now = now_ms();
+        let due = {
+            let mut conn = self.db.pool.acquire().await?;
+            churn::due(&mut conn, now, TIMERS_PER_ROUND).await?
+        };
+        for mut flow in due.iter().cloned() {
+            let mut conn = self.db.pool.acquire().await?;
+            let install = installs::get(&mut conn, &flow.store_id, &flow.install_id)
+                .await?
+                .filter(|i| i.enabled);
+            let customer = customers::get(&mut conn, &flow.store_id, &flow.customer_id)
+                .await?
+                .unwrap_or_default();
+            drop(conn);
+            let (store, install_id, customer_id) = (
+                flow.store_id.clone(),
+                flow.install_id.clone(),
+                flow.customer_id.clone(),
+            );
+            let t = FlowTarget {
+                store: &store,
+                install_id: &install_id,
+                customer: &customer_id,
+                event_id: None,
+                now,
+            };
+            let Some(install) = install else {
+                // The install was removed or disabled: the flow cannot go on.
+                let mut tx = self.db.begin_write().await?;
+                rescue::apply_step_actions(&mut tx, &t, &mut flow, &[], true).await?;
+                churn::save_flow(&mut tx, &flow).await?;
+                tx.commit().await?;
+                continue;
+            };
+            let pid = plugin_id(&install.plugin, &install.version);
+            let result = match self.plugin(&install.plugin, &install.version).await {
+                Err(e) => Err(format!("plugin could not be loaded: {e}")),
+                Ok(plugin) => {
+                    let input = CallInput {
+                        scope: Scope {
+                            store_id: flow.store_id.clone(),
+                            install_id: install.install_id.clone(),
+                            plugin: pid.clone(),
+                            event_id: None,
+                        },
+                        state: StateBuffer::default(),
+                        services: services.clone(),
+                    };
+                    let state = wit::FlowState {
+                        flow_id: flow.id.clone(),
+                        step: flow.step as u32,
+                        started_at: flow.started_at,
+                        now,
+                    };
+                    let config = install.config.to_string();
+                    tokio::task::block_in_place(|| {
+                        self.runtime
+                            .on_timer(&plugin, input, &config, &customer, &state)
+                    })
+                    .map_err(|e| e.to_string())
+                }
+            };
+            let mut tx = self.db.begin_write().await?;
+            match result {
+                Ok(out) => {
+                    let effects =
+                        rescue::apply_step_actions(&mut tx, &t, &mut flow, &out.value, true)
+                            .await?;
+                    tracing::info!(store = %flow.store_id, flow = %flow.id, customer = %flow.customer_id,
+                        plugin = %pid, step = flow.step, state = %flow.state, effects = effects.len(),
+                        "flow step ran");
+                }
+                Err(error) => {
+                    let failures = flow.history.as_array().map_or(0, |h| {
+                        h.iter().filter(|n| n["what"] == "step_failed").count()
+                    });
+                    tracing::warn!(store = %flow.store_id, flow = %flow.id, plugin = %pid, %error,
+                        "flow step failed; retrying in a minute");
+                    if let serde_json::Value::Array(h) = &mut flow.history {
+                        h.push(
+                            json!({"what": "step_failed", "step": flow.step, "error": error,
+                            "at": crate::domain::time::to_rfc3339(now)}),
+                        );
+                    }
+                    flow.due_at = Some(now + RETRY_MS);
+                    flow.updated_at = now;
+                    if failures + 1 >= MAX_STEP_FAILURES {
+                        rescue::apply_step_actions(&mut tx, &t, &mut flow, &[], true).await?;
+                    }
+                }
+            }
+            churn::save_flow(&mut tx, &flow).await?;
+            tx.commit().await?;
+        }
+        Ok(due.len())
+    }
+}
