@@ -157,6 +157,36 @@ impl TestServer {
         );
     }
 
+    /// Publishes a bundled plugin (its folder's plugin.toml) from `path`.
+    pub async fn publish_bundled(&self, name: &str, path: &str) {
+        let manifest = repo_file(&format!("plugins/{name}/plugin.toml"));
+        let a = self.publish_file(&manifest, path).await;
+        assert!(
+            a.status.is_success(),
+            "publish of {name} failed: {} {}",
+            a.status,
+            a.body
+        );
+    }
+
+    /// Polls `GET path` until `done` holds for the body (at most 20 s).
+    pub async fn until(&self, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let a = self.get(path, token).await;
+            if a.status == StatusCode::OK && done(&a.body) {
+                return a.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting on {path}: {} {}",
+                a.status,
+                a.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Creates a store; returns its API key.
     pub async fn store(&self, id: &str) -> String {
         let a = self

@@ -191,16 +191,17 @@ pub async fn update(
     if let Some(obj) = body.as_object() {
         if let Some(k) = obj
             .keys()
-            .find(|k| !["version", "config", "enabled"].contains(&k.as_str()))
+            .find(|k| !["plugin", "version", "config", "enabled"].contains(&k.as_str()))
         {
             return Err(ApiError::field(
                 k,
-                "cannot be changed (version, config, enabled can)",
+                "cannot be changed (plugin, version, config, enabled can)",
             ));
         }
     } else {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
+    let plugin = opt_str(&body, "plugin")?;
     let version = opt_str(&body, "version")?;
     let config = opt_config(&body)?;
     let enabled = opt_bool(&body, "enabled")?;
@@ -208,15 +209,23 @@ pub async fn update(
     let mut install = installs::get(&mut tx, &store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?;
-    let v = find_version(
-        &mut tx,
-        &install.plugin,
-        Some(version.unwrap_or(&install.version)),
-    )
-    .await?;
+    // Another plugin of the same world swaps in atomically: the next
+    // event sees it, and no event is handled by both or neither.
+    let swapping = plugin.is_some_and(|p| p != install.plugin);
+    let v = match (plugin.filter(|_| swapping), version) {
+        (Some(p), v) => find_version(&mut tx, p, v).await?,
+        (None, v) => {
+            find_version(
+                &mut tx,
+                &install.plugin,
+                Some(v.unwrap_or(&install.version)),
+            )
+            .await?
+        }
+    };
     if v.world != install.world {
         return Err(ApiError::field(
-            "version",
+            if swapping { "plugin" } else { "version" },
             format!(
                 "{}@{} implements {}, not {}",
                 v.name, v.version, v.world, install.world
@@ -230,6 +239,7 @@ pub async fn update(
         install.disabled_reason = None;
         install.consecutive_failures = 0;
     }
+    install.plugin = v.name.clone();
     install.version = v.version.clone();
     install.config = config;
     if let Some(e) = enabled {

@@ -97,7 +97,7 @@ pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
 pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     sqlx::query(
         "UPDATE installs SET version = $3, config = $4, enabled = $5, disabled_reason = $6,
-           consecutive_failures = $7, updated_at = $8
+           consecutive_failures = $7, updated_at = $8, plugin = $9
          WHERE store_id = $1 AND id = $2",
     )
     .bind(&i.store_id)
@@ -108,6 +108,7 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     .bind(&i.disabled_reason)
     .bind(i.consecutive_failures)
     .bind(now)
+    .bind(&i.plugin)
     .execute(conn)
     .await?;
     Ok(())
