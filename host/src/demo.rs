@@ -130,9 +130,19 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let plugin_dir = root.join("plugins/points-basic");
-    println!("== Building the bundled plugin points-basic (Rust → wasm32-wasip2 component)");
-    let wasm = plugin_build::build(&plugin_dir, None).context("building points-basic")?;
+    let bundled = [
+        "points-basic",
+        "rfm-segments",
+        "churn-winback",
+        "survey-scoring",
+    ];
+    let mut built = Vec::new();
+    for name in bundled {
+        let dir = root.join("plugins").join(name);
+        println!("== Building the bundled plugin {name}");
+        let wasm = plugin_build::build(&dir, None).with_context(|| format!("building {name}"))?;
+        built.push((dir, wasm));
+    }
 
     let mut config = ServerConfig::new(&data_dir);
     config.admin_token = Some("demo-admin".into());
@@ -148,29 +158,31 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         data_dir.display()
     );
 
-    let manifest = std::fs::read_to_string(plugin_dir.join("plugin.toml"))?;
-    let form = reqwest::multipart::Form::new()
-        .text("manifest", manifest)
-        .part(
-            "component",
-            reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("points_basic.wasm"),
+    for (dir, wasm) in &built {
+        let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest)
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(std::fs::read(wasm)?).file_name("plugin.wasm"),
+            );
+        let published = c
+            .send(
+                c.http
+                    .post(format!("{}/v1/plugins", c.base))
+                    .bearer_auth(&admin)
+                    .multipart(form),
+            )
+            .await?;
+        println!(
+            "== Published {}@{} (world {}, {} KiB, sha256 {}…)",
+            published["name"].as_str().unwrap_or("?"),
+            published["version"].as_str().unwrap_or("?"),
+            published["world"].as_str().unwrap_or("?"),
+            published["size_bytes"].as_i64().unwrap_or(0) / 1024,
+            &published["sha256"].as_str().unwrap_or("")[..12]
         );
-    let published = c
-        .send(
-            c.http
-                .post(format!("{}/v1/plugins", c.base))
-                .bearer_auth(&admin)
-                .multipart(form),
-        )
-        .await?;
-    println!(
-        "== Published {}@{} (world {}, {} KiB, sha256 {}…)",
-        published["name"].as_str().unwrap_or("?"),
-        published["version"].as_str().unwrap_or("?"),
-        published["world"].as_str().unwrap_or("?"),
-        published["size_bytes"].as_i64().unwrap_or(0) / 1024,
-        &published["sha256"].as_str().unwrap_or("")[..12]
-    );
+    }
 
     let store = c
         .post("/v1/stores", &admin, json!({"id": "tea-house", "name": "West Lake Tea House", "currency": "CNY", "timezone": "Asia/Shanghai"}))
@@ -313,9 +325,153 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             i["counters"]["p99_us"].as_i64().unwrap_or(0)
         );
     }
+    crm(&c, &key).await?;
     println!(
         "\nDone. `clientele serve` keeps a server running on the same embedded database; the API is described at /openapi.json."
     );
     running.task.abort();
+    Ok(())
+}
+
+/// Segmentation, a survey and a churn fit with rescue flows.
+async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
+    let base = "/v1/stores/tea-house";
+    c.post(
+        &format!("{base}/installs"),
+        key,
+        json!({"plugin": "rfm-segments"}),
+    )
+    .await?;
+    c.post(
+        &format!("{base}/installs"),
+        key,
+        json!({"plugin": "churn-winback", "config": {
+            "threshold": 0.5, "min_value_cents": 100000,
+            "steps": [{"after_seconds": 0, "channel": "email", "template": "miss-you"},
+                      {"after_seconds": 2, "channel": "sms", "template": "coupon", "coupon_percent": 10}]}}),
+    )
+    .await?;
+    c.post(
+        &format!("{base}/installs"),
+        key,
+        json!({"plugin": "survey-scoring"}),
+    )
+    .await?;
+    println!("\n== Installed rfm-segments, churn-winback (rescue above ¥1,000 when P(alive) < 0.5) and survey-scoring");
+
+    c.post(
+        &format!("{base}/surveys"),
+        key,
+        json!({"id": "nps-spring", "kind": "nps"}),
+    )
+    .await?;
+    let scores = [
+        ("c-li", 10),
+        ("c-wang", 9),
+        ("c-zhang", 7),
+        ("c-chen", 3),
+        ("c-liu", 8),
+        ("c-zhao", 6),
+    ];
+    let answers: Vec<Value> = scores
+        .iter()
+        .map(|(cust, score)| json!({"id": format!("nps-{cust}"), "type": "survey.submitted", "customer_id": cust,
+            "occurred_at": "2026-06-01T12:00:00Z", "data": {"survey_id": "nps-spring", "answers": {"score": score}}}))
+        .collect();
+    c.post(
+        &format!("{base}/events?wait=true"),
+        key,
+        json!({"events": answers}),
+    )
+    .await?;
+    let report = c
+        .get(&format!("{base}/surveys/nps-spring/report"), key)
+        .await?;
+    println!(
+        "\n== Survey nps-spring: {} responses, {} promoters, {} passives, {} detractors → NPS {}",
+        report["responses"],
+        report["promoters"],
+        report["passives"],
+        report["detractors"],
+        report["nps"]
+    );
+
+    let fit = c
+        .post(
+            &format!("{base}/models/fit?wait=true"),
+            key,
+            json!({"as_of": "2026-09-01T00:00:00Z"}),
+        )
+        .await?;
+    println!("\n== Population fit as of 2026-09-01");
+    for f in fit["fits"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "   {:<22} {:<7} {} customers in {} ms: {}",
+            f["plugin"].as_str().unwrap_or(""),
+            f["status"].as_str().unwrap_or(""),
+            f["customers"],
+            f["fit_ms"],
+            if f["status"] == "ok" {
+                f["summary"].to_string()
+            } else {
+                f["error"].to_string()
+            }
+        );
+    }
+    // Step 0 runs at once, step 1 two seconds later.
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+
+    println!(
+        "\n{:<9} {:<36} {:>8} {:>6}  {:<8} flow",
+        "customer", "segments", "P(alive)", "risk", "value"
+    );
+    for (id, _, _) in CUSTOMERS {
+        let cust = c.get(&format!("{base}/customers/{id}"), key).await?;
+        let churn = c
+            .get(&format!("{base}/customers/{id}/churn"), key)
+            .await
+            .unwrap_or(Value::Null);
+        let segs: Vec<String> = cust["segments"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let flow = &churn["flow"];
+        println!(
+            "{:<9} {:<36} {:>8.3} {:>6.3}  {:<8} {}",
+            id,
+            segs.join(" "),
+            churn["p_alive"].as_f64().unwrap_or(1.0),
+            churn["risk"].as_f64().unwrap_or(0.0),
+            yuan(churn["value_cents"].as_i64().unwrap_or(0)),
+            if flow.is_null() {
+                "—".to_string()
+            } else {
+                format!(
+                    "{} (step {})",
+                    flow["state"].as_str().unwrap_or(""),
+                    flow["step"]
+                )
+            }
+        );
+    }
+    let messages = c.get(&format!("{base}/messages"), key).await?;
+    println!(
+        "\n{:<9} {:<6} {:<9} {:<10} vars",
+        "customer", "step", "channel", "state"
+    );
+    for m in messages.as_array().cloned().unwrap_or_default() {
+        println!(
+            "{:<9} {:<6} {:<9} {:<10} {}",
+            m["customer_id"].as_str().unwrap_or(""),
+            m["step"].to_string(),
+            m["channel"].as_str().unwrap_or(""),
+            m["state"].as_str().unwrap_or(""),
+            m["vars"]
+        );
+    }
     Ok(())
 }

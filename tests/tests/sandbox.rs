@@ -209,7 +209,8 @@ async fn state_messages_logs_and_store_scoping() {
     let msgs = s.get("/v1/stores/a/messages", &key).await.body;
     assert_eq!(msgs[0]["template"], "welcome");
     assert_eq!(msgs[0]["customer_id"], "c1");
-    assert_eq!(msgs[0]["state"], "queued");
+    // Queued, then delivered by the store's sink (the log by default).
+    assert!(["queued", "delivered"].contains(&msgs[0]["state"].as_str().unwrap()));
 
     // Printing and logging are fine.
     s.call(

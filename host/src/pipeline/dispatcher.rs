@@ -251,9 +251,9 @@ impl Pipeline {
         for ev in &batch {
             if let EventKind::SurveySubmitted { survey_id, .. } = &ev.event.kind {
                 let key = (ev.store_id.clone(), survey_id.clone());
-                if !surveys_of.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = surveys_of.entry(key) {
                     if let Some(s) = surveys::get(&mut conn, &ev.store_id, survey_id).await? {
-                        surveys_of.insert(key, s);
+                        slot.insert(s);
                     }
                 }
             }

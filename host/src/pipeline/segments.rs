@@ -31,10 +31,13 @@ pub struct Classified<'a> {
     pub cause: &'a str,
 }
 
+/// (customer, segment, attributes as JSON) rows of one (store, install).
+type Rows = Vec<(String, String, String)>;
+
 /// Collects a batch of classifications and writes them in a few statements.
 pub struct SegmentWriter {
     now: Millis,
-    upserts: BTreeMap<(String, String), Vec<(String, String, String)>>,
+    upserts: BTreeMap<(String, String), Rows>,
     removals: Vec<(String, String, String)>,
     events: BTreeMap<String, Vec<Event>>,
 }

@@ -84,7 +84,6 @@ impl Guest for ChurnWinback {
             "log_likelihood": fit.log_likelihood,
             "customers": data.customers(),
             "iterations": fit.iterations,
-            "as_of": as_of,
         });
         Ok(Fitted {
             model: serde_json::to_vec(&model).map_err(|e| e.to_string())?,

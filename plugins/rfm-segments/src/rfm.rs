@@ -67,7 +67,6 @@ impl Model {
     pub fn summary(&self) -> Value {
         json!({
             "customers": self.customers,
-            "as_of": self.as_of,
             "cutoffs": {
                 "recency_days": self.recency_days,
                 "frequency": self.frequency,
