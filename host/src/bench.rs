@@ -33,6 +33,17 @@ const CONFIG: &str = r#"{"earn":[{"from_units":0,"rate":1},{"from_units":50,"rat
   "tiers":[{"name":"silver","min_spend_cents":50000,"multiplier":1.2}],"first_order_bonus":10,"expiry_days":365}"#;
 
 fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
+    per_call_of("points-basic", wasm, manifest, calls, CONFIG)
+}
+
+/// Per-call latency of a point-rules plugin (`on-event` of an order).
+fn per_call_of(
+    name: &str,
+    wasm: &Path,
+    manifest: &Manifest,
+    calls: usize,
+    config: &str,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let runtime = Runtime::new(
         dir.path(),
@@ -43,7 +54,7 @@ fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()
         },
     )?;
     let bytes = std::fs::read(wasm)?;
-    let plugin = runtime.publish("points-basic@bench", "bench", &bytes, manifest)?;
+    let plugin = runtime.publish(&format!("{name}@bench"), "bench", &bytes, manifest)?;
     let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
     let customer = Customer {
         id: "c1".into(),
@@ -69,10 +80,10 @@ fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()
             services: services.clone(),
         };
         let t = Instant::now();
-        let out = runtime.on_event(&plugin, input, CONFIG, &customer, &event, None)?;
+        let out = runtime.on_event(&plugin, input, config, &customer, &event, None)?;
         let elapsed = t.elapsed();
         if out.value.is_empty() {
-            bail!("points-basic returned no ops");
+            bail!("{name} returned no ops");
         }
         if i >= calls / 10 {
             samples.push(elapsed); // the first tenth warms caches
@@ -80,7 +91,7 @@ fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()
     }
     samples.sort();
     println!(
-        "per-call latency (points-basic on-event, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs",
+        "per-call latency ({name} on-event, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
         percentile(&samples, 0.99).as_secs_f64() * 1e6
@@ -256,5 +267,184 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
     }
     throughput(&wasm, &manifest_text, events).await?;
     cold_start(&wasm, &manifest_text, 10).await?;
+
+    // The other languages.
+    let js_dir = root.join("plugins/points-campaign");
+    let js = plugin_build::build(&js_dir, None)?;
+    let js_manifest = Manifest::parse(&std::fs::read_to_string(js_dir.join("plugin.toml"))?)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let js_config = r#"{"campaigns":[{"name":"spring","starts_at":"2026-01-01T00:00:00Z","ends_at":"2027-01-01T00:00:00Z","multiplier":2,"categories":["oolong"]}]}"#;
+    let py_dir = root.join("plugins/survey-scoring");
+    let py = plugin_build::build(&py_dir, None)?;
+    let py_manifest = Manifest::parse(&std::fs::read_to_string(py_dir.join("plugin.toml"))?)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let n = (calls / 10).max(100);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        per_call_of("points-campaign (JavaScript)", &js, &js_manifest, n, js_config)?;
+        per_score(&py, &py_manifest, n)
+    })
+    .await??;
+
+    for customers in [2_500, 25_000] {
+        fits(&root, customers).await?;
+    }
     Ok(())
+}
+
+/// Per-call latency of survey-scoring's `score` (Python).
+fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
+    use clientele::runtime::scoring;
+    let dir = tempfile::tempdir()?;
+    let runtime = Runtime::new(
+        dir.path(),
+        Limits {
+            memory_mib: 256,
+            timeout_ms: 5000,
+            fit_timeout_ms: 300_000,
+        },
+    )?;
+    let plugin = runtime.publish("survey-scoring@bench", "bench", &std::fs::read(wasm)?, manifest)?;
+    let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
+    let survey = scoring::Survey {
+        id: "s".into(),
+        kind: "nps".into(),
+        questions: vec![],
+    };
+    let mut samples = Vec::with_capacity(calls);
+    for i in 0..calls + calls / 10 {
+        let response = scoring::Response {
+            customer_id: "c1".into(),
+            submitted_at: 0,
+            answers: format!("{{\"score\": {}}}", i % 11),
+        };
+        let input = CallInput {
+            scope: Scope::default(),
+            state: StateBuffer::default(),
+            services: services.clone(),
+        };
+        let t = Instant::now();
+        runtime.score(&plugin, input, "{}", &survey, &response)?;
+        if i >= calls / 10 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples.sort();
+    println!(
+        "per-call latency (survey-scoring (Python) score, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1e6,
+        percentile(&samples, 0.99).as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+/// Fits of rfm-segments and churn-winback over `customers` customers
+/// (1 to 5 orders each), through the API: the plugin's fit time, and the
+/// whole request with every customer re-classified / re-assessed.
+async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = ServerConfig::new(dir.path());
+    config.admin_token = Some("bench".into());
+    let running = server::start(config).await?;
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+    let r: Value = http
+        .post(format!("{base}/v1/stores"))
+        .bearer_auth("bench")
+        .json(&json!({"id": "fit", "currency": "CNY"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = r["api_key"].as_str().context("store key")?.to_string();
+    let mut events = Vec::new();
+    for c in 0..customers {
+        let n = 1 + c % 5;
+        let first = 3 * (c % 200);
+        for k in 0..n {
+            let day = first + k * (7 + c % 23);
+            events.push(json!({"id": format!("f{c}-{k}"), "type": "order.placed", "customer_id": format!("c{c}"),
+                "occurred_at": format!("{}T10:00:00Z", date_of(day)),
+                "data": {"order_id": format!("o{c}-{k}"), "total_cents": 1000 + (c % 50) as i64 * 300, "currency": "CNY", "items": []}}));
+        }
+    }
+    eprintln!("  … ingesting {} orders of {customers} customers", events.len());
+    for chunk in events.chunks(1000) {
+        let r = http
+            .post(format!("{base}/v1/stores/fit/events"))
+            .bearer_auth(&key)
+            .json(&json!({"events": chunk}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("ingest: {}", r.text().await?);
+        }
+    }
+    while (running.pipeline.metrics.events_processed.load(std::sync::atomic::Ordering::Relaxed) as usize) < events.len() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for name in ["rfm-segments", "churn-winback"] {
+        let dir = root.join("plugins").join(name);
+        let wasm = plugin_build::build(&dir, None)?;
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", std::fs::read_to_string(dir.join("plugin.toml"))?)
+            .part("component", reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("p.wasm"));
+        let r = http.post(format!("{base}/v1/plugins")).bearer_auth("bench").multipart(form).send().await?;
+        if !r.status().is_success() {
+            bail!("publish {name}: {}", r.text().await?);
+        }
+        let r = http
+            .post(format!("{base}/v1/stores/fit/installs"))
+            .bearer_auth(&key)
+            .json(&json!({"plugin": name}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("install {name}: {}", r.text().await?);
+        }
+    }
+    let started = Instant::now();
+    let r: Value = http
+        .post(format!("{base}/v1/stores/fit/models/fit?wait=true"))
+        .bearer_auth(&key)
+        .json(&json!({"as_of": "2027-06-01T00:00:00Z"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let total = started.elapsed();
+    for f in r["fits"].as_array().cloned().unwrap_or_default() {
+        if f["status"] != "ok" {
+            bail!("fit failed: {f}");
+        }
+        println!(
+            "fit ({customers} customers): {} fit {} ms, {} customers updated",
+            f["plugin"].as_str().unwrap_or(""),
+            f["fit_ms"],
+            f["updated"]
+        );
+    }
+    println!(
+        "fit ({customers} customers): POST /models/fit?wait=true with both installs, every customer re-classified and re-assessed: {:.2} s",
+        total.as_secs_f64()
+    );
+    running.task.abort();
+    Ok(())
+}
+
+/// `YYYY-MM-DD` of day `n` counted from 2026-01-01 (n < 730).
+fn date_of(n: usize) -> String {
+    let mut year = 2026;
+    let mut d = n;
+    if d >= 365 {
+        year += 1;
+        d -= 365;
+    }
+    let months = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut m = 0;
+    while d >= months[m] {
+        d -= months[m];
+        m += 1;
+    }
+    format!("{year}-{:02}-{:02}", m + 1, d + 1)
 }
