@@ -36,6 +36,18 @@ fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()
     per_call_of("points-basic", wasm, manifest, calls, CONFIG)
 }
 
+/// A runtime with the host's maximum limits, its artifacts in `dir`.
+fn bench_runtime(dir: &Path) -> anyhow::Result<Runtime> {
+    Runtime::new(
+        dir,
+        Limits {
+            memory_mib: 256,
+            timeout_ms: 5000,
+            fit_timeout_ms: 300_000,
+        },
+    )
+}
+
 /// Per-call latency of a point-rules plugin (`on-event` of an order).
 fn per_call_of(
     name: &str,
@@ -45,14 +57,7 @@ fn per_call_of(
     config: &str,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let runtime = Runtime::new(
-        dir.path(),
-        Limits {
-            memory_mib: 256,
-            timeout_ms: 5000,
-            fit_timeout_ms: 300_000,
-        },
-    )?;
+    let runtime = bench_runtime(dir.path())?;
     let bytes = std::fs::read(wasm)?;
     let plugin = runtime.publish(&format!("{name}@bench"), "bench", &bytes, manifest)?;
     let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
@@ -280,7 +285,13 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let n = (calls / 10).max(100);
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        per_call_of("points-campaign (JavaScript)", &js, &js_manifest, n, js_config)?;
+        per_call_of(
+            "points-campaign (JavaScript)",
+            &js,
+            &js_manifest,
+            n,
+            js_config,
+        )?;
         per_score(&py, &py_manifest, n)
     })
     .await??;
@@ -295,15 +306,13 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
 fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
     use clientele::runtime::scoring;
     let dir = tempfile::tempdir()?;
-    let runtime = Runtime::new(
-        dir.path(),
-        Limits {
-            memory_mib: 256,
-            timeout_ms: 5000,
-            fit_timeout_ms: 300_000,
-        },
+    let runtime = bench_runtime(dir.path())?;
+    let plugin = runtime.publish(
+        "survey-scoring@bench",
+        "bench",
+        &std::fs::read(wasm)?,
+        manifest,
     )?;
-    let plugin = runtime.publish("survey-scoring@bench", "bench", &std::fs::read(wasm)?, manifest)?;
     let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
     let survey = scoring::Survey {
         id: "s".into(),
@@ -368,7 +377,10 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
                 "data": {"order_id": format!("o{c}-{k}"), "total_cents": 1000 + (c % 50) as i64 * 300, "currency": "CNY", "items": []}}));
         }
     }
-    eprintln!("  … ingesting {} orders of {customers} customers", events.len());
+    eprintln!(
+        "  … ingesting {} orders of {customers} customers",
+        events.len()
+    );
     for chunk in events.chunks(1000) {
         let r = http
             .post(format!("{base}/v1/stores/fit/events"))
@@ -380,16 +392,33 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
             bail!("ingest: {}", r.text().await?);
         }
     }
-    while (running.pipeline.metrics.events_processed.load(std::sync::atomic::Ordering::Relaxed) as usize) < events.len() {
+    while (running
+        .pipeline
+        .metrics
+        .events_processed
+        .load(std::sync::atomic::Ordering::Relaxed) as usize)
+        < events.len()
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for name in ["rfm-segments", "churn-winback"] {
         let dir = root.join("plugins").join(name);
         let wasm = plugin_build::build(&dir, None)?;
         let form = reqwest::multipart::Form::new()
-            .text("manifest", std::fs::read_to_string(dir.join("plugin.toml"))?)
-            .part("component", reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("p.wasm"));
-        let r = http.post(format!("{base}/v1/plugins")).bearer_auth("bench").multipart(form).send().await?;
+            .text(
+                "manifest",
+                std::fs::read_to_string(dir.join("plugin.toml"))?,
+            )
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("p.wasm"),
+            );
+        let r = http
+            .post(format!("{base}/v1/plugins"))
+            .bearer_auth("bench")
+            .multipart(form)
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("publish {name}: {}", r.text().await?);
         }

@@ -152,15 +152,7 @@ async fn apply_loose(
                 template,
                 vars,
             } => {
-                let mut m = messages::Message::queued(
-                    random_id("msg"),
-                    t.customer.to_string(),
-                    t.install_id.to_string(),
-                    t.now,
-                );
-                m.event_id = t.event_id.map(str::to_string);
-                m.channel = channel.clone();
-                m.template = template.clone();
+                let mut m = message(t, channel, template);
                 m.vars = with_coupon(vars, coupon, None);
                 messages::insert(&mut *tx, t.store, &m).await?;
                 effects.push(
@@ -175,6 +167,20 @@ async fn apply_loose(
         }
     }
     Ok(effects)
+}
+
+/// A queued message to the target's customer.
+fn message(t: &FlowTarget<'_>, channel: &str, template: &str) -> messages::Message {
+    let mut m = messages::Message::queued(
+        random_id("msg"),
+        t.customer.to_string(),
+        t.install_id.to_string(),
+        t.now,
+    );
+    m.event_id = t.event_id.map(str::to_string);
+    m.channel = channel.to_string();
+    m.template = template.to_string();
+    m
 }
 
 fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
@@ -232,17 +238,9 @@ pub async fn apply_step_actions(
                 template,
                 vars,
             } => {
-                let mut m = messages::Message::queued(
-                    random_id("msg"),
-                    t.customer.to_string(),
-                    t.install_id.to_string(),
-                    t.now,
-                );
-                m.event_id = t.event_id.map(str::to_string);
+                let mut m = message(t, channel, template);
                 m.flow_id = Some(flow.id.clone());
                 m.step = Some(step);
-                m.channel = channel.clone();
-                m.template = template.clone();
                 m.vars = with_coupon(
                     vars,
                     coupon.as_ref().map(|c| c.0),
