@@ -466,3 +466,79 @@ async fn points_campaign_in_javascript_and_a_swap_while_events_flow() {
         "balances are the sum of what each event earned"
     );
 }
+
+/// A flow started before a restart finishes after it: timers are rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescue_flows_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let key;
+    {
+        let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
+        s.publish_bundled("churn-winback", guests::CHURN_WINBACK)
+            .await;
+        key = s.store("acme").await;
+        let config = json!({"threshold": 0.9999, "steps": [
+            {"after_seconds": 0, "channel": "email", "template": "miss-you"},
+            {"after_seconds": 3, "channel": "sms", "template": "coupon", "coupon_percent": 15}]});
+        s.install("acme", &key, "churn-winback", "1.0.0", config)
+            .await;
+        let mut events = Vec::new();
+        for i in 0..20i64 {
+            let (times, cents) = history(i);
+            for (k, t) in times.iter().enumerate() {
+                events.push(order(
+                    &format!("c{i}-{k}"),
+                    &format!("c{i}"),
+                    &rfc3339(*t),
+                    cents,
+                ));
+            }
+        }
+        s.events_wait("acme", &key, events).await;
+        let fit = s
+            .post(
+                "/v1/stores/acme/models/fit?wait=true",
+                &key,
+                json!({"as_of": AS_OF}),
+            )
+            .await;
+        assert_eq!(fit.body["fits"][0]["status"], "ok", "{}", fit.body);
+        s.until("/v1/stores/acme/messages", &key, |b| {
+            !b.as_array().unwrap().is_empty()
+        })
+        .await;
+        s.running.pipeline.stop_workers();
+        s.running.task.abort();
+    }
+    let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
+    let flows = s
+        .until("/v1/stores/acme/flows", &key, |b| {
+            let l = b.as_array().unwrap();
+            !l.is_empty() && l.iter().all(|f| f["state"] != "active")
+        })
+        .await;
+    let messages = s.get("/v1/stores/acme/messages", &key).await.body;
+    let expired: Vec<&Value> = flows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "expired")
+        .collect();
+    assert!(!expired.is_empty(), "{flows}");
+    for f in expired {
+        let steps: Vec<i64> = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["flow_id"] == f["id"])
+            .map(|m| m["step"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            steps.len(),
+            2,
+            "one message per step across the restart: {f}"
+        );
+        assert!(steps.contains(&0) && steps.contains(&1));
+    }
+}

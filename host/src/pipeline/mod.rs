@@ -83,6 +83,8 @@ pub struct Pipeline {
     outbox: Arc<Notify>,
     /// Population fits waiting for the dispatcher.
     fits: Arc<std::sync::Mutex<std::collections::VecDeque<fits::FitRequest>>>,
+    /// The background workers, so that `stop_workers` can end them.
+    workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// Bumped after every committed dispatcher batch.
     processed: watch::Sender<u64>,
 }
@@ -97,6 +99,7 @@ impl Pipeline {
             wake: Arc::new(Notify::new()),
             outbox: Arc::new(Notify::new()),
             fits: Arc::default(),
+            workers: Arc::default(),
             processed: watch::channel(0).0,
         }
     }
@@ -104,15 +107,16 @@ impl Pipeline {
     /// Starts the dispatcher, the expiry sweeper, the outbox delivery and
     /// the fit schedule on the current runtime.
     pub fn spawn_workers(&self) {
+        let mut workers = self.workers.lock().expect("workers");
         let p = self.clone();
-        tokio::spawn(async move { p.run_dispatcher().await });
+        workers.push(tokio::spawn(async move { p.run_dispatcher().await }));
         let p = self.clone();
-        tokio::spawn(async move { p.run_expiry().await });
+        workers.push(tokio::spawn(async move { p.run_expiry().await }));
         let p = self.clone();
-        tokio::spawn(async move { p.run_delivery().await });
+        workers.push(tokio::spawn(async move { p.run_delivery().await }));
         if let Some(every) = self.config.fit_every {
             let p = self.clone();
-            tokio::spawn(async move {
+            workers.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.tick().await;
                 loop {
@@ -122,7 +126,16 @@ impl Pipeline {
                         tracing::error!(error = %e, "could not queue the scheduled fits");
                     }
                 }
-            });
+            }));
+        }
+    }
+
+    /// Ends the background workers at their next await point, as a crash
+    /// would: an open transaction rolls back, and everything durable is
+    /// picked up again by the next start.
+    pub fn stop_workers(&self) {
+        for w in self.workers.lock().expect("workers").drain(..) {
+            w.abort();
         }
     }
 }
