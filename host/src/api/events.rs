@@ -23,7 +23,18 @@ pub struct WaitQuery {
     wait: bool,
 }
 
-fn parse_batch(body: &Value) -> Result<Vec<Event>, ApiError> {
+/// Where event `i` of a request is named in field paths: `events[i].` in
+/// a batch, nothing for a single event.
+fn prefix(batch: bool, i: usize) -> String {
+    if batch {
+        format!("events[{i}].")
+    } else {
+        String::new()
+    }
+}
+
+/// The events of a request, and whether it was a batch.
+fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
     let (items, batch): (Vec<&Value>, bool) = match body.get("events") {
         Some(Value::Array(list)) => {
             if list.len() > MAX_BATCH {
@@ -43,18 +54,13 @@ fn parse_batch(body: &Value) -> Result<Vec<Event>, ApiError> {
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let prefix = if batch {
-            format!("events[{i}].")
-        } else {
-            String::new()
-        };
-        match parse_event(item, &prefix) {
+        match parse_event(item, &prefix(batch, i)) {
             Ok(e) => events.push(e),
             Err(mut errs) => errors.append(&mut errs),
         }
     }
     if errors.is_empty() {
-        Ok(events)
+        Ok((events, batch))
     } else {
         Err(ApiError::invalid(errors))
     }
@@ -69,17 +75,10 @@ pub async fn post(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_store(&state, &store).await?;
     let body = json_body(body)?;
-    let events = parse_batch(&body)?;
+    let (events, batch) = parse_batch(&body)?;
     let p = &state.pipeline;
-    let batch = body.get("events").is_some();
-    p.check_survey_answers(&store, &events, |i| {
-        if batch {
-            format!("events[{i}].")
-        } else {
-            String::new()
-        }
-    })
-    .await?;
+    p.check_survey_answers(&store, &events, |i| prefix(batch, i))
+        .await?;
     let accepted = p.ingest(&store, &events).await?;
     if q.wait {
         p.wait_processed(&accepted, WAIT_LIMIT).await?;

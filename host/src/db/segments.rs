@@ -69,12 +69,12 @@ pub async fn of_install(
     Ok(out)
 }
 
-/// Adds or refreshes memberships.
+/// Adds or refreshes memberships: (customer, segment, attributes JSON).
 pub async fn upsert(
     conn: &mut Conn,
     store: &str,
     install_id: &str,
-    rows: &[(&str, &str, String)],
+    rows: &[(String, String, String)],
     now: Millis,
 ) -> DbResult<()> {
     for chunk in rows.chunks(super::bulk::CHUNK) {
@@ -89,8 +89,8 @@ pub async fn upsert(
             q = q
                 .bind(store)
                 .bind(install_id)
-                .bind(*customer)
-                .bind(*segment)
+                .bind(customer.as_str())
+                .bind(segment.as_str())
                 .bind(attributes.as_str())
                 .bind(now);
         }

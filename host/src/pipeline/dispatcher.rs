@@ -81,10 +81,7 @@ type CallResult = Result<CallOutput<Decision>, RuntimeError>;
 
 impl Pipeline {
     pub(super) async fn run_dispatcher(self) {
-        let services: Arc<dyn HostServices> = Arc::new(DbServices {
-            db: self.db.clone(),
-            handle: tokio::runtime::Handle::current(),
-        });
+        let services = DbServices::shared(&self.db);
         loop {
             if let Err(e) = self.run_queued_fits(&services).await {
                 tracing::error!(error = %e, "fit failed");
@@ -273,46 +270,37 @@ impl Pipeline {
                     if bi.tripped.is_some() {
                         continue;
                     }
+                    if !concerns(bi.world, e, store, &surveys_of) {
+                        continue;
+                    }
                     let plugin = match &bi.plugin {
                         Err(why) => Err(why.clone()),
                         Ok(p) => Ok(p.clone()),
                     };
-                    let result = match plugin {
-                        Err(why) => {
-                            if !concerns(bi.world, e, store, &surveys_of) {
-                                continue;
-                            }
-                            Err(why)
-                        }
-                        Ok(plugin) => {
-                            let input = CallInput {
-                                scope: Scope {
-                                    store_id: store.to_string(),
-                                    install_id: bi.install.install_id.clone(),
-                                    plugin: plugin.id.clone(),
-                                    event_id: Some(e.id.clone()),
-                                },
-                                state: StateBuffer::new(
-                                    bi.state.remove(&e.customer_id).unwrap_or_default(),
-                                ),
-                                services: services.clone(),
-                            };
-                            let call = CallArgs {
-                                plugin: &plugin,
-                                bi,
-                                customer: &customer,
-                                event: e,
-                                order_total: order_totals[i],
-                                surveys: &surveys_of,
-                                store,
-                                services,
-                            };
-                            match self.decide(call, input) {
-                                Some(r) => Ok(r),
-                                None => continue,
-                            }
-                        }
-                    };
+                    let result = plugin.map(|plugin| {
+                        let input = CallInput {
+                            scope: Scope {
+                                store_id: store.to_string(),
+                                install_id: bi.install.install_id.clone(),
+                                plugin: plugin.id.clone(),
+                                event_id: Some(e.id.clone()),
+                            },
+                            state: StateBuffer::new(
+                                bi.state.remove(&e.customer_id).unwrap_or_default(),
+                            ),
+                            services: services.clone(),
+                        };
+                        let call = CallArgs {
+                            plugin: &plugin,
+                            bi,
+                            customer: &customer,
+                            event: e,
+                            order_total: order_totals[i],
+                            surveys: &surveys_of,
+                            store,
+                        };
+                        self.decide(call, input)
+                    });
                     let ok = matches!(result, Ok(Ok(_)));
                     bi.calls += 1;
                     if ok {
@@ -499,14 +487,10 @@ impl Pipeline {
         Ok(batch.len())
     }
 
-    /// Runs the calls an install makes for one event; None when the event
-    /// does not concern the install.
-    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> Option<CallResult> {
+    /// Runs the calls an install makes for an event that concerns it.
+    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
         let (rt, p, cfg, e) = (&self.runtime, a.plugin, a.bi.config.as_str(), a.event);
-        if !concerns(a.bi.world, e, a.store, a.surveys) {
-            return None;
-        }
-        Some(match a.bi.world {
+        match a.bi.world {
             World::PointRules => rt
                 .on_event(p, input, cfg, a.customer, e, a.order_total)
                 .map(|o| o.map(Decision::Ledger)),
@@ -514,6 +498,7 @@ impl Pipeline {
                 .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
                 .map(|o| o.map(Decision::Segments)),
             World::ChurnRescue => (|| {
+                let (scope, services) = (input.scope.clone(), input.services.clone());
                 let assessed = rt.assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)?;
                 let active =
                     a.bi.flows
@@ -534,15 +519,11 @@ impl Pipeline {
                     elapsed,
                     memory_peak_bytes,
                 } = assessed;
+                // `plan` sees the state `assess` left, in the same scope.
                 let next = CallInput {
-                    scope: Scope {
-                        store_id: a.store.to_string(),
-                        install_id: a.bi.install.install_id.clone(),
-                        plugin: p.id.clone(),
-                        event_id: Some(e.id.clone()),
-                    },
+                    scope,
                     state,
-                    services: a.services.clone(),
+                    services,
                 };
                 let planned = rt.plan(p, next, cfg, &assessment, a.customer)?;
                 outbox.extend(planned.outbox);
@@ -559,10 +540,11 @@ impl Pipeline {
                 })
             })(),
             World::SurveyScorer => {
+                // `concerns` let only responses to a known survey through.
                 let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
-                    return None;
+                    unreachable!("a survey-scorer runs on survey.submitted only");
                 };
-                let survey = a.surveys.get(&(a.store.to_string(), survey_id.clone()))?;
+                let survey = &a.surveys[&(a.store.to_string(), survey_id.clone())];
                 let wit_survey = scoring::Survey {
                     id: survey.id.clone(),
                     kind: survey.kind.clone(),
@@ -584,7 +566,7 @@ impl Pipeline {
                         }
                     })
             }
-        })
+        }
     }
 }
 
@@ -597,7 +579,6 @@ struct CallArgs<'a> {
     order_total: Option<i64>,
     surveys: &'a HashMap<(String, String), Survey>,
     store: &'a str,
-    services: &'a Arc<dyn HostServices>,
 }
 
 /// Whether an install of `world` runs on this event: point rules on every

@@ -53,6 +53,25 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -
     Ok(json!({"op": "flow_rescued", "flow_id": flow.id}))
 }
 
+/// A flow of the target's customer, starting now at step 0.
+fn new_flow(t: &FlowTarget<'_>, assessment: &Assessment, state: &str) -> Flow {
+    Flow {
+        id: random_id("flow"),
+        store_id: t.store.to_string(),
+        install_id: t.install_id.to_string(),
+        customer_id: t.customer.to_string(),
+        state: state.to_string(),
+        step: 0,
+        due_at: None,
+        started_at: t.now,
+        ended_at: None,
+        updated_at: t.now,
+        p_alive: assessment.p_alive,
+        value_cents: assessment.value_cents,
+        history: json!([]),
+    }
+}
+
 /// Applies what `plan` decided for a customer without an active flow.
 /// `latest` is the customer's latest (ended) flow, if any.
 pub async fn apply_plan(
@@ -71,21 +90,9 @@ pub async fn apply_plan(
                 after_seconds,
                 step,
             } if started.is_none() => {
-                let mut f = Flow {
-                    id: random_id("flow"),
-                    store_id: t.store.to_string(),
-                    install_id: t.install_id.to_string(),
-                    customer_id: t.customer.to_string(),
-                    state: "active".into(),
-                    step: i64::from(*step),
-                    due_at: Some(t.now + (*after_seconds as i64) * 1000),
-                    started_at: t.now,
-                    ended_at: None,
-                    updated_at: t.now,
-                    p_alive: assessment.p_alive,
-                    value_cents: assessment.value_cents,
-                    history: json!([]),
-                };
+                let mut f = new_flow(t, assessment, "active");
+                f.step = i64::from(*step);
+                f.due_at = Some(t.now + (*after_seconds as i64) * 1000);
                 note(
                     &mut f,
                     t.now,
@@ -100,22 +107,16 @@ pub async fn apply_plan(
                 // One skipped record per customer until something changes.
                 let mut f = match latest {
                     Some(f) if f.state == "skipped" && f.install_id == t.install_id => f.clone(),
-                    _ => Flow {
-                        id: random_id("flow"),
-                        store_id: t.store.to_string(),
-                        install_id: t.install_id.to_string(),
-                        customer_id: t.customer.to_string(),
-                        state: "skipped".into(),
-                        step: 0,
-                        due_at: None,
-                        started_at: t.now,
-                        ended_at: Some(t.now),
-                        updated_at: t.now,
-                        p_alive: assessment.p_alive,
-                        value_cents: assessment.value_cents,
-                        history: json!([{"what": "skipped: not worth a rescue",
-                            "at": crate::domain::time::to_rfc3339(t.now)}]),
-                    },
+                    _ => {
+                        let mut f = new_flow(t, assessment, "skipped");
+                        f.ended_at = Some(t.now);
+                        note(
+                            &mut f,
+                            t.now,
+                            json!({"what": "skipped: not worth a rescue"}),
+                        );
+                        f
+                    }
                 };
                 f.updated_at = t.now;
                 f.p_alive = assessment.p_alive;

@@ -113,11 +113,7 @@ impl SegmentWriter {
 
     pub async fn finish(self, tx: &mut Tx) -> DbResult<usize> {
         for ((store, install), rows) in &self.upserts {
-            let refs: Vec<(&str, &str, String)> = rows
-                .iter()
-                .map(|(c, s, a)| (c.as_str(), s.as_str(), a.clone()))
-                .collect();
-            segments::upsert(&mut *tx, store, install, &refs, self.now).await?;
+            segments::upsert(&mut *tx, store, install, rows, self.now).await?;
         }
         for (install, customer, segment) in &self.removals {
             segments::remove(&mut *tx, install, customer, segment).await?;

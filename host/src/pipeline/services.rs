@@ -14,6 +14,14 @@ pub struct DbServices {
 }
 
 impl DbServices {
+    /// Host services over `db`, for calls made from the current runtime.
+    pub fn shared(db: &Db) -> std::sync::Arc<dyn HostServices> {
+        std::sync::Arc::new(DbServices {
+            db: db.clone(),
+            handle: Handle::current(),
+        })
+    }
+
     fn run<T: Default>(
         &self,
         what: &str,

@@ -41,6 +41,11 @@ impl Pipeline {
         events: &[Event],
         prefix: impl Fn(usize) -> String,
     ) -> PipelineResult<()> {
+        let responses = |e: &Event| matches!(e.kind, EventKind::SurveySubmitted { .. });
+        if !events.iter().any(responses) {
+            // The common case: no database round trip on the intake path.
+            return Ok(());
+        }
         let mut errors: Vec<FieldError> = Vec::new();
         let mut known = std::collections::HashMap::new();
         let mut conn = self.db.pool.acquire().await?;
@@ -99,10 +104,7 @@ impl Pipeline {
                 event_id: None,
             },
             state: StateBuffer::default(),
-            services: std::sync::Arc::new(DbServices {
-                db: self.db.clone(),
-                handle: tokio::runtime::Handle::current(),
-            }),
+            services: DbServices::shared(&self.db),
         };
         let wit_survey = scoring::Survey {
             id: survey.id.clone(),
