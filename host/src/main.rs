@@ -33,6 +33,10 @@ enum Command {
         /// (0: only on POST /v1/stores/{store}/models/fit).
         #[arg(long, env = "CLIENTELE_FIT_EVERY", default_value_t = 86_400)]
         fit_every: u64,
+        /// Event workers; each serves one store at a time (default: two
+        /// per core, at least four).
+        #[arg(long, env = "CLIENTELE_WORKERS")]
+        workers: Option<usize>,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -99,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             listen,
             fit_every,
+            workers,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
@@ -106,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
             config.listen = listen;
             config.pipeline.fit_every =
                 (fit_every > 0).then(|| std::time::Duration::from_secs(fit_every));
+            if let Some(n) = workers {
+                config.pipeline.workers = n.max(1);
+            }
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
             tokio::select! {

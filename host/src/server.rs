@@ -80,7 +80,12 @@ pub async fn open_db(config: &ServerConfig) -> anyhow::Result<Db> {
         .database_url
         .clone()
         .unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
-    let db = Db::connect(&url).await.context("opening the database")?;
+    // Every event worker may hold a connection; intake, reads and the
+    // other workers need theirs.
+    let connections = config.pipeline.workers as u32 + 8;
+    let db = Db::connect(&url, connections)
+        .await
+        .context("opening the database")?;
     db.migrate().await.context("running migrations")?;
     Ok(db)
 }

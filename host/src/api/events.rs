@@ -98,3 +98,18 @@ pub async fn post(
         })),
     ))
 }
+
+/// One event: whether it was processed, and what every install did.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((store, event)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_store(&state, &store).await?;
+    match state.pipeline.event_result(&store, &event).await? {
+        Some(result) => Ok(Json(json!(result))),
+        None => Err(ApiError::not_found(format!(
+            "no event `{event}` in store `{store}`"
+        ))),
+    }
+}

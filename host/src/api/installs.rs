@@ -142,6 +142,7 @@ pub async fn create(
         consecutive_failures: 0,
         created_at: now,
         updated_at: now,
+        tripped_at: None,
     };
     installs::insert(&mut tx, &install).await?;
     tx.commit().await?;

@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
             get(customers::get).put(customers::put),
         )
         .route("/v1/stores/{store}/events", post(events::post))
+        .route("/v1/stores/{store}/events/{event}", get(events::get_one))
         .route(
             "/v1/stores/{store}/installs",
             post(installs::create).get(installs::list),

@@ -197,15 +197,28 @@ pub async fn latest_of(
 }
 
 /// Active flows whose step is due, oldest first.
-pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<Flow>> {
+pub async fn due(conn: &mut Conn, store: &str, now: Millis, limit: u32) -> DbResult<Vec<Flow>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM flows WHERE state = 'active' AND due_at <= $1 ORDER BY due_at LIMIT $2"
+        "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND state = 'active' AND due_at <= $2
+         ORDER BY due_at LIMIT $3"
     ))
+    .bind(store)
     .bind(now)
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The stores with flow steps due by `now`.
+pub async fn stores_due(conn: &mut Conn, now: Millis) -> DbResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT store_id FROM flows WHERE state = 'active' AND due_at <= $1",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
 }
 
 pub async fn list(

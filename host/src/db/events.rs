@@ -10,6 +10,9 @@ pub struct StoredEvent {
     pub seq: i64,
     pub store_id: String,
     pub event: Event,
+    pub received_at: Millis,
+    /// Batches that began with this event before (and never committed).
+    pub attempts: i64,
 }
 
 /// Stores events; an id the store already has (or one repeated in the
@@ -45,14 +48,15 @@ pub async fn insert_many(
     Ok(out)
 }
 
-/// The oldest pending events, at most one per customer so that a batch
-/// never holds two events of the same customer (they are applied in
+/// The store's oldest pending events, at most one per customer so that a
+/// batch never holds two events of the same customer (they are applied in
 /// order, one batch after the other).
-pub async fn next_batch(conn: &mut Conn, limit: u32) -> DbResult<Vec<StoredEvent>> {
+pub async fn next_batch(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<StoredEvent>> {
     let rows = sqlx::query(
-        "SELECT seq, store_id, id, type, customer_id, occurred_at, data FROM events
-         WHERE status = 'pending' ORDER BY seq LIMIT $1",
+        "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at, attempts
+         FROM events WHERE store_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
     )
+    .bind(store)
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
@@ -78,6 +82,8 @@ pub async fn next_batch(conn: &mut Conn, limit: u32) -> DbResult<Vec<StoredEvent
                     seq,
                     store_id,
                     event,
+                    received_at: r.try_get("received_at")?,
+                    attempts: r.try_get("attempts")?,
                 });
             }
             Err(errors) => {
@@ -119,6 +125,31 @@ pub async fn pending_count(conn: &mut Conn) -> DbResult<i64> {
         .fetch_one(conn)
         .await?;
     Ok(row.try_get("n")?)
+}
+
+/// The stores that have pending events.
+pub async fn pending_stores(conn: &mut Conn) -> DbResult<Vec<String>> {
+    let rows = sqlx::query("SELECT DISTINCT store_id FROM events WHERE status = 'pending'")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
+}
+
+/// Counts a batch beginning with these events (committed before any
+/// plugin runs, so a batch that dies leaves its mark).
+pub async fn count_attempts(conn: &mut Conn, seqs: &[i64]) -> DbResult<()> {
+    for chunk in seqs.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "UPDATE events SET attempts = attempts + 1 WHERE seq IN ({})",
+            super::bulk::Style::of(conn).list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q.bind(*s);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn mark_processed_many(conn: &mut Conn, seqs: &[i64], now: Millis) -> DbResult<()> {

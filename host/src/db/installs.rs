@@ -21,10 +21,13 @@ pub struct Install {
     pub consecutive_failures: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a breaker disabled it (until it is enabled again).
+    #[serde(skip)]
+    pub tripped_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, disabled_reason,
-    invocations, failures, consecutive_failures, created_at, updated_at";
+    invocations, failures, consecutive_failures, created_at, updated_at, tripped_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Install> {
     Ok(Install {
@@ -41,6 +44,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Install> {
         consecutive_failures: r.try_get("consecutive_failures")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        tripped_at: r.try_get("tripped_at")?,
     })
 }
 
@@ -83,6 +87,20 @@ pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Inst
     row.as_ref().map(from_row).transpose()
 }
 
+/// The installs a batch of the store's events meets, oldest first (the
+/// order they run in): the enabled ones, and those a breaker disabled
+/// (events received before the trip are recorded as failed for them).
+pub async fn for_events(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM installs
+         WHERE store_id = $1 AND (enabled = 1 OR tripped_at IS NOT NULL) ORDER BY created_at, id"
+    ))
+    .bind(store)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The store's enabled installs, oldest first (the order they run in).
 pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
     let rows = sqlx::query(&format!(
@@ -97,7 +115,8 @@ pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
 pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     sqlx::query(
         "UPDATE installs SET version = $3, config = $4, enabled = $5, disabled_reason = $6,
-           consecutive_failures = $7, updated_at = $8, plugin = $9
+           consecutive_failures = $7, updated_at = $8, plugin = $9,
+           tripped_at = CASE WHEN $5 = 1 THEN NULL ELSE tripped_at END
          WHERE store_id = $1 AND id = $2",
     )
     .bind(&i.store_id)
@@ -130,7 +149,8 @@ pub async fn record_calls(
            consecutive_failures = $4,
            enabled = CASE WHEN $5 IS NULL THEN enabled ELSE 0 END,
            disabled_reason = COALESCE($5, disabled_reason),
-           updated_at = CASE WHEN $5 IS NULL THEN updated_at ELSE $6 END
+           updated_at = CASE WHEN $5 IS NULL THEN updated_at ELSE $6 END,
+           tripped_at = CASE WHEN $5 IS NULL THEN tripped_at ELSE $6 END
          WHERE id = $1",
     )
     .bind(id)

@@ -3,6 +3,7 @@
 //! BIGINT integers, TEXT JSON); only the migrations and the way a write
 //! transaction starts differ per backend.
 
+pub mod attempts;
 pub mod bulk;
 pub mod churn;
 pub mod customers;
@@ -73,7 +74,8 @@ impl Db {
         )
     }
 
-    pub async fn connect(url: &str) -> DbResult<Db> {
+    /// Opens a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> DbResult<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -90,7 +92,7 @@ impl Db {
         }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections)
             .min_connections(1)
             .after_connect(move |conn, _| {
                 Box::pin(async move {

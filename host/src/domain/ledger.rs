@@ -86,6 +86,11 @@ pub fn validate_ops(ops: &[LedgerOp], occurred_at: Millis) -> Result<(), String>
                             "op {i}: expires_at is not after the event's occurred_at"
                         ));
                     }
+                    if *at > crate::domain::time::LATEST_MS {
+                        return Err(format!(
+                            "op {i}: expires_at {at} ms is after the year 9999"
+                        ));
+                    }
                 }
             }
             LedgerOp::Deduct { points, reason } => {
@@ -129,6 +134,14 @@ mod tests {
             expires_at: Some(10),
         };
         assert!(validate_ops(&[past], 10).is_err());
+        let expiring = |at| LedgerOp::Earn {
+            points: 1,
+            reason: "x".into(),
+            expires_at: Some(at),
+        };
+        assert!(validate_ops(&[expiring(crate::domain::time::LATEST_MS)], 10).is_ok());
+        assert!(validate_ops(&[expiring(crate::domain::time::LATEST_MS + 1)], 10).is_err());
+        assert!(validate_ops(&[expiring(i64::MAX)], 10).is_err());
         let blank = LedgerOp::Deduct {
             points: 1,
             reason: String::new(),

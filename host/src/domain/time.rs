@@ -5,6 +5,10 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 pub type Millis = i64;
 
+/// The last instant an RFC 3339 date can name (9999-12-31T23:59:59.999Z):
+/// a time a plugin returns past it is refused, not wrapped to 1970.
+pub const LATEST_MS: Millis = 253_402_300_799_999;
+
 pub fn now_ms() -> Millis {
     Utc::now().timestamp_millis()
 }

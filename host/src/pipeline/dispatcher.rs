@@ -1,6 +1,7 @@
-//! The dispatcher: takes pending events in arrival order (at most one per
-//! customer per batch), runs every enabled install the event concerns in
-//! a fresh sandbox, and commits the batch's effects, outcomes (the
+//! The dispatcher: takes one store's pending events in arrival order (at
+//! most one per customer per batch; a worker holds the store meanwhile,
+//! see `lanes`), runs every enabled install the event concerns in a fresh
+//! sandbox, and commits the batch's effects, outcomes (the
 //! per-(event, install) done-marks) and processed marks in one
 //! transaction. A crash anywhere replays only the batches whose effects
 //! were not committed; the outcome's key (event, install) guarantees no
@@ -24,20 +25,19 @@ use super::effects::{BatchWriter, Target};
 use super::registry::plugin_id;
 use super::rescue::{self, FlowTarget};
 use super::segments::{is_segment_event, Classified, SegmentWriter};
-use super::services::DbServices;
 use super::{Pipeline, PipelineResult};
 use crate::db::churn::{self, Flow};
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
 use crate::db::segments::Memberships;
-use crate::db::{customers, events, installs, ledger, models, segments, state, surveys};
+use crate::db::{attempts, customers, events, installs, ledger, models, segments, state, surveys};
 use crate::domain::customer::Customer;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::ledger::LedgerOp;
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::survey::Survey;
-use crate::domain::time::now_ms;
+use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
 use crate::runtime::{scoring, CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
@@ -60,7 +60,33 @@ struct BatchInstall {
     calls: i64,
     failures: i64,
     consecutive: i64,
-    tripped: Option<String>,
+    /// Why and when a breaker disabled the install (in this batch, or
+    /// before it): the events received before then fail for it.
+    tripped: Option<(String, Millis)>,
+}
+
+impl BatchInstall {
+    fn tripped(install: Install, world: World) -> BatchInstall {
+        let why = install
+            .disabled_reason
+            .clone()
+            .unwrap_or_else(|| "disabled".into());
+        let at = install.tripped_at.unwrap_or(0);
+        BatchInstall {
+            consecutive: install.consecutive_failures,
+            config: String::new(),
+            world,
+            plugin: Err(why.clone()),
+            state: HashMap::new(),
+            model: Vec::new(),
+            memberships: HashMap::new(),
+            flows: HashMap::new(),
+            calls: 0,
+            failures: 0,
+            tripped: Some((why, at)),
+            install,
+        }
+    }
 }
 
 /// What one install decided about one event.
@@ -80,48 +106,16 @@ enum Decision {
 type CallResult = Result<CallOutput<Decision>, RuntimeError>;
 
 impl Pipeline {
-    pub(super) async fn run_dispatcher(self) {
-        let services = DbServices::shared(&self.db);
-        loop {
-            if let Err(e) = self.run_queued_fits(&services).await {
-                tracing::error!(error = %e, "fit failed");
-            }
-            match self.run_due_timers(&services).await {
-                Ok(n) if n > 0 => self.wake_outbox(),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "flow timers failed; retrying"),
-            }
-            match self.dispatch_batch(&services).await {
-                Ok(0) => {
-                    // Nothing pending: sleep until intake wakes us (or a
-                    // moment passes, in case another process added work).
-                    let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
-                        .await;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "dispatcher batch failed and was rolled back; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-
-    /// Wakes the dispatcher (after intake committed events).
-    pub fn wake_dispatcher(&self) {
-        self.wake.notify_one();
-    }
-
-    /// A receiver that changes after every committed batch.
-    pub fn processed_updates(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.processed.subscribe()
-    }
-
-    /// Processes one batch; returns how many events it processed.
-    pub async fn dispatch_batch(&self, services: &Arc<dyn HostServices>) -> PipelineResult<usize> {
+    /// Processes one batch of the store's events; returns how many events
+    /// it processed.
+    pub async fn dispatch_batch(
+        &self,
+        store: &str,
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<usize> {
         let batch = {
             let mut conn = self.db.pool.acquire().await?;
-            events::next_batch(&mut conn, self.config.batch_size).await?
+            events::next_batch(&mut conn, store, self.config.batch_size).await?
         };
         if batch.is_empty() {
             return Ok(0);
@@ -186,6 +180,10 @@ impl Pipeline {
                 ledger::expire_customer(&mut tx, store, &customer, now).await?;
             }
         }
+        // The batch leaves its mark on its events before any plugin runs:
+        // if it never commits, their calls are journalled the next time.
+        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
+        events::count_attempts(&mut tx, &seqs).await?;
         // The facts are idempotent (orders by id, refunds by event), so
         // they commit now: the write lock is free while plugins run.
         tx.commit().await?;
@@ -197,10 +195,16 @@ impl Pipeline {
         for (store, ids) in &by_store {
             customers_of.insert(store, customers::get_many(&mut conn, store, ids).await?);
             let mut list = Vec::new();
-            for install in installs::enabled(&mut conn, store).await? {
+            for install in installs::for_events(&mut conn, store).await? {
                 let Some(world) = World::parse(&install.world) else {
                     continue;
                 };
+                if !install.enabled {
+                    // Disabled by a breaker: nothing to load, it only
+                    // answers for the events that were queued before.
+                    list.push(BatchInstall::tripped(install, world));
+                    continue;
+                }
                 let plugin = self
                     .plugin(&install.plugin, &install.version)
                     .await
@@ -257,68 +261,119 @@ impl Pipeline {
         }
         drop(conn);
 
-        // Plugin calls, in arrival order, on this thread.
-        let mut results: Vec<(usize, usize, Result<CallResult, String>)> = Vec::new();
-        tokio::task::block_in_place(|| {
-            for (i, ev) in batch.iter().enumerate() {
-                let (store, e) = (ev.store_id.as_str(), &ev.event);
-                let customer = customers_of[store]
-                    .get(&e.customer_id)
-                    .cloned()
-                    .unwrap_or_default();
-                for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
-                    if bi.tripped.is_some() {
-                        continue;
+        // Plugin calls, in arrival order.
+        let mut results: Vec<Ran> = Vec::new();
+        for (i, ev) in batch.iter().enumerate() {
+            let (store, e) = (ev.store_id.as_str(), &ev.event);
+            let customer = customers_of[store]
+                .get(&e.customer_id)
+                .cloned()
+                .unwrap_or_default();
+            // A batch with this event began before and never committed:
+            // its calls are journalled, and one that never finishes is
+            // given up on instead of stopping the store at every start.
+            let suspect = ev.attempts > 0;
+            for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
+                if !concerns(bi.world, e, store, &surveys_of) {
+                    continue;
+                }
+                let mut ran = Ran {
+                    event: i,
+                    install: k,
+                    result: Err(NotRun::default()),
+                    elapsed: Duration::ZERO,
+                };
+                if let Some((why, at)) = &bi.tripped {
+                    if ev.received_at <= *at {
+                        ran.result = Err(NotRun {
+                            code: "install_disabled",
+                            why: format!("the install was disabled before this event ran: {why}"),
+                        });
+                        results.push(ran);
                     }
-                    if !concerns(bi.world, e, store, &surveys_of) {
-                        continue;
-                    }
-                    let plugin = match &bi.plugin {
-                        Err(why) => Err(why.clone()),
-                        Ok(p) => Ok(p.clone()),
-                    };
-                    let result = plugin.map(|plugin| {
-                        let input = CallInput {
-                            scope: Scope {
-                                store_id: store.to_string(),
-                                install_id: bi.install.install_id.clone(),
-                                plugin: plugin.id.clone(),
-                                event_id: Some(e.id.clone()),
-                            },
-                            state: StateBuffer::new(
-                                bi.state.remove(&e.customer_id).unwrap_or_default(),
-                            ),
-                            services: services.clone(),
+                    continue;
+                }
+                let install_id = bi.install.install_id.clone();
+                ran.result = match &bi.plugin {
+                    Err(why) => Err(NotRun {
+                        code: "unavailable",
+                        why: why.clone(),
+                    }),
+                    Ok(plugin) => {
+                        let plugin = plugin.clone();
+                        let abandoned = if suspect {
+                            self.journal_start(store, &e.id, &install_id).await?
+                        } else {
+                            None
                         };
-                        let call = CallArgs {
-                            plugin: &plugin,
-                            bi,
-                            customer: &customer,
-                            event: e,
-                            order_total: order_totals[i],
-                            surveys: &surveys_of,
-                            store,
-                        };
-                        self.decide(call, input)
-                    });
-                    let ok = matches!(result, Ok(Ok(_)));
-                    bi.calls += 1;
-                    if ok {
-                        bi.consecutive = 0;
-                    } else {
-                        bi.failures += 1;
-                        bi.consecutive += 1;
-                        if bi.consecutive >= self.config.trip_after {
-                            bi.tripped = Some(format!(
-                                "disabled after {} consecutive failures; fix or swap the plugin, then PATCH {{\"enabled\": true}}",
-                                bi.consecutive
-                            ));
+                        match abandoned {
+                            Some(why) => Err(NotRun {
+                                code: "abandoned",
+                                why,
+                            }),
+                            None => {
+                                let input = CallInput {
+                                    scope: Scope {
+                                        store_id: store.to_string(),
+                                        install_id: install_id.clone(),
+                                        plugin: plugin.id.clone(),
+                                        event_id: Some(e.id.clone()),
+                                    },
+                                    state: StateBuffer::new(
+                                        bi.state.remove(&e.customer_id).unwrap_or_default(),
+                                    ),
+                                    services: services.clone(),
+                                };
+                                let call = CallArgs {
+                                    plugin: &plugin,
+                                    bi,
+                                    customer: &customer,
+                                    event: e,
+                                    order_total: order_totals[i],
+                                    surveys: &surveys_of,
+                                    store,
+                                };
+                                let started = std::time::Instant::now();
+                                let result = self.decide(call, input).await;
+                                ran.elapsed = started.elapsed();
+                                if suspect {
+                                    let mut conn = self.db.pool.acquire().await?;
+                                    attempts::finished(&mut conn, store, &e.id, &install_id, now)
+                                        .await?;
+                                }
+                                Ok(result)
+                            }
                         }
                     }
-                    results.push((i, k, result));
+                };
+                let ok = matches!(ran.result, Ok(Ok(_)));
+                let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
+                bi.calls += 1;
+                let mut trip = None;
+                if ok {
+                    bi.consecutive = 0;
+                } else {
+                    bi.failures += 1;
+                    bi.consecutive += 1;
+                    if bi.consecutive >= self.config.trip_after {
+                        trip = Some(format!(
+                            "disabled after {} consecutive failures",
+                            bi.consecutive
+                        ));
+                    }
                 }
+                if let Some(why) = self.budgets.charge(&install_id, ran.elapsed, timed_out) {
+                    trip.get_or_insert(why);
+                }
+                if let Some(why) = trip {
+                    bi.tripped = Some((
+                        format!("{why}; fix or swap the plugin, then PATCH {{\"enabled\": true}}"),
+                        now,
+                    ));
+                }
+                results.push(ran);
             }
-        });
+        }
         // Effects, outcomes, marks: one transaction.
         let mut tx = self.db.begin_write().await?;
         let mut writer = BatchWriter::new(now);
@@ -326,7 +381,13 @@ impl Pipeline {
         let mut assessments: BTreeMap<&str, Vec<churn::Assessment>> = BTreeMap::new();
         let mut scored = vec![None; batch.len()];
         let mut latencies = Vec::with_capacity(results.len());
-        for (i, k, result) in results {
+        for Ran {
+            event: i,
+            install: k,
+            result,
+            elapsed,
+        } in results
+        {
             let ev = &batch[i];
             let (store, e) = (ev.store_id.as_str(), &ev.event);
             let bi = &installs_of[store][k];
@@ -418,16 +479,24 @@ impl Pipeline {
                 Ok(Err(err)) => {
                     tracing::warn!(store, install = %bi.install.install_id, plugin = %pid,
                         event = %e.id, code = err.code(), error = %err, "plugin call failed");
-                    failed(bi, &pid, err.code(), err.to_string())
+                    failed(bi, &pid, err.code(), err.to_string(), elapsed)
                 }
-                Err(why) => failed(bi, &pid, "unavailable", why),
+                Err(not_run) => {
+                    if not_run.code == "abandoned" {
+                        tracing::error!(store, install = %bi.install.install_id, plugin = %pid,
+                            event = %e.id, error = %not_run.why, "call given up");
+                    }
+                    failed(bi, &pid, not_run.code, not_run.why, elapsed)
+                }
             };
-            latencies.push((
-                bi.install.install_id.clone(),
-                pid,
-                outcome.status == "ok",
-                outcome.elapsed_us as u32,
-            ));
+            if outcome.error_code.as_deref() != Some("install_disabled") {
+                latencies.push((
+                    bi.install.install_id.clone(),
+                    pid,
+                    outcome.status == "ok",
+                    outcome.elapsed_us as u32,
+                ));
+            }
             writer.outcome(store, &e.id, outcome);
         }
         writer.finish(&mut tx).await?;
@@ -459,17 +528,16 @@ impl Pipeline {
                     bi.calls,
                     bi.failures,
                     bi.consecutive,
-                    bi.tripped.as_deref(),
+                    bi.tripped.as_ref().map(|(why, _)| why.as_str()),
                     now,
                 )
                 .await?;
-                if let Some(why) = &bi.tripped {
+                if let Some((why, _)) = &bi.tripped {
                     tracing::error!(store = %bi.install.store_id, install = %bi.install.install_id,
                         plugin = %plugin_id(&bi.install.plugin, &bi.install.version), "install {why}");
                 }
             }
         }
-        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
         events::mark_processed_many(&mut tx, &seqs, now).await?;
         tx.commit().await?;
 
@@ -481,25 +549,29 @@ impl Pipeline {
             .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.processed.send_modify(|n| *n += 1);
         if emitted > 0 {
-            self.wake_dispatcher();
+            self.mark_store(store);
         }
         self.wake_outbox();
         Ok(batch.len())
     }
 
     /// Runs the calls an install makes for an event that concerns it.
-    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
+    async fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
         let (rt, p, cfg, e) = (&self.runtime, a.plugin, a.bi.config.as_str(), a.event);
         match a.bi.world {
             World::PointRules => rt
                 .on_event(p, input, cfg, a.customer, e, a.order_total)
+                .await
                 .map(|o| o.map(Decision::Ledger)),
             World::Segmenter => rt
                 .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
+                .await
                 .map(|o| o.map(Decision::Segments)),
-            World::ChurnRescue => (|| {
+            World::ChurnRescue => async {
                 let (scope, services) = (input.scope.clone(), input.services.clone());
-                let assessed = rt.assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)?;
+                let assessed = rt
+                    .assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
+                    .await?;
                 let active =
                     a.bi.flows
                         .get(&e.customer_id)
@@ -525,7 +597,7 @@ impl Pipeline {
                     state,
                     services,
                 };
-                let planned = rt.plan(p, next, cfg, &assessment, a.customer)?;
+                let planned = rt.plan(p, next, cfg, &assessment, a.customer).await?;
                 outbox.extend(planned.outbox);
                 Ok(CallOutput {
                     value: Decision::Churn {
@@ -538,7 +610,8 @@ impl Pipeline {
                     elapsed: elapsed + planned.elapsed,
                     memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
                 })
-            })(),
+            }
+            .await,
             World::SurveyScorer => {
                 // `concerns` let only responses to a known survey through.
                 let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
@@ -556,6 +629,7 @@ impl Pipeline {
                     answers: answers.to_string(),
                 };
                 rt.score(p, input, cfg, &wit_survey, &response)
+                    .await
                     .and_then(|o| {
                         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&o.value);
                         match parsed {
@@ -599,7 +673,13 @@ fn concerns(
     }
 }
 
-fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String) -> Outcome {
+fn failed(
+    bi: &BatchInstall,
+    pid: &str,
+    code: &str,
+    error: String,
+    elapsed: Duration,
+) -> Outcome {
     Outcome {
         install_id: bi.install.install_id.clone(),
         plugin: pid.to_string(),
@@ -607,6 +687,50 @@ fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String) -> Outcome {
         error_code: Some(code.to_string()),
         error: Some(error),
         effects: json!([]),
-        elapsed_us: 0,
+        elapsed_us: elapsed.as_micros() as i64,
     }
+}
+
+/// Starts of a call of a suspect event that may not finish before it is
+/// given up on: with the batch that first took the event, three attempts.
+const MAX_UNFINISHED_STARTS: i64 = 2;
+
+impl Pipeline {
+    /// Journals the start of a suspect event's call; answers why it is
+    /// given up on instead, when earlier starts never finished.
+    async fn journal_start(
+        &self,
+        store: &str,
+        event: &str,
+        install: &str,
+    ) -> PipelineResult<Option<String>> {
+        let mut conn = self.db.pool.acquire().await?;
+        let unfinished = attempts::unfinished(&mut conn, store, event, install).await?;
+        if unfinished >= MAX_UNFINISHED_STARTS {
+            return Ok(Some(format!(
+                "the call on this event was attempted {} times and never finished (it hung, or \
+                 the process stopped during it); it was given up on so that the customer's later \
+                 events can run",
+                unfinished + 1
+            )));
+        }
+        attempts::started(&mut conn, store, event, install, now_ms()).await?;
+        Ok(None)
+    }
+}
+
+/// What one install did with (or why it did not run on) one event.
+struct Ran {
+    event: usize,
+    install: usize,
+    result: Result<CallResult, NotRun>,
+    /// Time the call took (failed calls too).
+    elapsed: Duration,
+}
+
+/// Why an install did not decide on an event.
+#[derive(Default)]
+struct NotRun {
+    code: &'static str,
+    why: String,
 }

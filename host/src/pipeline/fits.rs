@@ -1,9 +1,11 @@
 //! Population fits: the host builds the store's population as of an
 //! instant, calls each segmenter's and churn model's `fit`, keeps the
 //! model, then re-classifies / re-assesses every customer with that same
-//! `as_of`. Fits are queued (by the API or the schedule) and run by the
-//! dispatcher between batches, so no customer is ever worked on by two
-//! workers at once.
+//! `as_of`. Fits are queued (by the API or the schedule) and run one at a
+//! time by a worker of their own, off the event path: the fit call itself
+//! holds nothing, and only the update of every customer holds the store
+//! (see `lanes`), so no customer is ever worked on by two workers at once
+//! and no other store waits for a fit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::sync::oneshot;
 use super::registry::plugin_id;
 use super::rescue::{self, FlowTarget};
 use super::segments::{Classified, SegmentWriter};
+use super::services::DbServices;
 use super::{Pipeline, PipelineResult};
 use crate::db::customers::PopulationRow;
 use crate::db::installs::Install;
@@ -70,7 +73,7 @@ impl Pipeline {
             as_of,
             reply: wait.then_some(tx),
         });
-        self.wake_dispatcher();
+        self.fits_queued.notify_one();
         if wait {
             rx.await.ok()
         } else {
@@ -94,23 +97,30 @@ impl Pipeline {
             });
         }
         drop(q);
-        self.wake_dispatcher();
+        self.fits_queued.notify_one();
         Ok(())
     }
 
-    /// Runs the queued fits (called by the dispatcher between batches).
-    pub(super) async fn run_queued_fits(
-        &self,
-        services: &Arc<dyn HostServices>,
-    ) -> PipelineResult<()> {
+    /// The fit worker: runs the queued fits, one at a time.
+    pub(super) async fn run_fits(self) {
+        let services = DbServices::shared(&self.db);
         loop {
             let next = self.fits.lock().expect("fit queue").pop_front();
             let Some(req) = next else {
-                return Ok(());
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    self.fits_queued.notified(),
+                )
+                .await;
+                continue;
             };
-            let reports = self.fit_store(&req.store, req.as_of, services).await?;
-            if let Some(reply) = req.reply {
-                let _ = reply.send(reports);
+            match self.fit_store(&req.store, req.as_of, &services).await {
+                Ok(reports) => {
+                    if let Some(reply) = req.reply {
+                        let _ = reply.send(reports);
+                    }
+                }
+                Err(e) => tracing::error!(store = %req.store, error = %e, "fit failed"),
             }
         }
     }
@@ -222,14 +232,15 @@ impl Pipeline {
         };
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             customers = population.rows.len(), "fit started");
-        let fitted = tokio::task::block_in_place(|| {
-            self.runtime.fit(
+        let fitted = self
+            .runtime
+            .fit(
                 &plugin,
                 input(None, StateBuffer::default()),
                 &config,
                 population,
             )
-        });
+            .await;
         let fitted = match fitted {
             Ok(f) => f,
             Err(e) => {
@@ -273,6 +284,9 @@ impl Pipeline {
         }
         tracing::info!(store, install = %install.install_id, plugin = %pid, ms = report.fit_ms,
             "fit done; updating every customer");
+        // From here on the store's customers are worked on: no batch of its
+        // events runs until every one of them is updated.
+        let _held = self.lanes.hold(store).await;
         let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
         let mut conn = self.db.pool.acquire().await?;
         let mut states = if plugin.capabilities.contains(&Capability::State) {
@@ -286,11 +300,16 @@ impl Pipeline {
             World::Segmenter => {
                 let old = segments::of_install(&mut conn, &install.install_id).await?;
                 drop(conn);
-                let results = self.for_everyone(people, &pid, |c| {
+                let mut results = Vec::with_capacity(people.len());
+                let mut progress = Progress::new(&pid, people.len());
+                for c in people {
                     let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    self.runtime
+                    let r = self
+                        .runtime
                         .classify(&plugin, input(None, st), &config, &model, c, as_of)
-                });
+                        .await;
+                    results.push(progress.note(c, r));
+                }
                 let mut writer = SegmentWriter::new(now);
                 for (c, result) in people.iter().zip(results) {
                     let Some(out) = result else {
@@ -319,21 +338,29 @@ impl Pipeline {
             _ => {
                 let flows = churn::latest_of(&mut conn, store, &ids).await?;
                 drop(conn);
-                let results = self.for_everyone(people, &pid, |c| {
+                let mut results = Vec::with_capacity(people.len());
+                let mut progress = Progress::new(&pid, people.len());
+                for c in people {
                     let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    let assessed =
-                        self.runtime
-                            .assess(&plugin, input(None, st), &config, &model, c, as_of)?;
-                    let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
-                    if active {
-                        return Ok(assessed.map(|a| (a, None)));
+                    let r = async {
+                        let assessed = self
+                            .runtime
+                            .assess(&plugin, input(None, st), &config, &model, c, as_of)
+                            .await?;
+                        let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
+                        if active {
+                            return Ok(assessed.map(|a| (a, None)));
+                        }
+                        let (a, st) = (assessed.value, assessed.state);
+                        let planned = self
+                            .runtime
+                            .plan(&plugin, input(None, st), &config, &a, c)
+                            .await?;
+                        Ok(planned.map(|actions| (a, Some(actions))))
                     }
-                    let (a, st) = (assessed.value, assessed.state);
-                    let planned = self
-                        .runtime
-                        .plan(&plugin, input(None, st), &config, &a, c)?;
-                    Ok(planned.map(|actions| (a, Some(actions))))
-                });
+                    .await;
+                    results.push(progress.note(c, r));
+                }
                 let mut tx = self.db.begin_write().await?;
                 let mut assessments = Vec::new();
                 for (c, result) in people.iter().zip(results) {
@@ -377,44 +404,54 @@ impl Pipeline {
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             updated = report.updated, failed = report.failed,
             ms = now_ms() - now, "every customer updated after the fit");
-        self.wake_dispatcher();
+        // Segment changes were queued as events of the store.
+        self.mark_store(store);
         Ok(report)
     }
 
-    /// Calls `f` for every customer on this thread, logging progress;
-    /// a failed call is logged and gives None.
-    fn for_everyone<T>(
-        &self,
-        people: &[Customer],
-        pid: &str,
-        mut f: impl FnMut(&Customer) -> Result<runtime::CallOutput<T>, runtime::RuntimeError>,
-    ) -> Vec<Option<runtime::CallOutput<T>>> {
-        tokio::task::block_in_place(|| {
-            let mut out = Vec::with_capacity(people.len());
-            let mut failures = 0usize;
-            for (n, c) in people.iter().enumerate() {
-                match f(c) {
-                    Ok(o) => out.push(Some(o)),
-                    Err(e) => {
-                        failures += 1;
-                        if failures <= 5 {
-                            tracing::warn!(plugin = pid, customer = %c.id, code = e.code(),
-                                error = %e, "call after fit failed");
-                        }
-                        out.push(None);
-                    }
+}
+
+/// Progress of the update of every customer after a fit: logs every
+/// `PROGRESS_EVERY` customers and the first few failures; a failed call
+/// gives None.
+struct Progress<'a> {
+    pid: &'a str,
+    of: usize,
+    done: usize,
+    failures: usize,
+}
+
+impl<'a> Progress<'a> {
+    fn new(pid: &'a str, of: usize) -> Self {
+        Progress {
+            pid,
+            of,
+            done: 0,
+            failures: 0,
+        }
+    }
+
+    fn note<T>(
+        &mut self,
+        c: &Customer,
+        result: Result<runtime::CallOutput<T>, runtime::RuntimeError>,
+    ) -> Option<runtime::CallOutput<T>> {
+        self.done += 1;
+        if self.done % PROGRESS_EVERY == 0 {
+            tracing::info!(plugin = self.pid, done = self.done, of = self.of,
+                "updating customers after fit");
+        }
+        match result {
+            Ok(o) => Some(o),
+            Err(e) => {
+                self.failures += 1;
+                if self.failures <= 5 {
+                    tracing::warn!(plugin = self.pid, customer = %c.id, code = e.code(),
+                        error = %e, "call after fit failed");
                 }
-                if (n + 1) % PROGRESS_EVERY == 0 {
-                    tracing::info!(
-                        plugin = pid,
-                        done = n + 1,
-                        of = people.len(),
-                        "updating customers after fit"
-                    );
-                }
+                None
             }
-            out
-        })
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub struct EventResult {
 
 impl Pipeline {
     /// Commits the events (a repeated `(store, id)` is kept as it was) and
-    /// wakes the dispatcher.
+    /// hands the store to a worker.
     pub async fn ingest(&self, store: &str, batch: &[Event]) -> PipelineResult<Vec<Accepted>> {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
@@ -62,7 +62,7 @@ impl Pipeline {
         self.metrics
             .events_duplicate
             .fetch_add(dups, Ordering::Relaxed);
-        self.wake_dispatcher();
+        self.mark_store(store);
         Ok(accepted)
     }
 
@@ -94,6 +94,23 @@ impl Pipeline {
             }
             let _ = tokio::time::timeout(left, updates.changed()).await;
         }
+    }
+
+    /// One event's result, if the store has the event.
+    pub async fn event_result(&self, store: &str, id: &str) -> PipelineResult<Option<EventResult>> {
+        let seq = {
+            let mut conn = self.db.pool.acquire().await?;
+            events::status_of(&mut conn, store, id).await?
+        };
+        let Some((seq, _)) = seq else {
+            return Ok(None);
+        };
+        let accepted = Accepted {
+            event_id: id.to_string(),
+            seq,
+            duplicate: false,
+        };
+        Ok(self.results(store, &[accepted]).await?.pop())
     }
 
     pub async fn results(

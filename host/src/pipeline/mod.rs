@@ -2,12 +2,14 @@
 //! install it concerns and applies their effects, the scheduler expires
 //! points. Also the plugin registry (publish, load) and points redemption.
 
+mod budget;
 pub mod delivery;
 pub mod dispatcher;
 mod effects;
 pub mod expiry;
 pub mod fits;
 pub mod intake;
+mod lanes;
 pub mod points;
 pub mod registry;
 mod rescue;
@@ -15,6 +17,7 @@ mod segments;
 mod services;
 mod surveys;
 mod timers;
+mod workers;
 
 use std::sync::Arc;
 
@@ -50,10 +53,18 @@ pub type PipelineResult<T> = Result<T, PipelineError>;
 /// Settings of the pipeline's background work.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
+    /// Workers that process events, each serving one store at a time.
+    pub workers: usize,
     /// Most events one dispatcher transaction takes.
     pub batch_size: u32,
     /// Consecutive failures after which an install is disabled.
     pub trip_after: i64,
+    /// Consecutive calls that ran to their deadline after which an install
+    /// is disabled (it holds a worker for its whole deadline each time).
+    pub trip_after_timeouts: u32,
+    /// Worker time an install's calls may take in any minute before it is
+    /// disabled.
+    pub time_budget_per_minute: std::time::Duration,
     /// How often due points are expired.
     pub expiry_every: std::time::Duration,
     /// How often every store's population models are refitted (None:
@@ -64,12 +75,23 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
+            workers: default_workers(),
             batch_size: 1000,
             trip_after: 25,
+            trip_after_timeouts: 3,
+            time_budget_per_minute: std::time::Duration::from_secs(30),
             expiry_every: std::time::Duration::from_secs(1),
             fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
         }
     }
+}
+
+/// Two workers per core, at least four: a worker whose plugin sleeps or
+/// waits on the database uses no core, and a computing guest yields its
+/// thread at every epoch tick, so more workers than cores is cheap.
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).max(4)
 }
 
 #[derive(Clone)]
@@ -78,11 +100,15 @@ pub struct Pipeline {
     pub runtime: Arc<Runtime>,
     pub metrics: Arc<Metrics>,
     pub config: PipelineConfig,
-    wake: Arc<Notify>,
+    /// Stores with work, and which worker holds which.
+    lanes: Arc<lanes::Lanes>,
+    /// Worker time used by each install's calls (the time budget).
+    budgets: Arc<budget::Budgets>,
     /// Wakes the outbox delivery worker.
     outbox: Arc<Notify>,
-    /// Population fits waiting for the dispatcher.
+    /// Population fits waiting for the fit worker, and its wake-up.
     fits: Arc<std::sync::Mutex<std::collections::VecDeque<fits::FitRequest>>>,
+    fits_queued: Arc<Notify>,
     /// The background workers, so that `stop_workers` can end them.
     workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// Bumped after every committed dispatcher batch.
@@ -95,21 +121,33 @@ impl Pipeline {
             db,
             runtime,
             metrics: Arc::new(Metrics::default()),
-            config,
-            wake: Arc::new(Notify::new()),
+            lanes: Arc::default(),
+            budgets: Arc::new(budget::Budgets::new(
+                config.trip_after_timeouts,
+                config.time_budget_per_minute,
+            )),
             outbox: Arc::new(Notify::new()),
             fits: Arc::default(),
+            fits_queued: Arc::new(Notify::new()),
             workers: Arc::default(),
             processed: watch::channel(0).0,
+            config,
         }
     }
 
-    /// Starts the dispatcher, the expiry sweeper, the outbox delivery and
-    /// the fit schedule on the current runtime.
+    /// Starts the event workers, the scout that finds stores with work,
+    /// the fit worker, the expiry sweeper, the outbox delivery and the fit
+    /// schedule on the current runtime.
     pub fn spawn_workers(&self) {
         let mut workers = self.workers.lock().expect("workers");
+        for n in 0..self.config.workers.max(1) {
+            let p = self.clone();
+            workers.push(tokio::spawn(async move { p.run_worker(n).await }));
+        }
         let p = self.clone();
-        workers.push(tokio::spawn(async move { p.run_dispatcher().await }));
+        workers.push(tokio::spawn(async move { p.run_scout().await }));
+        let p = self.clone();
+        workers.push(tokio::spawn(async move { p.run_fits().await }));
         let p = self.clone();
         workers.push(tokio::spawn(async move { p.run_expiry().await }));
         let p = self.clone();

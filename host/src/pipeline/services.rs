@@ -1,59 +1,60 @@
 //! The runtime's view of the database, for the host functions a plugin
-//! imports (`customers`). Host functions are synchronous; they run on the
-//! dispatcher's blocking section and wait on the async pool from there.
+//! imports (`customers`). A database error is handed back to the runtime,
+//! which fails the call with `host_error`: a plugin never decides on an
+//! answer the host could not give.
 
-use tokio::runtime::Handle;
+use std::future::Future;
+use std::sync::Arc;
 
-use crate::db::{customers, ledger, Db};
+use crate::db::{customers, ledger, Db, DbResult};
 use crate::domain::customer::{Customer, Order};
-use crate::runtime::services::HostServices;
+use crate::runtime::services::{HostFuture, HostServices};
 
 pub struct DbServices {
-    pub db: Db,
-    pub handle: Handle,
+    db: Db,
 }
 
 impl DbServices {
-    /// Host services over `db`, for calls made from the current runtime.
-    pub fn shared(db: &Db) -> std::sync::Arc<dyn HostServices> {
-        std::sync::Arc::new(DbServices {
-            db: db.clone(),
-            handle: Handle::current(),
-        })
-    }
-
-    fn run<T: Default>(
-        &self,
-        what: &str,
-        f: impl std::future::Future<Output = crate::db::DbResult<T>>,
-    ) -> T {
-        match self.handle.block_on(f) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "host function `{what}` failed; the plugin sees an empty answer");
-                T::default()
-            }
-        }
+    /// Host services over `db`.
+    pub fn shared(db: &Db) -> Arc<dyn HostServices> {
+        Arc::new(DbServices { db: db.clone() })
     }
 }
 
+fn answer<'a, T>(
+    what: &'static str,
+    f: impl Future<Output = DbResult<T>> + Send + 'a,
+) -> HostFuture<'a, T> {
+    Box::pin(async move {
+        f.await.map_err(|e| {
+            tracing::error!(error = %e, "host function `{what}` failed; the call fails with host_error");
+            format!("the host could not answer `{what}`: {e}")
+        })
+    })
+}
+
 impl HostServices for DbServices {
-    fn customer(&self, store: &str, customer: &str) -> Option<Customer> {
-        self.run("customers.get", async {
+    fn customer<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, Option<Customer>> {
+        answer("customers.get", async move {
             let mut conn = self.db.pool.acquire().await?;
             customers::get(&mut conn, store, customer).await
         })
     }
 
-    fn orders(&self, store: &str, customer: &str, limit: u32) -> Vec<Order> {
-        self.run("customers.orders", async {
+    fn orders<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+        limit: u32,
+    ) -> HostFuture<'a, Vec<Order>> {
+        answer("customers.orders", async move {
             let mut conn = self.db.pool.acquire().await?;
             customers::orders(&mut conn, store, customer, limit).await
         })
     }
 
-    fn points_balance(&self, store: &str, customer: &str) -> i64 {
-        self.run("customers.points-balance", async {
+    fn points_balance<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, i64> {
+        answer("customers.points-balance", async move {
             let mut conn = self.db.pool.acquire().await?;
             ledger::balance(&mut conn, store, customer).await
         })

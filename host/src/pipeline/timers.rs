@@ -1,6 +1,6 @@
-//! Rescue-flow timers: durable rows (`flows.due_at`) run by the
-//! dispatcher between batches, so they survive restarts and never run
-//! beside an event of the same customer.
+//! Rescue-flow timers: durable rows (`flows.due_at`) run by the worker
+//! that holds the store, before its next batch, so they survive restarts
+//! and never run beside an event of the same customer.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use crate::domain::time::now_ms;
 use crate::runtime::services::HostServices;
 use crate::runtime::{rescue as wit, CallInput, Scope, StateBuffer};
 
-/// Most timers run between two batches.
+/// Most timers of a store run before one batch.
 const TIMERS_PER_ROUND: u32 = 200;
 /// When a step's call fails, it is tried again this much later.
 const RETRY_MS: i64 = 60_000;
@@ -22,15 +22,16 @@ const RETRY_MS: i64 = 60_000;
 const MAX_STEP_FAILURES: usize = 5;
 
 impl Pipeline {
-    /// Runs the flow steps that are due; returns how many ran.
+    /// Runs the store's flow steps that are due; returns how many ran.
     pub(super) async fn run_due_timers(
         &self,
+        store: &str,
         services: &Arc<dyn HostServices>,
     ) -> PipelineResult<usize> {
         let now = now_ms();
         let due = {
             let mut conn = self.db.pool.acquire().await?;
-            churn::due(&mut conn, now, TIMERS_PER_ROUND).await?
+            churn::due(&mut conn, store, now, TIMERS_PER_ROUND).await?
         };
         for mut flow in due.iter().cloned() {
             let mut conn = self.db.pool.acquire().await?;
@@ -82,11 +83,10 @@ impl Pipeline {
                         now,
                     };
                     let config = install.config.to_string();
-                    tokio::task::block_in_place(|| {
-                        self.runtime
-                            .on_timer(&plugin, input, &config, &customer, &state)
-                    })
-                    .map_err(|e| e.to_string())
+                    self.runtime
+                        .on_timer(&plugin, input, &config, &customer, &state)
+                        .await
+                        .map_err(|e| e.to_string())
                 }
             };
             let mut tx = self.db.begin_write().await?;

@@ -129,6 +129,9 @@ pub struct CallCtx {
     log_lines: u32,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
+    /// Set when a host function could not answer: the call then fails
+    /// with `host_error`, whatever the guest made of the trap.
+    pub host_error: Option<String>,
 }
 
 impl CallCtx {
@@ -163,15 +166,20 @@ impl CallCtx {
             log_lines: 0,
             stdout,
             stderr,
+            host_error: None,
         }
     }
 
-    /// Sends what the guest printed to the log, tagged like its log lines.
+    /// Sends what the guest printed to the log, one record per line,
+    /// tagged like its log lines.
     pub fn flush_stdio(&self) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let bytes = pipe.contents();
-            if !bytes.is_empty() {
-                let text = String::from_utf8_lossy(&bytes);
+            if bytes.is_empty() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 tracing::info!(
                     target: "plugin",
                     store = %self.scope.store_id,
@@ -180,11 +188,38 @@ impl CallCtx {
                     event = self.scope.event_id.as_deref().unwrap_or(""),
                     stream,
                     "{}",
-                    text.trim_end()
+                    printable(line.trim_end())
                 );
             }
         }
     }
+
+    /// Records why the host could not answer, and fails the call.
+    fn host_failed(&mut self, why: String) -> wasmtime::Error {
+        let e = wasmtime::Error::msg(why.clone());
+        self.host_error.get_or_insert(why);
+        e
+    }
+}
+
+/// A plugin's text as it may appear in the server's log: control
+/// characters (newlines, carriage returns, ANSI escapes) are written as
+/// escapes, so a plugin cannot forge a log line or repaint the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl WasiView for CallCtx {
@@ -199,50 +234,64 @@ impl WasiView for CallCtx {
 impl types::Host for CallCtx {}
 
 impl customers::Host for CallCtx {
-    fn get(&mut self, id: String) -> Option<types::Customer> {
+    async fn get(&mut self, id: String) -> wasmtime::Result<Option<types::Customer>> {
         if !is_valid_id(&id) {
-            return None;
+            return Ok(None);
         }
-        self.services
-            .customer(&self.scope.store_id, &id)
-            .map(|c| convert::customer(&c))
+        match self.services.customer(&self.scope.store_id, &id).await {
+            Ok(c) => Ok(c.map(|c| convert::customer(&c))),
+            Err(why) => Err(self.host_failed(why)),
+        }
     }
 
-    fn orders(&mut self, customer_id: String, limit: u32) -> Vec<customers::Order> {
+    async fn orders(
+        &mut self,
+        customer_id: String,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<customers::Order>> {
         if !is_valid_id(&customer_id) {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        self.services
+        let list = self
+            .services
             .orders(&self.scope.store_id, &customer_id, limit.min(100))
-            .into_iter()
-            .map(|o| customers::Order {
-                order_id: o.order_id,
-                total_cents: o.total_cents,
-                currency: o.currency,
-                placed_at: o.placed_at,
-                refunded_cents: o.refunded_cents,
-            })
-            .collect()
+            .await;
+        match list {
+            Ok(list) => Ok(list
+                .into_iter()
+                .map(|o| customers::Order {
+                    order_id: o.order_id,
+                    total_cents: o.total_cents,
+                    currency: o.currency,
+                    placed_at: o.placed_at,
+                    refunded_cents: o.refunded_cents,
+                })
+                .collect()),
+            Err(why) => Err(self.host_failed(why)),
+        }
     }
 
-    fn points_balance(&mut self, customer_id: String) -> i64 {
+    async fn points_balance(&mut self, customer_id: String) -> wasmtime::Result<i64> {
         if !is_valid_id(&customer_id) {
-            return 0;
+            return Ok(0);
         }
-        self.services
+        let balance = self
+            .services
             .points_balance(&self.scope.store_id, &customer_id)
+            .await;
+        balance.map_err(|why| self.host_failed(why))
     }
 }
 
 impl log::Host for CallCtx {
-    fn write(&mut self, level: log::Level, message: String) {
+    async fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
             if self.log_lines == MAX_LOG_LINES + 1 {
                 tracing::warn!(target: "plugin", install = %self.scope.install_id,
                     "plugin wrote more than {MAX_LOG_LINES} log lines in one call; dropping the rest");
             }
-            return;
+            return Ok(());
         }
         let mut message = message;
         if message.len() > MAX_LOG_LINE {
@@ -252,6 +301,7 @@ impl log::Host for CallCtx {
             }
             message.truncate(end);
         }
+        let message = printable(&message);
         let s = &self.scope;
         let event = s.event_id.as_deref().unwrap_or("");
         macro_rules! emit {
@@ -267,38 +317,52 @@ impl log::Host for CallCtx {
             log::Level::Warn => emit!(warn),
             log::Level::Error => emit!(error),
         }
+        Ok(())
     }
 }
 
 impl state::Host for CallCtx {
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.state.get(&key)
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.state.get(&key))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         if key.is_empty() || key.len() > MAX_STATE_KEY {
-            return Err(format!("state keys are 1-{MAX_STATE_KEY} bytes"));
+            return Ok(Err(format!("state keys are 1-{MAX_STATE_KEY} bytes")));
         }
         if self.state.size_with(&key, value.len()) > MAX_STATE_BYTES {
-            return Err(format!(
+            return Ok(Err(format!(
                 "state for one customer is capped at {MAX_STATE_BYTES} bytes"
-            ));
+            )));
         }
         self.state.writes.insert(key, Some(value));
-        Ok(())
+        Ok(Ok(()))
     }
 
-    fn delete(&mut self, key: String) {
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
         if self.state.base.contains_key(&key) {
             self.state.writes.insert(key, None);
         } else {
             self.state.writes.remove(&key);
         }
+        Ok(())
     }
 }
 
 impl messaging::Host for CallCtx {
-    fn send(
+    async fn send(
+        &mut self,
+        channel: String,
+        customer_id: String,
+        template: String,
+        vars: String,
+    ) -> wasmtime::Result<Result<String, String>> {
+        Ok(self.queue(channel, customer_id, template, vars))
+    }
+}
+
+impl CallCtx {
+    fn queue(
         &mut self,
         channel: String,
         customer_id: String,

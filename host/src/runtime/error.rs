@@ -24,6 +24,8 @@ pub enum RuntimeError {
     Plugin(String),
     #[error("returned invalid output, nothing was applied: {0}")]
     InvalidOutput(String),
+    #[error("failed in the host, nothing was applied: {0}")]
+    Host(String),
 }
 
 impl RuntimeError {
@@ -40,6 +42,7 @@ impl RuntimeError {
             RuntimeError::Trap(_) => "trap",
             RuntimeError::Plugin(_) => "plugin_error",
             RuntimeError::InvalidOutput(_) => "invalid_output",
+            RuntimeError::Host(_) => "host_error",
         }
     }
 }
@@ -58,6 +61,7 @@ impl RuntimeError {
             RuntimeError::Trap(_) => "trap",
             RuntimeError::Plugin(_) => "plugin-error",
             RuntimeError::InvalidOutput(_) => "invalid-output",
+            RuntimeError::Host(_) => "host-error",
         }
     }
 }

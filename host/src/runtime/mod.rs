@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 pub use ctx::{CallCtx, QueuedMessage, Scope, StateBuffer};
 pub use error::RuntimeError;
@@ -30,6 +30,30 @@ use services::HostServices;
 
 /// How often the deadline clock ticks; deadlines are counted in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Runs one call of a plugin in a fresh store, within its deadline:
+/// `|store| body` instantiates and calls the export (async). The whole
+/// call, host functions included, is abandoned at the backstop, a moment
+/// after the deadline, so a guest blocked in a host call (a WASI sleep, a
+/// slow query) cannot hold its worker past it either.
+macro_rules! call {
+    ($rt:expr, $plugin:expr, $input:expr, $timeout:expr, |$store:ident| $body:expr) => {{
+        let timeout_ms: u32 = $timeout;
+        let mut $store = $rt.new_store($plugin, $input, timeout_ms);
+        let started = Instant::now();
+        let result = tokio::time::timeout(backstop(timeout_ms), async { $body })
+            .await
+            .ok();
+        $rt.finish($plugin, $store, started, timeout_ms, result)
+    }};
+}
+
+/// How long a call may take before it is abandoned where it stands: its
+/// deadline plus the time a computing guest needs to notice the deadline
+/// (one epoch tick) and trap on its own.
+fn backstop(timeout_ms: u32) -> Duration {
+    Duration::from_millis(u64::from(timeout_ms.max(1))) + 2 * EPOCH_TICK
+}
 
 /// A published plugin version, ready to instantiate.
 pub struct Plugin {
@@ -117,7 +141,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         bindings::host::PluginHost::add_to_linker::<CallCtx, wasmtime::component::HasSelf<CallCtx>>(
             &mut linker,
             |c| c,
@@ -295,41 +319,63 @@ impl Runtime {
         }))
     }
 
-    /// Runs one call in a fresh store with the plugin's limits.
-    fn run<T>(
-        &self,
-        plugin: &Plugin,
-        input: CallInput,
-        timeout_ms: u32,
-        call: impl FnOnce(&mut Store<CallCtx>) -> wasmtime::Result<Result<T, String>>,
-    ) -> Result<CallOutput<T>, RuntimeError> {
+    /// A fresh store for one call, with the plugin's memory cap and a
+    /// deadline `timeout_ms` from now. While the guest runs, every epoch
+    /// tick yields to the executor (so a worker thread is never held by
+    /// one guest) and checks the deadline: a guest still computing past it
+    /// traps with `Interrupt`.
+    fn new_store(&self, plugin: &Plugin, input: CallInput, timeout_ms: u32) -> Store<CallCtx> {
         let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
         let ctx = CallCtx::new(input.scope, input.services, input.state, memory_cap);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| &mut c.limiter);
-        store.set_epoch_deadline(u64::from(timeout_ms).max(1));
-        store.epoch_deadline_trap();
-        let started = Instant::now();
-        let result = call(&mut store);
+        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms.max(1)));
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store
+    }
+
+    /// What a call left in its store, as the call's output or error.
+    /// `result` is `None` when the call was abandoned at the backstop (it
+    /// was waiting in a host call, e.g. a WASI sleep, past its deadline).
+    fn finish<T>(
+        &self,
+        plugin: &Plugin,
+        mut store: Store<CallCtx>,
+        started: Instant,
+        timeout_ms: u32,
+        result: Option<wasmtime::Result<Result<T, String>>>,
+    ) -> Result<CallOutput<T>, RuntimeError> {
         let elapsed = started.elapsed();
         let ctx = store.data_mut();
         ctx.flush_stdio();
         let state = std::mem::take(&mut ctx.state);
         let outbox = std::mem::take(&mut ctx.outbox);
+        let host_error = ctx.host_error.take();
         let (exceeded, memory_peak_bytes) = (ctx.limiter.exceeded, ctx.limiter.peak_bytes);
         // Dropped here, not elsewhere: the memory slot goes back to the
         // pool warm, ready for the next call of this plugin.
         drop(store);
+        if let Some(why) = host_error {
+            return Err(RuntimeError::Host(why));
+        }
         match result {
-            Ok(Ok(value)) => Ok(CallOutput {
+            None => Err(RuntimeError::Timeout { ms: timeout_ms }),
+            Some(Ok(Ok(value))) => Ok(CallOutput {
                 value,
                 state,
                 outbox,
                 elapsed,
                 memory_peak_bytes,
             }),
-            Ok(Err(message)) => Err(RuntimeError::Plugin(truncate(message, 2000))),
-            Err(e) => {
+            Some(Ok(Err(message))) => Err(RuntimeError::Plugin(truncate(message, 2000))),
+            Some(Err(e)) => {
                 if exceeded {
                     Err(RuntimeError::MemoryLimit {
                         mib: plugin.limits.memory_mib,
@@ -344,7 +390,7 @@ impl Runtime {
     }
 
     /// `point-rules`: what one event means for the customer's points.
-    pub fn on_event(
+    pub async fn on_event(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -353,6 +399,8 @@ impl Runtime {
         event: &Event,
         order_total: Option<i64>,
     ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::PointRules(pre) = &plugin.pre else {
             return Err(RuntimeError::WrongWorld(format!(
                 "plugin {} is not a point-rules plugin",
@@ -361,14 +409,12 @@ impl Runtime {
         };
         let wit_customer = convert::customer(customer);
         let wit_event = convert::event(event, order_total);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            let instance = pre.instantiate(&mut *store)?;
-            instance.clientele_crm_loyalty().call_on_event(
-                store,
-                &config.to_string(),
-                &wit_customer,
-                &wit_event,
-            )
+        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .clientele_crm_loyalty()
+                .call_on_event(&mut store, &config, &wit_customer, &wit_event)
+                .await
         })?;
         let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
         validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
@@ -402,31 +448,37 @@ impl Runtime {
 
     /// `segmenter` or `churn-rescue`: fit a model over the population,
     /// within the plugin's `fit_timeout_ms`.
-    pub fn fit(
+    pub async fn fit(
         &self,
         plugin: &Plugin,
         input: CallInput,
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let timeout = plugin.limits.fit_timeout_ms;
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
-                pre.instantiate(&mut *store)?
+            WorldPre::Segmenter(pre) => call!(self, plugin, input, timeout, |store| {
+                pre.instantiate_async(&mut store)
+                    .await?
                     .clientele_crm_segmentation()
-                    .call_fit(store, &config.to_string(), population)
+                    .call_fit(&mut store, &config, population)
+                    .await
             }),
-            WorldPre::ChurnRescue(pre) => self.run(plugin, input, timeout, |store| {
-                pre.instantiate(&mut *store)?
+            WorldPre::ChurnRescue(pre) => call!(self, plugin, input, timeout, |store| {
+                pre.instantiate_async(&mut store)
+                    .await?
                     .clientele_crm_rescue()
-                    .call_fit(store, &config.to_string(), population)
+                    .call_fit(&mut store, &config, population)
+                    .await
             }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
     }
 
     /// `segmenter`: the customer's segments as of `as_of`.
-    pub fn classify(
+    pub async fn classify(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -435,14 +487,18 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::Segmenter(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
         let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_segmentation()
-                .call_classify(store, &config.to_string(), model, &c, as_of)
+                .call_classify(&mut store, &config, model, &c, as_of)
+                .await
         })?;
         checked(out, |list| {
             let list = convert::memberships(list)?;
@@ -452,7 +508,7 @@ impl Runtime {
     }
 
     /// `survey-scorer`: check and score one response.
-    pub fn score(
+    pub async fn score(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -460,18 +516,22 @@ impl Runtime {
         survey: &scoring::Survey,
         response: &scoring::Response,
     ) -> Result<CallOutput<String>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_scoring()
-                .call_score(store, &config.to_string(), survey, response)
+                .call_score(&mut store, &config, survey, response)
+                .await
         })
     }
 
     /// `survey-scorer`: the report over every stored score.
-    pub fn aggregate(
+    pub async fn aggregate(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -479,18 +539,22 @@ impl Runtime {
         survey: &scoring::Survey,
         scored: &[String],
     ) -> Result<CallOutput<String>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, plugin.limits.fit_timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        call!(self, plugin, input, plugin.limits.fit_timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_scoring()
-                .call_aggregate(store, &config.to_string(), survey, scored)
+                .call_aggregate(&mut store, &config, survey, scored)
+                .await
         })
     }
 
     /// `churn-rescue`: assess one customer as of `as_of`.
-    pub fn assess(
+    pub async fn assess(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -499,14 +563,18 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Assessment>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_rescue()
-                .call_assess(store, &config.to_string(), model, &c, as_of)
+                .call_assess(&mut store, &config, model, &c, as_of)
+                .await
         })?;
         checked(out, |a| {
             let a = convert::assessment(a)?;
@@ -516,7 +584,7 @@ impl Runtime {
     }
 
     /// `churn-rescue`: what to do about an assessment.
-    pub fn plan(
+    pub async fn plan(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -524,21 +592,25 @@ impl Runtime {
         assessment: &Assessment,
         customer: &Customer,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
         let a = convert::wit_assessment(assessment);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_rescue()
-                .call_plan(store, &config.to_string(), &a, &c)
+                .call_plan(&mut store, &config, &a, &c)
+                .await
         })?;
         checked(out, checked_actions)
     }
 
     /// `churn-rescue`: a flow's timer is due.
-    pub fn on_timer(
+    pub async fn on_timer(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -546,14 +618,18 @@ impl Runtime {
         customer: &Customer,
         flow: &rescue::FlowState,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate(&mut *store)?
+        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate_async(&mut store)
+                .await?
                 .clientele_crm_rescue()
-                .call_on_timer(store, &config.to_string(), &c, flow)
+                .call_on_timer(&mut store, &config, &c, flow)
+                .await
         })?;
         checked(out, checked_actions)
     }

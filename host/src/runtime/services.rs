@@ -2,26 +2,40 @@
 //! The runtime only knows this trait; the pipeline implements it over the
 //! database. Every method is scoped to one store by its first argument,
 //! which the runtime fills in from the install, never from the guest.
+//!
+//! The methods are async so that a call blocked on the database is still
+//! abandoned at its deadline, like any other call (see `Runtime::run`).
+//! A failure is the host's, not the plugin's: the call fails with
+//! `host_error` and nothing of it is applied, rather than the plugin
+//! deciding on an empty answer.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::domain::customer::{Customer, Order};
 
+/// A host service's answer, or why the host could not give one.
+pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
 pub trait HostServices: Send + Sync {
-    fn customer(&self, store: &str, customer: &str) -> Option<Customer>;
-    fn orders(&self, store: &str, customer: &str, limit: u32) -> Vec<Order>;
-    fn points_balance(&self, store: &str, customer: &str) -> i64;
+    fn customer<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, Option<Customer>>;
+    fn orders<'a>(&'a self, store: &'a str, customer: &'a str, limit: u32)
+        -> HostFuture<'a, Vec<Order>>;
+    fn points_balance<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, i64>;
 }
 
-/// Services for calls that must not read store data (upload checks).
+/// Services for calls that must not read store data (benchmarks, local
+/// runs without a store).
 pub struct NoServices;
 
 impl HostServices for NoServices {
-    fn customer(&self, _: &str, _: &str) -> Option<Customer> {
-        None
+    fn customer<'a>(&'a self, _: &'a str, _: &'a str) -> HostFuture<'a, Option<Customer>> {
+        Box::pin(async { Ok(None) })
     }
-    fn orders(&self, _: &str, _: &str, _: u32) -> Vec<Order> {
-        Vec::new()
+    fn orders<'a>(&'a self, _: &'a str, _: &'a str, _: u32) -> HostFuture<'a, Vec<Order>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
-    fn points_balance(&self, _: &str, _: &str) -> i64 {
-        0
+    fn points_balance<'a>(&'a self, _: &'a str, _: &'a str) -> HostFuture<'a, i64> {
+        Box::pin(async { Ok(0) })
     }
 }

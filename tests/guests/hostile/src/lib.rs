@@ -47,6 +47,25 @@ impl Guest for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
+            "sleep" => {
+                // Blocks in the host (WASI clocks + poll), not in wasm:
+                // the epoch deadline alone would never stop it.
+                std::thread::sleep(std::time::Duration::from_millis(1_000_000_000_000));
+                Ok(vec![earn(1, "woke")])
+            }
+            "forge" => {
+                log::write(
+                    log::Level::Info,
+                    "ok\n2099-01-01T00:00:00.000000Z ERROR clientele::server: FORGED-LOG \u{1b}[31mred\u{1b}[0m",
+                );
+                println!("out\rFORGED-STDOUT\u{1b}[2K");
+                Ok(vec![earn(1, "forged")])
+            }
+            "expiry" => Ok(vec![LedgerOp::Earn(Earn {
+                points: 5,
+                reason: "forever".to_string(),
+                expires_at: Some(i64::MAX),
+            })]),
             "trap" => panic!("deliberate trap for event {}", event.id),
             "error" => Err("this plugin refuses".to_string()),
             "negative" => Ok(vec![earn(-50, "garbage")]),

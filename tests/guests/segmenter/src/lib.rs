@@ -1,5 +1,6 @@
 //! A minimal `segmenter` component: used to check that a component built
-//! for one world is refused when published as another.
+//! for one world is refused when published as another, and (with config
+//! `{"fit":"spin"}`) as a fit that computes until its deadline.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -13,7 +14,13 @@ use exports::clientele::crm::segmentation::{Guest, Membership};
 struct Everyone;
 
 impl Guest for Everyone {
-    fn fit(_config: String, population: Population) -> Result<Fitted, String> {
+    fn fit(config: String, population: Population) -> Result<Fitted, String> {
+        if config.contains("\"spin\"") {
+            let mut x: u64 = 1;
+            loop {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
         Ok(Fitted {
             model: Vec::new(),
             summary: format!("{{\"customers\":{}}}", population.rows.len()),

@@ -1,0 +1,70 @@
+//! The call journal for events that were attempted before: a call is
+//! counted as started before it runs and as finished when it returns, each
+//! committed on its own. A call that keeps being started without finishing
+//! hung or took the process down with it, and is given up on.
+
+use sqlx::Row;
+
+use super::{Conn, DbResult};
+use crate::domain::time::Millis;
+
+/// Starts of the call of `install` on `event` that never finished.
+pub async fn unfinished(conn: &mut Conn, store: &str, event: &str, install: &str) -> DbResult<i64> {
+    let row = sqlx::query(
+        "SELECT started - finished AS n FROM call_attempts
+         WHERE store_id = $1 AND event_id = $2 AND install_id = $3",
+    )
+    .bind(store)
+    .bind(event)
+    .bind(install)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) => r.try_get("n")?,
+        None => 0,
+    })
+}
+
+/// Counts a start of the call, before it runs.
+pub async fn started(
+    conn: &mut Conn,
+    store: &str,
+    event: &str,
+    install: &str,
+    now: Millis,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO call_attempts (store_id, event_id, install_id, started, finished, updated_at)
+         VALUES ($1, $2, $3, 1, 0, $4)
+         ON CONFLICT (store_id, event_id, install_id)
+         DO UPDATE SET started = call_attempts.started + 1, updated_at = $4",
+    )
+    .bind(store)
+    .bind(event)
+    .bind(install)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts the call as finished: it returned, whatever it returned.
+pub async fn finished(
+    conn: &mut Conn,
+    store: &str,
+    event: &str,
+    install: &str,
+    now: Millis,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE call_attempts SET finished = finished + 1, updated_at = $4
+         WHERE store_id = $1 AND event_id = $2 AND install_id = $3",
+    )
+    .bind(store)
+    .bind(event)
+    .bind(install)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

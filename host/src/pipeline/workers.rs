@@ -1,0 +1,82 @@
+//! The event workers and the scout. Each worker takes the next store in
+//! turn (see `lanes`), runs that store's due flow steps and one batch of
+//! its events, and gives the store back; the scout finds stores with work
+//! that nobody announced (due flow steps, events left from before a
+//! restart or added by another process).
+
+use std::time::Duration;
+
+use super::services::DbServices;
+use super::{Pipeline, PipelineResult};
+use crate::db::{churn, events};
+use crate::domain::time::now_ms;
+
+/// How often the scout looks for stores with work.
+const SCOUT_EVERY: Duration = Duration::from_millis(500);
+
+impl Pipeline {
+    /// Work was added for `store`: a worker will take it.
+    pub fn mark_store(&self, store: &str) {
+        self.lanes.mark(store);
+    }
+
+    /// A receiver that changes after every committed batch.
+    pub fn processed_updates(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.processed.subscribe()
+    }
+
+    pub(super) async fn run_worker(self, n: usize) {
+        let services = DbServices::shared(&self.db);
+        loop {
+            let Some(lease) = self.lanes.take() else {
+                self.lanes.wait(SCOUT_EVERY).await;
+                continue;
+            };
+            let store = lease.store.clone();
+            match self.serve_store(&store, &services).await {
+                Ok(done) => self.lanes.release(lease, done == 0),
+                Err(e) => {
+                    self.lanes.release(lease, false);
+                    tracing::error!(worker = n, store = %store, error = %e,
+                        "batch failed and was rolled back; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// One unit of a store's work: its due flow steps, then one batch of
+    /// its events. Returns how much it did (0: the store had nothing).
+    async fn serve_store(
+        &self,
+        store: &str,
+        services: &std::sync::Arc<dyn crate::runtime::services::HostServices>,
+    ) -> PipelineResult<usize> {
+        let steps = self.run_due_timers(store, services).await?;
+        if steps > 0 {
+            self.wake_outbox();
+        }
+        let events = self.dispatch_batch(store, services).await?;
+        Ok(steps + events)
+    }
+
+    pub(super) async fn run_scout(self) {
+        loop {
+            if let Err(e) = self.scout().await {
+                tracing::error!(error = %e, "could not look for pending work; retrying");
+            }
+            tokio::time::sleep(SCOUT_EVERY).await;
+        }
+    }
+
+    async fn scout(&self) -> PipelineResult<()> {
+        let mut conn = self.db.pool.acquire().await?;
+        let mut stores = events::pending_stores(&mut conn).await?;
+        stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
+        drop(conn);
+        for store in stores {
+            self.lanes.mark(&store);
+        }
+        Ok(())
+    }
+}
