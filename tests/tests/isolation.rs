@@ -13,7 +13,13 @@ use serde_json::{json, Value};
 const HOST_MAX_DEADLINE: &str = "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n";
 
 async fn publish_hostile(s: &TestServer, version: &str, limits: &str) {
-    let m = manifest("hostile", version, "point-rules", &["state", "messaging"], limits);
+    let m = manifest(
+        "hostile",
+        version,
+        "point-rules",
+        &["state", "messaging"],
+        limits,
+    );
     let a = s.publish_file(&m, guests::HOSTILE).await;
     assert!(a.status.is_success(), "{}", a.body);
 }
@@ -35,7 +41,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Posts one order a tenth of a second apart to the victim store for
 /// `run`, each with `?wait=true`; returns the sorted time each took to be
 /// processed.
-async fn victim_latencies(s: &TestServer, store: &str, key: &str, tag: &str, run: Duration) -> Vec<Duration> {
+async fn victim_latencies(
+    s: &TestServer,
+    store: &str,
+    key: &str,
+    tag: &str,
+    run: Duration,
+) -> Vec<Duration> {
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut n = 0;
@@ -46,7 +58,12 @@ async fn victim_latencies(s: &TestServer, store: &str, key: &str, tag: &str, run
             .events_wait(
                 store,
                 key,
-                vec![order(&format!("{tag}-{n}"), &format!("c{}", n % 7), "2026-03-05T10:00:00Z", 1000)],
+                vec![order(
+                    &format!("{tag}-{n}"),
+                    &format!("c{}", n % 7),
+                    "2026-03-05T10:00:00Z",
+                    1000,
+                )],
             )
             .await;
         samples.push(t.elapsed());
@@ -60,15 +77,30 @@ async fn victim_latencies(s: &TestServer, store: &str, key: &str, tag: &str, run
 
 /// Keeps posting batches of four events (four customers) to the attacker
 /// store until `stop` is set, so its queue never runs dry.
-fn keep_attacking(s: &TestServer, store: &str, key: &str, stop: Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<()> {
-    let (client, base, store, key) = (s.client.clone(), s.base.clone(), store.to_string(), key.to_string());
+fn keep_attacking(
+    s: &TestServer,
+    store: &str,
+    key: &str,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (client, base, store, key) = (
+        s.client.clone(),
+        s.base.clone(),
+        store.to_string(),
+        key.to_string(),
+    );
     tokio::spawn(async move {
         let mut n = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let events: Vec<Value> = (0..4)
                 .map(|c| {
                     n += 1;
-                    order(&format!("a-{n}"), &format!("c{c}"), "2026-03-05T10:00:00Z", 1000)
+                    order(
+                        &format!("a-{n}"),
+                        &format!("c{c}"),
+                        "2026-03-05T10:00:00Z",
+                        1000,
+                    )
                 })
                 .collect();
             let r = client
@@ -99,9 +131,16 @@ async fn one_store_under_attack_does_not_delay_another() {
     .await;
     s.publish_points_basic("1.0.0").await;
     let good = s.store("good").await;
-    s.install("good", &good, "points-basic", "1.0.0", json!({})).await;
+    s.install("good", &good, "points-basic", "1.0.0", json!({}))
+        .await;
     publish_hostile(&s, "1.0.0", HOST_MAX_DEADLINE).await;
-    let fit_manifest = manifest("spinfit", "1.0.0", "segmenter", &[], "[limits]\nfit_timeout_ms = 12000\n");
+    let fit_manifest = manifest(
+        "spinfit",
+        "1.0.0",
+        "segmenter",
+        &[],
+        "[limits]\nfit_timeout_ms = 12000\n",
+    );
     let a = s.publish_file(&fit_manifest, guests::SEGMENTER).await;
     assert!(a.status.is_success(), "{}", a.body);
 
@@ -117,7 +156,12 @@ async fn one_store_under_attack_does_not_delay_another() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         attack.await.unwrap();
         let a = s
-            .call(Method::PATCH, &format!("/v1/stores/{attacker}/installs/{install}"), &key, Some(json!({"enabled": false})))
+            .call(
+                Method::PATCH,
+                &format!("/v1/stores/{attacker}/installs/{install}"),
+                &key,
+                Some(json!({"enabled": false})),
+            )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         report.push((attacker, samples));
@@ -126,28 +170,45 @@ async fn one_store_under_attack_does_not_delay_another() {
 
     // A fit that computes for twelve seconds in a third store.
     let key = s.store("fitter").await;
-    s.install("fitter", &key, "spinfit", "1.0.0", json!({"fit": "spin"})).await;
-    s.events_wait("fitter", &key, vec![order("f1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+    s.install("fitter", &key, "spinfit", "1.0.0", json!({"fit": "spin"}))
+        .await;
+    s.events_wait(
+        "fitter",
+        &key,
+        vec![order("f1", "c1", "2026-03-05T10:00:00Z", 1000)],
+    )
+    .await;
     let fit_started = Instant::now();
-    let a = s.post("/v1/stores/fitter/models/fit", &key, json!({})).await;
+    let a = s
+        .post("/v1/stores/fitter/models/fit", &key, json!({}))
+        .await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let samples = victim_latencies(&s, "good", &good, "fitter", run).await;
     report.push(("fitter", samples));
     let models = s
         .until("/v1/stores/fitter/models", &key, |b| {
-            b.as_array().is_some_and(|l| l.iter().any(|m| m["last_error"].is_string()))
+            b.as_array()
+                .is_some_and(|l| l.iter().any(|m| m["last_error"].is_string()))
         })
         .await;
-    assert!(fit_started.elapsed() >= Duration::from_secs(10), "the fit ran past ten seconds");
+    assert!(
+        fit_started.elapsed() >= Duration::from_secs(10),
+        "the fit ran past ten seconds"
+    );
     assert!(models.to_string().contains("timed out"), "{models}");
     // The attackers' calls did run to their deadline meanwhile.
     for (attacker, key) in &attackers {
         let e = s
-            .until(&format!("/v1/stores/{attacker}/events/a-1"), key, |b| b["status"] == "processed")
+            .until(&format!("/v1/stores/{attacker}/events/a-1"), key, |b| {
+                b["status"] == "processed"
+            })
             .await;
         assert_eq!(e["installs"][0]["error_code"], "timeout", "{attacker}: {e}");
-        assert!(e["installs"][0]["elapsed_us"].as_i64().unwrap() >= 5_000_000, "{e}");
+        assert!(
+            e["installs"][0]["elapsed_us"].as_i64().unwrap() >= 5_000_000,
+            "{e}"
+        );
     }
 
     for (attacker, samples) in &report {
@@ -159,8 +220,15 @@ async fn one_store_under_attack_does_not_delay_another() {
             p99.as_secs_f64() * 1e3,
             samples.last().unwrap().as_secs_f64() * 1e3
         );
-        assert!(samples.len() >= 40, "{attacker}: too few samples ({})", samples.len());
-        assert!(p99 < Duration::from_secs(1), "{attacker}: p99 {p99:?} is over a second");
+        assert!(
+            samples.len() >= 40,
+            "{attacker}: too few samples ({})",
+            samples.len()
+        );
+        assert!(
+            p99 < Duration::from_secs(1),
+            "{attacker}: p99 {p99:?} is over a second"
+        );
     }
 }
 
@@ -172,7 +240,11 @@ async fn a_guest_sleeping_in_a_host_call_times_out_at_its_deadline() {
     for n in 0..2 {
         let started = Instant::now();
         let r = s
-            .events_wait("sleepy", &key, vec![order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000)])
+            .events_wait(
+                "sleepy",
+                &key,
+                vec![order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000)],
+            )
             .await;
         let took = started.elapsed();
         let o = &r[0]["installs"][0];
@@ -205,27 +277,63 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
         .collect();
     assert_eq!(
         codes,
-        ["timeout", "timeout", "timeout", "install_disabled", "install_disabled", "install_disabled"],
+        [
+            "timeout",
+            "timeout",
+            "timeout",
+            "install_disabled",
+            "install_disabled",
+            "install_disabled"
+        ],
         "{r:?}"
     );
-    assert!(r[3]["installs"][0]["error"].as_str().unwrap().contains("in a row ran to their deadline"));
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
-    let i = s.get(&format!("/v1/stores/burner/installs/{install}"), &key).await;
+    assert!(r[3]["installs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("in a row ran to their deadline"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    let i = s
+        .get(&format!("/v1/stores/burner/installs/{install}"), &key)
+        .await;
     assert_eq!(i.body["enabled"], false, "{}", i.body);
-    assert!(i.body["disabled_reason"].as_str().unwrap().contains("deadline"), "{}", i.body);
+    assert!(
+        i.body["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"),
+        "{}",
+        i.body
+    );
     // Events received after the trip are not the install's any more.
     let r = s
-        .events_wait("burner", &key, vec![order("later", "c1", "2026-03-05T10:00:00Z", 1000)])
+        .events_wait(
+            "burner",
+            &key,
+            vec![order("later", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
         .await;
     assert_eq!(r[0]["status"], "processed");
     assert_eq!(r[0]["installs"], json!([]), "{}", r[0]);
     // Enabled again, it runs again.
     let a = s
-        .call(Method::PATCH, &format!("/v1/stores/burner/installs/{install}"), &key, Some(json!({"enabled": true, "config": {"mode": "ok"}})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/stores/burner/installs/{install}"),
+            &key,
+            Some(json!({"enabled": true, "config": {"mode": "ok"}})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let r = s
-        .events_wait("burner", &key, vec![order("again", "c1", "2026-03-05T10:00:00Z", 1000)])
+        .events_wait(
+            "burner",
+            &key,
+            vec![order("again", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
         .await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
 }
@@ -239,10 +347,19 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
     let path = dir.path().to_path_buf();
     let (key, install) = {
         let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
-        publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n").await;
+        publish_hostile(
+            &s,
+            "1.0.0",
+            "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n",
+        )
+        .await;
         let (key, install) = hostile_store(&s, "stuck", "1.0.0", "loop").await;
         let a = s
-            .post("/v1/stores/stuck/events", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000))
+            .post(
+                "/v1/stores/stuck/events",
+                &key,
+                order("e1", "c1", "2026-03-05T10:00:00Z", 1000),
+            )
             .await;
         assert_eq!(a.status, StatusCode::ACCEPTED);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -253,36 +370,65 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let e = s.get("/v1/stores/stuck/events/e1", &key).await;
-        assert_eq!(e.body["status"], "pending", "still running when stopped: {}", e.body);
+        assert_eq!(
+            e.body["status"], "pending",
+            "still running when stopped: {}",
+            e.body
+        );
         s.running.pipeline.stop_workers();
     }
     let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
     let e = s
-        .until("/v1/stores/stuck/events/e1", &key, |b| b["status"] == "processed")
+        .until("/v1/stores/stuck/events/e1", &key, |b| {
+            b["status"] == "processed"
+        })
         .await;
     let o = &e["installs"][0];
     assert_eq!(o["error_code"], "abandoned", "{e}");
     assert!(o["error"].as_str().unwrap().contains("3 times"), "{o}");
     // The customer is not blocked: the next event runs (on a fixed config).
     let a = s
-        .call(Method::PATCH, &format!("/v1/stores/stuck/installs/{install}"), &key, Some(json!({"config": {"mode": "ok"}})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/stores/stuck/installs/{install}"),
+            &key,
+            Some(json!({"config": {"mode": "ok"}})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let r = s
-        .events_wait("stuck", &key, vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)])
+        .events_wait(
+            "stuck",
+            &key,
+            vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)],
+        )
         .await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
-    assert!(s.points("stuck", &key, "c1").await["balance"].as_i64().unwrap() > 0);
+    assert!(
+        s.points("stuck", &key, "c1").await["balance"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
     drop(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiry_past_the_year_9999_is_invalid_output() {
     let s = TestServer::start().await;
-    publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n").await;
+    publish_hostile(
+        &s,
+        "1.0.0",
+        "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n",
+    )
+    .await;
     let (key, _) = hostile_store(&s, "forever", "1.0.0", "expiry").await;
     let r = s
-        .events_wait("forever", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)])
+        .events_wait(
+            "forever",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
         .await;
     let o = &r[0]["installs"][0];
     assert_eq!(o["error_code"], "invalid_output", "{o}");
@@ -321,23 +467,42 @@ impl std::io::Write for Sink {
 async fn plugin_output_cannot_forge_a_log_line() {
     let log = captured_log();
     let s = TestServer::start().await;
-    publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n").await;
+    publish_hostile(
+        &s,
+        "1.0.0",
+        "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n",
+    )
+    .await;
     let (key, _) = hostile_store(&s, "forger", "1.0.0", "forge").await;
     let r = s
-        .events_wait("forger", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)])
+        .events_wait(
+            "forger",
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
         .await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
     let text = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
     let forged: Vec<&str> = text.lines().filter(|l| l.contains("FORGED")).collect();
-    assert_eq!(forged.len(), 2, "one log line and one stdout line: {forged:#?}");
+    assert_eq!(
+        forged.len(),
+        2,
+        "one log line and one stdout line: {forged:#?}"
+    );
     for line in forged {
         // Each is one record of the plugin's, tagged, on a line of its own.
         assert!(line.contains(" plugin: "), "{line}");
-        assert!(line.contains("store=forger") || line.contains("store=\"forger\""), "{line}");
+        assert!(
+            line.contains("store=forger") || line.contains("store=\"forger\""),
+            "{line}"
+        );
         assert!(!line.starts_with("2099"), "{line}");
         assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
     }
     assert!(text.contains("ok\\n2099-01-01"), "newline escaped");
     assert!(text.contains("\\u{1b}[31mred"), "ANSI escape escaped");
-    assert!(text.contains("out\\rFORGED-STDOUT"), "carriage return escaped");
+    assert!(
+        text.contains("out\\rFORGED-STDOUT"),
+        "carriage return escaped"
+    );
 }

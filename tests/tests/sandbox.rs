@@ -136,7 +136,13 @@ async fn circuit_breaker_disables_a_failing_install() {
     // are recorded as failed for it instead of running it.
     assert_eq!(
         codes,
-        ["trap", "trap", "trap", "install_disabled", "install_disabled"],
+        [
+            "trap",
+            "trap",
+            "trap",
+            "install_disabled",
+            "install_disabled"
+        ],
         "{r:?}"
     );
     let list = s.get("/v1/stores/flaky/installs", &key).await.body;

@@ -212,12 +212,11 @@ pub async fn due(conn: &mut Conn, store: &str, now: Millis, limit: u32) -> DbRes
 
 /// The stores with flow steps due by `now`.
 pub async fn stores_due(conn: &mut Conn, now: Millis) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT store_id FROM flows WHERE state = 'active' AND due_at <= $1",
-    )
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT DISTINCT store_id FROM flows WHERE state = 'active' AND due_at <= $1")
+            .bind(now)
+            .fetch_all(conn)
+            .await?;
     rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
 }
 

@@ -87,9 +87,7 @@ pub fn validate_ops(ops: &[LedgerOp], occurred_at: Millis) -> Result<(), String>
                         ));
                     }
                     if *at > crate::domain::time::LATEST_MS {
-                        return Err(format!(
-                            "op {i}: expires_at {at} ms is after the year 9999"
-                        ));
+                        return Err(format!("op {i}: expires_at {at} ms is after the year 9999"));
                     }
                 }
             }

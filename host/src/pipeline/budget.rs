@@ -47,8 +47,7 @@ impl Budgets {
         }
         u.time += elapsed;
         u.timeouts_in_row = if timed_out { u.timeouts_in_row + 1 } else { 0 };
-        let why = if self.trip_after_timeouts > 0 && u.timeouts_in_row >= self.trip_after_timeouts
-        {
+        let why = if self.trip_after_timeouts > 0 && u.timeouts_in_row >= self.trip_after_timeouts {
             Some(format!(
                 "disabled after {} calls in a row ran to their deadline",
                 u.timeouts_in_row

@@ -567,51 +567,53 @@ impl Pipeline {
                 .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
                 .await
                 .map(|o| o.map(Decision::Segments)),
-            World::ChurnRescue => async {
-                let (scope, services) = (input.scope.clone(), input.services.clone());
-                let assessed = rt
-                    .assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
-                    .await?;
-                let active =
-                    a.bi.flows
-                        .get(&e.customer_id)
-                        .is_some_and(|f| f.state == "active");
-                let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
-                if active && !rescue {
-                    return Ok(assessed.map(|assessment| Decision::Churn {
-                        assessment,
-                        rescue,
-                        plan: None,
-                    }));
+            World::ChurnRescue => {
+                async {
+                    let (scope, services) = (input.scope.clone(), input.services.clone());
+                    let assessed = rt
+                        .assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
+                        .await?;
+                    let active =
+                        a.bi.flows
+                            .get(&e.customer_id)
+                            .is_some_and(|f| f.state == "active");
+                    let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
+                    if active && !rescue {
+                        return Ok(assessed.map(|assessment| Decision::Churn {
+                            assessment,
+                            rescue,
+                            plan: None,
+                        }));
+                    }
+                    let CallOutput {
+                        value: assessment,
+                        state,
+                        mut outbox,
+                        elapsed,
+                        memory_peak_bytes,
+                    } = assessed;
+                    // `plan` sees the state `assess` left, in the same scope.
+                    let next = CallInput {
+                        scope,
+                        state,
+                        services,
+                    };
+                    let planned = rt.plan(p, next, cfg, &assessment, a.customer).await?;
+                    outbox.extend(planned.outbox);
+                    Ok(CallOutput {
+                        value: Decision::Churn {
+                            assessment,
+                            rescue,
+                            plan: Some(planned.value),
+                        },
+                        state: planned.state,
+                        outbox,
+                        elapsed: elapsed + planned.elapsed,
+                        memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
+                    })
                 }
-                let CallOutput {
-                    value: assessment,
-                    state,
-                    mut outbox,
-                    elapsed,
-                    memory_peak_bytes,
-                } = assessed;
-                // `plan` sees the state `assess` left, in the same scope.
-                let next = CallInput {
-                    scope,
-                    state,
-                    services,
-                };
-                let planned = rt.plan(p, next, cfg, &assessment, a.customer).await?;
-                outbox.extend(planned.outbox);
-                Ok(CallOutput {
-                    value: Decision::Churn {
-                        assessment,
-                        rescue,
-                        plan: Some(planned.value),
-                    },
-                    state: planned.state,
-                    outbox,
-                    elapsed: elapsed + planned.elapsed,
-                    memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
-                })
+                .await
             }
-            .await,
             World::SurveyScorer => {
                 // `concerns` let only responses to a known survey through.
                 let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
@@ -673,13 +675,7 @@ fn concerns(
     }
 }
 
-fn failed(
-    bi: &BatchInstall,
-    pid: &str,
-    code: &str,
-    error: String,
-    elapsed: Duration,
-) -> Outcome {
+fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Duration) -> Outcome {
     Outcome {
         install_id: bi.install.install_id.clone(),
         plugin: pid.to_string(),

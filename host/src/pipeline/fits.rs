@@ -408,7 +408,6 @@ impl Pipeline {
         self.mark_store(store);
         Ok(report)
     }
-
 }
 
 /// Progress of the update of every customer after a fit: logs every
@@ -437,9 +436,13 @@ impl<'a> Progress<'a> {
         result: Result<runtime::CallOutput<T>, runtime::RuntimeError>,
     ) -> Option<runtime::CallOutput<T>> {
         self.done += 1;
-        if self.done % PROGRESS_EVERY == 0 {
-            tracing::info!(plugin = self.pid, done = self.done, of = self.of,
-                "updating customers after fit");
+        if self.done.is_multiple_of(PROGRESS_EVERY) {
+            tracing::info!(
+                plugin = self.pid,
+                done = self.done,
+                of = self.of,
+                "updating customers after fit"
+            );
         }
         match result {
             Ok(o) => Some(o),

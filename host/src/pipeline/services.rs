@@ -34,7 +34,11 @@ fn answer<'a, T>(
 }
 
 impl HostServices for DbServices {
-    fn customer<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, Option<Customer>> {
+    fn customer<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+    ) -> HostFuture<'a, Option<Customer>> {
         answer("customers.get", async move {
             let mut conn = self.db.pool.acquire().await?;
             customers::get(&mut conn, store, customer).await

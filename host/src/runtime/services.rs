@@ -18,9 +18,17 @@ use crate::domain::customer::{Customer, Order};
 pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 pub trait HostServices: Send + Sync {
-    fn customer<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, Option<Customer>>;
-    fn orders<'a>(&'a self, store: &'a str, customer: &'a str, limit: u32)
-        -> HostFuture<'a, Vec<Order>>;
+    fn customer<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+    ) -> HostFuture<'a, Option<Customer>>;
+    fn orders<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+        limit: u32,
+    ) -> HostFuture<'a, Vec<Order>>;
     fn points_balance<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, i64>;
 }
 
