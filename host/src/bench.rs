@@ -32,8 +32,8 @@ fn order(i: usize, customers: usize) -> Value {
 const CONFIG: &str = r#"{"earn":[{"from_units":0,"rate":1},{"from_units":50,"rate":2}],
   "tiers":[{"name":"silver","min_spend_cents":50000,"multiplier":1.2}],"first_order_bonus":10,"expiry_days":365}"#;
 
-async fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
-    per_call_of("points-basic", wasm, manifest, calls, CONFIG).await
+fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
+    per_call_of("points-basic", wasm, manifest, calls, CONFIG)
 }
 
 /// A runtime with the host's maximum limits, its artifacts in `dir`.
@@ -49,7 +49,7 @@ fn bench_runtime(dir: &Path) -> anyhow::Result<Runtime> {
 }
 
 /// Per-call latency of a point-rules plugin (`on-event` of an order).
-async fn per_call_of(
+fn per_call_of(
     name: &str,
     wasm: &Path,
     manifest: &Manifest,
@@ -85,9 +85,7 @@ async fn per_call_of(
             services: services.clone(),
         };
         let t = Instant::now();
-        let out = runtime
-            .on_event(&plugin, input, config, &customer, &event, None)
-            .await?;
+        let out = runtime.on_event(&plugin, input, config, &customer, &event, None)?;
         let elapsed = t.elapsed();
         if out.value.is_empty() {
             bail!("{name} returned no ops");
@@ -268,7 +266,10 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
         "machine: {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    per_call(&wasm, &manifest, calls).await?;
+    {
+        let wasm = wasm.clone();
+        tokio::task::spawn_blocking(move || per_call(&wasm, &manifest, calls)).await??;
+    }
     throughput(&wasm, &manifest_text, events).await?;
     cold_start(&wasm, &manifest_text, 10).await?;
 
@@ -283,15 +284,17 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
     let py_manifest = Manifest::parse(&std::fs::read_to_string(py_dir.join("plugin.toml"))?)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let n = (calls / 10).max(100);
-    per_call_of(
-        "points-campaign (JavaScript)",
-        &js,
-        &js_manifest,
-        n,
-        js_config,
-    )
-    .await?;
-    per_score(&py, &py_manifest, n).await?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        per_call_of(
+            "points-campaign (JavaScript)",
+            &js,
+            &js_manifest,
+            n,
+            js_config,
+        )?;
+        per_score(&py, &py_manifest, n)
+    })
+    .await??;
 
     for customers in [2_500, 25_000] {
         fits(&root, customers).await?;
@@ -300,7 +303,7 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
 }
 
 /// Per-call latency of survey-scoring's `score` (Python).
-async fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
+fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
     use clientele::runtime::scoring;
     let dir = tempfile::tempdir()?;
     let runtime = bench_runtime(dir.path())?;
@@ -329,9 +332,7 @@ async fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Re
             services: services.clone(),
         };
         let t = Instant::now();
-        runtime
-            .score(&plugin, input, "{}", &survey, &response)
-            .await?;
+        runtime.score(&plugin, input, "{}", &survey, &response)?;
         if i >= calls / 10 {
             samples.push(t.elapsed());
         }

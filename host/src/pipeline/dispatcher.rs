@@ -261,119 +261,130 @@ impl Pipeline {
         }
         drop(conn);
 
-        // Plugin calls, in arrival order.
-        let mut results: Vec<Ran> = Vec::new();
-        for (i, ev) in batch.iter().enumerate() {
-            let (store, e) = (ev.store_id.as_str(), &ev.event);
-            let customer = customers_of[store]
-                .get(&e.customer_id)
-                .cloned()
-                .unwrap_or_default();
-            // A batch with this event began before and never committed:
-            // its calls are journalled, and one that never finishes is
-            // given up on instead of stopping the store at every start.
-            let suspect = ev.attempts > 0;
-            for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
-                if !concerns(bi.world, e, store, &surveys_of) {
-                    continue;
-                }
-                let mut ran = Ran {
-                    event: i,
-                    install: k,
-                    result: Err(NotRun::default()),
-                    elapsed: Duration::ZERO,
-                };
-                if let Some((why, at)) = &bi.tripped {
-                    if ev.received_at <= *at {
-                        ran.result = Err(NotRun {
-                            code: "install_disabled",
-                            why: format!("the install was disabled before this event ran: {why}"),
-                        });
-                        results.push(ran);
+        // Plugin calls, in arrival order, on this thread (the calls block
+        // it; the journal of suspect events waits on the database from it).
+        let handle = tokio::runtime::Handle::current();
+        let results = tokio::task::block_in_place(|| -> PipelineResult<Vec<Ran>> {
+            let mut results: Vec<Ran> = Vec::new();
+            for (i, ev) in batch.iter().enumerate() {
+                let (store, e) = (ev.store_id.as_str(), &ev.event);
+                let customer = customers_of[store]
+                    .get(&e.customer_id)
+                    .cloned()
+                    .unwrap_or_default();
+                // A batch with this event began before and never committed:
+                // its calls are journalled, and one that never finishes is
+                // given up on instead of stopping the store at every start.
+                let suspect = ev.attempts > 0;
+                for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
+                    if !concerns(bi.world, e, store, &surveys_of) {
+                        continue;
                     }
-                    continue;
-                }
-                let install_id = bi.install.install_id.clone();
-                ran.result = match &bi.plugin {
-                    Err(why) => Err(NotRun {
-                        code: "unavailable",
-                        why: why.clone(),
-                    }),
-                    Ok(plugin) => {
-                        let plugin = plugin.clone();
-                        let abandoned = if suspect {
-                            self.journal_start(store, &e.id, &install_id).await?
-                        } else {
-                            None
-                        };
-                        match abandoned {
-                            Some(why) => Err(NotRun {
-                                code: "abandoned",
-                                why,
-                            }),
-                            None => {
-                                let input = CallInput {
-                                    scope: Scope {
-                                        store_id: store.to_string(),
-                                        install_id: install_id.clone(),
-                                        plugin: plugin.id.clone(),
-                                        event_id: Some(e.id.clone()),
-                                    },
-                                    state: StateBuffer::new(
-                                        bi.state.remove(&e.customer_id).unwrap_or_default(),
-                                    ),
-                                    services: services.clone(),
-                                };
-                                let call = CallArgs {
-                                    plugin: &plugin,
-                                    bi,
-                                    customer: &customer,
-                                    event: e,
-                                    order_total: order_totals[i],
-                                    surveys: &surveys_of,
-                                    store,
-                                };
-                                let started = std::time::Instant::now();
-                                let result = self.decide(call, input).await;
-                                ran.elapsed = started.elapsed();
-                                if suspect {
-                                    let mut conn = self.db.pool.acquire().await?;
-                                    attempts::finished(&mut conn, store, &e.id, &install_id, now)
-                                        .await?;
+                    let mut ran = Ran {
+                        event: i,
+                        install: k,
+                        result: Err(NotRun::default()),
+                        elapsed: Duration::ZERO,
+                    };
+                    if let Some((why, at)) = &bi.tripped {
+                        if ev.received_at <= *at {
+                            ran.result = Err(NotRun {
+                                code: "install_disabled",
+                                why: format!(
+                                    "the install was disabled before this event ran: {why}"
+                                ),
+                            });
+                            results.push(ran);
+                        }
+                        continue;
+                    }
+                    let install_id = bi.install.install_id.clone();
+                    ran.result = match &bi.plugin {
+                        Err(why) => Err(NotRun {
+                            code: "unavailable",
+                            why: why.clone(),
+                        }),
+                        Ok(plugin) => {
+                            let plugin = plugin.clone();
+                            let abandoned = if suspect {
+                                handle.block_on(self.journal_start(store, &e.id, &install_id))?
+                            } else {
+                                None
+                            };
+                            match abandoned {
+                                Some(why) => Err(NotRun {
+                                    code: "abandoned",
+                                    why,
+                                }),
+                                None => {
+                                    let input = CallInput {
+                                        scope: Scope {
+                                            store_id: store.to_string(),
+                                            install_id: install_id.clone(),
+                                            plugin: plugin.id.clone(),
+                                            event_id: Some(e.id.clone()),
+                                        },
+                                        state: StateBuffer::new(
+                                            bi.state.remove(&e.customer_id).unwrap_or_default(),
+                                        ),
+                                        services: services.clone(),
+                                    };
+                                    let call = CallArgs {
+                                        plugin: &plugin,
+                                        bi,
+                                        customer: &customer,
+                                        event: e,
+                                        order_total: order_totals[i],
+                                        surveys: &surveys_of,
+                                        store,
+                                    };
+                                    let started = std::time::Instant::now();
+                                    let result = self.decide(call, input);
+                                    ran.elapsed = started.elapsed();
+                                    if suspect {
+                                        handle.block_on(self.journal_finish(
+                                            store,
+                                            &e.id,
+                                            &install_id,
+                                        ))?;
+                                    }
+                                    Ok(result)
                                 }
-                                Ok(result)
                             }
                         }
+                    };
+                    let ok = matches!(ran.result, Ok(Ok(_)));
+                    let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
+                    bi.calls += 1;
+                    let mut trip = None;
+                    if ok {
+                        bi.consecutive = 0;
+                    } else {
+                        bi.failures += 1;
+                        bi.consecutive += 1;
+                        if bi.consecutive >= self.config.trip_after {
+                            trip = Some(format!(
+                                "disabled after {} consecutive failures",
+                                bi.consecutive
+                            ));
+                        }
                     }
-                };
-                let ok = matches!(ran.result, Ok(Ok(_)));
-                let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
-                bi.calls += 1;
-                let mut trip = None;
-                if ok {
-                    bi.consecutive = 0;
-                } else {
-                    bi.failures += 1;
-                    bi.consecutive += 1;
-                    if bi.consecutive >= self.config.trip_after {
-                        trip = Some(format!(
-                            "disabled after {} consecutive failures",
-                            bi.consecutive
+                    if let Some(why) = self.budgets.charge(&install_id, ran.elapsed, timed_out) {
+                        trip.get_or_insert(why);
+                    }
+                    if let Some(why) = trip {
+                        bi.tripped = Some((
+                            format!(
+                                "{why}; fix or swap the plugin, then PATCH {{\"enabled\": true}}"
+                            ),
+                            now,
                         ));
                     }
+                    results.push(ran);
                 }
-                if let Some(why) = self.budgets.charge(&install_id, ran.elapsed, timed_out) {
-                    trip.get_or_insert(why);
-                }
-                if let Some(why) = trip {
-                    bi.tripped = Some((
-                        format!("{why}; fix or swap the plugin, then PATCH {{\"enabled\": true}}"),
-                        now,
-                    ));
-                }
-                results.push(ran);
             }
-        }
+            Ok(results)
+        })?;
         // Effects, outcomes, marks: one transaction.
         let mut tx = self.db.begin_write().await?;
         let mut writer = BatchWriter::new(now);
@@ -556,64 +567,57 @@ impl Pipeline {
     }
 
     /// Runs the calls an install makes for an event that concerns it.
-    async fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
+    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
         let (rt, p, cfg, e) = (&self.runtime, a.plugin, a.bi.config.as_str(), a.event);
         match a.bi.world {
             World::PointRules => rt
                 .on_event(p, input, cfg, a.customer, e, a.order_total)
-                .await
                 .map(|o| o.map(Decision::Ledger)),
             World::Segmenter => rt
                 .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
-                .await
                 .map(|o| o.map(Decision::Segments)),
-            World::ChurnRescue => {
-                async {
-                    let (scope, services) = (input.scope.clone(), input.services.clone());
-                    let assessed = rt
-                        .assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
-                        .await?;
-                    let active =
-                        a.bi.flows
-                            .get(&e.customer_id)
-                            .is_some_and(|f| f.state == "active");
-                    let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
-                    if active && !rescue {
-                        return Ok(assessed.map(|assessment| Decision::Churn {
-                            assessment,
-                            rescue,
-                            plan: None,
-                        }));
-                    }
-                    let CallOutput {
-                        value: assessment,
-                        state,
-                        mut outbox,
-                        elapsed,
-                        memory_peak_bytes,
-                    } = assessed;
-                    // `plan` sees the state `assess` left, in the same scope.
-                    let next = CallInput {
-                        scope,
-                        state,
-                        services,
-                    };
-                    let planned = rt.plan(p, next, cfg, &assessment, a.customer).await?;
-                    outbox.extend(planned.outbox);
-                    Ok(CallOutput {
-                        value: Decision::Churn {
-                            assessment,
-                            rescue,
-                            plan: Some(planned.value),
-                        },
-                        state: planned.state,
-                        outbox,
-                        elapsed: elapsed + planned.elapsed,
-                        memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
-                    })
+            World::ChurnRescue => (|| {
+                let (scope, services) = (input.scope.clone(), input.services.clone());
+                let assessed = rt.assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)?;
+                let active =
+                    a.bi.flows
+                        .get(&e.customer_id)
+                        .is_some_and(|f| f.state == "active");
+                let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
+                if active && !rescue {
+                    return Ok(assessed.map(|assessment| Decision::Churn {
+                        assessment,
+                        rescue,
+                        plan: None,
+                    }));
                 }
-                .await
-            }
+                let CallOutput {
+                    value: assessment,
+                    state,
+                    mut outbox,
+                    elapsed,
+                    memory_peak_bytes,
+                } = assessed;
+                // `plan` sees the state `assess` left, in the same scope.
+                let next = CallInput {
+                    scope,
+                    state,
+                    services,
+                };
+                let planned = rt.plan(p, next, cfg, &assessment, a.customer)?;
+                outbox.extend(planned.outbox);
+                Ok(CallOutput {
+                    value: Decision::Churn {
+                        assessment,
+                        rescue,
+                        plan: Some(planned.value),
+                    },
+                    state: planned.state,
+                    outbox,
+                    elapsed: elapsed + planned.elapsed,
+                    memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
+                })
+            })(),
             World::SurveyScorer => {
                 // `concerns` let only responses to a known survey through.
                 let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
@@ -631,7 +635,6 @@ impl Pipeline {
                     answers: answers.to_string(),
                 };
                 rt.score(p, input, cfg, &wit_survey, &response)
-                    .await
                     .and_then(|o| {
                         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&o.value);
                         match parsed {
@@ -712,6 +715,13 @@ impl Pipeline {
         }
         attempts::started(&mut conn, store, event, install, now_ms()).await?;
         Ok(None)
+    }
+
+    /// Journals that a suspect event's call returned.
+    async fn journal_finish(&self, store: &str, event: &str, install: &str) -> PipelineResult<()> {
+        let mut conn = self.db.pool.acquire().await?;
+        attempts::finished(&mut conn, store, event, install, now_ms()).await?;
+        Ok(())
     }
 }
 

@@ -232,15 +232,14 @@ impl Pipeline {
         };
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             customers = population.rows.len(), "fit started");
-        let fitted = self
-            .runtime
-            .fit(
+        let fitted = tokio::task::block_in_place(|| {
+            self.runtime.fit(
                 &plugin,
                 input(None, StateBuffer::default()),
                 &config,
                 population,
             )
-            .await;
+        });
         let fitted = match fitted {
             Ok(f) => f,
             Err(e) => {
@@ -300,16 +299,11 @@ impl Pipeline {
             World::Segmenter => {
                 let old = segments::of_install(&mut conn, &install.install_id).await?;
                 drop(conn);
-                let mut results = Vec::with_capacity(people.len());
-                let mut progress = Progress::new(&pid, people.len());
-                for c in people {
+                let results = self.for_everyone(people, &pid, |c| {
                     let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    let r = self
-                        .runtime
+                    self.runtime
                         .classify(&plugin, input(None, st), &config, &model, c, as_of)
-                        .await;
-                    results.push(progress.note(c, r));
-                }
+                });
                 let mut writer = SegmentWriter::new(now);
                 for (c, result) in people.iter().zip(results) {
                     let Some(out) = result else {
@@ -338,29 +332,21 @@ impl Pipeline {
             _ => {
                 let flows = churn::latest_of(&mut conn, store, &ids).await?;
                 drop(conn);
-                let mut results = Vec::with_capacity(people.len());
-                let mut progress = Progress::new(&pid, people.len());
-                for c in people {
+                let results = self.for_everyone(people, &pid, |c| {
                     let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    let r = async {
-                        let assessed = self
-                            .runtime
-                            .assess(&plugin, input(None, st), &config, &model, c, as_of)
-                            .await?;
-                        let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
-                        if active {
-                            return Ok(assessed.map(|a| (a, None)));
-                        }
-                        let (a, st) = (assessed.value, assessed.state);
-                        let planned = self
-                            .runtime
-                            .plan(&plugin, input(None, st), &config, &a, c)
-                            .await?;
-                        Ok(planned.map(|actions| (a, Some(actions))))
+                    let assessed =
+                        self.runtime
+                            .assess(&plugin, input(None, st), &config, &model, c, as_of)?;
+                    let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
+                    if active {
+                        return Ok(assessed.map(|a| (a, None)));
                     }
-                    .await;
-                    results.push(progress.note(c, r));
-                }
+                    let (a, st) = (assessed.value, assessed.state);
+                    let planned = self
+                        .runtime
+                        .plan(&plugin, input(None, st), &config, &a, c)?;
+                    Ok(planned.map(|actions| (a, Some(actions))))
+                });
                 let mut tx = self.db.begin_write().await?;
                 let mut assessments = Vec::new();
                 for (c, result) in people.iter().zip(results) {
@@ -407,6 +393,20 @@ impl Pipeline {
         // Segment changes were queued as events of the store.
         self.mark_store(store);
         Ok(report)
+    }
+
+    /// Calls `f` for every customer on this thread, logging progress; a
+    /// failed call gives None.
+    fn for_everyone<T>(
+        &self,
+        people: &[Customer],
+        pid: &str,
+        mut f: impl FnMut(&Customer) -> Result<runtime::CallOutput<T>, runtime::RuntimeError>,
+    ) -> Vec<Option<runtime::CallOutput<T>>> {
+        tokio::task::block_in_place(|| {
+            let mut progress = Progress::new(pid, people.len());
+            people.iter().map(|c| progress.note(c, f(c))).collect()
+        })
     }
 }
 

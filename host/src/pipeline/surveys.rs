@@ -112,10 +112,10 @@ impl Pipeline {
             questions: survey.questions.clone(),
         };
         let config = install.config.to_string();
-        let out = self
-            .runtime
-            .aggregate(&plugin, input, &config, &wit_survey, &scored)
-            .await?;
+        let out = tokio::task::block_in_place(|| {
+            self.runtime
+                .aggregate(&plugin, input, &config, &wit_survey, &scored)
+        })?;
         let mut report: Value = serde_json::from_str(&out.value).map_err(|e| {
             PipelineError::Runtime(crate::runtime::RuntimeError::InvalidOutput(format!(
                 "the report is not JSON: {e}"

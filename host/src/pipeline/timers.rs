@@ -83,10 +83,11 @@ impl Pipeline {
                         now,
                     };
                     let config = install.config.to_string();
-                    self.runtime
-                        .on_timer(&plugin, input, &config, &customer, &state)
-                        .await
-                        .map_err(|e| e.to_string())
+                    tokio::task::block_in_place(|| {
+                        self.runtime
+                            .on_timer(&plugin, input, &config, &customer, &state)
+                    })
+                    .map_err(|e| e.to_string())
                 }
             };
             let mut tx = self.db.begin_write().await?;

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
@@ -13,7 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::host::clientele::crm::{customers, log, messaging, state};
 use super::bindings::types;
 use super::convert;
-use super::services::HostServices;
+use super::services::{HostFuture, HostServices};
 use crate::domain::ids::is_valid_id;
 
 /// Bytes a plugin may write to stdout/stderr per call (the rest is dropped).
@@ -132,6 +133,11 @@ pub struct CallCtx {
     /// Set when a host function could not answer: the call then fails
     /// with `host_error`, whatever the guest made of the trap.
     pub host_error: Option<String>,
+    /// When the call must end. Nothing a host function does waits past it.
+    pub deadline: Instant,
+    /// A host function stopped waiting at the deadline (a query, or a WASI
+    /// sleep cut short): the call has run out of time.
+    pub out_of_time: bool,
 }
 
 impl CallCtx {
@@ -140,6 +146,7 @@ impl CallCtx {
         services: Arc<dyn HostServices>,
         state: StateBuffer,
         memory_cap_bytes: usize,
+        deadline: Instant,
     ) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
@@ -167,6 +174,8 @@ impl CallCtx {
             stdout,
             stderr,
             host_error: None,
+            deadline,
+            out_of_time: false,
         }
     }
 
@@ -199,6 +208,37 @@ impl CallCtx {
         let e = wasmtime::Error::msg(why.clone());
         self.host_error.get_or_insert(why);
         e
+    }
+
+    /// Waits for a host service's answer, but not past the call's
+    /// deadline: a slow database fails the call with `timeout` at the
+    /// deadline instead of holding its worker.
+    fn answer<T>(&mut self, question: HostFuture<'_, T>) -> wasmtime::Result<T> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match wasmtime_wasi::runtime::in_tokio(tokio::time::timeout(left, question)) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(why)) => Err(self.host_failed(why)),
+            Err(_) => Err(self.ran_out_of_time()),
+        }
+    }
+
+    /// Fails the call: its deadline passed while the host waited.
+    fn ran_out_of_time(&mut self) -> wasmtime::Error {
+        self.out_of_time = true;
+        wasmtime::Error::msg("the call's deadline passed in a host call")
+    }
+
+    /// A sleep of `nanos` from now, cut at the deadline (and flagged, so
+    /// the call ends as a timeout even if the guest returns right after).
+    pub fn sleep_within_deadline(&mut self, nanos: u64) -> u64 {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX);
+        if nanos >= left {
+            self.out_of_time = true;
+            left
+        } else {
+            nanos
+        }
     }
 }
 
@@ -234,17 +274,16 @@ impl WasiView for CallCtx {
 impl types::Host for CallCtx {}
 
 impl customers::Host for CallCtx {
-    async fn get(&mut self, id: String) -> wasmtime::Result<Option<types::Customer>> {
+    fn get(&mut self, id: String) -> wasmtime::Result<Option<types::Customer>> {
         if !is_valid_id(&id) {
             return Ok(None);
         }
-        match self.services.customer(&self.scope.store_id, &id).await {
-            Ok(c) => Ok(c.map(|c| convert::customer(&c))),
-            Err(why) => Err(self.host_failed(why)),
-        }
+        let (services, store) = (self.services.clone(), self.scope.store_id.clone());
+        let found = self.answer(services.customer(&store, &id))?;
+        Ok(found.map(|c| convert::customer(&c)))
     }
 
-    async fn orders(
+    fn orders(
         &mut self,
         customer_id: String,
         limit: u32,
@@ -252,39 +291,31 @@ impl customers::Host for CallCtx {
         if !is_valid_id(&customer_id) {
             return Ok(Vec::new());
         }
-        let list = self
-            .services
-            .orders(&self.scope.store_id, &customer_id, limit.min(100))
-            .await;
-        match list {
-            Ok(list) => Ok(list
-                .into_iter()
-                .map(|o| customers::Order {
-                    order_id: o.order_id,
-                    total_cents: o.total_cents,
-                    currency: o.currency,
-                    placed_at: o.placed_at,
-                    refunded_cents: o.refunded_cents,
-                })
-                .collect()),
-            Err(why) => Err(self.host_failed(why)),
-        }
+        let (services, store) = (self.services.clone(), self.scope.store_id.clone());
+        let list = self.answer(services.orders(&store, &customer_id, limit.min(100)))?;
+        Ok(list
+            .into_iter()
+            .map(|o| customers::Order {
+                order_id: o.order_id,
+                total_cents: o.total_cents,
+                currency: o.currency,
+                placed_at: o.placed_at,
+                refunded_cents: o.refunded_cents,
+            })
+            .collect())
     }
 
-    async fn points_balance(&mut self, customer_id: String) -> wasmtime::Result<i64> {
+    fn points_balance(&mut self, customer_id: String) -> wasmtime::Result<i64> {
         if !is_valid_id(&customer_id) {
             return Ok(0);
         }
-        let balance = self
-            .services
-            .points_balance(&self.scope.store_id, &customer_id)
-            .await;
-        balance.map_err(|why| self.host_failed(why))
+        let (services, store) = (self.services.clone(), self.scope.store_id.clone());
+        self.answer(services.points_balance(&store, &customer_id))
     }
 }
 
 impl log::Host for CallCtx {
-    async fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+    fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
             if self.log_lines == MAX_LOG_LINES + 1 {
@@ -322,11 +353,11 @@ impl log::Host for CallCtx {
 }
 
 impl state::Host for CallCtx {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         Ok(self.state.get(&key))
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         if key.is_empty() || key.len() > MAX_STATE_KEY {
             return Ok(Err(format!("state keys are 1-{MAX_STATE_KEY} bytes")));
         }
@@ -339,7 +370,7 @@ impl state::Host for CallCtx {
         Ok(Ok(()))
     }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
         if self.state.base.contains_key(&key) {
             self.state.writes.insert(key, None);
         } else {
@@ -350,7 +381,7 @@ impl state::Host for CallCtx {
 }
 
 impl messaging::Host for CallCtx {
-    async fn send(
+    fn send(
         &mut self,
         channel: String,
         customer_id: String,

@@ -1,7 +1,13 @@
 //! The sandbox: one wasmtime engine, components compiled once and cached
 //! on disk, a fresh store per call with a memory cap and a wall deadline.
+//!
+//! Calls are synchronous and block their thread until they end, at their
+//! deadline at the latest: call them from a blocking context
+//! (`tokio::task::block_in_place` or `spawn_blocking`) of a Tokio runtime,
+//! which the host functions use to wait on the database.
 
 pub mod bindings;
+mod clocks;
 pub mod convert;
 pub mod ctx;
 mod error;
@@ -15,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Config, Engine, Store, Trap};
 
 pub use ctx::{CallCtx, QueuedMessage, Scope, StateBuffer};
 pub use error::RuntimeError;
@@ -30,30 +36,6 @@ use services::HostServices;
 
 /// How often the deadline clock ticks; deadlines are counted in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
-
-/// Runs one call of a plugin in a fresh store, within its deadline:
-/// `|store| body` instantiates and calls the export (async). The whole
-/// call, host functions included, is abandoned at the backstop, a moment
-/// after the deadline, so a guest blocked in a host call (a WASI sleep, a
-/// slow query) cannot hold its worker past it either.
-macro_rules! call {
-    ($rt:expr, $plugin:expr, $input:expr, $timeout:expr, |$store:ident| $body:expr) => {{
-        let timeout_ms: u32 = $timeout;
-        let mut $store = $rt.new_store($plugin, $input, timeout_ms);
-        let started = Instant::now();
-        let result = tokio::time::timeout(backstop(timeout_ms), async { $body })
-            .await
-            .ok();
-        $rt.finish($plugin, $store, started, timeout_ms, result)
-    }};
-}
-
-/// How long a call may take before it is abandoned where it stands: its
-/// deadline plus the time a computing guest needs to notice the deadline
-/// (one epoch tick) and trap on its own.
-fn backstop(timeout_ms: u32) -> Duration {
-    Duration::from_millis(u64::from(timeout_ms.max(1))) + 2 * EPOCH_TICK
-}
 
 /// A published plugin version, ready to instantiate.
 pub struct Plugin {
@@ -141,13 +123,13 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         bindings::host::PluginHost::add_to_linker::<CallCtx, wasmtime::component::HasSelf<CallCtx>>(
             &mut linker,
             |c| c,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        clocks::bound_sleeps(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
         let fingerprint = {
             use std::hash::{Hash, Hasher};
@@ -320,63 +302,62 @@ impl Runtime {
         }))
     }
 
-    /// A fresh store for one call, with the plugin's memory cap and a
-    /// deadline `timeout_ms` from now. While the guest runs, every epoch
-    /// tick yields to the executor (so a worker thread is never held by
-    /// one guest) and checks the deadline: a guest still computing past it
-    /// traps with `Interrupt`.
-    fn new_store(&self, plugin: &Plugin, input: CallInput, timeout_ms: u32) -> Store<CallCtx> {
-        let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
-        let ctx = CallCtx::new(input.scope, input.services, input.state, memory_cap);
-        let mut store = Store::new(&self.engine, ctx);
-        store.limiter(|c| &mut c.limiter);
-        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms.max(1)));
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-        store
-    }
-
-    /// What a call left in its store, as the call's output or error.
-    /// `result` is `None` when the call was abandoned at the backstop (it
-    /// was waiting in a host call, e.g. a WASI sleep, past its deadline).
-    fn finish<T>(
+    /// Runs one call in a fresh store with the plugin's memory cap and a
+    /// deadline `timeout_ms` from now: a guest still computing at the
+    /// deadline traps (epoch interruption), and no host function waits past
+    /// it (a WASI sleep is cut short, a query given up).
+    fn run<T>(
         &self,
         plugin: &Plugin,
-        mut store: Store<CallCtx>,
-        started: Instant,
+        input: CallInput,
         timeout_ms: u32,
-        result: Option<wasmtime::Result<Result<T, String>>>,
+        call: impl FnOnce(&mut Store<CallCtx>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<CallOutput<T>, RuntimeError> {
+        let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
+        let timeout_ms = timeout_ms.max(1);
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(u64::from(timeout_ms));
+        let ctx = CallCtx::new(
+            input.scope,
+            input.services,
+            input.state,
+            memory_cap,
+            deadline,
+        );
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|c| &mut c.limiter);
+        store.set_epoch_deadline(u64::from(timeout_ms));
+        store.epoch_deadline_trap();
+        let result = call(&mut store);
         let elapsed = started.elapsed();
         let ctx = store.data_mut();
         ctx.flush_stdio();
         let state = std::mem::take(&mut ctx.state);
         let outbox = std::mem::take(&mut ctx.outbox);
         let host_error = ctx.host_error.take();
+        let out_of_time = ctx.out_of_time;
         let (exceeded, memory_peak_bytes) = (ctx.limiter.exceeded, ctx.limiter.peak_bytes);
         // Dropped here, not elsewhere: the memory slot goes back to the
         // pool warm, ready for the next call of this plugin.
         drop(store);
+        if out_of_time && (result.is_err() || elapsed >= Duration::from_millis(timeout_ms.into())) {
+            // A host wait reached the deadline; whatever the guest did
+            // after that (trap, or even return), its time was up.
+            return Err(RuntimeError::Timeout { ms: timeout_ms });
+        }
         if let Some(why) = host_error {
             return Err(RuntimeError::Host(why));
         }
         match result {
-            None => Err(RuntimeError::Timeout { ms: timeout_ms }),
-            Some(Ok(Ok(value))) => Ok(CallOutput {
+            Ok(Ok(value)) => Ok(CallOutput {
                 value,
                 state,
                 outbox,
                 elapsed,
                 memory_peak_bytes,
             }),
-            Some(Ok(Err(message))) => Err(RuntimeError::Plugin(truncate(message, 2000))),
-            Some(Err(e)) => {
+            Ok(Err(message)) => Err(RuntimeError::Plugin(truncate(message, 2000))),
+            Err(e) => {
                 if exceeded {
                     Err(RuntimeError::MemoryLimit {
                         mib: plugin.limits.memory_mib,
@@ -391,7 +372,7 @@ impl Runtime {
     }
 
     /// `point-rules`: what one event means for the customer's points.
-    pub async fn on_event(
+    pub fn on_event(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -410,12 +391,14 @@ impl Runtime {
         };
         let wit_customer = convert::customer(customer);
         let wit_event = convert::event(event, order_total);
-        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .clientele_crm_loyalty()
-                .call_on_event(&mut store, &config, &wit_customer, &wit_event)
-                .await
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.clientele_crm_loyalty().call_on_event(
+                store,
+                &config,
+                &wit_customer,
+                &wit_event,
+            )
         })?;
         let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
         validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
@@ -449,7 +432,7 @@ impl Runtime {
 
     /// `segmenter` or `churn-rescue`: fit a model over the population,
     /// within the plugin's `fit_timeout_ms`.
-    pub async fn fit(
+    pub fn fit(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -460,26 +443,22 @@ impl Runtime {
         let config = config.to_string();
         let timeout = plugin.limits.fit_timeout_ms;
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => call!(self, plugin, input, timeout, |store| {
-                pre.instantiate_async(&mut store)
-                    .await?
+            WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
                     .clientele_crm_segmentation()
-                    .call_fit(&mut store, &config, population)
-                    .await
+                    .call_fit(store, &config, population)
             }),
-            WorldPre::ChurnRescue(pre) => call!(self, plugin, input, timeout, |store| {
-                pre.instantiate_async(&mut store)
-                    .await?
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
                     .clientele_crm_rescue()
-                    .call_fit(&mut store, &config, population)
-                    .await
+                    .call_fit(store, &config, population)
             }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
     }
 
     /// `segmenter`: the customer's segments as of `as_of`.
-    pub async fn classify(
+    pub fn classify(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -494,12 +473,10 @@ impl Runtime {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
         let c = convert::customer(customer);
-        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_segmentation()
-                .call_classify(&mut store, &config, model, &c, as_of)
-                .await
+                .call_classify(store, &config, model, &c, as_of)
         })?;
         checked(out, |list| {
             let list = convert::memberships(list)?;
@@ -509,7 +486,7 @@ impl Runtime {
     }
 
     /// `survey-scorer`: check and score one response.
-    pub async fn score(
+    pub fn score(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -522,17 +499,15 @@ impl Runtime {
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_scoring()
-                .call_score(&mut store, &config, survey, response)
-                .await
+                .call_score(store, &config, survey, response)
         })
     }
 
     /// `survey-scorer`: the report over every stored score.
-    pub async fn aggregate(
+    pub fn aggregate(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -545,17 +520,15 @@ impl Runtime {
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        call!(self, plugin, input, plugin.limits.fit_timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        self.run(plugin, input, plugin.limits.fit_timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_scoring()
-                .call_aggregate(&mut store, &config, survey, scored)
-                .await
+                .call_aggregate(store, &config, survey, scored)
         })
     }
 
     /// `churn-rescue`: assess one customer as of `as_of`.
-    pub async fn assess(
+    pub fn assess(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -570,12 +543,10 @@ impl Runtime {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_assess(&mut store, &config, model, &c, as_of)
-                .await
+                .call_assess(store, &config, model, &c, as_of)
         })?;
         checked(out, |a| {
             let a = convert::assessment(a)?;
@@ -585,7 +556,7 @@ impl Runtime {
     }
 
     /// `churn-rescue`: what to do about an assessment.
-    pub async fn plan(
+    pub fn plan(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -600,18 +571,16 @@ impl Runtime {
         };
         let c = convert::customer(customer);
         let a = convert::wit_assessment(assessment);
-        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_plan(&mut store, &config, &a, &c)
-                .await
+                .call_plan(store, &config, &a, &c)
         })?;
         checked(out, checked_actions)
     }
 
     /// `churn-rescue`: a flow's timer is due.
-    pub async fn on_timer(
+    pub fn on_timer(
         &self,
         plugin: &Plugin,
         input: CallInput,
@@ -625,12 +594,10 @@ impl Runtime {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
         let c = convert::customer(customer);
-        let out = call!(self, plugin, input, plugin.limits.timeout_ms, |store| {
-            pre.instantiate_async(&mut store)
-                .await?
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_on_timer(&mut store, &config, &c, flow)
-                .await
+                .call_on_timer(store, &config, &c, flow)
         })?;
         checked(out, checked_actions)
     }

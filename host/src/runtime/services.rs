@@ -3,8 +3,8 @@
 //! database. Every method is scoped to one store by its first argument,
 //! which the runtime fills in from the install, never from the guest.
 //!
-//! The methods are async so that a call blocked on the database is still
-//! abandoned at its deadline, like any other call (see `Runtime::run`).
+//! The methods are async so that a host function can wait for them within
+//! its call's deadline and no longer (see `CallCtx::answer`).
 //! A failure is the host's, not the plugin's: the call fails with
 //! `host_error` and nothing of it is applied, rather than the plugin
 //! deciding on an empty answer.
