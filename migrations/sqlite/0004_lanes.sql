@@ -1,10 +1,15 @@
 -- Workers claim the oldest pending events of one store at a time.
 CREATE INDEX events_pending_by_store ON events (store_id, seq) WHERE status = 'pending';
 
--- Batches that began with the event. A batch that never committed (the
--- process stopped during a plugin call) leaves it above 0, and the event's
--- calls are then journalled one by one (call_attempts).
-ALTER TABLE events ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+-- A batch of the store's events that began and has not committed: set
+-- before any plugin runs, removed in the batch's own commit. One left
+-- behind (the process stopped during a plugin call) makes the store's
+-- pending events up to `to_seq` suspect: their calls are then journalled
+-- one by one (call_attempts).
+CREATE TABLE open_batches (
+    store_id        TEXT PRIMARY KEY,
+    to_seq          BIGINT NOT NULL
+);
 
 -- A call of an event that was attempted before: started before the call,
 -- finished after it returned (whatever it returned). A call started again

@@ -11,8 +11,6 @@ pub struct StoredEvent {
     pub store_id: String,
     pub event: Event,
     pub received_at: Millis,
-    /// Batches that began with this event before (and never committed).
-    pub attempts: i64,
 }
 
 /// Stores events; an id the store already has (or one repeated in the
@@ -53,7 +51,7 @@ pub async fn insert_many(
 /// order, one batch after the other).
 pub async fn next_batch(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<StoredEvent>> {
     let rows = sqlx::query(
-        "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at, attempts
+        "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at
          FROM events WHERE store_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
     )
     .bind(store)
@@ -83,7 +81,6 @@ pub async fn next_batch(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Ve
                     store_id,
                     event,
                     received_at: r.try_get("received_at")?,
-                    attempts: r.try_get("attempts")?,
                 });
             }
             Err(errors) => {
@@ -135,20 +132,40 @@ pub async fn pending_stores(conn: &mut Conn) -> DbResult<Vec<String>> {
     rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
 }
 
-/// Counts a batch beginning with these events (committed before any
-/// plugin runs, so a batch that dies leaves its mark).
-pub async fn count_attempts(conn: &mut Conn, seqs: &[i64]) -> DbResult<()> {
-    for chunk in seqs.chunks(super::bulk::CHUNK) {
-        let sql = format!(
-            "UPDATE events SET attempts = attempts + 1 WHERE seq IN ({})",
-            super::bulk::Style::of(conn).list(chunk.len(), 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for s in chunk {
-            q = q.bind(*s);
-        }
-        q.execute(&mut *conn).await?;
-    }
+/// The last seq of the store's batch that began and never committed, if
+/// one did: its pending events up to there may have met a call that never
+/// came back.
+pub async fn open_batch(conn: &mut Conn, store: &str) -> DbResult<Option<i64>> {
+    let row = sqlx::query("SELECT to_seq FROM open_batches WHERE store_id = $1")
+        .bind(store)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("to_seq")?),
+        None => None,
+    })
+}
+
+/// Marks a batch of the store's events up to `to_seq` as begun (committed
+/// before any plugin runs); keeps the larger mark if one is left.
+pub async fn begin_batch(conn: &mut Conn, store: &str, to_seq: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO open_batches (store_id, to_seq) VALUES ($1, $2)
+         ON CONFLICT (store_id) DO UPDATE SET to_seq = CASE WHEN open_batches.to_seq > $2 THEN open_batches.to_seq ELSE $2 END",
+    )
+    .bind(store)
+    .bind(to_seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The store's batch committed: nothing of it is left open.
+pub async fn end_batch(conn: &mut Conn, store: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM open_batches WHERE store_id = $1")
+        .bind(store)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

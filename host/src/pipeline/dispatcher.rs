@@ -180,10 +180,12 @@ impl Pipeline {
                 ledger::expire_customer(&mut tx, store, &customer, now).await?;
             }
         }
-        // The batch leaves its mark on its events before any plugin runs:
-        // if it never commits, their calls are journalled the next time.
+        // A batch left open by the last attempt makes its events suspect;
+        // this one leaves its own mark before any plugin runs, removed when
+        // it commits.
         let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
-        events::count_attempts(&mut tx, &seqs).await?;
+        let open_to = events::open_batch(&mut tx, store).await?;
+        events::begin_batch(&mut tx, store, seqs.iter().copied().max().unwrap_or(0)).await?;
         // The facts are idempotent (orders by id, refunds by event), so
         // they commit now: the write lock is free while plugins run.
         tx.commit().await?;
@@ -275,7 +277,7 @@ impl Pipeline {
                 // A batch with this event began before and never committed:
                 // its calls are journalled, and one that never finishes is
                 // given up on instead of stopping the store at every start.
-                let suspect = ev.attempts > 0;
+                let suspect = open_to.is_some_and(|to| ev.seq <= to);
                 for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
                     if !concerns(bi.world, e, store, &surveys_of) {
                         continue;
@@ -550,6 +552,7 @@ impl Pipeline {
             }
         }
         events::mark_processed_many(&mut tx, &seqs, now).await?;
+        events::end_batch(&mut tx, store).await?;
         tx.commit().await?;
 
         for (install, plugin, ok, us) in latencies {
