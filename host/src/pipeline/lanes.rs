@@ -28,6 +28,9 @@ struct Inner {
     next_mark: u64,
     /// Stores held by a worker (or by a fit's update) now.
     held: HashSet<String>,
+    /// Stores someone waits to hold outside the turn: no worker takes
+    /// them meanwhile, so the waiter gets them next.
+    wanted: HashSet<String>,
 }
 
 /// A store held by one worker until it is released.
@@ -55,7 +58,10 @@ impl Lanes {
     /// held by the caller; it goes to the back of the turn.
     pub fn take(&self) -> Option<Lease> {
         let mut inner = self.inner.lock().expect("lanes");
-        let at = inner.queue.iter().position(|s| !inner.held.contains(s))?;
+        let at = inner
+            .queue
+            .iter()
+            .position(|s| !inner.held.contains(s) && !inner.wanted.contains(s))?;
         let store = inner.queue.remove(at).expect("position is in range");
         inner.queue.push_back(store.clone());
         inner.held.insert(store.clone());
@@ -81,17 +87,24 @@ impl Lanes {
     /// the turn, such as the update of every customer after a fit), until
     /// the answer is dropped.
     pub async fn hold(&self, store: &str) -> Held<'_> {
+        self.inner
+            .lock()
+            .expect("lanes")
+            .wanted
+            .insert(store.to_string());
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self
-                .inner
-                .lock()
-                .expect("lanes")
-                .held
-                .insert(store.to_string())
-            {
+            let got = {
+                let mut inner = self.inner.lock().expect("lanes");
+                let got = inner.held.insert(store.to_string());
+                if got {
+                    inner.wanted.remove(store);
+                }
+                got
+            };
+            if got {
                 return Held {
                     lanes: self,
                     lease: Some(Lease {
@@ -174,7 +187,11 @@ mod tests {
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!waiter.is_finished());
-        lanes.release(lease, true);
+        // The worker gives the store back with work left: it does not get
+        // it again before the waiter.
+        lanes.mark("a");
+        lanes.release(lease, false);
+        assert!(lanes.take().is_none());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         tx.send(()).unwrap();
         waiter.await.unwrap();
