@@ -245,6 +245,20 @@ impl TestServer {
     }
 }
 
+/// The first install's error code of every result of `?wait=true`
+/// (`-` where it succeeded or nothing ran).
+pub fn error_codes(results: &[Value]) -> Vec<String> {
+    results
+        .iter()
+        .map(|e| {
+            e["installs"][0]["error_code"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string()
+        })
+        .collect()
+}
+
 /// An event object.
 pub fn event(id: &str, kind: &str, customer: &str, at: &str, data: Value) -> Value {
     json!({"id": id, "type": kind, "customer_id": customer, "occurred_at": at, "data": data})

@@ -33,6 +33,21 @@ async fn hostile_store(s: &TestServer, store: &str, version: &str, mode: &str) -
     (key, install)
 }
 
+/// A store running `hostile` in `mode` (1 s deadline), and what it made
+/// of one order there.
+async fn one_order_with(s: &TestServer, store: &str, mode: &str) -> (String, Value) {
+    publish_hostile(s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n").await;
+    let (key, _) = hostile_store(s, store, "1.0.0", mode).await;
+    let r = s
+        .events_wait(
+            store,
+            &key,
+            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
+        )
+        .await;
+    (key, r[0]["installs"][0].clone())
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
@@ -276,10 +291,7 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
         .collect();
     let started = Instant::now();
     let r = s.events_wait("burner", &key, events).await;
-    let codes: Vec<&str> = r
-        .iter()
-        .map(|e| e["installs"][0]["error_code"].as_str().unwrap_or("-"))
-        .collect();
+    let codes = error_codes(&r);
     assert_eq!(
         codes,
         [
@@ -421,21 +433,7 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiry_past_the_year_9999_is_invalid_output() {
     let s = TestServer::start().await;
-    publish_hostile(
-        &s,
-        "1.0.0",
-        "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n",
-    )
-    .await;
-    let (key, _) = hostile_store(&s, "forever", "1.0.0", "expiry").await;
-    let r = s
-        .events_wait(
-            "forever",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
-    let o = &r[0]["installs"][0];
+    let (key, o) = one_order_with(&s, "forever", "expiry").await;
     assert_eq!(o["error_code"], "invalid_output", "{o}");
     assert!(o["error"].as_str().unwrap().contains("9999"), "{o}");
     let p = s.points("forever", &key, "c1").await;
@@ -472,21 +470,8 @@ impl std::io::Write for Sink {
 async fn plugin_output_cannot_forge_a_log_line() {
     let log = captured_log();
     let s = TestServer::start().await;
-    publish_hostile(
-        &s,
-        "1.0.0",
-        "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n",
-    )
-    .await;
-    let (key, _) = hostile_store(&s, "forger", "1.0.0", "forge").await;
-    let r = s
-        .events_wait(
-            "forger",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
-    assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
+    let (_, o) = one_order_with(&s, "forger", "forge").await;
+    assert_eq!(o["status"], "ok", "{o}");
     let text = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
     let forged: Vec<&str> = text.lines().filter(|l| l.contains("FORGED")).collect();
     assert_eq!(

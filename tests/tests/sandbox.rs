@@ -128,10 +128,7 @@ async fn circuit_breaker_disables_a_failing_install() {
         })
         .collect();
     let r = s.events_wait("flaky", &key, events).await;
-    let codes: Vec<&str> = r
-        .iter()
-        .map(|e| e["installs"][0]["error_code"].as_str().unwrap_or("-"))
-        .collect();
+    let codes = error_codes(&r);
     // It stops after 3 consecutive failures; the events already queued
     // are recorded as failed for it instead of running it.
     assert_eq!(
