@@ -37,6 +37,14 @@ enum Command {
         /// per core, at least four).
         #[arg(long, env = "CLIENTELE_WORKERS")]
         workers: Option<usize>,
+        /// A host that store webhooks may point at although it is not a
+        /// public address (repeat, or comma-separate in the variable).
+        #[arg(
+            long = "allow-webhook-host",
+            env = "CLIENTELE_WEBHOOK_ALLOW_HOSTS",
+            value_delimiter = ','
+        )]
+        allow_webhook_host: Vec<String>,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -104,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
             listen,
             fit_every,
             workers,
+            allow_webhook_host,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
@@ -114,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(n) = workers {
                 config.pipeline.workers = n.max(1);
             }
+            config.pipeline.webhook_allow_hosts = allow_webhook_host;
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
             tokio::select! {

@@ -470,3 +470,117 @@ async fn restart_keeps_everything_and_does_not_recompile() {
         .collect();
     assert_eq!(artifact_times, after, "the cached artifact was reused");
 }
+
+/// Every answer of the edge is problem+json, bodies must say they are
+/// JSON, and a store's webhook cannot aim at the server's own network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
+    let s = TestServer::start().await;
+    let key = s.store("edge").await;
+    let is_problem = |a: &Answer, status: u16, what: &str| {
+        assert_eq!(a.status.as_u16(), status, "{what}: {}", a.body);
+        assert_eq!(a.content_type, "application/problem+json", "{what}");
+        assert_eq!(a.body["status"], status, "{what}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {}",
+            a.body
+        );
+    };
+    // axum's own rejections and a method the route lacks.
+    is_problem(
+        &s.get("/v1/stores/edge/customers/%FF%FE", &key).await,
+        400,
+        "undecodable path",
+    );
+    is_problem(
+        &s.get("/v1/stores/edge/segments/x/members?limit=abc", &key)
+            .await,
+        400,
+        "bad query",
+    );
+    let a = s
+        .post(
+            "/v1/stores/edge/events?wait=maybe",
+            &key,
+            order("e1", "c1", "2026-03-05T10:00:00Z", 100),
+        )
+        .await;
+    is_problem(&a, 400, "bad flag");
+    let a = s
+        .call(Method::DELETE, "/v1/stores/edge/events", &key, None)
+        .await;
+    is_problem(&a, 405, "method");
+    // A body that does not say it is JSON.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut req = s
+            .client
+            .post(format!("{}/v1/stores/edge/events", s.base))
+            .bearer_auth(&key)
+            .body(order("e2", "c1", "2026-03-05T10:00:00Z", 100).to_string());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 415, "{content_type:?}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(
+        s.get("/v1/stores/edge/events/e2", &key).await.status,
+        StatusCode::NOT_FOUND,
+        "nothing was taken in"
+    );
+    // Ids clients cannot reach, and time zones that do not exist.
+    for id in [".", ".."] {
+        let a = s
+            .post(
+                "/v1/stores",
+                &s.admin,
+                json!({"id": id, "name": "x", "currency": "CNY"}),
+            )
+            .await;
+        assert_eq!(a.fields(), vec!["id"], "{id}: {}", a.body);
+    }
+    let a = s
+        .post(
+            "/v1/stores",
+            &s.admin,
+            json!({"id": "tz", "currency": "CNY", "timezone": "Mars/Olympus"}),
+        )
+        .await;
+    assert_eq!(a.fields(), vec!["timezone"], "{}", a.body);
+    let list = s.get("/v1/stores", &s.admin).await.body;
+    let created = list[0]["created_at"].as_str().expect("RFC 3339 text");
+    assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+    // Webhooks go to public addresses only.
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://[::1]/hook",
+        "http://localhost:8080/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.8/hook",
+    ] {
+        let a = s
+            .call(
+                Method::PUT,
+                "/v1/stores/edge/delivery",
+                &key,
+                Some(json!({"kind": "webhook", "url": url, "secret": "a-very-secret-key"})),
+            )
+            .await;
+        assert_eq!(a.fields(), vec!["url"], "{url}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().unwrap().contains("public"),
+            "{url}: {}",
+            a.body
+        );
+    }
+    let a = s
+        .call(Method::PUT, "/v1/stores/edge/delivery", &key, Some(json!({"kind": "webhook", "url": "https://hooks.example.com/x", "secret": "a-very-secret-key"})))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}

@@ -277,7 +277,9 @@ async fn webhook_delivery_is_signed_and_retried() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let s = TestServer::start().await;
+    // The hook listens on loopback: the platform admin allows that host.
+    let s =
+        TestServer::start_with(|c| c.pipeline.webhook_allow_hosts = vec!["127.0.0.1".into()]).await;
     let hostile = manifest(
         "messenger",
         "1.0.0",

@@ -45,6 +45,11 @@ pub async fn put(
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 {
             return Err(ApiError::field("url", "must be an http:// or https:// URL"));
         }
+        state
+            .pipeline
+            .destinations
+            .check_url(url)
+            .map_err(|why| ApiError::field("url", why))?;
         if secret.len() < 16 {
             return Err(ApiError::field("secret", "must be at least 16 characters"));
         }

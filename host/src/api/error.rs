@@ -93,6 +93,33 @@ impl ApiError {
         )
     }
 
+    /// A problem for a client error the handlers did not answer themselves
+    /// (axum's rejections, a method the route lacks, a body not JSON).
+    pub fn from_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        let (kind, title) = match status {
+            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Request too large"),
+            StatusCode::NOT_FOUND => ("not-found", "Not found"),
+            StatusCode::UNAUTHORIZED => ("unauthorized", "Unauthorized"),
+            StatusCode::FORBIDDEN => ("forbidden", "Forbidden"),
+            StatusCode::UNPROCESSABLE_ENTITY => ("validation", "Invalid request"),
+            _ => ("bad-request", "Bad request"),
+        };
+        let mut detail = detail.into();
+        if detail.is_empty() {
+            detail = match status {
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    "this endpoint does not take that method; see GET /openapi.json".into()
+                }
+                _ => title.to_string(),
+            };
+        }
+        Self::new(status, kind, title, detail)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,6 +3,7 @@
 mod auth;
 mod customers;
 mod delivery;
+mod edge;
 mod error;
 mod events;
 mod flows;
@@ -100,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stores/{store}/flows", get(flows::list))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(service::not_found)
+        .layer(axum::middleware::from_fn(edge::problems_only))
         .with_state(state)
 }
 

@@ -10,7 +10,7 @@ use super::{json_body, ApiError, AppState};
 use crate::db::stores::{self, Store};
 use crate::domain::event::FieldError;
 use crate::domain::ids::{is_valid_id, random_token};
-use crate::domain::time::now_ms;
+use crate::domain::time::{now_ms, to_rfc3339};
 
 fn text_field(
     body: &Value,
@@ -61,6 +61,12 @@ pub async fn create(
         ));
     }
     let timezone = text_field(&body, "timezone", 64, &mut errors).unwrap_or_else(|| "UTC".into());
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        errors.push(FieldError::new(
+            "timezone",
+            "must be an IANA time zone such as Asia/Shanghai or UTC",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
@@ -97,5 +103,13 @@ pub async fn create(
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_admin()?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    Ok(Json(json!(stores::list(&mut conn).await?)))
+    let list: Vec<Value> = stores::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({"id": s.id, "name": s.name, "currency": s.currency, "timezone": s.timezone,
+                   "created_at": to_rfc3339(s.created_at)})
+        })
+        .collect();
+    Ok(Json(json!(list)))
 }

@@ -1,8 +1,11 @@
 //! Identifier rules shared by the API and the manifest parser.
 
-/// Ids of stores, customers, events: 1–64 chars of `[A-Za-z0-9._:-]`.
+/// Ids of stores, customers, events: 1–64 chars of `[A-Za-z0-9._:-]`,
+/// but not `.` or `..`, which clients that normalise paths can never reach.
 pub fn is_valid_id(s: &str) -> bool {
     !s.is_empty()
+        && s != "."
+        && s != ".."
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
@@ -53,6 +56,10 @@ mod tests {
         assert!(!is_valid_id("a b"));
         assert!(!is_valid_id("é"));
         assert!(!is_valid_id(&"x".repeat(65)));
+        assert!(!is_valid_id("."));
+        assert!(!is_valid_id(".."));
+        assert!(is_valid_id("..."));
+        assert!(is_valid_id(".a"));
         assert!(is_valid_plugin_name("points-basic"));
         assert!(!is_valid_plugin_name("Points"));
         assert!(is_valid_event_type("cart.abandoned"));

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::destinations::{Checked, Destinations};
 use super::{Pipeline, PipelineResult};
 use crate::db::messages::{self, Message};
 use crate::db::stores;
@@ -64,6 +65,7 @@ impl Pipeline {
     pub(super) async fn run_delivery(self) {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client");
         loop {
@@ -110,7 +112,9 @@ impl Pipeline {
                         "message delivered to the log");
                     Ok(())
                 }
-                Delivery::Webhook { url, secret } => post(http, url, secret, store, m).await,
+                Delivery::Webhook { url, secret } => {
+                    post(http, &self.destinations, url, secret, store, m).await
+                }
             };
             let now = now_ms();
             let mut conn = self.db.pool.acquire().await?;
@@ -162,6 +166,7 @@ impl Pipeline {
 
 async fn post(
     http: &reqwest::Client,
+    destinations: &Destinations,
     url: &str,
     secret: &str,
     store: &str,
@@ -173,6 +178,24 @@ async fn post(
         "flow_id": m.flow_id, "step": m.step, "created_at": to_rfc3339(m.created_at),
     }))
     .map_err(|e| e.to_string())?;
+    // The connection goes to the address that was checked, not to
+    // whatever the name resolves to a moment later.
+    let pinned;
+    let http = match destinations.resolve(url).await? {
+        Checked {
+            host,
+            addr: Some(addr),
+        } => {
+            pinned = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .resolve(&host, addr)
+                .build()
+                .map_err(|e| e.to_string())?;
+            &pinned
+        }
+        Checked { addr: None, .. } => http,
+    };
     let response = http
         .post(url)
         .header("content-type", "application/json")

@@ -4,6 +4,7 @@
 
 mod budget;
 pub mod delivery;
+pub mod destinations;
 pub mod dispatcher;
 mod effects;
 pub mod expiry;
@@ -70,6 +71,8 @@ pub struct PipelineConfig {
     /// How often every store's population models are refitted (None:
     /// only on request).
     pub fit_every: Option<std::time::Duration>,
+    /// Hosts a webhook may point at although they are not public.
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 impl Default for PipelineConfig {
@@ -82,6 +85,7 @@ impl Default for PipelineConfig {
             time_budget_per_minute: std::time::Duration::from_secs(30),
             expiry_every: std::time::Duration::from_secs(1),
             fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
+            webhook_allow_hosts: Vec::new(),
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct Pipeline {
     budgets: Arc<budget::Budgets>,
     /// Wakes the outbox delivery worker.
     outbox: Arc<Notify>,
+    /// Where webhooks may go.
+    pub destinations: Arc<destinations::Destinations>,
     /// Population fits waiting for the fit worker, and its wake-up.
     fits: Arc<std::sync::Mutex<std::collections::VecDeque<fits::FitRequest>>>,
     fits_queued: Arc<Notify>,
@@ -127,6 +133,9 @@ impl Pipeline {
                 config.time_budget_per_minute,
             )),
             outbox: Arc::new(Notify::new()),
+            destinations: Arc::new(destinations::Destinations::new(
+                config.webhook_allow_hosts.clone(),
+            )),
             fits: Arc::default(),
             fits_queued: Arc::new(Notify::new()),
             workers: Arc::default(),
