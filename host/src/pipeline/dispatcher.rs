@@ -282,107 +282,38 @@ impl Pipeline {
                     if !concerns(bi.world, e, store, &surveys_of) {
                         continue;
                     }
-                    let mut ran = Ran {
-                        event: i,
-                        install: k,
-                        result: Err(NotRun::default()),
-                        elapsed: Duration::ZERO,
-                    };
                     if let Some((why, at)) = &bi.tripped {
                         if ev.received_at <= *at {
-                            ran.result = Err(NotRun {
-                                code: "install_disabled",
-                                why: format!(
-                                    "the install was disabled before this event ran: {why}"
-                                ),
+                            let why =
+                                format!("the install was disabled before this event ran: {why}");
+                            results.push(Ran {
+                                event: i,
+                                install: k,
+                                result: Err(NotRun {
+                                    code: "install_disabled",
+                                    why,
+                                }),
+                                elapsed: Duration::ZERO,
                             });
-                            results.push(ran);
                         }
                         continue;
                     }
-                    let install_id = bi.install.install_id.clone();
-                    ran.result = match &bi.plugin {
-                        Err(why) => Err(NotRun {
-                            code: "unavailable",
-                            why: why.clone(),
-                        }),
-                        Ok(plugin) => {
-                            let plugin = plugin.clone();
-                            let abandoned = if suspect {
-                                handle.block_on(self.journal_start(store, &e.id, &install_id))?
-                            } else {
-                                None
-                            };
-                            match abandoned {
-                                Some(why) => Err(NotRun {
-                                    code: "abandoned",
-                                    why,
-                                }),
-                                None => {
-                                    let input = CallInput {
-                                        scope: Scope {
-                                            store_id: store.to_string(),
-                                            install_id: install_id.clone(),
-                                            plugin: plugin.id.clone(),
-                                            event_id: Some(e.id.clone()),
-                                        },
-                                        state: StateBuffer::new(
-                                            bi.state.remove(&e.customer_id).unwrap_or_default(),
-                                        ),
-                                        services: services.clone(),
-                                    };
-                                    let call = CallArgs {
-                                        plugin: &plugin,
-                                        bi,
-                                        customer: &customer,
-                                        event: e,
-                                        order_total: order_totals[i],
-                                        surveys: &surveys_of,
-                                        store,
-                                    };
-                                    let started = std::time::Instant::now();
-                                    let result = self.decide(call, input);
-                                    ran.elapsed = started.elapsed();
-                                    if suspect {
-                                        handle.block_on(self.journal_finish(
-                                            store,
-                                            &e.id,
-                                            &install_id,
-                                        ))?;
-                                    }
-                                    Ok(result)
-                                }
-                            }
-                        }
+                    let call = Call {
+                        event: ev,
+                        customer: &customer,
+                        order_total: order_totals[i],
+                        surveys: &surveys_of,
+                        suspect,
                     };
-                    let ok = matches!(ran.result, Ok(Ok(_)));
-                    let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
-                    bi.calls += 1;
-                    let mut trip = None;
-                    if ok {
-                        bi.consecutive = 0;
-                    } else {
-                        bi.failures += 1;
-                        bi.consecutive += 1;
-                        if bi.consecutive >= self.config.trip_after {
-                            trip = Some(format!(
-                                "disabled after {} consecutive failures",
-                                bi.consecutive
-                            ));
-                        }
-                    }
-                    if let Some(why) = self.budgets.charge(&install_id, ran.elapsed, timed_out) {
-                        trip.get_or_insert(why);
-                    }
-                    if let Some(why) = trip {
-                        bi.tripped = Some((
-                            format!(
-                                "{why}; fix or swap the plugin, then PATCH {{\"enabled\": true}}"
-                            ),
-                            now,
-                        ));
-                    }
-                    results.push(ran);
+                    let (result, elapsed) = self.run_install(&handle, bi, call, services)?;
+                    let timed_out = matches!(result, Ok(Err(RuntimeError::Timeout { .. })));
+                    self.count_call(bi, matches!(result, Ok(Ok(_))), timed_out, elapsed, now);
+                    results.push(Ran {
+                        event: i,
+                        install: k,
+                        result,
+                        elapsed,
+                    });
                 }
             }
             Ok(results)
@@ -652,6 +583,16 @@ impl Pipeline {
     }
 }
 
+/// One event as one install's call meets it.
+struct Call<'a> {
+    event: &'a events::StoredEvent,
+    customer: &'a Customer,
+    order_total: Option<i64>,
+    surveys: &'a HashMap<(String, String), Survey>,
+    /// A batch with the event began before and never committed.
+    suspect: bool,
+}
+
 /// What `decide` needs to know about one call.
 struct CallArgs<'a> {
     plugin: &'a Plugin,
@@ -720,6 +661,101 @@ impl Pipeline {
         Ok(None)
     }
 
+    /// Runs one install on one event (on a blocking thread): journalled
+    /// when the event is suspect, and given up on when its earlier starts
+    /// never finished. Returns what it decided and the call's time.
+    fn run_install(
+        &self,
+        handle: &tokio::runtime::Handle,
+        bi: &mut BatchInstall,
+        call: Call<'_>,
+        services: &Arc<dyn HostServices>,
+    ) -> PipelineResult<(Result<CallResult, NotRun>, Duration)> {
+        let (store, e) = (call.event.store_id.as_str(), &call.event.event);
+        let plugin = match &bi.plugin {
+            Ok(plugin) => plugin.clone(),
+            Err(why) => {
+                let not_run = NotRun {
+                    code: "unavailable",
+                    why: why.clone(),
+                };
+                return Ok((Err(not_run), Duration::ZERO));
+            }
+        };
+        let install_id = bi.install.install_id.clone();
+        if call.suspect {
+            if let Some(why) = handle.block_on(self.journal_start(store, &e.id, &install_id))? {
+                let not_run = NotRun {
+                    code: "abandoned",
+                    why,
+                };
+                return Ok((Err(not_run), Duration::ZERO));
+            }
+        }
+        let input = CallInput {
+            scope: Scope {
+                store_id: store.to_string(),
+                install_id: install_id.clone(),
+                plugin: plugin.id.clone(),
+                event_id: Some(e.id.clone()),
+            },
+            state: StateBuffer::new(bi.state.remove(&e.customer_id).unwrap_or_default()),
+            services: services.clone(),
+        };
+        let args = CallArgs {
+            plugin: &plugin,
+            bi,
+            customer: call.customer,
+            event: e,
+            order_total: call.order_total,
+            surveys: call.surveys,
+            store,
+        };
+        let started = std::time::Instant::now();
+        let result = self.decide(args, input);
+        let elapsed = started.elapsed();
+        if call.suspect {
+            handle.block_on(self.journal_finish(store, &e.id, &install_id))?;
+        }
+        Ok((Ok(result), elapsed))
+    }
+
+    /// Counts a call of the install, and trips its breakers: failures in
+    /// a row, calls in a row that ran to their deadline, worker time.
+    fn count_call(
+        &self,
+        bi: &mut BatchInstall,
+        ok: bool,
+        timed_out: bool,
+        elapsed: Duration,
+        now: Millis,
+    ) {
+        bi.calls += 1;
+        let mut trip = None;
+        if ok {
+            bi.consecutive = 0;
+        } else {
+            bi.failures += 1;
+            bi.consecutive += 1;
+            if bi.consecutive >= self.config.trip_after {
+                trip = Some(format!(
+                    "disabled after {} consecutive failures",
+                    bi.consecutive
+                ));
+            }
+        }
+        let install_id = &bi.install.install_id;
+        if let Some(why) = self.budgets.charge(install_id, elapsed, timed_out) {
+            trip.get_or_insert(why);
+        }
+        if let Some(why) = trip {
+            bi.tripped = Some((
+                format!("{why}; fix or swap the plugin, then PATCH {{\"enabled\": true}}"),
+                now,
+            ));
+        }
+    }
+
     /// Journals that a suspect event's call returned.
     async fn journal_finish(&self, store: &str, event: &str, install: &str) -> PipelineResult<()> {
         let mut conn = self.db.pool.acquire().await?;
@@ -738,7 +774,6 @@ struct Ran {
 }
 
 /// Why an install did not decide on an event.
-#[derive(Default)]
 struct NotRun {
     code: &'static str,
     why: String,
