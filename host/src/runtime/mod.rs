@@ -91,6 +91,9 @@ pub struct Runtime {
     max: Limits,
     loaded: RwLock<HashMap<String, Arc<Plugin>>>,
     ticker_stop: Arc<AtomicBool>,
+    /// Components compiled by this process (publishes, and loads that
+    /// found no usable artifact).
+    compilations: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Runtime {
@@ -160,11 +163,23 @@ impl Runtime {
             max,
             loaded: RwLock::new(HashMap::new()),
             ticker_stop,
+            compilations: Default::default(),
         })
     }
 
     pub fn max_limits(&self) -> Limits {
         self.max
+    }
+
+    /// How many components this process has compiled.
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(Ordering::Relaxed)
+    }
+
+    fn compile(&self, bytes: &[u8]) -> Result<Component, RuntimeError> {
+        validate::header(bytes)?;
+        self.compilations.fetch_add(1, Ordering::Relaxed);
+        Component::new(&self.engine, bytes).map_err(|e| RuntimeError::Invalid(format!("{e:#}")))
     }
 
     fn artifact_path(&self, sha256: &str) -> PathBuf {
@@ -182,9 +197,7 @@ impl Runtime {
         bytes: &[u8],
         manifest: &Manifest,
     ) -> Result<Arc<Plugin>, RuntimeError> {
-        validate::header(bytes)?;
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+        let component = self.compile(bytes)?;
         let plugin = self.instantiate_pre(id, &component, manifest)?;
         self.write_artifact(sha256, &component);
         self.loaded
@@ -228,9 +241,7 @@ impl Runtime {
             Some(c) => c,
             None => {
                 tracing::info!(plugin = id, "compiling plugin (no cached artifact)");
-                validate::header(bytes)?;
-                let c = Component::new(&self.engine, bytes)
-                    .map_err(|e| RuntimeError::Invalid(format!("{e:#}")))?;
+                let c = self.compile(bytes)?;
                 self.write_artifact(sha256, &c);
                 c
             }
