@@ -745,7 +745,7 @@ impl Pipeline {
             }
         }
         let install_id = &bi.install.install_id;
-        if let Some(why) = self.budgets.charge(install_id, elapsed, timed_out) {
+        if let Some(why) = self.budgets.charge(install_id, elapsed, !ok, timed_out) {
             trip.get_or_insert(why);
         }
         if let Some(why) = trip {

@@ -63,8 +63,8 @@ pub struct PipelineConfig {
     /// Consecutive calls that ran to their deadline after which an install
     /// is disabled (it holds a worker for its whole deadline each time).
     pub trip_after_timeouts: u32,
-    /// Worker time an install's calls may take in any minute before it is
-    /// disabled.
+    /// Worker time an install's failed calls may take in a minute before
+    /// it is disabled.
     pub time_budget_per_minute: std::time::Duration,
     /// How often due points are expired.
     pub expiry_every: std::time::Duration,
