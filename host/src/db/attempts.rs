@@ -68,3 +68,21 @@ pub async fn finished(
     .await?;
     Ok(())
 }
+
+/// Forgets the journal of events whose outcomes are committed.
+pub async fn forget(conn: &mut Conn, store: &str, events: &[&str]) -> DbResult<()> {
+    for chunk in events.chunks(super::bulk::CHUNK) {
+        let style = super::bulk::Style::of(conn);
+        let sql = format!(
+            "DELETE FROM call_attempts WHERE store_id = {} AND event_id IN ({})",
+            style.p(1),
+            style.list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql).bind(store);
+        for e in chunk {
+            q = q.bind(*e);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -484,6 +484,15 @@ impl Pipeline {
         }
         events::mark_processed_many(&mut tx, &seqs, now).await?;
         events::end_batch(&mut tx, store).await?;
+        if let Some(to) = open_to {
+            // The suspect events are done: their journal is no longer needed.
+            let done: Vec<&str> = batch
+                .iter()
+                .filter(|ev| ev.seq <= to)
+                .map(|ev| ev.event.id.as_str())
+                .collect();
+            attempts::forget(&mut tx, store, &done).await?;
+        }
         tx.commit().await?;
 
         for (install, plugin, ok, us) in latencies {
