@@ -427,3 +427,18 @@ impl CallCtx {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("plain text, 中文"), "plain text, 中文");
+        assert_eq!(
+            printable("ok\n2099-01-01 ERROR forged\r\u{1b}[31mred"),
+            "ok\\n2099-01-01 ERROR forged\\r\\u{1b}[31mred"
+        );
+        assert_eq!(printable("a\tb\u{7f}"), "a\\tb\\u{7f}");
+    }
+}
