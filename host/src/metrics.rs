@@ -27,6 +27,20 @@ pub struct Metrics {
     installs: Mutex<HashMap<String, InstallStats>>,
 }
 
+/// What the pipeline is doing now, read when `/metrics` is asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub pending_events: i64,
+    /// Event workers in the pool.
+    pub workers: usize,
+    /// Stores with work waiting for a worker or being served.
+    pub stores_with_work: usize,
+    /// Stores a worker (or a fit's update) holds right now.
+    pub stores_held: usize,
+    /// Components compiled since the process started.
+    pub compilations: u64,
+}
+
 /// Latency quantiles of one install, in microseconds.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Latency {
@@ -71,7 +85,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, pending_events: i64) -> String {
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let pending_events = gauges.pending_events;
         let mut out = String::new();
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# TYPE clientele_events_ingested_total counter");
@@ -106,6 +121,22 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE clientele_events_pending gauge");
         let _ = writeln!(out, "clientele_events_pending {pending_events}");
+        let _ = writeln!(out, "# TYPE clientele_workers gauge");
+        let _ = writeln!(out, "clientele_workers {}", gauges.workers);
+        let _ = writeln!(out, "# TYPE clientele_stores_with_work gauge");
+        let _ = writeln!(
+            out,
+            "clientele_stores_with_work {}",
+            gauges.stores_with_work
+        );
+        let _ = writeln!(out, "# TYPE clientele_stores_held gauge");
+        let _ = writeln!(out, "clientele_stores_held {}", gauges.stores_held);
+        let _ = writeln!(out, "# TYPE clientele_plugin_compilations_total counter");
+        let _ = writeln!(
+            out,
+            "clientele_plugin_compilations_total {}",
+            gauges.compilations
+        );
         let _ = writeln!(out, "# TYPE clientele_plugin_calls_total counter");
         let _ = writeln!(out, "# TYPE clientele_plugin_call_duration_us summary");
         let map = self.installs.lock().unwrap();

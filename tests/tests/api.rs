@@ -15,11 +15,14 @@ async fn service_endpoints_and_auth() {
     let s = TestServer::start().await;
     assert_eq!(s.get("/healthz", "").await.body, json!({"status": "ok"}));
     let m = s.get("/metrics", "").await;
-    assert!(m
-        .body
-        .as_str()
-        .unwrap()
-        .contains("clientele_events_processed_total"));
+    let text = m.body.as_str().unwrap();
+    assert!(text.contains("clientele_events_processed_total"));
+    let workers = clientele::pipeline::default_workers();
+    assert!(
+        text.contains(&format!("clientele_workers {workers}\n")),
+        "{text}"
+    );
+    assert!(text.contains("clientele_stores_with_work "), "{text}");
     let o = s.get("/openapi.json", "").await;
     assert_eq!(o.body["openapi"], "3.1.0");
     assert!(o.body["paths"]["/v1/stores/{store}/events"].is_object());

@@ -14,9 +14,11 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
     let pending = events::pending_count(&mut conn).await?;
+    let p = &state.pipeline;
+    let gauges = p.gauges(pending);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.pipeline.metrics.render(pending),
+        p.metrics.render(&gauges),
     ))
 }
 

@@ -117,6 +117,12 @@ impl Lanes {
         }
     }
 
+    /// Stores with work (waiting or being served), and stores held.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.inner.lock().expect("lanes");
+        (inner.queue.len(), inner.held.len())
+    }
+
     /// Waits until work may have been added, or `timeout` passes.
     pub async fn wait(&self, timeout: std::time::Duration) {
         let _ = tokio::time::timeout(timeout, self.changed.notified()).await;

@@ -20,6 +20,18 @@ impl Pipeline {
         self.lanes.mark(store);
     }
 
+    /// The pipeline's gauges for `/metrics`.
+    pub fn gauges(&self, pending_events: i64) -> crate::metrics::Gauges {
+        let (stores_with_work, stores_held) = self.lanes.counts();
+        crate::metrics::Gauges {
+            pending_events,
+            workers: self.config.workers.max(1),
+            stores_with_work,
+            stores_held,
+            compilations: self.runtime.compilations(),
+        }
+    }
+
     /// A receiver that changes after every committed batch.
     pub fn processed_updates(&self) -> tokio::sync::watch::Receiver<u64> {
         self.processed.subscribe()
