@@ -86,57 +86,56 @@ impl Metrics {
     }
 
     pub fn render(&self, gauges: &Gauges) -> String {
-        let pending_events = gauges.pending_events;
         let mut out = String::new();
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let _ = writeln!(out, "# TYPE clientele_events_ingested_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_events_ingested_total {}",
-            c(&self.events_ingested)
-        );
-        let _ = writeln!(out, "# TYPE clientele_events_duplicate_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_events_duplicate_total {}",
-            c(&self.events_duplicate)
-        );
-        let _ = writeln!(out, "# TYPE clientele_events_processed_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_events_processed_total {}",
-            c(&self.events_processed)
-        );
-        let _ = writeln!(out, "# TYPE clientele_messages_delivered_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_messages_delivered_total {}",
-            c(&self.messages_delivered)
-        );
-        let _ = writeln!(out, "# TYPE clientele_messages_failed_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_messages_failed_total {}",
-            c(&self.messages_failed)
-        );
-        let _ = writeln!(out, "# TYPE clientele_events_pending gauge");
-        let _ = writeln!(out, "clientele_events_pending {pending_events}");
-        let _ = writeln!(out, "# TYPE clientele_workers gauge");
-        let _ = writeln!(out, "clientele_workers {}", gauges.workers);
-        let _ = writeln!(out, "# TYPE clientele_stores_with_work gauge");
-        let _ = writeln!(
-            out,
-            "clientele_stores_with_work {}",
-            gauges.stores_with_work
-        );
-        let _ = writeln!(out, "# TYPE clientele_stores_held gauge");
-        let _ = writeln!(out, "clientele_stores_held {}", gauges.stores_held);
-        let _ = writeln!(out, "# TYPE clientele_plugin_compilations_total counter");
-        let _ = writeln!(
-            out,
-            "clientele_plugin_compilations_total {}",
-            gauges.compilations
-        );
+        let scalars: [(&str, &str, u64); 10] = [
+            (
+                "clientele_events_ingested_total",
+                "counter",
+                c(&self.events_ingested),
+            ),
+            (
+                "clientele_events_duplicate_total",
+                "counter",
+                c(&self.events_duplicate),
+            ),
+            (
+                "clientele_events_processed_total",
+                "counter",
+                c(&self.events_processed),
+            ),
+            (
+                "clientele_messages_delivered_total",
+                "counter",
+                c(&self.messages_delivered),
+            ),
+            (
+                "clientele_messages_failed_total",
+                "counter",
+                c(&self.messages_failed),
+            ),
+            (
+                "clientele_events_pending",
+                "gauge",
+                gauges.pending_events.max(0) as u64,
+            ),
+            ("clientele_workers", "gauge", gauges.workers as u64),
+            (
+                "clientele_stores_with_work",
+                "gauge",
+                gauges.stores_with_work as u64,
+            ),
+            ("clientele_stores_held", "gauge", gauges.stores_held as u64),
+            (
+                "clientele_plugin_compilations_total",
+                "counter",
+                gauges.compilations,
+            ),
+        ];
+        for (name, kind, value) in scalars {
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        }
         let _ = writeln!(out, "# TYPE clientele_plugin_calls_total counter");
         let _ = writeln!(out, "# TYPE clientele_plugin_call_duration_us summary");
         let map = self.installs.lock().unwrap();
