@@ -65,6 +65,9 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Print the HTTP API's OpenAPI document (what GET /openapi.json serves),
+    /// for generating clients without a running server.
+    Openapi,
     /// Measure per-call latency, end-to-end throughput and cold start.
     Bench {
         /// Events for the throughput run.
@@ -144,6 +147,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Openapi => {
+            println!("{:#}", clientele::api::openapi_json());
+            Ok(())
+        }
         Command::Bench { events, calls } => bench::run(events, calls).await,
         Command::Plugin {
             command: PluginCommand::Build { dir, out },

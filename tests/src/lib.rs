@@ -7,6 +7,8 @@ use clientele::server::{self, Running, ServerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+pub mod contract;
+
 /// Paths of the guest components, built from source by `build.rs`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -78,26 +80,28 @@ impl TestServer {
     ) -> Answer {
         let mut req = self
             .client
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Self::answer(req.send().await.unwrap()).await
+        Self::answer(method, req.send().await.unwrap()).await
     }
 
     pub async fn raw(&self, method: Method, path: &str, token: &str, body: Vec<u8>) -> Answer {
         let req = self
             .client
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body);
-        Self::answer(req.send().await.unwrap()).await
+        Self::answer(method, req.send().await.unwrap()).await
     }
 
-    async fn answer(resp: reqwest::Response) -> Answer {
+    /// Reads an answer, after checking it against the OpenAPI document.
+    pub async fn answer(method: Method, resp: reqwest::Response) -> Answer {
         let status = resp.status();
+        let path = resp.url().path().to_string();
         let content_type = resp
             .headers()
             .get("content-type")
@@ -106,6 +110,7 @@ impl TestServer {
             .to_string();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        contract::check(&method, &path, status, &content_type, &body);
         Answer {
             status,
             content_type,
@@ -136,7 +141,7 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        Self::answer(resp).await
+        Self::answer(Method::POST, resp).await
     }
 
     /// Publishes a guest from `guests` with a manifest.

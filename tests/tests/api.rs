@@ -588,3 +588,45 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
+
+/// The served document is valid OpenAPI 3.1 by an independent validator
+/// (every answer of every test is also checked against it, in `contract`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_passes_a_validator() {
+    let s = TestServer::start().await;
+    let a = s.get("/openapi.json", "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["openapi"], "3.1.0");
+    let file = s.dir.path().join("openapi.json");
+    std::fs::write(&file, a.body.to_string()).unwrap();
+    let validator = clientele_plugin_build::python_tool(
+        "openapi-spec-validator",
+        "0.9.0",
+        "openapi-spec-validator",
+    )
+    .unwrap();
+    let out = std::process::Command::new(validator)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every route the server has is in it, with its methods.
+    let paths = a.body["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/v1/stores", &["get", "post"][..]),
+        ("/v1/stores/{store}/events", &["post"]),
+        ("/v1/stores/{store}/installs/{install}", &["get", "patch"]),
+        ("/v1/stores/{store}/delivery", &["get", "put"]),
+        ("/v1/plugins", &["get", "post"]),
+    ] {
+        for m in methods {
+            assert!(paths[path].get(*m).is_some(), "{m} {path}");
+        }
+    }
+    assert_eq!(paths.len(), 22, "{:?}", paths.keys().collect::<Vec<_>>());
+}

@@ -208,13 +208,19 @@ impl Drop for Scratch {
 
 /// componentize-py in a virtual environment of its own; installed once.
 pub fn componentize_py() -> anyhow::Result<PathBuf> {
-    let venv = toolchains_dir().join(format!("componentize-py-{COMPONENTIZE_PY}"));
-    let bin = venv.join("bin").join("componentize-py");
-    if bin.exists() {
-        return Ok(bin);
+    python_tool("componentize-py", COMPONENTIZE_PY, "componentize-py")
+}
+
+/// The command `bin` of PyPI package `package`==`version`, in a virtual
+/// environment of its own under the toolchains folder; installed once.
+pub fn python_tool(package: &str, version: &str, bin: &str) -> anyhow::Result<PathBuf> {
+    let venv = toolchains_dir().join(format!("{package}-{version}"));
+    let path = venv.join("bin").join(bin);
+    if path.exists() {
+        return Ok(path);
     }
     eprintln!(
-        "installing componentize-py {COMPONENTIZE_PY} into {} (first use) …",
+        "installing {package} {version} into {} (first use) …",
         venv.display()
     );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
@@ -227,11 +233,11 @@ pub fn componentize_py() -> anyhow::Result<PathBuf> {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            &format!("componentize-py=={COMPONENTIZE_PY}"),
+            &format!("{package}=={version}"),
         ]),
-        "installing componentize-py from PyPI",
+        &format!("installing {package} from PyPI"),
     )?;
-    Ok(bin)
+    Ok(path)
 }
 
 /// componentize-js in an npm prefix of its own; installed once.

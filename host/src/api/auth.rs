@@ -1,6 +1,6 @@
 //! Bearer tokens: the platform admin token, or a store's API key.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
@@ -83,5 +83,33 @@ impl Caller {
                 }
             }
         }
+    }
+}
+
+/// A request about one store (`/v1/stores/{store}/…`) by a caller allowed
+/// to see it: the admin, or that store's own key. Extracting it is the
+/// whole check; another store's key gets 404 as for a missing store.
+pub struct StoreScope {
+    pub store: String,
+}
+
+impl FromRequestParts<AppState> for StoreScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::from_status(e.status(), e.body_text()))?;
+        let store = params
+            .iter()
+            .find(|(name, _)| *name == "store")
+            .map(|(_, value)| value.to_string())
+            .ok_or_else(|| ApiError::not_found("this route is not about a store"))?;
+        caller.require_store(state, &store).await?;
+        Ok(StoreScope { store })
     }
 }

@@ -1,11 +1,13 @@
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
-use super::{json_body, ApiError, AppState};
+use super::auth::StoreScope;
+use super::params::{CustomerPath, StorePath};
+use super::valid::Valid;
+use super::{ApiError, AppState};
 use crate::db::customers::{self, ProfileUpdate};
 use crate::domain::customer::Customer;
 use crate::domain::event::FieldError;
@@ -23,135 +25,156 @@ pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn profile_json(c: &Customer) -> Value {
-    json!({
-        "id": c.id, "email": c.email, "phone": c.phone, "name": c.name,
-        "birthday": c.birthday, "tags": c.tags, "attributes": c.attributes,
-        "points_balance": c.points_balance, "tier": c.tier,
-        "segments": Vec::<String>::new(),
-        "stats": {
-            "orders": c.stats.orders,
-            "repeat_days": c.stats.repeat_days,
-            "net_spend_cents": c.stats.net_spend_cents,
-            "first_order_at": c.stats.first_order_at.map(to_rfc3339),
-            "last_order_at": c.stats.last_order_at.map(to_rfc3339),
-        }
-    })
+/// What a customer's record says, with points, tier, segments and stats.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerView {
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    #[schema(format = Date)]
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: Value,
+    pub points_balance: i64,
+    /// The tier the point-rules plugin last set, if any.
+    pub tier: Option<String>,
+    /// Names of the segments the customer is in.
+    pub segments: Vec<String>,
+    pub stats: CustomerStatsView,
 }
 
-fn opt_text(
-    body: &serde_json::Map<String, Value>,
-    name: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<Option<String>> {
-    match body.get(name) {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.len() <= max => Some(Some(s.clone())),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(
-                name,
-                format!("must be at most {max} characters"),
-            ));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(name, "must be a string or null"));
-            None
+#[derive(Serialize, ToSchema)]
+pub struct CustomerStatsView {
+    pub orders: u32,
+    /// Days (in the store's time zone) with at least one order, after the first.
+    pub repeat_days: u32,
+    pub net_spend_cents: i64,
+    #[schema(format = DateTime)]
+    pub first_order_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub last_order_at: Option<String>,
+}
+
+impl CustomerView {
+    pub fn new(c: &Customer, segments: Vec<String>) -> Self {
+        CustomerView {
+            id: c.id.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            name: c.name.clone(),
+            birthday: c.birthday.clone(),
+            tags: c.tags.clone(),
+            attributes: c.attributes.clone(),
+            points_balance: c.points_balance,
+            tier: c.tier.clone(),
+            segments,
+            stats: CustomerStatsView {
+                orders: c.stats.orders,
+                repeat_days: c.stats.repeat_days,
+                net_spend_cents: c.stats.net_spend_cents,
+                first_order_at: c.stats.first_order_at.map(to_rfc3339),
+                last_order_at: c.stats.last_order_at.map(to_rfc3339),
+            },
         }
     }
 }
 
-fn parse_profile(body: &Value) -> Result<ProfileUpdate, ApiError> {
-    let Some(obj) = body.as_object() else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    let mut errors = Vec::new();
-    for key in obj.keys() {
-        if !["email", "phone", "name", "birthday", "tags", "attributes"].contains(&key.as_str()) {
-            errors.push(FieldError::new(
-                key.clone(),
-                "is not a customer field (email, phone, name, birthday, tags, attributes)",
-            ));
-        }
-    }
-    let mut update = ProfileUpdate {
-        email: opt_text(obj, "email", 254, &mut errors),
-        phone: opt_text(obj, "phone", 32, &mut errors),
-        name: opt_text(obj, "name", 200, &mut errors),
-        birthday: opt_text(obj, "birthday", 10, &mut errors),
-        ..Default::default()
-    };
-    if let Some(Some(b)) = &update.birthday {
-        if chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err() {
-            errors.push(FieldError::new("birthday", "must be a date YYYY-MM-DD"));
-        }
-    }
-    match obj.get("tags") {
-        None => {}
-        Some(Value::Array(tags)) if tags.len() <= 100 => {
-            let mut out = Vec::new();
-            for (i, t) in tags.iter().enumerate() {
-                match t.as_str() {
-                    Some(s) if !s.is_empty() && s.len() <= 64 => out.push(s.to_string()),
-                    _ => errors.push(FieldError::new(
-                        format!("tags[{i}]"),
-                        "must be a string of 1-64 characters",
-                    )),
-                }
+/// A profile change: a field left out stays as it is, `null` clears it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePut {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 254, example = "li@example.cn")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 32)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(format = Date, example = "1990-05-17")]
+    pub birthday: Option<Option<String>>,
+    /// At most 100 tags of 1-64 characters; replaces the current tags.
+    #[schema(max_items = 100)]
+    pub tags: Option<Vec<String>>,
+    /// A JSON object of at most 16 KiB; replaces the current attributes.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+}
+
+/// A field that is present (even as `null`) is `Some`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl ProfilePut {
+    fn into_update(self) -> Result<ProfileUpdate, ApiError> {
+        let mut errors = Vec::new();
+        for (i, t) in self.tags.iter().flatten().enumerate() {
+            if t.is_empty() || t.len() > 64 {
+                errors.push(FieldError::new(
+                    format!("tags[{i}]"),
+                    "must be a string of 1-64 characters",
+                ));
             }
-            update.tags = Some(out);
         }
-        Some(_) => errors.push(FieldError::new(
-            "tags",
-            "must be a list of at most 100 strings",
-        )),
-    }
-    match obj.get("attributes") {
-        None => {}
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => {
-            update.attributes = Some(v.clone())
+        if let Some(a) = &self.attributes {
+            if !a.is_object() || a.to_string().len() > 16 * 1024 {
+                errors.push(FieldError::new(
+                    "attributes",
+                    "must be a JSON object of at most 16 KiB",
+                ));
+            }
         }
-        Some(_) => errors.push(FieldError::new(
-            "attributes",
-            "must be a JSON object of at most 16 KiB",
-        )),
-    }
-    if errors.is_empty() {
-        Ok(update)
-    } else {
-        Err(ApiError::invalid(errors))
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        Ok(ProfileUpdate {
+            email: self.email,
+            phone: self.phone,
+            name: self.name,
+            birthday: self.birthday,
+            tags: self.tags,
+            attributes: self.attributes,
+        })
     }
 }
 
+/// Create or update a customer profile
+#[utoipa::path(put, path = "/v1/stores/{store}/customers/{customer}", operation_id = "putCustomer", tag = "customers",
+    params(StorePath, CustomerPath), request_body = ProfilePut,
+    responses((status = 200, body = CustomerView)))]
 pub async fn put(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, customer)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    check_id("customer", &customer)?;
-    let update = parse_profile(&json_body(body)?)?;
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+    Valid(body): Valid<ProfilePut>,
+) -> Result<Json<CustomerView>, ApiError> {
+    check_id("customer", &path.customer)?;
+    let update = body.into_update()?;
     let mut tx = state.pipeline.db.begin_write().await?;
-    let c = customers::upsert_profile(&mut tx, &store, &customer, &update, now_ms()).await?;
+    let c =
+        customers::upsert_profile(&mut tx, &scope.store, &path.customer, &update, now_ms()).await?;
     tx.commit().await?;
-    Ok(Json(profile_json(&c)))
+    Ok(Json(CustomerView::new(&c, Vec::new())))
 }
 
+/// Profile, points balance, tier, segments and stats
+#[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}", operation_id = "getCustomer", tag = "customers",
+    params(StorePath, CustomerPath), responses((status = 200, body = CustomerView)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, customer)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    check_id("customer", &customer)?;
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let (store, customer) = (&scope.store, &path.customer);
+    check_id("customer", customer)?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let c = customers::get(&mut conn, &store, &customer)
+    let c = customers::get(&mut conn, store, customer)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("customer `{customer}` not found")))?;
-    let mut body = profile_json(&c);
-    body["segments"] = json!(crate::db::segments::of_customer(&mut conn, &store, &customer).await?);
-    Ok(Json(body))
+    let segments = crate::db::segments::of_customer(&mut conn, store, customer).await?;
+    Ok(Json(CustomerView::new(&c, segments)))
 }

@@ -3,39 +3,45 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
+use super::auth::StoreScope;
+use super::params::StorePath;
 use super::{json_body, ApiError, AppState};
 use crate::db::{messages, stores};
 use crate::domain::time::to_rfc3339;
 use crate::pipeline::delivery::Delivery;
 
+/// How the store's messages leave
+#[utoipa::path(get, path = "/v1/stores/{store}/delivery", operation_id = "getDelivery", tag = "messages",
+    params(StorePath), responses((status = 200, body = Delivery)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+) -> Result<Json<Delivery>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let d = stores::delivery(&mut conn, &store)
+    let d = stores::delivery(&mut conn, &scope.store)
         .await?
         .and_then(|v| serde_json::from_value::<Delivery>(v).ok())
         .unwrap_or(Delivery::Log);
     Ok(Json(d.public()))
 }
 
+/// Set the delivery sink: {kind: log} or {kind: webhook, url, secret}
+#[utoipa::path(put, path = "/v1/stores/{store}/delivery", operation_id = "putDelivery", tag = "messages",
+    params(StorePath), request_body = Delivery, responses((status = 200, body = Delivery)))]
 pub async fn put(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
+    scope: StoreScope,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    let body = json_body(body)?;
-    let d: Delivery = serde_json::from_value(body.clone()).map_err(|e| {
+) -> Result<Json<Delivery>, ApiError> {
+    // Read by serde rather than the schema: for a choice of shapes its
+    // message ("unknown variant `smtp`") says more than "matches none".
+    let d: Delivery = serde_json::from_value(json_body(body)?).map_err(|e| {
         ApiError::field(
             "kind",
             format!("{e}; send {{\"kind\":\"log\"}} or {{\"kind\":\"webhook\",\"url\":\"https://…\",\"secret\":\"…\"}}"),
@@ -45,40 +51,73 @@ pub async fn put(
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 {
             return Err(ApiError::field("url", "must be an http:// or https:// URL"));
         }
+        if secret.len() < 16 {
+            return Err(ApiError::field("secret", "must be at least 16 characters"));
+        }
         state
             .pipeline
             .destinations
             .check_url(url)
             .map_err(|why| ApiError::field("url", why))?;
-        if secret.len() < 16 {
-            return Err(ApiError::field("secret", "must be at least 16 characters"));
-        }
     }
+    let stored = serde_json::to_value(&d).expect("delivery serializes");
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    stores::set_delivery(&mut conn, &store, &body).await?;
+    stores::set_delivery(&mut conn, &scope.store, &stored).await?;
     Ok(Json(d.public()))
 }
 
+/// A message a plugin asked to send, with its delivery state.
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub customer_id: String,
+    pub install_id: String,
+    pub event_id: Option<String>,
+    /// The rescue flow and step that sent it, if one did.
+    pub flow_id: Option<String>,
+    pub step: Option<i64>,
+    #[schema(example = "email")]
+    pub channel: String,
+    pub template: String,
+    pub vars: Value,
+    /// `queued`, `delivered` or `failed`.
+    #[schema(example = "delivered")]
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub delivered_at: Option<String>,
+}
+
+/// The outbox
+#[utoipa::path(get, path = "/v1/stores/{store}/messages", operation_id = "listMessages", tag = "messages",
+    params(StorePath), responses((status = 200, body = Vec<MessageView>)))]
 pub async fn outbox(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+) -> Result<Json<Vec<MessageView>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list: Vec<Value> = messages::list(&mut conn, &store, 10_000)
+    let list = messages::list(&mut conn, &scope.store, 10_000)
         .await?
         .into_iter()
-        .map(|m| {
-            json!({
-                "id": m.id, "customer_id": m.customer_id, "install_id": m.install_id,
-                "event_id": m.event_id, "flow_id": m.flow_id, "step": m.step,
-                "channel": m.channel, "template": m.template, "vars": m.vars,
-                "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
-                "created_at": to_rfc3339(m.created_at),
-                "delivered_at": m.delivered_at.map(to_rfc3339),
-            })
+        .map(|m| MessageView {
+            created_at: to_rfc3339(m.created_at),
+            delivered_at: m.delivered_at.map(to_rfc3339),
+            id: m.id,
+            customer_id: m.customer_id,
+            install_id: m.install_id,
+            event_id: m.event_id,
+            flow_id: m.flow_id,
+            step: m.step,
+            channel: m.channel,
+            template: m.template,
+            vars: m.vars,
+            state: m.state,
+            attempts: m.attempts,
+            last_error: m.last_error,
         })
         .collect();
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }

@@ -2,7 +2,8 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::DbError;
 use crate::domain::event::FieldError;
@@ -130,19 +131,34 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer (RFC 9457).
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// What kind of problem: `https://clientele.dev/problems/<kind>`.
+    #[serde(rename = "type")]
+    #[schema(example = "https://clientele.dev/problems/validation")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and what to do about it.
+    pub detail: String,
+    /// One entry per field that is wrong; empty when no field is.
+    pub errors: Vec<FieldError>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "type": format!("https://clientele.dev/problems/{}", self.kind),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "errors": self.errors,
-        });
+        let body = Problem {
+            kind: format!("https://clientele.dev/problems/{}", self.kind),
+            title: self.title.to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            errors: self.errors,
+        };
         (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
-            body.to_string(),
+            serde_json::to_string(&body).expect("a problem serializes"),
         )
             .into_response()
     }

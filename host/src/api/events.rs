@@ -1,3 +1,8 @@
+//! Event intake. An event body is read by the domain's event parser
+//! (`domain::event`), which knows every event type's `data` and names each
+//! wrong field (`events[3].data.total_cents`); the schemas here document
+//! the same rules, and a unit test holds the two together.
+
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -5,22 +10,85 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
+use super::auth::StoreScope;
+use super::params::{StorePath, WaitQuery};
 use super::{json_body, ApiError, AppState};
 use crate::domain::event::{parse_event, Event};
+use crate::pipeline::intake::EventResult;
 
 /// Most events in one request.
 pub const MAX_BATCH: usize = 1000;
 /// How long `?wait=true` waits before answering with what is done.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
-#[derive(Deserialize)]
-pub struct WaitQuery {
-    #[serde(default)]
-    wait: bool,
+/// One event. `(store, id)` is its idempotency key: a repeat is answered
+/// as a duplicate and changes nothing.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // read by `domain::event`; this type is its contract
+pub struct EventIn {
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "evt_0001")]
+    pub id: String,
+    /// `order.placed`, `order.refunded`, `review.submitted`,
+    /// `customer.created`, `checkin`, `referral.converted`,
+    /// `survey.submitted`, or a type of the shop's own.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$", example = "order.placed")]
+    pub event_type: String,
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "c_42")]
+    pub customer_id: String,
+    #[schema(format = DateTime, example = "2026-03-05T10:00:00Z")]
+    pub occurred_at: String,
+    /// Per type: `order.placed` `{order_id, total_cents, currency?,
+    /// items?: [{sku, category?, qty, price_cents}]}`; `order.refunded`
+    /// `{order_id, refund_cents}`; `review.submitted` `{order_id, rating
+    /// (1-5), has_photo?, text_length?}`; `referral.converted`
+    /// `{referred_customer_id}`; `survey.submitted` `{survey_id, answers}`.
+    /// At most 64 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+/// Up to 1000 events, processed in order per customer.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatch {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub events: Vec<EventIn>,
+}
+
+/// One event, or a batch.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum EventsRequest {
+    Batch(EventBatch),
+    One(EventIn),
+}
+
+/// The events were stored; they will be processed in order.
+#[derive(Serialize, ToSchema)]
+pub struct EventsAccepted {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub events: Vec<EventReceipt>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventReceipt {
+    pub event_id: String,
+    /// `accepted` or `duplicate`.
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+}
+
+/// What every install did with each event (`?wait=true`).
+#[derive(Serialize, ToSchema)]
+pub struct EventResults {
+    pub results: Vec<EventResult>,
 }
 
 /// Where event `i` of a request is named in field paths: `events[i].` in
@@ -66,14 +134,20 @@ fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
     }
 }
 
+/// Ingest one event or a batch of up to 1000 (idempotent per id)
+#[utoipa::path(post, path = "/v1/stores/{store}/events", operation_id = "postEvents", tag = "events",
+    params(StorePath, WaitQuery), request_body = EventsRequest,
+    responses(
+        (status = 202, body = EventsAccepted, description = "Stored; processing follows"),
+        (status = 200, body = EventResults, description = "With `?wait=true`: processed"),
+    ))]
 pub async fn post(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
+    scope: StoreScope,
     Query(q): Query<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_store(&state, &store).await?;
+    let store = scope.store;
     let body = json_body(body)?;
     let (events, batch) = parse_batch(&body)?;
     let p = &state.pipeline;
@@ -83,33 +157,88 @@ pub async fn post(
     if q.wait {
         p.wait_processed(&accepted, WAIT_LIMIT).await?;
         let results = p.results(&store, &accepted).await?;
-        return Ok((StatusCode::OK, Json(json!({ "results": results }))));
+        return Ok((StatusCode::OK, Json(to_json(EventResults { results }))));
     }
-    let list: Vec<Value> = accepted
+    let events = accepted
         .iter()
-        .map(|a| json!({"event_id": a.event_id, "status": if a.duplicate {"duplicate"} else {"accepted"}}))
+        .map(|a| EventReceipt {
+            event_id: a.event_id.clone(),
+            status: if a.duplicate { "duplicate" } else { "accepted" },
+        })
         .collect();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "accepted": accepted.iter().filter(|a| !a.duplicate).count(),
-            "duplicates": accepted.iter().filter(|a| a.duplicate).count(),
-            "events": list,
+        Json(to_json(EventsAccepted {
+            accepted: accepted.iter().filter(|a| !a.duplicate).count(),
+            duplicates: accepted.iter().filter(|a| a.duplicate).count(),
+            events,
         })),
     ))
 }
 
-/// One event: whether it was processed, and what every install did.
+fn to_json(body: impl Serialize) -> Value {
+    serde_json::to_value(body).expect("a response serializes")
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EventPath {
+    /// The event's id.
+    pub event: String,
+}
+
+/// One event: processed or pending, and the outcome of every install that ran on it
+#[utoipa::path(get, path = "/v1/stores/{store}/events/{event}", operation_id = "getEvent", tag = "events",
+    params(StorePath, EventPath), responses((status = 200, body = EventResult)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, event)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    match state.pipeline.event_result(&store, &event).await? {
-        Some(result) => Ok(Json(json!(result))),
+    scope: StoreScope,
+    Path(path): Path<EventPath>,
+) -> Result<Json<EventResult>, ApiError> {
+    let (store, event) = (&scope.store, &path.event);
+    match state.pipeline.event_result(store, event).await? {
+        Some(result) => Ok(Json(result)),
         None => Err(ApiError::not_found(format!(
             "no event `{event}` in store `{store}`"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The documented schema and the parser agree on what an event is.
+    #[test]
+    fn the_schema_accepts_what_the_parser_accepts() {
+        let good = [
+            json!({"id": "e1", "type": "order.placed", "customer_id": "c1",
+                   "occurred_at": "2026-03-05T10:00:00Z",
+                   "data": {"order_id": "o1", "total_cents": 100}}),
+            json!({"id": "e2", "type": "checkin", "customer_id": "c1",
+                   "occurred_at": "2026-03-05T10:00:00+08:00"}),
+            json!({"events": [{"id": "e3", "type": "shop_visit.done", "customer_id": "c:1",
+                   "occurred_at": "2026-03-05T10:00:00.5Z", "data": {}}]}),
+        ];
+        for body in good {
+            parse_batch(&body).unwrap();
+            super::super::valid::check("EventsRequest", &body).unwrap();
+        }
+        let bad = [
+            json!({"id": "e1", "type": "Weird Type", "customer_id": "c1",
+                   "occurred_at": "2026-03-05T10:00:00Z"}),
+            json!({"id": "e1", "type": "checkin", "customer_id": "c1",
+                   "occurred_at": "2026-03-05"}),
+            json!({"id": "e1", "type": "checkin", "occurred_at": "2026-03-05T10:00:00Z"}),
+            json!({"events": []}),
+        ];
+        for body in bad {
+            assert!(parse_batch(&body).is_err(), "{body}");
+            assert!(
+                super::super::valid::check("EventsRequest", &body).is_err(),
+                "{body}"
+            );
+        }
     }
 }

@@ -2,69 +2,126 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
+use super::auth::StoreScope;
 use super::customers::check_id;
+use super::params::{CustomerPath, StorePath};
 use super::{ApiError, AppState};
 use crate::db::churn::{self, Flow};
 use crate::domain::time::to_rfc3339;
 
-pub fn flow_json(f: &Flow) -> Value {
-    json!({
-        "id": f.id, "customer_id": f.customer_id, "install_id": f.install_id,
-        "state": f.state, "step": f.step,
-        "due_at": f.due_at.map(to_rfc3339),
-        "started_at": to_rfc3339(f.started_at),
-        "ended_at": f.ended_at.map(to_rfc3339),
-        "updated_at": to_rfc3339(f.updated_at),
-        "p_alive": f.p_alive, "value_cents": f.value_cents,
-        "history": f.history,
-    })
+/// A rescue flow: the steps a churn-rescue plugin planned for a customer.
+#[derive(Serialize, ToSchema)]
+pub struct FlowView {
+    pub id: String,
+    pub customer_id: String,
+    pub install_id: String,
+    /// `active`, `rescued`, `expired` or `skipped`.
+    #[schema(example = "active")]
+    pub state: String,
+    /// The step due next (active) or the last one reached.
+    pub step: i64,
+    #[schema(format = DateTime)]
+    pub due_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    #[schema(format = DateTime)]
+    pub ended_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub p_alive: f64,
+    pub value_cents: i64,
+    /// What happened, in order: `[{"at", "what", …}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub history: Value,
 }
 
+impl From<&Flow> for FlowView {
+    fn from(f: &Flow) -> Self {
+        FlowView {
+            id: f.id.clone(),
+            customer_id: f.customer_id.clone(),
+            install_id: f.install_id.clone(),
+            state: f.state.clone(),
+            step: f.step,
+            due_at: f.due_at.map(to_rfc3339),
+            started_at: to_rfc3339(f.started_at),
+            ended_at: f.ended_at.map(to_rfc3339),
+            updated_at: to_rfc3339(f.updated_at),
+            p_alive: f.p_alive,
+            value_cents: f.value_cents,
+            history: f.history.clone(),
+        }
+    }
+}
+
+/// A customer's latest churn assessment, and their rescue flow if any.
+#[derive(Serialize, ToSchema)]
+pub struct ChurnView {
+    pub customer_id: String,
+    pub install_id: String,
+    /// Probability the customer is still active (BG/NBD).
+    pub p_alive: f64,
+    pub risk: f64,
+    pub value_cents: i64,
+    pub details: Value,
+    #[schema(format = DateTime)]
+    pub as_of: String,
+    #[schema(format = DateTime)]
+    pub assessed_at: String,
+    pub flow: Option<FlowView>,
+}
+
+/// Latest churn assessment and flow
+#[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/churn", operation_id = "getChurn", tag = "customers",
+    params(StorePath, CustomerPath), responses((status = 200, body = ChurnView)))]
 pub async fn churn(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, customer)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    check_id("customer", &customer)?;
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+) -> Result<Json<ChurnView>, ApiError> {
+    let (store, customer) = (&scope.store, &path.customer);
+    check_id("customer", customer)?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let a = churn::latest_assessment(&mut conn, &store, &customer)
+    let a = churn::latest_assessment(&mut conn, store, customer)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "customer `{customer}` has no churn assessment yet; install a churn-rescue plugin and send events or run a fit"
             ))
         })?;
-    let flow = churn::latest_flow(&mut conn, &store, &customer).await?;
-    Ok(Json(json!({
-        "customer_id": customer,
-        "install_id": a.install_id,
-        "p_alive": a.p_alive,
-        "risk": a.risk,
-        "value_cents": a.value_cents,
-        "details": a.details,
-        "as_of": to_rfc3339(a.as_of),
-        "assessed_at": to_rfc3339(a.assessed_at),
-        "flow": flow.as_ref().map(flow_json),
-    })))
+    let flow = churn::latest_flow(&mut conn, store, customer).await?;
+    Ok(Json(ChurnView {
+        customer_id: customer.clone(),
+        install_id: a.install_id,
+        p_alive: a.p_alive,
+        risk: a.risk,
+        value_cents: a.value_cents,
+        details: a.details,
+        as_of: to_rfc3339(a.as_of),
+        assessed_at: to_rfc3339(a.assessed_at),
+        flow: flow.as_ref().map(FlowView::from),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FlowQuery {
+    /// Only flows in this state: `active`, `rescued`, `expired` or `skipped`.
     state: Option<String>,
 }
 
+/// Rescue flows
+#[utoipa::path(get, path = "/v1/stores/{store}/flows", operation_id = "listFlows", tag = "customers",
+    params(StorePath, FlowQuery), responses((status = 200, body = Vec<FlowView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
+    scope: StoreScope,
     Query(q): Query<FlowQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+) -> Result<Json<Vec<FlowView>>, ApiError> {
     if let Some(s) = &q.state {
         if !["active", "rescued", "expired", "skipped"].contains(&s.as_str()) {
             return Err(ApiError::field(
@@ -74,6 +131,6 @@ pub async fn list(
         }
     }
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let flows = churn::list(&mut conn, &store, q.state.as_deref(), 10_000).await?;
-    Ok(Json(json!(flows.iter().map(flow_json).collect::<Vec<_>>())))
+    let flows = churn::list(&mut conn, &scope.store, q.state.as_deref(), 10_000).await?;
+    Ok(Json(flows.iter().map(FlowView::from).collect()))
 }

@@ -1,258 +1,190 @@
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
-use super::{json_body, ApiError, AppState};
+use super::auth::StoreScope;
+use super::params::StorePath;
+use super::valid::Valid;
+use super::{ApiError, AppState};
 use crate::db::installs::{self, Install};
-use crate::db::plugins::{self, PluginVersion};
-use crate::db::Conn;
-use crate::domain::ids::random_id;
-use crate::domain::manifest::{check_config, Manifest};
-use crate::domain::time::{now_ms, to_rfc3339};
-use crate::domain::World;
+use crate::domain::time::to_rfc3339;
+use crate::pipeline::installs::{InstallChange, NewInstall};
 
-fn install_json(state: &AppState, i: &Install) -> Value {
-    let latency = state.pipeline.metrics.latency(&i.install_id);
-    let status = if i.enabled {
-        "enabled"
-    } else if i.disabled_reason.is_some() {
-        "tripped"
-    } else {
-        "disabled"
-    };
-    json!({
-        "install_id": i.install_id, "plugin": i.plugin, "version": i.version, "world": i.world,
-        "config": i.config, "enabled": i.enabled, "state": status,
-        "disabled_reason": i.disabled_reason,
-        "counters": {"invocations": i.invocations, "failures": i.failures,
-                     "consecutive_failures": i.consecutive_failures,
-                     "p50_us": latency.p50_us, "p99_us": latency.p99_us},
-        "created_at": to_rfc3339(i.created_at), "updated_at": to_rfc3339(i.updated_at),
-    })
+/// Install a plugin: `version` defaults to the newest published, `config`
+/// is checked against the plugin's schema.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallRequest {
+    #[schema(example = "points-basic")]
+    pub plugin: String,
+    #[schema(example = "1.0.0")]
+    pub version: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// `false` installs it disabled. Default `true`.
+    pub enabled: Option<bool>,
 }
 
-/// The version to install: the one asked for, or the newest published.
-async fn find_version(
-    conn: &mut Conn,
-    plugin: &str,
-    version: Option<&str>,
-) -> Result<PluginVersion, ApiError> {
-    match version {
-        Some(v) => plugins::get(conn, plugin, v)
-            .await?
-            .ok_or_else(|| ApiError::field("version", format!("{plugin}@{v} is not published"))),
-        None => plugins::list(conn)
-            .await?
-            .into_iter()
-            .filter(|p| p.name == plugin)
-            .max_by_key(|p| semver::Version::parse(&p.version).ok())
-            .ok_or_else(|| {
-                ApiError::field("plugin", format!("plugin `{plugin}` is not published"))
-            }),
+/// A change: swap the plugin (same world) or version, replace the config,
+/// enable or disable. What is left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallPatch {
+    pub plugin: Option<String>,
+    pub version: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstallView {
+    pub install_id: String,
+    pub plugin: String,
+    pub version: String,
+    #[schema(example = "point-rules")]
+    pub world: String,
+    pub config: Value,
+    pub enabled: bool,
+    /// `enabled`, `disabled`, or `tripped` (disabled by a breaker).
+    #[schema(example = "enabled")]
+    pub state: &'static str,
+    /// Why a breaker disabled it, and how to enable it again.
+    pub disabled_reason: Option<String>,
+    pub counters: InstallCounters,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstallCounters {
+    pub invocations: i64,
+    pub failures: i64,
+    pub consecutive_failures: i64,
+    /// Call latency since this server started.
+    pub p50_us: u32,
+    pub p99_us: u32,
+}
+
+impl InstallView {
+    fn new(state: &AppState, i: Install) -> Self {
+        let latency = state.pipeline.metrics.latency(&i.install_id);
+        InstallView {
+            state: if i.enabled {
+                "enabled"
+            } else if i.disabled_reason.is_some() {
+                "tripped"
+            } else {
+                "disabled"
+            },
+            counters: InstallCounters {
+                invocations: i.invocations,
+                failures: i.failures,
+                consecutive_failures: i.consecutive_failures,
+                p50_us: latency.p50_us,
+                p99_us: latency.p99_us,
+            },
+            created_at: to_rfc3339(i.created_at),
+            updated_at: to_rfc3339(i.updated_at),
+            install_id: i.install_id,
+            plugin: i.plugin,
+            version: i.version,
+            world: i.world,
+            config: i.config,
+            enabled: i.enabled,
+            disabled_reason: i.disabled_reason,
+        }
     }
 }
 
-fn check_install_config(v: &PluginVersion, config: &Value) -> Result<(), ApiError> {
-    let manifest = Manifest::parse(&v.manifest).map_err(ApiError::invalid)?;
-    check_config(&manifest.config_schema, config).map_err(ApiError::invalid)
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InstallPath {
+    /// The install's id (`ins_…`).
+    pub install: String,
 }
 
-/// One enabled install per world per store, except segmenters.
-async fn check_world_free(
-    conn: &mut Conn,
-    store: &str,
-    world: &str,
-    except: Option<&str>,
-) -> Result<(), ApiError> {
-    if World::parse(world).is_some_and(World::allows_many_installs) {
-        return Ok(());
-    }
-    if let Some(other) = installs::enabled(conn, store)
-        .await?
-        .into_iter()
-        .find(|i| i.world == world && Some(i.install_id.as_str()) != except)
-    {
-        return Err(ApiError::conflict(format!(
-            "install {} ({}@{}) is already the store's enabled {world} plugin; disable it or PATCH its version instead",
-            other.install_id, other.plugin, other.version
-        )));
-    }
-    Ok(())
-}
-
-fn opt_str<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::field(name, "must be a string")),
-    }
-}
-
-fn opt_bool(body: &Value, name: &str) -> Result<Option<bool>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::field(name, "must be true or false")),
-    }
-}
-
-fn opt_config(body: &Value) -> Result<Option<Value>, ApiError> {
-    match body.get("config") {
-        None => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
-        Some(_) => Err(ApiError::field("config", "must be a JSON object")),
-    }
-}
-
+/// Install a plugin version with a config
+#[utoipa::path(post, path = "/v1/stores/{store}/installs", operation_id = "createInstall", tag = "installs",
+    params(StorePath), request_body = InstallRequest,
+    responses((status = 201, body = InstallView)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_store(&state, &store).await?;
-    let body = json_body(body)?;
-    let plugin =
-        opt_str(&body, "plugin")?.ok_or_else(|| ApiError::field("plugin", "is required"))?;
-    let version = opt_str(&body, "version")?;
-    let config = opt_config(&body)?.unwrap_or_else(|| json!({}));
-    let enabled = opt_bool(&body, "enabled")?.unwrap_or(true);
-    let mut tx = state.pipeline.db.begin_write().await?;
-    let v = find_version(&mut tx, plugin, version).await?;
-    check_install_config(&v, &config)?;
-    if enabled {
-        check_world_free(&mut tx, &store, &v.world, None).await?;
+    scope: StoreScope,
+    Valid(body): Valid<InstallRequest>,
+) -> Result<(StatusCode, Json<InstallView>), ApiError> {
+    let config = body.config.unwrap_or_else(|| serde_json::json!({}));
+    if !config.is_object() {
+        return Err(ApiError::field("config", "must be a JSON object"));
     }
-    let now = now_ms();
-    let install = Install {
-        install_id: random_id("ins"),
-        store_id: store.clone(),
-        plugin: v.name.clone(),
-        version: v.version.clone(),
-        world: v.world.clone(),
+    let new = NewInstall {
+        plugin: body.plugin,
+        version: body.version,
         config,
-        enabled,
-        disabled_reason: None,
-        invocations: 0,
-        failures: 0,
-        consecutive_failures: 0,
-        created_at: now,
-        updated_at: now,
-        tripped_at: None,
+        enabled: body.enabled.unwrap_or(true),
     };
-    installs::insert(&mut tx, &install).await?;
-    tx.commit().await?;
-    // Load (or compile) now so the first event does not pay for it.
-    if let Err(e) = state.pipeline.plugin(&v.name, &v.version).await {
-        tracing::warn!(plugin = %v.name, version = %v.version, error = %e, "could not preload plugin");
-    }
-    tracing::info!(store = %store, install = %install.install_id, plugin = %v.name, version = %v.version, "plugin installed");
-    Ok((StatusCode::CREATED, Json(install_json(&state, &install))))
+    let install = state.pipeline.install(&scope.store, new).await?;
+    Ok((StatusCode::CREATED, Json(InstallView::new(&state, install))))
 }
 
+/// Installs with state and counters
+#[utoipa::path(get, path = "/v1/stores/{store}/installs", operation_id = "listInstalls", tag = "installs",
+    params(StorePath), responses((status = 200, body = Vec<InstallView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+) -> Result<Json<Vec<InstallView>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list = installs::list(&mut conn, &store).await?;
-    Ok(Json(Value::Array(
-        list.iter().map(|i| install_json(&state, i)).collect(),
-    )))
+    let list = installs::list(&mut conn, &scope.store).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|i| InstallView::new(&state, i))
+            .collect(),
+    ))
 }
 
+/// One install
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}", operation_id = "getInstall", tag = "installs",
+    params(StorePath, InstallPath), responses((status = 200, body = InstallView)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+) -> Result<Json<InstallView>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let i = installs::get(&mut conn, &store, &id)
+    let i = installs::get(&mut conn, &scope.store, &path.install)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?;
-    Ok(Json(install_json(&state, &i)))
+        .ok_or_else(|| ApiError::not_found(format!("install `{}` not found", path.install)))?;
+    Ok(Json(InstallView::new(&state, i)))
 }
 
-/// Swaps version, config or enabled state; the next event sees the change.
+/// Swap plugin, version, config or enabled state without a restart
+#[utoipa::path(patch, path = "/v1/stores/{store}/installs/{install}", operation_id = "updateInstall", tag = "installs",
+    params(StorePath, InstallPath), request_body = InstallPatch,
+    responses((status = 200, body = InstallView)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, id)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    let body = json_body(body)?;
-    if let Some(obj) = body.as_object() {
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !["plugin", "version", "config", "enabled"].contains(&k.as_str()))
-        {
-            return Err(ApiError::field(
-                k,
-                "cannot be changed (plugin, version, config, enabled can)",
-            ));
-        }
-    } else {
-        return Err(ApiError::field("body", "must be a JSON object"));
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+    Valid(body): Valid<InstallPatch>,
+) -> Result<Json<InstallView>, ApiError> {
+    if body.config.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(ApiError::field("config", "must be a JSON object"));
     }
-    let plugin = opt_str(&body, "plugin")?;
-    let version = opt_str(&body, "version")?;
-    let config = opt_config(&body)?;
-    let enabled = opt_bool(&body, "enabled")?;
-    let mut tx = state.pipeline.db.begin_write().await?;
-    let mut install = installs::get(&mut tx, &store, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?;
-    // Another plugin of the same world swaps in atomically: the next
-    // event sees it, and no event is handled by both or neither.
-    let swapping = plugin.is_some_and(|p| p != install.plugin);
-    let v = match (plugin.filter(|_| swapping), version) {
-        (Some(p), v) => find_version(&mut tx, p, v).await?,
-        (None, v) => {
-            find_version(
-                &mut tx,
-                &install.plugin,
-                Some(v.unwrap_or(&install.version)),
-            )
-            .await?
-        }
+    let change = InstallChange {
+        plugin: body.plugin,
+        version: body.version,
+        config: body.config,
+        enabled: body.enabled,
     };
-    if v.world != install.world {
-        return Err(ApiError::field(
-            if swapping { "plugin" } else { "version" },
-            format!(
-                "{}@{} implements {}, not {}",
-                v.name, v.version, v.world, install.world
-            ),
-        ));
-    }
-    let config = config.unwrap_or_else(|| install.config.clone());
-    check_install_config(&v, &config)?;
-    if enabled == Some(true) && !install.enabled {
-        check_world_free(&mut tx, &store, &install.world, Some(&install.install_id)).await?;
-        install.disabled_reason = None;
-        install.consecutive_failures = 0;
-    }
-    install.plugin = v.name.clone();
-    install.version = v.version.clone();
-    install.config = config;
-    if let Some(e) = enabled {
-        install.enabled = e;
-    }
-    let now = now_ms();
-    installs::update(&mut tx, &install, now).await?;
-    tx.commit().await?;
-    install.updated_at = now;
-    if let Err(e) = state.pipeline.plugin(&v.name, &v.version).await {
-        tracing::warn!(plugin = %v.name, version = %v.version, error = %e, "could not preload plugin");
-    }
-    tracing::info!(store = %store, install = %id, version = %install.version, enabled = install.enabled, "install updated");
-    Ok(Json(install_json(&state, &install)))
+    let install = state
+        .pipeline
+        .change_install(&scope.store, &path.install, change)
+        .await?;
+    Ok(Json(InstallView::new(&state, install)))
 }

@@ -3,28 +3,34 @@
 mod auth;
 mod customers;
 mod delivery;
+mod doc;
 mod edge;
 mod error;
 mod events;
 mod flows;
 mod installs;
 mod models;
+mod params;
 mod plugins;
 mod points;
 mod segments;
 mod service;
 mod stores;
 mod surveys;
+mod valid;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post};
 use axum::Router;
 use serde_json::Value;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::AdminToken;
-pub use error::ApiError;
+pub use doc::openapi_json;
+pub use error::{ApiError, Problem};
 
 use crate::pipeline::Pipeline;
 
@@ -39,70 +45,45 @@ pub struct AppState {
 
 /// The whole API; shared by `serve`, the tests and the benchmarks.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(service::healthz))
-        .route("/metrics", get(service::metrics))
-        .route("/openapi.json", get(service::openapi))
-        .route("/v1/stores", post(stores::create).get(stores::list))
-        .route(
-            "/v1/plugins",
-            post(plugins::publish)
-                .get(plugins::list)
-                .layer(DefaultBodyLimit::max(
-                    crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024,
-                )),
-        )
-        .route(
-            "/v1/stores/{store}/customers/{customer}",
-            get(customers::get).put(customers::put),
-        )
-        .route("/v1/stores/{store}/events", post(events::post))
-        .route("/v1/stores/{store}/events/{event}", get(events::get_one))
-        .route(
-            "/v1/stores/{store}/installs",
-            post(installs::create).get(installs::list),
-        )
-        .route(
-            "/v1/stores/{store}/installs/{install}",
-            patch(installs::update).get(installs::get_one),
-        )
-        .route(
-            "/v1/stores/{store}/customers/{customer}/points",
-            get(points::get),
-        )
-        .route(
-            "/v1/stores/{store}/customers/{customer}/points/redeem",
-            post(points::redeem),
-        )
-        .route("/v1/stores/{store}/messages", get(delivery::outbox))
-        .route(
-            "/v1/stores/{store}/delivery",
-            get(delivery::get).put(delivery::put),
-        )
-        .route("/v1/stores/{store}/segments", get(segments::list))
-        .route(
-            "/v1/stores/{store}/segments/{segment}/members",
-            get(segments::members),
-        )
-        .route("/v1/stores/{store}/models", get(models::list))
-        .route("/v1/stores/{store}/models/fit", post(models::fit))
-        .route(
-            "/v1/stores/{store}/surveys",
-            post(surveys::create).get(surveys::list),
-        )
-        .route(
-            "/v1/stores/{store}/surveys/{survey}/report",
-            get(surveys::report),
-        )
-        .route(
-            "/v1/stores/{store}/customers/{customer}/churn",
-            get(flows::churn),
-        )
-        .route("/v1/stores/{store}/flows", get(flows::list))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(service::not_found)
         .layer(axum::middleware::from_fn(edge::problems_only))
         .with_state(state)
+}
+
+/// Every route with its document entry. JSON endpoints take bodies up to
+/// [`MAX_JSON_BODY`]; publishing takes a component.
+fn routes() -> OpenApiRouter<AppState> {
+    let json = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
+        .routes(routes!(service::healthz))
+        .routes(routes!(service::metrics))
+        .routes(routes!(service::openapi))
+        .routes(routes!(stores::create, stores::list))
+        .routes(routes!(customers::get, customers::put))
+        .routes(routes!(events::post))
+        .routes(routes!(events::get_one))
+        .routes(routes!(installs::create, installs::list))
+        .routes(routes!(installs::update, installs::get_one))
+        .routes(routes!(points::get))
+        .routes(routes!(points::redeem))
+        .routes(routes!(delivery::outbox))
+        .routes(routes!(delivery::get, delivery::put))
+        .routes(routes!(segments::list))
+        .routes(routes!(segments::members))
+        .routes(routes!(models::list))
+        .routes(routes!(models::fit))
+        .routes(routes!(surveys::create, surveys::list))
+        .routes(routes!(surveys::report))
+        .routes(routes!(flows::churn))
+        .routes(routes!(flows::list))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
+    let publish = OpenApiRouter::default()
+        .routes(routes!(plugins::publish, plugins::list))
+        .layer(DefaultBodyLimit::max(
+            crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024,
+        ));
+    json.merge(publish)
 }
 
 /// Parses a JSON body into a value, with problem+json errors for a body

@@ -2,87 +2,131 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::auth::Caller;
-use super::{ApiError, AppState};
+use super::auth::StoreScope;
+use super::params::{StorePath, WaitQuery};
+use super::{valid, ApiError, AppState};
 use crate::db::models;
 use crate::domain::time::{now_ms, parse_rfc3339, to_rfc3339};
+use crate::pipeline::fits::FitReport;
 
-#[derive(Deserialize)]
-pub struct WaitQuery {
-    #[serde(default)]
-    wait: bool,
+/// Fit as of a time; the body is optional (no body fits as of now).
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FitRequest {
+    /// Only events that occurred up to this time count.
+    #[schema(format = DateTime, example = "2026-03-01T00:00:00Z")]
+    pub as_of: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct FitAnswer {
+    #[schema(format = DateTime)]
+    pub as_of: String,
+    /// `done` (with `?wait=true`) or `queued`.
+    #[schema(example = "done")]
+    pub status: &'static str,
+    /// One report per install that fitted (with `?wait=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fits: Option<Vec<FitReport>>,
+}
+
+/// Fit every population model as of as_of (default now)
+#[utoipa::path(post, path = "/v1/stores/{store}/models/fit", operation_id = "fitModels", tag = "segments",
+    params(StorePath, WaitQuery), request_body(content = Option<FitRequest>),
+    responses(
+        (status = 200, body = FitAnswer, description = "With `?wait=true`: done"),
+        (status = 202, body = FitAnswer, description = "Queued"),
+    ))]
 pub async fn fit(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
+    scope: StoreScope,
     Query(q): Query<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_store(&state, &store).await?;
-    // The body is optional: no body (or `{}`) fits as of now.
+) -> Result<(StatusCode, Json<FitAnswer>), ApiError> {
     let empty = body.as_ref().map(|b| b.is_empty()).unwrap_or(false);
-    let body = if empty {
-        json!({})
+    let body: FitRequest = if empty {
+        FitRequest::default()
     } else {
-        super::json_body(body)?
+        valid::parse(super::json_body(body)?)?
     };
-    if !body.is_object() {
-        return Err(ApiError::bad_json("the body must be a JSON object"));
-    }
-    let as_of = match body.get("as_of") {
-        None | Some(Value::Null) => now_ms(),
-        Some(Value::String(s)) => parse_rfc3339(s).ok_or_else(|| {
+    let as_of = match &body.as_of {
+        None => now_ms(),
+        Some(s) => parse_rfc3339(s).ok_or_else(|| {
             ApiError::field(
                 "as_of",
                 "must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z",
             )
         })?,
-        Some(_) => return Err(ApiError::field("as_of", "must be an RFC 3339 time string")),
     };
-    match state.pipeline.request_fit(&store, as_of, q.wait).await {
-        Some(reports) => Ok((
-            StatusCode::OK,
-            Json(json!({"as_of": to_rfc3339(as_of), "status": "done", "fits": reports})),
-        )),
-        None => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"as_of": to_rfc3339(as_of), "status": "queued"})),
-        )),
-    }
+    let (status, answer, fits) = match state
+        .pipeline
+        .request_fit(&scope.store, as_of, q.wait)
+        .await
+    {
+        Some(reports) => (StatusCode::OK, "done", Some(reports)),
+        None => (StatusCode::ACCEPTED, "queued", None),
+    };
+    Ok((
+        status,
+        Json(FitAnswer {
+            as_of: to_rfc3339(as_of),
+            status: answer,
+            fits,
+        }),
+    ))
 }
 
+/// What one install's population model says.
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    pub install_id: String,
+    pub plugin: String,
+    /// Null until a fit succeeded.
+    #[schema(format = DateTime)]
+    pub as_of: Option<String>,
+    #[schema(format = DateTime)]
+    pub fitted_at: Option<String>,
+    pub customers: i64,
+    pub fit_ms: i64,
+    /// The model's public summary (RFM cut-offs, BG/NBD parameters, …).
+    pub summary: Value,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub last_attempt_at: String,
+}
+
+/// Each install's fitted model summary
+#[utoipa::path(get, path = "/v1/stores/{store}/models", operation_id = "listModels", tag = "segments",
+    params(StorePath), responses((status = 200, body = Vec<ModelView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+) -> Result<Json<Vec<ModelView>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list: Vec<Value> = models::list(&mut conn, &store)
+    let list = models::list(&mut conn, &scope.store)
         .await?
         .into_iter()
         .map(|m| {
             let fitted = m.fitted_at > 0;
-            json!({
-                "install_id": m.install_id,
-                "plugin": m.plugin,
-                "as_of": fitted.then(|| to_rfc3339(m.as_of)),
-                "fitted_at": fitted.then(|| to_rfc3339(m.fitted_at)),
-                "customers": m.customers,
-                "fit_ms": m.elapsed_ms,
-                "summary": m.summary,
-                "last_error": m.last_error,
-                "last_attempt_at": to_rfc3339(m.last_attempt_at),
-            })
+            ModelView {
+                install_id: m.install_id,
+                plugin: m.plugin,
+                as_of: fitted.then(|| to_rfc3339(m.as_of)),
+                fitted_at: fitted.then(|| to_rfc3339(m.fitted_at)),
+                customers: m.customers,
+                fit_ms: m.elapsed_ms,
+                summary: m.summary,
+                last_error: m.last_error,
+                last_attempt_at: to_rfc3339(m.last_attempt_at),
+            }
         })
         .collect();
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }

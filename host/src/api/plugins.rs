@@ -3,18 +3,74 @@ use std::collections::BTreeMap;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::db::plugins;
 use crate::pipeline::registry::MAX_COMPONENT_BYTES;
 
+/// A plugin version as published.
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    #[schema(example = "points-basic")]
+    pub name: String,
+    #[schema(example = "1.0.0")]
+    pub version: String,
+    #[schema(example = "point-rules")]
+    pub world: String,
+    /// Of the component's bytes.
+    pub sha256: String,
+    pub capabilities: Vec<String>,
+    pub size_bytes: i64,
+    pub description: String,
+}
+
+/// The two parts of a publish.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the multipart body
+pub struct PublishForm {
+    /// The plugin's `plugin.toml`.
+    manifest: String,
+    /// The `.wasm` component.
+    #[schema(format = Binary, content_media_type = "application/wasm")]
+    component: Vec<u8>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PluginVersionView {
+    pub version: String,
+    pub world: String,
+    pub description: String,
+    pub capabilities: Vec<String>,
+    pub sha256: String,
+    pub size_bytes: i64,
+    #[schema(format = DateTime)]
+    pub published_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PluginView {
+    pub name: String,
+    pub versions: Vec<PluginVersionView>,
+}
+
+/// Publish a plugin version (admin): multipart manifest + component
+///
+/// Versions are immutable: the same bytes again answer 200, other bytes
+/// under a published version 409.
+#[utoipa::path(post, path = "/v1/plugins", operation_id = "publishPlugin", tag = "plugins",
+    request_body(content = PublishForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = Published, description = "Published"),
+        (status = 200, body = Published, description = "Already published with these bytes"),
+    ))]
 pub async fn publish(
     State(state): State<AppState>,
     caller: Caller,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Published>), ApiError> {
     caller.require_admin()?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_json(format!(
@@ -84,28 +140,45 @@ pub async fn publish(
     };
     Ok((
         status,
-        Json(
-            json!({"name": v.name, "version": v.version, "world": v.world, "sha256": v.sha256,
-                    "capabilities": v.capabilities, "size_bytes": v.size_bytes,
-                    "description": v.description}),
-        ),
+        Json(Published {
+            name: v.name,
+            version: v.version,
+            world: v.world,
+            sha256: v.sha256,
+            capabilities: v.capabilities,
+            size_bytes: v.size_bytes,
+            description: v.description,
+        }),
     ))
 }
 
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<Json<Value>, ApiError> {
+/// Every plugin with its versions
+#[utoipa::path(get, path = "/v1/plugins", operation_id = "listPlugins", tag = "plugins",
+    responses((status = 200, body = Vec<PluginView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<PluginView>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let mut by_name: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Vec<PluginVersionView>> = BTreeMap::new();
     for v in plugins::list(&mut conn).await? {
-        by_name.entry(v.name.clone()).or_default().push(json!({
-            "version": v.version, "world": v.world, "description": v.description,
-            "capabilities": v.capabilities, "sha256": v.sha256, "size_bytes": v.size_bytes,
-            "published_at": crate::domain::time::to_rfc3339(v.published_at),
-        }));
+        by_name
+            .entry(v.name.clone())
+            .or_default()
+            .push(PluginVersionView {
+                version: v.version,
+                world: v.world,
+                description: v.description,
+                capabilities: v.capabilities,
+                sha256: v.sha256,
+                size_bytes: v.size_bytes,
+                published_at: crate::domain::time::to_rfc3339(v.published_at),
+            });
     }
-    Ok(Json(Value::Array(
+    Ok(Json(
         by_name
             .into_iter()
-            .map(|(name, versions)| json!({"name": name, "versions": versions}))
+            .map(|(name, versions)| PluginView { name, versions })
             .collect(),
-    )))
+    ))
 }

@@ -1,78 +1,108 @@
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::auth::Caller;
+use super::auth::StoreScope;
 use super::customers::check_id;
-use super::{json_body, ApiError, AppState};
+use super::params::{CustomerPath, StorePath};
+use super::valid::Valid;
+use super::{ApiError, AppState};
 use crate::db::ledger::Entry;
 use crate::domain::time::to_rfc3339;
 
-fn entry_json(e: &Entry) -> Value {
-    json!({"id": e.id, "points": e.points, "kind": e.kind, "reason": e.reason,
-           "event_id": e.event_id, "install_id": e.install_id,
-           "created_at": to_rfc3339(e.created_at), "expires_at": e.expires_at.map(to_rfc3339)})
+/// One line of a customer's points ledger.
+#[derive(Serialize, ToSchema)]
+pub struct EntryView {
+    pub id: String,
+    /// Positive for earn, negative for deduct, expire and redeem.
+    pub points: i64,
+    /// `earn`, `deduct`, `expire` or `redeem`.
+    #[schema(example = "earn")]
+    pub kind: String,
+    pub reason: String,
+    pub event_id: Option<String>,
+    pub install_id: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
+impl From<&Entry> for EntryView {
+    fn from(e: &Entry) -> Self {
+        EntryView {
+            id: e.id.clone(),
+            points: e.points,
+            kind: e.kind.clone(),
+            reason: e.reason.clone(),
+            event_id: e.event_id.clone(),
+            install_id: e.install_id.clone(),
+            created_at: to_rfc3339(e.created_at),
+            expires_at: e.expires_at.map(to_rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PointsAnswer {
+    pub balance: i64,
+    pub tier: Option<String>,
+    pub entries: Vec<EntryView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redeem {
+    #[schema(minimum = 1, maximum = 1_000_000_000, example = 500)]
+    pub points: i64,
+    /// Shown in the ledger; `redeemed` when absent.
+    #[schema(min_length = 1, max_length = 200, example = "coupon")]
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Redeemed {
+    /// The balance after the redemption.
+    pub balance: i64,
+    pub entry: EntryView,
+}
+
+/// Balance, tier and ledger entries
+#[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/points", operation_id = "getPoints", tag = "customers",
+    params(StorePath, CustomerPath), responses((status = 200, body = PointsAnswer)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, customer)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    check_id("customer", &customer)?;
-    let view = state.pipeline.points(&store, &customer).await?;
-    Ok(Json(json!({
-        "balance": view.balance,
-        "tier": view.tier,
-        "entries": view.entries.iter().map(entry_json).collect::<Vec<_>>(),
-    })))
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+) -> Result<Json<PointsAnswer>, ApiError> {
+    check_id("customer", &path.customer)?;
+    let view = state.pipeline.points(&scope.store, &path.customer).await?;
+    Ok(Json(PointsAnswer {
+        balance: view.balance,
+        tier: view.tier,
+        entries: view.entries.iter().map(EntryView::from).collect(),
+    }))
 }
 
+/// Redeem points, oldest unexpired first (409 if the balance is too low)
+#[utoipa::path(post, path = "/v1/stores/{store}/customers/{customer}/points/redeem", operation_id = "redeemPoints",
+    tag = "customers", params(StorePath, CustomerPath), request_body = Redeem,
+    responses((status = 200, body = Redeemed)))]
 pub async fn redeem(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, customer)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    check_id("customer", &customer)?;
-    let body = json_body(body)?;
-    let points = match body.get("points") {
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(p) if (1..=1_000_000_000).contains(&p) => p,
-            _ => {
-                return Err(ApiError::field(
-                    "points",
-                    "must be an integer from 1 to 1000000000",
-                ))
-            }
-        },
-        None => return Err(ApiError::field("points", "is required")),
-        Some(_) => {
-            return Err(ApiError::field(
-                "points",
-                "must be an integer from 1 to 1000000000",
-            ))
-        }
-    };
-    let reason = match body.get("reason") {
-        None | Some(Value::Null) => "redeemed".to_string(),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 => s.clone(),
-        Some(_) => {
-            return Err(ApiError::field(
-                "reason",
-                "must be a string of 1-200 characters",
-            ))
-        }
-    };
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+    Valid(body): Valid<Redeem>,
+) -> Result<Json<Redeemed>, ApiError> {
+    check_id("customer", &path.customer)?;
+    let reason = body.reason.unwrap_or_else(|| "redeemed".into());
     let (balance, entry) = state
         .pipeline
-        .redeem(&store, &customer, points, &reason)
+        .redeem(&scope.store, &path.customer, body.points, &reason)
         .await?;
-    Ok(Json(
-        json!({"balance": balance, "entry": entry_json(&entry)}),
-    ))
+    Ok(Json(Redeemed {
+        balance,
+        entry: EntryView::from(&entry),
+    }))
 }

@@ -3,42 +3,55 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::auth::Caller;
+use super::auth::StoreScope;
+use super::params::StorePath;
 use super::{ApiError, AppState};
-use crate::db::segments;
+use crate::db::segments::{self, SegmentCount};
 
+/// Segments with their member counts
+#[utoipa::path(get, path = "/v1/stores/{store}/segments", operation_id = "listSegments", tag = "segments",
+    params(StorePath), responses((status = 200, body = Vec<SegmentCount>)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+    scope: StoreScope,
+) -> Result<Json<Vec<SegmentCount>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    Ok(Json(json!(segments::counts(&mut conn, &store).await?)))
+    Ok(Json(segments::counts(&mut conn, &scope.store).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SegmentPath {
+    /// The segment's name.
+    pub segment: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Start after this customer id (the last one of the previous page).
     #[serde(default)]
     after: String,
+    /// Ids per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-/// Customer ids in id order; the next page starts `after` the last one.
+/// Customer ids of a segment in id order, paged
+#[utoipa::path(get, path = "/v1/stores/{store}/segments/{segment}/members", operation_id = "listSegmentMembers", tag = "segments",
+    params(StorePath, SegmentPath, Page), responses((status = 200, body = Vec<String>)))]
 pub async fn members(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, segment)): Path<(String, String)>,
+    scope: StoreScope,
+    Path(path): Path<SegmentPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
+) -> Result<Json<Vec<String>>, ApiError> {
     let limit = page.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 1000"));
     }
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let ids = segments::members(&mut conn, &store, &segment, &page.after, limit).await?;
-    Ok(Json(json!(ids)))
+    let ids = segments::members(&mut conn, &scope.store, &path.segment, &page.after, limit).await?;
+    Ok(Json(ids))
 }

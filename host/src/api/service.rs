@@ -2,15 +2,30 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::db::events;
 
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
 }
 
+/// Ready once migrations ran and the runtime is up
+#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "service", security(()),
+    responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "service", security(()),
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4",
+        description = "Prometheus text exposition format")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
     let pending = events::pending_count(&mut conn).await?;
@@ -22,11 +37,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     ))
 }
 
-pub async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
+/// This document (OpenAPI 3.1), generated from the server's own handlers
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "service", security(()),
+    responses((status = 200, body = Object, description = "An OpenAPI 3.1 document")))]
+pub async fn openapi() -> Json<&'static Value> {
+    Json(super::openapi_json())
 }
 
 pub async fn not_found() -> ApiError {

@@ -1,115 +1,120 @@
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::{key_hash, Caller};
-use super::{json_body, ApiError, AppState};
+use super::valid::Valid;
+use super::{ApiError, AppState};
 use crate::db::stores::{self, Store};
-use crate::domain::event::FieldError;
 use crate::domain::ids::{is_valid_id, random_token};
 use crate::domain::time::{now_ms, to_rfc3339};
 
-fn text_field(
-    body: &Value,
-    name: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match body.get(name) {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= max => Some(s.clone()),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(name, format!("must be 1-{max} characters")));
-            None
-        }
-        None | Some(Value::Null) => None,
-        Some(_) => {
-            errors.push(FieldError::new(name, "must be a string"));
-            None
-        }
-    }
+/// A new store. Only `id` is required.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStore {
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "acme")]
+    pub id: String,
+    /// Shown in the console; the id when absent.
+    #[schema(min_length = 1, max_length = 200, example = "Acme Tea")]
+    pub name: Option<String>,
+    /// ISO 4217; `USD` when absent.
+    #[schema(pattern = "^[A-Z]{3}$", example = "CNY")]
+    pub currency: Option<String>,
+    /// IANA time zone that day boundaries are counted in; `UTC` when absent.
+    #[schema(min_length = 1, max_length = 64, example = "Asia/Shanghai")]
+    pub timezone: Option<String>,
 }
 
+/// A store as listed.
+#[derive(Serialize, ToSchema)]
+pub struct StoreView {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub timezone: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// A store just created, with its API key (shown this once).
+#[derive(Serialize, ToSchema)]
+pub struct StoreCreated {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub timezone: String,
+    /// The store's own key: send it as `Authorization: Bearer <api_key>`.
+    pub api_key: String,
+}
+
+/// Create a store (admin); returns its API key
+#[utoipa::path(post, path = "/v1/stores", operation_id = "createStore", tag = "stores", request_body = NewStore,
+    responses((status = 201, body = StoreCreated)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    Valid(body): Valid<NewStore>,
+) -> Result<(StatusCode, Json<StoreCreated>), ApiError> {
     caller.require_admin()?;
-    let body = json_body(body)?;
-    if !body.is_object() {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    }
-    let mut errors = Vec::new();
-    let id = text_field(&body, "id", 64, &mut errors);
-    match &id {
-        Some(id) if !is_valid_id(id) => errors.push(FieldError::new(
+    if !is_valid_id(&body.id) {
+        return Err(ApiError::field(
             "id",
-            "must be 1-64 characters of [A-Za-z0-9._:-]",
-        )),
-        None if errors.is_empty() => errors.push(FieldError::new("id", "is required")),
-        _ => {}
-    }
-    let name = text_field(&body, "name", 200, &mut errors);
-    let currency = text_field(&body, "currency", 3, &mut errors).unwrap_or_else(|| "USD".into());
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        errors.push(FieldError::new(
-            "currency",
-            "must be an ISO 4217 code such as CNY",
+            "must be 1-64 characters of [A-Za-z0-9._:-], not `.` or `..`",
         ));
     }
-    let timezone = text_field(&body, "timezone", 64, &mut errors).unwrap_or_else(|| "UTC".into());
+    let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
     if timezone.parse::<chrono_tz::Tz>().is_err() {
-        errors.push(FieldError::new(
+        return Err(ApiError::field(
             "timezone",
             "must be an IANA time zone such as Asia/Shanghai or UTC",
         ));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    let id = id.expect("checked");
     let store = Store {
-        name: name.unwrap_or_else(|| id.clone()),
-        id,
-        currency,
+        name: body.name.unwrap_or_else(|| body.id.clone()),
+        id: body.id,
+        currency: body.currency.unwrap_or_else(|| "USD".into()),
         timezone,
         created_at: now_ms(),
     };
     let api_key = format!("ck_{}", random_token());
-    let mut tx = state.pipeline.db.begin_write().await?;
-    stores::insert(&mut tx, &store, &key_hash(&api_key))
-        .await
-        .map_err(|e| {
-            if e.is_unique_violation() {
-                ApiError::conflict(format!("store `{}` already exists", store.id))
-            } else {
-                e.into()
-            }
-        })?;
-    tx.commit().await?;
-    tracing::info!(store = %store.id, "store created");
+    state
+        .pipeline
+        .create_store(&store, &key_hash(&api_key))
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": store.id, "name": store.name, "currency": store.currency,
-                    "timezone": store.timezone, "api_key": api_key}),
-        ),
+        Json(StoreCreated {
+            id: store.id,
+            name: store.name,
+            currency: store.currency,
+            timezone: store.timezone,
+            api_key,
+        }),
     ))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// List stores (admin)
+#[utoipa::path(get, path = "/v1/stores", operation_id = "listStores", tag = "stores",
+    responses((status = 200, body = Vec<StoreView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<StoreView>>, ApiError> {
     caller.require_admin()?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list: Vec<Value> = stores::list(&mut conn)
+    let list = stores::list(&mut conn)
         .await?
         .into_iter()
-        .map(|s| {
-            json!({"id": s.id, "name": s.name, "currency": s.currency, "timezone": s.timezone,
-                   "created_at": to_rfc3339(s.created_at)})
+        .map(|s| StoreView {
+            id: s.id,
+            name: s.name,
+            currency: s.currency,
+            timezone: s.timezone,
+            created_at: to_rfc3339(s.created_at),
         })
         .collect();
-    Ok(Json(json!(list)))
+    Ok(Json(list))
 }

@@ -1,82 +1,59 @@
 //! Surveys: create, list, and the scorer's report.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use super::auth::Caller;
-use super::{json_body, ApiError, AppState};
-use crate::domain::event::FieldError;
+use super::auth::StoreScope;
+use super::params::StorePath;
+use super::valid::Valid;
+use super::{ApiError, AppState};
 use crate::domain::survey::Survey;
 
+/// Create a survey {id, kind, questions}
+#[utoipa::path(post, path = "/v1/stores/{store}/surveys", operation_id = "createSurvey", tag = "surveys",
+    params(StorePath), request_body = Survey, responses((status = 201, body = Survey)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_store(&state, &store).await?;
-    let body = json_body(body)?;
-    let mut errors = Vec::new();
-    let text = |name: &str, errors: &mut Vec<FieldError>| match body.get(name) {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            errors.push(FieldError::new(name, "is required and must be a string"));
-            String::new()
-        }
-    };
-    let id = text("id", &mut errors);
-    let kind = text("kind", &mut errors);
-    let questions = match body.get("questions") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, q)| match q {
-                Value::String(s) => Some(s.clone()),
-                _ => {
-                    errors.push(FieldError::new(
-                        format!("questions[{i}]"),
-                        "must be a string",
-                    ));
-                    None
-                }
-            })
-            .collect(),
-        Some(_) => {
-            errors.push(FieldError::new("questions", "must be a list of strings"));
-            Vec::new()
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    let survey = Survey {
-        id,
-        kind,
-        questions,
-    };
-    state.pipeline.create_survey(&store, &survey).await?;
-    Ok((StatusCode::CREATED, Json(json!(survey))))
+    scope: StoreScope,
+    Valid(survey): Valid<Survey>,
+) -> Result<(StatusCode, Json<Survey>), ApiError> {
+    state.pipeline.create_survey(&scope.store, &survey).await?;
+    Ok((StatusCode::CREATED, Json(survey)))
 }
 
+/// Surveys
+#[utoipa::path(get, path = "/v1/stores/{store}/surveys", operation_id = "listSurveys", tag = "surveys",
+    params(StorePath), responses((status = 200, body = Vec<Survey>)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(store): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    Ok(Json(json!(state.pipeline.surveys(&store).await?)))
+    scope: StoreScope,
+) -> Result<Json<Vec<Survey>>, ApiError> {
+    Ok(Json(state.pipeline.surveys(&scope.store).await?))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SurveyPath {
+    /// The survey's id.
+    pub survey: String,
+}
+
+/// The survey-scorer's report: what it computed over every response
+#[utoipa::path(get, path = "/v1/stores/{store}/surveys/{survey}/report", operation_id = "getSurveyReport", tag = "surveys",
+    params(StorePath, SurveyPath), responses((status = 200, body = Object,
+        description = "The report of the store's survey-scorer plugin")))]
 pub async fn report(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((store, id)): Path<(String, String)>,
+    scope: StoreScope,
+    Path(path): Path<SurveyPath>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_store(&state, &store).await?;
-    Ok(Json(state.pipeline.survey_report(&store, &id).await?))
+    Ok(Json(
+        state
+            .pipeline
+            .survey_report(&scope.store, &path.survey)
+            .await?,
+    ))
 }

@@ -6,7 +6,7 @@ use super::{json_col, Conn, DbResult};
 use crate::domain::time::Millis;
 
 /// What one install did with one event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub install_id: String,
     pub plugin: String,
@@ -16,6 +16,8 @@ pub struct Outcome {
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The effects applied for this install (a list).
+    #[schema(value_type = Vec<Object>)]
     pub effects: Value,
     pub elapsed_us: i64,
 }

@@ -13,7 +13,7 @@ use crate::domain::time::Millis;
 /// A customer's memberships from one install: segment → attributes.
 pub type Memberships = BTreeMap<String, Value>;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SegmentCount {
     pub name: String,
     pub members: i64,

@@ -10,9 +10,13 @@ use super::time::{parse_rfc3339, Millis};
 /// Largest `data` object accepted, serialized.
 pub const MAX_DATA_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One thing wrong with a request: the field, as a client writes it
+/// (`events[3].data.total_cents`), and what it must be.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    #[schema(example = "events[3].data.total_cents")]
     pub field: String,
+    #[schema(example = "must be an integer from 0 to 100000000000")]
     pub message: String,
 }
 

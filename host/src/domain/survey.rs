@@ -13,10 +13,16 @@ pub const KINDS: [&str; 6] = ["nps", "csat", "ces", "satisfaction7", "gap", "kan
 /// The answers of a Kano question, in the evaluation table's order.
 pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", "dislike"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A survey: its kind decides how answers are checked and scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Survey {
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "post-purchase")]
     pub id: String,
+    /// `nps`, `csat`, `ces`, `satisfaction7`, `kano` or `gap`.
+    #[schema(example = "nps")]
     pub kind: String,
+    /// The questions, in order (kano and gap surveys name features here).
     #[serde(default)]
     pub questions: Vec<String>,
 }

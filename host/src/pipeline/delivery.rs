@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
 
 use super::destinations::{Checked, Destinations};
@@ -29,22 +29,30 @@ pub const MAX_ATTEMPTS: i64 = 6;
 /// Backoff after the first failure; doubles each time, at most 5 minutes.
 const FIRST_RETRY_MS: i64 = 1000;
 
-/// How a store's messages leave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How a store's messages leave: `{"kind": "log"}`, or
+/// `{"kind": "webhook", "url": "https://…", "secret": "…"}` (the secret
+/// signs each body and is shown masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delivery {
     Log,
-    Webhook { url: String, secret: String },
+    Webhook {
+        #[schema(max_length = 2000, example = "https://hooks.example.com/clientele")]
+        url: String,
+        /// At least 16 characters; shown as `********`.
+        secret: String,
+    },
 }
 
 impl Delivery {
     /// The settings as shown to the merchant (the secret masked).
-    pub fn public(&self) -> Value {
+    pub fn public(&self) -> Delivery {
         match self {
-            Delivery::Log => json!({"kind": "log"}),
-            Delivery::Webhook { url, .. } => {
-                json!({"kind": "webhook", "url": url, "secret": "********"})
-            }
+            Delivery::Log => Delivery::Log,
+            Delivery::Webhook { url, .. } => Delivery::Webhook {
+                url: url.clone(),
+                secret: "********".into(),
+            },
         }
     }
 }
@@ -238,7 +246,10 @@ mod tests {
         let d: Delivery =
             serde_json::from_value(json!({"kind": "webhook", "url": "http://x", "secret": "s"}))
                 .unwrap();
-        assert_eq!(d.public()["secret"], "********");
+        assert_eq!(
+            serde_json::to_value(d.public()).unwrap()["secret"],
+            "********"
+        );
         assert!(serde_json::from_value::<Delivery>(json!({"kind": "smtp"})).is_err());
     }
 }

@@ -40,7 +40,7 @@ pub struct FitRequest {
 }
 
 /// What one install's fit did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FitReport {
     pub install_id: String,
     pub plugin: String,

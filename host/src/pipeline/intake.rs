@@ -19,12 +19,15 @@ pub struct Accepted {
 }
 
 /// One event's result, as `?wait=true` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventResult {
     pub event_id: String,
     /// `processed` or `pending`.
+    #[schema(example = "processed")]
     pub status: String,
     pub duplicate: bool,
+    /// Every effect the installs' decisions had, in the order applied.
+    #[schema(value_type = Vec<Object>)]
     pub effects: Vec<serde_json::Value>,
     pub installs: Vec<Outcome>,
 }

@@ -1,0 +1,222 @@
+//! Request bodies checked against the schemas of the generated OpenAPI
+//! document, so the document is the contract the server enforces: every
+//! error names its field (`tags[3]`, `events[2].customer_id`) and says
+//! what is expected, before a handler sees the body.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{json_body, ApiError};
+use crate::domain::event::FieldError;
+
+/// A JSON body of type `T` that matched `T`'s schema in `/openapi.json`.
+pub struct Valid<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for Valid<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = json_body(Bytes::from_request(req, state).await)?;
+        parse(body).map(Valid)
+    }
+}
+
+/// Checks `body` against `T`'s schema and reads it as a `T`.
+pub fn parse<T: DeserializeOwned + ToSchema>(body: Value) -> Result<T, ApiError> {
+    check_fields(&T::name(), &body, &declared_fields::<T>())?;
+    // The schema is generated from `T`, so this only fails where serde is
+    // stricter than the schema can say; the message still names the field.
+    serde_json::from_value(body).map_err(|e| ApiError::field("body", e.to_string()))
+}
+
+/// Every way `body` breaks the schema named `name`, as field errors.
+#[cfg(test)]
+pub fn check(name: &str, body: &Value) -> Result<(), ApiError> {
+    check_fields(name, body, &[])
+}
+
+/// As [`check`], the errors in the order of `declared` fields.
+fn check_fields(name: &str, body: &Value, declared: &[String]) -> Result<(), ApiError> {
+    let validator = validator(name);
+    let mut errors: Vec<FieldError> = validator
+        .iter_errors(body)
+        .flat_map(|e| field_errors(body, &e))
+        .collect();
+    in_field_order(&mut errors, declared);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
+/// The fields of `T` in the order the type declares them.
+fn declared_fields<T: ToSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(o)) => o.properties.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Errors as a reader scans the request: fields the type does not know
+/// first, then the type's fields in their declared order (the validator
+/// reports them in whatever order its maps keep).
+fn in_field_order(errors: &mut [FieldError], declared: &[String]) {
+    let rank = |e: &FieldError| {
+        let top = e.field.split(['.', '[']).next().unwrap_or_default();
+        declared.iter().position(|f| f == top).map_or(0, |i| i + 1)
+    };
+    errors.sort_by_key(rank);
+}
+
+/// One compiled validator per schema, built on first use from the
+/// document's components (so `$ref`s between schemas resolve).
+fn validator(name: &str) -> Arc<Validator> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Validator>>>> =
+        LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().expect("validator cache");
+    if let Some(v) = cache.get(name) {
+        return v.clone();
+    }
+    let schema = serde_json::json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": super::doc::openapi_json()["components"],
+    });
+    let validator = Arc::new(
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("the generated schema `{name}` does not compile: {e}")),
+    );
+    cache.insert(name.to_string(), validator.clone());
+    validator
+}
+
+/// The field a JSON pointer names, as clients write it: `events[2].data`.
+/// A segment is an index where the instance holds an array at that level.
+pub fn field_name(root: &Value, pointer: &str) -> String {
+    let mut out = String::new();
+    let mut at = Some(root);
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        match at {
+            Some(Value::Array(items)) => {
+                out.push_str(&format!("[{seg}]"));
+                at = seg.parse::<usize>().ok().and_then(|i| items.get(i));
+            }
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                at = other.and_then(|v| v.get(&seg));
+                out.push_str(&seg);
+            }
+        }
+    }
+    out
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+fn field_errors(root: &Value, e: &ValidationError) -> Vec<FieldError> {
+    let at = field_name(root, &e.instance_path.to_string());
+    let here = |message: String| {
+        let field = if at.is_empty() {
+            "body".to_string()
+        } else {
+            at.clone()
+        };
+        vec![FieldError::new(field, message)]
+    };
+    match &e.kind {
+        ValidationErrorKind::Required { property } => vec![FieldError::new(
+            join(&at, property.as_str().unwrap_or_default()),
+            "is required",
+        )],
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| {
+                FieldError::new(
+                    join(&at, name),
+                    "is not a field of this request; see GET /openapi.json",
+                )
+            })
+            .collect(),
+        ValidationErrorKind::Type { kind } => here(format!("must be {}", type_words(kind))),
+        ValidationErrorKind::MinLength { limit } => {
+            here(format!("must be at least {limit} characters"))
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            here(format!("must be at most {limit} characters"))
+        }
+        ValidationErrorKind::Pattern { pattern } => here(format!("must match `{pattern}`")),
+        ValidationErrorKind::Minimum { limit } => here(format!("must be at least {limit}")),
+        ValidationErrorKind::Maximum { limit } => here(format!("must be at most {limit}")),
+        ValidationErrorKind::MinItems { limit } => {
+            here(format!("must hold at least {limit} items"))
+        }
+        ValidationErrorKind::MaxItems { limit } => here(format!("must hold at most {limit} items")),
+        ValidationErrorKind::Enum { options } => here(format!(
+            "must be one of {}",
+            options
+                .as_array()
+                .map(|o| o
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        )),
+        ValidationErrorKind::Format { format } if format == "date-time" => {
+            here("must be an RFC 3339 time such as 2026-03-01T00:00:00Z".into())
+        }
+        _ => here(e.to_string()),
+    }
+}
+
+fn type_words(kind: &TypeKind) -> String {
+    let word = |t: &jsonschema::primitive_type::PrimitiveType| match t.to_string().as_str() {
+        "integer" => "an integer".to_string(),
+        "object" => "a JSON object".to_string(),
+        "array" => "a list".to_string(),
+        "null" => "null".to_string(),
+        other => format!("a {other}"),
+    };
+    match kind {
+        TypeKind::Single(t) => word(t),
+        TypeKind::Multiple(set) => set
+            .into_iter()
+            .map(|t| word(&t))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointers_become_field_names() {
+        let body = json!({"events": [{"data": {"0": 1}}, {"tags": ["a"]}]});
+        assert_eq!(field_name(&body, ""), "");
+        assert_eq!(field_name(&body, "/events/1/tags/0"), "events[1].tags[0]");
+        assert_eq!(field_name(&body, "/events/0/data/0"), "events[0].data.0");
+    }
+}
