@@ -5,21 +5,55 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// (package, constant) for every guest the tests use.
-const GUESTS: &[(&str, &str)] = &[
-    ("points-basic", "POINTS_BASIC"),
-    ("guest-hostile", "HOSTILE"),
-    ("guest-segmenter", "SEGMENTER"),
-    ("rfm-segments", "RFM_SEGMENTS"),
-    ("churn-winback", "CHURN_WINBACK"),
-];
+/// Folders whose every subfolder is a guest: a Rust crate (`Cargo.toml`)
+/// built for wasm32-wasip2, or a Python / JavaScript plugin built the way
+/// `clientele plugin build` builds it. Each gets a path constant named
+/// after its folder (`plugins/points-basic` → `POINTS_BASIC`) and an entry
+/// in `ALL`, which a test publishes one by one: no guest goes untested,
+/// and a new folder needs no list to be edited.
+const GUEST_FOLDERS: &[&str] = &["plugins", "tests/guests"];
 
-/// (plugin folder, constant) for every guest in another language, built
-/// the way `clientele plugin build` builds it.
-const OTHER_LANGUAGES: &[(&str, &str)] = &[
-    ("plugins/survey-scoring", "SURVEY_SCORING"),
-    ("plugins/points-campaign", "POINTS_CAMPAIGN"),
-];
+struct Guest {
+    dir: PathBuf,
+    constant: String,
+    /// The Cargo package, for a Rust guest.
+    package: Option<String>,
+}
+
+fn guests(root: &Path) -> Vec<Guest> {
+    let mut found = Vec::new();
+    for folder in GUEST_FOLDERS {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("plugin.toml").exists() || p.join("Cargo.toml").exists())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+            let package = std::fs::read_to_string(dir.join("Cargo.toml"))
+                .ok()
+                .map(|toml| package_name(&toml, &dir));
+            found.push(Guest {
+                constant: name.to_uppercase().replace('-', "_"),
+                dir,
+                package,
+            });
+        }
+    }
+    found
+}
+
+/// The `name` of a Cargo.toml's `[package]`.
+fn package_name(toml: &str, dir: &Path) -> String {
+    toml.lines()
+        .skip_while(|l| l.trim() != "[package]")
+        .find_map(|l| {
+            let value = l.trim().strip_prefix("name")?.trim().strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("{} has no package name", dir.display()))
+}
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
@@ -42,7 +76,8 @@ fn main() {
             "--target-dir",
         ])
         .arg(&target_dir);
-    for (package, _) in GUESTS {
+    let guests = guests(&root);
+    for package in guests.iter().filter_map(|g| g.package.as_ref()) {
         cmd.args(["-p", package]);
     }
     // Settings meant for the host build must not leak into the guests'.
@@ -64,23 +99,27 @@ fn main() {
         "building the guest components failed; is the wasm32-wasip2 target installed? (run `rustup toolchain install` in the repository)"
     );
     let mut out = String::new();
-    for (package, constant) in GUESTS {
-        let path = target_dir
-            .join("wasm32-wasip2/release")
-            .join(format!("{}.wasm", package.replace('-', "_")));
+    let mut all = Vec::new();
+    for guest in &guests {
+        let path = match &guest.package {
+            Some(package) => target_dir
+                .join("wasm32-wasip2/release")
+                .join(format!("{}.wasm", package.replace('-', "_"))),
+            None => build_other(&guest.dir, &target_dir),
+        };
         assert!(path.exists(), "missing {}", path.display());
         out.push_str(&format!(
-            "pub const {constant}: &str = {:?};\n",
+            "pub const {}: &str = {:?};\n",
+            guest.constant,
             path.display().to_string()
         ));
+        let folder = guest.dir.strip_prefix(&root).unwrap().display().to_string();
+        all.push(format!("({folder:?}, {})", guest.constant));
     }
-    for (folder, constant) in OTHER_LANGUAGES {
-        let path = build_other(&root.join(folder), &target_dir);
-        out.push_str(&format!(
-            "pub const {constant}: &str = {:?};\n",
-            path.display().to_string()
-        ));
-    }
+    out.push_str(&format!(
+        "/// Every guest: (its folder, its component).\npub const ALL: &[(&str, &str)] = &[{}];\n",
+        all.join(", ")
+    ));
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(dest, out).unwrap();
 }

@@ -386,3 +386,55 @@ async fn uploads_are_checked() {
         .count();
     assert_eq!(cached, 2);
 }
+
+/// Every guest in `plugins/` and `tests/guests/` is built by the test build
+/// and publishes with its own manifest: a component for its world that
+/// imports only what it declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_guest_publishes_with_its_manifest() {
+    let s = TestServer::start().await;
+    assert!(guests::ALL.len() >= 8, "{:?}", guests::ALL);
+    for (folder, path) in guests::ALL {
+        let manifest = repo_file(&format!("{folder}/plugin.toml"));
+        let a = s.publish_file(&manifest, path).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{folder}: {}", a.body);
+    }
+}
+
+/// A plugin built from the frozen contract folder `wit/since_v0.1.0`
+/// keeps running, whatever the live contract has become: it earns, sets a
+/// tier, keeps state, reads customers back and sends a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_of_the_frozen_contract_keeps_running() {
+    let s = TestServer::start().await;
+    let a = s
+        .publish_file(
+            &repo_file("tests/guests/since-v0-1-0/plugin.toml"),
+            guests::SINCE_V0_1_0,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let key = s.store("frozen").await;
+    s.install("frozen", &key, "since-v0-1-0", "1.0.0", json!({}))
+        .await;
+    let results = s
+        .events_wait(
+            "frozen",
+            &key,
+            vec![
+                order("f1", "c1", "2026-03-05T10:00:00Z", 1250),
+                order("f2", "c1", "2026-03-06T10:00:00Z", 99),
+                order("f3", "c1", "2026-03-07T10:00:00Z", 300),
+            ],
+        )
+        .await;
+    for r in &results {
+        assert_eq!(r["installs"][0]["status"], "ok", "{r}");
+    }
+    let points = s.points("frozen", &key, "c1").await;
+    assert_eq!(points["balance"], 12 + 3, "{points}");
+    assert_eq!(points["tier"], "regular", "{points}");
+    let messages = s.get("/v1/stores/frozen/messages", &key).await.body;
+    assert_eq!(messages.as_array().unwrap().len(), 1, "{messages}");
+    assert_eq!(messages[0]["template"], "welcome");
+}

@@ -25,9 +25,18 @@ pub const COMPONENTIZE_JS: &str = "0.23.0";
 
 /// The WIT package every plugin is built against, carried in the binary.
 pub const WIT_FILES: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("host.wit", include_str!("../../../wit/host.wit")),
-    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
+    (
+        "types.wit",
+        include_str!("../../../wit/since_v0.1.0/types.wit"),
+    ),
+    (
+        "host.wit",
+        include_str!("../../../wit/since_v0.1.0/host.wit"),
+    ),
+    (
+        "worlds.wit",
+        include_str!("../../../wit/since_v0.1.0/worlds.wit"),
+    ),
 ];
 
 /// The language a plugin folder is written in.

@@ -5,13 +5,13 @@
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
+use super::bindings::{served_list, serves};
 use super::RuntimeError;
 use crate::domain::manifest::Manifest;
 use crate::domain::{Capability, World};
 
-/// The WIT package version this host serves.
+/// The WIT package plugins implement; its versions are in `bindings`.
 pub const WIT_PACKAGE: &str = "clientele:crm";
-pub const WIT_VERSION: &str = "0.1.0";
 
 /// Interfaces every plugin may import.
 const ALWAYS: [&str; 3] = ["types", "log", "customers"];
@@ -45,9 +45,10 @@ pub fn world_and_imports(
     let mut found_world = None;
     for name in &exported {
         if let Some((iface, version)) = crm_interface(name) {
-            if version != WIT_VERSION {
+            if !serves(version) {
                 return Err(RuntimeError::WrongWorld(format!(
-                    "it was built against {WIT_PACKAGE}@{version}; this host serves {WIT_PACKAGE}@{WIT_VERSION}"
+                    "it was built against {WIT_PACKAGE}@{version}; this host serves {WIT_PACKAGE}@{}",
+                    served_list()
                 )));
             }
             if iface == wanted {
@@ -73,7 +74,8 @@ pub fn world_and_imports(
         }
         None => {
             return Err(RuntimeError::WrongWorld(format!(
-                "world `{}` must export `{WIT_PACKAGE}/{wanted}@{WIT_VERSION}`; the component exports [{}]",
+                "world `{}` must export `{WIT_PACKAGE}/{wanted}@{}`; the component exports [{}]",
+                served_list(),
                 manifest.world.name(),
                 exported.join(", ")
             )))
@@ -89,9 +91,10 @@ pub fn world_and_imports(
                 "imports `{name}`, which the host does not provide"
             )));
         };
-        if version != WIT_VERSION {
+        if !serves(version) {
             return Err(RuntimeError::UndeclaredImport(format!(
-                "imports `{name}`; this host serves {WIT_PACKAGE}@{WIT_VERSION}"
+                "imports `{name}`; this host serves {WIT_PACKAGE}@{}",
+                served_list()
             )));
         }
         if ALWAYS.contains(&iface) {

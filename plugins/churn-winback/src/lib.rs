@@ -5,7 +5,7 @@ pub mod bgnbd;
 pub mod winback;
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/since_v0.1.0",
     world: "churn-rescue",
 });
 

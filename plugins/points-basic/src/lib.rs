@@ -5,7 +5,7 @@
 pub mod rules;
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/since_v0.1.0",
     world: "point-rules",
 });
 

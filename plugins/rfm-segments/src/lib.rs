@@ -4,7 +4,7 @@
 pub mod rfm;
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/since_v0.1.0",
     world: "segmenter",
 });
 

@@ -2,7 +2,7 @@
 //! tests. The install config's `mode` picks the misbehaviour.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/since_v0.1.0",
     world: "point-rules",
 });
 

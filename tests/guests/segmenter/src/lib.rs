@@ -3,7 +3,7 @@
 //! `{"fit":"spin"}`) as a fit that computes until its deadline.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/since_v0.1.0",
     world: "segmenter",
 });
 

@@ -1,9 +1,14 @@
-//! Host-side bindings generated from `wit/`, one module per world. The
-//! imports are generated once (world `host`) and shared by every world.
+//! Host-side bindings of the frozen `clientele:crm@0.1.0`
+//! (`wit/since_v0.1.0`), one module per world. The imports are generated
+//! once (world `plugin-host`) and shared by every world. Never edit the
+//! folder: a new contract is a new folder and a new module.
+
+/// The contract version these bindings serve.
+pub const MIN_VERSION: semver::Version = semver::Version::new(0, 1, 0);
 
 pub mod host {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "plugin-host",
         // Trappable, so that a host failure (or a wait that reached the
         // call's deadline) fails the call instead of answering "nothing".
@@ -13,7 +18,7 @@ pub mod host {
 
 pub mod point_rules {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "point-rules",
         with: {
             "clientele:crm/types": super::host::clientele::crm::types,
@@ -27,7 +32,7 @@ pub mod point_rules {
 
 pub mod segmenter {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "segmenter",
         with: {
             "clientele:crm/types": super::host::clientele::crm::types,
@@ -40,7 +45,7 @@ pub mod segmenter {
 
 pub mod survey_scorer {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "survey-scorer",
         with: {
             "clientele:crm/types": super::host::clientele::crm::types,
@@ -52,7 +57,7 @@ pub mod survey_scorer {
 
 pub mod churn_rescue {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "churn-rescue",
         with: {
             "clientele:crm/types": super::host::clientele::crm::types,
