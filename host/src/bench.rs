@@ -179,11 +179,7 @@ async fn throughput(wasm: &Path, manifest_text: &str, events: usize) -> anyhow::
     }
     let accepted = started.elapsed();
     loop {
-        let done = running
-            .pipeline
-            .metrics
-            .events_processed
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let done = running.pipeline.events_processed();
         if done as usize >= events {
             break;
         }
@@ -392,13 +388,7 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
             bail!("ingest: {}", r.text().await?);
         }
     }
-    while (running
-        .pipeline
-        .metrics
-        .events_processed
-        .load(std::sync::atomic::Ordering::Relaxed) as usize)
-        < events.len()
-    {
+    while (running.pipeline.events_processed() as usize) < events.len() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for name in ["rfm-segments", "churn-winback"] {

@@ -1,30 +1,51 @@
-//! In-process counters and per-install latency, exported as Prometheus
-//! text. Latency quantiles come from the last `WINDOW` calls per install.
+//! Metrics through the `metrics` crate, exported in the Prometheus text
+//! format by `metrics-exporter-prometheus`: counters, gauges, and call
+//! durations as histograms with fixed buckets, labelled by store, plugin,
+//! version and outcome code, so they add up across processes.
+//!
+//! Each `Metrics` has a recorder of its own rather than the process-wide
+//! one, so that several servers in one process (the tests, the benchmark)
+//! count apart. An install's p50/p99 for the API come from its last
+//! `WINDOW` calls, kept here too.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use metrics::{Counter, Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 const WINDOW: usize = 1024;
 
-#[derive(Default)]
-struct InstallStats {
-    plugin: String,
-    ok: u64,
-    failed: u64,
-    recent_us: VecDeque<u32>,
+/// Buckets of `clientele_plugin_call_duration_seconds`: 10 µs to 5 s
+/// (the longest deadline a call may have).
+const CALL_BUCKETS: [f64; 14] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05,
+    0.25, 1.0, 5.0,
+];
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// What one plugin call was, for its metrics.
+pub struct CallRecord<'a> {
+    pub store: &'a str,
+    pub install: &'a str,
+    pub plugin: &'a str,
+    pub version: &'a str,
+    /// `ok`, or the failure's code (`timeout`, `trap`, …).
+    pub code: &'a str,
+    pub elapsed_us: u32,
 }
 
-#[derive(Default)]
 pub struct Metrics {
-    pub events_ingested: AtomicU64,
-    pub events_duplicate: AtomicU64,
-    pub events_processed: AtomicU64,
-    pub batches: AtomicU64,
-    pub messages_delivered: AtomicU64,
-    pub messages_failed: AtomicU64,
-    installs: Mutex<HashMap<String, InstallStats>>,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    pub events_ingested: Counter,
+    pub events_duplicate: Counter,
+    pub events_processed: Counter,
+    pub messages_delivered: Counter,
+    pub messages_failed: Counter,
+    recent: Mutex<HashMap<String, VecDeque<u32>>>,
 }
 
 /// What the pipeline is doing now, read when `/metrics` is asked for.
@@ -56,28 +77,82 @@ fn quantile(sorted: &[u32], q: f64) -> u32 {
     sorted[rank - 1]
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_duration_seconds".into()),
+                &CALL_BUCKETS,
+            )
+            .expect("buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let counter = |name: &'static str, help: &'static str| {
+            recorder.describe_counter(name.into(), None, help.into());
+            recorder.register_counter(&Key::from_static_name(name), &METADATA)
+        };
+        Metrics {
+            events_ingested: counter(
+                "clientele_events_ingested_total",
+                "Events taken in (not counting duplicates)",
+            ),
+            events_duplicate: counter(
+                "clientele_events_duplicate_total",
+                "Events sent again with an id already taken in",
+            ),
+            events_processed: counter(
+                "clientele_events_processed_total",
+                "Events every install they concern has run on",
+            ),
+            messages_delivered: counter(
+                "clientele_messages_delivered_total",
+                "Messages delivered to the log or a webhook",
+            ),
+            messages_failed: counter(
+                "clientele_messages_failed_total",
+                "Messages given up on after the last attempt",
+            ),
+            recorder,
+            handle,
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 impl Metrics {
-    pub fn record_call(&self, install: &str, plugin: &str, ok: bool, elapsed_us: u32) {
-        let mut map = self.installs.lock().unwrap();
-        let s = map.entry(install.to_string()).or_default();
-        s.plugin = plugin.to_string();
-        if ok {
-            s.ok += 1;
-        } else {
-            s.failed += 1;
+    pub fn record_call(&self, call: &CallRecord) {
+        let labels = vec![
+            Label::new("store", call.store.to_string()),
+            Label::new("plugin", call.plugin.to_string()),
+            Label::new("version", call.version.to_string()),
+            Label::new("code", call.code.to_string()),
+        ];
+        self.recorder
+            .register_counter(
+                &Key::from_parts("clientele_plugin_calls_total", labels.clone()),
+                &METADATA,
+            )
+            .increment(1);
+        self.recorder
+            .register_histogram(
+                &Key::from_parts("clientele_plugin_call_duration_seconds", labels),
+                &METADATA,
+            )
+            .record(f64::from(call.elapsed_us) / 1e6);
+        let mut recent = self.recent.lock().unwrap();
+        let window = recent.entry(call.install.to_string()).or_default();
+        if window.len() == WINDOW {
+            window.pop_front();
         }
-        if s.recent_us.len() == WINDOW {
-            s.recent_us.pop_front();
-        }
-        s.recent_us.push_back(elapsed_us);
+        window.push_back(call.elapsed_us);
     }
 
     pub fn latency(&self, install: &str) -> Latency {
-        let map = self.installs.lock().unwrap();
-        let Some(s) = map.get(install) else {
+        let recent = self.recent.lock().unwrap();
+        let Some(window) = recent.get(install) else {
             return Latency::default();
         };
-        let mut v: Vec<u32> = s.recent_us.iter().copied().collect();
+        let mut v: Vec<u32> = window.iter().copied().collect();
         v.sort_unstable();
         Latency {
             p50_us: quantile(&v, 0.50),
@@ -85,86 +160,46 @@ impl Metrics {
         }
     }
 
+    /// The Prometheus text, with `gauges` as they are now.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let mut out = String::new();
-        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let scalars: [(&str, &str, u64); 10] = [
-            (
-                "clientele_events_ingested_total",
-                "counter",
-                c(&self.events_ingested),
-            ),
-            (
-                "clientele_events_duplicate_total",
-                "counter",
-                c(&self.events_duplicate),
-            ),
-            (
-                "clientele_events_processed_total",
-                "counter",
-                c(&self.events_processed),
-            ),
-            (
-                "clientele_messages_delivered_total",
-                "counter",
-                c(&self.messages_delivered),
-            ),
-            (
-                "clientele_messages_failed_total",
-                "counter",
-                c(&self.messages_failed),
-            ),
+        let values: [(&'static str, &'static str, f64); 4] = [
             (
                 "clientele_events_pending",
-                "gauge",
-                gauges.pending_events.max(0) as u64,
+                "Events taken in and not yet processed",
+                gauges.pending_events.max(0) as f64,
             ),
-            ("clientele_workers", "gauge", gauges.workers as u64),
+            (
+                "clientele_workers",
+                "Event workers in the pool",
+                gauges.workers as f64,
+            ),
             (
                 "clientele_stores_with_work",
-                "gauge",
-                gauges.stores_with_work as u64,
+                "Stores with events or flow steps waiting",
+                gauges.stores_with_work as f64,
             ),
-            ("clientele_stores_held", "gauge", gauges.stores_held as u64),
             (
-                "clientele_plugin_compilations_total",
-                "counter",
-                gauges.compilations,
+                "clientele_stores_held",
+                "Stores a worker holds now",
+                gauges.stores_held as f64,
             ),
         ];
-        for (name, kind, value) in scalars {
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            let _ = writeln!(out, "{name} {value}");
+        for (name, help, value) in values {
+            self.recorder.describe_gauge(name.into(), None, help.into());
+            self.recorder
+                .register_gauge(&Key::from_static_name(name), &METADATA)
+                .set(value);
         }
-        let _ = writeln!(out, "# TYPE clientele_plugin_calls_total counter");
-        let _ = writeln!(out, "# TYPE clientele_plugin_call_duration_us summary");
-        let map = self.installs.lock().unwrap();
-        let mut ids: Vec<&String> = map.keys().collect();
-        ids.sort();
-        for id in ids {
-            let s = &map[id];
-            let labels = format!("install=\"{id}\",plugin=\"{}\"", s.plugin);
-            let _ = writeln!(
-                out,
-                "clientele_plugin_calls_total{{{labels},status=\"ok\"}} {}",
-                s.ok
-            );
-            let _ = writeln!(
-                out,
-                "clientele_plugin_calls_total{{{labels},status=\"failed\"}} {}",
-                s.failed
-            );
-            let mut v: Vec<u32> = s.recent_us.iter().copied().collect();
-            v.sort_unstable();
-            for q in [0.5, 0.99] {
-                let _ = writeln!(
-                    out,
-                    "clientele_plugin_call_duration_us{{{labels},quantile=\"{q}\"}} {}",
-                    quantile(&v, q)
-                );
-            }
-        }
-        out
+        let compilations = "clientele_plugin_compilations_total";
+        self.recorder.describe_counter(
+            compilations.into(),
+            None,
+            "Components compiled since the process started".into(),
+        );
+        self.recorder
+            .register_counter(&Key::from_static_name(compilations), &METADATA)
+            .absolute(gauges.compilations);
+        self.handle.render()
     }
 }
 
@@ -179,5 +214,44 @@ mod tests {
         assert_eq!(quantile(&v, 0.99), 99);
         assert_eq!(quantile(&[7], 0.99), 7);
         assert_eq!(quantile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn calls_render_as_labelled_histograms() {
+        let m = Metrics::default();
+        for (code, us) in [("ok", 20), ("ok", 30), ("timeout", 100_000)] {
+            m.record_call(&CallRecord {
+                store: "acme",
+                install: "ins_1",
+                plugin: "points-basic",
+                version: "1.0.0",
+                code,
+                elapsed_us: us,
+            });
+        }
+        m.events_processed.increment(3);
+        let text = m.render(&Gauges::default());
+        let labels = r#"store="acme",plugin="points-basic",version="1.0.0""#;
+        assert!(
+            text.contains(&format!(
+                "clientele_plugin_calls_total{{{labels},code=\"ok\"}} 2"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+            "clientele_plugin_call_duration_seconds_bucket{{{labels},code=\"ok\",le=\"0.00005\"}} 2"
+        )),
+            "{text}"
+        );
+        assert!(
+            text.contains("clientele_events_processed_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE clientele_plugin_call_duration_seconds histogram"),
+            "{text}"
+        );
+        assert_eq!(m.latency("ins_1").p50_us, 30);
     }
 }

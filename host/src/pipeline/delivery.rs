@@ -130,9 +130,7 @@ impl Pipeline {
                 Ok(()) => {
                     messages::record_attempt(&mut conn, &m.id, "delivered", None, None, now)
                         .await?;
-                    self.metrics
-                        .messages_delivered
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.metrics.messages_delivered.increment(1);
                 }
                 Err(error) => {
                     let attempts = m.attempts + 1;
@@ -148,9 +146,7 @@ impl Pipeline {
                             now,
                         )
                         .await?;
-                        self.metrics
-                            .messages_failed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.metrics.messages_failed.increment(1);
                     } else {
                         let retry_at = now + backoff_ms(attempts);
                         tracing::info!(store, message = %m.id, attempts, %error,

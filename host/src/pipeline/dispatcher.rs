@@ -39,6 +39,7 @@ use crate::domain::segment::Membership;
 use crate::domain::survey::Survey;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
+use crate::metrics::CallRecord;
 use crate::runtime::services::HostServices;
 use crate::runtime::{scoring, CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
 
@@ -435,9 +436,8 @@ impl Pipeline {
             };
             if outcome.error_code.as_deref() != Some("install_disabled") {
                 latencies.push((
-                    bi.install.install_id.clone(),
-                    pid,
-                    outcome.status == "ok",
+                    bi.install.clone(),
+                    outcome.error_code.clone().unwrap_or_else(|| "ok".into()),
                     outcome.elapsed_us as u32,
                 ));
             }
@@ -495,13 +495,18 @@ impl Pipeline {
         }
         tx.commit().await?;
 
-        for (install, plugin, ok, us) in latencies {
-            self.metrics.record_call(&install, &plugin, ok, us);
+        for (install, code, elapsed_us) in &latencies {
+            self.metrics.record_call(&CallRecord {
+                store,
+                install: &install.install_id,
+                plugin: &install.plugin,
+                version: &install.version,
+                code,
+                elapsed_us: *elapsed_us,
+            });
         }
-        self.metrics
-            .events_processed
-            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.processed.send_modify(|n| *n += 1);
+        self.metrics.events_processed.increment(batch.len() as u64);
+        self.processed.send_modify(|n| *n += batch.len() as u64);
         if emitted > 0 {
             self.mark_store(store);
         }

@@ -1,6 +1,5 @@
 //! Intake: events are committed before any plugin runs.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -61,10 +60,8 @@ impl Pipeline {
         let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;
         self.metrics
             .events_ingested
-            .fetch_add(accepted.len() as u64 - dups, Ordering::Relaxed);
-        self.metrics
-            .events_duplicate
-            .fetch_add(dups, Ordering::Relaxed);
+            .increment(accepted.len() as u64 - dups);
+        self.metrics.events_duplicate.increment(dups);
         self.mark_store(store);
         Ok(accepted)
     }

@@ -32,9 +32,15 @@ impl Pipeline {
         }
     }
 
-    /// A receiver that changes after every committed batch.
+    /// A receiver of the number of events processed since start; it
+    /// changes after every committed batch.
     pub fn processed_updates(&self) -> tokio::sync::watch::Receiver<u64> {
         self.processed.subscribe()
+    }
+
+    /// Events processed since start.
+    pub fn events_processed(&self) -> u64 {
+        *self.processed.borrow()
     }
 
     pub(super) async fn run_worker(self, n: usize) {
