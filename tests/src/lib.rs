@@ -88,9 +88,15 @@ impl TestServer {
         Self::answer(method, req.send().await.unwrap()).await
     }
 
+    /// Sends `body` as is, on a connection of its own: a server may close
+    /// a connection it refused a body on (413) before reading all of it,
+    /// and a pooled connection must not be the next request's.
     pub async fn raw(&self, method: Method, path: &str, token: &str, body: Vec<u8>) -> Answer {
-        let req = self
-            .client
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let req = client
             .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("content-type", "application/json")

@@ -8,17 +8,28 @@ use serde_json::{json, Value};
 const LIMITS: &str = "[limits]\nmemory_mib = 32\ntimeout_ms = 100\n";
 
 async fn hostile(s: &TestServer, store: &str, mode: &str) -> String {
+    hostile_with(s, store, mode, "1.0.0", LIMITS).await
+}
+
+/// A store running `hostile@version` (published with `limits`) in `mode`.
+async fn hostile_with(
+    s: &TestServer,
+    store: &str,
+    mode: &str,
+    version: &str,
+    limits: &str,
+) -> String {
     let m = manifest(
         "hostile",
-        "1.0.0",
+        version,
         "point-rules",
         &["state", "messaging"],
-        LIMITS,
+        limits,
     );
     let a = s.publish_file(&m, guests::HOSTILE).await;
     assert!(a.status.is_success(), "{}", a.body);
     let key = s.store(store).await;
-    s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode}))
+    s.install(store, &key, "hostile", version, json!({"mode": mode}))
         .await;
     key
 }
@@ -65,7 +76,9 @@ async fn infinite_loop_stops_at_deadline_and_server_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_bomb_stops_at_its_cap() {
     let s = TestServer::start().await;
-    let key = hostile(&s, "bomb", "alloc").await;
+    // A deadline the allocation never reaches first, even on a busy machine.
+    let limits = "[limits]\nmemory_mib = 32\ntimeout_ms = 3000\n";
+    let key = hostile_with(&s, "bomb", "alloc", "1.0.0", limits).await;
     let r = s
         .events_wait(
             "bomb",

@@ -7,41 +7,39 @@
 //! were not committed; the outcome's key (event, install) guarantees no
 //! pair is applied twice.
 //!
-//! A batch runs in phases so that the database sees few, large statements
-//! and the write lock is not held while plugins run:
-//! 1. host facts (customers, orders, refunds, due expiry), committed — each
-//!    is idempotent, so a replay of the batch records nothing twice;
-//! 2. inputs (customers with those facts, installs, plugin state), read;
-//! 3. plugin calls;
-//! 4. effects, outcomes and processed marks, committed together.
+//! A batch runs in four phases, so that the database sees few, large
+//! statements and the write lock is not held while plugins run:
+//! 1. `record_facts`: customers, orders, refunds, due expiry, committed —
+//!    each is idempotent, so a replay of the batch records nothing twice;
+//! 2. `load_inputs`: the customers with those facts, the installs, their
+//!    state and what each world needs (`worlds::load`);
+//! 3. `run_calls`: every install the event concerns, in arrival order;
+//! 4. `commit_results`: effects (`worlds::apply`), outcomes and processed
+//!    marks, committed together.
+//!
+//! What a world means lives in `worlds`; this file only sequences.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::effects::{BatchWriter, Target};
+use super::effects::Target;
 use super::registry::plugin_id;
-use super::rescue::{self, FlowTarget};
-use super::segments::{is_segment_event, Classified, SegmentWriter};
+use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
 use super::{Pipeline, PipelineResult};
-use crate::db::churn::{self, Flow};
+use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
-use crate::db::segments::Memberships;
-use crate::db::{attempts, customers, events, installs, ledger, models, segments, state, surveys};
+use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys};
 use crate::domain::customer::Customer;
-use crate::domain::event::{Event, EventKind};
-use crate::domain::ledger::LedgerOp;
-use crate::domain::rescue::{Assessment, FlowAction};
-use crate::domain::segment::Membership;
-use crate::domain::survey::Survey;
+use crate::domain::event::EventKind;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::metrics::CallRecord;
 use crate::runtime::services::HostServices;
-use crate::runtime::{scoring, CallInput, CallOutput, Plugin, RuntimeError, Scope, StateBuffer};
+use crate::runtime::{CallInput, Plugin, RuntimeError, Scope, StateBuffer};
 
 /// An install as one batch sees it.
 struct BatchInstall {
@@ -52,12 +50,8 @@ struct BatchInstall {
     plugin: Result<Arc<Plugin>, String>,
     /// Plugin state per customer of the batch (if it has the capability).
     state: HashMap<String, HashMap<String, Vec<u8>>>,
-    /// The latest fitted model (segmenter, churn-rescue).
-    model: Vec<u8>,
-    /// Current memberships of the batch's customers (segmenter).
-    memberships: HashMap<String, Memberships>,
-    /// Latest flow of the batch's customers (churn-rescue).
-    flows: HashMap<String, Flow>,
+    /// What its world needs for the batch.
+    loaded: Loaded,
     calls: i64,
     failures: i64,
     consecutive: i64,
@@ -79,9 +73,7 @@ impl BatchInstall {
             world,
             plugin: Err(why.clone()),
             state: HashMap::new(),
-            model: Vec::new(),
-            memberships: HashMap::new(),
-            flows: HashMap::new(),
+            loaded: Loaded::Nothing,
             calls: 0,
             failures: 0,
             tripped: Some((why, at)),
@@ -90,21 +82,23 @@ impl BatchInstall {
     }
 }
 
-/// What one install decided about one event.
-enum Decision {
-    Ledger(Vec<LedgerOp>),
-    Segments(Vec<Membership>),
-    Churn {
-        assessment: Assessment,
-        /// The customer's active flow ends `rescued` (an order arrived).
-        rescue: bool,
-        /// `plan`'s actions, when it ran (no active flow was left).
-        plan: Option<Vec<FlowAction>>,
-    },
-    Score(serde_json::Value),
+/// What phase 1 recorded, for the phases after it.
+struct Facts {
+    /// The batch's customers, once each.
+    customers: Vec<String>,
+    /// Per event: the refunded order's total, for `order.refunded`.
+    order_totals: Vec<Option<i64>>,
+    /// The batch left open by an attempt that never committed, if any:
+    /// events up to this seq are suspect.
+    open_to: Option<i64>,
 }
 
-type CallResult = Result<CallOutput<Decision>, RuntimeError>;
+/// What phase 2 read.
+struct Inputs {
+    customers: HashMap<String, Customer>,
+    installs: Vec<BatchInstall>,
+    surveys: Surveys,
+}
 
 impl Pipeline {
     /// Processes one batch of the store's events; returns how many events
@@ -122,39 +116,56 @@ impl Pipeline {
             return Ok(0);
         }
         let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
+        let facts = self.record_facts(store, &batch, now).await?;
+        let mut inputs = self.load_inputs(store, &batch, &facts).await?;
+        let results = self.run_calls(store, &batch, &facts, &mut inputs, services, now)?;
+        let emitted = self
+            .commit_results(store, &batch, &facts, &inputs, results, now)
+            .await?;
+        self.metrics.events_processed.increment(batch.len() as u64);
+        self.processed.send_modify(|n| *n += batch.len() as u64);
+        if emitted > 0 {
+            self.mark_store(store);
+        }
+        self.wake_outbox();
+        Ok(batch.len())
+    }
 
-        // Host facts: customers exist, orders and refunds counted, due
-        // points expired — all before any plugin sees the customer.
-        let mut by_store: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for ev in &batch {
-            by_store
-                .entry(&ev.store_id)
-                .or_default()
-                .push(&ev.event.customer_id);
-        }
+    /// Phase 1: customers exist, orders and refunds counted, due points
+    /// expired — all before any plugin sees the customer — and the batch
+    /// marked open. Committed at once: the write lock is free while
+    /// plugins run.
+    async fn record_facts(
+        &self,
+        store: &str,
+        batch: &[StoredEvent],
+        now: Millis,
+    ) -> PipelineResult<Facts> {
+        let mut ids: Vec<&str> = batch
+            .iter()
+            .map(|ev| ev.event.customer_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut tx = self.db.begin_write().await?;
+        customers::ensure_many(&mut tx, store, &ids, now).await?;
         let mut order_totals = vec![None; batch.len()];
-        for (store, ids) in &by_store {
-            customers::ensure_many(&mut tx, store, ids, now).await?;
-        }
-        let mut orders: BTreeMap<&str, Vec<customers::NewOrder>> = BTreeMap::new();
+        let mut orders = Vec::new();
         for (i, ev) in batch.iter().enumerate() {
-            let (store, e) = (ev.store_id.as_str(), &ev.event);
+            let e = &ev.event;
             match &e.kind {
                 EventKind::OrderPlaced {
                     order_id,
                     total_cents,
                     currency,
                     ..
-                } => {
-                    orders.entry(store).or_default().push(customers::NewOrder {
-                        customer: &e.customer_id,
-                        order_id,
-                        total_cents: *total_cents,
-                        currency,
-                        placed_at: e.occurred_at,
-                    });
-                }
+                } => orders.push(customers::NewOrder {
+                    customer: &e.customer_id,
+                    order_id,
+                    total_cents: *total_cents,
+                    currency,
+                    placed_at: e.occurred_at,
+                }),
                 EventKind::OrderRefunded {
                     order_id,
                     refund_cents,
@@ -173,114 +184,117 @@ impl Pipeline {
                 _ => {}
             }
         }
-        for (store, list) in &orders {
-            customers::record_orders(&mut tx, store, list).await?;
-        }
-        for (store, ids) in &by_store {
-            for customer in ledger::due_among(&mut tx, store, ids, now).await? {
-                ledger::expire_customer(&mut tx, store, &customer, now).await?;
-            }
+        customers::record_orders(&mut tx, store, &orders).await?;
+        for customer in ledger::due_among(&mut tx, store, &ids, now).await? {
+            ledger::expire_customer(&mut tx, store, &customer, now).await?;
         }
         // A batch left open by the last attempt makes its events suspect;
         // this one leaves its own mark before any plugin runs, removed when
         // it commits.
-        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
         let open_to = events::open_batch(&mut tx, store).await?;
-        events::begin_batch(&mut tx, store, seqs.iter().copied().max().unwrap_or(0)).await?;
-        // The facts are idempotent (orders by id, refunds by event), so
-        // they commit now: the write lock is free while plugins run.
+        let last = batch.iter().map(|ev| ev.seq).max().unwrap_or(0);
+        events::begin_batch(&mut tx, store, last).await?;
         tx.commit().await?;
+        Ok(Facts {
+            customers: ids.into_iter().map(str::to_string).collect(),
+            order_totals,
+            open_to,
+        })
+    }
 
-        // Inputs: the customers as they are now, the installs, their state.
+    /// Phase 2: the customers as they are now, the installs, their state
+    /// and what their worlds need; the surveys the responses answer.
+    async fn load_inputs(
+        &self,
+        store: &str,
+        batch: &[StoredEvent],
+        facts: &Facts,
+    ) -> PipelineResult<Inputs> {
+        let ids: Vec<&str> = facts.customers.iter().map(String::as_str).collect();
         let mut conn = self.db.pool.acquire().await?;
-        let mut customers_of: HashMap<&str, HashMap<String, Customer>> = HashMap::new();
-        let mut installs_of: HashMap<&str, Vec<BatchInstall>> = HashMap::new();
-        for (store, ids) in &by_store {
-            customers_of.insert(store, customers::get_many(&mut conn, store, ids).await?);
-            let mut list = Vec::new();
-            for install in installs::for_events(&mut conn, store).await? {
-                let Some(world) = World::parse(&install.world) else {
-                    continue;
-                };
-                if !install.enabled {
-                    // Disabled by a breaker: nothing to load, it only
-                    // answers for the events that were queued before.
-                    list.push(BatchInstall::tripped(install, world));
-                    continue;
-                }
-                let plugin = self
-                    .plugin(&install.plugin, &install.version)
-                    .await
-                    .map_err(|e| format!("plugin could not be loaded: {e}"));
-                let state = match &plugin {
-                    Ok(p) if p.capabilities.contains(&Capability::State) => {
-                        state::load_many(&mut conn, &install.install_id, ids).await?
-                    }
-                    _ => HashMap::new(),
-                };
-                let model = match world {
-                    World::Segmenter | World::ChurnRescue => {
-                        models::bytes(&mut conn, &install.install_id).await?
-                    }
-                    _ => Vec::new(),
-                };
-                let memberships = match world {
-                    World::Segmenter => {
-                        segments::of_customers(&mut conn, &install.install_id, ids).await?
-                    }
-                    _ => HashMap::new(),
-                };
-                let flows = match world {
-                    World::ChurnRescue => churn::latest_of(&mut conn, store, ids).await?,
-                    _ => HashMap::new(),
-                };
-                list.push(BatchInstall {
-                    consecutive: install.consecutive_failures,
-                    config: install.config.to_string(),
-                    world,
-                    install,
-                    plugin,
-                    state,
-                    model,
-                    memberships,
-                    flows,
-                    calls: 0,
-                    failures: 0,
-                    tripped: None,
-                });
+        let customers = customers::get_many(&mut conn, store, &ids).await?;
+        let mut list = Vec::new();
+        for install in installs::for_events(&mut conn, store).await? {
+            let Some(world) = World::parse(&install.world) else {
+                continue;
+            };
+            if !install.enabled {
+                // Disabled by a breaker: nothing to load, it only answers
+                // for the events that were queued before.
+                list.push(BatchInstall::tripped(install, world));
+                continue;
             }
-            installs_of.insert(store, list);
+            let plugin = self
+                .plugin(&install.plugin, &install.version)
+                .await
+                .map_err(|e| format!("plugin could not be loaded: {e}"));
+            let state = match &plugin {
+                Ok(p) if p.capabilities.contains(&Capability::State) => {
+                    state::load_many(&mut conn, &install.install_id, &ids).await?
+                }
+                _ => HashMap::new(),
+            };
+            let loaded = worlds::load(world, &mut conn, store, &install.install_id, &ids).await?;
+            list.push(BatchInstall {
+                consecutive: install.consecutive_failures,
+                config: install.config.to_string(),
+                world,
+                install,
+                plugin,
+                state,
+                loaded,
+                calls: 0,
+                failures: 0,
+                tripped: None,
+            });
         }
-        let mut surveys_of: HashMap<(String, String), Survey> = HashMap::new();
-        for ev in &batch {
+        let mut surveys_of = Surveys::new();
+        for ev in batch {
             if let EventKind::SurveySubmitted { survey_id, .. } = &ev.event.kind {
-                let key = (ev.store_id.clone(), survey_id.clone());
+                let key = (store.to_string(), survey_id.clone());
                 if let std::collections::hash_map::Entry::Vacant(slot) = surveys_of.entry(key) {
-                    if let Some(s) = surveys::get(&mut conn, &ev.store_id, survey_id).await? {
+                    if let Some(s) = surveys::get(&mut conn, store, survey_id).await? {
                         slot.insert(s);
                     }
                 }
             }
         }
-        drop(conn);
+        Ok(Inputs {
+            customers,
+            installs: list,
+            surveys: surveys_of,
+        })
+    }
 
-        // Plugin calls, in arrival order, on this thread (the calls block
-        // it; the journal of suspect events waits on the database from it).
+    /// Phase 3: every install on every event it concerns, in arrival
+    /// order, on this thread (the calls block it; the journal of suspect
+    /// events waits on the database from it).
+    fn run_calls(
+        &self,
+        store: &str,
+        batch: &[StoredEvent],
+        facts: &Facts,
+        inputs: &mut Inputs,
+        services: &Arc<dyn HostServices>,
+        now: Millis,
+    ) -> PipelineResult<Vec<Ran>> {
         let handle = tokio::runtime::Handle::current();
-        let results = tokio::task::block_in_place(|| -> PipelineResult<Vec<Ran>> {
+        let Inputs {
+            customers,
+            installs,
+            surveys,
+        } = inputs;
+        tokio::task::block_in_place(|| {
             let mut results: Vec<Ran> = Vec::new();
             for (i, ev) in batch.iter().enumerate() {
-                let (store, e) = (ev.store_id.as_str(), &ev.event);
-                let customer = customers_of[store]
-                    .get(&e.customer_id)
-                    .cloned()
-                    .unwrap_or_default();
+                let e = &ev.event;
+                let customer = customers.get(&e.customer_id).cloned().unwrap_or_default();
                 // A batch with this event began before and never committed:
                 // its calls are journalled, and one that never finishes is
                 // given up on instead of stopping the store at every start.
-                let suspect = open_to.is_some_and(|to| ev.seq <= to);
-                for (k, bi) in installs_of.get_mut(store).into_iter().flatten().enumerate() {
-                    if !concerns(bi.world, e, store, &surveys_of) {
+                let suspect = facts.open_to.is_some_and(|to| ev.seq <= to);
+                for (k, bi) in installs.iter_mut().enumerate() {
+                    if !worlds::concerns(bi.world, e, store, surveys) {
                         continue;
                     }
                     if let Some((why, at)) = &bi.tripped {
@@ -302,8 +316,8 @@ impl Pipeline {
                     let call = Call {
                         event: ev,
                         customer: &customer,
-                        order_total: order_totals[i],
-                        surveys: &surveys_of,
+                        order_total: facts.order_totals[i],
+                        surveys,
                         suspect,
                     };
                     let (result, elapsed) = self.run_install(&handle, bi, call, services)?;
@@ -318,14 +332,23 @@ impl Pipeline {
                 }
             }
             Ok(results)
-        })?;
-        // Effects, outcomes, marks: one transaction.
+        })
+    }
+
+    /// Phase 4: effects, outcomes, counters and marks in one transaction;
+    /// returns how many segment events it emitted.
+    async fn commit_results(
+        &self,
+        store: &str,
+        batch: &[StoredEvent],
+        facts: &Facts,
+        inputs: &Inputs,
+        results: Vec<Ran>,
+        now: Millis,
+    ) -> PipelineResult<usize> {
         let mut tx = self.db.begin_write().await?;
-        let mut writer = BatchWriter::new(now);
-        let mut seg_writer = SegmentWriter::new(now);
-        let mut assessments: BTreeMap<&str, Vec<churn::Assessment>> = BTreeMap::new();
-        let mut scored = vec![None; batch.len()];
-        let mut latencies = Vec::with_capacity(results.len());
+        let mut sinks = Sinks::new(now, batch.len());
+        let mut calls = Vec::with_capacity(results.len());
         for Ran {
             event: i,
             install: k,
@@ -333,84 +356,32 @@ impl Pipeline {
             elapsed,
         } in results
         {
-            let ev = &batch[i];
-            let (store, e) = (ev.store_id.as_str(), &ev.event);
-            let bi = &installs_of[store][k];
+            let e = &batch[i].event;
+            let bi = &inputs.installs[k];
             let pid = plugin_id(&bi.install.plugin, &bi.install.version);
-            let target = Target {
-                store,
-                customer: &e.customer_id,
-                event_id: &e.id,
-                install_id: &bi.install.install_id,
-            };
             let outcome = match result {
                 Ok(Ok(out)) => {
-                    let mut fx = match &out.value {
-                        Decision::Ledger(ops) => writer.ops(&mut tx, &target, ops).await?,
-                        Decision::Segments(list) => {
-                            let c = Classified {
-                                store,
-                                install_id: &bi.install.install_id,
-                                plugin: &pid,
-                                customer: &e.customer_id,
-                                as_of: e.occurred_at,
-                                cause: &e.id,
-                            };
-                            seg_writer.apply(&c, bi.memberships.get(&e.customer_id), list)
-                        }
-                        Decision::Churn {
-                            assessment,
-                            rescue,
-                            plan,
-                        } => {
-                            assessments
-                                .entry(store)
-                                .or_default()
-                                .push(churn::Assessment {
-                                    install_id: bi.install.install_id.clone(),
-                                    customer_id: e.customer_id.clone(),
-                                    p_alive: assessment.p_alive,
-                                    risk: assessment.risk,
-                                    value_cents: assessment.value_cents,
-                                    details: assessment.details.clone(),
-                                    as_of: e.occurred_at,
-                                    assessed_at: now,
-                                });
-                            let t = FlowTarget {
-                                store,
-                                install_id: &bi.install.install_id,
-                                customer: &e.customer_id,
-                                event_id: Some(&e.id),
-                                now,
-                            };
-                            let mut fx = vec![json!({"op": "assessed",
-                                "p_alive": assessment.p_alive, "risk": assessment.risk})];
-                            let latest = bi.flows.get(&e.customer_id).cloned();
-                            if let (true, Some(mut flow)) = (*rescue, latest.clone()) {
-                                fx.push(rescue::rescue_on_order(&mut tx, &t, &mut flow).await?);
-                            }
-                            if let Some(actions) = plan {
-                                let ended = latest.filter(|f| f.state != "active");
-                                fx.extend(
-                                    rescue::apply_plan(
-                                        &mut tx,
-                                        &t,
-                                        assessment,
-                                        ended.as_ref(),
-                                        actions,
-                                    )
-                                    .await?,
-                                );
-                            }
-                            fx
-                        }
-                        Decision::Score(score) => {
-                            scored[i] = Some((bi.install.install_id.clone(), score.to_string()));
-                            vec![json!({"op": "survey_scored", "score": score})]
-                        }
+                    let at = Applying {
+                        target: Target {
+                            store,
+                            customer: &e.customer_id,
+                            event_id: &e.id,
+                            install_id: &bi.install.install_id,
+                        },
+                        plugin: &pid,
+                        event: e,
+                        index: i,
+                        loaded: &bi.loaded,
+                        now,
                     };
-                    fx.extend(writer.messages(&mut tx, &target, out.outbox).await?);
-                    writer.state(&target, out.state.writes);
+                    let mut fx = worlds::apply(&mut tx, &mut sinks, &at, &out.value).await?;
+                    fx.extend(
+                        sinks
+                            .writer
+                            .messages(&mut tx, &at.target, out.outbox)
+                            .await?,
+                    );
+                    sinks.writer.state(&at.target, out.state.writes);
                     Outcome {
                         install_id: bi.install.install_id.clone(),
                         plugin: pid.clone(),
@@ -435,16 +406,19 @@ impl Pipeline {
                 }
             };
             if outcome.error_code.as_deref() != Some("install_disabled") {
-                latencies.push((
-                    bi.install.clone(),
-                    outcome.error_code.clone().unwrap_or_else(|| "ok".into()),
-                    outcome.elapsed_us as u32,
-                ));
+                let code = outcome.error_code.clone().unwrap_or_else(|| "ok".into());
+                calls.push((k, code, outcome.elapsed_us as u32));
             }
-            writer.outcome(store, &e.id, outcome);
+            sinks.writer.outcome(store, &e.id, outcome);
         }
+        let Sinks {
+            writer,
+            segments,
+            assessments,
+            scored,
+        } = sinks;
         writer.finish(&mut tx).await?;
-        let emitted = seg_writer.finish(&mut tx).await?;
+        let emitted = segments.finish(&mut tx).await?;
         for (store, list) in &assessments {
             churn::save_assessments(&mut tx, store, list).await?;
         }
@@ -453,7 +427,7 @@ impl Pipeline {
                 let e = &ev.event;
                 surveys::save_response(
                     &mut tx,
-                    &ev.store_id,
+                    store,
                     survey_id,
                     &e.id,
                     &e.customer_id,
@@ -464,27 +438,26 @@ impl Pipeline {
                 .await?;
             }
         }
-        for list in installs_of.values() {
-            for bi in list.iter().filter(|bi| bi.calls > 0) {
-                installs::record_calls(
-                    &mut tx,
-                    &bi.install.install_id,
-                    bi.calls,
-                    bi.failures,
-                    bi.consecutive,
-                    bi.tripped.as_ref().map(|(why, _)| why.as_str()),
-                    now,
-                )
-                .await?;
-                if let Some((why, _)) = &bi.tripped {
-                    tracing::error!(store = %bi.install.store_id, install = %bi.install.install_id,
-                        plugin = %plugin_id(&bi.install.plugin, &bi.install.version), "install {why}");
-                }
+        for bi in inputs.installs.iter().filter(|bi| bi.calls > 0) {
+            installs::record_calls(
+                &mut tx,
+                &bi.install.install_id,
+                bi.calls,
+                bi.failures,
+                bi.consecutive,
+                bi.tripped.as_ref().map(|(why, _)| why.as_str()),
+                now,
+            )
+            .await?;
+            if let Some((why, _)) = &bi.tripped {
+                tracing::error!(store = %bi.install.store_id, install = %bi.install.install_id,
+                    plugin = %plugin_id(&bi.install.plugin, &bi.install.version), "install {why}");
             }
         }
+        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
         events::mark_processed_many(&mut tx, &seqs, now).await?;
         events::end_batch(&mut tx, store).await?;
-        if let Some(to) = open_to {
+        if let Some(to) = facts.open_to {
             // The suspect events are done: their journal is no longer needed.
             let done: Vec<&str> = batch
                 .iter()
@@ -494,8 +467,8 @@ impl Pipeline {
             attempts::forget(&mut tx, store, &done).await?;
         }
         tx.commit().await?;
-
-        for (install, code, elapsed_us) in &latencies {
+        for (k, code, elapsed_us) in &calls {
+            let install = &inputs.installs[*k].install;
             self.metrics.record_call(&CallRecord {
                 store,
                 install: &install.install_id,
@@ -505,135 +478,18 @@ impl Pipeline {
                 elapsed_us: *elapsed_us,
             });
         }
-        self.metrics.events_processed.increment(batch.len() as u64);
-        self.processed.send_modify(|n| *n += batch.len() as u64);
-        if emitted > 0 {
-            self.mark_store(store);
-        }
-        self.wake_outbox();
-        Ok(batch.len())
-    }
-
-    /// Runs the calls an install makes for an event that concerns it.
-    fn decide(&self, a: CallArgs<'_>, input: CallInput) -> CallResult {
-        let (rt, p, cfg, e) = (&self.runtime, a.plugin, a.bi.config.as_str(), a.event);
-        match a.bi.world {
-            World::PointRules => rt
-                .on_event(p, input, cfg, a.customer, e, a.order_total)
-                .map(|o| o.map(Decision::Ledger)),
-            World::Segmenter => rt
-                .classify(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)
-                .map(|o| o.map(Decision::Segments)),
-            World::ChurnRescue => (|| {
-                let (scope, services) = (input.scope.clone(), input.services.clone());
-                let assessed = rt.assess(p, input, cfg, &a.bi.model, a.customer, e.occurred_at)?;
-                let active =
-                    a.bi.flows
-                        .get(&e.customer_id)
-                        .is_some_and(|f| f.state == "active");
-                let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
-                if active && !rescue {
-                    return Ok(assessed.map(|assessment| Decision::Churn {
-                        assessment,
-                        rescue,
-                        plan: None,
-                    }));
-                }
-                let CallOutput {
-                    value: assessment,
-                    state,
-                    mut outbox,
-                    elapsed,
-                    memory_peak_bytes,
-                } = assessed;
-                // `plan` sees the state `assess` left, in the same scope.
-                let next = CallInput {
-                    scope,
-                    state,
-                    services,
-                };
-                let planned = rt.plan(p, next, cfg, &assessment, a.customer)?;
-                outbox.extend(planned.outbox);
-                Ok(CallOutput {
-                    value: Decision::Churn {
-                        assessment,
-                        rescue,
-                        plan: Some(planned.value),
-                    },
-                    state: planned.state,
-                    outbox,
-                    elapsed: elapsed + planned.elapsed,
-                    memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
-                })
-            })(),
-            World::SurveyScorer => {
-                // `concerns` let only responses to a known survey through.
-                let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
-                    unreachable!("a survey-scorer runs on survey.submitted only");
-                };
-                let survey = &a.surveys[&(a.store.to_string(), survey_id.clone())];
-                let wit_survey = scoring::Survey {
-                    id: survey.id.clone(),
-                    kind: survey.kind.clone(),
-                    questions: survey.questions.clone(),
-                };
-                let response = scoring::Response {
-                    customer_id: e.customer_id.clone(),
-                    submitted_at: e.occurred_at,
-                    answers: answers.to_string(),
-                };
-                rt.score(p, input, cfg, &wit_survey, &response)
-                    .and_then(|o| {
-                        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&o.value);
-                        match parsed {
-                            Ok(v) if v.is_object() => Ok(o.map(|_| Decision::Score(v))),
-                            _ => Err(RuntimeError::InvalidOutput(
-                                "a score must be a JSON object".into(),
-                            )),
-                        }
-                    })
-            }
-        }
+        Ok(emitted)
     }
 }
 
 /// One event as one install's call meets it.
 struct Call<'a> {
-    event: &'a events::StoredEvent,
+    event: &'a StoredEvent,
     customer: &'a Customer,
     order_total: Option<i64>,
-    surveys: &'a HashMap<(String, String), Survey>,
+    surveys: &'a Surveys,
     /// A batch with the event began before and never committed.
     suspect: bool,
-}
-
-/// What `decide` needs to know about one call.
-struct CallArgs<'a> {
-    plugin: &'a Plugin,
-    bi: &'a BatchInstall,
-    customer: &'a Customer,
-    event: &'a Event,
-    order_total: Option<i64>,
-    surveys: &'a HashMap<(String, String), Survey>,
-    store: &'a str,
-}
-
-/// Whether an install of `world` runs on this event: point rules on every
-/// event; segmenters and churn models on every event of the customer but
-/// the host's own segment changes; survey scorers on responses to a known
-/// survey.
-fn concerns(
-    world: World,
-    e: &Event,
-    store: &str,
-    surveys: &HashMap<(String, String), Survey>,
-) -> bool {
-    match world {
-        World::PointRules => true,
-        World::Segmenter | World::ChurnRescue => !is_segment_event(&e.event_type),
-        World::SurveyScorer => matches!(&e.kind, EventKind::SurveySubmitted { survey_id, .. }
-            if surveys.contains_key(&(store.to_string(), survey_id.clone()))),
-    }
 }
 
 fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Duration) -> Outcome {
@@ -718,7 +574,8 @@ impl Pipeline {
         };
         let args = CallArgs {
             plugin: &plugin,
-            bi,
+            config: &bi.config,
+            loaded: &bi.loaded,
             customer: call.customer,
             event: e,
             order_total: call.order_total,
@@ -726,7 +583,7 @@ impl Pipeline {
             store,
         };
         let started = std::time::Instant::now();
-        let result = self.decide(args, input);
+        let result = worlds::decide(bi.world, &self.runtime, args, input);
         let elapsed = started.elapsed();
         if call.suspect {
             handle.block_on(self.journal_finish(store, &e.id, &install_id))?;

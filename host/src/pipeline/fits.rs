@@ -16,13 +16,12 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::registry::plugin_id;
-use super::rescue::{self, FlowTarget};
-use super::segments::{Classified, SegmentWriter};
 use super::services::DbServices;
+use super::worlds::{self, Refit};
 use super::{Pipeline, PipelineResult};
 use crate::db::customers::PopulationRow;
 use crate::db::installs::Install;
-use crate::db::{churn, customers, installs, models, segments, state, stores};
+use crate::db::{customers, installs, models, state, stores};
 use crate::domain::customer::{Customer, CustomerStats};
 use crate::domain::time::{now_ms, to_rfc3339, Millis};
 use crate::domain::{Capability, World};
@@ -220,25 +219,20 @@ impl Pipeline {
             }
         };
         let config = install.config.to_string();
-        let input = |event: Option<String>, st: StateBuffer| CallInput {
-            scope: Scope {
-                store_id: store.to_string(),
-                install_id: install.install_id.clone(),
-                plugin: pid.clone(),
-                event_id: event,
-            },
-            state: st,
-            services: services.clone(),
-        };
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             customers = population.rows.len(), "fit started");
         let fitted = tokio::task::block_in_place(|| {
-            self.runtime.fit(
-                &plugin,
-                input(None, StateBuffer::default()),
-                &config,
-                population,
-            )
+            let input = CallInput {
+                scope: Scope {
+                    store_id: store.to_string(),
+                    install_id: install.install_id.clone(),
+                    plugin: pid.clone(),
+                    event_id: None,
+                },
+                state: StateBuffer::default(),
+                services: services.clone(),
+            };
+            self.runtime.fit(&plugin, input, &config, population)
         });
         let fitted = match fitted {
             Ok(f) => f,
@@ -287,105 +281,31 @@ impl Pipeline {
         // events runs until every one of them is updated.
         let _held = self.lanes.hold(store).await;
         let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
-        let mut conn = self.db.pool.acquire().await?;
-        let mut states = if plugin.capabilities.contains(&Capability::State) {
+        let states = if plugin.capabilities.contains(&Capability::State) {
+            let mut conn = self.db.pool.acquire().await?;
             state::load_many(&mut conn, &install.install_id, &ids).await?
         } else {
             HashMap::new()
         };
-        let cause = format!("fit:{}:{}", install.install_id, now);
-        let mut state_writes = Vec::new();
-        match world {
-            World::Segmenter => {
-                let old = segments::of_install(&mut conn, &install.install_id).await?;
-                drop(conn);
-                let results = self.for_everyone(people, &pid, |c| {
-                    let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    self.runtime
-                        .classify(&plugin, input(None, st), &config, &model, c, as_of)
-                });
-                let mut writer = SegmentWriter::new(now);
-                for (c, result) in people.iter().zip(results) {
-                    let Some(out) = result else {
-                        report.failed += 1;
-                        continue;
-                    };
-                    for (k, v) in out.state.writes {
-                        state_writes.push((install.install_id.clone(), c.id.clone(), k, v));
-                    }
-                    let who = Classified {
-                        store,
-                        install_id: &install.install_id,
-                        plugin: &pid,
-                        customer: &c.id,
-                        as_of,
-                        cause: &cause,
-                    };
-                    writer.apply(&who, old.get(&c.id), &out.value);
-                    report.updated += 1;
-                }
-                let mut tx = self.db.begin_write().await?;
-                writer.finish(&mut tx).await?;
-                state::apply_many(&mut tx, &state_writes).await?;
-                tx.commit().await?;
-            }
-            _ => {
-                let flows = churn::latest_of(&mut conn, store, &ids).await?;
-                drop(conn);
-                let results = self.for_everyone(people, &pid, |c| {
-                    let st = StateBuffer::new(states.remove(&c.id).unwrap_or_default());
-                    let assessed =
-                        self.runtime
-                            .assess(&plugin, input(None, st), &config, &model, c, as_of)?;
-                    let active = flows.get(&c.id).is_some_and(|f| f.state == "active");
-                    if active {
-                        return Ok(assessed.map(|a| (a, None)));
-                    }
-                    let (a, st) = (assessed.value, assessed.state);
-                    let planned = self
-                        .runtime
-                        .plan(&plugin, input(None, st), &config, &a, c)?;
-                    Ok(planned.map(|actions| (a, Some(actions))))
-                });
-                let mut tx = self.db.begin_write().await?;
-                let mut assessments = Vec::new();
-                for (c, result) in people.iter().zip(results) {
-                    let Some(out) = result else {
-                        report.failed += 1;
-                        continue;
-                    };
-                    for (k, v) in out.state.writes {
-                        state_writes.push((install.install_id.clone(), c.id.clone(), k, v));
-                    }
-                    let (a, plan) = out.value;
-                    if let Some(actions) = plan.filter(|p| !p.is_empty()) {
-                        let t = FlowTarget {
-                            store,
-                            install_id: &install.install_id,
-                            customer: &c.id,
-                            event_id: None,
-                            now,
-                        };
-                        let latest = flows.get(&c.id).filter(|f| f.state != "active");
-                        rescue::apply_plan(&mut tx, &t, &a, latest, &actions).await?;
-                    }
-                    assessments.push(churn::Assessment {
-                        install_id: install.install_id.clone(),
-                        customer_id: c.id.clone(),
-                        p_alive: a.p_alive,
-                        risk: a.risk,
-                        value_cents: a.value_cents,
-                        details: a.details,
-                        as_of,
-                        assessed_at: now,
-                    });
-                    report.updated += 1;
-                }
-                churn::save_assessments(&mut tx, store, &assessments).await?;
-                state::apply_many(&mut tx, &state_writes).await?;
-                tx.commit().await?;
-            }
-        }
+        let mut refit = Refit {
+            store,
+            install,
+            plugin: &plugin,
+            pid: &pid,
+            config: &config,
+            model: &model,
+            as_of,
+            now,
+            people,
+            states,
+            services,
+        };
+        let done = match world {
+            World::Segmenter => worlds::segmenter::refit(self, &mut refit).await?,
+            _ => worlds::churn_rescue::refit(self, &mut refit).await?,
+        };
+        report.updated = done.updated;
+        report.failed = done.failed;
         report.status = "ok".into();
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             updated = report.updated, failed = report.failed,
@@ -397,7 +317,7 @@ impl Pipeline {
 
     /// Calls `f` for every customer on this thread, logging progress; a
     /// failed call gives None.
-    fn for_everyone<T>(
+    pub(super) fn for_everyone<T>(
         &self,
         people: &[Customer],
         pid: &str,

@@ -21,6 +21,7 @@ mod stores;
 mod surveys;
 mod timers;
 mod workers;
+mod worlds;
 
 use std::sync::Arc;
 

@@ -1,0 +1,197 @@
+//! `churn-rescue`: a population fit makes a model; each event of a
+//! customer re-assesses them, and when no flow of theirs is active, `plan`
+//! may start one. An order ends an active flow `rescued`. Every fit
+//! re-assesses (and plans for) everyone. Flow timers are `timers.rs`.
+
+use serde_json::{json, Value};
+
+use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, Sinks};
+use crate::db::{churn, models, state, Conn, DbResult, Tx};
+use crate::domain::event::{Event, EventKind};
+use crate::domain::rescue::{Assessment, FlowAction};
+use crate::pipeline::rescue::{self, FlowTarget};
+use crate::pipeline::segments::is_segment_event;
+use crate::pipeline::{Pipeline, PipelineResult};
+use crate::runtime::{CallInput, CallOutput, Runtime};
+
+pub async fn load(
+    conn: &mut Conn,
+    store: &str,
+    install_id: &str,
+    customers: &[&str],
+) -> DbResult<Loaded> {
+    Ok(Loaded::ChurnRescue {
+        model: models::bytes(conn, install_id).await?,
+        flows: churn::latest_of(conn, store, customers).await?,
+    })
+}
+
+/// Every event of the customer but the host's own segment changes.
+pub fn concerns(e: &Event) -> bool {
+    !is_segment_event(&e.event_type)
+}
+
+/// `assess`, then `plan` (in the same scope, seeing the state `assess`
+/// left) unless the customer's flow is still active.
+pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
+    let Loaded::ChurnRescue { model, flows } = a.loaded else {
+        unreachable!("a churn-rescue install loads a model");
+    };
+    let e = a.event;
+    let (scope, services) = (input.scope.clone(), input.services.clone());
+    let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
+    let active = flows
+        .get(&e.customer_id)
+        .is_some_and(|f| f.state == "active");
+    let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
+    if active && !rescue {
+        return Ok(assessed.map(|assessment| Decision::Churn {
+            assessment,
+            rescue,
+            plan: None,
+        }));
+    }
+    let CallOutput {
+        value: assessment,
+        state,
+        mut outbox,
+        elapsed,
+        memory_peak_bytes,
+    } = assessed;
+    let next = CallInput {
+        scope,
+        state,
+        services,
+    };
+    let planned = rt.plan(a.plugin, next, a.config, &assessment, a.customer)?;
+    outbox.extend(planned.outbox);
+    Ok(CallOutput {
+        value: Decision::Churn {
+            assessment,
+            rescue,
+            plan: Some(planned.value),
+        },
+        state: planned.state,
+        outbox,
+        elapsed: elapsed + planned.elapsed,
+        memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
+    })
+}
+
+fn stored(
+    at_install: &str,
+    customer: &str,
+    a: &Assessment,
+    as_of: i64,
+    now: i64,
+) -> churn::Assessment {
+    churn::Assessment {
+        install_id: at_install.to_string(),
+        customer_id: customer.to_string(),
+        p_alive: a.p_alive,
+        risk: a.risk,
+        value_cents: a.value_cents,
+        details: a.details.clone(),
+        as_of,
+        assessed_at: now,
+    }
+}
+
+/// Keeps the assessment, ends an active flow on an order, applies a plan.
+pub async fn apply(
+    tx: &mut Tx,
+    sinks: &mut Sinks,
+    at: &Applying<'_>,
+    assessment: &Assessment,
+    rescue: bool,
+    plan: Option<&[FlowAction]>,
+) -> PipelineResult<Vec<Value>> {
+    let Loaded::ChurnRescue { flows, .. } = at.loaded else {
+        unreachable!("a churn-rescue install loads flows");
+    };
+    let (store, install_id, customer) = (at.target.store, at.target.install_id, at.target.customer);
+    sinks
+        .assessments
+        .entry(store.to_string())
+        .or_default()
+        .push(stored(
+            install_id,
+            customer,
+            assessment,
+            at.event.occurred_at,
+            at.now,
+        ));
+    let t = FlowTarget {
+        store,
+        install_id,
+        customer,
+        event_id: Some(at.target.event_id),
+        now: at.now,
+    };
+    let mut fx = vec![json!({"op": "assessed",
+        "p_alive": assessment.p_alive, "risk": assessment.risk})];
+    let latest = flows.get(customer).cloned();
+    if let (true, Some(mut flow)) = (rescue, latest.clone()) {
+        fx.push(rescue::rescue_on_order(tx, &t, &mut flow).await?);
+    }
+    if let Some(actions) = plan {
+        let ended = latest.filter(|f| f.state != "active");
+        fx.extend(rescue::apply_plan(tx, &t, assessment, ended.as_ref(), actions).await?);
+    }
+    Ok(fx)
+}
+
+/// Re-assesses everyone with the new model, planning for those without
+/// an active flow, in one transaction.
+pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
+    let ids: Vec<&str> = r.people.iter().map(|c| c.id.as_str()).collect();
+    let flows = {
+        let mut conn = p.db.pool.acquire().await?;
+        churn::latest_of(&mut conn, r.store, &ids).await?
+    };
+    let (people, plugin, pid, config, model, as_of) =
+        (r.people, r.plugin, r.pid, r.config, r.model, r.as_of);
+    let results = p.for_everyone(people, pid, |c| {
+        let input = r.input(&c.id);
+        let assessed = p.runtime.assess(plugin, input, config, model, c, as_of)?;
+        if flows.get(&c.id).is_some_and(|f| f.state == "active") {
+            return Ok(assessed.map(|a| (a, None)));
+        }
+        let (a, state) = (assessed.value, assessed.state);
+        let mut next = r.input(&c.id);
+        next.state = state;
+        let planned = p.runtime.plan(plugin, next, config, &a, c)?;
+        Ok(planned.map(|actions| (a, Some(actions))))
+    });
+    let mut tx = p.db.begin_write().await?;
+    let mut assessments = Vec::new();
+    let mut state_writes = Vec::new();
+    let mut done = Refitted::default();
+    for (c, result) in people.iter().zip(results) {
+        let Some(out) = result else {
+            done.failed += 1;
+            continue;
+        };
+        for (k, v) in out.state.writes {
+            state_writes.push((r.install.install_id.clone(), c.id.clone(), k, v));
+        }
+        let (a, plan) = out.value;
+        if let Some(actions) = plan.filter(|p| !p.is_empty()) {
+            let t = FlowTarget {
+                store: r.store,
+                install_id: &r.install.install_id,
+                customer: &c.id,
+                event_id: None,
+                now: r.now,
+            };
+            let latest = flows.get(&c.id).filter(|f| f.state != "active");
+            rescue::apply_plan(&mut tx, &t, &a, latest, &actions).await?;
+        }
+        assessments.push(stored(&r.install.install_id, &c.id, &a, as_of, r.now));
+        done.updated += 1;
+    }
+    churn::save_assessments(&mut tx, r.store, &assessments).await?;
+    state::apply_many(&mut tx, &state_writes).await?;
+    tx.commit().await?;
+    Ok(done)
+}

@@ -1,0 +1,265 @@
+//! The typed calls of every world's exports: inputs converted to the WIT
+//! types, outputs converted back and checked (a bad value fails the call).
+
+use super::bindings::churn_rescue::exports::clientele::crm::rescue;
+use super::bindings::survey_scorer::exports::clientele::crm::scoring;
+use super::bindings::types::{Fitted, Population};
+use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError, WorldPre};
+use crate::domain::customer::Customer;
+use crate::domain::event::Event;
+use crate::domain::ledger::{validate_ops, LedgerOp};
+use crate::domain::rescue::{Assessment, FlowAction};
+use crate::domain::segment::Membership;
+use crate::domain::World;
+
+impl Runtime {
+    /// `point-rules`: what one event means for the customer's points.
+    pub fn on_event(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        event: &Event,
+        order_total: Option<i64>,
+    ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::PointRules(pre) = &plugin.pre else {
+            return Err(RuntimeError::WrongWorld(format!(
+                "plugin {} is not a point-rules plugin",
+                plugin.id
+            )));
+        };
+        let wit_customer = convert::customer(customer);
+        let wit_event = convert::event(event, order_total);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.clientele_crm_loyalty().call_on_event(
+                store,
+                &config,
+                &wit_customer,
+                &wit_event,
+            )
+        })?;
+        let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
+        validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
+        Ok(CallOutput {
+            value: ops,
+            state: out.state,
+            outbox: out.outbox,
+            elapsed: out.elapsed,
+            memory_peak_bytes: out.memory_peak_bytes,
+        })
+    }
+}
+
+impl Runtime {
+    fn wrong_world(plugin: &Plugin, wanted: World) -> RuntimeError {
+        RuntimeError::WrongWorld(format!(
+            "plugin {} implements {}, not {}",
+            plugin.id,
+            plugin.world.name(),
+            wanted.name()
+        ))
+    }
+
+    /// `segmenter` or `churn-rescue`: fit a model over the population,
+    /// within the plugin's `fit_timeout_ms`.
+    pub fn fit(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        population: &Population,
+    ) -> Result<CallOutput<Fitted>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let timeout = plugin.limits.fit_timeout_ms;
+        match &plugin.pre {
+            WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_segmentation()
+                    .call_fit(store, &config, population)
+            }),
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, timeout, |store| {
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_fit(store, &config, population)
+            }),
+            _ => Err(Self::wrong_world(plugin, World::Segmenter)),
+        }
+    }
+
+    /// `segmenter`: the customer's segments as of `as_of`.
+    pub fn classify(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        model: &[u8],
+        customer: &Customer,
+        as_of: i64,
+    ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::Segmenter(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::Segmenter));
+        };
+        let c = convert::customer(customer);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_segmentation()
+                .call_classify(store, &config, model, &c, as_of)
+        })?;
+        checked(out, |list| {
+            let list = convert::memberships(list)?;
+            crate::domain::segment::validate(&list)?;
+            Ok(list)
+        })
+    }
+
+    /// `survey-scorer`: check and score one response.
+    pub fn score(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        survey: &scoring::Survey,
+        response: &scoring::Response,
+    ) -> Result<CallOutput<String>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::SurveyScorer));
+        };
+        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_scoring()
+                .call_score(store, &config, survey, response)
+        })
+    }
+
+    /// `survey-scorer`: the report over every stored score.
+    pub fn aggregate(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        survey: &scoring::Survey,
+        scored: &[String],
+    ) -> Result<CallOutput<String>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::SurveyScorer));
+        };
+        self.run(plugin, input, plugin.limits.fit_timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_scoring()
+                .call_aggregate(store, &config, survey, scored)
+        })
+    }
+
+    /// `churn-rescue`: assess one customer as of `as_of`.
+    pub fn assess(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        model: &[u8],
+        customer: &Customer,
+        as_of: i64,
+    ) -> Result<CallOutput<Assessment>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_assess(store, &config, model, &c, as_of)
+        })?;
+        checked(out, |a| {
+            let a = convert::assessment(a)?;
+            crate::domain::rescue::validate_assessment(&a)?;
+            Ok(a)
+        })
+    }
+
+    /// `churn-rescue`: what to do about an assessment.
+    pub fn plan(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        assessment: &Assessment,
+        customer: &Customer,
+    ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        let a = convert::wit_assessment(assessment);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_plan(store, &config, &a, &c)
+        })?;
+        checked(out, checked_actions)
+    }
+
+    /// `churn-rescue`: a flow's timer is due.
+    pub fn on_timer(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        flow: &rescue::FlowState,
+    ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
+        // The generated async calls take owned strings by reference.
+        let config = config.to_string();
+        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::ChurnRescue));
+        };
+        let c = convert::customer(customer);
+        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+            pre.instantiate(&mut *store)?
+                .clientele_crm_rescue()
+                .call_on_timer(store, &config, &c, flow)
+        })?;
+        checked(out, checked_actions)
+    }
+}
+
+/// Converts and checks a call's value; a bad value fails the call.
+fn checked<T, U>(
+    out: CallOutput<T>,
+    check: impl FnOnce(T) -> Result<U, String>,
+) -> Result<CallOutput<U>, RuntimeError> {
+    let CallOutput {
+        value,
+        state,
+        outbox,
+        elapsed,
+        memory_peak_bytes,
+    } = out;
+    Ok(CallOutput {
+        value: check(value).map_err(RuntimeError::InvalidOutput)?,
+        state,
+        outbox,
+        elapsed,
+        memory_peak_bytes,
+    })
+}
+
+fn checked_actions(list: Vec<rescue::Action>) -> Result<Vec<FlowAction>, String> {
+    let list = convert::actions(list)?;
+    crate::domain::rescue::validate_actions(&list)?;
+    Ok(list)
+}
