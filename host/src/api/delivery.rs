@@ -13,6 +13,7 @@ use super::auth::StoreScope;
 use super::params::StorePath;
 use super::{json_body, ApiError, AppState};
 use crate::db::{messages, stores};
+use crate::domain::states::MessageState;
 use crate::domain::time::to_rfc3339;
 use crate::pipeline::delivery::Delivery;
 
@@ -80,9 +81,7 @@ pub struct MessageView {
     pub channel: String,
     pub template: String,
     pub vars: Value,
-    /// `queued`, `delivered` or `failed`.
-    #[schema(example = "delivered")]
-    pub state: String,
+    pub state: MessageState,
     pub attempts: i64,
     pub last_error: Option<String>,
     #[schema(format = DateTime)]

@@ -11,6 +11,7 @@ use super::customers::check_id;
 use super::params::{CustomerPath, StorePath};
 use super::{ApiError, AppState};
 use crate::db::churn::{self, Flow};
+use crate::domain::states::FlowState;
 use crate::domain::time::to_rfc3339;
 
 /// A rescue flow: the steps a churn-rescue plugin planned for a customer.
@@ -19,9 +20,7 @@ pub struct FlowView {
     pub id: String,
     pub customer_id: String,
     pub install_id: String,
-    /// `active`, `rescued`, `expired` or `skipped`.
-    #[schema(example = "active")]
-    pub state: String,
+    pub state: FlowState,
     /// The step due next (active) or the last one reached.
     pub step: i64,
     #[schema(format = DateTime)]
@@ -45,7 +44,7 @@ impl From<&Flow> for FlowView {
             id: f.id.clone(),
             customer_id: f.customer_id.clone(),
             install_id: f.install_id.clone(),
-            state: f.state.clone(),
+            state: f.state,
             step: f.step,
             due_at: f.due_at.map(to_rfc3339),
             started_at: to_rfc3339(f.started_at),
@@ -110,7 +109,8 @@ pub async fn churn(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FlowQuery {
-    /// Only flows in this state: `active`, `rescued`, `expired` or `skipped`.
+    /// Only flows in this state.
+    #[param(value_type = Option<FlowState>)]
     state: Option<String>,
 }
 
@@ -122,15 +122,13 @@ pub async fn list(
     scope: StoreScope,
     Query(q): Query<FlowQuery>,
 ) -> Result<Json<Vec<FlowView>>, ApiError> {
-    if let Some(s) = &q.state {
-        if !["active", "rescued", "expired", "skipped"].contains(&s.as_str()) {
-            return Err(ApiError::field(
-                "state",
-                "must be one of active, rescued, expired, skipped",
-            ));
-        }
-    }
+    let wanted = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(FlowState::parse(s).ok_or_else(|| {
+            ApiError::field("state", format!("must be one of {}", FlowState::list()))
+        })?),
+    };
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let flows = churn::list(&mut conn, &scope.store, q.state.as_deref(), 10_000).await?;
+    let flows = churn::list(&mut conn, &scope.store, wanted, 10_000).await?;
     Ok(Json(flows.iter().map(FlowView::from).collect()))
 }

@@ -11,6 +11,7 @@ use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::installs::{self, Install};
 use crate::domain::time::to_rfc3339;
+use crate::domain::World;
 use crate::pipeline::installs::{InstallChange, NewInstall};
 
 /// Install a plugin: `version` defaults to the newest published, `config`
@@ -45,8 +46,7 @@ pub struct InstallView {
     pub install_id: String,
     pub plugin: String,
     pub version: String,
-    #[schema(example = "point-rules")]
-    pub world: String,
+    pub world: World,
     pub config: Value,
     pub enabled: bool,
     /// `enabled`, `disabled`, or `tripped` (disabled by a breaker).

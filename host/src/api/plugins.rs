@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::db::plugins;
+use crate::domain::World;
 use crate::pipeline::registry::MAX_COMPONENT_BYTES;
 
 /// A plugin version as published.
@@ -18,8 +19,7 @@ pub struct Published {
     pub name: String,
     #[schema(example = "1.0.0")]
     pub version: String,
-    #[schema(example = "point-rules")]
-    pub world: String,
+    pub world: World,
     /// Of the component's bytes.
     pub sha256: String,
     pub capabilities: Vec<String>,
@@ -41,7 +41,7 @@ pub struct PublishForm {
 #[derive(Serialize, ToSchema)]
 pub struct PluginVersionView {
     pub version: String,
-    pub world: String,
+    pub world: World,
     pub description: String,
     pub capabilities: Vec<String>,
     pub sha256: String,

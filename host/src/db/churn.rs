@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::bulk::Style;
 use super::{json_col, Conn, DbResult};
+use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,8 +85,7 @@ pub struct Flow {
     pub store_id: String,
     pub install_id: String,
     pub customer_id: String,
-    /// `active`, `rescued`, `expired` or `skipped`.
-    pub state: String,
+    pub state: FlowState,
     /// The step due next (active) or the last one reached.
     pub step: i64,
     pub due_at: Option<Millis>,
@@ -108,7 +108,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Flow> {
         store_id: r.try_get("store_id")?,
         install_id: r.try_get("install_id")?,
         customer_id: r.try_get("customer_id")?,
-        state: r.try_get("state")?,
+        state: super::state_col(r, "state", FlowState::parse)?,
         step: r.try_get("step")?,
         due_at: r.try_get("due_at")?,
         started_at: r.try_get("started_at")?,
@@ -134,7 +134,7 @@ pub async fn save_flow(conn: &mut Conn, f: &Flow) -> DbResult<()> {
     .bind(&f.store_id)
     .bind(&f.install_id)
     .bind(&f.customer_id)
-    .bind(&f.state)
+    .bind(f.state.as_str())
     .bind(f.step)
     .bind(f.due_at)
     .bind(f.started_at)
@@ -185,9 +185,9 @@ pub async fn latest_of(
         for r in q.fetch_all(&mut *conn).await? {
             let f = from_row(&r)?;
             // An active flow wins; otherwise the most recently updated.
-            let keep_old = out
-                .get(&f.customer_id)
-                .is_some_and(|old: &Flow| old.state == "active" && f.state != "active");
+            let keep_old = out.get(&f.customer_id).is_some_and(|old: &Flow| {
+                old.state == FlowState::Active && f.state != FlowState::Active
+            });
             if !keep_old {
                 out.insert(f.customer_id.clone(), f);
             }
@@ -223,7 +223,7 @@ pub async fn stores_due(conn: &mut Conn, now: Millis) -> DbResult<Vec<String>> {
 pub async fn list(
     conn: &mut Conn,
     store: &str,
-    state: Option<&str>,
+    state: Option<FlowState>,
     limit: u32,
 ) -> DbResult<Vec<Flow>> {
     let rows = sqlx::query(&format!(
@@ -231,7 +231,7 @@ pub async fn list(
          ORDER BY started_at, id LIMIT $3"
     ))
     .bind(store)
-    .bind(state.unwrap_or(""))
+    .bind(state.map_or("", FlowState::as_str))
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;

@@ -2,6 +2,7 @@ use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
 use crate::domain::event::{from_stored, Event};
+use crate::domain::states::EventStatus;
 use crate::domain::time::Millis;
 
 /// An event waiting to be processed, as stored.
@@ -93,14 +94,21 @@ pub async fn next_batch(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Ve
 }
 
 /// Status and seq of the store's events with these ids.
-pub async fn status_of(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<(i64, String)>> {
+pub async fn status_of(
+    conn: &mut Conn,
+    store: &str,
+    id: &str,
+) -> DbResult<Option<(i64, EventStatus)>> {
     let row = sqlx::query("SELECT seq, status FROM events WHERE store_id = $1 AND id = $2")
         .bind(store)
         .bind(id)
         .fetch_optional(conn)
         .await?;
     Ok(match row {
-        Some(r) => Some((r.try_get("seq")?, r.try_get("status")?)),
+        Some(r) => Some((
+            r.try_get("seq")?,
+            super::state_col(&r, "status", EventStatus::parse)?,
+        )),
         None => None,
     })
 }

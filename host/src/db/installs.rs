@@ -1,3 +1,4 @@
+use crate::domain::World;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -11,7 +12,7 @@ pub struct Install {
     pub store_id: String,
     pub plugin: String,
     pub version: String,
-    pub world: String,
+    pub world: World,
     pub config: Value,
     pub enabled: bool,
     /// Why the host disabled it (circuit breaker), if it did.
@@ -35,7 +36,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Install> {
         store_id: r.try_get("store_id")?,
         plugin: r.try_get("plugin")?,
         version: r.try_get("version")?,
-        world: r.try_get("world")?,
+        world: super::state_col(r, "world", World::parse)?,
         config: json_col(r.try_get("config")?, serde_json::json!({})),
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         disabled_reason: r.try_get("disabled_reason")?,
@@ -57,7 +58,7 @@ pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     .bind(&i.store_id)
     .bind(&i.plugin)
     .bind(&i.version)
-    .bind(&i.world)
+    .bind(i.world.name())
     .bind(i.config.to_string())
     .bind(i64::from(i.enabled))
     .bind(i.created_at)

@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
+use crate::domain::states::MessageState;
 use crate::domain::time::Millis;
 
 #[derive(Debug, Clone, Serialize)]
@@ -19,8 +20,7 @@ pub struct Message {
     pub channel: String,
     pub template: String,
     pub vars: Value,
-    /// `queued`, `delivered` or `failed`.
-    pub state: String,
+    pub state: MessageState,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: Millis,
@@ -40,7 +40,7 @@ impl Message {
             channel: String::new(),
             template: String::new(),
             vars: Value::Object(Default::default()),
-            state: "queued".into(),
+            state: MessageState::Queued,
             attempts: 0,
             last_error: None,
             created_at: now,
@@ -68,7 +68,7 @@ pub async fn insert(conn: &mut Conn, store: &str, m: &Message) -> DbResult<bool>
     .bind(&m.channel)
     .bind(&m.template)
     .bind(m.vars.to_string())
-    .bind(&m.state)
+    .bind(m.state.as_str())
     .bind(m.attempts)
     .bind(m.created_at)
     .execute(conn)
@@ -92,7 +92,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Message> {
         channel: r.try_get("channel")?,
         template: r.try_get("template")?,
         vars: json_col(r.try_get("vars")?, serde_json::json!({})),
-        state: r.try_get("state")?,
+        state: super::state_col(r, "state", MessageState::parse)?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
@@ -131,7 +131,7 @@ pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(Stri
 pub async fn record_attempt(
     conn: &mut Conn,
     id: &str,
-    state: &str,
+    state: MessageState,
     error: Option<&str>,
     retry_at: Option<Millis>,
     now: Millis,
@@ -142,7 +142,7 @@ pub async fn record_attempt(
          WHERE id = $1 AND state = 'queued'",
     )
     .bind(id)
-    .bind(state)
+    .bind(state.as_str())
     .bind(error)
     .bind(retry_at)
     .bind(now)

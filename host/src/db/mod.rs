@@ -37,6 +37,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url `{0}`: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
+    #[error("column `{column}` holds `{value}`, which this version does not know")]
+    UnknownValue { column: &'static str, value: String },
 }
 
 impl DbError {
@@ -156,4 +158,15 @@ impl Db {
 pub fn json_col(text: Option<String>, default: serde_json::Value) -> serde_json::Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(default)
+}
+
+/// Reads a TEXT column holding one of a closed set of states.
+pub fn state_col<T>(
+    r: &sqlx::any::AnyRow,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> DbResult<T> {
+    use sqlx::Row;
+    let value: String = r.try_get(column)?;
+    parse(&value).ok_or(DbError::UnknownValue { column, value })
 }

@@ -3,6 +3,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
+use crate::domain::states::OutcomeStatus;
 use crate::domain::time::Millis;
 
 /// What one install did with one event.
@@ -10,8 +11,7 @@ use crate::domain::time::Millis;
 pub struct Outcome {
     pub install_id: String,
     pub plugin: String,
-    /// `ok` or `failed`.
-    pub status: String,
+    pub status: OutcomeStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,7 +36,7 @@ pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Ve
             Ok(Outcome {
                 install_id: r.try_get("install_id")?,
                 plugin: r.try_get("plugin")?,
-                status: r.try_get("status")?,
+                status: super::state_col(r, "status", OutcomeStatus::parse)?,
                 error_code: r.try_get("error_code")?,
                 error: r.try_get("error")?,
                 effects: json_col(r.try_get("effects")?, serde_json::json!([])),
@@ -66,7 +66,7 @@ pub async fn insert_many(
                 .bind(event)
                 .bind(&o.install_id)
                 .bind(&o.plugin)
-                .bind(&o.status)
+                .bind(o.status.as_str())
                 .bind(&o.error_code)
                 .bind(&o.error)
                 .bind(o.effects.to_string())

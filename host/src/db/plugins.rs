@@ -1,3 +1,4 @@
+use crate::domain::World;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -8,7 +9,7 @@ use super::{Conn, DbResult};
 pub struct PluginVersion {
     pub name: String,
     pub version: String,
-    pub world: String,
+    pub world: World,
     pub description: String,
     pub capabilities: Vec<String>,
     pub sha256: String,
@@ -32,7 +33,7 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
     )
     .bind(&v.name)
     .bind(&v.version)
-    .bind(&v.world)
+    .bind(v.world.name())
     .bind(&v.description)
     .bind(serde_json::to_string(&v.capabilities).unwrap_or_else(|_| "[]".into()))
     .bind(&v.manifest)
@@ -53,7 +54,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<PluginVersion> {
     Ok(PluginVersion {
         name: r.try_get("name")?,
         version: r.try_get("version")?,
-        world: r.try_get("world")?,
+        world: super::state_col(r, "world", World::parse)?,
         description: r.try_get("description")?,
         capabilities: serde_json::from_str(&caps).unwrap_or_default(),
         manifest: r.try_get("manifest")?,

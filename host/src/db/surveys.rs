@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
+use crate::domain::states::SurveyKind;
 use crate::domain::survey::Survey;
 use crate::domain::time::Millis;
 
@@ -14,7 +15,7 @@ pub async fn insert(conn: &mut Conn, store: &str, s: &Survey, now: Millis) -> Db
     )
     .bind(store)
     .bind(&s.id)
-    .bind(&s.kind)
+    .bind(s.kind.as_str())
     .bind(serde_json::to_string(&s.questions).unwrap_or_else(|_| "[]".into()))
     .bind(now)
     .execute(conn)
@@ -25,7 +26,7 @@ pub async fn insert(conn: &mut Conn, store: &str, s: &Survey, now: Millis) -> Db
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Survey> {
     Ok(Survey {
         id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
+        kind: super::state_col(r, "kind", SurveyKind::parse)?,
         questions: serde_json::from_str(&r.try_get::<String, _>("questions")?).unwrap_or_default(),
     })
 }

@@ -1,5 +1,7 @@
 //! Plain types shared by every layer. Imports nothing from the others.
 
+#[macro_use]
+mod text_enum;
 pub mod customer;
 pub mod event;
 pub mod ids;
@@ -7,13 +9,14 @@ pub mod ledger;
 pub mod manifest;
 pub mod rescue;
 pub mod segment;
+pub mod states;
 pub mod survey;
 pub mod time;
 
 use serde::{Deserialize, Serialize};
 
 /// The extension points a plugin can implement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     PointRules,
@@ -56,6 +59,12 @@ impl World {
     /// Whether a store may enable more than one install of this world.
     pub fn allows_many_installs(self) -> bool {
         matches!(self, World::Segmenter)
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -24,11 +24,12 @@ pub enum FlowEnd {
 }
 
 impl FlowEnd {
-    pub fn state(self) -> &'static str {
+    pub fn state(self) -> super::states::FlowState {
+        use super::states::FlowState;
         match self {
-            FlowEnd::Rescued => "rescued",
-            FlowEnd::Expired => "expired",
-            FlowEnd::Skipped => "skipped",
+            FlowEnd::Rescued => FlowState::Rescued,
+            FlowEnd::Expired => FlowState::Expired,
+            FlowEnd::Skipped => FlowState::Skipped,
         }
     }
 }

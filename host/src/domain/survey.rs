@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::FieldError;
-
-/// The kinds the host knows the answers of.
-pub const KINDS: [&str; 6] = ["nps", "csat", "ces", "satisfaction7", "gap", "kano"];
+use super::states::SurveyKind;
 
 /// The answers of a Kano question, in the evaluation table's order.
 pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", "dislike"];
@@ -19,9 +17,7 @@ pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", 
 pub struct Survey {
     #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "post-purchase")]
     pub id: String,
-    /// `nps`, `csat`, `ces`, `satisfaction7`, `kano` or `gap`.
-    #[schema(example = "nps")]
-    pub kind: String,
+    pub kind: SurveyKind,
     /// The questions, in order (kano and gap surveys name features here).
     #[serde(default)]
     pub questions: Vec<String>,
@@ -41,13 +37,7 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
     if let Err(msg) = check_id(&s.id) {
         errors.push(FieldError::new("id", msg));
     }
-    if !KINDS.contains(&s.kind.as_str()) {
-        errors.push(FieldError::new(
-            "kind",
-            format!("must be one of {}", KINDS.join(", ")),
-        ));
-    }
-    let needs_questions = matches!(s.kind.as_str(), "gap" | "kano");
+    let needs_questions = matches!(s.kind, SurveyKind::Gap | SurveyKind::Kano);
     if needs_questions && s.questions.is_empty() {
         errors.push(FieldError::new(
             "questions",
@@ -94,12 +84,12 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
         return errors;
     }
     let field = |name: &str| format!("{prefix}.{name}");
-    match survey.kind.as_str() {
-        "nps" => int_in(answers, &field("score"), 0, 10, &mut errors),
-        "csat" => int_in(answers, &field("score"), 1, 5, &mut errors),
-        "ces" => int_in(answers, &field("score"), 1, 7, &mut errors),
-        "satisfaction7" => int_in(answers, &field("level"), 1, 7, &mut errors),
-        "gap" => match answers.get("items") {
+    match survey.kind {
+        SurveyKind::Nps => int_in(answers, &field("score"), 0, 10, &mut errors),
+        SurveyKind::Csat => int_in(answers, &field("score"), 1, 5, &mut errors),
+        SurveyKind::Ces => int_in(answers, &field("score"), 1, 7, &mut errors),
+        SurveyKind::Satisfaction7 => int_in(answers, &field("level"), 1, 7, &mut errors),
+        SurveyKind::Gap => match answers.get("items") {
             Some(Value::Object(items)) if !items.is_empty() => {
                 for (name, item) in items {
                     let at = field(&format!("items.{name}"));
@@ -121,7 +111,7 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
                 "must be a non-empty object of items",
             )),
         },
-        "kano" => match answers.get("features") {
+        SurveyKind::Kano => match answers.get("features") {
             Some(Value::Object(features)) if !features.is_empty() => {
                 for (name, pair) in features {
                     let at = field(&format!("features.{name}"));
@@ -151,7 +141,6 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
                 "must be a non-empty object of features",
             )),
         },
-        _ => {}
     }
     errors
 }
@@ -164,7 +153,7 @@ mod tests {
     fn survey(kind: &str, questions: &[&str]) -> Survey {
         Survey {
             id: "s1".into(),
-            kind: kind.into(),
+            kind: SurveyKind::parse(kind).unwrap(),
             questions: questions.iter().map(|q| q.to_string()).collect(),
         }
     }
@@ -222,7 +211,8 @@ mod tests {
             fields(check_definition(&survey("kano", &[]))),
             ["questions"]
         );
-        assert_eq!(fields(check_definition(&survey("vibes", &[]))), ["kind"]);
+        assert!(SurveyKind::parse("vibes").is_none());
+        assert!(serde_json::from_value::<Survey>(json!({"id": "s", "kind": "vibes"})).is_err());
         assert_eq!(
             fields(check_definition(&survey("gap", &["a", "a"]))),
             ["questions[1]"]

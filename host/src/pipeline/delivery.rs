@@ -22,6 +22,7 @@ use super::destinations::{Checked, Destinations};
 use super::{Pipeline, PipelineResult};
 use crate::db::messages::{self, Message};
 use crate::db::stores;
+use crate::domain::states::MessageState;
 use crate::domain::time::{now_ms, to_rfc3339};
 
 /// Attempts before a message is `failed`.
@@ -128,8 +129,15 @@ impl Pipeline {
             let mut conn = self.db.pool.acquire().await?;
             match outcome {
                 Ok(()) => {
-                    messages::record_attempt(&mut conn, &m.id, "delivered", None, None, now)
-                        .await?;
+                    messages::record_attempt(
+                        &mut conn,
+                        &m.id,
+                        MessageState::Delivered,
+                        None,
+                        None,
+                        now,
+                    )
+                    .await?;
                     self.metrics.messages_delivered.increment(1);
                 }
                 Err(error) => {
@@ -140,7 +148,7 @@ impl Pipeline {
                         messages::record_attempt(
                             &mut conn,
                             &m.id,
-                            "failed",
+                            MessageState::Failed,
                             Some(&error),
                             None,
                             now,
@@ -154,7 +162,7 @@ impl Pipeline {
                         messages::record_attempt(
                             &mut conn,
                             &m.id,
-                            "queued",
+                            MessageState::Queued,
                             Some(&error),
                             Some(retry_at),
                             now,

@@ -35,6 +35,7 @@ use crate::db::outcomes::Outcome;
 use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys};
 use crate::domain::customer::Customer;
 use crate::domain::event::EventKind;
+use crate::domain::states::OutcomeStatus;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::metrics::CallRecord;
@@ -215,9 +216,7 @@ impl Pipeline {
         let customers = customers::get_many(&mut conn, store, &ids).await?;
         let mut list = Vec::new();
         for install in installs::for_events(&mut conn, store).await? {
-            let Some(world) = World::parse(&install.world) else {
-                continue;
-            };
+            let world = install.world;
             if !install.enabled {
                 // Disabled by a breaker: nothing to load, it only answers
                 // for the events that were queued before.
@@ -385,7 +384,7 @@ impl Pipeline {
                     Outcome {
                         install_id: bi.install.install_id.clone(),
                         plugin: pid.clone(),
-                        status: "ok".into(),
+                        status: OutcomeStatus::Ok,
                         error_code: None,
                         error: None,
                         effects: Value::Array(fx),
@@ -496,7 +495,7 @@ fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Dura
     Outcome {
         install_id: bi.install.install_id.clone(),
         plugin: pid.to_string(),
-        status: "failed".into(),
+        status: OutcomeStatus::Failed,
         error_code: Some(code.to_string()),
         error: Some(error),
         effects: json!([]),

@@ -23,6 +23,7 @@ use crate::db::customers::PopulationRow;
 use crate::db::installs::Install;
 use crate::db::{customers, installs, models, state, stores};
 use crate::domain::customer::{Customer, CustomerStats};
+use crate::domain::states::OutcomeStatus;
 use crate::domain::time::{now_ms, to_rfc3339, Millis};
 use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
@@ -43,9 +44,8 @@ pub struct FitRequest {
 pub struct FitReport {
     pub install_id: String,
     pub plugin: String,
-    pub world: String,
-    /// `ok` or `failed`.
-    pub status: String,
+    pub world: World,
+    pub status: OutcomeStatus,
     pub error: Option<String>,
     pub as_of: String,
     pub customers: usize,
@@ -134,12 +134,7 @@ impl Pipeline {
         let targets: Vec<Install> = installs::enabled(&mut conn, store)
             .await?
             .into_iter()
-            .filter(|i| {
-                matches!(
-                    World::parse(&i.world),
-                    Some(World::Segmenter | World::ChurnRescue)
-                )
-            })
+            .filter(|i| matches!(Some(i.world), Some(World::Segmenter | World::ChurnRescue)))
             .collect();
         if targets.is_empty() {
             return Ok(Vec::new());
@@ -195,13 +190,13 @@ impl Pipeline {
         services: &Arc<dyn HostServices>,
     ) -> PipelineResult<FitReport> {
         let pid = plugin_id(&install.plugin, &install.version);
-        let world = World::parse(&install.world).unwrap_or(World::Segmenter);
+        let world = install.world;
         let as_of = population.as_of;
         let mut report = FitReport {
             install_id: install.install_id.clone(),
             plugin: pid.clone(),
-            world: install.world.clone(),
-            status: "failed".into(),
+            world: install.world,
+            status: OutcomeStatus::Failed,
             error: None,
             as_of: to_rfc3339(as_of),
             customers: population.rows.len(),
@@ -306,7 +301,7 @@ impl Pipeline {
         };
         report.updated = done.updated;
         report.failed = done.failed;
-        report.status = "ok".into();
+        report.status = OutcomeStatus::Ok;
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             updated = report.updated, failed = report.failed,
             ms = now_ms() - now, "every customer updated after the fit");

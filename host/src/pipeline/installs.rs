@@ -42,7 +42,7 @@ impl Pipeline {
         let v = find_version(&mut tx, &new.plugin, new.version.as_deref()).await?;
         check_install_config(&v, &new.config)?;
         if new.enabled {
-            check_world_free(&mut tx, store, &v.world, None).await?;
+            check_world_free(&mut tx, store, v.world, None).await?;
         }
         let now = now_ms();
         let install = Install {
@@ -50,7 +50,7 @@ impl Pipeline {
             store_id: store.to_string(),
             plugin: v.name.clone(),
             version: v.version.clone(),
-            world: v.world.clone(),
+            world: v.world,
             config: new.config,
             enabled: new.enabled,
             disabled_reason: None,
@@ -100,7 +100,7 @@ impl Pipeline {
         let config = change.config.unwrap_or_else(|| install.config.clone());
         check_install_config(&v, &config)?;
         if change.enabled == Some(true) && !install.enabled {
-            check_world_free(&mut tx, store, &install.world, Some(&install.install_id)).await?;
+            check_world_free(&mut tx, store, install.world, Some(&install.install_id)).await?;
             install.disabled_reason = None;
             install.consecutive_failures = 0;
         }
@@ -155,10 +155,10 @@ fn check_install_config(v: &PluginVersion, config: &Value) -> PipelineResult<()>
 async fn check_world_free(
     conn: &mut Conn,
     store: &str,
-    world: &str,
+    world: World,
     except: Option<&str>,
 ) -> PipelineResult<()> {
-    if World::parse(world).is_some_and(World::allows_many_installs) {
+    if world.allows_many_installs() {
         return Ok(());
     }
     if let Some(other) = installs::enabled(conn, store)

@@ -8,6 +8,7 @@ use super::{Pipeline, PipelineResult};
 use crate::db::outcomes::Outcome;
 use crate::db::{events, outcomes};
 use crate::domain::event::Event;
+use crate::domain::states::EventStatus;
 use crate::domain::time::now_ms;
 
 #[derive(Debug, Clone)]
@@ -21,9 +22,7 @@ pub struct Accepted {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventResult {
     pub event_id: String,
-    /// `processed` or `pending`.
-    #[schema(example = "processed")]
-    pub status: String,
+    pub status: EventStatus,
     pub duplicate: bool,
     /// Every effect the installs' decisions had, in the order applied.
     #[schema(value_type = Vec<Object>)]
@@ -124,7 +123,7 @@ impl Pipeline {
             let status = events::status_of(&mut conn, store, &a.event_id)
                 .await?
                 .map(|(_, s)| s)
-                .unwrap_or_else(|| "pending".into());
+                .unwrap_or(EventStatus::Pending);
             let installs = outcomes::for_event(&mut conn, store, &a.event_id).await?;
             let effects = installs
                 .iter()

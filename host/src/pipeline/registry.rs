@@ -65,7 +65,7 @@ impl Pipeline {
         let v = PluginVersion {
             name: manifest.name.clone(),
             version,
-            world: manifest.world.name().to_string(),
+            world: manifest.world,
             description: manifest.description.clone(),
             capabilities: manifest
                 .capabilities

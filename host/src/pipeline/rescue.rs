@@ -12,6 +12,7 @@ use crate::db::ledger::{self, Account};
 use crate::db::{messages, DbResult, Tx};
 use crate::domain::ids::random_id;
 use crate::domain::rescue::{Assessment, FlowAction, FlowEnd};
+use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
 
 /// Who a flow decision is about.
@@ -35,7 +36,7 @@ fn note(flow: &mut Flow, now: Millis, what: Value) {
 }
 
 fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
-    flow.state = how.state().to_string();
+    flow.state = how.state();
     flow.due_at = None;
     flow.ended_at = Some(now);
     flow.updated_at = now;
@@ -54,13 +55,13 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -
 }
 
 /// A flow of the target's customer, starting now at step 0.
-fn new_flow(t: &FlowTarget<'_>, assessment: &Assessment, state: &str) -> Flow {
+fn new_flow(t: &FlowTarget<'_>, assessment: &Assessment, state: FlowState) -> Flow {
     Flow {
         id: random_id("flow"),
         store_id: t.store.to_string(),
         install_id: t.install_id.to_string(),
         customer_id: t.customer.to_string(),
-        state: state.to_string(),
+        state,
         step: 0,
         due_at: None,
         started_at: t.now,
@@ -90,7 +91,7 @@ pub async fn apply_plan(
                 after_seconds,
                 step,
             } if started.is_none() => {
-                let mut f = new_flow(t, assessment, "active");
+                let mut f = new_flow(t, assessment, FlowState::Active);
                 f.step = i64::from(*step);
                 f.due_at = Some(t.now + (*after_seconds as i64) * 1000);
                 note(
@@ -106,9 +107,11 @@ pub async fn apply_plan(
             FlowAction::End(FlowEnd::Skipped) if started.is_none() => {
                 // One skipped record per customer until something changes.
                 let mut f = match latest {
-                    Some(f) if f.state == "skipped" && f.install_id == t.install_id => f.clone(),
+                    Some(f) if f.state == FlowState::Skipped && f.install_id == t.install_id => {
+                        f.clone()
+                    }
                     _ => {
-                        let mut f = new_flow(t, assessment, "skipped");
+                        let mut f = new_flow(t, assessment, FlowState::Skipped);
                         f.ended_at = Some(t.now);
                         note(
                             &mut f,
@@ -272,7 +275,7 @@ pub async fn apply_step_actions(
                 after_seconds,
                 step: next_step,
             } => {
-                if flow.state == "active" {
+                if flow.state == FlowState::Active {
                     flow.step = i64::from(*next_step);
                     flow.due_at = Some(flow.started_at + (*after_seconds as i64) * 1000);
                     next = true;
@@ -281,7 +284,7 @@ pub async fn apply_step_actions(
                 }
             }
             FlowAction::End(how) => {
-                if flow.state == "active" {
+                if flow.state == FlowState::Active {
                     end(flow, *how, t.now);
                     note(flow, t.now, json!({"what": how.state(), "step": step}));
                     effects.push(
@@ -291,7 +294,7 @@ pub async fn apply_step_actions(
             }
         }
     }
-    if timer && !next && flow.state == "active" {
+    if timer && !next && flow.state == FlowState::Active {
         end(flow, FlowEnd::Expired, t.now);
         note(
             flow,

@@ -81,7 +81,7 @@ impl Pipeline {
         let install = installs::enabled(&mut conn, store)
             .await?
             .into_iter()
-            .find(|i| World::parse(&i.world) == Some(World::SurveyScorer))
+            .find(|i| i.world == World::SurveyScorer)
             .ok_or_else(|| {
                 PipelineError::Conflict(
                     "no survey-scorer is installed in this store; install one (e.g. survey-scoring) to get reports".into(),
@@ -108,7 +108,7 @@ impl Pipeline {
         };
         let wit_survey = scoring::Survey {
             id: survey.id.clone(),
-            kind: survey.kind.clone(),
+            kind: survey.kind.to_string(),
             questions: survey.questions.clone(),
         };
         let config = install.config.to_string();

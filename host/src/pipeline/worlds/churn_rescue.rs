@@ -9,6 +9,7 @@ use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, S
 use crate::db::{churn, models, state, Conn, DbResult, Tx};
 use crate::domain::event::{Event, EventKind};
 use crate::domain::rescue::{Assessment, FlowAction};
+use crate::domain::states::FlowState;
 use crate::pipeline::rescue::{self, FlowTarget};
 use crate::pipeline::segments::is_segment_event;
 use crate::pipeline::{Pipeline, PipelineResult};
@@ -42,7 +43,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
     let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
     let active = flows
         .get(&e.customer_id)
-        .is_some_and(|f| f.state == "active");
+        .is_some_and(|f| f.state == FlowState::Active);
     let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
     if active && !rescue {
         return Ok(assessed.map(|assessment| Decision::Churn {
@@ -135,7 +136,7 @@ pub async fn apply(
         fx.push(rescue::rescue_on_order(tx, &t, &mut flow).await?);
     }
     if let Some(actions) = plan {
-        let ended = latest.filter(|f| f.state != "active");
+        let ended = latest.filter(|f| f.state != FlowState::Active);
         fx.extend(rescue::apply_plan(tx, &t, assessment, ended.as_ref(), actions).await?);
     }
     Ok(fx)
@@ -154,7 +155,10 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
     let results = p.for_everyone(people, pid, |c| {
         let input = r.input(&c.id);
         let assessed = p.runtime.assess(plugin, input, config, model, c, as_of)?;
-        if flows.get(&c.id).is_some_and(|f| f.state == "active") {
+        if flows
+            .get(&c.id)
+            .is_some_and(|f| f.state == FlowState::Active)
+        {
             return Ok(assessed.map(|a| (a, None)));
         }
         let (a, state) = (assessed.value, assessed.state);
@@ -184,7 +188,7 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
                 event_id: None,
                 now: r.now,
             };
-            let latest = flows.get(&c.id).filter(|f| f.state != "active");
+            let latest = flows.get(&c.id).filter(|f| f.state != FlowState::Active);
             rescue::apply_plan(&mut tx, &t, &a, latest, &actions).await?;
         }
         assessments.push(stored(&r.install.install_id, &c.id, &a, as_of, r.now));

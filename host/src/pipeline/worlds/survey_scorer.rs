@@ -22,7 +22,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
     let survey = &a.surveys[&(a.store.to_string(), survey_id.clone())];
     let wit_survey = scoring::Survey {
         id: survey.id.clone(),
-        kind: survey.kind.clone(),
+        kind: survey.kind.to_string(),
         questions: survey.questions.clone(),
     };
     let response = scoring::Response {
