@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clientele::client::ApiClient;
 use clientele::domain::customer::{Customer, CustomerStats};
 use clientele::domain::event::parse_event;
 use clientele::domain::manifest::{Limits, Manifest};
@@ -105,46 +106,22 @@ fn per_call_of(
 }
 
 async fn publish_and_install(
-    base: &str,
+    api: &ApiClient,
     admin: &str,
     wasm: &Path,
     manifest_text: &str,
 ) -> anyhow::Result<String> {
-    let http = reqwest::Client::new();
-    let form = reqwest::multipart::Form::new()
-        .text("manifest", manifest_text.to_string())
-        .part(
-            "component",
-            reqwest::multipart::Part::bytes(std::fs::read(wasm)?).file_name("p.wasm"),
-        );
-    let r = http
-        .post(format!("{base}/v1/plugins"))
-        .bearer_auth(admin)
-        .multipart(form)
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("publish: {}", r.text().await?);
-    }
-    let r: Value = http
-        .post(format!("{base}/v1/stores"))
-        .bearer_auth(admin)
-        .json(&json!({"id": "bench", "currency": "CNY"}))
-        .send()
+    api.publish(admin, manifest_text, std::fs::read(wasm)?)
         .await?
-        .json()
-        .await?;
+        .ok()?;
+    let store = json!({"id": "bench", "currency": "CNY"});
+    let r = api.post("/v1/stores", admin, &store).await?.ok()?;
     let key = r["api_key"].as_str().context("store key")?.to_string();
     let config: Value = serde_json::from_str(CONFIG)?;
-    let r = http
-        .post(format!("{base}/v1/stores/bench/installs"))
-        .bearer_auth(&key)
-        .json(&json!({"plugin": "points-basic", "config": config}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("install: {}", r.text().await?);
-    }
+    let install = json!({"plugin": "points-basic", "config": config});
+    api.post("/v1/stores/bench/installs", &key, &install)
+        .await?
+        .ok()?;
     Ok(key)
 }
 
@@ -153,9 +130,8 @@ async fn throughput(wasm: &Path, manifest_text: &str, events: usize) -> anyhow::
     let mut config = ServerConfig::new(dir.path());
     config.admin_token = Some("bench".into());
     let running = server::start(config).await?;
-    let base = format!("http://{}", running.addr);
-    let key = publish_and_install(&base, "bench", wasm, manifest_text).await?;
-    let http = reqwest::Client::new();
+    let api = ApiClient::new(format!("http://{}", running.addr));
+    let key = publish_and_install(&api, "bench", wasm, manifest_text).await?;
     let customers = (events / 10).max(1);
     let batches: Vec<Value> = (0..events)
         .collect::<Vec<_>>()
@@ -164,14 +140,9 @@ async fn throughput(wasm: &Path, manifest_text: &str, events: usize) -> anyhow::
         .collect();
     let started = Instant::now();
     for (n, b) in batches.iter().enumerate() {
-        let r = http
-            .post(format!("{base}/v1/stores/bench/events"))
-            .bearer_auth(&key)
-            .json(b)
-            .send()
-            .await?;
-        if r.status() != reqwest::StatusCode::ACCEPTED {
-            bail!("ingest: {}", r.text().await?);
+        let r = api.post("/v1/stores/bench/events", &key, b).await?;
+        if r.status != reqwest::StatusCode::ACCEPTED {
+            bail!("ingest: {} {}", r.status, r.body);
         }
         if n % 5 == 4 {
             eprintln!("  … {} events accepted", (n + 1) * 1000);
@@ -204,7 +175,7 @@ async fn cold_start(wasm: &Path, manifest_text: &str, runs: usize) -> anyhow::Re
         config.admin_token = Some("bench".into());
         let running = server::start(config).await?;
         publish_and_install(
-            &format!("http://{}", running.addr),
+            &ApiClient::new(format!("http://{}", running.addr)),
             "bench",
             wasm,
             manifest_text,
@@ -351,16 +322,9 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(dir.path());
     config.admin_token = Some("bench".into());
     let running = server::start(config).await?;
-    let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
-    let r: Value = http
-        .post(format!("{base}/v1/stores"))
-        .bearer_auth("bench")
-        .json(&json!({"id": "fit", "currency": "CNY"}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let api = ApiClient::new(format!("http://{}", running.addr));
+    let store = json!({"id": "fit", "currency": "CNY"});
+    let r = api.post("/v1/stores", "bench", &store).await?.ok()?;
     let key = r["api_key"].as_str().context("store key")?.to_string();
     let mut events = Vec::new();
     for c in 0..customers {
@@ -378,15 +342,9 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
         events.len()
     );
     for chunk in events.chunks(1000) {
-        let r = http
-            .post(format!("{base}/v1/stores/fit/events"))
-            .bearer_auth(&key)
-            .json(&json!({"events": chunk}))
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!("ingest: {}", r.text().await?);
-        }
+        api.post("/v1/stores/fit/events", &key, &json!({"events": chunk}))
+            .await?
+            .ok()?;
     }
     while (running.pipeline.events_processed() as usize) < events.len() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -394,43 +352,20 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
     for name in ["rfm-segments", "churn-winback"] {
         let dir = root.join("plugins").join(name);
         let wasm = plugin_build::build(&dir, None)?;
-        let form = reqwest::multipart::Form::new()
-            .text(
-                "manifest",
-                std::fs::read_to_string(dir.join("plugin.toml"))?,
-            )
-            .part(
-                "component",
-                reqwest::multipart::Part::bytes(std::fs::read(&wasm)?).file_name("p.wasm"),
-            );
-        let r = http
-            .post(format!("{base}/v1/plugins"))
-            .bearer_auth("bench")
-            .multipart(form)
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!("publish {name}: {}", r.text().await?);
-        }
-        let r = http
-            .post(format!("{base}/v1/stores/fit/installs"))
-            .bearer_auth(&key)
-            .json(&json!({"plugin": name}))
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!("install {name}: {}", r.text().await?);
-        }
+        let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
+        api.publish("bench", &manifest, std::fs::read(&wasm)?)
+            .await?
+            .ok()?;
+        api.post("/v1/stores/fit/installs", &key, &json!({"plugin": name}))
+            .await?
+            .ok()?;
     }
     let started = Instant::now();
-    let r: Value = http
-        .post(format!("{base}/v1/stores/fit/models/fit?wait=true"))
-        .bearer_auth(&key)
-        .json(&json!({"as_of": "2027-06-01T00:00:00Z"}))
-        .send()
+    let as_of = json!({"as_of": "2027-06-01T00:00:00Z"});
+    let r = api
+        .post("/v1/stores/fit/models/fit?wait=true", &key, &as_of)
         .await?
-        .json()
-        .await?;
+        .ok()?;
     let total = started.elapsed();
     for f in r["fits"].as_array().cloned().unwrap_or_default() {
         if f["status"] != "ok" {

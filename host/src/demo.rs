@@ -4,51 +4,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use clientele::client::ApiClient;
 use clientele::server::{self, ServerConfig};
 use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
 
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
+/// The demo's calls: every answer must be a success.
+struct Client(ApiClient);
 
 impl Client {
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = req.send().await?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{status}: {body}");
-        }
-        Ok(body)
-    }
     async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        self.send(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .json(&body),
-        )
-        .await
+        self.0.post(path, token, &body).await?.ok()
     }
     async fn put(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        self.send(
-            self.http
-                .put(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .json(&body),
-        )
-        .await
+        self.0.put(path, token, &body).await?.ok()
     }
     async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        self.send(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
+        self.0.get(path, token).await?.ok()
     }
 }
 
@@ -148,32 +121,19 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     config.admin_token = Some("demo-admin".into());
     let running = server::start(config).await?;
     let admin = running.admin_token.clone();
-    let c = Client {
-        base: format!("http://{}", running.addr),
-        http: reqwest::Client::new(),
-    };
+    let c = Client(ApiClient::new(format!("http://{}", running.addr)));
     println!(
         "== Clientele is serving on {} (data in {})",
-        c.base,
+        c.0.base,
         data_dir.display()
     );
 
     for (dir, wasm) in &built {
         let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
-        let form = reqwest::multipart::Form::new()
-            .text("manifest", manifest)
-            .part(
-                "component",
-                reqwest::multipart::Part::bytes(std::fs::read(wasm)?).file_name("plugin.wasm"),
-            );
-        let published = c
-            .send(
-                c.http
-                    .post(format!("{}/v1/plugins", c.base))
-                    .bearer_auth(&admin)
-                    .multipart(form),
-            )
-            .await?;
+        let published =
+            c.0.publish(&admin, &manifest, std::fs::read(wasm)?)
+                .await?
+                .ok()?;
         println!(
             "== Published {}@{} (world {}, {} KiB, sha256 {}…)",
             published["name"].as_str().unwrap_or("?"),

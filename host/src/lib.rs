@@ -3,6 +3,7 @@
 //! sandboxed components own the decisions.
 
 pub mod api;
+pub mod client;
 pub mod db;
 pub mod domain;
 pub mod metrics;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use clientele::client::{ApiClient, Reply};
 use clientele::server::{self, Running, ServerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -24,31 +25,14 @@ pub fn repo_file(path: &str) -> String {
 pub struct TestServer {
     pub base: String,
     pub admin: String,
-    pub client: reqwest::Client,
+    /// The client every call goes through (`api.http` for hand-made ones).
+    pub api: ApiClient,
     pub running: Running,
     pub dir: tempfile::TempDir,
 }
 
-pub struct Answer {
-    pub status: StatusCode,
-    pub content_type: String,
-    pub body: Value,
-}
-
-impl Answer {
-    /// The fields a problem+json answer names, in order.
-    pub fn fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["field"].as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
+/// An answer, already checked against the OpenAPI document.
+pub type Answer = Reply;
 
 impl TestServer {
     pub async fn start() -> TestServer {
@@ -62,10 +46,11 @@ impl TestServer {
         config.pipeline.expiry_every = Duration::from_millis(200);
         tweak(&mut config);
         let running = server::start(config).await.unwrap();
+        let base = format!("http://{}", running.addr);
         TestServer {
-            base: format!("http://{}", running.addr),
+            api: ApiClient::new(base.clone()),
+            base,
             admin: running.admin_token.clone(),
-            client: reqwest::Client::new(),
             running,
             dir,
         }
@@ -78,14 +63,8 @@ impl TestServer {
         token: &str,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        Self::answer(method, req.send().await.unwrap()).await
+        let reply = self.api.call(method, path, token, body.as_ref()).await;
+        checked(reply.unwrap())
     }
 
     /// Sends `body` as is, on a connection of its own: a server may close
@@ -96,32 +75,15 @@ impl TestServer {
             .pool_max_idle_per_host(0)
             .build()
             .unwrap();
-        let req = client
+        let resp = client
             .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("content-type", "application/json")
-            .body(body);
-        Self::answer(method, req.send().await.unwrap()).await
-    }
-
-    /// Reads an answer, after checking it against the OpenAPI document.
-    pub async fn answer(method: Method, resp: reqwest::Response) -> Answer {
-        let status = resp.status();
-        let path = resp.url().path().to_string();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        contract::check(&method, &path, status, &content_type, &body);
-        Answer {
-            status,
-            content_type,
-            body,
-        }
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        checked(ApiClient::reply(method, resp).await.unwrap())
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -132,22 +94,23 @@ impl TestServer {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// PATCHes `body`; the answer must be 200. Returns its body.
+    pub async fn patch_ok(&self, path: &str, token: &str, body: Value) -> Value {
+        let a = self.call(Method::PATCH, path, token, Some(body)).await;
+        assert_eq!(a.status, StatusCode::OK, "PATCH {path}: {}", a.body);
+        a.body
+    }
+
+    /// PUTs `body`; the answer must be 200. Returns its body.
+    pub async fn put_ok(&self, path: &str, token: &str, body: Value) -> Value {
+        let a = self.call(Method::PUT, path, token, Some(body)).await;
+        assert_eq!(a.status, StatusCode::OK, "PUT {path}: {}", a.body);
+        a.body
+    }
+
     pub async fn publish(&self, manifest: &str, component: Vec<u8>) -> Answer {
-        let form = reqwest::multipart::Form::new()
-            .text("manifest", manifest.to_string())
-            .part(
-                "component",
-                reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"),
-            );
-        let resp = self
-            .client
-            .post(format!("{}/v1/plugins", self.base))
-            .bearer_auth(&self.admin)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        Self::answer(Method::POST, resp).await
+        let reply = self.api.publish(&self.admin, manifest, component).await;
+        checked(reply.unwrap())
     }
 
     /// Publishes a guest from `guests` with a manifest.
@@ -166,6 +129,20 @@ impl TestServer {
             a.status,
             a.body
         );
+    }
+
+    /// Publishes the misbehaving guest as `hostile@version` with `limits`
+    /// (a `[limits]` table), with the capabilities it may abuse.
+    pub async fn publish_hostile(&self, version: &str, limits: &str) {
+        let m = manifest(
+            "hostile",
+            version,
+            "point-rules",
+            &["state", "messaging"],
+            limits,
+        );
+        let a = self.publish_file(&m, guests::HOSTILE).await;
+        assert!(a.status.is_success(), "{}", a.body);
     }
 
     /// Publishes a bundled plugin (its folder's plugin.toml) from `path`.
@@ -254,6 +231,18 @@ impl TestServer {
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body
     }
+}
+
+/// The answer, after checking it against the OpenAPI document.
+pub fn checked(reply: Reply) -> Answer {
+    contract::check(
+        &reply.method,
+        &reply.path,
+        reply.status,
+        &reply.content_type,
+        &reply.body,
+    );
+    reply
 }
 
 /// The first install's error code of every result of `?wait=true`

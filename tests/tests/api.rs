@@ -53,7 +53,8 @@ async fn service_endpoints_and_auth() {
     );
     let form = reqwest::multipart::Form::new().text("manifest", "x");
     let r = s
-        .client
+        .api
+        .http
         .post(format!("{}/v1/plugins", s.base))
         .bearer_auth(&a_key)
         .multipart(form)
@@ -117,7 +118,8 @@ async fn customers_and_bad_input() {
     assert_eq!(c["segments"], json!([]));
     assert_eq!(c["stats"]["orders"], 0);
     // A partial update keeps the other fields.
-    put(json!({"phone": null})).await;
+    let a = put(json!({"phone": null})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let c = s.get("/v1/stores/acme/customers/c-42", &key).await.body;
     assert_eq!(c["phone"], Value::Null);
     assert_eq!(c["email"], "a@x.cn");
@@ -376,7 +378,7 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
         .install("acme", &key, "points-basic", "1.0.0", json!({}))
         .await;
     let base = s.base.clone();
-    let client = s.client.clone();
+    let client = s.api.http.clone();
     let k = key.clone();
     let sender = tokio::spawn(async move {
         for b in 0..20 {
@@ -522,7 +524,8 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
         None,
     ] {
         let mut req = s
-            .client
+            .api
+            .http
             .post(format!("{}/v1/stores/edge/events", s.base))
             .bearer_auth(&key)
             .body(order("e2", "c1", "2026-03-05T10:00:00Z", 100).to_string());

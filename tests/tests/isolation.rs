@@ -13,15 +13,7 @@ use serde_json::{json, Value};
 const HOST_MAX_DEADLINE: &str = "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n";
 
 async fn publish_hostile(s: &TestServer, version: &str, limits: &str) {
-    let m = manifest(
-        "hostile",
-        version,
-        "point-rules",
-        &["state", "messaging"],
-        limits,
-    );
-    let a = s.publish_file(&m, guests::HOSTILE).await;
-    assert!(a.status.is_success(), "{}", a.body);
+    s.publish_hostile(version, limits).await;
 }
 
 /// A store running `hostile@version` in `mode`; returns its key and install.
@@ -99,7 +91,7 @@ fn keep_attacking(
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let (client, base, store, key) = (
-        s.client.clone(),
+        s.api.http.clone(),
         s.base.clone(),
         store.to_string(),
         key.to_string(),

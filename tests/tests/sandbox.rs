@@ -19,15 +19,7 @@ async fn hostile_with(
     version: &str,
     limits: &str,
 ) -> String {
-    let m = manifest(
-        "hostile",
-        version,
-        "point-rules",
-        &["state", "messaging"],
-        limits,
-    );
-    let a = s.publish_file(&m, guests::HOSTILE).await;
-    assert!(a.status.is_success(), "{}", a.body);
+    s.publish_hostile(version, limits).await;
     let key = s.store(store).await;
     s.install(store, &key, "hostile", version, json!({"mode": mode}))
         .await;
@@ -213,11 +205,10 @@ async fn state_messages_logs_and_store_scoping() {
     let list = s.get("/v1/stores/a/installs", &key).await.body;
     let id = list[0]["install_id"].as_str().unwrap().to_string();
     let patch = |mode: &str| json!({"config": {"mode": mode}});
-    s.call(
-        reqwest::Method::PATCH,
+    s.patch_ok(
         &format!("/v1/stores/a/installs/{id}"),
         &key,
-        Some(patch("message")),
+        patch("message"),
     )
     .await;
     let r = s
@@ -235,13 +226,8 @@ async fn state_messages_logs_and_store_scoping() {
     assert!(["queued", "delivered"].contains(&msgs[0]["state"].as_str().unwrap()));
 
     // Printing and logging are fine.
-    s.call(
-        reqwest::Method::PATCH,
-        &format!("/v1/stores/a/installs/{id}"),
-        &key,
-        Some(patch("print")),
-    )
-    .await;
+    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("print"))
+        .await;
     let r = s
         .events_wait(
             "a",
@@ -254,20 +240,10 @@ async fn state_messages_logs_and_store_scoping() {
     // `customers.get("c-other")` only sees this store: store b has a
     // c-other, store a does not.
     let b = s.store("b").await;
-    s.call(
-        reqwest::Method::PUT,
-        "/v1/stores/b/customers/c-other",
-        &b,
-        Some(json!({"name": "B"})),
-    )
-    .await;
-    s.call(
-        reqwest::Method::PATCH,
-        &format!("/v1/stores/a/installs/{id}"),
-        &key,
-        Some(patch("peek")),
-    )
-    .await;
+    s.put_ok("/v1/stores/b/customers/c-other", &b, json!({"name": "B"}))
+        .await;
+    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("peek"))
+        .await;
     let before = s.points("a", &key, "c1").await["balance"].as_i64().unwrap();
     let r = s
         .events_wait(
@@ -376,7 +352,8 @@ async fn uploads_are_checked() {
     // Missing parts.
     let form = reqwest::multipart::Form::new().text("manifest", good.clone());
     let resp = s
-        .client
+        .api
+        .http
         .post(format!("{}/v1/plugins", s.base))
         .bearer_auth(&s.admin)
         .multipart(form)
