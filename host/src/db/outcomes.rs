@@ -16,8 +16,8 @@ pub struct Outcome {
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The effects applied for this install (a list).
-    #[schema(value_type = Vec<Object>)]
+    /// The effects applied for this install.
+    #[schema(value_type = Vec<crate::domain::effect::Effect>)]
     pub effects: Value,
     pub elapsed_us: i64,
 }

@@ -3,6 +3,7 @@
 #[macro_use]
 mod text_enum;
 pub mod customer;
+pub mod effect;
 pub mod event;
 pub mod ids;
 pub mod ledger;

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::effects::Target;
 use super::registry::plugin_id;
@@ -387,7 +387,7 @@ impl Pipeline {
                         status: OutcomeStatus::Ok,
                         error_code: None,
                         error: None,
-                        effects: Value::Array(fx),
+                        effects: serde_json::to_value(&fx).expect("effects serialize"),
                         elapsed_us: out.elapsed.as_micros() as i64,
                     }
                 }

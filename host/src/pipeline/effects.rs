@@ -3,11 +3,10 @@
 //! written with multi-row statements at the end of the batch; anything
 //! that spends points (a deduction) is applied at once, in order.
 
-use serde_json::{json, Value};
-
 use crate::db::ledger::{self, Account, NewEarn};
 use crate::db::outcomes::Outcome;
 use crate::db::{customers, messages, state, DbResult, Tx};
+use crate::domain::effect::Effect;
 use crate::domain::ids::random_id;
 use crate::domain::ledger::{EntryKind, LedgerOp};
 use crate::domain::time::{to_rfc3339, Millis};
@@ -44,7 +43,7 @@ impl BatchWriter {
         tx: &mut Tx,
         t: &Target<'_>,
         ops: &[LedgerOp],
-    ) -> DbResult<Vec<Value>> {
+    ) -> DbResult<Vec<Effect>> {
         let spends = ops.iter().any(|op| matches!(op, LedgerOp::Deduct { .. }));
         if spends {
             // A deduction consumes lots: everything before it must be in place.
@@ -83,8 +82,12 @@ impl BatchWriter {
                         });
                         id
                     };
-                    effects.push(json!({"op": "earn", "points": points, "reason": reason,
-                        "entry_id": id, "expires_at": expires_at.map(to_rfc3339)}));
+                    effects.push(Effect::Earn {
+                        points: *points,
+                        reason: reason.clone(),
+                        entry_id: id,
+                        expires_at: expires_at.map(to_rfc3339),
+                    });
                 }
                 LedgerOp::Deduct { points, reason } => {
                     // Expired points must not be spent by a deduction.
@@ -92,14 +95,16 @@ impl BatchWriter {
                     let e = ledger::take(&mut *tx, &account, *points, EntryKind::Deduct, reason)
                         .await?;
                     let applied = e.as_ref().map_or(0, |e| -e.points);
-                    effects.push(
-                        json!({"op": "deduct", "points": applied, "requested": points,
-                        "reason": reason, "entry_id": e.map(|e| e.id)}),
-                    );
+                    effects.push(Effect::Deduct {
+                        points: applied,
+                        requested: *points,
+                        reason: reason.clone(),
+                        entry_id: e.map(|e| e.id),
+                    });
                 }
                 LedgerOp::SetTier { tier } => {
                     customers::set_tier(&mut *tx, t.store, t.customer, tier.as_deref()).await?;
-                    effects.push(json!({"op": "set_tier", "tier": tier}));
+                    effects.push(Effect::SetTier { tier: tier.clone() });
                 }
             }
         }
@@ -112,13 +117,17 @@ impl BatchWriter {
         tx: &mut Tx,
         t: &Target<'_>,
         outbox: Vec<QueuedMessage>,
-    ) -> DbResult<Vec<Value>> {
+    ) -> DbResult<Vec<Effect>> {
         let mut effects = Vec::with_capacity(outbox.len());
         for m in outbox {
-            effects.push(
-                json!({"op": "message", "message_id": m.id, "channel": m.channel,
-                "template": m.template, "customer_id": m.customer_id}),
-            );
+            effects.push(Effect::Message {
+                message_id: m.id.clone(),
+                channel: m.channel.clone(),
+                template: m.template.clone(),
+                customer_id: Some(m.customer_id.clone()),
+                flow_id: None,
+                step: None,
+            });
             let mut msg =
                 messages::Message::queued(m.id, m.customer_id, t.install_id.to_string(), self.now);
             msg.event_id = Some(t.event_id.to_string());

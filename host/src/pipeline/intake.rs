@@ -25,7 +25,7 @@ pub struct EventResult {
     pub status: EventStatus,
     pub duplicate: bool,
     /// Every effect the installs' decisions had, in the order applied.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::domain::effect::Effect>)]
     pub effects: Vec<serde_json::Value>,
     pub installs: Vec<Outcome>,
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::db::churn::{self, Flow};
 use crate::db::ledger::{self, Account};
 use crate::db::{messages, DbResult, Tx};
+use crate::domain::effect::Effect;
 use crate::domain::ids::random_id;
 use crate::domain::rescue::{Assessment, FlowAction, FlowEnd};
 use crate::domain::states::FlowState;
@@ -43,7 +44,7 @@ fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
 }
 
 /// An order arrived: an active flow ends `rescued`. Returns the effect.
-pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -> DbResult<Value> {
+pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -> DbResult<Effect> {
     end(flow, FlowEnd::Rescued, t.now);
     note(
         flow,
@@ -51,7 +52,9 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -
         json!({"what": "rescued", "event_id": t.event_id}),
     );
     churn::save_flow(&mut *tx, flow).await?;
-    Ok(json!({"op": "flow_rescued", "flow_id": flow.id}))
+    Ok(Effect::FlowRescued {
+        flow_id: flow.id.clone(),
+    })
 }
 
 /// A flow of the target's customer, starting now at step 0.
@@ -81,7 +84,7 @@ pub async fn apply_plan(
     assessment: &Assessment,
     latest: Option<&Flow>,
     actions: &[FlowAction],
-) -> DbResult<Vec<Value>> {
+) -> DbResult<Vec<Effect>> {
     let mut effects = Vec::new();
     let mut started: Option<Flow> = None;
     let mut loose = Vec::new();
@@ -100,8 +103,11 @@ pub async fn apply_plan(
                     json!({"what": "started", "p_alive": assessment.p_alive,
                     "value_cents": assessment.value_cents, "event_id": t.event_id}),
                 );
-                effects.push(json!({"op": "flow_started", "flow_id": f.id, "step": step,
-                    "due_in_seconds": after_seconds}));
+                effects.push(Effect::FlowStarted {
+                    flow_id: f.id.clone(),
+                    step: i64::from(*step),
+                    due_in_seconds: *after_seconds,
+                });
                 started = Some(f);
             }
             FlowAction::End(FlowEnd::Skipped) if started.is_none() => {
@@ -125,7 +131,9 @@ pub async fn apply_plan(
                 f.p_alive = assessment.p_alive;
                 f.value_cents = assessment.value_cents;
                 churn::save_flow(&mut *tx, &f).await?;
-                effects.push(json!({"op": "flow_skipped", "flow_id": f.id}));
+                effects.push(Effect::FlowSkipped {
+                    flow_id: f.id.clone(),
+                });
             }
             other => loose.push(other.clone()),
         }
@@ -145,7 +153,7 @@ async fn apply_loose(
     tx: &mut Tx,
     t: &FlowTarget<'_>,
     actions: &[FlowAction],
-) -> DbResult<Vec<Value>> {
+) -> DbResult<Vec<Effect>> {
     let mut effects = Vec::new();
     let mut coupon = None;
     for a in actions {
@@ -159,10 +167,14 @@ async fn apply_loose(
                 let mut m = message(t, channel, template);
                 m.vars = with_coupon(vars, coupon, None);
                 messages::insert(&mut *tx, t.store, &m).await?;
-                effects.push(
-                    json!({"op": "message", "message_id": m.id, "channel": channel,
-                    "template": template}),
-                );
+                effects.push(Effect::Message {
+                    message_id: m.id.clone(),
+                    channel: channel.clone(),
+                    template: template.clone(),
+                    customer_id: None,
+                    flow_id: None,
+                    step: None,
+                });
             }
             FlowAction::GrantPoints { points, reason } => {
                 effects.push(grant(tx, t, *points, reason).await?);
@@ -198,7 +210,7 @@ fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
     vars
 }
 
-async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> DbResult<Value> {
+async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> DbResult<Effect> {
     let account = Account {
         store: t.store,
         customer: t.customer,
@@ -207,7 +219,12 @@ async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> Db
         install_id: Some(t.install_id),
     };
     let e = ledger::earn(&mut *tx, &account, points, reason, None).await?;
-    Ok(json!({"op": "earn", "points": points, "reason": reason, "entry_id": e.id}))
+    Ok(Effect::Earn {
+        points,
+        reason: reason.to_string(),
+        entry_id: e.id,
+        expires_at: None,
+    })
 }
 
 /// Applies the actions of a flow's step (`on-timer`, or those that came
@@ -220,7 +237,7 @@ pub async fn apply_step_actions(
     flow: &mut Flow,
     actions: &[FlowAction],
     timer: bool,
-) -> DbResult<Vec<Value>> {
+) -> DbResult<Vec<Effect>> {
     let mut effects = Vec::new();
     let step = flow.step;
     let mut coupon: Option<(u8, String)> = None;
@@ -234,7 +251,10 @@ pub async fn apply_step_actions(
                     t.now,
                     json!({"what": "coupon", "step": step, "percent": pct, "code": code}),
                 );
-                effects.push(json!({"op": "coupon", "percent": pct, "code": code}));
+                effects.push(Effect::Coupon {
+                    percent: u32::from(*pct),
+                    code: code.clone(),
+                });
                 coupon = Some((*pct, code));
             }
             FlowAction::Send {
@@ -257,10 +277,14 @@ pub async fn apply_step_actions(
                         json!({"what": "message", "step": step, "message_id": m.id,
                         "channel": channel, "template": template}),
                     );
-                    effects.push(
-                        json!({"op": "message", "message_id": m.id, "channel": channel,
-                        "template": template, "flow_id": flow.id, "step": step}),
-                    );
+                    effects.push(Effect::Message {
+                        message_id: m.id.clone(),
+                        channel: channel.clone(),
+                        template: template.clone(),
+                        customer_id: None,
+                        flow_id: Some(flow.id.clone()),
+                        step: Some(step),
+                    });
                 }
             }
             FlowAction::GrantPoints { points, reason } => {
@@ -279,17 +303,21 @@ pub async fn apply_step_actions(
                     flow.step = i64::from(*next_step);
                     flow.due_at = Some(flow.started_at + (*after_seconds as i64) * 1000);
                     next = true;
-                    effects.push(json!({"op": "flow_scheduled", "flow_id": flow.id,
-                        "step": next_step, "after_seconds": after_seconds}));
+                    effects.push(Effect::FlowScheduled {
+                        flow_id: flow.id.clone(),
+                        step: i64::from(*next_step),
+                        after_seconds: *after_seconds,
+                    });
                 }
             }
             FlowAction::End(how) => {
                 if flow.state == FlowState::Active {
                     end(flow, *how, t.now);
                     note(flow, t.now, json!({"what": how.state(), "step": step}));
-                    effects.push(
-                        json!({"op": "flow_ended", "flow_id": flow.id, "state": how.state()}),
-                    );
+                    effects.push(Effect::FlowEnded {
+                        flow_id: flow.id.clone(),
+                        state: how.state(),
+                    });
                 }
             }
         }
@@ -302,7 +330,10 @@ pub async fn apply_step_actions(
             json!({"what": "expired", "step": step,
             "note": "the step scheduled nothing further"}),
         );
-        effects.push(json!({"op": "flow_ended", "flow_id": flow.id, "state": "expired"}));
+        effects.push(Effect::FlowEnded {
+            flow_id: flow.id.clone(),
+            state: FlowState::Expired,
+        });
     }
     flow.updated_at = t.now;
     Ok(effects)

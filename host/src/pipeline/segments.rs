@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::segments::{self, Memberships};
 use crate::db::{events, DbResult, Tx};
+use crate::domain::effect::Effect;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::segment::Membership;
 use crate::domain::time::Millis;
@@ -58,7 +59,7 @@ impl SegmentWriter {
         c: &Classified<'_>,
         old: Option<&Memberships>,
         new: &[Membership],
-    ) -> Vec<Value> {
+    ) -> Vec<Effect> {
         let empty = Memberships::new();
         let old = old.unwrap_or(&empty);
         let mut effects = Vec::new();
@@ -72,7 +73,9 @@ impl SegmentWriter {
                 ));
             }
             if !old.contains_key(&m.segment) {
-                effects.push(json!({"op": "segment_entered", "segment": m.segment}));
+                effects.push(Effect::SegmentEntered {
+                    segment: m.segment.clone(),
+                });
                 self.event(c, "segment.entered", &m.segment, &m.attributes);
             }
         }
@@ -83,7 +86,9 @@ impl SegmentWriter {
                     c.customer.to_string(),
                     segment.clone(),
                 ));
-                effects.push(json!({"op": "segment_exited", "segment": segment}));
+                effects.push(Effect::SegmentExited {
+                    segment: segment.clone(),
+                });
                 self.event(c, "segment.exited", segment, &json!({}));
             }
         }

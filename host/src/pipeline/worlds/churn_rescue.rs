@@ -3,10 +3,9 @@
 //! may start one. An order ends an active flow `rescued`. Every fit
 //! re-assesses (and plans for) everyone. Flow timers are `timers.rs`.
 
-use serde_json::{json, Value};
-
 use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, Sinks};
 use crate::db::{churn, models, state, Conn, DbResult, Tx};
+use crate::domain::effect::Effect;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::states::FlowState;
@@ -106,7 +105,7 @@ pub async fn apply(
     assessment: &Assessment,
     rescue: bool,
     plan: Option<&[FlowAction]>,
-) -> PipelineResult<Vec<Value>> {
+) -> PipelineResult<Vec<Effect>> {
     let Loaded::ChurnRescue { flows, .. } = at.loaded else {
         unreachable!("a churn-rescue install loads flows");
     };
@@ -129,8 +128,10 @@ pub async fn apply(
         event_id: Some(at.target.event_id),
         now: at.now,
     };
-    let mut fx = vec![json!({"op": "assessed",
-        "p_alive": assessment.p_alive, "risk": assessment.risk})];
+    let mut fx = vec![Effect::Assessed {
+        p_alive: assessment.p_alive,
+        risk: assessment.risk,
+    }];
     let latest = flows.get(customer).cloned();
     if let (true, Some(mut flow)) = (rescue, latest.clone()) {
         fx.push(rescue::rescue_on_order(tx, &t, &mut flow).await?);

@@ -29,6 +29,7 @@ use crate::db::installs::Install;
 use crate::db::segments::Memberships;
 use crate::db::{Conn, DbResult, Tx};
 use crate::domain::customer::Customer;
+use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::ledger::LedgerOp;
 use crate::domain::rescue::{Assessment, FlowAction};
@@ -158,7 +159,7 @@ pub async fn apply(
     sinks: &mut Sinks,
     at: &Applying<'_>,
     decision: &Decision,
-) -> PipelineResult<Vec<Value>> {
+) -> PipelineResult<Vec<Effect>> {
     Ok(match decision {
         Decision::Ledger(ops) => point_rules::apply(tx, sinks, at, ops).await?,
         Decision::Segments(list) => segmenter::apply(sinks, at, list),

@@ -1,9 +1,8 @@
 //! `point-rules`: every event may earn, deduct or set a tier.
 
-use serde_json::Value;
-
 use super::{Applying, CallArgs, CallResult, Decision, Sinks};
 use crate::db::Tx;
+use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::ledger::LedgerOp;
 use crate::pipeline::PipelineResult;
@@ -32,6 +31,6 @@ pub async fn apply(
     sinks: &mut Sinks,
     at: &Applying<'_>,
     ops: &[LedgerOp],
-) -> PipelineResult<Vec<Value>> {
+) -> PipelineResult<Vec<Effect>> {
     Ok(sinks.writer.ops(tx, &at.target, ops).await?)
 }

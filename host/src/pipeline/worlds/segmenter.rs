@@ -2,10 +2,9 @@
 //! (but the host's own segment changes) re-classifies them, and so does
 //! every fit, for everyone. Membership changes become `segment.*` events.
 
-use serde_json::Value;
-
 use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, Sinks};
 use crate::db::{models, segments, state, Conn, DbResult};
+use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::segment::Membership;
 use crate::pipeline::segments::{is_segment_event, Classified, SegmentWriter};
@@ -34,7 +33,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
 }
 
 /// Replaces the customer's memberships by the new ones.
-pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, list: &[Membership]) -> Vec<Value> {
+pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, list: &[Membership]) -> Vec<Effect> {
     let Loaded::Segmenter { memberships, .. } = at.loaded else {
         unreachable!("a segmenter's install loads memberships");
     };

@@ -1,9 +1,10 @@
 //! `survey-scorer`: each response to a known survey is scored, and the
 //! score stored with the response.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Applying, CallArgs, CallResult, Decision, Sinks, Surveys};
+use crate::domain::effect::Effect;
 use crate::domain::event::{Event, EventKind};
 use crate::runtime::{scoring, CallInput, Runtime, RuntimeError};
 
@@ -40,7 +41,9 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
 }
 
 /// Keeps the score for the response, written when the batch commits.
-pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, score: &Value) -> Vec<Value> {
+pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, score: &Value) -> Vec<Effect> {
     sinks.scored[at.index] = Some((at.target.install_id.to_string(), score.to_string()));
-    vec![json!({"op": "survey_scored", "score": score})]
+    vec![Effect::SurveyScored {
+        score: score.clone(),
+    }]
 }
