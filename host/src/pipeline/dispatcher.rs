@@ -40,7 +40,7 @@ use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::metrics::CallRecord;
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, Plugin, RuntimeError, Scope, StateBuffer};
+use crate::runtime::{CallInput, Plugin, RuntimeError, StateBuffer};
 
 /// An install as one batch sees it.
 struct BatchInstall {
@@ -561,16 +561,9 @@ impl Pipeline {
                 return Ok((Err(not_run), Duration::ZERO));
             }
         }
-        let input = CallInput {
-            scope: Scope {
-                store_id: store.to_string(),
-                install_id: install_id.clone(),
-                plugin: plugin.id.clone(),
-                event_id: Some(e.id.clone()),
-            },
-            state: StateBuffer::new(bi.state.remove(&e.customer_id).unwrap_or_default()),
-            services: services.clone(),
-        };
+        let state = StateBuffer::new(bi.state.remove(&e.customer_id).unwrap_or_default());
+        let input =
+            CallInput::new(store, &install_id, &plugin.id, Some(&e.id), services).with_state(state);
         let args = CallArgs {
             plugin: &plugin,
             config: &bi.config,

@@ -27,7 +27,7 @@ use crate::domain::states::OutcomeStatus;
 use crate::domain::time::{now_ms, to_rfc3339, Millis};
 use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
-use crate::runtime::{self, CallInput, Scope, StateBuffer};
+use crate::runtime::{self, CallInput};
 
 /// How often a long re-classification logs its progress.
 const PROGRESS_EVERY: usize = 5000;
@@ -217,16 +217,7 @@ impl Pipeline {
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             customers = population.rows.len(), "fit started");
         let fitted = tokio::task::block_in_place(|| {
-            let input = CallInput {
-                scope: Scope {
-                    store_id: store.to_string(),
-                    install_id: install.install_id.clone(),
-                    plugin: pid.clone(),
-                    event_id: None,
-                },
-                state: StateBuffer::default(),
-                services: services.clone(),
-            };
+            let input = CallInput::new(store, &install.install_id, &pid, None, services);
             self.runtime.fit(&plugin, input, &config, population)
         });
         let fitted = match fitted {

@@ -10,7 +10,7 @@ use crate::domain::event::{Event, EventKind, FieldError};
 use crate::domain::survey::{check_answers, check_definition, Survey};
 use crate::domain::time::now_ms;
 use crate::domain::World;
-use crate::runtime::{scoring, CallInput, Scope, StateBuffer};
+use crate::runtime::{scoring, CallInput};
 
 impl Pipeline {
     pub async fn create_survey(&self, store: &str, s: &Survey) -> PipelineResult<()> {
@@ -96,16 +96,8 @@ impl Pipeline {
             .collect();
         let plugin = self.plugin(&install.plugin, &install.version).await?;
         let pid = plugin_id(&install.plugin, &install.version);
-        let input = CallInput {
-            scope: Scope {
-                store_id: store.to_string(),
-                install_id: install.install_id.clone(),
-                plugin: pid.clone(),
-                event_id: None,
-            },
-            state: StateBuffer::default(),
-            services: DbServices::shared(&self.db),
-        };
+        let services = DbServices::shared(&self.db);
+        let input = CallInput::new(store, &install.install_id, &pid, None, &services);
         let wit_survey = scoring::Survey {
             id: survey.id.clone(),
             kind: survey.kind.to_string(),

@@ -12,7 +12,7 @@ use super::{Pipeline, PipelineResult};
 use crate::db::{churn, customers, installs};
 use crate::domain::time::now_ms;
 use crate::runtime::services::HostServices;
-use crate::runtime::{rescue as wit, CallInput, Scope, StateBuffer};
+use crate::runtime::{rescue as wit, CallInput};
 
 /// Most timers of a store run before one batch.
 const TIMERS_PER_ROUND: u32 = 200;
@@ -66,16 +66,8 @@ impl Pipeline {
             let result = match self.plugin(&install.plugin, &install.version).await {
                 Err(e) => Err(format!("plugin could not be loaded: {e}")),
                 Ok(plugin) => {
-                    let input = CallInput {
-                        scope: Scope {
-                            store_id: flow.store_id.clone(),
-                            install_id: install.install_id.clone(),
-                            plugin: pid.clone(),
-                            event_id: None,
-                        },
-                        state: StateBuffer::default(),
-                        services: services.clone(),
-                    };
+                    let input =
+                        CallInput::new(&flow.store_id, &install.install_id, &pid, None, services);
                     let state = wit::FlowState {
                         flow_id: flow.id.clone(),
                         step: flow.step as u32,

@@ -39,6 +39,35 @@ pub struct CallInput {
     pub services: Arc<dyn HostServices>,
 }
 
+impl CallInput {
+    /// A call of install `install_id` of `store`, running `plugin`
+    /// (`name@version`), caused by `event_id` if an event caused it; it
+    /// starts with no plugin state.
+    pub fn new(
+        store: &str,
+        install_id: &str,
+        plugin: &str,
+        event_id: Option<&str>,
+        services: &Arc<dyn HostServices>,
+    ) -> Self {
+        CallInput {
+            scope: Scope {
+                store_id: store.to_string(),
+                install_id: install_id.to_string(),
+                plugin: plugin.to_string(),
+                event_id: event_id.map(str::to_string),
+            },
+            state: StateBuffer::default(),
+            services: services.clone(),
+        }
+    }
+
+    /// The same call, starting from the customer's plugin `state`.
+    pub fn with_state(self, state: StateBuffer) -> Self {
+        CallInput { state, ..self }
+    }
+}
+
 impl Runtime {
     /// Runs one call in a fresh store with the plugin's memory cap and a
     /// deadline `timeout_ms` from now: a guest still computing at the

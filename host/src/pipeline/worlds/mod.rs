@@ -38,7 +38,7 @@ use crate::domain::survey::Survey;
 use crate::domain::time::Millis;
 use crate::domain::World;
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError, Scope, StateBuffer};
+use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError, StateBuffer};
 
 /// The surveys a batch's responses answer, by (store, survey id).
 pub type Surveys = HashMap<(String, String), Survey>;
@@ -192,16 +192,15 @@ pub struct Refit<'a> {
 impl Refit<'_> {
     /// A call's input for `customer`, with that customer's state.
     pub fn input(&mut self, customer: &str) -> CallInput {
-        CallInput {
-            scope: Scope {
-                store_id: self.store.to_string(),
-                install_id: self.install.install_id.clone(),
-                plugin: self.pid.to_string(),
-                event_id: None,
-            },
-            state: StateBuffer::new(self.states.remove(customer).unwrap_or_default()),
-            services: self.services.clone(),
-        }
+        let state = StateBuffer::new(self.states.remove(customer).unwrap_or_default());
+        CallInput::new(
+            self.store,
+            &self.install.install_id,
+            self.pid,
+            None,
+            self.services,
+        )
+        .with_state(state)
     }
 }
 
