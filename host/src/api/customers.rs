@@ -120,6 +120,12 @@ impl ProfilePut {
                 ));
             }
         }
+        // The schema checks the shape of a date; this, that the day exists.
+        if let Some(Some(b)) = &self.birthday {
+            if chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err() {
+                errors.push(FieldError::new("birthday", "must be a date YYYY-MM-DD"));
+            }
+        }
         if let Some(a) = &self.attributes {
             if !a.is_object() || a.to_string().len() > 16 * 1024 {
                 errors.push(FieldError::new(

@@ -212,6 +212,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Every request body schema compiles (a schema that did not would
+    /// fail its first request), and names the fields it refuses.
+    #[test]
+    fn every_request_schema_compiles_and_names_fields() {
+        for name in [
+            "NewStore",
+            "ProfilePut",
+            "InstallRequest",
+            "InstallPatch",
+            "Redeem",
+            "Survey",
+            "FitRequest",
+            "EventsRequest",
+            "Delivery",
+        ] {
+            validator(name);
+        }
+        let e = parse::<crate::api::stores::NewStore>(json!({"id": "a", "colour": 1, "name": 7}))
+            .err()
+            .unwrap();
+        let fields: Vec<&str> = e.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["colour", "name"]);
+        let e = parse::<crate::api::points::Redeem>(json!([1]))
+            .err()
+            .unwrap();
+        assert_eq!(e.errors[0].field, "body");
+    }
+
     #[test]
     fn pointers_become_field_names() {
         let body = json!({"events": [{"data": {"0": 1}}, {"tags": ["a"]}]});

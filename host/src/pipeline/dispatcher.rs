@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::effects::Target;
+use super::effects::Subject;
 use super::registry::plugin_id;
 use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
 use super::{Pipeline, PipelineResult};
@@ -361,17 +361,17 @@ impl Pipeline {
             let outcome = match result {
                 Ok(Ok(out)) => {
                     let at = Applying {
-                        target: Target {
+                        target: Subject {
                             store,
-                            customer: &e.customer_id,
-                            event_id: &e.id,
                             install_id: &bi.install.install_id,
+                            customer: &e.customer_id,
+                            event_id: Some(&e.id),
+                            now,
                         },
                         plugin: &pid,
                         event: e,
                         index: i,
                         loaded: &bi.loaded,
-                        now,
                     };
                     let mut fx = worlds::apply(&mut tx, &mut sinks, &at, &out.value).await?;
                     fx.extend(

@@ -12,12 +12,16 @@ use crate::domain::ledger::{EntryKind, LedgerOp};
 use crate::domain::time::{to_rfc3339, Millis};
 use crate::runtime::QueuedMessage;
 
-/// Who the effects are for.
-pub struct Target<'a> {
+/// Who a decision is about and what caused it: what every writer of
+/// effects (ledger, messages, state, flows) is told.
+pub struct Subject<'a> {
     pub store: &'a str,
-    pub customer: &'a str,
-    pub event_id: &'a str,
     pub install_id: &'a str,
+    pub customer: &'a str,
+    /// The event being processed, if an event caused this (not a fit or a
+    /// flow's timer).
+    pub event_id: Option<&'a str>,
+    pub now: Millis,
 }
 
 pub struct BatchWriter {
@@ -41,7 +45,7 @@ impl BatchWriter {
     pub async fn ops(
         &mut self,
         tx: &mut Tx,
-        t: &Target<'_>,
+        t: &Subject<'_>,
         ops: &[LedgerOp],
     ) -> DbResult<Vec<Effect>> {
         let spends = ops.iter().any(|op| matches!(op, LedgerOp::Deduct { .. }));
@@ -53,7 +57,7 @@ impl BatchWriter {
             store: t.store,
             customer: t.customer,
             now: self.now,
-            event_id: Some(t.event_id),
+            event_id: t.event_id,
             install_id: Some(t.install_id),
         };
         let mut effects = Vec::with_capacity(ops.len());
@@ -76,7 +80,7 @@ impl BatchWriter {
                             customer: t.customer.to_string(),
                             points: *points,
                             reason: reason.clone(),
-                            event_id: t.event_id.to_string(),
+                            event_id: t.event_id.unwrap_or_default().to_string(),
                             install_id: t.install_id.to_string(),
                             expires_at: *expires_at,
                         });
@@ -115,7 +119,7 @@ impl BatchWriter {
     pub async fn messages(
         &mut self,
         tx: &mut Tx,
-        t: &Target<'_>,
+        t: &Subject<'_>,
         outbox: Vec<QueuedMessage>,
     ) -> DbResult<Vec<Effect>> {
         let mut effects = Vec::with_capacity(outbox.len());
@@ -130,7 +134,7 @@ impl BatchWriter {
             });
             let mut msg =
                 messages::Message::queued(m.id, m.customer_id, t.install_id.to_string(), self.now);
-            msg.event_id = Some(t.event_id.to_string());
+            msg.event_id = t.event_id.map(str::to_string);
             msg.channel = m.channel;
             msg.template = m.template;
             msg.vars = m.vars;
@@ -141,7 +145,7 @@ impl BatchWriter {
 
     pub fn state(
         &mut self,
-        t: &Target<'_>,
+        t: &Subject<'_>,
         writes: std::collections::BTreeMap<String, Option<Vec<u8>>>,
     ) {
         for (key, value) in writes {

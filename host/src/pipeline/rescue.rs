@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 
+use super::effects::Subject;
 use crate::db::churn::{self, Flow};
 use crate::db::ledger::{self, Account};
 use crate::db::{messages, DbResult, Tx};
@@ -15,16 +16,6 @@ use crate::domain::ids::random_id;
 use crate::domain::rescue::{Assessment, FlowAction, FlowEnd};
 use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
-
-/// Who a flow decision is about.
-pub struct FlowTarget<'a> {
-    pub store: &'a str,
-    pub install_id: &'a str,
-    pub customer: &'a str,
-    /// The event being processed, if an event caused this.
-    pub event_id: Option<&'a str>,
-    pub now: Millis,
-}
 
 fn note(flow: &mut Flow, now: Millis, what: Value) {
     let mut entry = what;
@@ -44,7 +35,7 @@ fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
 }
 
 /// An order arrived: an active flow ends `rescued`. Returns the effect.
-pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -> DbResult<Effect> {
+pub async fn rescue_on_order(tx: &mut Tx, t: &Subject<'_>, flow: &mut Flow) -> DbResult<Effect> {
     end(flow, FlowEnd::Rescued, t.now);
     note(
         flow,
@@ -58,7 +49,7 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &FlowTarget<'_>, flow: &mut Flow) -
 }
 
 /// A flow of the target's customer, starting now at step 0.
-fn new_flow(t: &FlowTarget<'_>, assessment: &Assessment, state: FlowState) -> Flow {
+fn new_flow(t: &Subject<'_>, assessment: &Assessment, state: FlowState) -> Flow {
     Flow {
         id: random_id("flow"),
         store_id: t.store.to_string(),
@@ -80,7 +71,7 @@ fn new_flow(t: &FlowTarget<'_>, assessment: &Assessment, state: FlowState) -> Fl
 /// `latest` is the customer's latest (ended) flow, if any.
 pub async fn apply_plan(
     tx: &mut Tx,
-    t: &FlowTarget<'_>,
+    t: &Subject<'_>,
     assessment: &Assessment,
     latest: Option<&Flow>,
     actions: &[FlowAction],
@@ -151,7 +142,7 @@ pub async fn apply_plan(
 /// Messages and points decided outside any flow.
 async fn apply_loose(
     tx: &mut Tx,
-    t: &FlowTarget<'_>,
+    t: &Subject<'_>,
     actions: &[FlowAction],
 ) -> DbResult<Vec<Effect>> {
     let mut effects = Vec::new();
@@ -186,7 +177,7 @@ async fn apply_loose(
 }
 
 /// A queued message to the target's customer.
-fn message(t: &FlowTarget<'_>, channel: &str, template: &str) -> messages::Message {
+fn message(t: &Subject<'_>, channel: &str, template: &str) -> messages::Message {
     let mut m = messages::Message::queued(
         random_id("msg"),
         t.customer.to_string(),
@@ -210,7 +201,7 @@ fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
     vars
 }
 
-async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> DbResult<Effect> {
+async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbResult<Effect> {
     let account = Account {
         store: t.store,
         customer: t.customer,
@@ -233,7 +224,7 @@ async fn grant(tx: &mut Tx, t: &FlowTarget<'_>, points: i64, reason: &str) -> Db
 /// ends the flow ends it `expired`, so no flow is left without a timer.
 pub async fn apply_step_actions(
     tx: &mut Tx,
-    t: &FlowTarget<'_>,
+    t: &Subject<'_>,
     flow: &mut Flow,
     actions: &[FlowAction],
     timer: bool,

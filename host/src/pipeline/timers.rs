@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::effects::Subject;
 use super::registry::plugin_id;
-use super::rescue::{self, FlowTarget};
+use super::rescue;
 use super::{Pipeline, PipelineResult};
 use crate::db::{churn, customers, installs};
 use crate::domain::time::now_ms;
@@ -47,7 +48,7 @@ impl Pipeline {
                 flow.install_id.clone(),
                 flow.customer_id.clone(),
             );
-            let t = FlowTarget {
+            let t = Subject {
                 store: &store,
                 install_id: &install_id,
                 customer: &customer_id,

@@ -9,7 +9,8 @@ use crate::domain::effect::Effect;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::states::FlowState;
-use crate::pipeline::rescue::{self, FlowTarget};
+use crate::pipeline::effects::Subject;
+use crate::pipeline::rescue;
 use crate::pipeline::segments::is_segment_event;
 use crate::pipeline::{Pipeline, PipelineResult};
 use crate::runtime::{CallInput, CallOutput, Runtime};
@@ -119,26 +120,20 @@ pub async fn apply(
             customer,
             assessment,
             at.event.occurred_at,
-            at.now,
+            at.target.now,
         ));
-    let t = FlowTarget {
-        store,
-        install_id,
-        customer,
-        event_id: Some(at.target.event_id),
-        now: at.now,
-    };
+    let t = &at.target;
     let mut fx = vec![Effect::Assessed {
         p_alive: assessment.p_alive,
         risk: assessment.risk,
     }];
     let latest = flows.get(customer).cloned();
     if let (true, Some(mut flow)) = (rescue, latest.clone()) {
-        fx.push(rescue::rescue_on_order(tx, &t, &mut flow).await?);
+        fx.push(rescue::rescue_on_order(tx, t, &mut flow).await?);
     }
     if let Some(actions) = plan {
         let ended = latest.filter(|f| f.state != FlowState::Active);
-        fx.extend(rescue::apply_plan(tx, &t, assessment, ended.as_ref(), actions).await?);
+        fx.extend(rescue::apply_plan(tx, t, assessment, ended.as_ref(), actions).await?);
     }
     Ok(fx)
 }
@@ -182,7 +177,7 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
         }
         let (a, plan) = out.value;
         if let Some(actions) = plan.filter(|p| !p.is_empty()) {
-            let t = FlowTarget {
+            let t = Subject {
                 store: r.store,
                 install_id: &r.install.install_id,
                 customer: &c.id,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::effects::{BatchWriter, Target};
+use super::effects::{BatchWriter, Subject};
 use super::segments::SegmentWriter;
 use super::PipelineResult;
 use crate::db::churn::{self, Flow};
@@ -111,14 +111,13 @@ impl Sinks {
 
 /// Who a decision is applied for.
 pub struct Applying<'a> {
-    pub target: Target<'a>,
+    pub target: Subject<'a>,
     /// `name@version` of the plugin that decided.
     pub plugin: &'a str,
     pub event: &'a Event,
     /// The event's place in the batch.
     pub index: usize,
     pub loaded: &'a Loaded,
-    pub now: Millis,
 }
 
 pub async fn load(

@@ -43,7 +43,7 @@ pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, list: &[Membership]) -> Vec<E
         plugin: at.plugin,
         customer: at.target.customer,
         as_of: at.event.occurred_at,
-        cause: at.target.event_id,
+        cause: &at.event.id,
     };
     sinks
         .segments
