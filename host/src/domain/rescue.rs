@@ -114,3 +114,61 @@ pub fn validate_actions(list: &[FlowAction]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// One line of a flow's history (`history` of a flow), in order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FlowNote {
+    #[serde(flatten)]
+    pub what: FlowEvent,
+    /// When it happened (RFC 3339).
+    pub at: String,
+}
+
+/// What happened to a flow, `what` naming it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum FlowEvent {
+    /// The plan started the flow.
+    Started {
+        p_alive: f64,
+        value_cents: i64,
+        event_id: Option<String>,
+    },
+    /// A coupon was made for the step's messages.
+    Coupon {
+        step: i64,
+        percent: u32,
+        code: String,
+    },
+    /// The step queued a message.
+    Message {
+        step: i64,
+        message_id: String,
+        channel: String,
+        template: String,
+    },
+    /// The step granted points.
+    Points { step: i64, points: i64 },
+    /// An order ended the flow (`event_id`), or the plugin did (`step`).
+    Rescued {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<i64>,
+    },
+    /// The flow's steps ran out, or the plugin ended it so.
+    Expired {
+        step: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// The plan decided against a flow, or the plugin ended it so.
+    Skipped {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// The step's `on-timer` call failed; it is retried.
+    StepFailed { step: i64, error: String },
+}

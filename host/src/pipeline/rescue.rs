@@ -13,13 +13,17 @@ use crate::db::ledger::{self, Account};
 use crate::db::{messages, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::ids::random_id;
-use crate::domain::rescue::{Assessment, FlowAction, FlowEnd};
+use crate::domain::rescue::{Assessment, FlowAction, FlowEnd, FlowEvent, FlowNote};
 use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
 
-fn note(flow: &mut Flow, now: Millis, what: Value) {
-    let mut entry = what;
-    entry["at"] = json!(crate::domain::time::to_rfc3339(now));
+/// Adds a line to the flow's history.
+pub fn note(flow: &mut Flow, now: Millis, what: FlowEvent) {
+    let note = FlowNote {
+        what,
+        at: crate::domain::time::to_rfc3339(now),
+    };
+    let entry = serde_json::to_value(note).expect("a flow note serializes");
     if let Value::Array(list) = &mut flow.history {
         list.push(entry);
     } else {
@@ -40,7 +44,10 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &Subject<'_>, flow: &mut Flow) -> D
     note(
         flow,
         t.now,
-        json!({"what": "rescued", "event_id": t.event_id}),
+        FlowEvent::Rescued {
+            event_id: t.event_id.map(str::to_string),
+            step: None,
+        },
     );
     churn::save_flow(&mut *tx, flow).await?;
     Ok(Effect::FlowRescued {
@@ -91,8 +98,11 @@ pub async fn apply_plan(
                 note(
                     &mut f,
                     t.now,
-                    json!({"what": "started", "p_alive": assessment.p_alive,
-                    "value_cents": assessment.value_cents, "event_id": t.event_id}),
+                    FlowEvent::Started {
+                        p_alive: assessment.p_alive,
+                        value_cents: assessment.value_cents,
+                        event_id: t.event_id.map(str::to_string),
+                    },
                 );
                 effects.push(Effect::FlowStarted {
                     flow_id: f.id.clone(),
@@ -113,7 +123,10 @@ pub async fn apply_plan(
                         note(
                             &mut f,
                             t.now,
-                            json!({"what": "skipped: not worth a rescue"}),
+                            FlowEvent::Skipped {
+                                step: None,
+                                note: Some("not worth a rescue".into()),
+                            },
                         );
                         f
                     }
@@ -240,7 +253,11 @@ pub async fn apply_step_actions(
                 note(
                     flow,
                     t.now,
-                    json!({"what": "coupon", "step": step, "percent": pct, "code": code}),
+                    FlowEvent::Coupon {
+                        step,
+                        percent: u32::from(*pct),
+                        code: code.clone(),
+                    },
                 );
                 effects.push(Effect::Coupon {
                     percent: u32::from(*pct),
@@ -265,8 +282,12 @@ pub async fn apply_step_actions(
                     note(
                         flow,
                         t.now,
-                        json!({"what": "message", "step": step, "message_id": m.id,
-                        "channel": channel, "template": template}),
+                        FlowEvent::Message {
+                            step,
+                            message_id: m.id.clone(),
+                            channel: channel.clone(),
+                            template: template.clone(),
+                        },
                     );
                     effects.push(Effect::Message {
                         message_id: m.id.clone(),
@@ -282,7 +303,10 @@ pub async fn apply_step_actions(
                 note(
                     flow,
                     t.now,
-                    json!({"what": "points", "step": step, "points": points}),
+                    FlowEvent::Points {
+                        step,
+                        points: *points,
+                    },
                 );
                 effects.push(grant(tx, t, *points, reason).await?);
             }
@@ -304,7 +328,18 @@ pub async fn apply_step_actions(
             FlowAction::End(how) => {
                 if flow.state == FlowState::Active {
                     end(flow, *how, t.now);
-                    note(flow, t.now, json!({"what": how.state(), "step": step}));
+                    let what = match how {
+                        FlowEnd::Rescued => FlowEvent::Rescued {
+                            event_id: None,
+                            step: Some(step),
+                        },
+                        FlowEnd::Expired => FlowEvent::Expired { step, note: None },
+                        FlowEnd::Skipped => FlowEvent::Skipped {
+                            step: Some(step),
+                            note: None,
+                        },
+                    };
+                    note(flow, t.now, what);
                     effects.push(Effect::FlowEnded {
                         flow_id: flow.id.clone(),
                         state: how.state(),
@@ -318,8 +353,10 @@ pub async fn apply_step_actions(
         note(
             flow,
             t.now,
-            json!({"what": "expired", "step": step,
-            "note": "the step scheduled nothing further"}),
+            FlowEvent::Expired {
+                step,
+                note: Some("the step scheduled nothing further".into()),
+            },
         );
         effects.push(Effect::FlowEnded {
             flow_id: flow.id.clone(),

@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::effects::Subject;
 use super::registry::plugin_id;
 use super::rescue;
 use super::{Pipeline, PipelineResult};
 use crate::db::{churn, customers, installs};
+use crate::domain::rescue::FlowEvent;
 use crate::domain::time::now_ms;
 use crate::runtime::services::HostServices;
 use crate::runtime::{rescue as wit, CallInput};
@@ -99,12 +98,15 @@ impl Pipeline {
                     });
                     tracing::warn!(store = %flow.store_id, flow = %flow.id, plugin = %pid, %error,
                         "flow step failed; retrying in a minute");
-                    if let serde_json::Value::Array(h) = &mut flow.history {
-                        h.push(
-                            json!({"what": "step_failed", "step": flow.step, "error": error,
-                            "at": crate::domain::time::to_rfc3339(now)}),
-                        );
-                    }
+                    let step = flow.step;
+                    rescue::note(
+                        &mut flow,
+                        now,
+                        FlowEvent::StepFailed {
+                            step,
+                            error: error.clone(),
+                        },
+                    );
                     flow.due_at = Some(now + RETRY_MS);
                     flow.updated_at = now;
                     if failures + 1 >= MAX_STEP_FAILURES {
