@@ -5,16 +5,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
-use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::auth::StoreScope;
 use super::params::StorePath;
 use super::{json_body, ApiError, AppState};
-use crate::db::{messages, stores};
-use crate::domain::states::MessageState;
-use crate::domain::time::to_rfc3339;
+use crate::db::messages::{self, Message};
+use crate::db::stores;
 use crate::pipeline::delivery::Delivery;
 
 /// How the store's messages leave
@@ -67,56 +63,13 @@ pub async fn put(
     Ok(Json(d.public()))
 }
 
-/// A message a plugin asked to send, with its delivery state.
-#[derive(Serialize, ToSchema)]
-pub struct MessageView {
-    pub id: String,
-    pub customer_id: String,
-    pub install_id: String,
-    pub event_id: Option<String>,
-    /// The rescue flow and step that sent it, if one did.
-    pub flow_id: Option<String>,
-    pub step: Option<i64>,
-    #[schema(example = "email")]
-    pub channel: String,
-    pub template: String,
-    pub vars: Value,
-    pub state: MessageState,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub delivered_at: Option<String>,
-}
-
 /// The outbox
 #[utoipa::path(get, path = "/v1/stores/{store}/messages", operation_id = "listMessages", tag = "messages",
-    params(StorePath), responses((status = 200, body = Vec<MessageView>)))]
+    params(StorePath), responses((status = 200, body = Vec<Message>)))]
 pub async fn outbox(
     State(state): State<AppState>,
     scope: StoreScope,
-) -> Result<Json<Vec<MessageView>>, ApiError> {
+) -> Result<Json<Vec<Message>>, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list = messages::list(&mut conn, &scope.store, 10_000)
-        .await?
-        .into_iter()
-        .map(|m| MessageView {
-            created_at: to_rfc3339(m.created_at),
-            delivered_at: m.delivered_at.map(to_rfc3339),
-            id: m.id,
-            customer_id: m.customer_id,
-            install_id: m.install_id,
-            event_id: m.event_id,
-            flow_id: m.flow_id,
-            step: m.step,
-            channel: m.channel,
-            template: m.template,
-            vars: m.vars,
-            state: m.state,
-            attempts: m.attempts,
-            last_error: m.last_error,
-        })
-        .collect();
-    Ok(Json(list))
+    Ok(Json(messages::list(&mut conn, &scope.store, 10_000).await?))
 }

@@ -6,9 +6,11 @@ use sqlx::Row;
 
 use super::{json_col, Conn, DbResult};
 use crate::domain::states::MessageState;
-use crate::domain::time::Millis;
+use crate::domain::time::{self, Millis};
 
-#[derive(Debug, Clone, Serialize)]
+/// A message a plugin asked to send, with its delivery state (as the
+/// outbox endpoint shows it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: String,
     pub customer_id: String,
@@ -17,13 +19,18 @@ pub struct Message {
     /// The rescue flow and step that sent it, if one did.
     pub flow_id: Option<String>,
     pub step: Option<i64>,
+    #[schema(example = "email")]
     pub channel: String,
     pub template: String,
     pub vars: Value,
     pub state: MessageState,
     pub attempts: i64,
     pub last_error: Option<String>,
+    #[serde(serialize_with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
+    #[serde(serialize_with = "time::rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub delivered_at: Option<Millis>,
 }
 

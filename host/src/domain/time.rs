@@ -30,3 +30,16 @@ pub fn to_rfc3339(ms: Millis) -> String {
 pub fn utc_day(ms: Millis) -> i64 {
     ms.div_euclid(86_400_000)
 }
+
+/// `#[serde(serialize_with = "rfc3339")]`: a time as RFC 3339 in JSON.
+pub fn rfc3339<S: serde::Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&to_rfc3339(*ms))
+}
+
+/// As [`rfc3339`], for a time that may be absent (`null`).
+pub fn rfc3339_opt<S: serde::Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => rfc3339(ms, s),
+        None => s.serialize_none(),
+    }
+}
