@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use reqwest::{Method, StatusCode};
+use clientele::client::Reply;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 fn doc() -> &'static Value {
@@ -55,22 +56,23 @@ fn validator(key: String, schema: &Value) -> Arc<jsonschema::Validator> {
     cache
         .entry(key)
         .or_insert_with(|| {
-            let mut root = json!({"components": doc()["components"]});
-            for (k, v) in schema.as_object().into_iter().flatten() {
-                root[k] = v.clone();
-            }
             Arc::new(
-                jsonschema::options()
-                    .should_validate_formats(true)
-                    .build(&root)
-                    .expect("a schema of the document compiles"),
+                clientele::api::compile_schema(schema).expect("a schema of the document compiles"),
             )
         })
         .clone()
 }
 
 /// Panics, naming what differs, if this answer is not what the document says.
-pub fn check(method: &Method, path: &str, status: StatusCode, content_type: &str, body: &Value) {
+pub fn check(reply: &Reply) {
+    let Reply {
+        method,
+        path,
+        status,
+        content_type,
+        body,
+    } = reply;
+    let (status, path) = (*status, path.as_str());
     let what = format!("{method} {path} answered {status}");
     let problem = json!({"$ref": "#/components/schemas/Problem"});
     let Some(template) = template(path) else {

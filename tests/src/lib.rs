@@ -235,13 +235,7 @@ impl TestServer {
 
 /// The answer, after checking it against the OpenAPI document.
 pub fn checked(reply: Reply) -> Answer {
-    contract::check(
-        &reply.method,
-        &reply.path,
-        reply.status,
-        &reply.content_type,
-        &reply.body,
-    );
+    contract::check(&reply);
     reply
 }
 

@@ -104,6 +104,21 @@ fn operations(
     .flatten()
 }
 
+/// Compiles `schema`, a schema written against this document: its `$ref`s
+/// into `#/components/schemas` resolve, and formats (`date-time`, `date`)
+/// are checked, not only annotated. Used for request bodies here and for
+/// every answer the tests receive.
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+    let mut root = serde_json::json!({"components": openapi_json()["components"]});
+    for (k, v) in schema.as_object().into_iter().flatten() {
+        root[k] = v.clone();
+    }
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .map_err(|e| e.to_string())
+}
+
 /// The whole document as JSON, generated once.
 pub fn openapi_json() -> &'static Value {
     static DOC: LazyLock<Value> = LazyLock::new(|| {

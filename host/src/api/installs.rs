@@ -118,10 +118,8 @@ pub async fn create(
     scope: StoreScope,
     Valid(body): Valid<InstallRequest>,
 ) -> Result<(StatusCode, Json<InstallView>), ApiError> {
+    // The schema admits only an object (or null) as `config`.
     let config = body.config.unwrap_or_else(|| serde_json::json!({}));
-    if !config.is_object() {
-        return Err(ApiError::field("config", "must be a JSON object"));
-    }
     let new = NewInstall {
         plugin: body.plugin,
         version: body.version,
@@ -173,9 +171,6 @@ pub async fn update(
     Path(path): Path<InstallPath>,
     Valid(body): Valid<InstallPatch>,
 ) -> Result<Json<InstallView>, ApiError> {
-    if body.config.as_ref().is_some_and(|c| !c.is_object()) {
-        return Err(ApiError::field("config", "must be a JSON object"));
-    }
     let change = InstallChange {
         plugin: body.plugin,
         version: body.version,

@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::AdminToken;
-pub use doc::openapi_json;
+pub use doc::{compile_schema, openapi_json};
 pub use error::{ApiError, Problem};
 
 use crate::pipeline::Pipeline;

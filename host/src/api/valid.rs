@@ -31,26 +31,20 @@ impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for Valid<T>
 
 /// Checks `body` against `T`'s schema and reads it as a `T`.
 pub fn parse<T: DeserializeOwned + ToSchema>(body: Value) -> Result<T, ApiError> {
-    check_fields(&T::name(), &body, &declared_fields::<T>())?;
+    let mut errors = schema_errors(&T::name(), &body);
+    if !errors.is_empty() {
+        in_field_order(&mut errors, &declared_fields::<T>());
+        return Err(ApiError::invalid(errors));
+    }
     // The schema is generated from `T`, so this only fails where serde is
     // stricter than the schema can say; the message still names the field.
     serde_json::from_value(body).map_err(|e| ApiError::field("body", e.to_string()))
 }
 
-/// Every way `body` breaks the schema named `name`, as field errors.
+/// Every way `body` breaks the schema named `name`.
 #[cfg(test)]
 pub fn check(name: &str, body: &Value) -> Result<(), ApiError> {
-    check_fields(name, body, &[])
-}
-
-/// As [`check`], the errors in the order of `declared` fields.
-fn check_fields(name: &str, body: &Value, declared: &[String]) -> Result<(), ApiError> {
-    let validator = validator(name);
-    let mut errors: Vec<FieldError> = validator
-        .iter_errors(body)
-        .flat_map(|e| field_errors(body, &e))
-        .collect();
-    in_field_order(&mut errors, declared);
+    let errors = schema_errors(name, body);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -58,7 +52,16 @@ fn check_fields(name: &str, body: &Value, declared: &[String]) -> Result<(), Api
     }
 }
 
-/// The fields of `T` in the order the type declares them.
+/// Every way `body` breaks the schema named `name`, as field errors.
+fn schema_errors(name: &str, body: &Value) -> Vec<FieldError> {
+    validator(name)
+        .iter_errors(body)
+        .flat_map(|e| field_errors(body, &e))
+        .collect()
+}
+
+/// The fields of `T` in the order the type declares them (built from the
+/// type's schema, so only when there are errors to order).
 fn declared_fields<T: ToSchema>() -> Vec<String> {
     use utoipa::openapi::{RefOr, Schema};
     match T::schema() {
@@ -87,14 +90,9 @@ fn validator(name: &str) -> Arc<Validator> {
     if let Some(v) = cache.get(name) {
         return v.clone();
     }
-    let schema = serde_json::json!({
-        "$ref": format!("#/components/schemas/{name}"),
-        "components": super::doc::openapi_json()["components"],
-    });
+    let schema = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
     let validator = Arc::new(
-        jsonschema::options()
-            .should_validate_formats(true)
-            .build(&schema)
+        super::doc::compile_schema(&schema)
             .unwrap_or_else(|e| panic!("the generated schema `{name}` does not compile: {e}")),
     );
     cache.insert(name.to_string(), validator.clone());
