@@ -45,6 +45,18 @@ enum Command {
             value_delimiter = ','
         )]
         allow_webhook_host: Vec<String>,
+        /// This node's name among the nodes on one database (default: the
+        /// one kept in the data directory, made up on first start).
+        #[arg(long, env = "CLIENTELE_NODE_ID")]
+        node_id: Option<String>,
+        /// Milliseconds a node's leases last without its heartbeat: how
+        /// soon the other nodes take over the work of a node that died.
+        #[arg(long, env = "CLIENTELE_LEASE_TTL_MS", default_value_t = 5_000)]
+        lease_ttl_ms: u64,
+        /// Pending events past which `POST …/events` answers 429 with
+        /// Retry-After instead of taking more.
+        #[arg(long, env = "CLIENTELE_MAX_PENDING", default_value_t = 500_000)]
+        max_pending: i64,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -116,6 +128,9 @@ async fn main() -> anyhow::Result<()> {
             fit_every,
             workers,
             allow_webhook_host,
+            node_id,
+            lease_ttl_ms,
+            max_pending,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
@@ -127,12 +142,19 @@ async fn main() -> anyhow::Result<()> {
                 config.pipeline.workers = n.max(1);
             }
             config.pipeline.webhook_allow_hosts = allow_webhook_host;
+            config.node_id = node_id;
+            config.pipeline.lease_ttl = std::time::Duration::from_millis(lease_ttl_ms.max(500));
+            config.pipeline.max_pending = max_pending;
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
-                _ = running.task => {}
-                _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
+            tracing::info!("stopping: no new work; finishing what this node holds");
+            running.shutdown().await;
             Ok(())
         }
         Command::Migrate {

@@ -43,6 +43,7 @@ pub struct Metrics {
     pub events_ingested: Counter,
     pub events_duplicate: Counter,
     pub events_processed: Counter,
+    pub intake_refused: Counter,
     pub messages_delivered: Counter,
     pub messages_failed: Counter,
     recent: Mutex<HashMap<String, VecDeque<u32>>>,
@@ -60,6 +61,8 @@ pub struct Gauges {
     pub stores_held: usize,
     /// Components compiled since the process started.
     pub compilations: u64,
+    /// Leases (stores, cluster jobs) this node holds.
+    pub leases_held: usize,
 }
 
 /// Latency quantiles of one install, in microseconds.
@@ -77,9 +80,11 @@ fn quantile(sorted: &[u32], q: f64) -> u32 {
     sorted[rank - 1]
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// Metrics of the node `node` (a label on every series).
+    pub fn new(node: &str) -> Self {
         let recorder = PrometheusBuilder::new()
+            .add_global_label("node", node)
             .set_buckets_for_metric(
                 metrics_exporter_prometheus::Matcher::Suffix("_duration_seconds".into()),
                 &CALL_BUCKETS,
@@ -108,6 +113,10 @@ impl Default for Metrics {
                 "clientele_messages_delivered_total",
                 "Messages delivered to the log or a webhook",
             ),
+            intake_refused: counter(
+                "clientele_intake_refused_total",
+                "Event requests refused with 429 because too many events were pending",
+            ),
             messages_failed: counter(
                 "clientele_messages_failed_total",
                 "Messages given up on after the last attempt",
@@ -117,9 +126,7 @@ impl Default for Metrics {
             recent: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl Metrics {
     pub fn record_call(&self, call: &CallRecord) {
         let labels = vec![
             Label::new("store", call.store.to_string()),
@@ -162,7 +169,7 @@ impl Metrics {
 
     /// The Prometheus text, with `gauges` as they are now.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let values: [(&'static str, &'static str, f64); 4] = [
+        let values: [(&'static str, &'static str, f64); 5] = [
             (
                 "clientele_events_pending",
                 "Events taken in and not yet processed",
@@ -182,6 +189,11 @@ impl Metrics {
                 "clientele_stores_held",
                 "Stores a worker holds now",
                 gauges.stores_held as f64,
+            ),
+            (
+                "clientele_leases_held",
+                "Leases (stores, cluster jobs) this node holds",
+                gauges.leases_held as f64,
             ),
         ];
         for (name, help, value) in values {

@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     pub max_limits: Limits,
     pub pipeline: PipelineConfig,
+    /// `None`: the one kept in the data directory (made up once).
+    pub node_id: Option<String>,
 }
 
 impl ServerConfig {
@@ -40,6 +42,7 @@ impl ServerConfig {
                 fit_timeout_ms: 300_000,
             },
             pipeline: PipelineConfig::default(),
+            node_id: None,
         }
     }
 }
@@ -49,6 +52,47 @@ pub struct Running {
     pub admin_token: String,
     pub pipeline: Pipeline,
     pub task: tokio::task::JoinHandle<()>,
+    /// Ends the HTTP server's accept loop (in-flight requests finish).
+    stop_http: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    /// A clean stop: no new requests or work, the units of work under way
+    /// finish (or roll back after a grace period), every lease is given
+    /// up for the other nodes, and the SQLite log is truncated.
+    pub async fn shutdown(self) {
+        let _ = self.stop_http.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
+        self.pipeline
+            .stop_gracefully(std::time::Duration::from_secs(10))
+            .await;
+        if let Err(e) = self.pipeline.cluster.leave().await {
+            tracing::warn!(error = %e, "could not give up this node's leases; they lapse on their own");
+        }
+        if let Err(e) = self.pipeline.db.truncate_log().await {
+            tracing::warn!(error = %e, "could not truncate the write-ahead log");
+        }
+        self.pipeline.db.pool.close().await;
+        tracing::info!(node = %self.pipeline.cluster.node_id, "stopped");
+    }
+}
+
+/// The node's id: given, or kept in the data directory (made up on the
+/// first start there), so a node restarted on its data directory takes
+/// its own leases back at once instead of waiting for them to lapse.
+fn node_id(data_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(id) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(id.trim().to_string());
+    }
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let id = format!("node-{}", &random_token()[..8]);
+    std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
 }
 
 /// The admin token: given, or read from the data directory, or created
@@ -119,8 +163,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         Runtime::new(&config.data_dir.join("artifacts"), config.max_limits)
             .context("starting the wasm runtime")?,
     );
-    let pipeline = Pipeline::new(db, runtime, config.pipeline.clone());
+    let mut pipeline_config = config.pipeline.clone();
+    pipeline_config.node_id = node_id(&config.data_dir, config.node_id.clone())?;
+    let pipeline = Pipeline::new(db, runtime, pipeline_config);
     preload(&pipeline).await?;
+    pipeline
+        .cluster
+        .join()
+        .await
+        .context("registering this node")?;
     pipeline.spawn_workers();
     let state = AppState {
         pipeline: pipeline.clone(),
@@ -131,16 +182,22 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let app = api::app(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let (stop_http, mut stopping) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let stop = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "clientele is serving");
+    tracing::info!(%addr, node = %pipeline.cluster.node_id, database = pipeline.db.backend.name(),
+        data_dir = %config.data_dir.display(), "clientele is serving");
     Ok(Running {
         addr,
         admin_token: token,
         pipeline,
         task,
+        stop_http,
     })
 }

@@ -1,5 +1,6 @@
-//! Test harness: starts the real server on a temp SQLite file and talks to
-//! it over HTTP.
+//! Test harness: starts the real server on a temp SQLite file (or, with
+//! `CLIENTELE_TEST_DATABASE=postgres`, on a PostgreSQL database of its
+//! own) and talks to it over HTTP.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub mod contract;
+pub mod pg;
 
 /// Paths of the guest components, built from source by `build.rs`.
 pub mod guests {
@@ -45,6 +47,9 @@ impl TestServer {
         config.admin_token = Some("test-admin".into());
         config.pipeline.expiry_every = Duration::from_millis(200);
         tweak(&mut config);
+        if config.database_url.is_none() {
+            config.database_url = pg::database_for(&config.data_dir).await;
+        }
         let running = server::start(config).await.unwrap();
         let base = format!("http://{}", running.addr);
         TestServer {

@@ -161,7 +161,7 @@ pub async fn put(
 ) -> Result<Json<CustomerView>, ApiError> {
     check_id("customer", &path.customer)?;
     let update = body.into_update()?;
-    let mut tx = state.pipeline.db.begin_write().await?;
+    let mut tx = state.pipeline.db.begin_store(&scope.store).await?;
     let c =
         customers::upsert_profile(&mut tx, &scope.store, &path.customer, &update, now_ms()).await?;
     tx.commit().await?;

@@ -26,6 +26,7 @@ use super::error::Problem;
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "Health, metrics and this document"),
+        (name = "cluster", description = "The nodes on one database and what each holds"),
         (name = "stores", description = "Stores and their API keys"),
         (name = "plugins", description = "Published plugin versions"),
         (name = "installs", description = "Which plugins a store runs"),

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds after which a retry may succeed (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -31,6 +33,23 @@ impl ApiError {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Too much work is waiting: try again after `seconds`.
+    pub fn busy(detail: impl Into<String>, seconds: u64) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", "Too much pending work", detail)
+        }
+    }
+
+    /// The service cannot serve now (not ready, stopping).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready", detail)
         }
     }
 
@@ -155,12 +174,18 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             errors: self.errors,
         };
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             serde_json::to_string(&body).expect("a problem serializes"),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -190,8 +215,16 @@ impl From<PipelineError> for ApiError {
                 title: "Component rejected",
                 detail: e.to_string(),
                 errors: vec![FieldError::new("component", e.to_string())],
+                retry_after: None,
             },
-            PipelineError::Conflict(d) => ApiError::conflict(d),
+            PipelineError::Conflict(d) | PipelineError::Stale(d) => ApiError::conflict(d),
+            PipelineError::Busy { pending, max } => ApiError::busy(
+                format!(
+                    "{pending} events are waiting to be processed (the limit is {max}); \
+                     nothing of this request was taken: send it again after Retry-After"
+                ),
+                1,
+            ),
             PipelineError::NotFound(d) => ApiError::not_found(d),
             PipelineError::Invalid(errors) => ApiError::invalid(errors),
         }

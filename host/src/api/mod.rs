@@ -1,6 +1,7 @@
 //! The HTTP API (axum): one file per resource, problem+json errors.
 
 mod auth;
+mod cluster;
 mod customers;
 mod delivery;
 mod doc;
@@ -57,6 +58,8 @@ pub fn app(state: AppState) -> Router {
 fn routes() -> OpenApiRouter<AppState> {
     let json = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .routes(routes!(service::healthz))
+        .routes(routes!(service::readyz))
+        .routes(routes!(cluster::get))
         .routes(routes!(service::metrics))
         .routes(routes!(service::openapi))
         .routes(routes!(stores::create, stores::list))

@@ -15,11 +15,43 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// Ready once migrations ran and the runtime is up
+/// Live: the process serves HTTP (say nothing of the database)
 #[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "service", security(()),
     responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    #[schema(example = "node-3f9a12c0")]
+    pub node: String,
+    #[schema(example = "sqlite")]
+    pub database: &'static str,
+}
+
+/// Ready: the database answers, its migrations ran and the installed
+/// plugins are loaded (503 while stopping or when the database is away)
+#[utoipa::path(get, path = "/readyz", operation_id = "ready", tag = "service", security(()),
+    responses((status = 200, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    let p = &state.pipeline;
+    if p.is_stopping() {
+        return Err(ApiError::unavailable("this node is stopping; use another"));
+    }
+    if let Err(e) = p.db.ping().await {
+        tracing::warn!(error = %e, "readiness: the database does not answer");
+        return Err(ApiError::unavailable(
+            "the database does not answer; see this node's log",
+        ));
+    }
+    Ok(Json(Readiness {
+        status: "ready",
+        node: p.cluster.node_id.clone(),
+        database: p.db.backend.name(),
+    }))
 }
 
 /// Prometheus metrics

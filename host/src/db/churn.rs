@@ -5,17 +5,19 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::bulk::Style;
-use super::{json_col, Conn, DbResult};
+use super::row::{read, JsonArray, JsonObject};
+use super::{Conn, DbResult};
 use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Assessment {
     pub install_id: String,
     pub customer_id: String,
     pub p_alive: f64,
     pub risk: f64,
     pub value_cents: i64,
+    #[sqlx(try_from = "JsonObject")]
     pub details: Value,
     pub as_of: Millis,
     pub assessed_at: Millis,
@@ -64,27 +66,16 @@ pub async fn latest_assessment(
     .bind(customer)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(Assessment {
-            install_id: r.try_get("install_id")?,
-            customer_id: r.try_get("customer_id")?,
-            p_alive: r.try_get("p_alive")?,
-            risk: r.try_get("risk")?,
-            value_cents: r.try_get("value_cents")?,
-            details: json_col(r.try_get("details")?, serde_json::json!({})),
-            as_of: r.try_get("as_of")?,
-            assessed_at: r.try_get("assessed_at")?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(read).transpose()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Flow {
     pub id: String,
     pub store_id: String,
     pub install_id: String,
     pub customer_id: String,
+    #[sqlx(try_from = "String")]
     pub state: FlowState,
     /// The step due next (active) or the last one reached.
     pub step: i64,
@@ -95,30 +86,13 @@ pub struct Flow {
     pub p_alive: f64,
     pub value_cents: i64,
     /// What happened, in order: `[{"at", "what", ...}]`.
+    #[sqlx(try_from = "JsonArray")]
     pub history: Value,
 }
 
 const COLUMNS: &str =
     "id, store_id, install_id, customer_id, state, step, due_at, started_at, ended_at,
     updated_at, p_alive, value_cents, history";
-
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Flow> {
-    Ok(Flow {
-        id: r.try_get("id")?,
-        store_id: r.try_get("store_id")?,
-        install_id: r.try_get("install_id")?,
-        customer_id: r.try_get("customer_id")?,
-        state: super::state_col(r, "state", FlowState::parse)?,
-        step: r.try_get("step")?,
-        due_at: r.try_get("due_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
-        updated_at: r.try_get("updated_at")?,
-        p_alive: r.try_get("p_alive")?,
-        value_cents: r.try_get("value_cents")?,
-        history: json_col(r.try_get("history")?, serde_json::json!([])),
-    })
-}
 
 /// Inserts a flow or writes back every mutable field of an existing one.
 pub async fn save_flow(conn: &mut Conn, f: &Flow) -> DbResult<()> {
@@ -159,7 +133,7 @@ pub async fn latest_flow(conn: &mut Conn, store: &str, customer: &str) -> DbResu
     .fetch_optional(conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(read)
     .transpose()
 }
 
@@ -183,7 +157,7 @@ pub async fn latest_of(
             q = q.bind(*c);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            let f = from_row(&r)?;
+            let f: Flow = read(&r)?;
             // An active flow wins; otherwise the most recently updated.
             let keep_old = out.get(&f.customer_id).is_some_and(|old: &Flow| {
                 old.state == FlowState::Active && f.state != FlowState::Active
@@ -207,7 +181,7 @@ pub async fn due(conn: &mut Conn, store: &str, now: Millis, limit: u32) -> DbRes
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 /// The stores with flow steps due by `now`.
@@ -235,5 +209,5 @@ pub async fn list(
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }

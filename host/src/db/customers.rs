@@ -343,7 +343,7 @@ pub async fn population(
     let rows = sqlx::query(
         "SELECT c.id AS customer_id, COUNT(o.order_id) AS orders,
                 COUNT(DISTINCT o.placed_day) AS days, MIN(o.placed_at) AS first_order,
-                MAX(o.placed_at) AS last_order, COALESCE(SUM(o.total_cents), 0) AS spend
+                MAX(o.placed_at) AS last_order, CAST(COALESCE(SUM(o.total_cents), 0) AS BIGINT) AS spend
          FROM customers c
          LEFT JOIN orders o ON o.store_id = c.store_id AND o.customer_id = c.id AND o.placed_at <= $2
          WHERE c.store_id = $1
@@ -354,7 +354,7 @@ pub async fn population(
     .fetch_all(&mut *conn)
     .await?;
     let refunds = sqlx::query(
-        "SELECT customer_id, SUM(refund_cents) AS refunded FROM refunds
+        "SELECT customer_id, CAST(SUM(refund_cents) AS BIGINT) AS refunded FROM refunds
          WHERE store_id = $1 AND COALESCE(occurred_at, 0) <= $2 GROUP BY customer_id",
     )
     .bind(store)

@@ -3,17 +3,22 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{json_col, Conn, DbResult};
+use super::row::{read, Flag, JsonObject};
+use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Install {
+    #[sqlx(rename = "id")]
     pub install_id: String,
     pub store_id: String,
     pub plugin: String,
     pub version: String,
+    #[sqlx(try_from = "String")]
     pub world: World,
+    #[sqlx(try_from = "JsonObject")]
     pub config: Value,
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// Why the host disabled it (circuit breaker), if it did.
     pub disabled_reason: Option<String>,
@@ -29,25 +34,6 @@ pub struct Install {
 
 const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, disabled_reason,
     invocations, failures, consecutive_failures, created_at, updated_at, tripped_at";
-
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Install> {
-    Ok(Install {
-        install_id: r.try_get("id")?,
-        store_id: r.try_get("store_id")?,
-        plugin: r.try_get("plugin")?,
-        version: r.try_get("version")?,
-        world: super::state_col(r, "world", World::parse)?,
-        config: json_col(r.try_get("config")?, serde_json::json!({})),
-        enabled: r.try_get::<i64, _>("enabled")? != 0,
-        disabled_reason: r.try_get("disabled_reason")?,
-        invocations: r.try_get("invocations")?,
-        failures: r.try_get("failures")?,
-        consecutive_failures: r.try_get("consecutive_failures")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        tripped_at: r.try_get("tripped_at")?,
-    })
-}
 
 pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     sqlx::query(
@@ -74,7 +60,7 @@ pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
     .bind(store)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Install>> {
@@ -85,7 +71,7 @@ pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Inst
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(read).transpose()
 }
 
 /// The installs a batch of the store's events meets, oldest first (the
@@ -99,7 +85,7 @@ pub async fn for_events(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> 
     .bind(store)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 /// The store's enabled installs, oldest first (the order they run in).
@@ -110,7 +96,7 @@ pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
     .bind(store)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {

@@ -6,12 +6,13 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::row::read;
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
 use crate::domain::ledger::EntryKind;
 use crate::domain::time::Millis;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Entry {
     pub id: String,
     pub points: i64,
@@ -214,20 +215,7 @@ pub async fn entries(conn: &mut Conn, store: &str, customer: &str) -> DbResult<V
     .bind(customer)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                id: r.try_get("id")?,
-                points: r.try_get("points")?,
-                kind: r.try_get("kind")?,
-                reason: r.try_get("reason")?,
-                event_id: r.try_get("event_id")?,
-                install_id: r.try_get("install_id")?,
-                created_at: r.try_get("created_at")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(read).collect()
 }
 
 pub async fn balance(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i64> {

@@ -4,13 +4,14 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{json_col, Conn, DbResult};
+use super::row::{read, JsonObject};
+use super::{Conn, DbResult};
 use crate::domain::states::MessageState;
 use crate::domain::time::{self, Millis};
 
 /// A message a plugin asked to send, with its delivery state (as the
 /// outbox endpoint shows it).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Message {
     pub id: String,
     pub customer_id: String,
@@ -22,7 +23,9 @@ pub struct Message {
     #[schema(example = "email")]
     pub channel: String,
     pub template: String,
+    #[sqlx(try_from = "JsonObject")]
     pub vars: Value,
+    #[sqlx(try_from = "String")]
     pub state: MessageState,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -88,25 +91,6 @@ const COLUMNS: &str =
     "id, store_id, customer_id, install_id, event_id, flow_id, step, channel, template, vars,
     state, attempts, last_error, created_at, delivered_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Message> {
-    Ok(Message {
-        id: r.try_get("id")?,
-        customer_id: r.try_get("customer_id")?,
-        install_id: r.try_get("install_id")?,
-        event_id: r.try_get("event_id")?,
-        flow_id: r.try_get("flow_id")?,
-        step: r.try_get("step")?,
-        channel: r.try_get("channel")?,
-        template: r.try_get("template")?,
-        vars: json_col(r.try_get("vars")?, serde_json::json!({})),
-        state: super::state_col(r, "state", MessageState::parse)?,
-        attempts: r.try_get("attempts")?,
-        last_error: r.try_get("last_error")?,
-        created_at: r.try_get("created_at")?,
-        delivered_at: r.try_get("delivered_at")?,
-    })
-}
-
 pub async fn list(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<Message>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM messages WHERE store_id = $1 ORDER BY created_at, id LIMIT $2"
@@ -115,7 +99,7 @@ pub async fn list(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<Mess
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 /// Queued messages whose next attempt is due, with their store.
@@ -129,7 +113,7 @@ pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(Stri
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("store_id")?, from_row(r)?)))
+        .map(|r| Ok((r.try_get("store_id")?, read(r)?)))
         .collect()
 }
 

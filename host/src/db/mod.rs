@@ -9,11 +9,13 @@ pub mod churn;
 pub mod customers;
 pub mod events;
 pub mod installs;
+pub mod leases;
 pub mod ledger;
 pub mod messages;
 pub mod models;
 pub mod outcomes;
 pub mod plugins;
+pub mod row;
 pub mod segments;
 pub mod state;
 pub mod stores;
@@ -59,6 +61,15 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
@@ -66,6 +77,7 @@ pub struct Db {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 impl Db {
     /// The embedded default: `clientele.db` in the data directory.
@@ -86,12 +98,6 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_string()));
         };
-        if backend == Backend::Postgres {
-            // The PostgreSQL schema ships with the scale-out release.
-            return Err(DbError::UnsupportedUrl(format!(
-                "{url} (PostgreSQL is not supported by this version yet)"
-            )));
-        }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -128,7 +134,7 @@ impl Db {
     pub async fn migrate(&self) -> DbResult<()> {
         match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => unreachable!("rejected in connect"),
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
     }
@@ -144,13 +150,50 @@ impl Db {
         Ok(())
     }
 
-    /// A write transaction. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`) so two writers queue instead of failing.
+    /// Whether the database answers.
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Empties the write-ahead log into the database file and cuts it to
+    /// nothing (SQLite, at a clean stop; a no-op elsewhere).
+    pub async fn truncate_log(&self) -> DbResult<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A write transaction that touches no one store's data (a new
+    /// store, a published version). On SQLite it takes the write lock up
+    /// front (`BEGIN IMMEDIATE`) so two writers queue instead of failing.
     pub async fn begin_write(&self) -> DbResult<Tx> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// A write transaction on one store's data. Every such transaction of
+    /// the store runs alone: on SQLite because every write transaction
+    /// does, on PostgreSQL because it first takes the store's advisory
+    /// lock (held until commit or rollback). So the read-then-write steps
+    /// (spend the oldest lots, one enabled install per world, at most one
+    /// active flow) see the same world on both engines, whatever other
+    /// nodes do meanwhile, and events are numbered in the order their
+    /// intake commits.
+    pub async fn begin_store(&self, store: &str) -> DbResult<Tx> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(store)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 }
 

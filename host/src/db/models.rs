@@ -4,10 +4,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{json_col, Conn, DbResult};
+use super::row::{read, JsonObject};
+use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ModelInfo {
     pub install_id: String,
     pub plugin: String,
@@ -15,6 +16,7 @@ pub struct ModelInfo {
     pub customers: i64,
     pub elapsed_ms: i64,
     pub fitted_at: Millis,
+    #[sqlx(try_from = "JsonObject")]
     pub summary: Value,
     pub last_error: Option<String>,
     pub last_attempt_at: Millis,
@@ -105,19 +107,5 @@ pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<ModelInfo>> {
     .bind(store)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ModelInfo {
-                install_id: r.try_get("install_id")?,
-                plugin: r.try_get("plugin")?,
-                as_of: r.try_get("as_of")?,
-                customers: r.try_get("customers")?,
-                elapsed_ms: r.try_get("elapsed_ms")?,
-                fitted_at: r.try_get("fitted_at")?,
-                summary: json_col(r.try_get("summary")?, serde_json::json!({})),
-                last_error: r.try_get("last_error")?,
-                last_attempt_at: r.try_get("last_attempt_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(read).collect()
 }

@@ -1,16 +1,17 @@
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
-use super::{json_col, Conn, DbResult};
+use super::row::{read, JsonArray};
+use super::{Conn, DbResult};
 use crate::domain::states::OutcomeStatus;
 use crate::domain::time::Millis;
 
 /// What one install did with one event.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Outcome {
     pub install_id: String,
     pub plugin: String,
+    #[sqlx(try_from = "String")]
     pub status: OutcomeStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
@@ -18,6 +19,7 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The effects applied for this install.
     #[schema(value_type = Vec<crate::domain::effect::Effect>)]
+    #[sqlx(try_from = "JsonArray")]
     pub effects: Value,
     pub elapsed_us: i64,
 }
@@ -31,19 +33,7 @@ pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Ve
     .bind(event)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Outcome {
-                install_id: r.try_get("install_id")?,
-                plugin: r.try_get("plugin")?,
-                status: super::state_col(r, "status", OutcomeStatus::parse)?,
-                error_code: r.try_get("error_code")?,
-                error: r.try_get("error")?,
-                effects: json_col(r.try_get("effects")?, serde_json::json!([])),
-                elapsed_us: r.try_get("elapsed_us")?,
-            })
-        })
-        .collect()
+    rows.iter().map(read).collect()
 }
 
 /// Stores the outcomes of a batch: `(store, event, outcome)`. A row that

@@ -2,15 +2,18 @@ use crate::domain::World;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::row::{read, JsonArray};
 use super::{Conn, DbResult};
 
 /// A published plugin version (without its bytes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct PluginVersion {
     pub name: String,
     pub version: String,
+    #[sqlx(try_from = "String")]
     pub world: World,
     pub description: String,
+    #[sqlx(try_from = "JsonArray")]
     pub capabilities: Vec<String>,
     pub sha256: String,
     pub size_bytes: i64,
@@ -49,21 +52,6 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
 const COLUMNS: &str =
     "name, version, world, description, capabilities, manifest, sha256, size_bytes, published_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<PluginVersion> {
-    let caps: String = r.try_get("capabilities")?;
-    Ok(PluginVersion {
-        name: r.try_get("name")?,
-        version: r.try_get("version")?,
-        world: super::state_col(r, "world", World::parse)?,
-        description: r.try_get("description")?,
-        capabilities: serde_json::from_str(&caps).unwrap_or_default(),
-        manifest: r.try_get("manifest")?,
-        sha256: r.try_get("sha256")?,
-        size_bytes: r.try_get("size_bytes")?,
-        published_at: r.try_get("published_at")?,
-    })
-}
-
 pub async fn get(conn: &mut Conn, name: &str, version: &str) -> DbResult<Option<PluginVersion>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM plugin_versions WHERE name = $1 AND version = $2"
@@ -72,7 +60,7 @@ pub async fn get(conn: &mut Conn, name: &str, version: &str) -> DbResult<Option<
     .bind(version)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(read).transpose()
 }
 
 pub async fn component_bytes(conn: &mut Conn, name: &str, version: &str) -> DbResult<Vec<u8>> {
@@ -90,5 +78,5 @@ pub async fn list(conn: &mut Conn) -> DbResult<Vec<PluginVersion>> {
     ))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }

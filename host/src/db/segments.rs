@@ -13,7 +13,7 @@ use crate::domain::time::Millis;
 /// A customer's memberships from one install: segment → attributes.
 pub type Memberships = BTreeMap<String, Value>;
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct SegmentCount {
     pub name: String,
     pub members: i64,
@@ -126,14 +126,7 @@ pub async fn counts(conn: &mut Conn, store: &str) -> DbResult<Vec<SegmentCount>>
     .bind(store)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SegmentCount {
-                name: r.try_get("name")?,
-                members: r.try_get("members")?,
-            })
-        })
-        .collect()
+    rows.iter().map(super::row::read).collect()
 }
 
 /// Members of a segment in id order, after `after`, at most `limit`.

@@ -1,9 +1,10 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::row::read;
 use super::{Conn, DbResult};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Store {
     pub id: String,
     pub name: String,
@@ -28,23 +29,13 @@ pub async fn insert(conn: &mut Conn, store: &Store, api_key_sha256: &str) -> DbR
     Ok(())
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Store> {
-    Ok(Store {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        currency: r.try_get("currency")?,
-        timezone: r.try_get("timezone")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 pub async fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Store>> {
     let row =
         sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
             .bind(id)
             .fetch_optional(conn)
             .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(read).transpose()
 }
 
 pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
@@ -52,7 +43,7 @@ pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
         sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
             .fetch_all(conn)
             .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(read).collect()
 }
 
 /// The store an API key belongs to.

@@ -63,6 +63,25 @@ impl World {
     }
 }
 
+impl TryFrom<String> for World {
+    type Error = UnknownText;
+    fn try_from(text: String) -> Result<World, UnknownText> {
+        World::parse(&text).ok_or(UnknownText {
+            kind: "World",
+            text,
+        })
+    }
+}
+
+/// A stored text that names none of a closed set's values (written by a
+/// newer version, or damaged).
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a {kind} this version knows")]
+pub struct UnknownText {
+    pub kind: &'static str,
+    pub text: String,
+}
+
 impl std::fmt::Display for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -37,6 +37,16 @@ macro_rules! text_enum {
             }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::UnknownText;
+            fn try_from(text: String) -> Result<$name, Self::Error> {
+                $name::parse(&text).ok_or($crate::domain::UnknownText {
+                    kind: stringify!($name),
+                    text,
+                })
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -99,6 +99,10 @@ impl Pipeline {
     }
 
     async fn deliver_due(&self, http: &reqwest::Client) -> PipelineResult<usize> {
+        // One node delivers at a time, so a message leaves once.
+        if !self.cluster.hold(super::cluster::DELIVERY).await? {
+            return Ok(0);
+        }
         let now = now_ms();
         let due = {
             let mut conn = self.db.pool.acquire().await?;

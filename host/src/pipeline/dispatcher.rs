@@ -28,7 +28,8 @@ use serde_json::json;
 use super::effects::Subject;
 use super::registry::plugin_id;
 use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
-use super::{Pipeline, PipelineResult};
+use super::cluster::store_lease;
+use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
@@ -148,7 +149,7 @@ impl Pipeline {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
         customers::ensure_many(&mut tx, store, &ids, now).await?;
         let mut order_totals = vec![None; batch.len()];
         let mut orders = Vec::new();
@@ -345,7 +346,8 @@ impl Pipeline {
         results: Vec<Ran>,
         now: Millis,
     ) -> PipelineResult<usize> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
+        self.check_claims(&mut tx, store, &inputs.installs).await?;
         let mut sinks = Sinks::new(now, batch.len());
         let mut calls = Vec::with_capacity(results.len());
         for Ran {
@@ -478,6 +480,52 @@ impl Pipeline {
             });
         }
         Ok(emitted)
+    }
+}
+
+impl Pipeline {
+    /// In a transaction under the store's lease: this node still holds it.
+    pub(super) async fn confirm_store(
+        &self,
+        tx: &mut crate::db::Conn,
+        store: &str,
+    ) -> PipelineResult<()> {
+        if self.cluster.confirm(tx, &store_lease(store)).await? {
+            Ok(())
+        } else {
+            Err(PipelineError::Stale(
+                "this node no longer holds the store".into(),
+            ))
+        }
+    }
+
+    /// In the batch's commit: this node still holds the store, and the
+    /// store's installs are the ones the batch ran. Otherwise the batch is
+    /// stale and rolls back: another node took the store over, or an
+    /// install was swapped, enabled or reconfigured while the batch ran
+    /// (its events then run again, by what is installed now — no event
+    /// is decided by a version after the change that replaced it was
+    /// answered).
+    async fn check_claims(
+        &self,
+        tx: &mut crate::db::Conn,
+        store: &str,
+        ran: &[BatchInstall],
+    ) -> PipelineResult<()> {
+        self.confirm_store(tx, store).await?;
+        let now = installs::for_events(tx, store).await?;
+        let same = now.len() == ran.len()
+            && now.iter().zip(ran).all(|(a, b)| {
+                let b = &b.install;
+                (&a.install_id, &a.plugin, &a.version, a.enabled, &a.config, a.updated_at)
+                    == (&b.install_id, &b.plugin, &b.version, b.enabled, &b.config, b.updated_at)
+            });
+        if !same {
+            return Err(PipelineError::Stale(
+                "the store's installs changed while the batch ran".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

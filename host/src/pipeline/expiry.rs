@@ -14,6 +14,14 @@ impl Pipeline {
             if let Err(e) = self.db.checkpoint().await {
                 tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
             }
+            match self.cluster.hold(super::cluster::EXPIRY).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim point expiry; will retry");
+                    continue;
+                }
+            }
             match self.expire_due(now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(customers = n, "expired due points"),
@@ -34,11 +42,18 @@ impl Pipeline {
                 return Ok(total);
             }
             total += due.len();
-            let mut tx = self.db.begin_write().await?;
+            // One transaction per store: each holds only its store's lock.
+            let mut by_store: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
             for (store, customer) in &due {
-                ledger::expire_customer(&mut tx, store, customer, now).await?;
+                by_store.entry(store).or_default().push(customer);
             }
-            tx.commit().await?;
+            for (store, customers) in by_store {
+                let mut tx = self.db.begin_store(store).await?;
+                for customer in customers {
+                    ledger::expire_customer(&mut tx, store, customer, now).await?;
+                }
+                tx.commit().await?;
+            }
         }
     }
 }

@@ -243,7 +243,7 @@ impl Pipeline {
         report.summary = serde_json::from_str(&fitted.value.summary).unwrap_or(json!({}));
         let model = fitted.value.model;
         {
-            let mut tx = self.db.begin_write().await?;
+            let mut tx = self.db.begin_store(store).await?;
             models::save(
                 &mut tx,
                 &models::NewModel {
@@ -266,6 +266,8 @@ impl Pipeline {
         // From here on the store's customers are worked on: no batch of its
         // events runs until every one of them is updated.
         let _held = self.lanes.hold(store).await;
+        let claim = super::cluster::store_lease(store);
+        self.cluster.hold_waiting(&claim).await?;
         let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
         let states = if plugin.capabilities.contains(&Capability::State) {
             let mut conn = self.db.pool.acquire().await?;
@@ -296,6 +298,7 @@ impl Pipeline {
         tracing::info!(store, install = %install.install_id, plugin = %pid,
             updated = report.updated, failed = report.failed,
             ms = now_ms() - now, "every customer updated after the fit");
+        self.cluster.release(&claim).await?;
         // Segment changes were queued as events of the store.
         self.mark_store(store);
         Ok(report)

@@ -38,7 +38,7 @@ fn invalid(field: &str, message: String) -> PipelineError {
 
 impl Pipeline {
     pub async fn install(&self, store: &str, new: NewInstall) -> PipelineResult<Install> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
         let v = find_version(&mut tx, &new.plugin, new.version.as_deref()).await?;
         check_install_config(&v, &new.config)?;
         if new.enabled {
@@ -76,7 +76,7 @@ impl Pipeline {
         id: &str,
         change: InstallChange,
     ) -> PipelineResult<Install> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
         let mut install = installs::get(&mut tx, store, id)
             .await?
             .ok_or_else(|| PipelineError::NotFound(format!("install `{id}` not found")))?;

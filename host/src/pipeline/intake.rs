@@ -4,7 +4,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Pipeline, PipelineResult};
+use std::sync::atomic::Ordering;
+
+use super::{Pipeline, PipelineError, PipelineResult};
+
+/// How often a waiting request looks whether its events were processed
+/// (by any node) when this node did not say so first.
+const WAIT_POLL: Duration = Duration::from_millis(50);
 use crate::db::outcomes::Outcome;
 use crate::db::{events, outcomes};
 use crate::domain::event::Event;
@@ -34,8 +40,16 @@ impl Pipeline {
     /// Commits the events (a repeated `(store, id)` is kept as it was) and
     /// hands the store to a worker.
     pub async fn ingest(&self, store: &str, batch: &[Event]) -> PipelineResult<Vec<Accepted>> {
+        let pending = self.pending.load(Ordering::Relaxed);
+        if pending + batch.len() as i64 > self.config.max_pending {
+            self.metrics.intake_refused.increment(1);
+            return Err(PipelineError::Busy {
+                pending,
+                max: self.config.max_pending,
+            });
+        }
         let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
         let mut new = events::insert_many(&mut tx, store, batch, now).await?;
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {
@@ -57,6 +71,8 @@ impl Pipeline {
         }
         tx.commit().await?;
         let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;
+        self.pending
+            .fetch_add(accepted.len() as i64 - dups as i64, Ordering::Relaxed);
         self.metrics
             .events_ingested
             .increment(accepted.len() as u64 - dups);
@@ -91,7 +107,8 @@ impl Pipeline {
             if left.is_zero() {
                 return Ok(());
             }
-            let _ = tokio::time::timeout(left, updates.changed()).await;
+            // Another node may process them: look again now and then.
+            let _ = tokio::time::timeout(left.min(WAIT_POLL), updates.changed()).await;
         }
     }
 

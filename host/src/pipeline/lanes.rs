@@ -127,6 +127,11 @@ impl Lanes {
     pub async fn wait(&self, timeout: std::time::Duration) {
         let _ = tokio::time::timeout(timeout, self.changed.notified()).await;
     }
+
+    /// Wakes every waiting worker (to see that the node stops).
+    pub fn wake_all(&self) {
+        self.changed.notify_waiters();
+    }
 }
 
 /// A store held outside the turn; freed when dropped.

@@ -3,6 +3,7 @@
 //! points. Also the plugin registry (publish, load) and points redemption.
 
 mod budget;
+pub mod cluster;
 pub mod delivery;
 pub mod destinations;
 pub mod dispatcher;
@@ -44,6 +45,14 @@ pub enum PipelineError {
     NotFound(String),
     #[error("invalid: {0:?}")]
     Invalid(Vec<crate::domain::event::FieldError>),
+    /// What a unit of work read changed before it could commit (its lease
+    /// was lost, or an install was changed meanwhile): it was rolled back
+    /// and is done again.
+    #[error("rolled back to be done again: {0}")]
+    Stale(String),
+    /// Intake is full: more events wait than the node takes.
+    #[error("{pending} events pending (limit {max})")]
+    Busy { pending: i64, max: i64 },
 }
 
 impl From<sqlx::Error> for PipelineError {
@@ -76,6 +85,14 @@ pub struct PipelineConfig {
     pub fit_every: Option<std::time::Duration>,
     /// Hosts a webhook may point at although they are not public.
     pub webhook_allow_hosts: Vec<String>,
+    /// This node's name among the nodes on one database.
+    pub node_id: String,
+    /// How long a node's leases last without its heartbeat: after this,
+    /// another node takes over the work a dead node held.
+    pub lease_ttl: std::time::Duration,
+    /// Pending events (across the database) past which intake refuses
+    /// more, with 429 and Retry-After, until the workers catch up.
+    pub max_pending: i64,
 }
 
 impl Default for PipelineConfig {
@@ -89,6 +106,9 @@ impl Default for PipelineConfig {
             expiry_every: std::time::Duration::from_secs(1),
             fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
             webhook_allow_hosts: Vec::new(),
+            node_id: "node-1".into(),
+            lease_ttl: std::time::Duration::from_secs(5),
+            max_pending: 500_000,
         }
     }
 }
@@ -107,6 +127,8 @@ pub struct Pipeline {
     pub runtime: Arc<Runtime>,
     pub metrics: Arc<Metrics>,
     pub config: PipelineConfig,
+    /// This node's leases.
+    pub cluster: Arc<cluster::Cluster>,
     /// Stores with work, and which worker holds which.
     lanes: Arc<lanes::Lanes>,
     /// Worker time used by each install's calls (the time budget).
@@ -120,6 +142,13 @@ pub struct Pipeline {
     fits_queued: Arc<Notify>,
     /// The background workers, so that `stop_workers` can end them.
     workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// The event workers among them, which finish their unit of work on
+    /// a clean stop.
+    event_workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Set on a clean stop: workers take no new work.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Pending events as last counted, plus those taken since.
+    pending: Arc<std::sync::atomic::AtomicI64>,
     /// Bumped after every committed dispatcher batch.
     processed: watch::Sender<u64>,
 }
@@ -127,9 +156,14 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(db: Db, runtime: Arc<Runtime>, config: PipelineConfig) -> Pipeline {
         Pipeline {
+            cluster: Arc::new(cluster::Cluster::new(
+                db.clone(),
+                config.node_id.clone(),
+                config.lease_ttl,
+            )),
             db,
             runtime,
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(Metrics::new(&config.node_id)),
             lanes: Arc::default(),
             budgets: Arc::new(budget::Budgets::new(
                 config.trip_after_timeouts,
@@ -142,6 +176,9 @@ impl Pipeline {
             fits: Arc::default(),
             fits_queued: Arc::new(Notify::new()),
             workers: Arc::default(),
+            event_workers: Arc::default(),
+            stopping: Arc::default(),
+            pending: Arc::default(),
             processed: watch::channel(0).0,
             config,
         }
@@ -152,10 +189,14 @@ impl Pipeline {
     /// schedule on the current runtime.
     pub fn spawn_workers(&self) {
         let mut workers = self.workers.lock().expect("workers");
+        let cluster = self.cluster.clone();
+        workers.push(tokio::spawn(async move { cluster.run_heartbeat().await }));
+        let mut event_workers = self.event_workers.lock().expect("workers");
         for n in 0..self.config.workers.max(1) {
             let p = self.clone();
-            workers.push(tokio::spawn(async move { p.run_worker(n).await }));
+            event_workers.push(tokio::spawn(async move { p.run_worker(n).await }));
         }
+        drop(event_workers);
         let p = self.clone();
         workers.push(tokio::spawn(async move { p.run_scout().await }));
         let p = self.clone();
@@ -171,6 +212,14 @@ impl Pipeline {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
+                    match p.cluster.hold(cluster::FIT_SCHEDULE).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not claim the fit schedule");
+                            continue;
+                        }
+                    }
                     tracing::info!("scheduled fit of every store");
                     if let Err(e) = p.request_all_fits().await {
                         tracing::error!(error = %e, "could not queue the scheduled fits");
@@ -187,5 +236,30 @@ impl Pipeline {
         for w in self.workers.lock().expect("workers").drain(..) {
             w.abort();
         }
+        for w in self.event_workers.lock().expect("workers").drain(..) {
+            w.abort();
+        }
+    }
+
+    /// A clean stop: the event workers take no new work and finish the
+    /// unit they are in (for at most `grace`, after which it rolls back),
+    /// then every worker ends.
+    pub async fn stop_gracefully(&self, grace: std::time::Duration) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.lanes.wake_all();
+        let event_workers: Vec<_> = self.event_workers.lock().expect("workers").drain(..).collect();
+        let deadline = tokio::time::Instant::now() + grace;
+        for mut w in event_workers {
+            if tokio::time::timeout_at(deadline, &mut w).await.is_err() {
+                tracing::warn!("a worker did not finish in time; its batch rolls back");
+                w.abort();
+            }
+        }
+        self.stop_workers();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

@@ -38,7 +38,7 @@ impl Pipeline {
         reason: &str,
     ) -> PipelineResult<(i64, Entry)> {
         let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_store(store).await?;
         if customers::get(&mut tx, store, customer).await?.is_none() {
             return Err(PipelineError::NotFound(format!(
                 "customer `{customer}` not found"
@@ -77,7 +77,7 @@ async fn expire_now(db: &Db, store: &str, customer: &str) -> PipelineResult<()> 
     if due.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_store(store).await?;
     ledger::expire_customer(&mut tx, store, customer, now).await?;
     tx.commit().await?;
     Ok(())

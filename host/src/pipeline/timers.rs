@@ -56,7 +56,8 @@ impl Pipeline {
             };
             let Some(install) = install else {
                 // The install was removed or disabled: the flow cannot go on.
-                let mut tx = self.db.begin_write().await?;
+                let mut tx = self.db.begin_store(&store).await?;
+                self.confirm_store(&mut tx, &store).await?;
                 rescue::apply_step_actions(&mut tx, &t, &mut flow, &[], true).await?;
                 churn::save_flow(&mut tx, &flow).await?;
                 tx.commit().await?;
@@ -82,7 +83,8 @@ impl Pipeline {
                     .map_err(|e| e.to_string())
                 }
             };
-            let mut tx = self.db.begin_write().await?;
+            let mut tx = self.db.begin_store(&store).await?;
+            self.confirm_store(&mut tx, &store).await?;
             match result {
                 Ok(out) => {
                     let effects =

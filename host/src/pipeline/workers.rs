@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use super::services::DbServices;
-use super::{Pipeline, PipelineResult};
+use super::cluster::store_lease;
+use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::{churn, events};
 use crate::domain::time::now_ms;
 
@@ -29,6 +30,7 @@ impl Pipeline {
             stores_with_work,
             stores_held,
             compilations: self.runtime.compilations(),
+            leases_held: self.cluster.held_count(),
         }
     }
 
@@ -46,13 +48,44 @@ impl Pipeline {
     pub(super) async fn run_worker(self, n: usize) {
         let services = DbServices::shared(&self.db);
         loop {
+            if self.is_stopping() {
+                return;
+            }
             let Some(lease) = self.lanes.take() else {
                 self.lanes.wait(SCOUT_EVERY).await;
                 continue;
             };
             let store = lease.store.clone();
+            let claim = store_lease(&store);
+            match self.cluster.hold(&claim).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another node serves the store now.
+                    self.lanes.release(lease, true);
+                    continue;
+                }
+                Err(e) => {
+                    self.lanes.release(lease, false);
+                    tracing::error!(worker = n, store = %store, error = %e,
+                        "could not claim the store; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
             match self.serve_store(&store, &services).await {
-                Ok(done) => self.lanes.release(lease, done == 0),
+                Ok(0) => {
+                    // Idle: give the store up, so any node may take its
+                    // next work.
+                    if let Err(e) = self.cluster.release(&claim).await {
+                        tracing::warn!(store = %store, error = %e, "could not release the store");
+                    }
+                    self.lanes.release(lease, true);
+                }
+                Ok(_) => self.lanes.release(lease, false),
+                Err(PipelineError::Stale(why)) => {
+                    self.lanes.release(lease, false);
+                    tracing::info!(worker = n, store = %store, %why, "batch rolled back; doing it again");
+                }
                 Err(e) => {
                     self.lanes.release(lease, false);
                     tracing::error!(worker = n, store = %store, error = %e,
@@ -91,8 +124,12 @@ impl Pipeline {
         let mut conn = self.db.pool.acquire().await?;
         let mut stores = events::pending_stores(&mut conn).await?;
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
+        let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
+        // The intake limit's count, refreshed (intake adds to it between).
+        self.pending
+            .store(events::pending_count(&mut conn).await?, std::sync::atomic::Ordering::Relaxed);
         drop(conn);
-        for store in stores {
+        for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
             self.lanes.mark(&store);
         }
         Ok(())

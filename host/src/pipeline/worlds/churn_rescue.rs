@@ -163,7 +163,8 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
         let planned = p.runtime.plan(plugin, next, config, &a, c)?;
         Ok(planned.map(|actions| (a, Some(actions))))
     });
-    let mut tx = p.db.begin_write().await?;
+    let mut tx = p.db.begin_store(r.store).await?;
+    p.confirm_store(&mut tx, r.store).await?;
     let mut assessments = Vec::new();
     let mut state_writes = Vec::new();
     let mut done = Refitted::default();

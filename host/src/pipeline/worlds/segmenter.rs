@@ -85,7 +85,8 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
         writer.apply(&who, old.get(&c.id), &out.value);
         done.updated += 1;
     }
-    let mut tx = p.db.begin_write().await?;
+    let mut tx = p.db.begin_store(r.store).await?;
+    p.confirm_store(&mut tx, r.store).await?;
     writer.finish(&mut tx).await?;
     state::apply_many(&mut tx, &state_writes).await?;
     tx.commit().await?;

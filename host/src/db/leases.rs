@@ -1,0 +1,167 @@
+//! Nodes and the leases they hold. A lease is a row naming its holder and
+//! when it lapses; taking one is a single upsert that succeeds only when
+//! the row is free, lapsed or already ours, so two nodes can never both
+//! hold it. The same SQL runs on SQLite and PostgreSQL.
+
+use serde::Serialize;
+
+use super::row::read;
+use super::{Conn, DbResult};
+use crate::domain::time::Millis;
+
+/// A node as the cluster sees it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct NodeRow {
+    pub id: String,
+    pub started_at: Millis,
+    pub heartbeat_at: Millis,
+    pub version: String,
+    pub stopped_at: Option<Millis>,
+}
+
+/// A held lease.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct LeaseRow {
+    pub name: String,
+    pub node_id: String,
+    pub acquired_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// Records that the node runs (again), as of `now`.
+pub async fn node_started(conn: &mut Conn, id: &str, version: &str, now: Millis) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO nodes (id, started_at, heartbeat_at, version, stopped_at) VALUES ($1, $2, $2, $3, NULL)
+         ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
+           heartbeat_at = excluded.heartbeat_at, version = excluded.version, stopped_at = NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(version)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The node is alive: its heartbeat and every lease it holds move on.
+/// Returns the names of the leases it still holds.
+pub async fn heartbeat(
+    conn: &mut Conn,
+    id: &str,
+    now: Millis,
+    expires_at: Millis,
+) -> DbResult<Vec<String>> {
+    sqlx::query("UPDATE nodes SET heartbeat_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE leases SET expires_at = $2 WHERE node_id = $1")
+        .bind(id)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    let rows = sqlx::query_scalar("SELECT name FROM leases WHERE node_id = $1")
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows)
+}
+
+/// The node stops: it holds nothing any more.
+pub async fn node_stopped(conn: &mut Conn, id: &str, now: Millis) -> DbResult<()> {
+    sqlx::query("DELETE FROM leases WHERE node_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE nodes SET stopped_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes the lease `name` for `node` until `expires_at` if it is free,
+/// lapsed (`expires_at < now`) or the node's already. True if it holds it.
+pub async fn acquire(
+    conn: &mut Conn,
+    name: &str,
+    node: &str,
+    now: Millis,
+    expires_at: Millis,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO leases (name, node_id, acquired_at, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET node_id = excluded.node_id,
+           acquired_at = CASE WHEN leases.node_id = excluded.node_id THEN leases.acquired_at ELSE excluded.acquired_at END,
+           expires_at = excluded.expires_at
+         WHERE leases.node_id = excluded.node_id OR leases.expires_at < excluded.acquired_at",
+    )
+    .bind(name)
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Inside a transaction: true if `node` still holds `name` (and keeps
+/// it until `expires_at`). On PostgreSQL this locks the lease row until
+/// the transaction ends, so a takeover waits for it and then sees the
+/// renewed lease: a node that lost its lease cannot commit work under it.
+pub async fn confirm(
+    conn: &mut Conn,
+    name: &str,
+    node: &str,
+    expires_at: Millis,
+) -> DbResult<bool> {
+    let done = sqlx::query("UPDATE leases SET expires_at = $3 WHERE name = $1 AND node_id = $2")
+        .bind(name)
+        .bind(node)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn release(conn: &mut Conn, name: &str, node: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM leases WHERE name = $1 AND node_id = $2")
+        .bind(name)
+        .bind(node)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Names (with a prefix) leased by other nodes and not lapsed at `now`.
+pub async fn held_by_others(
+    conn: &mut Conn,
+    prefix: &str,
+    node: &str,
+    now: Millis,
+) -> DbResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM leases WHERE node_id <> $1 AND expires_at >= $2 AND name LIKE $3",
+    )
+    .bind(node)
+    .bind(now)
+    .bind(format!("{prefix}%"))
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn nodes(conn: &mut Conn) -> DbResult<Vec<NodeRow>> {
+    let rows = sqlx::query("SELECT id, started_at, heartbeat_at, version, stopped_at FROM nodes ORDER BY id")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(read).collect()
+}
+
+pub async fn all(conn: &mut Conn) -> DbResult<Vec<LeaseRow>> {
+    let rows = sqlx::query("SELECT name, node_id, acquired_at, expires_at FROM leases ORDER BY name")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(read).collect()
+}
