@@ -402,3 +402,124 @@ fn date_of(n: usize) -> String {
     }
     format!("{year}-{:02}-{:02}", m + 1, d + 1)
 }
+
+/// End-to-end throughput of `nodes` nodes (in this process) on one
+/// database: `stores` stores, events sent round robin to the nodes in
+/// batches of 1000, until every event is processed. `postgres`: a server
+/// URL (a fresh database is made there and dropped after); `None`: one
+/// SQLite file.
+pub async fn cluster(
+    postgres: Option<&str>,
+    nodes: usize,
+    events: usize,
+    stores: usize,
+) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plugin_dir = root.join("plugins/points-basic");
+    let wasm = plugin_build::build(&plugin_dir, None)?;
+    let manifest_text = std::fs::read_to_string(plugin_dir.join("plugin.toml"))?;
+    let dir = tempfile::tempdir()?;
+    let name = format!("clientele_bench_{}", std::process::id());
+    let url = match postgres {
+        Some(server) => {
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await?;
+            format!("{server}/{name}")
+        }
+        None => clientele::db::Db::sqlite_url(dir.path()),
+    };
+    let mut running = Vec::new();
+    for n in 0..nodes {
+        let mut config = ServerConfig::new(dir.path().join(format!("n{n}")));
+        config.admin_token = Some("bench".into());
+        config.database_url = Some(url.clone());
+        config.node_id = Some(format!("bench-{n}"));
+        running.push(server::start(config).await?);
+    }
+    let apis: Vec<ApiClient> = running
+        .iter()
+        .map(|r| ApiClient::new(format!("http://{}", r.addr)))
+        .collect();
+    api_publish_points(&apis[0], &wasm, &manifest_text).await?;
+    let mut keys = Vec::new();
+    for s in 0..stores {
+        let store = json!({"id": format!("s{s}"), "currency": "CNY"});
+        let r = apis[0].post("/v1/stores", "bench", &store).await?.ok()?;
+        let key = r["api_key"].as_str().context("store key")?.to_string();
+        let config: Value = serde_json::from_str(CONFIG)?;
+        let install = json!({"plugin": "points-basic", "config": config});
+        apis[0]
+            .post(&format!("/v1/stores/s{s}/installs"), &key, &install)
+            .await?
+            .ok()?;
+        keys.push(key);
+    }
+    let customers = (events / 10).max(1);
+    let per_store = events / stores;
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut senders = Vec::new();
+    for (s, key) in keys.iter().enumerate() {
+        let api = apis[s % apis.len()].clone();
+        let key = key.clone();
+        senders.push(tokio::spawn(async move {
+            let mut took = Vec::new();
+            let ids: Vec<usize> = (s * per_store..(s + 1) * per_store).collect();
+            for chunk in ids.chunks(1000) {
+                let body = json!({"events": chunk.iter().map(|&i| order(i, customers)).collect::<Vec<_>>()});
+                let t = Instant::now();
+                let r = api.post(&format!("/v1/stores/s{s}/events"), &key, &body).await?;
+                if r.status != reqwest::StatusCode::ACCEPTED {
+                    bail!("ingest: {} {}", r.status, r.body);
+                }
+                took.push(t.elapsed());
+            }
+            Ok(took)
+        }));
+    }
+    for s in senders {
+        latencies.extend(s.await??);
+    }
+    let accepted = started.elapsed();
+    let db = &running[0].pipeline.db;
+    loop {
+        let mut conn = db.pool.acquire().await?;
+        if clientele::db::events::pending_count(&mut conn).await? == 0 {
+            break;
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = started.elapsed();
+    latencies.sort();
+    let sent = per_store * stores;
+    println!(
+        "cluster ({}, {nodes} node(s), {stores} stores, {sent} order events, {customers} customers): ingest {:.0} events/s (p50 {:.1} ms, p99 {:.1} ms per 1000-event batch), processed {:.0} events/s ({:.2} s)",
+        if postgres.is_some() { "PostgreSQL" } else { "SQLite" },
+        sent as f64 / accepted.as_secs_f64(),
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        sent as f64 / total.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    for r in running {
+        r.shutdown().await;
+    }
+    if let Some(server) = postgres {
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn api_publish_points(api: &ApiClient, wasm: &Path, manifest: &str) -> anyhow::Result<()> {
+    api.publish("bench", manifest, std::fs::read(wasm)?)
+        .await?
+        .ok()?;
+    Ok(())
+}

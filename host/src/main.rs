@@ -88,6 +88,18 @@ enum Command {
         /// Calls for the latency run.
         #[arg(long, default_value_t = 20_000)]
         calls: usize,
+        /// Instead: the cluster run on this PostgreSQL server (a URL
+        /// without a database; a fresh one is made and dropped), or on
+        /// SQLite with `--cluster sqlite`.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Node counts for the cluster run.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        nodes: Vec<usize>,
+        /// Stores for the cluster run (a store is served by one node at a
+        /// time).
+        #[arg(long, default_value_t = 8)]
+        stores: usize,
     },
 }
 
@@ -173,7 +185,25 @@ async fn main() -> anyhow::Result<()> {
             println!("{:#}", clientele::api::openapi_json());
             Ok(())
         }
-        Command::Bench { events, calls } => bench::run(events, calls).await,
+        Command::Bench {
+            events,
+            calls,
+            cluster: None,
+            ..
+        } => bench::run(events, calls).await,
+        Command::Bench {
+            events,
+            cluster: Some(target),
+            nodes,
+            stores,
+            ..
+        } => {
+            let postgres = (target != "sqlite").then_some(target.as_str());
+            for n in nodes {
+                bench::cluster(postgres, n.max(1), events, stores.max(1)).await?;
+            }
+            Ok(())
+        }
         Command::Plugin {
             command: PluginCommand::Build { dir, out },
         } => {

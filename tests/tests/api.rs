@@ -19,10 +19,13 @@ async fn service_endpoints_and_auth() {
     assert!(text.contains("clientele_events_processed_total"));
     let workers = clientele::pipeline::default_workers();
     assert!(
-        text.contains(&format!("clientele_workers {workers}\n")),
+        text.contains(&format!(
+            "clientele_workers{{node=\"{}\"}} {workers}\n",
+            s.running.pipeline.cluster.node_id
+        )),
         "{text}"
     );
-    assert!(text.contains("clientele_stores_with_work "), "{text}");
+    assert!(text.contains("clientele_stores_with_work{"), "{text}");
     let o = s.get("/openapi.json", "").await;
     assert_eq!(o.body["openapi"], "3.1.0");
     assert!(o.body["paths"]["/v1/stores/{store}/events"].is_object());
@@ -631,5 +634,5 @@ async fn the_openapi_document_passes_a_validator() {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 22, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
 }

@@ -163,7 +163,8 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
         .as_str()
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("clientele_events_processed_total "))
+        .find_map(|l| l.strip_prefix("clientele_events_processed_total{"))
+        .and_then(|l| l.split("} ").nth(1))
         .unwrap()
         .parse()
         .unwrap();

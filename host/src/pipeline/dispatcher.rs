@@ -499,13 +499,14 @@ impl Pipeline {
         }
     }
 
-    /// In the batch's commit: this node still holds the store, and the
-    /// store's installs are the ones the batch ran. Otherwise the batch is
-    /// stale and rolls back: another node took the store over, or an
-    /// install was swapped, enabled or reconfigured while the batch ran
-    /// (its events then run again, by what is installed now — no event
-    /// is decided by a version after the change that replaced it was
-    /// answered).
+    /// In the batch's commit: this node still holds the store, and every
+    /// install the batch ran is still the plugin, version and config it
+    /// ran. Otherwise the batch is stale and rolls back: another node took
+    /// the store over, or an install was swapped or reconfigured while the
+    /// batch ran; its events then run again, on what is installed now, so
+    /// no event is decided by a version after the change that replaced it
+    /// was answered. (An install disabled meanwhile keeps the decisions of
+    /// the calls it had begun, like a breaker trip.)
     async fn check_claims(
         &self,
         tx: &mut crate::db::Conn,
@@ -513,17 +514,24 @@ impl Pipeline {
         ran: &[BatchInstall],
     ) -> PipelineResult<()> {
         self.confirm_store(tx, store).await?;
-        let now = installs::for_events(tx, store).await?;
-        let same = now.len() == ran.len()
-            && now.iter().zip(ran).all(|(a, b)| {
-                let b = &b.install;
-                (&a.install_id, &a.plugin, &a.version, a.enabled, &a.config, a.updated_at)
-                    == (&b.install_id, &b.plugin, &b.version, b.enabled, &b.config, b.updated_at)
+        let now: HashMap<String, Install> = installs::list(tx, store)
+            .await?
+            .into_iter()
+            .map(|i| (i.install_id.clone(), i))
+            .collect();
+        let changed = ran
+            .iter()
+            .filter(|bi| bi.calls > 0)
+            .find(|bi| {
+                let b = &bi.install;
+                now.get(&b.install_id)
+                    .is_none_or(|a| (&a.plugin, &a.version, &a.config) != (&b.plugin, &b.version, &b.config))
             });
-        if !same {
-            return Err(PipelineError::Stale(
-                "the store's installs changed while the batch ran".into(),
-            ));
+        if let Some(bi) = changed {
+            return Err(PipelineError::Stale(format!(
+                "install {} changed while the batch ran",
+                bi.install.install_id
+            )));
         }
         Ok(())
     }
