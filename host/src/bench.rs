@@ -505,8 +505,19 @@ pub async fn cluster(
         sent as f64 / total.as_secs_f64(),
         total.as_secs_f64()
     );
+    let wal = dir.path().join("clientele.db-wal");
+    let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let serving = wal_size();
     for r in running {
         r.shutdown().await;
+    }
+    if postgres.is_none() {
+        println!(
+            "SQLite write-ahead log: {:.1} MiB while serving, {:.1} MiB after a clean stop (database {:.1} MiB)",
+            serving as f64 / 1048576.0,
+            wal_size() as f64 / 1048576.0,
+            std::fs::metadata(dir.path().join("clientele.db")).map_or(0, |m| m.len()) as f64 / 1048576.0
+        );
     }
     if let Some(server) = postgres {
         let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;

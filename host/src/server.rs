@@ -187,7 +187,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let stop = async move {
             let _ = stopping.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });

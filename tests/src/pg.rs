@@ -77,3 +77,17 @@ pub fn database_name(data_dir: &Path) -> String {
     data_dir.hash(&mut h);
     format!("ct_{}_{:016x}", std::process::id(), h.finish())
 }
+
+/// Drops a database of this process (from a thread of its own).
+pub fn drop_database(name: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = admin().await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    });
+}

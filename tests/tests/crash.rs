@@ -157,7 +157,13 @@ fn store_of(customer: usize) -> String {
 fn customer_events(c: usize) -> Vec<Value> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
     let id = format!("c{c}");
-    let at = |day: u64, hour: u64| format!("2026-{:02}-{:02}T{hour:02}:00:00Z", 1 + day / 28, 1 + day % 28);
+    let at = |day: u64, hour: u64| {
+        format!(
+            "2026-{:02}-{:02}T{hour:02}:00:00Z",
+            1 + day / 28,
+            1 + day % 28
+        )
+    };
     let mut day = rng.below(20);
     let mut list = Vec::new();
     for k in 0..6 {
@@ -185,7 +191,13 @@ fn customer_events(c: usize) -> Vec<Value> {
         }
     }
     for k in 0..2 {
-        list.push(event(&format!("{id}-k{k}"), "checkin", &id, &at(day, 13 + k), json!({})));
+        list.push(event(
+            &format!("{id}-k{k}"),
+            "checkin",
+            &id,
+            &at(day, 13 + k),
+            json!({}),
+        ));
     }
     list
 }
@@ -198,7 +210,10 @@ fn rounds(customers: &[usize]) -> Vec<(String, Vec<Value>)> {
     for r in 0..10 {
         let mut by_store: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for (i, c) in customers.iter().enumerate() {
-            by_store.entry(store_of(*c)).or_default().push(events[i][r].clone());
+            by_store
+                .entry(store_of(*c))
+                .or_default()
+                .push(events[i][r].clone());
         }
         for (store, list) in by_store {
             for chunk in list.chunks(100) {
@@ -231,7 +246,10 @@ fn points_manifest() -> String {
 async fn set_up(http: &reqwest::Client, base: &str, admin: &str) -> BTreeMap<String, String> {
     let api = clientele::client::ApiClient::new(base.to_string());
     let component = std::fs::read(guests::POINTS_BASIC).unwrap();
-    let a = api.publish(admin, &points_manifest(), component).await.unwrap();
+    let a = api
+        .publish(admin, &points_manifest(), component)
+        .await
+        .unwrap();
     assert!(a.status.is_success(), "{}", a.body);
     let mut keys = BTreeMap::new();
     for s in 0..STORES {
@@ -300,7 +318,14 @@ async fn send_until_taken(
 
 /// Per customer: balance, tier, and the ledger as (points, kind, reason,
 /// event) in the order applied.
-type Books = BTreeMap<(String, String), (i64, Option<String>, Vec<(i64, String, String, Option<String>)>)>;
+type Books = BTreeMap<
+    (String, String),
+    (
+        i64,
+        Option<String>,
+        Vec<(i64, String, String, Option<String>)>,
+    ),
+>;
 
 async fn books(url: &str) -> Books {
     let db = Db::connect(url, 2).await.unwrap();
@@ -326,7 +351,12 @@ async fn books(url: &str) -> Books {
         out.get_mut(&key)
             .expect("a ledger entry of a known customer")
             .2
-            .push((r.get("points"), r.get("kind"), r.get("reason"), r.get("event_id")));
+            .push((
+                r.get("points"),
+                r.get("kind"),
+                r.get("reason"),
+                r.get("event_id"),
+            ));
     }
     db.pool.close().await;
     out
@@ -386,19 +416,27 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         .build()
         .unwrap();
     let keys = Arc::new(set_up(&http, &nodes[0].base, ADMIN).await);
-    let bases = Arc::new(Mutex::new(nodes.iter().map(|n| n.base.clone()).collect::<Vec<_>>()));
+    let bases = Arc::new(Mutex::new(
+        nodes.iter().map(|n| n.base.clone()).collect::<Vec<_>>(),
+    ));
 
     // Four client tasks, each with its own customers.
     let all: Vec<usize> = (0..CUSTOMERS).collect();
     let mut clients = Vec::new();
     for t in 0..4usize {
-        let mine: Vec<usize> = all.iter().copied().filter(|c| (c / STORES) % 4 == t).collect();
+        let mine: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|c| (c / STORES) % 4 == t)
+            .collect();
         let (http, bases, keys) = (http.clone(), bases.clone(), keys.clone());
         clients.push(tokio::spawn(async move {
             let mut rng = Rng(1_000 + t as u64);
             let mut retried = 0;
             for (store, batch) in rounds(&mine) {
-                retried += send_until_taken(&http, &bases, &mut rng, &keys[&store], &store, &batch).await - 1;
+                retried += send_until_taken(&http, &bases, &mut rng, &keys[&store], &store, &batch)
+                    .await
+                    - 1;
             }
             retried
         }));
@@ -424,7 +462,11 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         let n = rng.below(nodes.len() as u64) as usize;
         // Sometimes back at once (it takes its own leases back), sometimes
         // after its leases lapsed (the others took its stores over).
-        let pause = Duration::from_millis(if rng.below(2) == 0 { 100 } else { LEASE_TTL_MS + 500 });
+        let pause = Duration::from_millis(if rng.below(2) == 0 {
+            100
+        } else {
+            LEASE_TTL_MS + 500
+        });
         let node = &mut nodes[n];
         tokio::task::block_in_place(|| node.kill_and_restart(pause));
         bases.lock().unwrap()[n] = node.base.clone();
@@ -438,16 +480,26 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
     let sent = CUSTOMERS as i64 * 10;
     println!("nodes seen holding stores: {holders:?}");
     if nodes_wanted > 1 {
-        assert!(holders.len() > 1, "the stores were served by more than one node: {holders:?}");
+        assert!(
+            holders.len() > 1,
+            "the stores were served by more than one node: {holders:?}"
+        );
     }
 
     // All work finishes within SETTLE of the last restart.
     loop {
-        let pending = count(&database_url, "SELECT COUNT(*) FROM events WHERE status = 'pending'").await;
+        let pending = count(
+            &database_url,
+            "SELECT COUNT(*) FROM events WHERE status = 'pending'",
+        )
+        .await;
         if pending == 0 {
             break;
         }
-        assert!(last_restart.elapsed() < SETTLE, "{pending} events still pending {SETTLE:?} after the last restart");
+        assert!(
+            last_restart.elapsed() < SETTLE,
+            "{pending} events still pending {SETTLE:?} after the last restart"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let settled = last_restart.elapsed();
@@ -458,10 +510,20 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
     );
 
     // Every event stored once, with one outcome for the install.
-    assert_eq!(count(&database_url, "SELECT COUNT(*) FROM events").await, sent);
-    assert_eq!(count(&database_url, "SELECT COUNT(*) FROM outcomes").await, sent);
     assert_eq!(
-        count(&database_url, "SELECT COUNT(*) FROM outcomes WHERE status <> 'ok'").await,
+        count(&database_url, "SELECT COUNT(*) FROM events").await,
+        sent
+    );
+    assert_eq!(
+        count(&database_url, "SELECT COUNT(*) FROM outcomes").await,
+        sent
+    );
+    assert_eq!(
+        count(
+            &database_url,
+            "SELECT COUNT(*) FROM outcomes WHERE status <> 'ok'"
+        )
+        .await,
         0,
         "no call failed"
     );
@@ -477,7 +539,10 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
 
     // A clean stop of every node (SIGTERM) exits 0 and frees its leases.
     for node in nodes {
-        assert!(node.stop(Duration::from_secs(20)), "a node did not stop cleanly");
+        assert!(
+            node.stop(Duration::from_secs(20)),
+            "a node did not stop cleanly"
+        );
     }
     assert_eq!(count(&database_url, "SELECT COUNT(*) FROM leases").await, 0);
 }

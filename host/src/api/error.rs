@@ -41,7 +41,12 @@ impl ApiError {
     pub fn busy(detail: impl Into<String>, seconds: u64) -> Self {
         ApiError {
             retry_after: Some(seconds),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", "Too much pending work", detail)
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                "Too much pending work",
+                detail,
+            )
         }
     }
 
@@ -49,7 +54,12 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError {
             retry_after: Some(1),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready", detail)
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Not ready",
+                detail,
+            )
         }
     }
 

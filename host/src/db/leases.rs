@@ -153,15 +153,18 @@ pub async fn held_by_others(
 }
 
 pub async fn nodes(conn: &mut Conn) -> DbResult<Vec<NodeRow>> {
-    let rows = sqlx::query("SELECT id, started_at, heartbeat_at, version, stopped_at FROM nodes ORDER BY id")
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, started_at, heartbeat_at, version, stopped_at FROM nodes ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(read).collect()
 }
 
 pub async fn all(conn: &mut Conn) -> DbResult<Vec<LeaseRow>> {
-    let rows = sqlx::query("SELECT name, node_id, acquired_at, expires_at FROM leases ORDER BY name")
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT name, node_id, acquired_at, expires_at FROM leases ORDER BY name")
+            .fetch_all(conn)
+            .await?;
     rows.iter().map(read).collect()
 }

@@ -119,6 +119,12 @@ impl Db {
                             "PRAGMA cache_size = -65536",
                             "PRAGMA temp_store = MEMORY",
                             "PRAGMA wal_autocheckpoint = 0",
+                            // After a checkpoint empties the log, the
+                            // next write cuts the file back to 64 MiB: the
+                            // log stays near that plus the writes of one
+                            // checkpoint interval instead of keeping its
+                            // high-water mark.
+                            "PRAGMA journal_size_limit = 67108864",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }

@@ -54,8 +54,13 @@ impl Cluster {
     /// Records this node as running.
     pub async fn join(&self) -> PipelineResult<()> {
         let mut conn = self.db.pool.acquire().await?;
-        leases::node_started(&mut conn, &self.node_id, env!("CARGO_PKG_VERSION"), now_ms())
-            .await?;
+        leases::node_started(
+            &mut conn,
+            &self.node_id,
+            env!("CARGO_PKG_VERSION"),
+            now_ms(),
+        )
+        .await?;
         Ok(())
     }
 

@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::cluster::store_lease;
 use super::effects::Subject;
 use super::registry::plugin_id;
 use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
-use super::cluster::store_lease;
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
@@ -519,14 +519,12 @@ impl Pipeline {
             .into_iter()
             .map(|i| (i.install_id.clone(), i))
             .collect();
-        let changed = ran
-            .iter()
-            .filter(|bi| bi.calls > 0)
-            .find(|bi| {
-                let b = &bi.install;
-                now.get(&b.install_id)
-                    .is_none_or(|a| (&a.plugin, &a.version, &a.config) != (&b.plugin, &b.version, &b.config))
-            });
+        let changed = ran.iter().filter(|bi| bi.calls > 0).find(|bi| {
+            let b = &bi.install;
+            now.get(&b.install_id).is_none_or(|a| {
+                (&a.plugin, &a.version, &a.config) != (&b.plugin, &b.version, &b.config)
+            })
+        });
         if let Some(bi) = changed {
             return Err(PipelineError::Stale(format!(
                 "install {} changed while the batch ran",

@@ -113,6 +113,15 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Spawns a worker whose log lines name the node it runs on.
+fn spawn_on_node(
+    node: &str,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    use tracing::Instrument;
+    tokio::spawn(work.instrument(tracing::info_span!("node", id = %node)))
+}
+
 /// Two workers per core, at least four: a worker whose plugin sleeps or
 /// waits on the database uses no core, and a computing guest yields its
 /// thread at every epoch tick, so more workers than cores is cheap.
@@ -188,26 +197,29 @@ impl Pipeline {
     /// the fit worker, the expiry sweeper, the outbox delivery and the fit
     /// schedule on the current runtime.
     pub fn spawn_workers(&self) {
+        let node = self.cluster.node_id.clone();
         let mut workers = self.workers.lock().expect("workers");
         let cluster = self.cluster.clone();
-        workers.push(tokio::spawn(async move { cluster.run_heartbeat().await }));
+        workers.push(spawn_on_node(&node, async move {
+            cluster.run_heartbeat().await
+        }));
         let mut event_workers = self.event_workers.lock().expect("workers");
         for n in 0..self.config.workers.max(1) {
             let p = self.clone();
-            event_workers.push(tokio::spawn(async move { p.run_worker(n).await }));
+            event_workers.push(spawn_on_node(&node, async move { p.run_worker(n).await }));
         }
         drop(event_workers);
         let p = self.clone();
-        workers.push(tokio::spawn(async move { p.run_scout().await }));
+        workers.push(spawn_on_node(&node, async move { p.run_scout().await }));
         let p = self.clone();
-        workers.push(tokio::spawn(async move { p.run_fits().await }));
+        workers.push(spawn_on_node(&node, async move { p.run_fits().await }));
         let p = self.clone();
-        workers.push(tokio::spawn(async move { p.run_expiry().await }));
+        workers.push(spawn_on_node(&node, async move { p.run_expiry().await }));
         let p = self.clone();
-        workers.push(tokio::spawn(async move { p.run_delivery().await }));
+        workers.push(spawn_on_node(&node, async move { p.run_delivery().await }));
         if let Some(every) = self.config.fit_every {
             let p = self.clone();
-            workers.push(tokio::spawn(async move {
+            workers.push(spawn_on_node(&node, async move {
                 let mut tick = tokio::time::interval(every);
                 tick.tick().await;
                 loop {
@@ -248,7 +260,12 @@ impl Pipeline {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.lanes.wake_all();
-        let event_workers: Vec<_> = self.event_workers.lock().expect("workers").drain(..).collect();
+        let event_workers: Vec<_> = self
+            .event_workers
+            .lock()
+            .expect("workers")
+            .drain(..)
+            .collect();
         let deadline = tokio::time::Instant::now() + grace;
         for mut w in event_workers {
             if tokio::time::timeout_at(deadline, &mut w).await.is_err() {

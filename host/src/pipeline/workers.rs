@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use super::services::DbServices;
 use super::cluster::store_lease;
+use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::{churn, events};
 use crate::domain::time::now_ms;
@@ -126,8 +126,10 @@ impl Pipeline {
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
         let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
         // The intake limit's count, refreshed (intake adds to it between).
-        self.pending
-            .store(events::pending_count(&mut conn).await?, std::sync::atomic::Ordering::Relaxed);
+        self.pending.store(
+            events::pending_count(&mut conn).await?,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         drop(conn);
         for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
             self.lanes.mark(&store);
