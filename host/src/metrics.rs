@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn calls_render_as_labelled_histograms() {
-        let m = Metrics::default();
+        let m = Metrics::new("node-1");
         for (code, us) in [("ok", 20), ("ok", 30), ("timeout", 100_000)] {
             m.record_call(&CallRecord {
                 store: "acme",

@@ -209,11 +209,11 @@ fn rounds(customers: &[usize]) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for r in 0..10 {
         let mut by_store: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for (i, c) in customers.iter().enumerate() {
+        for (c, theirs) in customers.iter().zip(&events) {
             by_store
                 .entry(store_of(*c))
                 .or_default()
-                .push(events[i][r].clone());
+                .push(theirs[r].clone());
         }
         for (store, list) in by_store {
             for chunk in list.chunks(100) {

@@ -132,7 +132,7 @@ impl Pipeline {
         );
         drop(conn);
         for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
-            self.lanes.mark(&store);
+            self.lanes.mark(store);
         }
         Ok(())
     }
