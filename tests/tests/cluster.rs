@@ -1,0 +1,214 @@
+//! Two nodes on one database (PostgreSQL, or one SQLite file), in this
+//! process: install changes reach every node before they are answered,
+//! the cluster endpoint, readiness and intake back-pressure.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clientele::db::Db;
+use clientele_e2e::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// A second node beside `first`, on its database.
+async fn second_node(first: &TestServer, url: &str) -> TestServer {
+    let url = url.to_string();
+    let admin = first.admin.clone();
+    TestServer::start_with(move |c| {
+        c.database_url = Some(url);
+        c.admin_token = Some(admin);
+    })
+    .await
+}
+
+async fn shared_database(dir: &std::path::Path) -> String {
+    match pg::database_for(dir).await {
+        Some(url) => url,
+        None => Db::sqlite_url(dir),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_swap_reaches_every_node_before_it_is_answered() {
+    let shared = tempfile::tempdir().unwrap();
+    let url = shared_database(shared.path()).await;
+    let u = url.clone();
+    let a = TestServer::start_with(move |c| c.database_url = Some(u)).await;
+    let b = second_node(&a, &url).await;
+    a.publish_points_basic("1.0.0").await;
+    a.publish_points_basic("1.1.0").await;
+    let key = a.store("acme").await;
+    let id = a
+        .install("acme", &key, "points-basic", "1.0.0", json!({}))
+        .await;
+
+    // A stream of batches at node b; `started` counts the batches whose
+    // request had begun.
+    let started = Arc::new(AtomicUsize::new(0));
+    let (base, client, k, n) = (
+        b.base.clone(),
+        b.api.http.clone(),
+        key.clone(),
+        started.clone(),
+    );
+    let sender = tokio::spawn(async move {
+        for batch in 0..40 {
+            let events: Vec<Value> = (0..50)
+                .map(|i| {
+                    order(
+                        &format!("b{batch}-{i}"),
+                        &format!("c{i}"),
+                        "2026-03-05T10:00:00Z",
+                        100,
+                    )
+                })
+                .collect();
+            n.store(batch + 1, Ordering::SeqCst);
+            let r = client
+                .post(format!("{base}/v1/stores/acme/events"))
+                .bearer_auth(&k)
+                .json(&json!({"events": events}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    // The first batch ran on 1.0.0 before the swap.
+    a.until("/v1/stores/acme/events/b0-49", &key, |e| {
+        e["status"] == "processed"
+    })
+    .await;
+    // The swap, through node a.
+    a.patch_ok(
+        &format!("/v1/stores/acme/installs/{id}"),
+        &key,
+        json!({"version": "1.1.0"}),
+    )
+    .await;
+    let answered_at = started.load(Ordering::SeqCst);
+    sender.await.unwrap();
+    assert!(
+        answered_at < 40,
+        "the swap was answered while events streamed"
+    );
+    b.until("/v1/stores/acme/events/b39-49", &key, |e| {
+        e["status"] == "processed"
+    })
+    .await;
+
+    // Every batch sent after the answer was decided by 1.1.0, whichever
+    // node ran it.
+    let mut old = 0;
+    for batch in answered_at..40 {
+        for i in [0, 25, 49] {
+            let e = b
+                .get(&format!("/v1/stores/acme/events/b{batch}-{i}"), &key)
+                .await
+                .body;
+            assert_eq!(e["installs"][0]["plugin"], "points-basic@1.1.0", "{e}");
+        }
+    }
+    for batch in 0..answered_at {
+        let e = a
+            .get(&format!("/v1/stores/acme/events/b{batch}-0"), &key)
+            .await
+            .body;
+        if e["installs"][0]["plugin"] == "points-basic@1.0.0" {
+            old += 1;
+        }
+    }
+    assert!(old > 0, "some events before the swap ran on 1.0.0");
+    // Nothing was lost or doubled across the swap and the two nodes.
+    for c in [0, 49] {
+        let p = a.points("acme", &key, &format!("c{c}")).await;
+        assert_eq!(p["balance"], 40, "c{c}: one point for each of 40 orders");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_readiness_and_back_pressure() {
+    let shared = tempfile::tempdir().unwrap();
+    let url = shared_database(shared.path()).await;
+    let u = url.clone();
+    let a = TestServer::start_with(move |c| {
+        c.database_url = Some(u);
+        c.pipeline.max_pending = 5;
+    })
+    .await;
+    let b = second_node(&a, &url).await;
+
+    let r = a.get("/readyz", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["node"], a.running.pipeline.cluster.node_id.as_str());
+    let cluster = a.get("/v1/cluster", &a.admin).await;
+    assert_eq!(cluster.status, StatusCode::OK, "{}", cluster.body);
+    let ids: Vec<&str> = cluster.body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["state"] == "alive")
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for node in [&a, &b] {
+        assert!(
+            ids.contains(&node.running.pipeline.cluster.node_id.as_str()),
+            "{ids:?}"
+        );
+    }
+    // The cluster jobs are held, once each.
+    let jobs: Vec<String> = cluster.body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["leases"].as_array().unwrap().clone())
+        .map(|l| l["name"].as_str().unwrap().to_string())
+        .filter(|n| n.starts_with("job:"))
+        .collect();
+    let mut unique = jobs.clone();
+    unique.dedup();
+    assert_eq!(jobs.len(), unique.len(), "{jobs:?}");
+    problem(
+        &a.get("/v1/cluster", "wrong").await,
+        StatusCode::UNAUTHORIZED,
+    );
+
+    // Intake refuses past the limit with 429 and Retry-After, taking
+    // nothing of that request, until the workers catch up.
+    let key = a.store("acme").await;
+    a.running.pipeline.stop_workers();
+    let five: Vec<Value> = (0..5)
+        .map(|i| order(&format!("e{i}"), "c1", "2026-03-05T10:00:00Z", 100))
+        .collect();
+    let r = a
+        .post("/v1/stores/acme/events", &key, json!({ "events": five }))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let reply = a
+        .api
+        .http
+        .post(format!("{}/v1/stores/acme/events", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"events": [order("e5", "c1", "2026-03-05T10:00:00Z", 100)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers()["retry-after"], "1");
+    assert_eq!(reply.headers()["content-type"], "application/problem+json");
+    let e = a.get("/v1/stores/acme/events/e5", &key).await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND, "nothing of it was taken");
+    // Node b takes the store's events over once a's lease is given up.
+    a.running.pipeline.cluster.leave().await.unwrap();
+    b.until("/v1/stores/acme/events/e4", &key, |e| {
+        e["status"] == "processed"
+    })
+    .await;
+}
+
+fn problem(a: &Answer, status: StatusCode) {
+    assert_eq!(a.status, status, "{}", a.body);
+    assert!(a.body["detail"].is_string(), "{}", a.body);
+}
