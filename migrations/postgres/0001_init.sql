@@ -76,8 +76,10 @@ CREATE TABLE events (
     processed_at    BIGINT,
     UNIQUE (store_id, id)
 );
-CREATE INDEX events_pending ON events (seq) WHERE status = 'pending';
--- The dispatcher's claim: the oldest pending events of one store.
+-- The dispatcher's claim: the oldest pending events of one store. (No
+-- seq-only partial index beside it, as SQLite has: PostgreSQL's planner
+-- then prefers scanning that one in seq order and filtering by store.)
+-- Also serves the count of pending events and the stores that have some.
 CREATE INDEX events_pending_by_store ON events (store_id, seq) WHERE status = 'pending';
 
 CREATE TABLE plugin_versions (
