@@ -403,18 +403,43 @@ fn date_of(n: usize) -> String {
     format!("{year}-{:02}-{:02}", m + 1, d + 1)
 }
 
-/// End-to-end throughput of `nodes` nodes (in this process) on one
-/// database: `stores` stores, events sent round robin to the nodes in
-/// batches of 1000, until every event is processed. `postgres`: a server
-/// URL (a fresh database is made there and dropped after); `None`: one
-/// SQLite file.
-pub async fn cluster(
-    postgres: Option<&str>,
-    nodes: usize,
-    events: usize,
-    stores: usize,
-) -> anyhow::Result<()> {
+/// What one cluster run is.
+pub struct ClusterRun<'a> {
+    /// A PostgreSQL server URL (a fresh database is made there and
+    /// dropped after); `None`: one SQLite file.
+    pub postgres: Option<&'a str>,
+    pub nodes: usize,
+    pub events: usize,
+    pub stores: usize,
+    /// Customers, spread over the stores and made before the run (each
+    /// event goes to one of them).
+    pub customers: usize,
+    /// Seconds of the paced phase at 80 % of the measured rate (0: none).
+    pub paced_seconds: u64,
+}
+
+/// An order of customer `c{k}`.
+fn order_of(i: usize, k: usize) -> Value {
+    json!({"id": format!("bench-{i}"), "type": "order.placed", "customer_id": format!("c{k}"),
+           "occurred_at": "2026-03-05T10:00:00Z",
+           "data": {"order_id": format!("o{i}"), "total_cents": 1000 + (i % 97) as i64 * 137, "currency": "CNY",
+                    "items": [{"sku": "tea", "category": "oolong", "qty": 1, "price_cents": 1000}]}})
+}
+
+/// The customer of event `i` among a store's `per_store` customers
+/// (scattered, so that consecutive events are different customers).
+fn customer_of(i: usize, per_store: usize) -> usize {
+    (i.wrapping_mul(2_654_435_761)) % per_store.max(1)
+}
+
+/// End-to-end throughput of `run.nodes` nodes (in this process) on one
+/// database: events sent round robin to the nodes in batches of 1000,
+/// until every event is processed; then, optionally, a paced phase at
+/// 80 % of that rate in requests of 10 events, for intake latency at a
+/// load the nodes keep up with.
+pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
     use sqlx::Connection;
+    let (postgres, nodes, stores) = (run.postgres, run.nodes, run.stores);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let plugin_dir = root.join("plugins/points-basic");
     let wasm = plugin_build::build(&plugin_dir, None)?;
@@ -457,8 +482,10 @@ pub async fn cluster(
             .ok()?;
         keys.push(key);
     }
-    let customers = (events / 10).max(1);
-    let per_store = events / stores;
+    let db = running[0].pipeline.db.clone();
+    let per_store_customers = (run.customers / stores).max(1);
+    make_customers(&db, stores, per_store_customers).await?;
+    let per_store = run.events / stores;
     let started = Instant::now();
     let mut latencies = Vec::new();
     let mut senders = Vec::new();
@@ -469,7 +496,7 @@ pub async fn cluster(
             let mut took = Vec::new();
             let ids: Vec<usize> = (s * per_store..(s + 1) * per_store).collect();
             for chunk in ids.chunks(1000) {
-                let body = json!({"events": chunk.iter().map(|&i| order(i, customers)).collect::<Vec<_>>()});
+                let body = json!({"events": chunk.iter().map(|&i| order_of(i, customer_of(i, per_store_customers))).collect::<Vec<_>>()});
                 let t = Instant::now();
                 let r = api.post(&format!("/v1/stores/s{s}/events"), &key, &body).await?;
                 if r.status != reqwest::StatusCode::ACCEPTED {
@@ -484,27 +511,36 @@ pub async fn cluster(
         latencies.extend(s.await??);
     }
     let accepted = started.elapsed();
-    let db = &running[0].pipeline.db;
-    loop {
-        let mut conn = db.pool.acquire().await?;
-        if clientele::db::events::pending_count(&mut conn).await? == 0 {
-            break;
-        }
-        drop(conn);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_idle(&db).await?;
     let total = started.elapsed();
     latencies.sort();
     let sent = per_store * stores;
+    let rate = sent as f64 / total.as_secs_f64();
+    let engine = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "cluster ({}, {nodes} node(s), {stores} stores, {sent} order events, {customers} customers): ingest {:.0} events/s (p50 {:.1} ms, p99 {:.1} ms per 1000-event batch), processed {:.0} events/s ({:.2} s)",
-        if postgres.is_some() { "PostgreSQL" } else { "SQLite" },
+        "cluster ({engine}, {nodes} node(s), {stores} stores, {sent} order events, {} customers): ingest {:.0} events/s (p50 {:.1} ms, p99 {:.1} ms per 1000-event batch), processed {rate:.0} events/s ({:.2} s, {:.0} µs per event)",
+        per_store_customers * stores,
         sent as f64 / accepted.as_secs_f64(),
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        sent as f64 / total.as_secs_f64(),
-        total.as_secs_f64()
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / sent as f64,
     );
+    if run.paced_seconds > 0 {
+        paced(
+            &apis,
+            &keys,
+            &db,
+            rate * 0.8,
+            run.paced_seconds,
+            per_store_customers,
+        )
+        .await?;
+    }
     let wal = dir.path().join("clientele.db-wal");
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
     let serving = wal_size();
@@ -525,6 +561,89 @@ pub async fn cluster(
             .execute(&mut admin)
             .await?;
     }
+    Ok(())
+}
+
+/// Makes `per_store` customers `c0…` in each store `s0…`, 1000 a statement.
+async fn make_customers(
+    db: &clientele::db::Db,
+    stores: usize,
+    per_store: usize,
+) -> anyhow::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    let ids: Vec<String> = (0..per_store).map(|k| format!("c{k}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for s in 0..stores {
+        let store = format!("s{s}");
+        for chunk in refs.chunks(10_000) {
+            clientele::db::customers::ensure_many(&mut conn, &store, chunk, 0).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until no event is pending.
+async fn wait_idle(db: &clientele::db::Db) -> anyhow::Result<()> {
+    loop {
+        let mut conn = db.pool.acquire().await?;
+        if clientele::db::events::pending_count(&mut conn).await? == 0 {
+            return Ok(());
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Open loop: requests of 10 events at `rate` events/s for `seconds`,
+/// each sent at its time whatever the others do; intake latency of each,
+/// and whether the nodes kept up.
+async fn paced(
+    apis: &[ApiClient],
+    keys: &[String],
+    db: &clientele::db::Db,
+    rate: f64,
+    seconds: u64,
+    per_store_customers: usize,
+) -> anyhow::Result<()> {
+    let requests = (rate * seconds as f64 / 10.0) as usize;
+    let every = Duration::from_secs_f64(10.0 / rate);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(requests);
+    for n in 0..requests {
+        tokio::time::sleep_until((started + every * n as u32).into()).await;
+        let s = n % keys.len();
+        let api = apis[n % apis.len()].clone();
+        let key = keys[s].clone();
+        let body = json!({"events": (0..10).map(|j| {
+            let i = 10_000_000 + n * 10 + j;
+            order_of(i, customer_of(i, per_store_customers))
+        }).collect::<Vec<_>>()});
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = api
+                .post(&format!("/v1/stores/s{s}/events"), &key, &body)
+                .await?;
+            if r.status != reqwest::StatusCode::ACCEPTED {
+                bail!("ingest: {} {}", r.status, r.body);
+            }
+            Ok(t.elapsed())
+        }));
+    }
+    let mut took = Vec::with_capacity(requests);
+    for t in tasks {
+        took.push(t.await??);
+    }
+    let sent_for = started.elapsed();
+    wait_idle(db).await?;
+    let behind = started.elapsed().saturating_sub(sent_for);
+    took.sort();
+    println!(
+        "  paced at 80 % ({:.0} events/s in requests of 10, {seconds} s): intake p50 {:.1} ms, p99 {:.1} ms; the last event was processed {:.2} s after it was sent",
+        rate,
+        percentile(&took, 0.5).as_secs_f64() * 1e3,
+        percentile(&took, 0.99).as_secs_f64() * 1e3,
+        behind.as_secs_f64()
+    );
     Ok(())
 }
 

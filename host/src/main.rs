@@ -100,6 +100,14 @@ enum Command {
         /// time).
         #[arg(long, default_value_t = 8)]
         stores: usize,
+        /// Customers for the cluster run, made before it (a list: one run
+        /// each; default a tenth of the events).
+        #[arg(long, value_delimiter = ',')]
+        customers: Vec<usize>,
+        /// Seconds of the cluster run's paced phase at 80 % of its rate
+        /// (intake latency at a load it keeps up with; 0: none).
+        #[arg(long, default_value_t = 10)]
+        paced_seconds: u64,
     },
 }
 
@@ -196,11 +204,28 @@ async fn main() -> anyhow::Result<()> {
             cluster: Some(target),
             nodes,
             stores,
+            customers,
+            paced_seconds,
             ..
         } => {
             let postgres = (target != "sqlite").then_some(target.as_str());
-            for n in nodes {
-                bench::cluster(postgres, n.max(1), events, stores.max(1)).await?;
+            let customers = if customers.is_empty() {
+                vec![(events / 10).max(1)]
+            } else {
+                customers
+            };
+            for customers in customers {
+                for &n in &nodes {
+                    bench::cluster(&bench::ClusterRun {
+                        postgres,
+                        nodes: n.max(1),
+                        events,
+                        stores: stores.max(1),
+                        customers,
+                        paced_seconds,
+                    })
+                    .await?;
+                }
             }
             Ok(())
         }

@@ -243,21 +243,41 @@ mod tests {
         }
         m.events_processed.increment(3);
         let text = m.render(&Gauges::default());
-        let labels = r#"store="acme",plugin="points-basic",version="1.0.0""#;
+        // The series with these labels (in any order) and this value.
+        let has = |name: &str, labels: &[&str], value: &str| {
+            text.lines().any(|l| {
+                l.strip_prefix(name)
+                    .and_then(|l| l.strip_prefix('{'))
+                    .and_then(|l| l.split_once("} "))
+                    .is_some_and(|(set, v)| {
+                        let set: Vec<&str> = set.split(',').collect();
+                        v == value && labels.iter().all(|want| set.contains(want))
+                    })
+            })
+        };
+        let call = [
+            r#"store="acme""#,
+            r#"plugin="points-basic""#,
+            r#"version="1.0.0""#,
+            r#"code="ok""#,
+            r#"node="node-1""#,
+        ];
+        assert!(has("clientele_plugin_calls_total", &call, "2"), "{text}");
+        let bucket = [&call[..], &[r#"le="0.00005""#]].concat();
         assert!(
-            text.contains(&format!(
-                "clientele_plugin_calls_total{{{labels},code=\"ok\"}} 2"
-            )),
+            has(
+                "clientele_plugin_call_duration_seconds_bucket",
+                &bucket,
+                "2"
+            ),
             "{text}"
         );
         assert!(
-            text.contains(&format!(
-            "clientele_plugin_call_duration_seconds_bucket{{{labels},code=\"ok\",le=\"0.00005\"}} 2"
-        )),
-            "{text}"
-        );
-        assert!(
-            text.contains("clientele_events_processed_total 3"),
+            has(
+                "clientele_events_processed_total",
+                &[r#"node="node-1""#],
+                "3"
+            ),
             "{text}"
         );
         assert!(
