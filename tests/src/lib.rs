@@ -31,18 +31,6 @@ pub struct TestServer {
     pub api: ApiClient,
     pub running: Running,
     pub dir: tempfile::TempDir,
-    /// The PostgreSQL database this server alone uses, dropped with it.
-    own_database: Option<String>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(name) = self.own_database.take() {
-            self.running.pipeline.stop_workers();
-            // Off the test's runtime: Drop cannot await.
-            let _ = std::thread::spawn(move || pg::drop_database(&name)).join();
-        }
-    }
 }
 
 /// An answer, already checked against the OpenAPI document.
@@ -59,12 +47,8 @@ impl TestServer {
         config.admin_token = Some("test-admin".into());
         config.pipeline.expiry_every = Duration::from_millis(200);
         tweak(&mut config);
-        let mut own_database = None;
         if config.database_url.is_none() {
             config.database_url = pg::database_for(&config.data_dir).await;
-            if config.database_url.is_some() && config.data_dir == dir.path() {
-                own_database = Some(pg::database_name(dir.path()));
-            }
         }
         let running = server::start(config).await.unwrap();
         let base = format!("http://{}", running.addr);
@@ -74,7 +58,6 @@ impl TestServer {
             admin: running.admin_token.clone(),
             running,
             dir,
-            own_database,
         }
     }
 

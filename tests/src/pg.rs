@@ -3,7 +3,9 @@
 //! default `postgres://postgres@127.0.0.1:5432`): one database per data
 //! directory, so a test that restarts a server on its directory finds its
 //! data again. Databases are named after the test process; each process
-//! first drops those of processes that are gone.
+//! first drops those of processes that are gone (`scripts/test` drops the
+//! last ones). Not while tests run: PostgreSQL checkpoints on every
+//! `DROP DATABASE`, and the I/O of that would stall the timing tests.
 
 use std::path::Path;
 
@@ -76,18 +78,4 @@ pub fn database_name(data_dir: &Path) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     data_dir.hash(&mut h);
     format!("ct_{}_{:016x}", std::process::id(), h.finish())
-}
-
-/// Drops a database of this process (from a thread of its own).
-pub fn drop_database(name: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut conn = admin().await;
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-    });
 }

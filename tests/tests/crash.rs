@@ -545,4 +545,15 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         );
     }
     assert_eq!(count(&database_url, "SELECT COUNT(*) FROM leases").await, 0);
+    if !pg::enabled() {
+        // The clean stop left no write-ahead log behind.
+        let wal = root.path().join("clientele.db-wal");
+        let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(
+            left,
+            0,
+            "{} holds {left} bytes after a clean stop",
+            wal.display()
+        );
+    }
 }

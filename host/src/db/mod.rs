@@ -55,6 +55,10 @@ impl DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// The size past which the SQLite write-ahead log is cut back (it is also
+/// the `journal_size_limit`).
+pub const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -146,12 +150,25 @@ impl Db {
     }
 
     /// Copies the write-ahead log back into the database file without
-    /// blocking readers or writers (SQLite; a no-op elsewhere).
+    /// blocking readers or writers (SQLite; a no-op elsewhere). A passive
+    /// checkpoint never makes the log start over while someone reads or
+    /// writes, so under steady load the file would grow without end: when
+    /// it holds more than [`WAL_LIMIT_BYTES`], a truncating checkpoint
+    /// waits for the readers of the moment (writers wait for it, a few
+    /// milliseconds) and cuts the file to nothing.
     pub async fn checkpoint(&self) -> DbResult<()> {
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
-                .await?;
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        let frames: i64 = sqlx::Row::try_get(&row, 1)?;
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
+        if frames * page > WAL_LIMIT_BYTES {
+            self.truncate_log().await?;
         }
         Ok(())
     }
@@ -189,8 +206,7 @@ impl Db {
     /// lock (held until commit or rollback). So the read-then-write steps
     /// (spend the oldest lots, one enabled install per world, at most one
     /// active flow) see the same world on both engines, whatever other
-    /// nodes do meanwhile, and events are numbered in the order their
-    /// intake commits.
+    /// nodes do meanwhile.
     pub async fn begin_store(&self, store: &str) -> DbResult<Tx> {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {

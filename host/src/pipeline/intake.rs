@@ -49,7 +49,11 @@ impl Pipeline {
             });
         }
         let now = now_ms();
-        let mut tx = self.db.begin_store(store).await?;
+        // Not the store's lock: intake does not read-then-write the
+        // store's data (a repeated id is left to the unique key), so it
+        // need not wait for a batch's commit. A customer's events sent one
+        // request after another are numbered, and so applied, in order.
+        let mut tx = self.db.begin_write().await?;
         let mut new = events::insert_many(&mut tx, store, batch, now).await?;
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {
