@@ -43,17 +43,20 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
         .install("acme", &key, "points-basic", "1.0.0", json!({}))
         .await;
 
-    // A stream of batches at node b; `started` counts the batches whose
-    // request had begun.
+    // A stream of batches at node b until told to stop; `started` counts
+    // the batches whose request had begun.
     let started = Arc::new(AtomicUsize::new(0));
-    let (base, client, k, n) = (
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (base, client, k, n, halt) = (
         b.base.clone(),
         b.api.http.clone(),
         key.clone(),
         started.clone(),
+        stop.clone(),
     );
     let sender = tokio::spawn(async move {
-        for batch in 0..40 {
+        let mut batch = 0;
+        while !halt.load(Ordering::SeqCst) {
             let events: Vec<Value> = (0..50)
                 .map(|i| {
                     order(
@@ -73,15 +76,17 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), StatusCode::ACCEPTED);
+            batch += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        batch
     });
     // The first batch ran on 1.0.0 before the swap.
     a.until("/v1/stores/acme/events/b0-49", &key, |e| {
         e["status"] == "processed"
     })
     .await;
-    // The swap, through node a.
+    // The swap, through node a, while the stream goes on.
     a.patch_ok(
         &format!("/v1/stores/acme/installs/{id}"),
         &key,
@@ -89,20 +94,24 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     )
     .await;
     let answered_at = started.load(Ordering::SeqCst);
-    sender.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = sender.await.unwrap();
     assert!(
-        answered_at < 40,
-        "the swap was answered while events streamed"
+        sent > answered_at,
+        "batches were sent after the swap was answered"
     );
-    b.until("/v1/stores/acme/events/b39-49", &key, |e| {
-        e["status"] == "processed"
-    })
+    b.until(
+        &format!("/v1/stores/acme/events/b{}-49", sent - 1),
+        &key,
+        |e| e["status"] == "processed",
+    )
     .await;
 
     // Every batch sent after the answer was decided by 1.1.0, whichever
     // node ran it.
     let mut old = 0;
-    for batch in answered_at..40 {
+    for batch in answered_at..sent {
         for i in [0, 25, 49] {
             let e = b
                 .get(&format!("/v1/stores/acme/events/b{batch}-{i}"), &key)
@@ -124,7 +133,10 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     // Nothing was lost or doubled across the swap and the two nodes.
     for c in [0, 49] {
         let p = a.points("acme", &key, &format!("c{c}")).await;
-        assert_eq!(p["balance"], 40, "c{c}: one point for each of 40 orders");
+        assert_eq!(
+            p["balance"], sent,
+            "c{c}: one point for each of its {sent} orders"
+        );
     }
 }
 

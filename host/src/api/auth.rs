@@ -91,6 +91,14 @@ impl Caller {
 /// whole check; another store's key gets 404 as for a missing store.
 pub struct StoreScope {
     pub store: String,
+    db: crate::db::Db,
+}
+
+impl StoreScope {
+    /// A connection for the request's reads.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
+        Ok(self.db.pool.acquire().await?)
+    }
 }
 
 impl FromRequestParts<AppState> for StoreScope {
@@ -110,6 +118,9 @@ impl FromRequestParts<AppState> for StoreScope {
             .map(|(_, value)| value.to_string())
             .ok_or_else(|| ApiError::not_found("this route is not about a store"))?;
         caller.require_store(state, &store).await?;
-        Ok(StoreScope { store })
+        Ok(StoreScope {
+            store,
+            db: state.pipeline.db.clone(),
+        })
     }
 }

@@ -172,13 +172,12 @@ pub async fn put(
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}", operation_id = "getCustomer", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = CustomerView)))]
 pub async fn get(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<CustomerPath>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let (store, customer) = (&scope.store, &path.customer);
     check_id("customer", customer)?;
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let c = customers::get(&mut conn, store, customer)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("customer `{customer}` not found")))?;

@@ -16,11 +16,8 @@ use crate::pipeline::delivery::Delivery;
 /// How the store's messages leave
 #[utoipa::path(get, path = "/v1/stores/{store}/delivery", operation_id = "getDelivery", tag = "messages",
     params(StorePath), responses((status = 200, body = Delivery)))]
-pub async fn get(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Delivery>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+pub async fn get(scope: StoreScope) -> Result<Json<Delivery>, ApiError> {
+    let mut conn = scope.conn().await?;
     let d = stores::delivery(&mut conn, &scope.store)
         .await?
         .and_then(|v| serde_json::from_value::<Delivery>(v).ok())
@@ -58,7 +55,7 @@ pub async fn put(
             .map_err(|why| ApiError::field("url", why))?;
     }
     let stored = serde_json::to_value(&d).expect("delivery serializes");
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     stores::set_delivery(&mut conn, &scope.store, &stored).await?;
     Ok(Json(d.public()))
 }
@@ -66,10 +63,7 @@ pub async fn put(
 /// The outbox
 #[utoipa::path(get, path = "/v1/stores/{store}/messages", operation_id = "listMessages", tag = "messages",
     params(StorePath), responses((status = 200, body = Vec<Message>)))]
-pub async fn outbox(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Vec<Message>>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+pub async fn outbox(scope: StoreScope) -> Result<Json<Vec<Message>>, ApiError> {
+    let mut conn = scope.conn().await?;
     Ok(Json(messages::list(&mut conn, &scope.store, 10_000).await?))
 }

@@ -1,6 +1,6 @@
 //! Churn: a customer's latest assessment and rescue flows.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::auth::StoreScope;
 use super::customers::check_id;
 use super::params::{CustomerPath, StorePath};
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::churn::{self, Flow};
 use crate::domain::states::FlowState;
 use crate::domain::time::to_rfc3339;
@@ -78,13 +78,12 @@ pub struct ChurnView {
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/churn", operation_id = "getChurn", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = ChurnView)))]
 pub async fn churn(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<CustomerPath>,
 ) -> Result<Json<ChurnView>, ApiError> {
     let (store, customer) = (&scope.store, &path.customer);
     check_id("customer", customer)?;
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let a = churn::latest_assessment(&mut conn, store, customer)
         .await?
         .ok_or_else(|| {
@@ -118,7 +117,6 @@ pub struct FlowQuery {
 #[utoipa::path(get, path = "/v1/stores/{store}/flows", operation_id = "listFlows", tag = "customers",
     params(StorePath, FlowQuery), responses((status = 200, body = Vec<FlowView>)))]
 pub async fn list(
-    State(state): State<AppState>,
     scope: StoreScope,
     Query(q): Query<FlowQuery>,
 ) -> Result<Json<Vec<FlowView>>, ApiError> {
@@ -128,7 +126,7 @@ pub async fn list(
             ApiError::field("state", format!("must be one of {}", FlowState::list()))
         })?),
     };
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let flows = churn::list(&mut conn, &scope.store, wanted, 10_000).await?;
     Ok(Json(flows.iter().map(FlowView::from).collect()))
 }

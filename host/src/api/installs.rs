@@ -137,7 +137,7 @@ pub async fn list(
     State(state): State<AppState>,
     scope: StoreScope,
 ) -> Result<Json<Vec<InstallView>>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let list = installs::list(&mut conn, &scope.store).await?;
     Ok(Json(
         list.into_iter()
@@ -154,7 +154,7 @@ pub async fn get_one(
     scope: StoreScope,
     Path(path): Path<InstallPath>,
 ) -> Result<Json<InstallView>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let i = installs::get(&mut conn, &scope.store, &path.install)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("install `{}` not found", path.install)))?;

@@ -105,11 +105,8 @@ pub struct ModelView {
 /// Each install's fitted model summary
 #[utoipa::path(get, path = "/v1/stores/{store}/models", operation_id = "listModels", tag = "segments",
     params(StorePath), responses((status = 200, body = Vec<ModelView>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Vec<ModelView>>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+pub async fn list(scope: StoreScope) -> Result<Json<Vec<ModelView>>, ApiError> {
+    let mut conn = scope.conn().await?;
     let list = models::list(&mut conn, &scope.store)
         .await?
         .into_iter()

@@ -1,22 +1,19 @@
 //! Segments: counts and members, from every enabled segmenter.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::Json;
 use serde::Deserialize;
 
 use super::auth::StoreScope;
 use super::params::StorePath;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::segments::{self, SegmentCount};
 
 /// Segments with their member counts
 #[utoipa::path(get, path = "/v1/stores/{store}/segments", operation_id = "listSegments", tag = "segments",
     params(StorePath), responses((status = 200, body = Vec<SegmentCount>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Vec<SegmentCount>>, ApiError> {
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+pub async fn list(scope: StoreScope) -> Result<Json<Vec<SegmentCount>>, ApiError> {
+    let mut conn = scope.conn().await?;
     Ok(Json(segments::counts(&mut conn, &scope.store).await?))
 }
 
@@ -42,7 +39,6 @@ pub struct Page {
 #[utoipa::path(get, path = "/v1/stores/{store}/segments/{segment}/members", operation_id = "listSegmentMembers", tag = "segments",
     params(StorePath, SegmentPath, Page), responses((status = 200, body = Vec<String>)))]
 pub async fn members(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<SegmentPath>,
     Query(page): Query<Page>,
@@ -51,7 +47,7 @@ pub async fn members(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 1000"));
     }
-    let mut conn = state.pipeline.db.pool.acquire().await?;
+    let mut conn = scope.conn().await?;
     let ids = segments::members(&mut conn, &scope.store, &path.segment, &page.after, limit).await?;
     Ok(Json(ids))
 }

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::bulk::{bind_list, with_list};
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
@@ -72,16 +73,13 @@ pub async fn finished(
 /// Forgets the journal of events whose outcomes are committed.
 pub async fn forget(conn: &mut Conn, store: &str, events: &[&str]) -> DbResult<()> {
     for chunk in events.chunks(super::bulk::CHUNK) {
-        let style = super::bulk::Style::of(conn);
-        let sql = format!(
-            "DELETE FROM call_attempts WHERE store_id = {} AND event_id IN ({})",
-            style.p(1),
-            style.list(chunk.len(), 2)
+        let sql = with_list(
+            conn,
+            "DELETE FROM call_attempts WHERE store_id = $1 AND event_id IN ($list)",
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(store);
-        for e in chunk {
-            q = q.bind(*e);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(store), chunk);
         q.execute(&mut *conn).await?;
     }
     Ok(())

@@ -6,7 +6,36 @@
 //! a name to SQLite) up in a list when preparing — quadratic in the number
 //! of parameters, which is what a multi-row statement is made of.
 
+use sqlx::any::{Any, AnyArguments};
+use sqlx::query::Query;
+
 use super::Conn;
+
+/// A statement being bound.
+pub type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+/// `sql` in the connection's style: its scalar parameters `$1` … `$k`
+/// (`k` = `scalars`, at most 9), then `$list`, an `IN` list of `n`
+/// parameters after them.
+pub fn with_list(conn: &Conn, sql: &str, scalars: usize, n: usize) -> String {
+    let style = Style::of(conn);
+    let mut out = sql.replace("$list", &style.list(n, scalars + 1));
+    for i in (1..=scalars).rev() {
+        out = out.replace(&format!("${i}"), &style.p(i));
+    }
+    out
+}
+
+/// Binds every item of an `IN` list, in order.
+pub fn bind_list<'q, T>(mut q: AnyQuery<'q>, items: &'q [T]) -> AnyQuery<'q>
+where
+    T: sqlx::Encode<'q, Any> + sqlx::Type<Any> + Copy + Send + 'q,
+{
+    for item in items {
+        q = q.bind(*item);
+    }
+    q
+}
 
 /// Rows per multi-row statement.
 pub const CHUNK: usize = 200;
@@ -91,5 +120,22 @@ mod tests {
         assert_eq!(Style::Numbered.list(3, 2), "$2, $3, $4");
         assert_eq!(Style::Anonymous.values(2, 2, 1), "(?, ?), (?, ?)");
         assert_eq!(Style::Anonymous.list(2, 3), "?, ?");
+    }
+
+    #[tokio::test]
+    async fn lists_in_either_style() {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let sql = "SELECT a FROM t WHERE s = $1 AND n <= $2 AND id IN ($list)";
+        assert_eq!(
+            super::with_list(&conn, sql, 2, 3),
+            "SELECT a FROM t WHERE s = ? AND n <= ? AND id IN (?, ?, ?)"
+        );
+        let ids = ["x", "y"];
+        let q = super::bind_list(sqlx::query("SELECT ? IN (?, ?) AS hit").bind("y"), &ids);
+        let hit: i64 = sqlx::Row::get(&q.fetch_one(&mut conn).await.unwrap(), "hit");
+        assert_eq!(hit, 1);
     }
 }

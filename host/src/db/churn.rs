@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::bulk::Style;
+use super::bulk::{bind_list, with_list};
 use super::row::{read, JsonArray, JsonObject};
 use super::{Conn, DbResult};
 use crate::domain::states::FlowState;
@@ -145,17 +146,16 @@ pub async fn latest_of(
 ) -> DbResult<std::collections::HashMap<String, Flow>> {
     let mut out = std::collections::HashMap::new();
     for chunk in customers.chunks(super::bulk::CHUNK) {
-        let style = Style::of(conn);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM flows WHERE store_id = {} AND customer_id IN ({})
-             ORDER BY updated_at",
-            style.p(1),
-            style.list(chunk.len(), 2)
+        let sql = with_list(
+            conn,
+            &format!(
+                "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND customer_id IN ($list)
+                 ORDER BY updated_at"
+            ),
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(store);
-        for c in chunk {
-            q = q.bind(*c);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(store), chunk);
         for r in q.fetch_all(&mut *conn).await? {
             let f: Flow = read(&r)?;
             // An active flow wins; otherwise the most recently updated.

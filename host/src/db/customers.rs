@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use super::bulk::{bind_list, with_list};
 use super::{json_col, Conn, DbResult};
 use crate::domain::customer::{Customer, CustomerStats, Order};
 use crate::domain::time::{utc_day, Millis};
@@ -293,16 +294,13 @@ pub async fn get_many(
 ) -> DbResult<std::collections::HashMap<String, Customer>> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(super::bulk::CHUNK) {
-        let style = super::bulk::Style::of(conn);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM customers WHERE store_id = {} AND id IN ({})",
-            style.p(1),
-            style.list(chunk.len(), 2)
+        let sql = with_list(
+            conn,
+            &format!("SELECT {COLUMNS} FROM customers WHERE store_id = $1 AND id IN ($list)"),
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(store);
-        for id in chunk {
-            q = q.bind(*id);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(store), chunk);
         for row in q.fetch_all(&mut *conn).await? {
             let c = from_row(&row)?;
             out.insert(c.id.clone(), c);

@@ -1,5 +1,6 @@
 use sqlx::Row;
 
+use super::bulk::{bind_list, with_list};
 use super::{json_col, Conn, DbResult};
 use crate::domain::event::{from_stored, Event};
 use crate::domain::states::EventStatus;
@@ -179,16 +180,13 @@ pub async fn end_batch(conn: &mut Conn, store: &str) -> DbResult<()> {
 
 pub async fn mark_processed_many(conn: &mut Conn, seqs: &[i64], now: Millis) -> DbResult<()> {
     for chunk in seqs.chunks(super::bulk::CHUNK) {
-        let style = super::bulk::Style::of(conn);
-        let sql = format!(
-            "UPDATE events SET status = 'processed', processed_at = {} WHERE seq IN ({})",
-            style.p(1),
-            style.list(chunk.len(), 2)
+        let sql = with_list(
+            conn,
+            "UPDATE events SET status = 'processed', processed_at = $1 WHERE seq IN ($list)",
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(now);
-        for s in chunk {
-            q = q.bind(*s);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(now), chunk);
         q.execute(&mut *conn).await?;
     }
     Ok(())

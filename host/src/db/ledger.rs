@@ -6,6 +6,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::bulk::{bind_list, with_list};
 use super::row::read;
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
@@ -311,19 +312,15 @@ pub async fn due_among(
 ) -> DbResult<Vec<String>> {
     let mut out = Vec::new();
     for chunk in customers.chunks(super::bulk::CHUNK) {
-        let style = super::bulk::Style::of(conn);
-        let sql = format!(
+        let sql = with_list(
+            conn,
             "SELECT DISTINCT customer_id FROM ledger_entries
-             WHERE store_id = {} AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= {}
-               AND customer_id IN ({})",
-            style.p(1),
-            style.p(2),
-            style.list(chunk.len(), 3)
+             WHERE store_id = $1 AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $2
+               AND customer_id IN ($list)",
+            2,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(store).bind(now);
-        for c in chunk {
-            q = q.bind(*c);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(store).bind(now), chunk);
         for r in q.fetch_all(&mut *conn).await? {
             out.push(r.try_get("customer_id")?);
         }

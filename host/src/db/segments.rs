@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::bulk::Style;
+use super::bulk::{bind_list, with_list};
 use super::{json_col, Conn, DbResult};
 use crate::domain::time::Millis;
 
@@ -27,17 +28,14 @@ pub async fn of_customers(
 ) -> DbResult<HashMap<String, Memberships>> {
     let mut out: HashMap<String, Memberships> = HashMap::new();
     for chunk in customers.chunks(super::bulk::CHUNK) {
-        let style = Style::of(conn);
-        let sql = format!(
+        let sql = with_list(
+            conn,
             "SELECT customer_id, segment, attributes FROM memberships
-             WHERE install_id = {} AND customer_id IN ({})",
-            style.p(1),
-            style.list(chunk.len(), 2)
+             WHERE install_id = $1 AND customer_id IN ($list)",
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(install_id);
-        for c in chunk {
-            q = q.bind(*c);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(install_id), chunk);
         for r in q.fetch_all(&mut *conn).await? {
             out.entry(r.try_get("customer_id")?).or_default().insert(
                 r.try_get("segment")?,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::bulk::{bind_list, with_list};
 use super::{Conn, DbResult};
 
 /// The install's state for each of these customers.
@@ -14,16 +15,13 @@ pub async fn load_many(
 ) -> DbResult<HashMap<String, HashMap<String, Vec<u8>>>> {
     let mut out: HashMap<String, HashMap<String, Vec<u8>>> = HashMap::new();
     for chunk in customers.chunks(super::bulk::CHUNK) {
-        let style = super::bulk::Style::of(conn);
-        let sql = format!(
-            "SELECT customer_id, key, value FROM plugin_state WHERE install_id = {} AND customer_id IN ({})",
-            style.p(1),
-            style.list(chunk.len(), 2)
+        let sql = with_list(
+            conn,
+            "SELECT customer_id, key, value FROM plugin_state WHERE install_id = $1 AND customer_id IN ($list)",
+            1,
+            chunk.len(),
         );
-        let mut q = sqlx::query(&sql).bind(install);
-        for c in chunk {
-            q = q.bind(*c);
-        }
+        let q = bind_list(sqlx::query(&sql).bind(install), chunk);
         for r in q.fetch_all(&mut *conn).await? {
             out.entry(r.try_get("customer_id")?)
                 .or_default()

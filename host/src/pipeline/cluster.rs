@@ -113,6 +113,18 @@ impl Cluster {
         Ok(ok)
     }
 
+    /// In a transaction under the store's lease: this node still holds
+    /// it, or the work is stale and must roll back.
+    pub async fn confirm_store(&self, conn: &mut Conn, store: &str) -> PipelineResult<()> {
+        if self.confirm(conn, &store_lease(store)).await? {
+            Ok(())
+        } else {
+            Err(super::PipelineError::Stale(
+                "this node no longer holds the store".into(),
+            ))
+        }
+    }
+
     /// Renews every lease of this node and learns which it still holds.
     pub async fn heartbeat(&self) -> PipelineResult<()> {
         let now = now_ms();

@@ -11,6 +11,7 @@
 //! `X-Clientele-Message-Id` header.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -18,12 +19,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
 
+use super::cluster::Cluster;
 use super::destinations::{Checked, Destinations};
-use super::{Pipeline, PipelineResult};
+use super::{Pipeline, PipelineResult, Signals};
 use crate::db::messages::{self, Message};
 use crate::db::stores;
+use crate::db::Db;
 use crate::domain::states::MessageState;
 use crate::domain::time::{now_ms, to_rfc3339};
+use crate::metrics::Metrics;
 
 /// Attempts before a message is `failed`.
 pub const MAX_ATTEMPTS: i64 = 6;
@@ -70,8 +74,24 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (FIRST_RETRY_MS << (attempts - 1).clamp(0, 16)).min(300_000)
 }
 
+/// The delivery worker's part of the pipeline.
+pub(crate) struct Outbox {
+    pub db: Db,
+    pub destinations: Arc<Destinations>,
+    pub metrics: Arc<Metrics>,
+    pub cluster: Arc<Cluster>,
+    pub signals: Arc<Signals>,
+}
+
 impl Pipeline {
-    pub(super) async fn run_delivery(self) {
+    /// Wakes the delivery worker.
+    pub fn wake_outbox(&self) {
+        self.signals.outbox.notify_one();
+    }
+}
+
+impl Outbox {
+    pub(super) async fn run(self) {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -80,9 +100,11 @@ impl Pipeline {
         loop {
             match self.deliver_due(&http).await {
                 Ok(0) => {
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(500), self.outbox.notified())
-                            .await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(500),
+                        self.signals.outbox.notified(),
+                    )
+                    .await;
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -91,11 +113,6 @@ impl Pipeline {
                 }
             }
         }
-    }
-
-    /// Wakes the delivery worker.
-    pub fn wake_outbox(&self) {
-        self.outbox.notify_one();
     }
 
     async fn deliver_due(&self, http: &reqwest::Client) -> PipelineResult<usize> {

@@ -25,23 +25,41 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::cluster::store_lease;
+use super::budget::Budgets;
+use super::cluster::Cluster;
 use super::effects::Subject;
-use super::registry::plugin_id;
+use super::registry::{self, plugin_id};
 use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
-use super::{Pipeline, PipelineError, PipelineResult};
+use super::{PipelineError, PipelineResult, Signals};
 use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
-use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys};
+use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys, Db};
 use crate::domain::customer::Customer;
 use crate::domain::event::EventKind;
 use crate::domain::states::OutcomeStatus;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
-use crate::metrics::CallRecord;
+use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, Plugin, RuntimeError, StateBuffer};
+use crate::runtime::{CallInput, Plugin, Runtime, RuntimeError, StateBuffer};
+
+/// The event workers' part of the pipeline: what a batch reads, runs and
+/// writes with, and whom it tells (the scout and the workers themselves
+/// are in `workers`, the flow timers in `timers`).
+#[derive(Clone)]
+pub(crate) struct Dispatcher {
+    pub db: Db,
+    pub runtime: Arc<Runtime>,
+    pub metrics: Arc<Metrics>,
+    pub cluster: Arc<Cluster>,
+    pub signals: Arc<Signals>,
+    pub budgets: Arc<Budgets>,
+    /// Most events one batch takes.
+    pub batch_size: u32,
+    /// Consecutive failures after which an install is disabled.
+    pub trip_after: i64,
+}
 
 /// An install as one batch sees it.
 struct BatchInstall {
@@ -102,7 +120,7 @@ struct Inputs {
     surveys: Surveys,
 }
 
-impl Pipeline {
+impl Dispatcher {
     /// Processes one batch of the store's events; returns how many events
     /// it processed.
     pub async fn dispatch_batch(
@@ -112,7 +130,7 @@ impl Pipeline {
     ) -> PipelineResult<usize> {
         let batch = {
             let mut conn = self.db.pool.acquire().await?;
-            events::next_batch(&mut conn, store, self.config.batch_size).await?
+            events::next_batch(&mut conn, store, self.batch_size).await?
         };
         if batch.is_empty() {
             return Ok(0);
@@ -125,11 +143,13 @@ impl Pipeline {
             .commit_results(store, &batch, &facts, &inputs, results, now)
             .await?;
         self.metrics.events_processed.increment(batch.len() as u64);
-        self.processed.send_modify(|n| *n += batch.len() as u64);
+        self.signals
+            .processed
+            .send_modify(|n| *n += batch.len() as u64);
         if emitted > 0 {
-            self.mark_store(store);
+            self.signals.lanes.mark(store);
         }
-        self.wake_outbox();
+        self.signals.outbox.notify_one();
         Ok(batch.len())
     }
 
@@ -224,8 +244,7 @@ impl Pipeline {
                 list.push(BatchInstall::tripped(install, world));
                 continue;
             }
-            let plugin = self
-                .plugin(&install.plugin, &install.version)
+            let plugin = registry::load(&self.db, &self.runtime, &install.plugin, &install.version)
                 .await
                 .map_err(|e| format!("plugin could not be loaded: {e}"));
             let state = match &plugin {
@@ -483,22 +502,7 @@ impl Pipeline {
     }
 }
 
-impl Pipeline {
-    /// In a transaction under the store's lease: this node still holds it.
-    pub(super) async fn confirm_store(
-        &self,
-        tx: &mut crate::db::Conn,
-        store: &str,
-    ) -> PipelineResult<()> {
-        if self.cluster.confirm(tx, &store_lease(store)).await? {
-            Ok(())
-        } else {
-            Err(PipelineError::Stale(
-                "this node no longer holds the store".into(),
-            ))
-        }
-    }
-
+impl Dispatcher {
     /// In the batch's commit: this node still holds the store, and every
     /// install the batch ran is still the plugin, version and config it
     /// ran. Otherwise the batch is stale and rolls back: another node took
@@ -513,7 +517,7 @@ impl Pipeline {
         store: &str,
         ran: &[BatchInstall],
     ) -> PipelineResult<()> {
-        self.confirm_store(tx, store).await?;
+        self.cluster.confirm_store(tx, store).await?;
         let now: HashMap<String, Install> = installs::list(tx, store)
             .await?
             .into_iter()
@@ -561,7 +565,7 @@ fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Dura
 /// given up on: with the batch that first took the event, three attempts.
 const MAX_UNFINISHED_STARTS: i64 = 2;
 
-impl Pipeline {
+impl Dispatcher {
     /// Journals the start of a suspect event's call; answers why it is
     /// given up on instead, when earlier starts never finished.
     async fn journal_start(
@@ -654,7 +658,7 @@ impl Pipeline {
         } else {
             bi.failures += 1;
             bi.consecutive += 1;
-            if bi.consecutive >= self.config.trip_after {
+            if bi.consecutive >= self.trip_after {
                 trip = Some(format!(
                     "disabled after {} consecutive failures",
                     bi.consecutive

@@ -2,19 +2,30 @@
 //! entries (also done for a customer before their balance is read or
 //! spent), and the SQLite write-ahead log is checkpointed.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cluster::{Cluster, EXPIRY};
 use super::{Pipeline, PipelineResult};
-use crate::db::ledger;
+use crate::db::{ledger, Db};
 use crate::domain::time::{now_ms, Millis};
 
-impl Pipeline {
-    pub(super) async fn run_expiry(self) {
-        let mut tick = tokio::time::interval(self.config.expiry_every);
+/// The expiry sweeper's part of the pipeline.
+pub(crate) struct Expiry {
+    pub db: Db,
+    pub cluster: Arc<Cluster>,
+    pub every: Duration,
+}
+
+impl Expiry {
+    pub(super) async fn run(self) {
+        let mut tick = tokio::time::interval(self.every);
         loop {
             tick.tick().await;
             if let Err(e) = self.db.checkpoint().await {
                 tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
             }
-            match self.cluster.hold(super::cluster::EXPIRY).await {
+            match self.cluster.hold(EXPIRY).await {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
@@ -22,38 +33,44 @@ impl Pipeline {
                     continue;
                 }
             }
-            match self.expire_due(now_ms()).await {
+            match expire_due(&self.db, now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(customers = n, "expired due points"),
                 Err(e) => tracing::error!(error = %e, "point expiry failed; will retry"),
             }
         }
     }
+}
 
+impl Pipeline {
     /// Expires every lot due at `now`; returns how many customers had some.
     pub async fn expire_due(&self, now: Millis) -> PipelineResult<usize> {
-        let mut total = 0;
-        loop {
-            let due = {
-                let mut conn = self.db.pool.acquire().await?;
-                ledger::due_for_expiry(&mut conn, now, 200).await?
-            };
-            if due.is_empty() {
-                return Ok(total);
+        expire_due(&self.db, now).await
+    }
+}
+
+async fn expire_due(db: &Db, now: Millis) -> PipelineResult<usize> {
+    let mut total = 0;
+    loop {
+        let due = {
+            let mut conn = db.pool.acquire().await?;
+            ledger::due_for_expiry(&mut conn, now, 200).await?
+        };
+        if due.is_empty() {
+            return Ok(total);
+        }
+        total += due.len();
+        // One transaction per store: each holds only its store's lock.
+        let mut by_store: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (store, customer) in &due {
+            by_store.entry(store).or_default().push(customer);
+        }
+        for (store, customers) in by_store {
+            let mut tx = db.begin_store(store).await?;
+            for customer in customers {
+                ledger::expire_customer(&mut tx, store, customer, now).await?;
             }
-            total += due.len();
-            // One transaction per store: each holds only its store's lock.
-            let mut by_store: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-            for (store, customer) in &due {
-                by_store.entry(store).or_default().push(customer);
-            }
-            for (store, customers) in by_store {
-                let mut tx = self.db.begin_store(store).await?;
-                for customer in customers {
-                    ledger::expire_customer(&mut tx, store, customer, now).await?;
-                }
-                tx.commit().await?;
-            }
+            tx.commit().await?;
         }
     }
 }

@@ -15,18 +15,21 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::registry::plugin_id;
+use super::cluster::Cluster;
+use super::registry::{self, plugin_id};
 use super::services::DbServices;
 use super::worlds::{self, Refit};
-use super::{Pipeline, PipelineResult};
+use super::{Pipeline, PipelineResult, Signals};
 use crate::db::customers::PopulationRow;
 use crate::db::installs::Install;
+use crate::db::Db;
 use crate::db::{customers, installs, models, state, stores};
 use crate::domain::customer::{Customer, CustomerStats};
 use crate::domain::states::OutcomeStatus;
 use crate::domain::time::{now_ms, to_rfc3339, Millis};
 use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
+use crate::runtime::Runtime;
 use crate::runtime::{self, CallInput};
 
 /// How often a long re-classification logs its progress.
@@ -57,6 +60,24 @@ pub struct FitReport {
     pub summary: Value,
 }
 
+/// Fits waiting for the fit worker, and its wake-up.
+#[derive(Default)]
+pub struct FitQueue {
+    waiting: std::sync::Mutex<std::collections::VecDeque<FitRequest>>,
+    queued: tokio::sync::Notify,
+}
+
+impl FitQueue {
+    fn push(&self, requests: impl IntoIterator<Item = FitRequest>) {
+        self.waiting.lock().expect("fit queue").extend(requests);
+        self.queued.notify_one();
+    }
+
+    fn pop(&self) -> Option<FitRequest> {
+        self.waiting.lock().expect("fit queue").pop_front()
+    }
+}
+
 impl Pipeline {
     /// Queues a fit of `store` as of `as_of`; with `wait`, answers when
     /// it is done.
@@ -67,12 +88,11 @@ impl Pipeline {
         wait: bool,
     ) -> Option<Vec<FitReport>> {
         let (tx, rx) = oneshot::channel();
-        self.fits.lock().expect("fit queue").push_back(FitRequest {
+        self.fits.push([FitRequest {
             store: store.to_string(),
             as_of,
             reply: wait.then_some(tx),
-        });
-        self.fits_queued.notify_one();
+        }]);
         if wait {
             rx.await.ok()
         } else {
@@ -87,28 +107,33 @@ impl Pipeline {
             stores::list(&mut conn).await?
         };
         let now = now_ms();
-        let mut q = self.fits.lock().expect("fit queue");
-        for s in list {
-            q.push_back(FitRequest {
-                store: s.id,
-                as_of: now,
-                reply: None,
-            });
-        }
-        drop(q);
-        self.fits_queued.notify_one();
+        self.fits.push(list.into_iter().map(|s| FitRequest {
+            store: s.id,
+            as_of: now,
+            reply: None,
+        }));
         Ok(())
     }
+}
 
-    /// The fit worker: runs the queued fits, one at a time.
-    pub(super) async fn run_fits(self) {
+/// The fit worker's part of the pipeline.
+pub(crate) struct Fitter {
+    pub db: Db,
+    pub runtime: Arc<Runtime>,
+    pub cluster: Arc<Cluster>,
+    pub signals: Arc<Signals>,
+    pub queue: Arc<FitQueue>,
+}
+
+impl Fitter {
+    /// Runs the queued fits, one at a time.
+    pub(super) async fn run(self) {
         let services = DbServices::shared(&self.db);
         loop {
-            let next = self.fits.lock().expect("fit queue").pop_front();
-            let Some(req) = next else {
+            let Some(req) = self.queue.pop() else {
                 let _ = tokio::time::timeout(
                     std::time::Duration::from_secs(1),
-                    self.fits_queued.notified(),
+                    self.queue.queued.notified(),
                 )
                 .await;
                 continue;
@@ -206,7 +231,14 @@ impl Pipeline {
             summary: json!({}),
         };
         let now = now_ms();
-        let plugin = match self.plugin(&install.plugin, &install.version).await {
+        let plugin = match registry::load(
+            &self.db,
+            &self.runtime,
+            &install.plugin,
+            &install.version,
+        )
+        .await
+        {
             Ok(p) => p,
             Err(e) => {
                 report.error = Some(format!("plugin could not be loaded: {e}"));
@@ -265,7 +297,7 @@ impl Pipeline {
             "fit done; updating every customer");
         // From here on the store's customers are worked on: no batch of its
         // events runs until every one of them is updated.
-        let _held = self.lanes.hold(store).await;
+        let _held = self.signals.lanes.hold(store).await;
         let claim = super::cluster::store_lease(store);
         self.cluster.hold_waiting(&claim).await?;
         let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
@@ -300,7 +332,7 @@ impl Pipeline {
             ms = now_ms() - now, "every customer updated after the fit");
         self.cluster.release(&claim).await?;
         // Segment changes were queued as events of the store.
-        self.mark_store(store);
+        self.signals.lanes.mark(store);
         Ok(report)
     }
 

@@ -40,7 +40,7 @@ impl Pipeline {
     /// Commits the events (a repeated `(store, id)` is kept as it was) and
     /// hands the store to a worker.
     pub async fn ingest(&self, store: &str, batch: &[Event]) -> PipelineResult<Vec<Accepted>> {
-        let pending = self.pending.load(Ordering::Relaxed);
+        let pending = self.signals.pending.load(Ordering::Relaxed);
         if pending + batch.len() as i64 > self.config.max_pending {
             self.metrics.intake_refused.increment(1);
             return Err(PipelineError::Busy {
@@ -75,7 +75,8 @@ impl Pipeline {
         }
         tx.commit().await?;
         let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;
-        self.pending
+        self.signals
+            .pending
             .fetch_add(accepted.len() as i64 - dups as i64, Ordering::Relaxed);
         self.metrics
             .events_ingested

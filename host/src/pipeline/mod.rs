@@ -130,6 +130,42 @@ pub fn default_workers() -> usize {
     (2 * cores).max(4)
 }
 
+/// How the parts of the pipeline tell one another about work.
+pub(crate) struct Signals {
+    /// Stores with work, and which worker holds which.
+    pub lanes: lanes::Lanes,
+    /// Wakes the outbox delivery worker.
+    pub outbox: Notify,
+    /// Bumped after every committed dispatcher batch.
+    pub processed: watch::Sender<u64>,
+    /// Set on a clean stop: workers take no new work.
+    pub stopping: std::sync::atomic::AtomicBool,
+    /// Pending events as last counted, plus those taken since.
+    pub pending: std::sync::atomic::AtomicI64,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            lanes: lanes::Lanes::default(),
+            outbox: Notify::new(),
+            processed: watch::channel(0).0,
+            stopping: Default::default(),
+            pending: Default::default(),
+        }
+    }
+}
+
+impl Signals {
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The pipeline as requests see it: what they may write and read. The
+/// background workers (`dispatcher::Dispatcher`, `fits::Fitter`,
+/// `delivery::Outbox`, `expiry::Expiry`) are each given the parts they use
+/// when they start, and no more.
 #[derive(Clone)]
 pub struct Pipeline {
     pub db: Db,
@@ -138,28 +174,18 @@ pub struct Pipeline {
     pub config: PipelineConfig,
     /// This node's leases.
     pub cluster: Arc<cluster::Cluster>,
-    /// Stores with work, and which worker holds which.
-    lanes: Arc<lanes::Lanes>,
-    /// Worker time used by each install's calls (the time budget).
-    budgets: Arc<budget::Budgets>,
-    /// Wakes the outbox delivery worker.
-    outbox: Arc<Notify>,
     /// Where webhooks may go.
     pub destinations: Arc<destinations::Destinations>,
-    /// Population fits waiting for the fit worker, and its wake-up.
-    fits: Arc<std::sync::Mutex<std::collections::VecDeque<fits::FitRequest>>>,
-    fits_queued: Arc<Notify>,
+    signals: Arc<Signals>,
+    /// Worker time used by each install's calls (the time budget).
+    budgets: Arc<budget::Budgets>,
+    /// Population fits waiting for the fit worker.
+    fits: Arc<fits::FitQueue>,
     /// The background workers, so that `stop_workers` can end them.
     workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// The event workers among them, which finish their unit of work on
     /// a clean stop.
     event_workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    /// Set on a clean stop: workers take no new work.
-    stopping: Arc<std::sync::atomic::AtomicBool>,
-    /// Pending events as last counted, plus those taken since.
-    pending: Arc<std::sync::atomic::AtomicI64>,
-    /// Bumped after every committed dispatcher batch.
-    processed: watch::Sender<u64>,
 }
 
 impl Pipeline {
@@ -173,31 +199,55 @@ impl Pipeline {
             db,
             runtime,
             metrics: Arc::new(Metrics::new(&config.node_id)),
-            lanes: Arc::default(),
+            signals: Arc::default(),
             budgets: Arc::new(budget::Budgets::new(
                 config.trip_after_timeouts,
                 config.time_budget_per_minute,
             )),
-            outbox: Arc::new(Notify::new()),
             destinations: Arc::new(destinations::Destinations::new(
                 config.webhook_allow_hosts.clone(),
             )),
             fits: Arc::default(),
-            fits_queued: Arc::new(Notify::new()),
             workers: Arc::default(),
             event_workers: Arc::default(),
-            stopping: Arc::default(),
-            pending: Arc::default(),
-            processed: watch::channel(0).0,
             config,
         }
     }
 
-    /// Starts the event workers, the scout that finds stores with work,
-    /// the fit worker, the expiry sweeper, the outbox delivery and the fit
-    /// schedule on the current runtime.
+    /// Starts the heartbeat, the event workers, the scout that finds
+    /// stores with work, the fit worker, the expiry sweeper, the outbox
+    /// delivery and the fit schedule on the current runtime.
     pub fn spawn_workers(&self) {
         let node = self.cluster.node_id.clone();
+        let dispatcher = dispatcher::Dispatcher {
+            db: self.db.clone(),
+            runtime: self.runtime.clone(),
+            metrics: self.metrics.clone(),
+            cluster: self.cluster.clone(),
+            signals: self.signals.clone(),
+            budgets: self.budgets.clone(),
+            batch_size: self.config.batch_size,
+            trip_after: self.config.trip_after,
+        };
+        let fitter = fits::Fitter {
+            db: self.db.clone(),
+            runtime: self.runtime.clone(),
+            cluster: self.cluster.clone(),
+            signals: self.signals.clone(),
+            queue: self.fits.clone(),
+        };
+        let outbox = delivery::Outbox {
+            db: self.db.clone(),
+            destinations: self.destinations.clone(),
+            metrics: self.metrics.clone(),
+            cluster: self.cluster.clone(),
+            signals: self.signals.clone(),
+        };
+        let expiry = expiry::Expiry {
+            db: self.db.clone(),
+            cluster: self.cluster.clone(),
+            every: self.config.expiry_every,
+        };
         let mut workers = self.workers.lock().expect("workers");
         let cluster = self.cluster.clone();
         workers.push(spawn_on_node(&node, async move {
@@ -205,18 +255,17 @@ impl Pipeline {
         }));
         let mut event_workers = self.event_workers.lock().expect("workers");
         for n in 0..self.config.workers.max(1) {
-            let p = self.clone();
-            event_workers.push(spawn_on_node(&node, async move { p.run_worker(n).await }));
+            let d = dispatcher.clone();
+            event_workers.push(spawn_on_node(&node, async move { d.run_worker(n).await }));
         }
         drop(event_workers);
-        let p = self.clone();
-        workers.push(spawn_on_node(&node, async move { p.run_scout().await }));
-        let p = self.clone();
-        workers.push(spawn_on_node(&node, async move { p.run_fits().await }));
-        let p = self.clone();
-        workers.push(spawn_on_node(&node, async move { p.run_expiry().await }));
-        let p = self.clone();
-        workers.push(spawn_on_node(&node, async move { p.run_delivery().await }));
+        workers.push(spawn_on_node(
+            &node,
+            async move { dispatcher.run_scout().await },
+        ));
+        workers.push(spawn_on_node(&node, async move { fitter.run().await }));
+        workers.push(spawn_on_node(&node, async move { expiry.run().await }));
+        workers.push(spawn_on_node(&node, async move { outbox.run().await }));
         if let Some(every) = self.config.fit_every {
             let p = self.clone();
             workers.push(spawn_on_node(&node, async move {
@@ -257,9 +306,10 @@ impl Pipeline {
     /// unit they are in (for at most `grace`, after which it rolls back),
     /// then every worker ends.
     pub async fn stop_gracefully(&self, grace: std::time::Duration) {
-        self.stopping
+        self.signals
+            .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.lanes.wake_all();
+        self.signals.lanes.wake_all();
         let event_workers: Vec<_> = self
             .event_workers
             .lock()
@@ -277,6 +327,6 @@ impl Pipeline {
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        self.signals.is_stopping()
     }
 }

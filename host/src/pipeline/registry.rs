@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::plugins::{self, NewVersion, PluginVersion};
+use crate::db::Db;
 use crate::domain::manifest::Manifest;
 use crate::domain::time::now_ms;
-use crate::runtime::Plugin;
+use crate::runtime::{Plugin, Runtime};
 
 /// Largest component accepted.
 pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
@@ -107,26 +108,36 @@ impl Pipeline {
     /// The ready plugin for `name@version`, compiled or loaded from the
     /// artifact cache on first use.
     pub async fn plugin(&self, name: &str, version: &str) -> PipelineResult<Arc<Plugin>> {
-        let id = plugin_id(name, version);
-        if let Some(p) = self.runtime.cached(&id) {
-            return Ok(p);
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let v = plugins::get(&mut conn, name, version)
-            .await?
-            .ok_or_else(|| PipelineError::NotFound(format!("plugin {id} is not published")))?;
-        let manifest = Manifest::parse(&v.manifest).map_err(PipelineError::Invalid)?;
-        let bytes = if self.runtime.has_artifact(&v.sha256) {
-            Vec::new()
-        } else {
-            plugins::component_bytes(&mut conn, name, version).await?
-        };
-        drop(conn);
-        let runtime = self.runtime.clone();
-        let plugin =
-            tokio::task::spawn_blocking(move || runtime.load(&id, &v.sha256, &bytes, &manifest))
-                .await
-                .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
-        Ok(plugin)
+        load(&self.db, &self.runtime, name, version).await
     }
+}
+
+/// The ready plugin for `name@version` (for every worker that runs one).
+pub(super) async fn load(
+    db: &Db,
+    runtime: &Arc<Runtime>,
+    name: &str,
+    version: &str,
+) -> PipelineResult<Arc<Plugin>> {
+    let id = plugin_id(name, version);
+    if let Some(p) = runtime.cached(&id) {
+        return Ok(p);
+    }
+    let mut conn = db.pool.acquire().await?;
+    let v = plugins::get(&mut conn, name, version)
+        .await?
+        .ok_or_else(|| PipelineError::NotFound(format!("plugin {id} is not published")))?;
+    let manifest = Manifest::parse(&v.manifest).map_err(PipelineError::Invalid)?;
+    let bytes = if runtime.has_artifact(&v.sha256) {
+        Vec::new()
+    } else {
+        plugins::component_bytes(&mut conn, name, version).await?
+    };
+    drop(conn);
+    let runtime = runtime.clone();
+    let plugin =
+        tokio::task::spawn_blocking(move || runtime.load(&id, &v.sha256, &bytes, &manifest))
+            .await
+            .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
+    Ok(plugin)
 }

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use super::dispatcher::Dispatcher;
 use super::effects::Subject;
-use super::registry::plugin_id;
+use super::registry::{self, plugin_id};
 use super::rescue;
-use super::{Pipeline, PipelineResult};
+use super::PipelineResult;
 use crate::db::{churn, customers, installs};
 use crate::domain::rescue::FlowEvent;
 use crate::domain::time::now_ms;
@@ -21,7 +22,7 @@ const RETRY_MS: i64 = 60_000;
 /// A step that failed this many times ends the flow `expired`.
 const MAX_STEP_FAILURES: usize = 5;
 
-impl Pipeline {
+impl Dispatcher {
     /// Runs the store's flow steps that are due; returns how many ran.
     pub(super) async fn run_due_timers(
         &self,
@@ -57,34 +58,42 @@ impl Pipeline {
             let Some(install) = install else {
                 // The install was removed or disabled: the flow cannot go on.
                 let mut tx = self.db.begin_store(&store).await?;
-                self.confirm_store(&mut tx, &store).await?;
+                self.cluster.confirm_store(&mut tx, &store).await?;
                 rescue::apply_step_actions(&mut tx, &t, &mut flow, &[], true).await?;
                 churn::save_flow(&mut tx, &flow).await?;
                 tx.commit().await?;
                 continue;
             };
             let pid = plugin_id(&install.plugin, &install.version);
-            let result = match self.plugin(&install.plugin, &install.version).await {
-                Err(e) => Err(format!("plugin could not be loaded: {e}")),
-                Ok(plugin) => {
-                    let input =
-                        CallInput::new(&flow.store_id, &install.install_id, &pid, None, services);
-                    let state = wit::FlowState {
-                        flow_id: flow.id.clone(),
-                        step: flow.step as u32,
-                        started_at: flow.started_at,
-                        now,
-                    };
-                    let config = install.config.to_string();
-                    tokio::task::block_in_place(|| {
-                        self.runtime
-                            .on_timer(&plugin, input, &config, &customer, &state)
-                    })
-                    .map_err(|e| e.to_string())
-                }
-            };
+            let result =
+                match registry::load(&self.db, &self.runtime, &install.plugin, &install.version)
+                    .await
+                {
+                    Err(e) => Err(format!("plugin could not be loaded: {e}")),
+                    Ok(plugin) => {
+                        let input = CallInput::new(
+                            &flow.store_id,
+                            &install.install_id,
+                            &pid,
+                            None,
+                            services,
+                        );
+                        let state = wit::FlowState {
+                            flow_id: flow.id.clone(),
+                            step: flow.step as u32,
+                            started_at: flow.started_at,
+                            now,
+                        };
+                        let config = install.config.to_string();
+                        tokio::task::block_in_place(|| {
+                            self.runtime
+                                .on_timer(&plugin, input, &config, &customer, &state)
+                        })
+                        .map_err(|e| e.to_string())
+                    }
+                };
             let mut tx = self.db.begin_store(&store).await?;
-            self.confirm_store(&mut tx, &store).await?;
+            self.cluster.confirm_store(&mut tx, &store).await?;
             match result {
                 Ok(out) => {
                     let effects =

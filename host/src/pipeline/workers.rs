@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::cluster::store_lease;
+use super::dispatcher::Dispatcher;
 use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::{churn, events};
@@ -18,12 +19,12 @@ const SCOUT_EVERY: Duration = Duration::from_millis(500);
 impl Pipeline {
     /// Work was added for `store`: a worker will take it.
     pub fn mark_store(&self, store: &str) {
-        self.lanes.mark(store);
+        self.signals.lanes.mark(store);
     }
 
     /// The pipeline's gauges for `/metrics`.
     pub fn gauges(&self, pending_events: i64) -> crate::metrics::Gauges {
-        let (stores_with_work, stores_held) = self.lanes.counts();
+        let (stores_with_work, stores_held) = self.signals.lanes.counts();
         crate::metrics::Gauges {
             pending_events,
             workers: self.config.workers.max(1),
@@ -37,22 +38,25 @@ impl Pipeline {
     /// A receiver of the number of events processed since start; it
     /// changes after every committed batch.
     pub fn processed_updates(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.processed.subscribe()
+        self.signals.processed.subscribe()
     }
 
     /// Events processed since start.
     pub fn events_processed(&self) -> u64 {
-        *self.processed.borrow()
+        *self.signals.processed.borrow()
     }
+}
 
+impl Dispatcher {
     pub(super) async fn run_worker(self, n: usize) {
         let services = DbServices::shared(&self.db);
         loop {
-            if self.is_stopping() {
+            if self.signals.is_stopping() {
                 return;
             }
-            let Some(lease) = self.lanes.take() else {
-                self.lanes.wait(SCOUT_EVERY).await;
+            let lanes = &self.signals.lanes;
+            let Some(lease) = lanes.take() else {
+                lanes.wait(SCOUT_EVERY).await;
                 continue;
             };
             let store = lease.store.clone();
@@ -61,11 +65,11 @@ impl Pipeline {
                 Ok(true) => {}
                 Ok(false) => {
                     // Another node serves the store now.
-                    self.lanes.release(lease, true);
+                    lanes.release(lease, true);
                     continue;
                 }
                 Err(e) => {
-                    self.lanes.release(lease, false);
+                    lanes.release(lease, false);
                     tracing::error!(worker = n, store = %store, error = %e,
                         "could not claim the store; retrying in 1 s");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -79,15 +83,15 @@ impl Pipeline {
                     if let Err(e) = self.cluster.release(&claim).await {
                         tracing::warn!(store = %store, error = %e, "could not release the store");
                     }
-                    self.lanes.release(lease, true);
+                    lanes.release(lease, true);
                 }
-                Ok(_) => self.lanes.release(lease, false),
+                Ok(_) => lanes.release(lease, false),
                 Err(PipelineError::Stale(why)) => {
-                    self.lanes.release(lease, false);
+                    lanes.release(lease, false);
                     tracing::info!(worker = n, store = %store, %why, "batch rolled back; doing it again");
                 }
                 Err(e) => {
-                    self.lanes.release(lease, false);
+                    lanes.release(lease, false);
                     tracing::error!(worker = n, store = %store, error = %e,
                         "batch failed and was rolled back; retrying in 1 s");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -105,7 +109,7 @@ impl Pipeline {
     ) -> PipelineResult<usize> {
         let steps = self.run_due_timers(store, services).await?;
         if steps > 0 {
-            self.wake_outbox();
+            self.signals.outbox.notify_one();
         }
         let events = self.dispatch_batch(store, services).await?;
         Ok(steps + events)
@@ -126,13 +130,13 @@ impl Pipeline {
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
         let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
         // The intake limit's count, refreshed (intake adds to it between).
-        self.pending.store(
+        self.signals.pending.store(
             events::pending_count(&mut conn).await?,
             std::sync::atomic::Ordering::Relaxed,
         );
         drop(conn);
         for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
-            self.lanes.mark(store);
+            self.signals.lanes.mark(store);
         }
         Ok(())
     }

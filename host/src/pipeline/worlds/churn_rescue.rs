@@ -10,9 +10,10 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::states::FlowState;
 use crate::pipeline::effects::Subject;
+use crate::pipeline::fits::Fitter;
 use crate::pipeline::rescue;
 use crate::pipeline::segments::is_segment_event;
-use crate::pipeline::{Pipeline, PipelineResult};
+use crate::pipeline::PipelineResult;
 use crate::runtime::{CallInput, CallOutput, Runtime};
 
 pub async fn load(
@@ -140,7 +141,7 @@ pub async fn apply(
 
 /// Re-assesses everyone with the new model, planning for those without
 /// an active flow, in one transaction.
-pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
+pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
     let ids: Vec<&str> = r.people.iter().map(|c| c.id.as_str()).collect();
     let flows = {
         let mut conn = p.db.pool.acquire().await?;
@@ -164,7 +165,7 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
         Ok(planned.map(|actions| (a, Some(actions))))
     });
     let mut tx = p.db.begin_store(r.store).await?;
-    p.confirm_store(&mut tx, r.store).await?;
+    p.cluster.confirm_store(&mut tx, r.store).await?;
     let mut assessments = Vec::new();
     let mut state_writes = Vec::new();
     let mut done = Refitted::default();

@@ -7,8 +7,9 @@ use crate::db::{models, segments, state, Conn, DbResult};
 use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::segment::Membership;
+use crate::pipeline::fits::Fitter;
 use crate::pipeline::segments::{is_segment_event, Classified, SegmentWriter};
-use crate::pipeline::{Pipeline, PipelineResult};
+use crate::pipeline::PipelineResult;
 use crate::runtime::{CallInput, Runtime};
 
 pub async fn load(conn: &mut Conn, install_id: &str, customers: &[&str]) -> DbResult<Loaded> {
@@ -51,7 +52,7 @@ pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, list: &[Membership]) -> Vec<E
 }
 
 /// Re-classifies every customer with the new model, in one transaction.
-pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
+pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
     let old = {
         let mut conn = p.db.pool.acquire().await?;
         segments::of_install(&mut conn, &r.install.install_id).await?
@@ -86,7 +87,7 @@ pub async fn refit(p: &Pipeline, r: &mut Refit<'_>) -> PipelineResult<Refitted> 
         done.updated += 1;
     }
     let mut tx = p.db.begin_store(r.store).await?;
-    p.confirm_store(&mut tx, r.store).await?;
+    p.cluster.confirm_store(&mut tx, r.store).await?;
     writer.finish(&mut tx).await?;
     state::apply_many(&mut tx, &state_writes).await?;
     tx.commit().await?;
