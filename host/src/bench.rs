@@ -24,10 +24,7 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn order(i: usize, customers: usize) -> Value {
-    json!({"id": format!("bench-{i}"), "type": "order.placed", "customer_id": format!("c{}", i % customers),
-           "occurred_at": "2026-03-05T10:00:00Z",
-           "data": {"order_id": format!("o{i}"), "total_cents": 1000 + (i % 97) as i64 * 137, "currency": "CNY",
-                    "items": [{"sku": "tea", "category": "oolong", "qty": 1, "price_cents": 1000}]}})
+    order_of(i, i % customers)
 }
 
 const CONFIG: &str = r#"{"earn":[{"from_units":0,"rate":1},{"from_units":50,"rate":2}],
@@ -468,7 +465,10 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         .iter()
         .map(|r| ApiClient::new(format!("http://{}", r.addr)))
         .collect();
-    api_publish_points(&apis[0], &wasm, &manifest_text).await?;
+    apis[0]
+        .publish("bench", &manifest_text, std::fs::read(&wasm)?)
+        .await?
+        .ok()?;
     let mut keys = Vec::new();
     for s in 0..stores {
         let store = json!({"id": format!("s{s}"), "currency": "CNY"});
@@ -644,12 +644,5 @@ async fn paced(
         percentile(&took, 0.99).as_secs_f64() * 1e3,
         behind.as_secs_f64()
     );
-    Ok(())
-}
-
-async fn api_publish_points(api: &ApiClient, wasm: &Path, manifest: &str) -> anyhow::Result<()> {
-    api.publish("bench", manifest, std::fs::read(wasm)?)
-        .await?
-        .ok()?;
     Ok(())
 }

@@ -73,7 +73,7 @@ pub async fn database_for(data_dir: &Path) -> Option<String> {
 }
 
 /// `ct_<pid>_<hash of the directory>`.
-pub fn database_name(data_dir: &Path) -> String {
+fn database_name(data_dir: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     data_dir.hash(&mut h);

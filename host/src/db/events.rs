@@ -133,12 +133,16 @@ pub async fn pending_count(conn: &mut Conn) -> DbResult<i64> {
     Ok(row.try_get("n")?)
 }
 
-/// The stores that have pending events.
-pub async fn pending_stores(conn: &mut Conn) -> DbResult<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT store_id FROM events WHERE status = 'pending'")
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
+/// The stores that have pending events, with how many each.
+pub async fn pending_by_store(conn: &mut Conn) -> DbResult<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT store_id, COUNT(*) AS n FROM events WHERE status = 'pending' GROUP BY store_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("store_id")?, r.try_get("n")?)))
+        .collect()
 }
 
 /// The last seq of the store's batch that began and never committed, if

@@ -3,14 +3,12 @@
 //! the row is free, lapsed or already ours, so two nodes can never both
 //! hold it. The same SQL runs on SQLite and PostgreSQL.
 
-use serde::Serialize;
-
 use super::row::read;
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
 /// A node as the cluster sees it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NodeRow {
     pub id: String,
     pub started_at: Millis,
@@ -20,7 +18,7 @@ pub struct NodeRow {
 }
 
 /// A held lease.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeaseRow {
     pub name: String,
     pub node_id: String,

@@ -126,14 +126,15 @@ impl Dispatcher {
 
     async fn scout(&self) -> PipelineResult<()> {
         let mut conn = self.db.pool.acquire().await?;
-        let mut stores = events::pending_stores(&mut conn).await?;
-        stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
-        let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
+        let pending = events::pending_by_store(&mut conn).await?;
         // The intake limit's count, refreshed (intake adds to it between).
         self.signals.pending.store(
-            events::pending_count(&mut conn).await?,
+            pending.iter().map(|(_, n)| n).sum(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        let mut stores: Vec<String> = pending.into_iter().map(|(store, _)| store).collect();
+        stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
+        let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
         drop(conn);
         for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
             self.signals.lanes.mark(store);
