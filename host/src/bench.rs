@@ -13,7 +13,7 @@ use clientele::domain::customer::{Customer, CustomerStats};
 use clientele::domain::event::parse_event;
 use clientele::domain::manifest::{Limits, Manifest};
 use clientele::runtime::services::NoServices;
-use clientele::runtime::{CallInput, Runtime, Scope, StateBuffer};
+use clientele::runtime::{CallInput, Runtime};
 use clientele::server::{self, ServerConfig};
 use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
@@ -36,14 +36,7 @@ fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()
 
 /// A runtime with the host's maximum limits, its artifacts in `dir`.
 fn bench_runtime(dir: &Path) -> anyhow::Result<Runtime> {
-    Runtime::new(
-        dir,
-        Limits {
-            memory_mib: 256,
-            timeout_ms: 5000,
-            fit_timeout_ms: 300_000,
-        },
-    )
+    Runtime::new(dir, Limits::HOST_MAX)
 }
 
 /// Per-call latency of a point-rules plugin (`on-event` of an order).
@@ -70,21 +63,15 @@ fn per_call_of(
         ..Default::default()
     };
     let mut samples = Vec::with_capacity(calls);
+    let mut fuel = 0;
     for i in 0..calls + calls / 10 {
         let event = parse_event(&order(i, 1), "").map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let input = CallInput {
-            scope: Scope {
-                store_id: "s".into(),
-                install_id: "i".into(),
-                plugin: "points-basic".into(),
-                ..Default::default()
-            },
-            state: StateBuffer::default(),
-            services: services.clone(),
-        };
+        let input = CallInput::new("s", "i", "points-basic", None, &services).with_pii(true);
+        let meter = input.meter.clone();
         let t = Instant::now();
         let out = runtime.on_event(&plugin, input, config, &customer, &event, None)?;
         let elapsed = t.elapsed();
+        fuel = meter.fuel();
         if out.value.is_empty() {
             bail!("{name} returned no ops");
         }
@@ -94,7 +81,7 @@ fn per_call_of(
     }
     samples.sort();
     println!(
-        "per-call latency ({name} on-event, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs",
+        "per-call latency ({name} on-event, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
         percentile(&samples, 0.99).as_secs_f64() * 1e6
@@ -284,26 +271,25 @@ fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<(
         questions: vec![],
     };
     let mut samples = Vec::with_capacity(calls);
+    let mut fuel = 0;
     for i in 0..calls + calls / 10 {
         let response = scoring::Response {
             customer_id: "c1".into(),
             submitted_at: 0,
             answers: format!("{{\"score\": {}}}", i % 11),
         };
-        let input = CallInput {
-            scope: Scope::default(),
-            state: StateBuffer::default(),
-            services: services.clone(),
-        };
+        let input = CallInput::new("s", "i", "survey-scoring", None, &services);
+        let meter = input.meter.clone();
         let t = Instant::now();
         runtime.score(&plugin, input, "{}", &survey, &response)?;
+        fuel = meter.fuel();
         if i >= calls / 10 {
             samples.push(t.elapsed());
         }
     }
     samples.sort();
     println!(
-        "per-call latency (survey-scoring (Python) score, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs",
+        "per-call latency (survey-scoring (Python) score, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
         percentile(&samples, 0.99).as_secs_f64() * 1e6

@@ -57,6 +57,19 @@ enum Command {
         /// Retry-After instead of taking more.
         #[arg(long, env = "CLIENTELE_MAX_PENDING", default_value_t = 500_000)]
         max_pending: i64,
+        /// Attempts of a call that failed in a way that may pass (the
+        /// backstop deadline, a host error, a plugin error marked
+        /// `retryable:`), the first included; 1: no retries.
+        #[arg(long, env = "CLIENTELE_RETRY_ATTEMPTS", default_value_t = 4)]
+        retry_attempts: u32,
+        /// Milliseconds before the first retry; each later one waits four
+        /// times longer. The customer's later events wait meanwhile.
+        #[arg(long, env = "CLIENTELE_RETRY_BACKOFF_MS", default_value_t = 1_000)]
+        retry_backoff_ms: u64,
+        /// The most fuel (wasm work) one call may be given, whatever its
+        /// manifest asks for.
+        #[arg(long, env = "CLIENTELE_MAX_FUEL", default_value_t = clientele::domain::manifest::Limits::HOST_MAX.fuel)]
+        max_fuel: u64,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -151,6 +164,9 @@ async fn main() -> anyhow::Result<()> {
             node_id,
             lease_ttl_ms,
             max_pending,
+            retry_attempts,
+            retry_backoff_ms,
+            max_fuel,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
@@ -165,6 +181,11 @@ async fn main() -> anyhow::Result<()> {
             config.node_id = node_id;
             config.pipeline.lease_ttl = std::time::Duration::from_millis(lease_ttl_ms.max(500));
             config.pipeline.max_pending = max_pending;
+            config.pipeline.retry = clientele::pipeline::RetryPolicy {
+                attempts: retry_attempts.max(1),
+                backoff: std::time::Duration::from_millis(retry_backoff_ms),
+            };
+            config.max_limits.fuel = max_fuel.max(1);
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
             let mut term =

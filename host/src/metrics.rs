@@ -16,6 +16,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 
 const WINDOW: usize = 1024;
 
+/// Buckets of `clientele_plugin_call_fuel`: 10 thousand to 2 billion
+/// (the host's ceiling for one call).
+const FUEL_BUCKETS: [f64; 10] = [1e4, 1e5, 3e5, 1e6, 3e6, 1e7, 3e7, 1e8, 5e8, 2e9];
+
 /// Buckets of `clientele_plugin_call_duration_seconds`: 10 µs to 5 s
 /// (the longest deadline a call may have).
 const CALL_BUCKETS: [f64; 14] = [
@@ -35,6 +39,8 @@ pub struct CallRecord<'a> {
     /// `ok`, or the failure's code (`timeout`, `trap`, …).
     pub code: &'a str,
     pub elapsed_us: u32,
+    /// Fuel the call used, where it ran.
+    pub fuel: Option<u64>,
 }
 
 pub struct Metrics {
@@ -47,6 +53,8 @@ pub struct Metrics {
     pub messages_delivered: Counter,
     pub messages_failed: Counter,
     recent: Mutex<HashMap<String, VecDeque<u32>>>,
+    /// The `clientele_dead_letters` series shown so far.
+    dead_letter_series: Mutex<HashMap<(String, String), i64>>,
 }
 
 /// What the pipeline is doing now, read when `/metrics` is asked for.
@@ -90,6 +98,11 @@ impl Metrics {
                 &CALL_BUCKETS,
             )
             .expect("buckets are not empty")
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_fuel".into()),
+                &FUEL_BUCKETS,
+            )
+            .expect("buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         let counter = |name: &'static str, help: &'static str| {
@@ -124,6 +137,7 @@ impl Metrics {
             recorder,
             handle,
             recent: Mutex::new(HashMap::new()),
+            dead_letter_series: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,6 +154,15 @@ impl Metrics {
                 &METADATA,
             )
             .increment(1);
+        if let Some(fuel) = call.fuel {
+            let labels = labels[..3].to_vec();
+            self.recorder
+                .register_histogram(
+                    &Key::from_parts("clientele_plugin_call_fuel", labels),
+                    &METADATA,
+                )
+                .record(fuel as f64);
+        }
         self.recorder
             .register_histogram(
                 &Key::from_parts("clientele_plugin_call_duration_seconds", labels),
@@ -152,6 +175,97 @@ impl Metrics {
             window.pop_front();
         }
         window.push_back(call.elapsed_us);
+    }
+
+    fn add(&self, name: &'static str, labels: Vec<Label>, n: u64) {
+        if n > 0 {
+            self.recorder
+                .register_counter(&Key::from_parts(name, labels), &METADATA)
+                .increment(n);
+        }
+    }
+
+    fn plugin_labels(store: &str, plugin: &str, version: &str) -> Vec<Label> {
+        vec![
+            Label::new("store", store.to_string()),
+            Label::new("plugin", plugin.to_string()),
+            Label::new("version", version.to_string()),
+        ]
+    }
+
+    /// A breaker disabled an install running `plugin@version`.
+    pub fn breaker_tripped(&self, store: &str, plugin: &str, version: &str) {
+        let labels = Self::plugin_labels(store, plugin, version);
+        self.add("clientele_breaker_trips_total", labels, 1);
+    }
+
+    /// A shadow version's calls in one batch.
+    pub fn shadow_calls(
+        &self,
+        store: &str,
+        plugin: &str,
+        version: &str,
+        counts: &crate::db::rollouts::Counts,
+    ) {
+        let labels = Self::plugin_labels(store, plugin, version);
+        self.add(
+            "clientele_shadow_calls_total",
+            labels.clone(),
+            counts.calls as u64,
+        );
+        self.add(
+            "clientele_shadow_failures_total",
+            labels.clone(),
+            counts.failures as u64,
+        );
+        self.add(
+            "clientele_shadow_disagreements_total",
+            labels,
+            counts.disagreements as u64,
+        );
+    }
+
+    /// A canary's state: its share while it runs, 0 when it ended.
+    pub fn canary_percent(&self, store: &str, plugin: &str, version: &str, percent: u8) {
+        self.recorder
+            .register_gauge(
+                &Key::from_parts(
+                    "clientele_canary_percent",
+                    Self::plugin_labels(store, plugin, version),
+                ),
+                &METADATA,
+            )
+            .set(f64::from(percent));
+    }
+
+    /// A canary rolled itself back.
+    pub fn canary_rolled_back(&self, store: &str, plugin: &str, version: &str) {
+        let labels = Self::plugin_labels(store, plugin, version);
+        self.add("clientele_canary_rollbacks_total", labels, 1);
+        self.canary_percent(store, plugin, version, 0);
+    }
+
+    /// Failures kept for a re-drive, per install, as they are now (an
+    /// install no longer listed has none left).
+    pub fn dead_letters(&self, depth: &[(String, String, i64)]) {
+        let mut shown = self.dead_letter_series.lock().unwrap();
+        let now: HashMap<(String, String), i64> = depth
+            .iter()
+            .map(|(s, i, n)| ((s.clone(), i.clone()), *n))
+            .collect();
+        for key in shown.keys().chain(now.keys()) {
+            let labels = vec![
+                Label::new("store", key.0.clone()),
+                Label::new("install", key.1.clone()),
+            ];
+            self.recorder
+                .register_gauge(
+                    &Key::from_parts("clientele_dead_letters", labels),
+                    &METADATA,
+                )
+                .set(now.get(key).copied().unwrap_or(0) as f64);
+        }
+        shown.extend(now);
     }
 
     pub fn latency(&self, install: &str) -> Latency {
@@ -239,6 +353,7 @@ mod tests {
                 version: "1.0.0",
                 code,
                 elapsed_us: us,
+                fuel: Some(1000),
             });
         }
         m.events_processed.increment(3);

@@ -36,11 +36,7 @@ impl ServerConfig {
             database_url: None,
             listen: "127.0.0.1:0".parse().expect("valid address"),
             admin_token: None,
-            max_limits: Limits {
-                memory_mib: 256,
-                timeout_ms: 5_000,
-                fit_timeout_ms: 300_000,
-            },
+            max_limits: Limits::HOST_MAX,
             pipeline: PipelineConfig::default(),
             node_id: None,
         }

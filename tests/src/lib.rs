@@ -46,6 +46,8 @@ impl TestServer {
         let mut config = ServerConfig::new(dir.path());
         config.admin_token = Some("test-admin".into());
         config.pipeline.expiry_every = Duration::from_millis(200);
+        // Retries as in production, only sooner: 50 ms, 200 ms, 800 ms.
+        config.pipeline.retry.backoff = Duration::from_millis(50);
         tweak(&mut config);
         if config.database_url.is_none() {
             config.database_url = pg::database_for(&config.data_dir).await;
@@ -144,7 +146,7 @@ impl TestServer {
             version,
             "point-rules",
             &["state", "messaging"],
-            limits,
+            &format!("scopes = [\"pii\"]\n{limits}"),
         );
         let a = self.publish_file(&m, guests::HOSTILE).await;
         assert!(a.status.is_success(), "{}", a.body);
@@ -202,12 +204,15 @@ impl TestServer {
         version: &str,
         config: Value,
     ) -> String {
+        let body = json!({"plugin": plugin, "version": version, "config": config});
+        self.install_with(store, key, body).await
+    }
+
+    /// Installs with a whole request body (grants, failure policy, …);
+    /// returns the install id.
+    pub async fn install_with(&self, store: &str, key: &str, body: Value) -> String {
         let a = self
-            .post(
-                &format!("/v1/stores/{store}/installs"),
-                key,
-                json!({"plugin": plugin, "version": version, "config": config}),
-            )
+            .post(&format!("/v1/stores/{store}/installs"), key, body)
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         a.body["install_id"].as_str().unwrap().to_string()

@@ -629,10 +629,21 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/stores/{store}/installs/{install}", &["get", "patch"]),
         ("/v1/stores/{store}/delivery", &["get", "put"]),
         ("/v1/plugins", &["get", "post"]),
+        ("/v1/stores/{store}/installs/{install}/failures", &["get"]),
+        (
+            "/v1/stores/{store}/installs/{install}/failures/retry",
+            &["post"],
+        ),
+        ("/v1/stores/{store}/installs/{install}/rollback", &["post"]),
+        ("/v1/stores/{store}/installs/{install}/history", &["get"]),
+        ("/v1/stores/{store}/installs/{install}/shadow", &["get"]),
+        ("/v1/stores/{store}/installs/{install}/canary", &["get"]),
+        ("/v1/plugins/{name}/versions/{version}", &["get"]),
+        ("/v1/plugins/{name}/versions/{version}/yank", &["post"]),
     ] {
         for m in methods {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 32, "{:?}", paths.keys().collect::<Vec<_>>());
 }

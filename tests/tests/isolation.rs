@@ -10,7 +10,16 @@ use clientele_e2e::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const HOST_MAX_DEADLINE: &str = "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n";
+/// Fuel no spin uses up before the host's maximum deadline: for the tests
+/// of the wall-clock backstop (a server with `unlimited_fuel`).
+const HOST_MAX_DEADLINE: &str =
+    "[limits]\nmemory_mib = 32\nfuel = 1000000000000000\ntimeout_ms = 5000\n";
+
+/// A server that lets a plugin ask for any fuel, so that the deadline is
+/// what stops a spinning call.
+fn unlimited_fuel(c: &mut clientele::server::ServerConfig) {
+    c.max_limits.fuel = u64::MAX;
+}
 
 async fn publish_hostile(s: &TestServer, version: &str, limits: &str) {
     s.publish_hostile(version, limits).await;
@@ -130,6 +139,9 @@ fn keep_attacking(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_store_under_attack_does_not_delay_another() {
     let s = TestServer::start_with(|c| {
+        unlimited_fuel(c);
+        // One attempt each: the attacker's calls are not retried here.
+        c.pipeline.retry.attempts = 1;
         // The attacks must go on for the whole run: no early breaker here.
         c.pipeline.trip_after = 1_000_000;
         c.pipeline.trip_after_timeouts = 0;
@@ -241,7 +253,8 @@ async fn one_store_under_attack_does_not_delay_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_sleeping_in_a_host_call_times_out_at_its_deadline() {
-    let s = TestServer::start().await;
+    // One attempt: this is about the deadline (retries have their test).
+    let s = TestServer::start_with(|c| c.pipeline.retry.attempts = 1).await;
     publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 100\n").await;
     let (key, _) = hostile_store(&s, "sleepy", "1.0.0", "sleep").await;
     for n in 0..2 {
@@ -274,9 +287,9 @@ async fn a_guest_sleeping_in_a_host_call_times_out_at_its_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.pipeline.retry.attempts = 1).await;
     publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 200\n").await;
-    let (key, install) = hostile_store(&s, "burner", "1.0.0", "loop").await;
+    let (key, install) = hostile_store(&s, "burner", "1.0.0", "sleep").await;
     // Six events of one customer: six batches, one after the other.
     let events: Vec<Value> = (0..6)
         .map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000))
@@ -355,13 +368,12 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let (key, install) = {
-        let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
-        publish_hostile(
-            &s,
-            "1.0.0",
-            "[limits]\nmemory_mib = 32\ntimeout_ms = 5000\n",
-        )
+        let s = TestServer::start_with(|c| {
+            c.data_dir = path.clone();
+            unlimited_fuel(c);
+        })
         .await;
+        publish_hostile(&s, "1.0.0", HOST_MAX_DEADLINE).await;
         let (key, install) = hostile_store(&s, "stuck", "1.0.0", "loop").await;
         let a = s
             .post(
@@ -376,7 +388,11 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         (key, install)
     };
     for _ in 0..2 {
-        let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
+        let s = TestServer::start_with(|c| {
+            c.data_dir = path.clone();
+            unlimited_fuel(c);
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let e = s.get("/v1/stores/stuck/events/e1", &key).await;
         assert_eq!(
@@ -386,7 +402,11 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         );
         s.running.pipeline.stop_workers();
     }
-    let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
+    let s = TestServer::start_with(|c| {
+        c.data_dir = path.clone();
+        unlimited_fuel(c);
+    })
+    .await;
     let e = s
         .until("/v1/stores/stuck/events/e1", &key, |b| {
             b["status"] == "processed"

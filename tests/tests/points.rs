@@ -9,8 +9,10 @@ async fn setup(config: Value) -> (TestServer, String) {
     let s = TestServer::start().await;
     s.publish_points_basic("1.0.0").await;
     let key = s.store("acme").await;
-    s.install("acme", &key, "points-basic", "1.0.0", config)
-        .await;
+    // The merchant grants `pii`: the birthday multiplier reads birthdays.
+    let body = json!({"plugin": "points-basic", "version": "1.0.0", "config": config,
+        "grants": ["pii"]});
+    s.install_with("acme", &key, body).await;
     (s, key)
 }
 

@@ -91,6 +91,9 @@ impl Caller {
 /// whole check; another store's key gets 404 as for a missing store.
 pub struct StoreScope {
     pub store: String,
+    /// Who is asking, as an install's history names them: `admin`, or
+    /// `store` (the store's own key).
+    pub actor: &'static str,
     db: crate::db::Db,
 }
 
@@ -119,6 +122,10 @@ impl FromRequestParts<AppState> for StoreScope {
             .ok_or_else(|| ApiError::not_found("this route is not about a store"))?;
         caller.require_store(state, &store).await?;
         Ok(StoreScope {
+            actor: match caller {
+                Caller::Admin => "admin",
+                Caller::Store(_) => "store",
+            },
             store,
             db: state.pipeline.db.clone(),
         })

@@ -10,9 +10,11 @@ use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::installs::{self, Install};
+use crate::domain::rollout::{Canary, CanaryState};
+use crate::domain::states::FailurePolicy;
 use crate::domain::time::to_rfc3339;
 use crate::domain::World;
-use crate::pipeline::installs::{InstallChange, NewInstall};
+use crate::pipeline::installs::{CanarySpec, InstallChange, NewInstall, ShadowSpec};
 
 /// Install a plugin: `version` defaults to the newest published, `config`
 /// is checked against the plugin's schema.
@@ -27,10 +29,19 @@ pub struct InstallRequest {
     pub config: Option<Value>,
     /// `false` installs it disabled. Default `true`.
     pub enabled: Option<bool>,
+    /// What a customer's later events do after a call on one of theirs
+    /// failed for good: `skip` (default) runs them, `hold` keeps them.
+    pub failure_policy: Option<FailurePolicy>,
+    /// Data scopes granted to the plugin, among those it asks for:
+    /// `pii` lets it see customers' e-mail, phone, name and birthday.
+    #[schema(example = json!(["pii"]))]
+    pub grants: Option<Vec<String>>,
 }
 
 /// A change: swap the plugin (same world) or version, replace the config,
-/// enable or disable. What is left out stays as it is.
+/// enable or disable, set the failure policy or grants, start (or end,
+/// with `null`) a shadow or canary version, or promote one. What is left
+/// out stays as it is.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallPatch {
@@ -39,6 +50,60 @@ pub struct InstallPatch {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     pub enabled: Option<bool>,
+    pub failure_policy: Option<FailurePolicy>,
+    pub grants: Option<Vec<String>>,
+    /// Runs this version on the same events after the live one, with
+    /// nothing applied, and compares their decisions; `null` ends it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ShadowRequest>, nullable)]
+    pub shadow: Option<Option<ShadowRequest>>,
+    /// Gives this version a share of the customers; `null` ends it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CanaryRequest>, nullable)]
+    pub canary: Option<Option<CanaryRequest>>,
+    /// `true` makes the running canary (or else the shadow) the live
+    /// version, with its config.
+    pub promote: Option<bool>,
+}
+
+/// A field that may be sent as `null` (to end something) and left out
+/// (to leave it): `Some(None)` is the `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowRequest {
+    #[schema(example = "1.1.0")]
+    pub version: String,
+    /// Defaults to the live config.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRequest {
+    #[schema(example = "1.1.0")]
+    pub version: String,
+    /// Share of the store's customers, by a stable hash of their id.
+    #[schema(minimum = 1, maximum = 100, example = 10)]
+    pub percent: u8,
+    /// Defaults to the live config.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// Rolls back when its failure rate exceeds the live version's by
+    /// more than this many percentage points (default 10) …
+    #[schema(minimum = 0, maximum = 100)]
+    pub max_failure_margin: Option<f64>,
+    /// … over at least this many of its calls (default 20).
+    #[schema(minimum = 1)]
+    pub min_calls: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -54,11 +119,58 @@ pub struct InstallView {
     pub state: &'static str,
     /// Why a breaker disabled it, and how to enable it again.
     pub disabled_reason: Option<String>,
+    pub failure_policy: FailurePolicy,
+    /// Data scopes granted (`pii`).
+    pub grants: Vec<String>,
+    /// A version run beside the live one with nothing applied.
+    pub shadow: Option<ShadowView>,
+    /// A version deciding for a share of the customers (or one that
+    /// rolled itself back, with why).
+    pub canary: Option<CanaryView>,
     pub counters: InstallCounters,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShadowView {
+    pub version: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    #[schema(format = DateTime)]
+    pub since: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CanaryView {
+    pub version: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub percent: u8,
+    pub max_failure_margin: f64,
+    pub min_calls: i64,
+    #[schema(format = DateTime)]
+    pub since: String,
+    pub state: CanaryState,
+    /// Why it rolled back.
+    pub reason: Option<String>,
+}
+
+impl From<Canary> for CanaryView {
+    fn from(c: Canary) -> Self {
+        CanaryView {
+            version: c.version,
+            config: c.config,
+            percent: c.percent,
+            max_failure_margin: c.max_failure_margin,
+            min_calls: c.min_calls,
+            since: to_rfc3339(c.since),
+            state: c.state,
+            reason: c.reason,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -72,7 +184,7 @@ pub struct InstallCounters {
 }
 
 impl InstallView {
-    fn new(state: &AppState, i: Install) -> Self {
+    pub(super) fn new(state: &AppState, i: Install) -> Self {
         let latency = state.pipeline.metrics.latency(&i.install_id);
         InstallView {
             state: if i.enabled {
@@ -98,6 +210,14 @@ impl InstallView {
             config: i.config,
             enabled: i.enabled,
             disabled_reason: i.disabled_reason,
+            failure_policy: i.failure_policy,
+            grants: i.grants,
+            shadow: i.shadow.map(|s| ShadowView {
+                version: s.version,
+                config: s.config,
+                since: to_rfc3339(s.since),
+            }),
+            canary: i.canary.map(CanaryView::from),
         }
     }
 }
@@ -125,8 +245,13 @@ pub async fn create(
         version: body.version,
         config,
         enabled: body.enabled.unwrap_or(true),
+        failure_policy: body.failure_policy.unwrap_or(FailurePolicy::Skip),
+        grants: body.grants.unwrap_or_default(),
     };
-    let install = state.pipeline.install(&scope.store, new).await?;
+    let install = state
+        .pipeline
+        .install(&scope.store, new, scope.actor)
+        .await?;
     Ok((StatusCode::CREATED, Json(InstallView::new(&state, install))))
 }
 
@@ -176,10 +301,28 @@ pub async fn update(
         version: body.version,
         config: body.config,
         enabled: body.enabled,
+        failure_policy: body.failure_policy,
+        grants: body.grants,
+        shadow: body.shadow.map(|s| {
+            s.map(|s| ShadowSpec {
+                version: s.version,
+                config: s.config,
+            })
+        }),
+        canary: body.canary.map(|c| {
+            c.map(|c| CanarySpec {
+                version: c.version,
+                config: c.config,
+                percent: c.percent,
+                max_failure_margin: c.max_failure_margin,
+                min_calls: c.min_calls,
+            })
+        }),
+        promote: body.promote.unwrap_or(false),
     };
     let install = state
         .pipeline
-        .change_install(&scope.store, &path.install, change)
+        .change_install(&scope.store, &path.install, change, scope.actor)
         .await?;
     Ok(Json(InstallView::new(&state, install)))
 }

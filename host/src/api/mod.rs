@@ -14,6 +14,7 @@ mod models;
 mod params;
 mod plugins;
 mod points;
+mod rollouts;
 mod segments;
 mod service;
 mod stores;
@@ -68,6 +69,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_one))
         .routes(routes!(installs::create, installs::list))
         .routes(routes!(installs::update, installs::get_one))
+        .routes(routes!(rollouts::failures))
+        .routes(routes!(rollouts::retry))
+        .routes(routes!(rollouts::rollback))
+        .routes(routes!(rollouts::history))
+        .routes(routes!(rollouts::shadow))
+        .routes(routes!(rollouts::canary))
+        .routes(routes!(plugins::version))
+        .routes(routes!(plugins::yank))
         .routes(routes!(points::get))
         .routes(routes!(points::redeem))
         .routes(routes!(delivery::outbox))

@@ -1,14 +1,15 @@
 use std::collections::BTreeMap;
 
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
+use super::valid::Valid;
 use super::{ApiError, AppState};
-use crate::db::plugins;
+use crate::db::plugins::{self, PluginVersion};
 use crate::domain::World;
 use crate::pipeline::registry::MAX_COMPONENT_BYTES;
 
@@ -23,6 +24,8 @@ pub struct Published {
     /// Of the component's bytes.
     pub sha256: String,
     pub capabilities: Vec<String>,
+    /// Customer data it asks to see; an install must grant it.
+    pub scopes: Vec<String>,
     pub size_bytes: i64,
     pub description: String,
 }
@@ -44,10 +47,35 @@ pub struct PluginVersionView {
     pub world: World,
     pub description: String,
     pub capabilities: Vec<String>,
+    /// Customer data it asks to see (`pii`); an install must grant it.
+    pub scopes: Vec<String>,
     pub sha256: String,
     pub size_bytes: i64,
     #[schema(format = DateTime)]
     pub published_at: String,
+    /// A yanked version cannot be installed; installs running it go on.
+    pub yanked: bool,
+    #[schema(format = DateTime)]
+    pub yanked_at: Option<String>,
+    pub yank_reason: Option<String>,
+}
+
+impl From<PluginVersion> for PluginVersionView {
+    fn from(v: PluginVersion) -> Self {
+        PluginVersionView {
+            version: v.version,
+            world: v.world,
+            description: v.description,
+            capabilities: v.capabilities,
+            scopes: v.scopes,
+            sha256: v.sha256,
+            size_bytes: v.size_bytes,
+            published_at: crate::domain::time::to_rfc3339(v.published_at),
+            yanked: v.yanked_at.is_some(),
+            yanked_at: v.yanked_at.map(crate::domain::time::to_rfc3339),
+            yank_reason: v.yank_reason,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -146,6 +174,7 @@ pub async fn publish(
             world: v.world,
             sha256: v.sha256,
             capabilities: v.capabilities,
+            scopes: v.scopes,
             size_bytes: v.size_bytes,
             description: v.description,
         }),
@@ -165,15 +194,7 @@ pub async fn list(
         by_name
             .entry(v.name.clone())
             .or_default()
-            .push(PluginVersionView {
-                version: v.version,
-                world: v.world,
-                description: v.description,
-                capabilities: v.capabilities,
-                sha256: v.sha256,
-                size_bytes: v.size_bytes,
-                published_at: crate::domain::time::to_rfc3339(v.published_at),
-            });
+            .push(PluginVersionView::from(v));
     }
     Ok(Json(
         by_name
@@ -181,4 +202,109 @@ pub async fn list(
             .map(|(name, versions)| PluginView { name, versions })
             .collect(),
     ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VersionPath {
+    /// The plugin's name.
+    pub name: String,
+    /// The version (semver).
+    pub version: String,
+}
+
+/// An install that runs a version.
+#[derive(Serialize, ToSchema)]
+pub struct VersionUser {
+    pub store_id: String,
+    pub install_id: String,
+    pub enabled: bool,
+    /// How it runs the version: `live`, `shadow` or `canary`.
+    #[schema(example = "live")]
+    pub runs_as: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionDetail {
+    pub name: String,
+    #[serde(flatten)]
+    pub version: PluginVersionView,
+    /// The installs running it (a store's key sees its own only): those a
+    /// yank affects.
+    pub installs: Vec<VersionUser>,
+}
+
+fn detail(
+    caller: &Caller,
+    v: PluginVersion,
+    users: Vec<crate::db::installs::Install>,
+) -> VersionDetail {
+    let version = v.version.clone();
+    VersionDetail {
+        name: v.name.clone(),
+        version: v.into(),
+        installs: users
+            .into_iter()
+            .filter(|i| match caller {
+                Caller::Admin => true,
+                Caller::Store(own) => *own == i.store_id,
+            })
+            .map(|i| VersionUser {
+                runs_as: if i.version == version {
+                    "live"
+                } else if i.shadow.as_ref().is_some_and(|s| s.version == version) {
+                    "shadow"
+                } else {
+                    "canary"
+                },
+                store_id: i.store_id,
+                install_id: i.install_id,
+                enabled: i.enabled,
+            })
+            .collect(),
+    }
+}
+
+/// One plugin version, with the installs that run it
+#[utoipa::path(get, path = "/v1/plugins/{name}/versions/{version}", operation_id = "getPluginVersion", tag = "plugins",
+    params(VersionPath), responses((status = 200, body = VersionDetail)))]
+pub async fn version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<VersionPath>,
+) -> Result<Json<VersionDetail>, ApiError> {
+    let (v, users) = state
+        .pipeline
+        .version_in_use(&path.name, &path.version)
+        .await?;
+    Ok(Json(detail(&caller, v, users)))
+}
+
+/// Why a version is yanked.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YankRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "awards double points on refunds"
+    )]
+    pub reason: String,
+}
+
+/// Yank a version (admin): it can no longer be installed; installs running it go on
+#[utoipa::path(post, path = "/v1/plugins/{name}/versions/{version}/yank", operation_id = "yankPluginVersion", tag = "plugins",
+    params(VersionPath), request_body = YankRequest, responses((status = 200, body = VersionDetail)))]
+pub async fn yank(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<VersionPath>,
+    Valid(body): Valid<YankRequest>,
+) -> Result<Json<VersionDetail>, ApiError> {
+    caller.require_admin()?;
+    let (v, users) = state
+        .pipeline
+        .yank(&path.name, &path.version, body.reason.trim())
+        .await?;
+    Ok(Json(detail(&caller, v, users)))
 }

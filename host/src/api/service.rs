@@ -61,7 +61,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut conn = state.pipeline.db.pool.acquire().await?;
     let pending = events::pending_count(&mut conn).await?;
+    let depth = crate::db::failures::depth(&mut conn).await?;
     let p = &state.pipeline;
+    p.metrics.dead_letters(&depth);
     let gauges = p.gauges(pending);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

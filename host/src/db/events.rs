@@ -50,14 +50,25 @@ pub async fn insert_many(
 
 /// The store's oldest pending events, at most one per customer so that a
 /// batch never holds two events of the same customer (they are applied in
-/// order, one batch after the other).
-pub async fn next_batch(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<StoredEvent>> {
+/// order, one batch after the other). A customer whose event waits for a
+/// retry (`retry_at` after `now`) is left out whole: their later events
+/// wait behind it.
+pub async fn next_batch(
+    conn: &mut Conn,
+    store: &str,
+    limit: u32,
+    now: Millis,
+) -> DbResult<Vec<StoredEvent>> {
     let rows = sqlx::query(
         "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at
-         FROM events WHERE store_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
+         FROM events e WHERE store_id = $1 AND status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM events w WHERE w.store_id = e.store_id
+             AND w.customer_id = e.customer_id AND w.retry_at > $3 AND w.status = 'pending')
+         ORDER BY seq LIMIT $2",
     )
     .bind(store)
     .bind(i64::from(limit))
+    .bind(now)
     .fetch_all(conn)
     .await?;
     let mut seen = std::collections::HashSet::new();
@@ -186,12 +197,40 @@ pub async fn mark_processed_many(conn: &mut Conn, seqs: &[i64], now: Millis) -> 
     for chunk in seqs.chunks(super::bulk::CHUNK) {
         let sql = with_list(
             conn,
-            "UPDATE events SET status = 'processed', processed_at = $1 WHERE seq IN ($list)",
+            "UPDATE events SET status = 'processed', processed_at = $1, retry_at = NULL
+             WHERE seq IN ($list)",
             1,
             chunk.len(),
         );
         let q = bind_list(sqlx::query(&sql).bind(now), chunk);
         q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Leaves an event pending until `at`: one of its calls is retried then.
+pub async fn retry_at(conn: &mut Conn, seq: i64, at: Millis) -> DbResult<()> {
+    sqlx::query("UPDATE events SET retry_at = $2 WHERE seq = $1")
+        .bind(seq)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes processed events of the store pending again (a re-drive).
+pub async fn requeue(conn: &mut Conn, store: &str, ids: &[&str]) -> DbResult<()> {
+    for chunk in ids.chunks(super::bulk::CHUNK) {
+        let sql = with_list(
+            conn,
+            "UPDATE events SET status = 'pending', processed_at = NULL
+             WHERE store_id = $1 AND status = 'processed' AND id IN ($list)",
+            1,
+            chunk.len(),
+        );
+        bind_list(sqlx::query(&sql).bind(store), chunk)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

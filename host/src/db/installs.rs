@@ -3,8 +3,10 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::row::{read, Flag, JsonObject};
+use super::row::{read, Flag, JsonArray, JsonObject, JsonOpt};
 use super::{Conn, DbResult};
+use crate::domain::rollout::{Canary, Shadow};
+use crate::domain::states::FailurePolicy;
 use crate::domain::time::Millis;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -30,15 +32,58 @@ pub struct Install {
     /// When a breaker disabled it (until it is enabled again).
     #[serde(skip)]
     pub tripped_at: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub failure_policy: FailurePolicy,
+    /// Data scopes the merchant granted (`pii`).
+    #[sqlx(try_from = "JsonArray")]
+    pub grants: Vec<String>,
+    #[sqlx(try_from = "JsonOpt<Shadow>")]
+    pub shadow: Option<Shadow>,
+    #[sqlx(try_from = "JsonOpt<Canary>")]
+    pub canary: Option<Canary>,
+}
+
+impl Install {
+    /// What a batch's result depends on besides the version: a change of
+    /// any of it while the batch ran makes the batch stale.
+    pub fn decides_as(
+        &self,
+    ) -> (
+        &str,
+        &str,
+        &Value,
+        &Option<Shadow>,
+        Option<(&str, &Value, u8)>,
+    ) {
+        let canary = self
+            .canary
+            .as_ref()
+            .filter(|c| c.state == crate::domain::rollout::CanaryState::Running)
+            .map(|c| (c.version.as_str(), &c.config, c.percent));
+        (
+            &self.plugin,
+            &self.version,
+            &self.config,
+            &self.shadow,
+            canary,
+        )
+    }
 }
 
 const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, disabled_reason,
-    invocations, failures, consecutive_failures, created_at, updated_at, tripped_at";
+    invocations, failures, consecutive_failures, created_at, updated_at, tripped_at,
+    failure_policy, grants, shadow, canary";
+
+fn json_of<T: Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref()
+        .map(|v| serde_json::to_string(v).expect("serializes"))
+}
 
 pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO installs (id, store_id, plugin, version, world, config, enabled, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        "INSERT INTO installs (id, store_id, plugin, version, world, config, enabled, created_at,
+           updated_at, failure_policy, grants)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
     )
     .bind(&i.install_id)
     .bind(&i.store_id)
@@ -48,6 +93,8 @@ pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     .bind(i.config.to_string())
     .bind(i64::from(i.enabled))
     .bind(i.created_at)
+    .bind(i.failure_policy.as_str())
+    .bind(serde_json::to_string(&i.grants).expect("serializes"))
     .execute(conn)
     .await?;
     Ok(())
@@ -103,7 +150,8 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     sqlx::query(
         "UPDATE installs SET version = $3, config = $4, enabled = $5, disabled_reason = $6,
            consecutive_failures = $7, updated_at = $8, plugin = $9,
-           tripped_at = CASE WHEN $5 = 1 THEN NULL ELSE tripped_at END
+           tripped_at = CASE WHEN $5 = 1 THEN NULL ELSE tripped_at END,
+           failure_policy = $10, grants = $11, shadow = $12, canary = $13
          WHERE store_id = $1 AND id = $2",
     )
     .bind(&i.store_id)
@@ -115,6 +163,10 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     .bind(i.consecutive_failures)
     .bind(now)
     .bind(&i.plugin)
+    .bind(i.failure_policy.as_str())
+    .bind(serde_json::to_string(&i.grants).expect("serializes"))
+    .bind(json_of(&i.shadow))
+    .bind(json_of(&i.canary))
     .execute(conn)
     .await?;
     Ok(())
@@ -159,4 +211,24 @@ pub async fn enabled_versions(conn: &mut Conn) -> DbResult<Vec<(String, String)>
     rows.iter()
         .map(|r| Ok((r.try_get("plugin")?, r.try_get("version")?)))
         .collect()
+}
+
+/// Every install of any store that runs `plugin@version`: live, as a
+/// shadow or as a canary.
+pub async fn running(conn: &mut Conn, plugin: &str, version: &str) -> DbResult<Vec<Install>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM installs WHERE plugin = $1 ORDER BY store_id, created_at, id"
+    ))
+    .bind(plugin)
+    .fetch_all(conn)
+    .await?;
+    let all: Vec<Install> = rows.iter().map(read).collect::<DbResult<_>>()?;
+    Ok(all
+        .into_iter()
+        .filter(|i| {
+            i.version == version
+                || i.shadow.as_ref().is_some_and(|s| s.version == version)
+                || i.canary.as_ref().is_some_and(|c| c.version == version)
+        })
+        .collect())
 }

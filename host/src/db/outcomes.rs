@@ -21,12 +21,16 @@ pub struct Outcome {
     #[schema(value_type = Vec<crate::domain::effect::Effect>)]
     #[sqlx(try_from = "JsonArray")]
     pub effects: Value,
+    /// The call's real time, failed calls too.
     pub elapsed_us: i64,
+    /// Fuel the call used (none where no call ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<i64>,
 }
 
 pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Vec<Outcome>> {
     let rows = sqlx::query(
-        "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us
+        "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us, fuel
          FROM outcomes WHERE store_id = $1 AND event_id = $2 ORDER BY created_at, install_id",
     )
     .bind(store)
@@ -46,8 +50,8 @@ pub async fn insert_many(
     for chunk in rows.chunks(super::bulk::CHUNK) {
         let sql = format!(
             "INSERT INTO outcomes (store_id, event_id, install_id, plugin, status, error_code, error,
-               effects, elapsed_us, created_at) VALUES {}",
-            super::bulk::Style::of(conn).values(chunk.len(), 10, 1)
+               effects, elapsed_us, fuel, created_at) VALUES {}",
+            super::bulk::Style::of(conn).values(chunk.len(), 11, 1)
         );
         let mut q = sqlx::query(&sql);
         for (store, event, o) in chunk {
@@ -61,9 +65,26 @@ pub async fn insert_many(
                 .bind(&o.error)
                 .bind(o.effects.to_string())
                 .bind(o.elapsed_us)
+                .bind(o.fuel)
                 .bind(now);
         }
         q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Forgets the outcomes of these (event, install) pairs of the store, so
+/// that a re-drive records them again.
+pub async fn forget(conn: &mut Conn, store: &str, pairs: &[(&str, &str)]) -> DbResult<()> {
+    for (event, install) in pairs {
+        sqlx::query(
+            "DELETE FROM outcomes WHERE store_id = $1 AND event_id = $2 AND install_id = $3",
+        )
+        .bind(store)
+        .bind(*event)
+        .bind(*install)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

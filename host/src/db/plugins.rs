@@ -15,11 +15,17 @@ pub struct PluginVersion {
     pub description: String,
     #[sqlx(try_from = "JsonArray")]
     pub capabilities: Vec<String>,
+    /// The customer data it asks to see (`pii`).
+    #[sqlx(try_from = "JsonArray")]
+    pub scopes: Vec<String>,
     pub sha256: String,
     pub size_bytes: i64,
     pub published_at: i64,
     #[serde(skip)]
     pub manifest: String,
+    /// Yanked versions cannot be installed; installs running one go on.
+    pub yanked_at: Option<i64>,
+    pub yank_reason: Option<String>,
 }
 
 pub struct NewVersion<'a> {
@@ -31,8 +37,8 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
     let v = &new.version;
     sqlx::query(
         "INSERT INTO plugin_versions (name, version, world, description, capabilities, manifest,
-           sha256, size_bytes, component, published_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           sha256, size_bytes, component, published_at, scopes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&v.name)
     .bind(&v.version)
@@ -44,13 +50,14 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
     .bind(v.size_bytes)
     .bind(new.component.to_vec())
     .bind(v.published_at)
+    .bind(serde_json::to_string(&v.scopes).unwrap_or_else(|_| "[]".into()))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-const COLUMNS: &str =
-    "name, version, world, description, capabilities, manifest, sha256, size_bytes, published_at";
+const COLUMNS: &str = "name, version, world, description, capabilities, scopes, manifest, sha256,
+    size_bytes, published_at, yanked_at, yank_reason";
 
 pub async fn get(conn: &mut Conn, name: &str, version: &str) -> DbResult<Option<PluginVersion>> {
     let row = sqlx::query(&format!(
@@ -79,4 +86,26 @@ pub async fn list(conn: &mut Conn) -> DbResult<Vec<PluginVersion>> {
     .fetch_all(conn)
     .await?;
     rows.iter().map(read).collect()
+}
+
+/// Yanks a version: it can no longer be installed. Returns whether the
+/// version exists.
+pub async fn yank(
+    conn: &mut Conn,
+    name: &str,
+    version: &str,
+    reason: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE plugin_versions SET yanked_at = COALESCE(yanked_at, $3), yank_reason = $4
+         WHERE name = $1 AND version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .bind(now)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }

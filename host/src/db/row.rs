@@ -59,6 +59,32 @@ impl From<JsonArray> for Vec<String> {
     }
 }
 
+/// A nullable TEXT column holding JSON of `T` (absent or unreadable:
+/// `None`).
+pub struct JsonOpt<T>(pub Option<T>);
+
+impl<T> Type<Any> for JsonOpt<T> {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r, T: serde::de::DeserializeOwned> Decode<'r, Any> for JsonOpt<T> {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <Option<String> as Decode<Any>>::decode(value)?;
+        Ok(JsonOpt(text.and_then(|t| serde_json::from_str(&t).ok())))
+    }
+}
+
+impl<T> From<JsonOpt<T>> for Option<T> {
+    fn from(v: JsonOpt<T>) -> Option<T> {
+        v.0
+    }
+}
+
 /// A boolean stored as an integer (0 or 1) on both engines.
 pub struct Flag(pub bool);
 

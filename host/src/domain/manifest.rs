@@ -5,12 +5,21 @@ use serde_json::Value;
 
 use super::event::FieldError;
 use super::ids::is_valid_plugin_name;
-use super::{Capability, World};
+use super::{Capability, DataScope, World};
 
 /// Resource limits a plugin asks for; the host caps each at its maximum.
+///
+/// The compute budget is `fuel` (wasm work, about one unit per
+/// instruction), so a call succeeds or fails the same way on a busy machine
+/// as on an idle one. The wall-clock deadlines are a generous backstop for
+/// what fuel does not count: time spent waiting in the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub memory_mib: u32,
+    /// Fuel of one call.
+    pub fuel: u64,
+    /// Fuel of one `fit` (or `aggregate`) over a population.
+    pub fit_fuel: u64,
     pub timeout_ms: u32,
     pub fit_timeout_ms: u32,
 }
@@ -19,14 +28,27 @@ impl Limits {
     /// What a plugin gets when its manifest says nothing.
     pub const DEFAULT: Limits = Limits {
         memory_mib: 64,
-        timeout_ms: 100,
-        fit_timeout_ms: 30_000,
+        fuel: 100_000_000,
+        fit_fuel: 50_000_000_000,
+        timeout_ms: 1_000,
+        fit_timeout_ms: 60_000,
+    };
+
+    /// The host's ceiling when it is not configured.
+    pub const HOST_MAX: Limits = Limits {
+        memory_mib: 256,
+        fuel: 2_000_000_000,
+        fit_fuel: 500_000_000_000,
+        timeout_ms: 5_000,
+        fit_timeout_ms: 300_000,
     };
 
     /// Each limit capped at the host's maximum.
     pub fn capped(self, max: Limits) -> Limits {
         Limits {
             memory_mib: self.memory_mib.min(max.memory_mib),
+            fuel: self.fuel.min(max.fuel),
+            fit_fuel: self.fit_fuel.min(max.fit_fuel),
             timeout_ms: self.timeout_ms.min(max.timeout_ms),
             fit_timeout_ms: self.fit_timeout_ms.min(max.fit_timeout_ms),
         }
@@ -40,6 +62,8 @@ pub struct Manifest {
     pub world: World,
     pub description: String,
     pub capabilities: Vec<Capability>,
+    /// The customer data it asks to see (granted per install).
+    pub scopes: Vec<DataScope>,
     pub limits: Limits,
     /// The install config's JSON Schema (`{}` accepts anything).
     pub config_schema: Value,
@@ -56,6 +80,8 @@ struct RawManifest {
     #[serde(default)]
     capabilities: Vec<String>,
     #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
     config: RawConfig,
@@ -65,6 +91,8 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     memory_mib: Option<u32>,
+    fuel: Option<u64>,
+    fit_fuel: Option<u64>,
     timeout_ms: Option<u32>,
     fit_timeout_ms: Option<u32>,
 }
@@ -116,16 +144,34 @@ impl Manifest {
             }
         }
         capabilities.sort();
+        let mut scopes = Vec::new();
+        for name in &raw.scopes {
+            match DataScope::parse(name) {
+                Some(scope) if !scopes.contains(&scope) => scopes.push(scope),
+                Some(_) => {}
+                None => errors.push(FieldError::new(
+                    "manifest.scopes",
+                    format!("unknown scope `{name}` (known: {})", DataScope::list()),
+                )),
+            }
+        }
         let d = Limits::DEFAULT;
         let limits = Limits {
             memory_mib: raw.limits.memory_mib.unwrap_or(d.memory_mib),
+            fuel: raw.limits.fuel.unwrap_or(d.fuel),
+            fit_fuel: raw.limits.fit_fuel.unwrap_or(d.fit_fuel),
             timeout_ms: raw.limits.timeout_ms.unwrap_or(d.timeout_ms),
             fit_timeout_ms: raw.limits.fit_timeout_ms.unwrap_or(d.fit_timeout_ms),
         };
         for (field, v) in [
-            ("manifest.limits.memory_mib", limits.memory_mib),
-            ("manifest.limits.timeout_ms", limits.timeout_ms),
-            ("manifest.limits.fit_timeout_ms", limits.fit_timeout_ms),
+            ("manifest.limits.memory_mib", u64::from(limits.memory_mib)),
+            ("manifest.limits.fuel", limits.fuel),
+            ("manifest.limits.fit_fuel", limits.fit_fuel),
+            ("manifest.limits.timeout_ms", u64::from(limits.timeout_ms)),
+            (
+                "manifest.limits.fit_timeout_ms",
+                u64::from(limits.fit_timeout_ms),
+            ),
         ] {
             if v == 0 {
                 errors.push(FieldError::new(field, "must be at least 1"));
@@ -162,6 +208,7 @@ impl Manifest {
             world,
             description: raw.description,
             capabilities,
+            scopes,
             limits,
             config_schema,
         })
@@ -217,7 +264,8 @@ schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minim
         assert_eq!(m.world, World::PointRules);
         assert_eq!(m.capabilities, [Capability::State]);
         assert_eq!(m.limits.memory_mib, 32);
-        assert_eq!(m.limits.timeout_ms, 100);
+        assert_eq!(m.limits.timeout_ms, 1_000);
+        assert_eq!(m.limits.fuel, Limits::DEFAULT.fuel);
         assert!(check_config(&m.config_schema, &serde_json::json!({"unit_cents": 5})).is_ok());
         let errs =
             check_config(&m.config_schema, &serde_json::json!({"unit_cents": 0})).unwrap_err();

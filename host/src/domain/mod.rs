@@ -9,6 +9,7 @@ pub mod ids;
 pub mod ledger;
 pub mod manifest;
 pub mod rescue;
+pub mod rollout;
 pub mod segment;
 pub mod states;
 pub mod survey;
@@ -108,5 +109,14 @@ impl Capability {
 
     pub fn parse(s: &str) -> Option<Capability> {
         Capability::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+text_enum! {
+    /// Data a plugin must ask for in its manifest (`scopes`) and the
+    /// merchant grant when installing it (`grants`): `pii` is customers'
+    /// e-mail, phone, name and birthday.
+    pub enum DataScope {
+        Pii = "pii",
     }
 }

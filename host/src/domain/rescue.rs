@@ -8,7 +8,7 @@ pub const MAX_ACTIONS: usize = 50;
 /// The furthest a step may be scheduled: ten years.
 pub const MAX_AFTER_SECONDS: u64 = 10 * 365 * 86_400;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Assessment {
     pub p_alive: f64,
     pub risk: f64,
@@ -16,7 +16,8 @@ pub struct Assessment {
     pub details: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FlowEnd {
     Rescued,
     Expired,
@@ -34,7 +35,8 @@ impl FlowEnd {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FlowAction {
     Send {
         channel: String,

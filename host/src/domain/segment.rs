@@ -5,7 +5,7 @@ use serde_json::Value;
 /// Most memberships one classification may return.
 pub const MAX_MEMBERSHIPS: usize = 100;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Membership {
     /// e.g. `rfm:champions`: 1 to 128 characters, no control characters.
     pub segment: String,

@@ -50,6 +50,31 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Where one install's failed call on one event is: `retrying` (it may
+    /// pass; the customer's later events wait), `dead` (kept for a
+    /// re-drive), `held` (not run: a dead failure of the same customer came
+    /// first, under the `hold` policy), `redriving` (queued again after a
+    /// fix) or `resolved` (a later attempt succeeded).
+    pub enum FailureState {
+        Retrying = "retrying",
+        Dead = "dead",
+        Held = "held",
+        Redriving = "redriving",
+        Resolved = "resolved",
+    }
+}
+
+text_enum! {
+    /// What an install does with a customer's later events after a call
+    /// failed for good: `skip` runs them (the failure waits for a re-drive),
+    /// `hold` keeps them, in order, until the failure is re-driven.
+    pub enum FailurePolicy {
+        Skip = "skip",
+        Hold = "hold",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +92,8 @@ mod tests {
         agrees(MessageState::ALL);
         agrees(SurveyKind::ALL);
         agrees(EventStatus::ALL);
+        agrees(FailureState::ALL);
+        agrees(FailurePolicy::ALL);
         assert_eq!(
             SurveyKind::parse("satisfaction7"),
             Some(SurveyKind::Satisfaction7)

@@ -19,7 +19,7 @@
 //!
 //! What a world means lives in `worlds`; this file only sequences.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,14 +32,17 @@ use super::registry::{self, plugin_id};
 use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
 use super::{PipelineError, PipelineResult, Signals};
 use crate::db::events::StoredEvent;
+use crate::db::failures::{self, Failure};
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
+use crate::db::rollouts::{self, Arm as RolloutArm, Counts, Diff};
 use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys, Db};
 use crate::domain::customer::Customer;
-use crate::domain::event::EventKind;
-use crate::domain::states::OutcomeStatus;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::rollout::{Canary, CanaryState};
+use crate::domain::states::{FailurePolicy, FailureState, OutcomeStatus};
 use crate::domain::time::{now_ms, Millis};
-use crate::domain::{Capability, World};
+use crate::domain::{Capability, DataScope, World};
 use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
 use crate::runtime::{CallInput, Plugin, Runtime, RuntimeError, StateBuffer};
@@ -59,17 +62,72 @@ pub(crate) struct Dispatcher {
     pub batch_size: u32,
     /// Consecutive failures after which an install is disabled.
     pub trip_after: i64,
+    /// How a failure that may pass is tried again.
+    pub retry: super::RetryPolicy,
+}
+
+/// A version an install runs: the live one, or a shadow or canary beside it.
+struct Arm {
+    /// `name@version`.
+    pid: String,
+    version: String,
+    /// The config, serialized once for every call of the batch.
+    config: String,
+    plugin: Result<Arc<Plugin>, String>,
+    /// The install granted the `pii` scope and this version asks for it.
+    pii: bool,
+}
+
+impl Arm {
+    async fn load(
+        db: &Db,
+        runtime: &Arc<Runtime>,
+        install: &Install,
+        version: &str,
+        config: &serde_json::Value,
+    ) -> Arm {
+        let plugin = registry::load(db, runtime, &install.plugin, version)
+            .await
+            .map_err(|e| format!("plugin could not be loaded: {e}"));
+        let granted = install.grants.iter().any(|g| g == DataScope::Pii.as_str());
+        let pii = granted
+            && plugin
+                .as_ref()
+                .is_ok_and(|p| p.scopes.contains(&DataScope::Pii));
+        Arm {
+            pid: plugin_id(&install.plugin, version),
+            version: version.to_string(),
+            config: config.to_string(),
+            plugin,
+            pii,
+        }
+    }
+}
+
+/// What a shadow or canary run counted in one batch, and the shadow's
+/// differing decisions.
+#[derive(Default)]
+struct RolloutTally {
+    shadow: Counts,
+    canary: Counts,
+    /// The live version's calls while a canary runs beside it.
+    live: Counts,
+    diffs: Vec<Diff>,
 }
 
 /// An install as one batch sees it.
 struct BatchInstall {
     install: Install,
     world: World,
-    /// The install's config, serialized once for every call of the batch.
-    config: String,
-    plugin: Result<Arc<Plugin>, String>,
+    live: Arm,
+    shadow: Option<Arm>,
+    canary: Option<(Arm, Canary)>,
     /// Plugin state per customer of the batch (if it has the capability).
     state: HashMap<String, HashMap<String, Vec<u8>>>,
+    /// Under the `hold` policy: per customer, the first event whose
+    /// failure stays unresolved; the customer's later events wait.
+    holding: HashMap<String, (i64, String)>,
+    tally: RolloutTally,
     /// What its world needs for the batch.
     loaded: Loaded,
     calls: i64,
@@ -89,10 +147,19 @@ impl BatchInstall {
         let at = install.tripped_at.unwrap_or(0);
         BatchInstall {
             consecutive: install.consecutive_failures,
-            config: String::new(),
             world,
-            plugin: Err(why.clone()),
+            live: Arm {
+                pid: plugin_id(&install.plugin, &install.version),
+                version: install.version.clone(),
+                config: String::new(),
+                plugin: Err(why.clone()),
+                pii: false,
+            },
+            shadow: None,
+            canary: None,
             state: HashMap::new(),
+            holding: HashMap::new(),
+            tally: RolloutTally::default(),
             loaded: Loaded::Nothing,
             calls: 0,
             failures: 0,
@@ -118,6 +185,9 @@ struct Inputs {
     customers: HashMap<String, Customer>,
     installs: Vec<BatchInstall>,
     surveys: Surveys,
+    /// Per event: the installs that must run on it again (a retry, or a
+    /// re-drive); an event listed here runs only those.
+    again: HashMap<String, Vec<Failure>>,
 }
 
 impl Dispatcher {
@@ -128,24 +198,24 @@ impl Dispatcher {
         store: &str,
         services: &Arc<dyn HostServices>,
     ) -> PipelineResult<usize> {
+        let now = now_ms();
         let batch = {
             let mut conn = self.db.pool.acquire().await?;
-            events::next_batch(&mut conn, store, self.batch_size).await?
+            events::next_batch(&mut conn, store, self.batch_size, now).await?
         };
         if batch.is_empty() {
             return Ok(0);
         }
-        let now = now_ms();
         let facts = self.record_facts(store, &batch, now).await?;
         let mut inputs = self.load_inputs(store, &batch, &facts).await?;
         let results = self.run_calls(store, &batch, &facts, &mut inputs, services, now)?;
-        let emitted = self
+        let (emitted, processed) = self
             .commit_results(store, &batch, &facts, &inputs, results, now)
             .await?;
-        self.metrics.events_processed.increment(batch.len() as u64);
+        self.metrics.events_processed.increment(processed as u64);
         self.signals
             .processed
-            .send_modify(|n| *n += batch.len() as u64);
+            .send_modify(|n| *n += processed as u64);
         if emitted > 0 {
             self.signals.lanes.mark(store);
         }
@@ -244,23 +314,45 @@ impl Dispatcher {
                 list.push(BatchInstall::tripped(install, world));
                 continue;
             }
-            let plugin = registry::load(&self.db, &self.runtime, &install.plugin, &install.version)
-                .await
-                .map_err(|e| format!("plugin could not be loaded: {e}"));
-            let state = match &plugin {
+            let (db, rt) = (&self.db, &self.runtime);
+            let live = Arm::load(db, rt, &install, &install.version, &install.config).await;
+            let state = match &live.plugin {
                 Ok(p) if p.capabilities.contains(&Capability::State) => {
                     state::load_many(&mut conn, &install.install_id, &ids).await?
                 }
                 _ => HashMap::new(),
             };
             let loaded = worlds::load(world, &mut conn, store, &install.install_id, &ids).await?;
+            let shadow = match &install.shadow {
+                Some(s) => Some(Arm::load(db, rt, &install, &s.version, &s.config).await),
+                None => None,
+            };
+            let canary = match install
+                .canary
+                .as_ref()
+                .filter(|c| c.state == CanaryState::Running)
+            {
+                Some(c) => Some((
+                    Arm::load(db, rt, &install, &c.version, &c.config).await,
+                    c.clone(),
+                )),
+                None => None,
+            };
+            let holding = if install.failure_policy == FailurePolicy::Hold {
+                failures::holding(&mut conn, &install.install_id, &ids).await?
+            } else {
+                HashMap::new()
+            };
             list.push(BatchInstall {
                 consecutive: install.consecutive_failures,
-                config: install.config.to_string(),
                 world,
                 install,
-                plugin,
+                live,
+                shadow,
+                canary,
                 state,
+                holding,
+                tally: RolloutTally::default(),
                 loaded,
                 calls: 0,
                 failures: 0,
@@ -278,16 +370,20 @@ impl Dispatcher {
                 }
             }
         }
+        let event_ids: Vec<&str> = batch.iter().map(|ev| ev.event.id.as_str()).collect();
+        let again = failures::to_run_again(&mut conn, store, &event_ids).await?;
         Ok(Inputs {
             customers,
             installs: list,
             surveys: surveys_of,
+            again,
         })
     }
 
     /// Phase 3: every install on every event it concerns, in arrival
     /// order, on this thread (the calls block it; the journal of suspect
-    /// events waits on the database from it).
+    /// events waits on the database from it). An event that runs again (a
+    /// retry, a re-drive) runs only the installs it runs again for.
     fn run_calls(
         &self,
         store: &str,
@@ -302,6 +398,7 @@ impl Dispatcher {
             customers,
             installs,
             surveys,
+            again,
         } = inputs;
         tokio::task::block_in_place(|| {
             let mut results: Vec<Ran> = Vec::new();
@@ -312,24 +409,48 @@ impl Dispatcher {
                 // its calls are journalled, and one that never finishes is
                 // given up on instead of stopping the store at every start.
                 let suspect = facts.open_to.is_some_and(|to| ev.seq <= to);
+                let again = again.get(&e.id);
                 for (k, bi) in installs.iter_mut().enumerate() {
+                    let prior = match again {
+                        Some(list) => {
+                            match list.iter().find(|f| f.install_id == bi.install.install_id) {
+                                Some(f) => Some(Prior::of(f)),
+                                None => continue,
+                            }
+                        }
+                        None => None,
+                    };
                     if !worlds::concerns(bi.world, e, store, surveys) {
                         continue;
                     }
+                    let not_run = |code, why| Ran {
+                        event: i,
+                        install: k,
+                        result: Err(NotRun { code, why }),
+                        elapsed: Duration::ZERO,
+                        fuel: None,
+                        canary: false,
+                        prior,
+                    };
                     if let Some((why, at)) = &bi.tripped {
                         if ev.received_at <= *at {
                             let why =
                                 format!("the install was disabled before this event ran: {why}");
-                            results.push(Ran {
-                                event: i,
-                                install: k,
-                                result: Err(NotRun {
-                                    code: "install_disabled",
-                                    why,
-                                }),
-                                elapsed: Duration::ZERO,
-                            });
+                            results.push(not_run("install_disabled", why));
                         }
+                        continue;
+                    }
+                    if let Some((_, first)) = bi
+                        .holding
+                        .get(&e.customer_id)
+                        .filter(|(seq, _)| *seq < ev.seq)
+                    {
+                        let why = format!(
+                            "held: the call on the customer's earlier event {first} failed and \
+                             the install's failure policy is `hold`; re-drive the failures after \
+                             a fix and this event runs after it"
+                        );
+                        results.push(not_run("held", why));
                         continue;
                     }
                     let call = Call {
@@ -339,14 +460,37 @@ impl Dispatcher {
                         surveys,
                         suspect,
                     };
-                    let (result, elapsed) = self.run_install(&handle, bi, call, services)?;
-                    let timed_out = matches!(result, Ok(Err(RuntimeError::Timeout { .. })));
-                    self.count_call(bi, matches!(result, Ok(Ok(_))), timed_out, elapsed, now);
+                    let canary = bi
+                        .canary
+                        .as_ref()
+                        .is_some_and(|(_, c)| c.routes(&e.customer_id));
+                    let base = bi
+                        .shadow
+                        .as_ref()
+                        .map(|_| bi.state.get(&e.customer_id).cloned().unwrap_or_default());
+                    let ran = self.run_install(&handle, bi, &call, services, canary)?;
+                    let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
+                    let ok = matches!(ran.result, Ok(Ok(_)));
+                    self.count_call(bi, ok, timed_out, ran.elapsed, now);
+                    if bi.canary.is_some() {
+                        let counts = if canary {
+                            &mut bi.tally.canary
+                        } else {
+                            &mut bi.tally.live
+                        };
+                        counts.add_call(ok, ran.elapsed, ran.fuel);
+                    }
+                    if let (Some(base), Ok(live)) = (base, &ran.result) {
+                        self.run_shadow(bi, &call, services, live, base);
+                    }
                     results.push(Ran {
                         event: i,
                         install: k,
-                        result,
-                        elapsed,
+                        result: ran.result,
+                        elapsed: ran.elapsed,
+                        fuel: ran.fuel,
+                        canary,
+                        prior,
                     });
                 }
             }
@@ -354,8 +498,9 @@ impl Dispatcher {
         })
     }
 
-    /// Phase 4: effects, outcomes, counters and marks in one transaction;
-    /// returns how many segment events it emitted.
+    /// Phase 4: effects, outcomes, failures, counters and marks in one
+    /// transaction; returns how many segment events it emitted and how
+    /// many events it finished (the others wait for a retry).
     async fn commit_results(
         &self,
         store: &str,
@@ -364,22 +509,27 @@ impl Dispatcher {
         inputs: &Inputs,
         results: Vec<Ran>,
         now: Millis,
-    ) -> PipelineResult<usize> {
+    ) -> PipelineResult<(usize, usize)> {
         let mut tx = self.db.begin_store(store).await?;
         self.check_claims(&mut tx, store, &inputs.installs).await?;
         let mut sinks = Sinks::new(now, batch.len());
         let mut calls = Vec::with_capacity(results.len());
-        for Ran {
-            event: i,
-            install: k,
-            result,
-            elapsed,
-        } in results
-        {
-            let e = &batch[i].event;
+        // Per event: when it runs again, if one of its calls is retried.
+        let mut retry_at: Vec<Option<Millis>> = vec![None; batch.len()];
+        let mut ran_again: HashSet<(usize, usize)> = HashSet::new();
+        for ran in results {
+            let (i, k) = (ran.event, ran.install);
+            ran_again.insert((i, k));
+            let ev = &batch[i];
+            let e = &ev.event;
             let bi = &inputs.installs[k];
-            let pid = plugin_id(&bi.install.plugin, &bi.install.version);
-            let outcome = match result {
+            let arm = match (&bi.canary, ran.canary) {
+                (Some((arm, _)), true) => arm,
+                _ => &bi.live,
+            };
+            let pid = arm.pid.as_str();
+            let fuel = ran.fuel.map(|f| f as i64);
+            let failure = match ran.result {
                 Ok(Ok(out)) => {
                     let at = Applying {
                         target: Subject {
@@ -389,7 +539,7 @@ impl Dispatcher {
                             event_id: Some(&e.id),
                             now,
                         },
-                        plugin: &pid,
+                        plugin: pid,
                         event: e,
                         index: i,
                         loaded: &bi.loaded,
@@ -402,35 +552,99 @@ impl Dispatcher {
                             .await?,
                     );
                     sinks.writer.state(&at.target, out.state.writes);
-                    Outcome {
+                    if let Some(prior) = ran.prior {
+                        failures::resolve(&mut tx, prior.id, now).await?;
+                    }
+                    let outcome = Outcome {
                         install_id: bi.install.install_id.clone(),
-                        plugin: pid.clone(),
+                        plugin: pid.to_string(),
                         status: OutcomeStatus::Ok,
                         error_code: None,
                         error: None,
                         effects: serde_json::to_value(&fx).expect("effects serialize"),
-                        elapsed_us: out.elapsed.as_micros() as i64,
-                    }
+                        elapsed_us: ran.elapsed.as_micros() as i64,
+                        fuel,
+                    };
+                    calls.push((k, "ok".to_string(), ran.elapsed, ran.fuel, ran.canary));
+                    sinks.writer.outcome(store, &e.id, outcome);
+                    continue;
                 }
                 Ok(Err(err)) => {
-                    tracing::warn!(store, install = %bi.install.install_id, plugin = %pid,
-                        event = %e.id, code = err.code(), error = %err, "plugin call failed");
-                    failed(bi, &pid, err.code(), err.to_string(), elapsed)
+                    calls.push((k, err.code().to_string(), ran.elapsed, ran.fuel, ran.canary));
+                    (err.code(), err.to_string(), err.may_pass())
                 }
                 Err(not_run) => {
                     if not_run.code == "abandoned" {
                         tracing::error!(store, install = %bi.install.install_id, plugin = %pid,
                             event = %e.id, error = %not_run.why, "call given up");
                     }
-                    failed(bi, &pid, not_run.code, not_run.why, elapsed)
+                    // A plugin that could not be loaded (the database, the
+                    // artifact cache) may load next time.
+                    let may_pass = not_run.code == "unavailable";
+                    (not_run.code, not_run.why, may_pass)
                 }
             };
-            if outcome.error_code.as_deref() != Some("install_disabled") {
-                let code = outcome.error_code.clone().unwrap_or_else(|| "ok".into());
-                calls.push((k, code, outcome.elapsed_us as u32));
+            let (code, why, may_pass) = failure;
+            let attempts = ran.prior.map_or(0, |p| p.attempts) + 1;
+            let retry = (may_pass && attempts < i64::from(self.retry.attempts))
+                .then(|| now + self.retry.backoff(attempts));
+            let state = match (retry, code) {
+                (Some(_), _) => FailureState::Retrying,
+                (None, "held") => FailureState::Held,
+                (None, _) => FailureState::Dead,
+            };
+            if code != "held" {
+                tracing::warn!(store, install = %bi.install.install_id, plugin = %pid,
+                    event = %e.id, code, attempts, retry = retry.is_some(), error = %why,
+                    "plugin call failed");
             }
-            sinks.writer.outcome(store, &e.id, outcome);
+            failures::record(
+                &mut tx,
+                &failures::Attempt {
+                    store,
+                    install: &bi.install.install_id,
+                    event: &e.id,
+                    seq: ev.seq,
+                    customer: &e.customer_id,
+                    plugin: pid,
+                    code,
+                    message: &why,
+                    attempts,
+                    state,
+                    next_retry_at: retry,
+                },
+                now,
+            )
+            .await?;
+            if let Some(at) = retry {
+                // No outcome yet: the event stays pending for this install.
+                retry_at[i] = Some(retry_at[i].map_or(at, |t: Millis| t.min(at)));
+                continue;
+            }
+            let why = if attempts > 1 {
+                format!("{why} (after {attempts} attempts)")
+            } else {
+                why
+            };
+            sinks
+                .writer
+                .outcome(store, &e.id, failed(bi, pid, code, why, ran.elapsed, fuel));
         }
+        // A pair due to run again that did not (its install was disabled or
+        // removed meanwhile) goes back to the dead-letter list.
+        let mut not_run_again = Vec::new();
+        for (i, ev) in batch.iter().enumerate() {
+            for f in inputs.again.get(&ev.event.id).into_iter().flatten() {
+                let k = inputs
+                    .installs
+                    .iter()
+                    .position(|bi| bi.install.install_id == f.install_id);
+                if !k.is_some_and(|k| ran_again.contains(&(i, k))) {
+                    not_run_again.push(f.id);
+                }
+            }
+        }
+        failures::set_state(&mut tx, &not_run_again, FailureState::Dead).await?;
         let Sinks {
             writer,
             segments,
@@ -444,6 +658,10 @@ impl Dispatcher {
         }
         for (i, ev) in batch.iter().enumerate() {
             if let EventKind::SurveySubmitted { survey_id, answers } = &ev.event.kind {
+                if inputs.again.contains_key(&ev.event.id) && scored[i].is_none() {
+                    // Run again for another install: the response is kept.
+                    continue;
+                }
                 let e = &ev.event;
                 surveys::save_response(
                     &mut tx,
@@ -458,6 +676,7 @@ impl Dispatcher {
                 .await?;
             }
         }
+        let mut rolled_back = Vec::new();
         for bi in inputs.installs.iter().filter(|bi| bi.calls > 0) {
             installs::record_calls(
                 &mut tx,
@@ -469,13 +688,37 @@ impl Dispatcher {
                 now,
             )
             .await?;
-            if let Some((why, _)) = &bi.tripped {
+            if let Some((why, _)) = bi.tripped.as_ref().filter(|_| bi.install.enabled) {
                 tracing::error!(store = %bi.install.store_id, install = %bi.install.install_id,
-                    plugin = %plugin_id(&bi.install.plugin, &bi.install.version), "install {why}");
+                    plugin = %bi.live.pid, "install {why}");
+                super::installs::record_host_change(
+                    &mut tx,
+                    &bi.install,
+                    "breaker",
+                    "trip",
+                    why,
+                    now,
+                )
+                .await?;
+                self.metrics
+                    .breaker_tripped(store, &bi.install.plugin, &bi.install.version);
+            }
+            if let Some(why) = self.tally_rollouts(&mut tx, bi, now).await? {
+                rolled_back.push((bi.install.install_id.clone(), why));
             }
         }
-        let seqs: Vec<i64> = batch.iter().map(|ev| ev.seq).collect();
-        events::mark_processed_many(&mut tx, &seqs, now).await?;
+        let done: Vec<i64> = batch
+            .iter()
+            .zip(&retry_at)
+            .filter(|(_, r)| r.is_none())
+            .map(|(ev, _)| ev.seq)
+            .collect();
+        events::mark_processed_many(&mut tx, &done, now).await?;
+        for (ev, at) in batch.iter().zip(&retry_at) {
+            if let Some(at) = at {
+                events::retry_at(&mut tx, ev.seq, *at).await?;
+            }
+        }
         events::end_batch(&mut tx, store).await?;
         if let Some(to) = facts.open_to {
             // The suspect events are done: their journal is no longer needed.
@@ -487,18 +730,62 @@ impl Dispatcher {
             attempts::forget(&mut tx, store, &done).await?;
         }
         tx.commit().await?;
-        for (k, code, elapsed_us) in &calls {
-            let install = &inputs.installs[*k].install;
+        for (install, why) in &rolled_back {
+            tracing::warn!(store, install = %install, reason = %why, "canary rolled back");
+        }
+        for (k, code, elapsed, fuel, canary) in &calls {
+            let bi = &inputs.installs[*k];
+            let version = match (&bi.canary, canary) {
+                (Some((arm, _)), true) => &arm.version,
+                _ => &bi.live.version,
+            };
             self.metrics.record_call(&CallRecord {
                 store,
-                install: &install.install_id,
-                plugin: &install.plugin,
-                version: &install.version,
+                install: &bi.install.install_id,
+                plugin: &bi.install.plugin,
+                version,
                 code,
-                elapsed_us: *elapsed_us,
+                elapsed_us: elapsed.as_micros().min(u128::from(u32::MAX)) as u32,
+                fuel: *fuel,
             });
         }
-        Ok(emitted)
+        Ok((emitted, done.len()))
+    }
+
+    /// Adds a batch's shadow and canary counts to their runs', and rolls a
+    /// canary back when it fails more than the live version by its margin;
+    /// returns why it rolled back.
+    async fn tally_rollouts(
+        &self,
+        tx: &mut crate::db::Conn,
+        bi: &BatchInstall,
+        now: Millis,
+    ) -> PipelineResult<Option<String>> {
+        let (install, t) = (&bi.install, &bi.tally);
+        let id = install.install_id.as_str();
+        if let Some(arm) = bi.shadow.as_ref().filter(|_| !t.shadow.is_empty()) {
+            rollouts::add(tx, id, RolloutArm::Shadow, &arm.version, &t.shadow).await?;
+            rollouts::add_diffs(tx, id, &t.diffs).await?;
+            self.metrics
+                .shadow_calls(&install.store_id, &install.plugin, &arm.version, &t.shadow);
+        }
+        let Some((arm, canary)) = &bi.canary else {
+            return Ok(None);
+        };
+        if t.canary.is_empty() && t.live.is_empty() {
+            return Ok(None);
+        }
+        rollouts::add(tx, id, RolloutArm::Canary, &arm.version, &t.canary).await?;
+        rollouts::add(tx, id, RolloutArm::Live, &bi.live.version, &t.live).await?;
+        let c = rollouts::counts(tx, id, RolloutArm::Canary).await?;
+        let l = rollouts::counts(tx, id, RolloutArm::Live).await?;
+        let Some(why) = canary.verdict((c.calls, c.failures), (l.calls, l.failures)) else {
+            return Ok(None);
+        };
+        super::installs::roll_back_canary(tx, install, &why, now).await?;
+        self.metrics
+            .canary_rolled_back(&install.store_id, &install.plugin, &arm.version);
+        Ok(Some(why))
     }
 }
 
@@ -525,9 +812,8 @@ impl Dispatcher {
             .collect();
         let changed = ran.iter().filter(|bi| bi.calls > 0).find(|bi| {
             let b = &bi.install;
-            now.get(&b.install_id).is_none_or(|a| {
-                (&a.plugin, &a.version, &a.config) != (&b.plugin, &b.version, &b.config)
-            })
+            now.get(&b.install_id)
+                .is_none_or(|a| a.decides_as() != b.decides_as())
         });
         if let Some(bi) = changed {
             return Err(PipelineError::Stale(format!(
@@ -549,7 +835,14 @@ struct Call<'a> {
     suspect: bool,
 }
 
-fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Duration) -> Outcome {
+fn failed(
+    bi: &BatchInstall,
+    pid: &str,
+    code: &str,
+    error: String,
+    elapsed: Duration,
+    fuel: Option<i64>,
+) -> Outcome {
     Outcome {
         install_id: bi.install.install_id.clone(),
         plugin: pid.to_string(),
@@ -558,6 +851,7 @@ fn failed(bi: &BatchInstall, pid: &str, code: &str, error: String, elapsed: Dura
         error: Some(error),
         effects: json!([]),
         elapsed_us: elapsed.as_micros() as i64,
+        fuel,
     }
 }
 
@@ -588,43 +882,45 @@ impl Dispatcher {
         Ok(None)
     }
 
-    /// Runs one install on one event (on a blocking thread): journalled
-    /// when the event is suspect, and given up on when its earlier starts
-    /// never finished. Returns what it decided and the call's time.
+    /// Runs one install on one event (on a blocking thread), on its
+    /// canary version when `canary`: journalled when the event is suspect,
+    /// and given up on when its earlier starts never finished.
     fn run_install(
         &self,
         handle: &tokio::runtime::Handle,
         bi: &mut BatchInstall,
-        call: Call<'_>,
+        call: &Call<'_>,
         services: &Arc<dyn HostServices>,
-    ) -> PipelineResult<(Result<CallResult, NotRun>, Duration)> {
+        canary: bool,
+    ) -> PipelineResult<Attempted> {
         let (store, e) = (call.event.store_id.as_str(), &call.event.event);
-        let plugin = match &bi.plugin {
+        let not_run = |code, why| Attempted {
+            result: Err(NotRun { code, why }),
+            elapsed: Duration::ZERO,
+            fuel: None,
+        };
+        let arm = match &bi.canary {
+            Some((arm, _)) if canary => arm,
+            _ => &bi.live,
+        };
+        let plugin = match &arm.plugin {
             Ok(plugin) => plugin.clone(),
-            Err(why) => {
-                let not_run = NotRun {
-                    code: "unavailable",
-                    why: why.clone(),
-                };
-                return Ok((Err(not_run), Duration::ZERO));
-            }
+            Err(why) => return Ok(not_run("unavailable", why.clone())),
         };
         let install_id = bi.install.install_id.clone();
         if call.suspect {
             if let Some(why) = handle.block_on(self.journal_start(store, &e.id, &install_id))? {
-                let not_run = NotRun {
-                    code: "abandoned",
-                    why,
-                };
-                return Ok((Err(not_run), Duration::ZERO));
+                return Ok(not_run("abandoned", why));
             }
         }
         let state = StateBuffer::new(bi.state.remove(&e.customer_id).unwrap_or_default());
-        let input =
-            CallInput::new(store, &install_id, &plugin.id, Some(&e.id), services).with_state(state);
+        let input = CallInput::new(store, &install_id, &plugin.id, Some(&e.id), services)
+            .with_state(state)
+            .with_pii(arm.pii);
+        let meter = input.meter.clone();
         let args = CallArgs {
             plugin: &plugin,
-            config: &bi.config,
+            config: &arm.config,
             loaded: &bi.loaded,
             customer: call.customer,
             event: e,
@@ -638,7 +934,74 @@ impl Dispatcher {
         if call.suspect {
             handle.block_on(self.journal_finish(store, &e.id, &install_id))?;
         }
-        Ok((Ok(result), elapsed))
+        Ok(Attempted {
+            result: Ok(result),
+            elapsed,
+            fuel: Some(meter.fuel()),
+        })
+    }
+
+    /// Runs the install's shadow version on the same event and customer,
+    /// from the same state, after the live call; applies nothing, and
+    /// counts whether it decided as `live` did.
+    fn run_shadow(
+        &self,
+        bi: &mut BatchInstall,
+        call: &Call<'_>,
+        services: &Arc<dyn HostServices>,
+        live: &CallResult,
+        base: HashMap<String, Vec<u8>>,
+    ) {
+        let Some(arm) = &bi.shadow else { return };
+        let (store, e) = (call.event.store_id.as_str(), &call.event.event);
+        let tally = &mut bi.tally;
+        let plugin = match &arm.plugin {
+            Ok(p) => p.clone(),
+            Err(why) => {
+                tally.shadow.add_call(false, Duration::ZERO, None);
+                tally.note(
+                    e,
+                    live,
+                    json!({"failed": {"code": "unavailable", "error": why}}),
+                );
+                return;
+            }
+        };
+        let input = CallInput::new(
+            store,
+            &bi.install.install_id,
+            &plugin.id,
+            Some(&e.id),
+            services,
+        )
+        .with_state(StateBuffer::new(base))
+        .with_pii(arm.pii);
+        let meter = input.meter.clone();
+        let args = CallArgs {
+            plugin: &plugin,
+            config: &arm.config,
+            loaded: &bi.loaded,
+            customer: call.customer,
+            event: e,
+            order_total: call.order_total,
+            surveys: call.surveys,
+            store,
+        };
+        let started = std::time::Instant::now();
+        let result = worlds::decide(bi.world, &self.runtime, args, input);
+        let elapsed = started.elapsed();
+        let fuel = Some(meter.fuel());
+        match result {
+            Ok(out) => {
+                tally.shadow.add_call(true, elapsed, fuel);
+                tally.compare(e, live, worlds::compared(&out));
+            }
+            Err(err) => {
+                tally.shadow.add_call(false, elapsed, fuel);
+                let failed = json!({"failed": {"code": err.code(), "error": err.to_string()}});
+                tally.note(e, live, failed);
+            }
+        }
     }
 
     /// Counts a call of the install, and trips its breakers: failures in
@@ -685,6 +1048,15 @@ impl Dispatcher {
     }
 }
 
+/// One install's attempt on one event.
+struct Attempted {
+    result: Result<CallResult, NotRun>,
+    /// Time the call took (failed calls too).
+    elapsed: Duration,
+    /// Fuel it used, where a call ran.
+    fuel: Option<u64>,
+}
+
 /// What one install did with (or why it did not run on) one event.
 struct Ran {
     event: usize,
@@ -692,6 +1064,70 @@ struct Ran {
     result: Result<CallResult, NotRun>,
     /// Time the call took (failed calls too).
     elapsed: Duration,
+    fuel: Option<u64>,
+    /// The install's canary version decided.
+    canary: bool,
+    /// The pair's failure, when this is a retry or a re-drive.
+    prior: Option<Prior>,
+}
+
+/// A pair's earlier failure.
+#[derive(Debug, Clone, Copy)]
+struct Prior {
+    id: i64,
+    /// Attempts so far (since the last re-drive).
+    attempts: i64,
+}
+
+impl Prior {
+    fn of(f: &Failure) -> Prior {
+        Prior {
+            id: f.id,
+            attempts: if f.state == FailureState::Redriving {
+                0
+            } else {
+                f.attempts
+            },
+        }
+    }
+}
+
+impl RolloutTally {
+    /// The live decision (or failure) as it is compared.
+    fn live_view(live: &CallResult) -> serde_json::Value {
+        match live {
+            Ok(out) => worlds::compared(out),
+            Err(err) => json!({"failed": {"code": err.code(), "error": err.to_string()}}),
+        }
+    }
+
+    /// Counts a shadow decision against the live one.
+    fn compare(&mut self, e: &Event, live: &CallResult, shadow: serde_json::Value) {
+        let live = Self::live_view(live);
+        if live == shadow {
+            self.shadow.agreements += 1;
+        } else {
+            self.shadow.disagreements += 1;
+            self.keep(e, live, shadow);
+        }
+    }
+
+    /// Keeps a shadow failure as an example.
+    fn note(&mut self, e: &Event, live: &CallResult, shadow: serde_json::Value) {
+        self.keep(e, Self::live_view(live), shadow);
+    }
+
+    fn keep(&mut self, e: &Event, live: serde_json::Value, shadow: serde_json::Value) {
+        if (self.diffs.len() as i64) < rollouts::MAX_DIFFS {
+            self.diffs.push(Diff {
+                event_id: e.id.clone(),
+                customer_id: e.customer_id.clone(),
+                live,
+                shadow,
+                at: now_ms(),
+            });
+        }
+    }
 }
 
 /// Why an install did not decide on an event.

@@ -1,19 +1,25 @@
 //! Which plugins a store runs, and the rules for changing it: one enabled
 //! install per world (segmenters excepted), the newest version by semver
-//! when none is named, a config that fits the plugin's schema, and swaps
-//! that the next event sees whole.
+//! when none is named, no yanked version, a config that fits the plugin's
+//! schema, data scopes the plugin asks for, shadow and canary versions of
+//! the same plugin, and swaps that the next event sees whole. Every change
+//! is kept in the install's history, with who made it.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{Pipeline, PipelineError, PipelineResult};
+use crate::db::history::{self, NewChange};
 use crate::db::installs::{self, Install};
 use crate::db::plugins::{self, PluginVersion};
+use crate::db::rollouts::{self, Arm};
 use crate::db::Conn;
 use crate::domain::event::FieldError;
 use crate::domain::ids::random_id;
 use crate::domain::manifest::{check_config, Manifest};
-use crate::domain::time::now_ms;
-use crate::domain::World;
+use crate::domain::rollout::{Canary, CanaryState, Shadow};
+use crate::domain::states::FailurePolicy;
+use crate::domain::time::{now_ms, Millis};
+use crate::domain::{DataScope, World};
 
 /// A new install: `version` defaults to the newest published.
 pub struct NewInstall {
@@ -21,6 +27,9 @@ pub struct NewInstall {
     pub version: Option<String>,
     pub config: Value,
     pub enabled: bool,
+    pub failure_policy: FailurePolicy,
+    /// Data scopes the merchant grants (`pii`).
+    pub grants: Vec<String>,
 }
 
 /// A change to an install; what is `None` stays as it is.
@@ -30,17 +39,59 @@ pub struct InstallChange {
     pub version: Option<String>,
     pub config: Option<Value>,
     pub enabled: Option<bool>,
+    pub failure_policy: Option<FailurePolicy>,
+    pub grants: Option<Vec<String>>,
+    /// `Some(None)` ends the shadow run.
+    pub shadow: Option<Option<ShadowSpec>>,
+    /// `Some(None)` ends the canary.
+    pub canary: Option<Option<CanarySpec>>,
+    /// Makes the canary (or else the shadow) the live version.
+    pub promote: bool,
+}
+
+/// A shadow version: `config` defaults to the live config.
+pub struct ShadowSpec {
+    pub version: String,
+    pub config: Option<Value>,
+}
+
+/// A canary version and the share of customers it takes.
+pub struct CanarySpec {
+    pub version: String,
+    pub config: Option<Value>,
+    pub percent: u8,
+    pub max_failure_margin: Option<f64>,
+    pub min_calls: Option<i64>,
 }
 
 fn invalid(field: &str, message: String) -> PipelineError {
     PipelineError::Invalid(vec![FieldError::new(field, message)])
 }
 
+fn not_found(id: &str) -> PipelineError {
+    PipelineError::NotFound(format!("install `{id}` not found"))
+}
+
+/// The install's settings as its history keeps them.
+fn snapshot(i: &Install) -> Value {
+    json!({
+        "plugin": i.plugin, "version": i.version, "config": i.config, "enabled": i.enabled,
+        "disabled_reason": i.disabled_reason, "failure_policy": i.failure_policy,
+        "grants": i.grants, "shadow": i.shadow, "canary": i.canary,
+    })
+}
+
 impl Pipeline {
-    pub async fn install(&self, store: &str, new: NewInstall) -> PipelineResult<Install> {
+    pub async fn install(
+        &self,
+        store: &str,
+        new: NewInstall,
+        actor: &str,
+    ) -> PipelineResult<Install> {
         let mut tx = self.db.begin_store(store).await?;
         let v = find_version(&mut tx, &new.plugin, new.version.as_deref()).await?;
-        check_install_config(&v, &new.config)?;
+        check_install_config(&v, &new.config, "config")?;
+        check_grants(&v, &new.grants)?;
         if new.enabled {
             check_world_free(&mut tx, store, v.world, None).await?;
         }
@@ -60,33 +111,62 @@ impl Pipeline {
             created_at: now,
             updated_at: now,
             tripped_at: None,
+            failure_policy: new.failure_policy,
+            grants: new.grants,
+            shadow: None,
+            canary: None,
         };
         installs::insert(&mut tx, &install).await?;
+        let after = snapshot(&install);
+        let change = NewChange {
+            store,
+            install: &install.install_id,
+            actor,
+            action: "install",
+            reason: None,
+            before: None,
+            after: &after,
+        };
+        history::record(&mut tx, &change, now).await?;
         tx.commit().await?;
-        self.preload(&v).await;
+        self.preload(&v.name, &v.version).await;
         tracing::info!(store, install = %install.install_id, plugin = %v.name, version = %v.version, "plugin installed");
         Ok(install)
     }
 
-    /// Swaps plugin, version, config or enabled state; the next event sees
-    /// the change, and no event is handled by both versions or neither.
+    /// Swaps plugin, version, config or enabled state, sets the failure
+    /// policy and grants, starts or ends a shadow or canary run, or
+    /// promotes one; the next event sees the change, and no event is
+    /// handled by both versions or neither.
     pub async fn change_install(
         &self,
         store: &str,
         id: &str,
         change: InstallChange,
+        actor: &str,
     ) -> PipelineResult<Install> {
         let mut tx = self.db.begin_store(store).await?;
         let mut install = installs::get(&mut tx, store, id)
             .await?
-            .ok_or_else(|| PipelineError::NotFound(format!("install `{id}` not found")))?;
+            .ok_or_else(|| not_found(id))?;
+        let before = install.clone();
+        let now = now_ms();
+        let mut action = "update";
+        if change.promote {
+            promote(&mut install)?;
+            action = "promote";
+        }
         let swapping = change.plugin.as_ref().is_some_and(|p| *p != install.plugin);
         let v = if swapping {
             let plugin = change.plugin.as_deref().expect("swapping");
             find_version(&mut tx, plugin, change.version.as_deref()).await?
         } else {
             let version = change.version.as_deref().unwrap_or(&install.version);
-            find_version(&mut tx, &install.plugin, Some(version)).await?
+            let v = find_any_version(&mut tx, &install.plugin, version).await?;
+            if version != install.version {
+                refuse_yanked(&v)?;
+            }
+            v
         };
         if v.world != install.world {
             return Err(invalid(
@@ -98,11 +178,20 @@ impl Pipeline {
             ));
         }
         let config = change.config.unwrap_or_else(|| install.config.clone());
-        check_install_config(&v, &config)?;
+        check_install_config(&v, &config, "config")?;
+        if let Some(grants) = change.grants {
+            check_grants(&v, &grants)?;
+            install.grants = grants;
+        }
         if change.enabled == Some(true) && !install.enabled {
             check_world_free(&mut tx, store, install.world, Some(&install.install_id)).await?;
             install.disabled_reason = None;
             install.consecutive_failures = 0;
+        }
+        if swapping {
+            // Another plugin's versions are not this one's.
+            install.shadow = None;
+            install.canary = None;
         }
         install.plugin = v.name.clone();
         install.version = v.version.clone();
@@ -110,45 +199,348 @@ impl Pipeline {
         if let Some(e) = change.enabled {
             install.enabled = e;
         }
-        let now = now_ms();
-        installs::update(&mut tx, &install, now).await?;
+        if let Some(p) = change.failure_policy {
+            install.failure_policy = p;
+        }
+        let mut preload = vec![v.version.clone()];
+        if let Some(shadow) = change.shadow {
+            install.shadow = match shadow {
+                None => None,
+                Some(spec) => {
+                    let config = spec.config.unwrap_or_else(|| install.config.clone());
+                    let sv = candidate(&mut tx, &install, &spec.version, &config, "shadow").await?;
+                    preload.push(sv.version.clone());
+                    Some(Shadow {
+                        version: sv.version,
+                        config,
+                        since: now,
+                    })
+                }
+            };
+            rollouts::reset(&mut tx, id, &[Arm::Shadow]).await?;
+        }
+        if let Some(canary) = change.canary {
+            install.canary = match canary {
+                None => None,
+                Some(spec) => {
+                    let config = spec.config.unwrap_or_else(|| install.config.clone());
+                    let cv = candidate(&mut tx, &install, &spec.version, &config, "canary").await?;
+                    if !(1..=100).contains(&spec.percent) {
+                        return Err(invalid("canary.percent", "must be 1 to 100".into()));
+                    }
+                    preload.push(cv.version.clone());
+                    Some(Canary {
+                        version: cv.version,
+                        config,
+                        percent: spec.percent,
+                        max_failure_margin: spec
+                            .max_failure_margin
+                            .unwrap_or(Canary::DEFAULT_MARGIN),
+                        min_calls: spec.min_calls.unwrap_or(Canary::DEFAULT_MIN_CALLS),
+                        since: now,
+                        state: CanaryState::Running,
+                        reason: None,
+                    })
+                }
+            };
+            rollouts::reset(&mut tx, id, &[Arm::Canary, Arm::Live]).await?;
+        }
+        self.save_change(&mut tx, &before, &install, actor, action, None, now)
+            .await?;
         tx.commit().await?;
         install.updated_at = now;
-        self.preload(&v).await;
-        tracing::info!(store, install = %id, version = %install.version, enabled = install.enabled, "install updated");
+        self.show_canary(&before, &install);
+        for version in preload {
+            self.preload(&install.plugin, &version).await;
+        }
+        tracing::info!(store, install = %id, version = %install.version, enabled = install.enabled, action, "install updated");
         Ok(install)
     }
 
+    /// Returns the install to the plugin, version and config it ran
+    /// before its last change of version.
+    pub async fn roll_back(&self, store: &str, id: &str, actor: &str) -> PipelineResult<Install> {
+        let mut tx = self.db.begin_store(store).await?;
+        let mut install = installs::get(&mut tx, store, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let changes = history::of_install(&mut tx, id).await?;
+        let earlier = changes.iter().rev().find_map(|c| {
+            let (b, a) = (&c.before, &c.after);
+            let moved = b.get("version") != a.get("version") || b.get("plugin") != a.get("plugin");
+            (b.is_object() && b.get("version").is_some() && moved).then_some(b)
+        });
+        let Some(earlier) = earlier else {
+            return Err(PipelineError::Conflict(format!(
+                "install `{id}` has run only {}@{}; there is no earlier version to return to",
+                install.plugin, install.version
+            )));
+        };
+        let field = |k: &str| earlier.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (plugin, version) = (field("plugin").to_string(), field("version").to_string());
+        let v = find_any_version(&mut tx, &plugin, &version).await?;
+        refuse_yanked(&v)?;
+        let before = install.clone();
+        install.plugin = plugin;
+        install.version = version;
+        install.config = earlier.get("config").cloned().unwrap_or(json!({}));
+        if before.plugin != install.plugin {
+            install.shadow = None;
+            install.canary = None;
+        }
+        let now = now_ms();
+        self.save_change(&mut tx, &before, &install, actor, "rollback", None, now)
+            .await?;
+        tx.commit().await?;
+        install.updated_at = now;
+        self.preload(&install.plugin, &install.version).await;
+        tracing::info!(store, install = %id, version = %install.version, "install rolled back");
+        Ok(install)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn save_change(
+        &self,
+        tx: &mut Conn,
+        before: &Install,
+        after: &Install,
+        actor: &str,
+        action: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> PipelineResult<()> {
+        installs::update(tx, after, now).await?;
+        let (b, a) = (snapshot(before), snapshot(after));
+        let change = NewChange {
+            store: &after.store_id,
+            install: &after.install_id,
+            actor,
+            action,
+            reason,
+            before: Some(&b),
+            after: &a,
+        };
+        history::record(tx, &change, now).await?;
+        Ok(())
+    }
+
+    /// The canary gauge follows a change of the install's canary.
+    fn show_canary(&self, before: &Install, after: &Install) {
+        let m = &self.metrics;
+        if let Some(c) = &before.canary {
+            m.canary_percent(&after.store_id, &before.plugin, &c.version, 0);
+        }
+        if let Some(c) = after
+            .canary
+            .as_ref()
+            .filter(|c| c.state == CanaryState::Running)
+        {
+            m.canary_percent(&after.store_id, &after.plugin, &c.version, c.percent);
+        }
+    }
+
     /// Loads (or compiles) a version now so its first event does not pay.
-    async fn preload(&self, v: &PluginVersion) {
-        if let Err(e) = self.plugin(&v.name, &v.version).await {
-            tracing::warn!(plugin = %v.name, version = %v.version, error = %e, "could not preload plugin");
+    async fn preload(&self, name: &str, version: &str) {
+        if let Err(e) = self.plugin(name, version).await {
+            tracing::warn!(plugin = %name, version = %version, error = %e, "could not preload plugin");
         }
     }
 }
 
-/// The version to install: the one asked for, or the newest published.
+/// Makes the running canary, or else the shadow, the live version.
+fn promote(install: &mut Install) -> PipelineResult<()> {
+    let canary = install
+        .canary
+        .take()
+        .filter(|c| c.state == CanaryState::Running);
+    match (canary, install.shadow.take()) {
+        (Some(_), Some(_)) => Err(PipelineError::Conflict(
+            "both a canary and a shadow run; end one (`null`) before promoting the other".into(),
+        )),
+        (Some(c), None) => {
+            install.version = c.version;
+            install.config = c.config;
+            Ok(())
+        }
+        (None, Some(s)) => {
+            install.version = s.version;
+            install.config = s.config;
+            Ok(())
+        }
+        (None, None) => Err(PipelineError::Conflict(
+            "nothing to promote: the install runs no canary or shadow version".into(),
+        )),
+    }
+}
+
+/// A shadow or canary version: of the install's plugin, not yanked, and
+/// `config` fits its schema.
+async fn candidate(
+    conn: &mut Conn,
+    install: &Install,
+    version: &str,
+    config: &Value,
+    field: &str,
+) -> PipelineResult<PluginVersion> {
+    let v = plugins::get(conn, &install.plugin, version)
+        .await?
+        .ok_or_else(|| {
+            invalid(
+                &format!("{field}.version"),
+                format!("{}@{version} is not published", install.plugin),
+            )
+        })?;
+    refuse_yanked(&v)?;
+    check_install_config(&v, config, &format!("{field}.config"))?;
+    Ok(v)
+}
+
+/// A change the host makes itself (a breaker trip), in the history.
+pub(super) async fn record_host_change(
+    tx: &mut Conn,
+    install: &Install,
+    actor: &str,
+    action: &str,
+    reason: &str,
+    now: Millis,
+) -> PipelineResult<()> {
+    let before = snapshot(install);
+    let mut after = before.clone();
+    after["enabled"] = json!(false);
+    after["disabled_reason"] = json!(reason);
+    let change = NewChange {
+        store: &install.store_id,
+        install: &install.install_id,
+        actor,
+        action,
+        reason: Some(reason),
+        before: Some(&before),
+        after: &after,
+    };
+    history::record(tx, &change, now).await?;
+    Ok(())
+}
+
+/// The canary failed more than the live version by its margin: it stops
+/// taking customers, says why, and the history keeps it.
+pub(super) async fn roll_back_canary(
+    tx: &mut Conn,
+    install: &Install,
+    why: &str,
+    now: Millis,
+) -> PipelineResult<()> {
+    let mut after = install.clone();
+    if let Some(c) = after.canary.as_mut() {
+        c.state = CanaryState::RolledBack;
+        c.reason = Some(why.to_string());
+    }
+    installs::update(tx, &after, now).await?;
+    let (b, a) = (snapshot(install), snapshot(&after));
+    let change = NewChange {
+        store: &install.store_id,
+        install: &install.install_id,
+        actor: "canary",
+        action: "canary_rollback",
+        reason: Some(why),
+        before: Some(&b),
+        after: &a,
+    };
+    history::record(tx, &change, now).await?;
+    Ok(())
+}
+
+/// The version to install: the one asked for (not yanked), or the newest
+/// published that is not yanked.
 async fn find_version(
     conn: &mut Conn,
     plugin: &str,
     version: Option<&str>,
 ) -> PipelineResult<PluginVersion> {
     match version {
-        Some(v) => plugins::get(conn, plugin, v)
-            .await?
-            .ok_or_else(|| invalid("version", format!("{plugin}@{v} is not published"))),
+        Some(v) => {
+            let found = find_any_version(conn, plugin, v).await?;
+            refuse_yanked(&found)?;
+            Ok(found)
+        }
         None => plugins::list(conn)
             .await?
             .into_iter()
-            .filter(|p| p.name == plugin)
+            .filter(|p| p.name == plugin && p.yanked_at.is_none())
             .max_by_key(|p| semver::Version::parse(&p.version).ok())
-            .ok_or_else(|| invalid("plugin", format!("plugin `{plugin}` is not published"))),
+            .ok_or_else(|| {
+                invalid(
+                    "plugin",
+                    format!("plugin `{plugin}` is not published (or every version is yanked)"),
+                )
+            }),
     }
 }
 
-fn check_install_config(v: &PluginVersion, config: &Value) -> PipelineResult<()> {
+async fn find_any_version(
+    conn: &mut Conn,
+    plugin: &str,
+    version: &str,
+) -> PipelineResult<PluginVersion> {
+    plugins::get(conn, plugin, version)
+        .await?
+        .ok_or_else(|| invalid("version", format!("{plugin}@{version} is not published")))
+}
+
+fn refuse_yanked(v: &PluginVersion) -> PipelineResult<()> {
+    match &v.yanked_at {
+        None => Ok(()),
+        Some(_) => Err(PipelineError::Conflict(format!(
+            "{}@{} was yanked ({}); it can no longer be installed, choose another version",
+            v.name,
+            v.version,
+            v.yank_reason.as_deref().unwrap_or("no reason given")
+        ))),
+    }
+}
+
+fn check_install_config(v: &PluginVersion, config: &Value, field: &str) -> PipelineResult<()> {
     let manifest = Manifest::parse(&v.manifest).map_err(PipelineError::Invalid)?;
-    check_config(&manifest.config_schema, config).map_err(PipelineError::Invalid)
+    check_config(&manifest.config_schema, config).map_err(|errors| {
+        PipelineError::Invalid(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if field != "config" {
+                        e.field = e.field.replacen("config", field, 1);
+                    }
+                    e
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Every grant names a scope, and one the plugin asks for.
+fn check_grants(v: &PluginVersion, grants: &[String]) -> PipelineResult<()> {
+    for (n, g) in grants.iter().enumerate() {
+        if DataScope::parse(g).is_none() {
+            return Err(invalid(
+                &format!("grants[{n}]"),
+                format!("unknown scope `{g}` (known: {})", DataScope::list()),
+            ));
+        }
+        if !v.scopes.iter().any(|s| s == g) {
+            return Err(invalid(
+                &format!("grants[{n}]"),
+                format!(
+                    "{}@{} does not ask for the `{g}` scope (it asks for: {})",
+                    v.name,
+                    v.version,
+                    if v.scopes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.scopes.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One enabled install per world per store, except segmenters.

@@ -9,6 +9,7 @@ pub mod destinations;
 pub mod dispatcher;
 mod effects;
 pub mod expiry;
+mod failures;
 pub mod fits;
 pub mod installs;
 pub mod intake;
@@ -30,6 +31,7 @@ use thiserror::Error;
 use tokio::sync::{watch, Notify};
 
 use crate::db::{Db, DbError};
+use crate::domain::time::Millis;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeError};
 
@@ -93,6 +95,36 @@ pub struct PipelineConfig {
     /// Pending events (across the database) past which intake refuses
     /// more, with 429 and Retry-After, until the workers catch up.
     pub max_pending: i64,
+    /// How a failed call that may pass is tried again.
+    pub retry: RetryPolicy,
+}
+
+/// Retries of a call that failed in a way that may pass (the backstop
+/// deadline, a host error, a plugin error marked retryable): `attempts`
+/// in all, the n-th retry `backoff × 4ⁿ⁻¹` after the failure. The
+/// customer's later events wait meanwhile, so the wait is bounded by
+/// `backoff × (4^(attempts−1) − 1) / 3`: 21 s by default.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub backoff: std::time::Duration,
+}
+
+impl RetryPolicy {
+    /// How long after the `attempts`-th failure the next attempt runs.
+    pub fn backoff(&self, attempts: i64) -> Millis {
+        let factor = 4i64.saturating_pow(attempts.clamp(1, 16) as u32 - 1);
+        (self.backoff.as_millis() as i64).saturating_mul(factor)
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            backoff: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 impl Default for PipelineConfig {
@@ -109,6 +141,7 @@ impl Default for PipelineConfig {
             node_id: "node-1".into(),
             lease_ttl: std::time::Duration::from_secs(5),
             max_pending: 500_000,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -228,6 +261,7 @@ impl Pipeline {
             budgets: self.budgets.clone(),
             batch_size: self.config.batch_size,
             trip_after: self.config.trip_after,
+            retry: self.config.retry,
         };
         let fitter = fits::Fitter {
             db: self.db.clone(),

@@ -73,10 +73,17 @@ impl Pipeline {
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect(),
+            scopes: manifest
+                .scopes
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
             sha256,
             size_bytes: component.len() as i64,
             published_at: now_ms(),
             manifest: manifest_text.to_string(),
+            yanked_at: None,
+            yank_reason: None,
         };
         let mut tx = self.db.begin_write().await?;
         plugins::insert(
@@ -103,6 +110,44 @@ impl Pipeline {
             version: v,
             created: true,
         })
+    }
+
+    /// Yanks a version: it can no longer be installed (nor chosen as a
+    /// shadow, canary or rollback), and the installs running it go on.
+    /// Returns the version and the installs that run it.
+    pub async fn yank(
+        &self,
+        name: &str,
+        version: &str,
+        reason: &str,
+    ) -> PipelineResult<(PluginVersion, Vec<crate::db::installs::Install>)> {
+        let mut tx = self.db.begin_write().await?;
+        if !plugins::yank(&mut tx, name, version, reason, now_ms()).await? {
+            return Err(PipelineError::NotFound(format!(
+                "{} is not published",
+                plugin_id(name, version)
+            )));
+        }
+        tx.commit().await?;
+        tracing::warn!(plugin = %name, version = %version, reason, "plugin version yanked");
+        self.version_in_use(name, version).await
+    }
+
+    /// A published version and the installs that run it (live, shadow or
+    /// canary).
+    pub async fn version_in_use(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> PipelineResult<(PluginVersion, Vec<crate::db::installs::Install>)> {
+        let mut conn = self.db.pool.acquire().await?;
+        let v = plugins::get(&mut conn, name, version)
+            .await?
+            .ok_or_else(|| {
+                PipelineError::NotFound(format!("{} is not published", plugin_id(name, version)))
+            })?;
+        let users = crate::db::installs::running(&mut conn, name, version).await?;
+        Ok((v, users))
     }
 
     /// The ready plugin for `name@version`, compiled or loaded from the

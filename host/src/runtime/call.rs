@@ -37,6 +37,32 @@ pub struct CallInput {
     pub scope: Scope,
     pub state: StateBuffer,
     pub services: Arc<dyn HostServices>,
+    /// Counts the fuel the calls made with this input used, whether they
+    /// succeeded or not.
+    pub meter: Meter,
+}
+
+/// Fuel used by one or more calls (a churn-rescue decision is two).
+#[derive(Debug, Clone, Default)]
+pub struct Meter(Arc<std::sync::atomic::AtomicU64>);
+
+impl Meter {
+    pub fn fuel(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, fuel: u64) {
+        self.0.fetch_add(fuel, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Which of the plugin's budgets a call runs on.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Kind {
+    /// A call about one customer or one response.
+    Call,
+    /// A fit or aggregate over a population.
+    Fit,
 }
 
 impl CallInput {
@@ -56,9 +82,11 @@ impl CallInput {
                 install_id: install_id.to_string(),
                 plugin: plugin.to_string(),
                 event_id: event_id.map(str::to_string),
+                pii: false,
             },
             state: StateBuffer::default(),
             services: services.clone(),
+            meter: Meter::default(),
         }
     }
 
@@ -66,22 +94,35 @@ impl CallInput {
     pub fn with_state(self, state: StateBuffer) -> Self {
         CallInput { state, ..self }
     }
+
+    /// The same call, seeing customers' personal data (e-mail, phone,
+    /// name, birthday) when `pii` (the install was granted the scope).
+    pub fn with_pii(mut self, pii: bool) -> Self {
+        self.scope.pii = pii;
+        self
+    }
 }
 
 impl Runtime {
-    /// Runs one call in a fresh store with the plugin's memory cap and a
-    /// deadline `timeout_ms` from now: a guest still computing at the
-    /// deadline traps (epoch interruption), and no host function waits past
-    /// it (a WASI sleep is cut short, a query given up).
+    /// Runs one call in a fresh store with the plugin's memory cap, its
+    /// fuel and a backstop deadline: a guest that uses up its fuel traps
+    /// (the same way on any machine); one still running at the deadline
+    /// traps too (epoch interruption), and no host function waits past it
+    /// (a WASI sleep is cut short, a query given up).
     pub(super) fn run<T>(
         &self,
         plugin: &Plugin,
         input: CallInput,
-        timeout_ms: u32,
+        kind: Kind,
         call: impl FnOnce(&mut Store<CallCtx>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<CallOutput<T>, RuntimeError> {
         let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
+        let (fuel, timeout_ms) = match kind {
+            Kind::Call => (plugin.limits.fuel, plugin.limits.timeout_ms),
+            Kind::Fit => (plugin.limits.fit_fuel, plugin.limits.fit_timeout_ms),
+        };
         let timeout_ms = timeout_ms.max(1);
+        let meter = input.meter;
         let started = Instant::now();
         let deadline = started + Duration::from_millis(u64::from(timeout_ms));
         let ctx = CallCtx::new(
@@ -93,10 +134,14 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| &mut c.limiter);
+        store
+            .set_fuel(fuel)
+            .expect("the engine consumes fuel (engine::engine)");
         store.set_epoch_deadline(u64::from(timeout_ms));
         store.epoch_deadline_trap();
         let result = call(&mut store);
         let elapsed = started.elapsed();
+        meter.add(fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
         let ctx = store.data_mut();
         ctx.flush_stdio();
         let state = std::mem::take(&mut ctx.state);
@@ -129,6 +174,8 @@ impl Runtime {
                     Err(RuntimeError::MemoryLimit {
                         mib: plugin.limits.memory_mib,
                     })
+                } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+                    Err(RuntimeError::FuelExhausted { fuel })
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
                     Err(RuntimeError::Timeout { ms: timeout_ms })
                 } else {

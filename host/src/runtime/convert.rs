@@ -6,13 +6,16 @@ use crate::domain::customer::Customer;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::ledger::LedgerOp;
 
-pub fn customer(c: &Customer) -> types::Customer {
+/// The customer as a plugin sees them: their personal data (e-mail,
+/// phone, name, birthday) only with `pii` (the install's granted scope).
+pub fn customer(c: &Customer, pii: bool) -> types::Customer {
+    let personal = |v: &Option<String>| if pii { v.clone() } else { None };
     types::Customer {
         id: c.id.clone(),
-        email: c.email.clone(),
-        phone: c.phone.clone(),
-        name: c.name.clone(),
-        birthday: c.birthday.clone(),
+        email: personal(&c.email),
+        phone: personal(&c.phone),
+        name: personal(&c.name),
+        birthday: personal(&c.birthday),
         tags: c.tags.clone(),
         attributes: if c.attributes.is_null() {
             "{}".to_string()

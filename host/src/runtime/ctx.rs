@@ -36,6 +36,9 @@ pub struct Scope {
     pub install_id: String,
     pub plugin: String,
     pub event_id: Option<String>,
+    /// The install was granted the `pii` scope: customers' e-mail, phone,
+    /// name and birthday reach the plugin (otherwise they arrive empty).
+    pub pii: bool,
 }
 
 /// Memory limiter that remembers the peak and whether the cap was hit.
@@ -280,7 +283,7 @@ impl customers::Host for CallCtx {
         }
         let (services, store) = (self.services.clone(), self.scope.store_id.clone());
         let found = self.answer(services.customer(&store, &id))?;
-        Ok(found.map(|c| convert::customer(&c)))
+        Ok(found.map(|c| convert::customer(&c, self.scope.pii)))
     }
 
     fn orders(

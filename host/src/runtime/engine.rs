@@ -20,6 +20,8 @@ pub fn engine(max: Limits) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // The compute budget: counted in wasm work, not time (`call`).
+    config.consume_fuel(true);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     pool.total_component_instances(256)
         .total_core_instances(1024)

@@ -16,6 +16,8 @@ pub enum RuntimeError {
     UndeclaredImport(String),
     #[error("timed out: the call ran past its {ms} ms deadline")]
     Timeout { ms: u32 },
+    #[error("used up its compute budget of {fuel} fuel (raise `[limits] fuel` in plugin.toml if the work is legitimate)")]
+    FuelExhausted { fuel: u64 },
     #[error("exceeded its memory limit of {mib} MiB")]
     MemoryLimit { mib: u32 },
     #[error("trapped: {0}")]
@@ -38,6 +40,7 @@ impl RuntimeError {
             RuntimeError::WrongWorld(_) => "wrong_world",
             RuntimeError::UndeclaredImport(_) => "undeclared_import",
             RuntimeError::Timeout { .. } => "timeout",
+            RuntimeError::FuelExhausted { .. } => "fuel_exhausted",
             RuntimeError::MemoryLimit { .. } => "memory_limit",
             RuntimeError::Trap(_) => "trap",
             RuntimeError::Plugin(_) => "plugin_error",
@@ -57,11 +60,33 @@ impl RuntimeError {
             RuntimeError::WrongWorld(_) => "wrong-world",
             RuntimeError::UndeclaredImport(_) => "undeclared-import",
             RuntimeError::Timeout { .. } => "timeout",
+            RuntimeError::FuelExhausted { .. } => "fuel-exhausted",
             RuntimeError::MemoryLimit { .. } => "memory-limit",
             RuntimeError::Trap(_) => "trap",
             RuntimeError::Plugin(_) => "plugin-error",
             RuntimeError::InvalidOutput(_) => "invalid-output",
             RuntimeError::Host(_) => "host-error",
+        }
+    }
+}
+
+/// A plugin marks an error as one that may pass (a retry may succeed) by
+/// starting its message with this.
+pub const RETRYABLE_PREFIX: &str = "retryable:";
+
+impl RuntimeError {
+    /// Whether the same call may succeed if tried again: the backstop
+    /// deadline (the machine was busy), the host failing, or the plugin
+    /// saying so (`retryable:` at the start of its error). A trap, a used-up
+    /// budget or invalid output fails the same way every time.
+    pub fn may_pass(&self) -> bool {
+        match self {
+            RuntimeError::Timeout { .. } | RuntimeError::Host(_) => true,
+            RuntimeError::Plugin(message) => message
+                .trim_start()
+                .get(..RETRYABLE_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(RETRYABLE_PREFIX)),
+            _ => false,
         }
     }
 }

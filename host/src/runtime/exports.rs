@@ -4,6 +4,7 @@
 use super::bindings::churn_rescue::exports::clientele::crm::rescue;
 use super::bindings::survey_scorer::exports::clientele::crm::scoring;
 use super::bindings::types::{Fitted, Population};
+use super::call::Kind;
 use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError, WorldPre};
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
@@ -31,9 +32,9 @@ impl Runtime {
                 plugin.id
             )));
         };
-        let wit_customer = convert::customer(customer);
+        let wit_customer = convert::customer(customer, input.scope.pii);
         let wit_event = convert::event(event, order_total);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let out = self.run(plugin, input, Kind::Call, |store| {
             let instance = pre.instantiate(&mut *store)?;
             instance.clientele_crm_loyalty().call_on_event(
                 store,
@@ -75,7 +76,7 @@ impl Runtime {
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
         // The generated async calls take owned strings by reference.
         let config = config.to_string();
-        let timeout = plugin.limits.fit_timeout_ms;
+        let timeout = Kind::Fit;
         match &plugin.pre {
             WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
                 pre.instantiate(&mut *store)?
@@ -106,8 +107,8 @@ impl Runtime {
         let WorldPre::Segmenter(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
-        let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let c = convert::customer(customer, input.scope.pii);
+        let out = self.run(plugin, input, Kind::Call, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_segmentation()
                 .call_classify(store, &config, model, &c, as_of)
@@ -133,7 +134,7 @@ impl Runtime {
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        self.run(plugin, input, Kind::Call, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_scoring()
                 .call_score(store, &config, survey, response)
@@ -154,7 +155,7 @@ impl Runtime {
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, plugin.limits.fit_timeout_ms, |store| {
+        self.run(plugin, input, Kind::Fit, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_scoring()
                 .call_aggregate(store, &config, survey, scored)
@@ -176,8 +177,8 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let c = convert::customer(customer, input.scope.pii);
+        let out = self.run(plugin, input, Kind::Call, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
                 .call_assess(store, &config, model, &c, as_of)
@@ -203,9 +204,9 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let c = convert::customer(customer);
+        let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let out = self.run(plugin, input, Kind::Call, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
                 .call_plan(store, &config, &a, &c)
@@ -227,8 +228,8 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let c = convert::customer(customer);
-        let out = self.run(plugin, input, plugin.limits.timeout_ms, |store| {
+        let c = convert::customer(customer, input.scope.pii);
+        let out = self.run(plugin, input, Kind::Call, |store| {
             pre.instantiate(&mut *store)?
                 .clientele_crm_rescue()
                 .call_on_timer(store, &config, &c, flow)

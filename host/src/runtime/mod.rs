@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
-pub use call::{CallInput, CallOutput};
+pub use call::{CallInput, CallOutput, Meter};
 pub use ctx::{CallCtx, QueuedMessage, Scope, StateBuffer};
 pub use error::RuntimeError;
 
@@ -49,6 +49,8 @@ pub struct Plugin {
     pub world: World,
     pub limits: Limits,
     pub capabilities: Vec<crate::domain::Capability>,
+    /// The customer data it asks to see (an install must grant it too).
+    pub scopes: Vec<crate::domain::DataScope>,
     pre: WorldPre,
 }
 
@@ -200,6 +202,7 @@ impl Runtime {
             world: manifest.world,
             limits: manifest.limits.capped(self.max),
             capabilities: manifest.capabilities.clone(),
+            scopes: manifest.scopes.clone(),
             pre,
         }))
     }

@@ -40,7 +40,11 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         unreachable!("a churn-rescue install loads a model");
     };
     let e = a.event;
-    let (scope, services) = (input.scope.clone(), input.services.clone());
+    let (scope, services, meter) = (
+        input.scope.clone(),
+        input.services.clone(),
+        input.meter.clone(),
+    );
     let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
     let active = flows
         .get(&e.customer_id)
@@ -64,6 +68,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         scope,
         state,
         services,
+        meter,
     };
     let planned = rt.plan(a.plugin, next, a.config, &assessment, a.customer)?;
     outbox.extend(planned.outbox);

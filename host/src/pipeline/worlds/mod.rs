@@ -60,6 +60,8 @@ pub enum Loaded {
 }
 
 /// What one install decided about one event.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     Ledger(Vec<LedgerOp>),
     Segments(Vec<Membership>),
@@ -74,6 +76,24 @@ pub enum Decision {
 }
 
 pub type CallResult = Result<CallOutput<Decision>, RuntimeError>;
+
+/// A call's decision as two versions' decisions are compared: what it
+/// decided and the messages it queued (without their ids, which differ).
+pub fn compared(out: &CallOutput<Decision>) -> Value {
+    let messages: Vec<Value> = out
+        .outbox
+        .iter()
+        .map(|m| {
+            serde_json::json!({"channel": m.channel, "customer_id": m.customer_id,
+                "template": m.template, "vars": m.vars})
+        })
+        .collect();
+    let mut v = serde_json::json!({ "decision": out.value });
+    if !messages.is_empty() {
+        v["messages"] = Value::Array(messages);
+    }
+    v
+}
 
 /// One call: the install, the event and what the batch knows around it.
 pub struct CallArgs<'a> {

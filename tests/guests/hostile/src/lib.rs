@@ -6,7 +6,7 @@ wit_bindgen::generate!({
     world: "point-rules",
 });
 
-use clientele::crm::types::{Customer, Event};
+use clientele::crm::types::{Customer, Event, EventKind};
 use clientele::crm::{customers, log, messaging, state};
 use exports::clientele::crm::loyalty::{Earn, Guest, LedgerOp};
 
@@ -21,6 +21,28 @@ fn mode(config: &str) -> String {
         .and_then(|rest| rest.split('"').nth(1))
         .unwrap_or("ok")
         .to_string()
+}
+
+/// Tiny config reader for a number: {"<key>": <digits>}.
+fn number(config: &str, key: &str) -> u64 {
+    config
+        .split(&format!("\"{key}\""))
+        .nth(1)
+        .map(|rest| {
+            rest.trim_start_matches([':', ' '])
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or(0)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn earn(points: i64, reason: &str) -> LedgerOp {
@@ -66,6 +88,46 @@ impl Guest for Hostile {
                 reason: "forever".to_string(),
                 expires_at: Some(i64::MAX),
             })]),
+            "work" => {
+                // `n` rounds of arithmetic: the same fuel every time.
+                let mut x: u64 = 1;
+                for _ in 0..number(&config, "n") {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                Ok(vec![earn((x % 7) as i64 + 1, "worked")])
+            }
+            "flaky" => {
+                // Fails in a way that may pass until the config's `until`
+                // (epoch ms), then earns as `ok` does.
+                if now_ms() < number(&config, "until") {
+                    Err("retryable: the upstream is busy".to_string())
+                } else {
+                    Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")])
+                }
+            }
+            "big" => {
+                // Decides differently from `ok` for orders of 50.00 and up.
+                match &event.kind {
+                    EventKind::OrderPlaced(o) if o.total_cents >= 5000 => {
+                        Ok(vec![earn(999, "big")])
+                    }
+                    _ => Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")]),
+                }
+            }
+            "pii" => {
+                // What it sees of the customer's personal data, as given and
+                // through `customers.get`.
+                let again = customers::get(&customer.id);
+                let seen = format!(
+                    "email={};phone={};name={};birthday={};get-email={}",
+                    customer.email.unwrap_or_default(),
+                    customer.phone.unwrap_or_default(),
+                    customer.name.unwrap_or_default(),
+                    customer.birthday.unwrap_or_default(),
+                    again.and_then(|c| c.email).unwrap_or_default()
+                );
+                Ok(vec![earn(1, &seen)])
+            }
             "trap" => panic!("deliberate trap for event {}", event.id),
             "error" => Err("this plugin refuses".to_string()),
             "negative" => Ok(vec![earn(-50, "garbage")]),

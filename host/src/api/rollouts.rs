@@ -1,0 +1,333 @@
+//! What ops need around an install's versions and failures: the
+//! dead-letter list and its re-drive, the shadow and canary reports,
+//! rollback and the history of every change.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::auth::StoreScope;
+use super::installs::{InstallPath, InstallView};
+use super::params::StorePath;
+use super::valid::Valid;
+use super::{ApiError, AppState};
+use crate::db::failures::{self, Failure};
+use crate::db::rollouts::{self, Arm, Counts, Diff};
+use crate::db::{history, installs};
+use crate::domain::states::FailureState;
+use crate::domain::time::to_rfc3339;
+
+/// One (event, install) failure.
+#[derive(Serialize, ToSchema)]
+pub struct FailureView {
+    /// Re-drive by this id.
+    pub id: i64,
+    pub event_id: String,
+    pub customer_id: String,
+    /// `name@version` of the last attempt.
+    pub plugin: String,
+    #[schema(example = "trap")]
+    pub code: String,
+    pub message: String,
+    /// Attempts since it was last re-driven.
+    pub attempts: i64,
+    pub state: FailureState,
+    #[schema(format = DateTime)]
+    pub first_failed_at: String,
+    #[schema(format = DateTime)]
+    pub last_failed_at: String,
+    /// When a `retrying` failure is tried again.
+    #[schema(format = DateTime)]
+    pub next_retry_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub resolved_at: Option<String>,
+}
+
+impl From<Failure> for FailureView {
+    fn from(f: Failure) -> Self {
+        FailureView {
+            id: f.id,
+            event_id: f.event_id,
+            customer_id: f.customer_id,
+            plugin: f.plugin,
+            code: f.code,
+            message: f.message,
+            attempts: f.attempts,
+            state: f.state,
+            first_failed_at: to_rfc3339(f.first_failed_at),
+            last_failed_at: to_rfc3339(f.last_failed_at),
+            next_retry_at: f.next_retry_at.map(to_rfc3339),
+            resolved_at: f.resolved_at.map(to_rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FailureQuery {
+    /// Only failures in these states, comma-separated (default: `retrying,dead,held,redriving`;
+    /// `all` for every state, `resolved` included).
+    state: Option<String>,
+    /// Failures per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Only failures with a smaller id (the last one of the previous page).
+    before: Option<i64>,
+}
+
+async fn install_of(scope: &StoreScope, id: &str) -> Result<installs::Install, ApiError> {
+    let mut conn = scope.conn().await?;
+    installs::get(&mut conn, &scope.store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))
+}
+
+/// The install's dead-letter list, newest first
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/failures", operation_id = "listInstallFailures", tag = "installs",
+    params(StorePath, InstallPath, FailureQuery), responses((status = 200, body = Vec<FailureView>)))]
+pub async fn failures(
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+    Query(q): Query<FailureQuery>,
+) -> Result<Json<Vec<FailureView>>, ApiError> {
+    install_of(&scope, &path.install).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 1000"));
+    }
+    let states: Vec<FailureState> = match q.state.as_deref() {
+        None => vec![
+            FailureState::Retrying,
+            FailureState::Dead,
+            FailureState::Held,
+            FailureState::Redriving,
+        ],
+        Some("all") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                FailureState::parse(s.trim()).ok_or_else(|| {
+                    ApiError::field(
+                        "state",
+                        format!("`{s}` is not a state ({}, or all)", FailureState::list()),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut conn = scope.conn().await?;
+    let list = failures::list(&mut conn, &path.install, &states, limit, q.before).await?;
+    Ok(Json(list.into_iter().map(FailureView::from).collect()))
+}
+
+/// Which failures to re-drive: `ids`, or every dead and held one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// Failure ids; leave out for all.
+    pub ids: Option<Vec<i64>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Redriven {
+    /// How many failures were queued again.
+    pub redriving: usize,
+    pub failures: Vec<FailureView>,
+}
+
+/// Re-drive failures after a fix: each runs again once, in the customer's order
+#[utoipa::path(post, path = "/v1/stores/{store}/installs/{install}/failures/retry", operation_id = "retryInstallFailures", tag = "installs",
+    params(StorePath, InstallPath), request_body = RetryRequest,
+    responses((status = 202, body = Redriven)))]
+pub async fn retry(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+    Valid(body): Valid<RetryRequest>,
+) -> Result<(StatusCode, Json<Redriven>), ApiError> {
+    let list = state
+        .pipeline
+        .redrive(&scope.store, &path.install, body.ids.as_deref())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Redriven {
+            redriving: list.len(),
+            failures: list.into_iter().map(FailureView::from).collect(),
+        }),
+    ))
+}
+
+/// Return the install to the version it ran before its last version change
+#[utoipa::path(post, path = "/v1/stores/{store}/installs/{install}/rollback", operation_id = "rollbackInstall", tag = "installs",
+    params(StorePath, InstallPath), responses((status = 200, body = InstallView)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+) -> Result<Json<InstallView>, ApiError> {
+    let install = state
+        .pipeline
+        .roll_back(&scope.store, &path.install, scope.actor)
+        .await?;
+    Ok(Json(InstallView::new(&state, install)))
+}
+
+/// One change of an install.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeView {
+    pub id: i64,
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// `admin`, `store` (the store's key), or the host: `breaker`, `canary`.
+    pub actor: String,
+    /// `install`, `update`, `promote`, `rollback`, `trip`, `canary_rollback`.
+    pub action: String,
+    pub reason: Option<String>,
+    /// The settings that changed, before and after.
+    #[schema(value_type = Object)]
+    pub changed: Value,
+    /// The install's settings after the change.
+    #[schema(value_type = Object)]
+    pub after: Value,
+}
+
+/// Every change of the install, oldest first: who, when, what
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/history", operation_id = "installHistory", tag = "installs",
+    params(StorePath, InstallPath), responses((status = 200, body = Vec<ChangeView>)))]
+pub async fn history(
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+) -> Result<Json<Vec<ChangeView>>, ApiError> {
+    install_of(&scope, &path.install).await?;
+    let mut conn = scope.conn().await?;
+    let list = history::of_install(&mut conn, &path.install).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|c| {
+                let mut changed = serde_json::Map::new();
+                if let Some(after) = c.after.as_object() {
+                    for (k, v) in after {
+                        let was = c.before.get(k);
+                        if was != Some(v) {
+                            changed.insert(k.clone(), serde_json::json!({"from": was, "to": v}));
+                        }
+                    }
+                }
+                ChangeView {
+                    id: c.id,
+                    at: to_rfc3339(c.at),
+                    actor: c.actor,
+                    action: c.action,
+                    reason: c.reason,
+                    changed: Value::Object(changed),
+                    after: c.after,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// A run's counts as the reports show them.
+#[derive(Serialize, ToSchema)]
+pub struct RunCounts {
+    pub calls: i64,
+    pub failures: i64,
+    /// Mean time of a call.
+    pub mean_us: i64,
+    /// Mean fuel of a call.
+    pub mean_fuel: i64,
+}
+
+impl From<&Counts> for RunCounts {
+    fn from(c: &Counts) -> Self {
+        let mean = |sum: i64| if c.calls > 0 { sum / c.calls } else { 0 };
+        RunCounts {
+            calls: c.calls,
+            failures: c.failures,
+            mean_us: mean(c.elapsed_us),
+            mean_fuel: mean(c.fuel),
+        }
+    }
+}
+
+/// Where a shadow decided differently (or failed), with both decisions.
+#[derive(Serialize, ToSchema)]
+pub struct ShadowReport {
+    pub version: String,
+    #[schema(format = DateTime)]
+    pub since: String,
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    /// Calls that decided as the live version did …
+    pub agreements: i64,
+    /// … and that did not.
+    pub disagreements: i64,
+    /// The newest differing decisions (at most 100, shadow failures
+    /// among them).
+    pub examples: Vec<Diff>,
+}
+
+/// How the shadow version compares with the live one on real traffic
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/shadow", operation_id = "installShadow", tag = "installs",
+    params(StorePath, InstallPath), responses((status = 200, body = ShadowReport)))]
+pub async fn shadow(
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+) -> Result<Json<ShadowReport>, ApiError> {
+    let install = install_of(&scope, &path.install).await?;
+    let s = install.shadow.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "install `{}` runs no shadow version; PATCH {{\"shadow\": {{\"version\": …}}}} to start one",
+            path.install
+        ))
+    })?;
+    let mut conn = scope.conn().await?;
+    let c = rollouts::counts(&mut conn, &path.install, Arm::Shadow).await?;
+    let examples = rollouts::diffs(&mut conn, &path.install).await?;
+    Ok(Json(ShadowReport {
+        version: s.version,
+        since: to_rfc3339(s.since),
+        counts: RunCounts::from(&c),
+        agreements: c.agreements,
+        disagreements: c.disagreements,
+        examples,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CanaryReport {
+    #[serde(flatten)]
+    pub canary: super::installs::CanaryView,
+    /// The canary's calls since it began …
+    pub calls: RunCounts,
+    /// … and the live version's beside it.
+    pub live: RunCounts,
+}
+
+/// How the canary fares against the live version
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/canary", operation_id = "installCanary", tag = "installs",
+    params(StorePath, InstallPath), responses((status = 200, body = CanaryReport)))]
+pub async fn canary(
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+) -> Result<Json<CanaryReport>, ApiError> {
+    let install = install_of(&scope, &path.install).await?;
+    let c = install.canary.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "install `{}` runs no canary; PATCH {{\"canary\": {{\"version\": …, \"percent\": …}}}} to start one",
+            path.install
+        ))
+    })?;
+    let mut conn = scope.conn().await?;
+    let run = rollouts::counts(&mut conn, &path.install, Arm::Canary).await?;
+    let live = rollouts::counts(&mut conn, &path.install, Arm::Live).await?;
+    Ok(Json(CanaryReport {
+        canary: c.into(),
+        calls: RunCounts::from(&run),
+        live: RunCounts::from(&live),
+    }))
+}
