@@ -19,6 +19,7 @@ const HOST_MAX_DEADLINE: &str =
 /// what stops a spinning call.
 fn unlimited_fuel(c: &mut clientele::server::ServerConfig) {
     c.max_limits.fuel = u64::MAX;
+    c.max_limits.fit_fuel = u64::MAX;
 }
 
 async fn publish_hostile(s: &TestServer, version: &str, limits: &str) {
@@ -158,7 +159,7 @@ async fn one_store_under_attack_does_not_delay_another() {
         "1.0.0",
         "segmenter",
         &[],
-        "[limits]\nfit_timeout_ms = 12000\n",
+        "[limits]\nfit_fuel = 1000000000000000\nfit_timeout_ms = 12000\n",
     );
     let a = s.publish_file(&fit_manifest, guests::SEGMENTER).await;
     assert!(a.status.is_success(), "{}", a.body);

@@ -29,7 +29,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         memory_mib: 64,
         fuel: 100_000_000,
-        fit_fuel: 50_000_000_000,
+        fit_fuel: 200_000_000_000,
         timeout_ms: 1_000,
         fit_timeout_ms: 60_000,
     };
@@ -38,7 +38,7 @@ impl Limits {
     pub const HOST_MAX: Limits = Limits {
         memory_mib: 256,
         fuel: 2_000_000_000,
-        fit_fuel: 500_000_000_000,
+        fit_fuel: 2_000_000_000_000,
         timeout_ms: 5_000,
         fit_timeout_ms: 300_000,
     };

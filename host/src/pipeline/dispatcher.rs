@@ -42,7 +42,7 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::rollout::{Canary, CanaryState};
 use crate::domain::states::{FailurePolicy, FailureState, OutcomeStatus};
 use crate::domain::time::{now_ms, Millis};
-use crate::domain::{Capability, DataScope, World};
+use crate::domain::{Capability, World};
 use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
 use crate::runtime::{CallInput, Plugin, Runtime, RuntimeError, StateBuffer};
@@ -89,11 +89,9 @@ impl Arm {
         let plugin = registry::load(db, runtime, &install.plugin, version)
             .await
             .map_err(|e| format!("plugin could not be loaded: {e}"));
-        let granted = install.grants.iter().any(|g| g == DataScope::Pii.as_str());
-        let pii = granted
-            && plugin
-                .as_ref()
-                .is_ok_and(|p| p.scopes.contains(&DataScope::Pii));
+        let pii = plugin
+            .as_ref()
+            .is_ok_and(|p| registry::sees_pii(install, p));
         Arm {
             pid: plugin_id(&install.plugin, version),
             version: version.to_string(),
@@ -209,9 +207,12 @@ impl Dispatcher {
         let facts = self.record_facts(store, &batch, now).await?;
         let mut inputs = self.load_inputs(store, &batch, &facts).await?;
         let results = self.run_calls(store, &batch, &facts, &mut inputs, services, now)?;
-        let (emitted, processed) = self
+        let (emitted, processed, retry_at) = self
             .commit_results(store, &batch, &facts, &inputs, results, now)
             .await?;
+        if let Some(at) = retry_at {
+            self.wake_at(store, at);
+        }
         self.metrics.events_processed.increment(processed as u64);
         self.signals
             .processed
@@ -498,9 +499,20 @@ impl Dispatcher {
         })
     }
 
+    /// Hands the store to a worker again at `at` (a retry is due then).
+    fn wake_at(&self, store: &str, at: Millis) {
+        let (signals, store) = (self.signals.clone(), store.to_string());
+        let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            signals.lanes.mark(&store);
+        });
+    }
+
     /// Phase 4: effects, outcomes, failures, counters and marks in one
-    /// transaction; returns how many segment events it emitted and how
-    /// many events it finished (the others wait for a retry).
+    /// transaction; returns how many segment events it emitted, how many
+    /// events it finished and when the first of the others (waiting for
+    /// a retry) is due.
     async fn commit_results(
         &self,
         store: &str,
@@ -509,7 +521,7 @@ impl Dispatcher {
         inputs: &Inputs,
         results: Vec<Ran>,
         now: Millis,
-    ) -> PipelineResult<(usize, usize)> {
+    ) -> PipelineResult<(usize, usize, Option<Millis>)> {
         let mut tx = self.db.begin_store(store).await?;
         self.check_claims(&mut tx, store, &inputs.installs).await?;
         let mut sinks = Sinks::new(now, batch.len());
@@ -749,7 +761,11 @@ impl Dispatcher {
                 fuel: *fuel,
             });
         }
-        Ok((emitted, done.len()))
+        Ok((
+            emitted,
+            done.len(),
+            retry_at.iter().flatten().min().copied(),
+        ))
     }
 
     /// Adds a batch's shadow and canary counts to their runs', and rolls a

@@ -186,3 +186,10 @@ pub(super) async fn load(
             .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
     Ok(plugin)
 }
+
+/// Whether `plugin`, run by `install`, sees customers' personal data: it
+/// asks for the `pii` scope and the merchant granted it.
+pub(super) fn sees_pii(install: &crate::db::installs::Install, plugin: &Plugin) -> bool {
+    let scope = crate::domain::DataScope::Pii;
+    plugin.scopes.contains(&scope) && install.grants.iter().any(|g| g == scope.as_str())
+}

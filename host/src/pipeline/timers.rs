@@ -77,7 +77,8 @@ impl Dispatcher {
                             &pid,
                             None,
                             services,
-                        );
+                        )
+                        .with_pii(registry::sees_pii(&install, &plugin));
                         let state = wit::FlowState {
                             flow_id: flow.id.clone(),
                             step: flow.step as u32,

@@ -220,6 +220,10 @@ impl Refit<'_> {
             self.services,
         )
         .with_state(state)
+        .with_pii(crate::pipeline::registry::sees_pii(
+            self.install,
+            self.plugin,
+        ))
     }
 }
 
