@@ -30,13 +30,23 @@ fn order(i: usize, customers: usize) -> Value {
 const CONFIG: &str = r#"{"earn":[{"from_units":0,"rate":1},{"from_units":50,"rate":2}],
   "tiers":[{"name":"silver","min_spend_cents":50000,"multiplier":1.2}],"first_order_bonus":10,"expiry_days":365}"#;
 
+/// points-basic per call, with fuel metering (as served) and without it
+/// (what metering costs), twice each, alternating.
 fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
-    per_call_of("points-basic", wasm, manifest, calls, CONFIG)
+    for metered in [false, true, false, true] {
+        per_call_of("points-basic", wasm, manifest, calls, CONFIG, metered)?;
+    }
+    Ok(())
 }
 
-/// A runtime with the host's maximum limits, its artifacts in `dir`.
-fn bench_runtime(dir: &Path) -> anyhow::Result<Runtime> {
-    Runtime::new(dir, Limits::HOST_MAX)
+/// A runtime with the host's maximum limits, its artifacts in `dir`;
+/// `metered: false` only to measure what fuel metering costs.
+fn bench_runtime(dir: &Path, metered: bool) -> anyhow::Result<Runtime> {
+    if metered {
+        Runtime::new(dir, Limits::HOST_MAX)
+    } else {
+        Runtime::unmetered(dir, Limits::HOST_MAX)
+    }
 }
 
 /// Per-call latency of a point-rules plugin (`on-event` of an order).
@@ -46,9 +56,10 @@ fn per_call_of(
     manifest: &Manifest,
     calls: usize,
     config: &str,
+    metered: bool,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let runtime = bench_runtime(dir.path())?;
+    let runtime = bench_runtime(dir.path(), metered)?;
     let bytes = std::fs::read(wasm)?;
     let plugin = runtime.publish(&format!("{name}@bench"), "bench", &bytes, manifest)?;
     let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
@@ -81,7 +92,8 @@ fn per_call_of(
     }
     samples.sort();
     println!(
-        "per-call latency ({name} on-event, fresh store + instance per call, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
+        "per-call latency ({name} on-event, fresh store + instance per call, {}, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
+        if metered { "fuel metered" } else { "unmetered" },
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
         percentile(&samples, 0.99).as_secs_f64() * 1e6
@@ -242,6 +254,7 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
             &js_manifest,
             n,
             js_config,
+            true,
         )?;
         per_score(&py, &py_manifest, n)
     })
@@ -257,7 +270,7 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
 fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
     use clientele::runtime::scoring;
     let dir = tempfile::tempdir()?;
-    let runtime = bench_runtime(dir.path())?;
+    let runtime = bench_runtime(dir.path(), true)?;
     let plugin = runtime.publish(
         "survey-scoring@bench",
         "bench",

@@ -163,10 +163,12 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     c.post(
         "/v1/stores/tea-house/installs",
         &key,
-        json!({"plugin": "points-basic", "config": points_config}),
+        // The birthday-month multiplier reads birthdays: the merchant
+        // grants the plugin the `pii` scope it asks for.
+        json!({"plugin": "points-basic", "config": points_config, "grants": ["pii"]}),
     )
     .await?;
-    println!("== Store tea-house created; points-basic installed with tiers silver (¥2,000) and gold (¥4,000)");
+    println!("== Store tea-house created; points-basic installed with tiers silver (¥2,000) and gold (¥4,000), granted `pii` for birthdays");
 
     for (id, name, birthday) in CUSTOMERS {
         c.put(

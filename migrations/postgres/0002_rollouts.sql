@@ -47,6 +47,7 @@ CREATE TABLE failures (
 );
 CREATE INDEX failures_by_install ON failures (install_id, state, id);
 CREATE INDEX failures_by_event ON failures (store_id, event_id);
+CREATE INDEX failures_by_store_state ON failures (store_id, state);
 
 -- Every change of an install: who, when, and the install before and after.
 CREATE TABLE install_history (

@@ -113,6 +113,17 @@ pub async fn to_run_again(
     events: &[&str],
 ) -> DbResult<HashMap<String, Vec<Failure>>> {
     let mut out: HashMap<String, Vec<Failure>> = HashMap::new();
+    // Nearly always none: one index probe spares the lookup by event.
+    let any = sqlx::query(
+        "SELECT 1 AS one FROM failures WHERE store_id = $1
+           AND state IN ('retrying', 'redriving') LIMIT 1",
+    )
+    .bind(store)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if any.is_none() {
+        return Ok(out);
+    }
     for chunk in events.chunks(super::bulk::CHUNK) {
         let sql = with_list(
             conn,

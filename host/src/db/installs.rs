@@ -43,30 +43,31 @@ pub struct Install {
     pub canary: Option<Canary>,
 }
 
+/// What decides an install's calls: a change of any of it while a batch
+/// ran makes the batch stale.
+#[derive(Debug, PartialEq)]
+pub struct DecidesAs<'a> {
+    plugin: &'a str,
+    version: &'a str,
+    config: &'a Value,
+    shadow: Option<&'a Shadow>,
+    /// A running canary's version, config and share.
+    canary: Option<(&'a str, &'a Value, u8)>,
+}
+
 impl Install {
-    /// What a batch's result depends on besides the version: a change of
-    /// any of it while the batch ran makes the batch stale.
-    pub fn decides_as(
-        &self,
-    ) -> (
-        &str,
-        &str,
-        &Value,
-        &Option<Shadow>,
-        Option<(&str, &Value, u8)>,
-    ) {
-        let canary = self
-            .canary
-            .as_ref()
-            .filter(|c| c.state == crate::domain::rollout::CanaryState::Running)
-            .map(|c| (c.version.as_str(), &c.config, c.percent));
-        (
-            &self.plugin,
-            &self.version,
-            &self.config,
-            &self.shadow,
-            canary,
-        )
+    pub fn decides_as(&self) -> DecidesAs<'_> {
+        DecidesAs {
+            plugin: &self.plugin,
+            version: &self.version,
+            config: &self.config,
+            shadow: self.shadow.as_ref(),
+            canary: self
+                .canary
+                .as_ref()
+                .filter(|c| c.state == crate::domain::rollout::CanaryState::Running)
+                .map(|c| (c.version.as_str(), &c.config, c.percent)),
+        }
     }
 }
 
@@ -169,6 +170,23 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     .bind(json_of(&i.canary))
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Sets only the install's canary (the host rolling one back, in a batch
+/// that also updates the install's counters).
+pub async fn set_canary(
+    conn: &mut Conn,
+    id: &str,
+    canary: &Option<Canary>,
+    now: Millis,
+) -> DbResult<()> {
+    sqlx::query("UPDATE installs SET canary = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(json_of(canary))
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -434,7 +434,7 @@ pub(super) async fn roll_back_canary(
         c.state = CanaryState::RolledBack;
         c.reason = Some(why.to_string());
     }
-    installs::update(tx, &after, now).await?;
+    installs::set_canary(tx, &install.install_id, &after.canary, now).await?;
     let (b, a) = (snapshot(install), snapshot(&after));
     let change = NewChange {
         store: &install.store_id,

@@ -134,14 +134,18 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| &mut c.limiter);
-        store
-            .set_fuel(fuel)
-            .expect("the engine consumes fuel (engine::engine)");
+        if self.metered {
+            store
+                .set_fuel(fuel)
+                .expect("the engine consumes fuel (engine::engine)");
+        }
         store.set_epoch_deadline(u64::from(timeout_ms));
         store.epoch_deadline_trap();
         let result = call(&mut store);
         let elapsed = started.elapsed();
-        meter.add(fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
+        if self.metered {
+            meter.add(fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
+        }
         let ctx = store.data_mut();
         ctx.flush_stdio();
         let state = std::mem::take(&mut ctx.state);

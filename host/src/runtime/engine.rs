@@ -16,12 +16,14 @@ use crate::domain::manifest::Limits;
 /// How often the deadline clock ticks; deadlines are counted in ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-pub fn engine(max: Limits) -> anyhow::Result<Engine> {
+/// `fuel`: meter calls in fuel (always, except to measure what metering
+/// costs).
+pub fn engine(max: Limits, fuel: bool) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     // The compute budget: counted in wasm work, not time (`call`).
-    config.consume_fuel(true);
+    config.consume_fuel(fuel);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     pool.total_component_instances(256)
         .total_core_instances(1024)

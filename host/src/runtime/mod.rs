@@ -72,13 +72,26 @@ pub struct Runtime {
     /// Components compiled by this process (publishes, and loads that
     /// found no usable artifact).
     compilations: std::sync::atomic::AtomicU64,
+    /// Calls are given fuel (always, but in the benchmark that measures
+    /// what that costs).
+    metered: bool,
 }
 
 impl Runtime {
     /// `artifacts` is the directory for precompiled components; `max` the
     /// host's ceiling for every plugin's limits.
     pub fn new(artifacts: &Path, max: Limits) -> anyhow::Result<Runtime> {
-        let engine = engine::engine(max)?;
+        Self::build(artifacts, max, true)
+    }
+
+    /// A runtime whose calls are not metered in fuel (only the deadline
+    /// stops them): for measuring what metering costs, never for serving.
+    pub fn unmetered(artifacts: &Path, max: Limits) -> anyhow::Result<Runtime> {
+        Self::build(artifacts, max, false)
+    }
+
+    fn build(artifacts: &Path, max: Limits, metered: bool) -> anyhow::Result<Runtime> {
+        let engine = engine::engine(max, metered)?;
         let linker = engine::linker(&engine)?;
         Ok(Runtime {
             artifacts: Artifacts::new(artifacts, &engine)?,
@@ -88,6 +101,7 @@ impl Runtime {
             max,
             loaded: RwLock::new(HashMap::new()),
             compilations: Default::default(),
+            metered,
         })
     }
 
