@@ -145,6 +145,7 @@ fn build_other(dir: &Path, target_dir: &Path) -> PathBuf {
     }
     clientele_plugin_build::COMPONENTIZE_PY.hash(&mut hasher);
     clientele_plugin_build::COMPONENTIZE_JS.hash(&mut hasher);
+    clientele_plugin_build::JS_ENTRY.hash(&mut hasher);
     let name = dir.file_name().unwrap().to_str().unwrap();
     let out = target_dir.join(format!("{name}-{:016x}.wasm", hasher.finish()));
     if !out.exists() {

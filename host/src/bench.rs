@@ -78,11 +78,11 @@ fn per_call_of(
     for i in 0..calls + calls / 10 {
         let event = parse_event(&order(i, 1), "").map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let input = CallInput::new("s", "i", "points-basic", None, &services).with_pii(true);
-        let meter = input.meter.clone();
+        let trace = input.trace.clone();
         let t = Instant::now();
         let out = runtime.on_event(&plugin, input, config, &customer, &event, None)?;
         let elapsed = t.elapsed();
-        fuel = meter.fuel();
+        fuel = trace.fuel();
         if out.value.is_empty() {
             bail!("{name} returned no ops");
         }
@@ -292,10 +292,10 @@ fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<(
             answers: format!("{{\"score\": {}}}", i % 11),
         };
         let input = CallInput::new("s", "i", "survey-scoring", None, &services);
-        let meter = input.meter.clone();
+        let trace = input.trace.clone();
         let t = Instant::now();
         runtime.score(&plugin, input, "{}", &survey, &response)?;
-        fuel = meter.fuel();
+        fuel = trace.fuel();
         if i >= calls / 10 {
             samples.push(t.elapsed());
         }

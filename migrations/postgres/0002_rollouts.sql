@@ -2,8 +2,10 @@
 -- policies, data grants, shadow and canary versions, yanked versions and
 -- the history of every install change.
 
--- Fuel the call used (NULL where no call ran).
+-- Fuel the call used (NULL where no call ran), and what a failed call
+-- wrote last (JSON array of log lines).
 ALTER TABLE outcomes ADD COLUMN fuel BIGINT;
+ALTER TABLE outcomes ADD COLUMN logs TEXT;
 
 -- A pending event whose call failed in a way that may pass waits until
 -- `retry_at`; the customer's later events wait behind it.
@@ -89,3 +91,17 @@ CREATE TABLE shadow_diffs (
     at              BIGINT NOT NULL
 );
 CREATE INDEX shadow_diffs_by_install ON shadow_diffs (install_id, id);
+
+-- The newest lines each install's plugin wrote (log interface, stdout,
+-- stderr), for its developer: a ring of a bounded size per install.
+CREATE TABLE plugin_logs (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    install_id      TEXT NOT NULL,
+    event_id        TEXT,
+    plugin          TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    level           TEXT NOT NULL,
+    stream          TEXT NOT NULL,
+    message         TEXT NOT NULL
+);
+CREATE INDEX plugin_logs_by_install ON plugin_logs (install_id, id);

@@ -638,6 +638,7 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/stores/{store}/installs/{install}/history", &["get"]),
         ("/v1/stores/{store}/installs/{install}/shadow", &["get"]),
         ("/v1/stores/{store}/installs/{install}/canary", &["get"]),
+        ("/v1/stores/{store}/installs/{install}/logs", &["get"]),
         ("/v1/plugins/{name}/versions/{version}", &["get"]),
         ("/v1/plugins/{name}/versions/{version}/yank", &["post"]),
     ] {
@@ -645,5 +646,5 @@ async fn the_openapi_document_passes_a_validator() {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 32, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 33, "{:?}", paths.keys().collect::<Vec<_>>());
 }

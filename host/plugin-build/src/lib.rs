@@ -303,14 +303,50 @@ fn build_python(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Resu
     )
 }
 
+/// The module componentize-js builds: the author's `app.js`, its export
+/// wrapped so that a thrown `Error` reaches the host as its name, message
+/// and stack (the bindings accept only a string as the error of a
+/// `result`, and would otherwise replace it with a type error).
+pub const JS_ENTRY: &str = "// Written by `clientele plugin build`; removed after the build.
+import * as app from './app.js';
+
+function guard(iface) {
+  const out = {};
+  for (const [name, f] of Object.entries(iface ?? {})) {
+    out[name] = (...args) => {
+      try {
+        return f.apply(iface, args);
+      } catch (e) {
+        if (typeof e === 'string') throw e;
+        if (e instanceof Error) throw `${e.name}: ${e.message}\n${e.stack ?? ''}`.trimEnd();
+        throw `threw ${JSON.stringify(e) ?? String(e)}`;
+      }
+    };
+  }
+  return out;
+}
+
+export const EXPORT = guard(app.EXPORT);
+";
+
+/// The entry module's file, beside `app.js` so that its imports resolve as
+/// the author wrote them.
+const JS_ENTRY_FILE: &str = ".clientele-entry.js";
+
 fn build_js(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Result<()> {
     let tool = componentize_js()?;
     let scratch = Scratch::new(out)?;
     let wit = scratch.0.join("wit");
     write_build_wit(&wit, manifest)?;
-    run(
+    let entry = dir.join(JS_ENTRY_FILE);
+    std::fs::write(
+        &entry,
+        JS_ENTRY.replace("EXPORT", export_of(&manifest.world)?),
+    )
+    .with_context(|| format!("writing {}", entry.display()))?;
+    let built = run(
         Command::new(tool)
-            .arg(dir.join("app.js"))
+            .arg(&entry)
             .arg("--wit")
             .arg(&wit)
             .args([
@@ -323,7 +359,9 @@ fn build_js(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Result<(
             ])
             .arg(out),
         "componentize-js",
-    )
+    );
+    let _ = std::fs::remove_file(&entry);
+    built
 }
 
 fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {

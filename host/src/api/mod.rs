@@ -75,6 +75,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rollouts::history))
         .routes(routes!(rollouts::shadow))
         .routes(routes!(rollouts::canary))
+        .routes(routes!(rollouts::logs))
         .routes(routes!(plugins::version))
         .routes(routes!(plugins::yank))
         .routes(routes!(points::get))

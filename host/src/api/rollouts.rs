@@ -331,3 +331,75 @@ pub async fn canary(
         live: RunCounts::from(&live),
     }))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Only lines written at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Only lines at this level or above: `trace`, `debug`, `info`
+    /// (default), `warn`, `error`.
+    level: Option<String>,
+    /// Lines, 1 to 1000 (default 100): the newest of those that match.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// One line a plugin wrote.
+#[derive(Serialize, ToSchema)]
+pub struct LogView {
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: i64,
+    /// The event whose call wrote it.
+    pub event_id: Option<String>,
+    /// `name@version` that wrote it.
+    pub plugin: String,
+    pub level: String,
+    /// `log`, `stdout` or `stderr`.
+    pub stream: String,
+    pub message: String,
+}
+
+const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+
+/// What the install's plugin logged and printed, oldest first (the newest 1000 lines are kept)
+#[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/logs", operation_id = "installLogs", tag = "installs",
+    params(StorePath, InstallPath, LogQuery), responses((status = 200, body = Vec<LogView>)))]
+pub async fn logs(
+    scope: StoreScope,
+    Path(path): Path<InstallPath>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Vec<LogView>>, ApiError> {
+    install_of(&scope, &path.install).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 1000"));
+    }
+    let level = q.level.as_deref().unwrap_or("info");
+    let from = LEVELS
+        .iter()
+        .position(|l| *l == level)
+        .ok_or_else(|| ApiError::field("level", format!("must be one of {}", LEVELS.join(", "))))?;
+    let since = match q.since.as_deref() {
+        None => 0,
+        Some(t) => crate::domain::time::parse_rfc3339(t)
+            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 time"))?,
+    };
+    let mut conn = scope.conn().await?;
+    let list =
+        crate::db::plugin_logs::list(&mut conn, &path.install, since, &LEVELS[from..], limit)
+            .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|l| LogView {
+                at: l.at,
+                event_id: l.event_id,
+                plugin: l.plugin,
+                level: l.level,
+                stream: l.stream,
+                message: l.message,
+            })
+            .collect(),
+    ))
+}

@@ -26,11 +26,16 @@ pub struct Outcome {
     /// Fuel the call used (none where no call ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fuel: Option<i64>,
+    /// A failed call's last lines: what the plugin logged and printed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[sqlx(try_from = "JsonArray")]
+    #[schema(value_type = Vec<crate::runtime::LogLine>)]
+    pub logs: Vec<crate::runtime::LogLine>,
 }
 
 pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Vec<Outcome>> {
     let rows = sqlx::query(
-        "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us, fuel
+        "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us, fuel, logs
          FROM outcomes WHERE store_id = $1 AND event_id = $2 ORDER BY created_at, install_id",
     )
     .bind(store)
@@ -50,8 +55,8 @@ pub async fn insert_many(
     for chunk in rows.chunks(super::bulk::CHUNK) {
         let sql = format!(
             "INSERT INTO outcomes (store_id, event_id, install_id, plugin, status, error_code, error,
-               effects, elapsed_us, fuel, created_at) VALUES {}",
-            super::bulk::Style::of(conn).values(chunk.len(), 11, 1)
+               effects, elapsed_us, fuel, logs, created_at) VALUES {}",
+            super::bulk::Style::of(conn).values(chunk.len(), 12, 1)
         );
         let mut q = sqlx::query(&sql);
         for (store, event, o) in chunk {
@@ -66,6 +71,11 @@ pub async fn insert_many(
                 .bind(o.effects.to_string())
                 .bind(o.elapsed_us)
                 .bind(o.fuel)
+                .bind(if o.logs.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&o.logs).expect("serializes"))
+                })
                 .bind(now);
         }
         q.execute(&mut *conn).await?;

@@ -53,8 +53,8 @@ json_text!(
     Value::Array(Vec::new())
 );
 
-impl From<JsonArray> for Vec<String> {
-    fn from(v: JsonArray) -> Vec<String> {
+impl<T: serde::de::DeserializeOwned> From<JsonArray> for Vec<T> {
+    fn from(v: JsonArray) -> Vec<T> {
         serde_json::from_value(v.0).unwrap_or_default()
     }
 }

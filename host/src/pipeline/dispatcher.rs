@@ -36,7 +36,9 @@ use crate::db::failures::{self, Failure};
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
 use crate::db::rollouts::{self, Arm as RolloutArm, Counts, Diff};
-use crate::db::{attempts, churn, customers, events, installs, ledger, state, surveys, Db};
+use crate::db::{
+    attempts, churn, customers, events, installs, ledger, plugin_logs, state, surveys, Db,
+};
 use crate::domain::customer::Customer;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::rollout::{Canary, CanaryState};
@@ -45,7 +47,7 @@ use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, Plugin, Runtime, RuntimeError, StateBuffer};
+use crate::runtime::{CallInput, LogLine, Plugin, Runtime, RuntimeError, StateBuffer};
 
 /// The event workers' part of the pipeline: what a batch reads, runs and
 /// writes with, and whom it tells (the scout and the workers themselves
@@ -430,6 +432,7 @@ impl Dispatcher {
                         result: Err(NotRun { code, why }),
                         elapsed: Duration::ZERO,
                         fuel: None,
+                        lines: Vec::new(),
                         canary: false,
                         prior,
                     };
@@ -490,6 +493,7 @@ impl Dispatcher {
                         result: ran.result,
                         elapsed: ran.elapsed,
                         fuel: ran.fuel,
+                        lines: ran.lines,
                         canary,
                         prior,
                     });
@@ -529,6 +533,8 @@ impl Dispatcher {
         // Per event: when it runs again, if one of its calls is retried.
         let mut retry_at: Vec<Option<Millis>> = vec![None; batch.len()];
         let mut ran_again: HashSet<(usize, usize)> = HashSet::new();
+        // What the plugins wrote: (install, event, plugin, line).
+        let mut written: Vec<(usize, usize, &str, LogLine)> = Vec::new();
         for ran in results {
             let (i, k) = (ran.event, ran.install);
             ran_again.insert((i, k));
@@ -541,6 +547,8 @@ impl Dispatcher {
             };
             let pid = arm.pid.as_str();
             let fuel = ran.fuel.map(|f| f as i64);
+            let last_lines = tail(&ran.lines, OUTCOME_LINES);
+            written.extend(ran.lines.into_iter().map(|l| (k, i, pid, l)));
             let failure = match ran.result {
                 Ok(Ok(out)) => {
                     let at = Applying {
@@ -576,6 +584,7 @@ impl Dispatcher {
                         effects: serde_json::to_value(&fx).expect("effects serialize"),
                         elapsed_us: ran.elapsed.as_micros() as i64,
                         fuel,
+                        logs: Vec::new(),
                     };
                     calls.push((k, "ok".to_string(), ran.elapsed, ran.fuel, ran.canary));
                     sinks.writer.outcome(store, &e.id, outcome);
@@ -638,9 +647,9 @@ impl Dispatcher {
             } else {
                 why
             };
-            sinks
-                .writer
-                .outcome(store, &e.id, failed(bi, pid, code, why, ran.elapsed, fuel));
+            let mut outcome = failed(bi, pid, code, why, ran.elapsed, fuel);
+            outcome.logs = last_lines;
+            sinks.writer.outcome(store, &e.id, outcome);
         }
         // A pair due to run again that did not (its install was disabled or
         // removed meanwhile) goes back to the dead-letter list.
@@ -657,6 +666,20 @@ impl Dispatcher {
             }
         }
         failures::set_state(&mut tx, &not_run_again, FailureState::Dead).await?;
+        let lines: Vec<plugin_logs::NewLine> = written
+            .iter()
+            .map(|(k, i, pid, l)| {
+                (
+                    inputs.installs[*k].install.install_id.as_str(),
+                    Some(batch[*i].event.id.as_str()),
+                    *pid,
+                    l.level.as_str(),
+                    l.stream.as_str(),
+                    l.message.as_str(),
+                )
+            })
+            .collect();
+        plugin_logs::append(&mut tx, &lines, now).await?;
         let Sinks {
             writer,
             segments,
@@ -868,7 +891,16 @@ fn failed(
         effects: json!([]),
         elapsed_us: elapsed.as_micros() as i64,
         fuel,
+        logs: Vec::new(),
     }
+}
+
+/// Lines of what a plugin wrote that a failed outcome keeps.
+const OUTCOME_LINES: usize = 20;
+
+/// The last `n` lines.
+fn tail(lines: &[LogLine], n: usize) -> Vec<LogLine> {
+    lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
 /// Starts of a call of a suspect event that may not finish before it is
@@ -914,6 +946,7 @@ impl Dispatcher {
             result: Err(NotRun { code, why }),
             elapsed: Duration::ZERO,
             fuel: None,
+            lines: Vec::new(),
         };
         let arm = match &bi.canary {
             Some((arm, _)) if canary => arm,
@@ -933,7 +966,7 @@ impl Dispatcher {
         let input = CallInput::new(store, &install_id, &plugin.id, Some(&e.id), services)
             .with_state(state)
             .with_pii(arm.pii);
-        let meter = input.meter.clone();
+        let trace = input.trace.clone();
         let args = CallArgs {
             plugin: &plugin,
             config: &arm.config,
@@ -953,7 +986,8 @@ impl Dispatcher {
         Ok(Attempted {
             result: Ok(result),
             elapsed,
-            fuel: Some(meter.fuel()),
+            fuel: Some(trace.fuel()),
+            lines: trace.lines(),
         })
     }
 
@@ -992,7 +1026,7 @@ impl Dispatcher {
         )
         .with_state(StateBuffer::new(base))
         .with_pii(arm.pii);
-        let meter = input.meter.clone();
+        let trace = input.trace.clone();
         let args = CallArgs {
             plugin: &plugin,
             config: &arm.config,
@@ -1006,7 +1040,7 @@ impl Dispatcher {
         let started = std::time::Instant::now();
         let result = worlds::decide(bi.world, &self.runtime, args, input);
         let elapsed = started.elapsed();
-        let fuel = Some(meter.fuel());
+        let fuel = Some(trace.fuel());
         match result {
             Ok(out) => {
                 tally.shadow.add_call(true, elapsed, fuel);
@@ -1071,6 +1105,8 @@ struct Attempted {
     elapsed: Duration,
     /// Fuel it used, where a call ran.
     fuel: Option<u64>,
+    /// What the plugin wrote.
+    lines: Vec<LogLine>,
 }
 
 /// What one install did with (or why it did not run on) one event.
@@ -1081,6 +1117,7 @@ struct Ran {
     /// Time the call took (failed calls too).
     elapsed: Duration,
     fuel: Option<u64>,
+    lines: Vec<LogLine>,
     /// The install's canary version decided.
     canary: bool,
     /// The pair's failure, when this is a retry or a re-drive.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use super::services::HostServices;
-use super::{CallCtx, Plugin, QueuedMessage, Runtime, RuntimeError, Scope, StateBuffer};
+use super::{CallCtx, LogLine, Plugin, QueuedMessage, Runtime, RuntimeError, Scope, StateBuffer};
 
 /// What a call left behind, besides its result.
 #[derive(Debug)]
@@ -37,22 +37,45 @@ pub struct CallInput {
     pub scope: Scope,
     pub state: StateBuffer,
     pub services: Arc<dyn HostServices>,
-    /// Counts the fuel the calls made with this input used, whether they
+    /// What the calls made with this input used and wrote, whether they
     /// succeeded or not.
-    pub meter: Meter,
+    pub trace: Trace,
 }
 
-/// Fuel used by one or more calls (a churn-rescue decision is two).
+/// What one or more calls (a churn-rescue decision is two) used and
+/// wrote: fuel, peak memory, and the plugin's log lines and output.
 #[derive(Debug, Clone, Default)]
-pub struct Meter(Arc<std::sync::atomic::AtomicU64>);
+pub struct Trace(Arc<TraceInner>);
 
-impl Meter {
+#[derive(Debug, Default)]
+struct TraceInner {
+    fuel: std::sync::atomic::AtomicU64,
+    memory_peak: std::sync::atomic::AtomicUsize,
+    lines: std::sync::Mutex<Vec<LogLine>>,
+}
+
+impl Trace {
     pub fn fuel(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.fuel.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn add(&self, fuel: u64) {
-        self.0.fetch_add(fuel, std::sync::atomic::Ordering::Relaxed);
+    /// The largest linear memory of any of the calls, in bytes.
+    pub fn memory_peak_bytes(&self) -> usize {
+        self.0
+            .memory_peak
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The plugin's log lines and output, in the order written.
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.0.lines.lock().unwrap().clone()
+    }
+
+    fn add(&self, fuel: u64, memory_peak: usize, lines: Vec<LogLine>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.fuel.fetch_add(fuel, Relaxed);
+        self.0.memory_peak.fetch_max(memory_peak, Relaxed);
+        self.0.lines.lock().unwrap().extend(lines);
     }
 }
 
@@ -86,7 +109,7 @@ impl CallInput {
             },
             state: StateBuffer::default(),
             services: services.clone(),
-            meter: Meter::default(),
+            trace: Trace::default(),
         }
     }
 
@@ -122,7 +145,7 @@ impl Runtime {
             Kind::Fit => (plugin.limits.fit_fuel, plugin.limits.fit_timeout_ms),
         };
         let timeout_ms = timeout_ms.max(1);
-        let meter = input.meter;
+        let trace = input.trace;
         let started = Instant::now();
         let deadline = started + Duration::from_millis(u64::from(timeout_ms));
         let ctx = CallCtx::new(
@@ -143,11 +166,15 @@ impl Runtime {
         store.epoch_deadline_trap();
         let result = call(&mut store);
         let elapsed = started.elapsed();
-        if self.metered {
-            meter.add(fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
-        }
+        let used = if self.metered {
+            fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+        } else {
+            0
+        };
         let ctx = store.data_mut();
         ctx.flush_stdio();
+        let stderr = ctx.stderr_text();
+        trace.add(used, ctx.limiter.peak_bytes, std::mem::take(&mut ctx.lines));
         let state = std::mem::take(&mut ctx.state);
         let outbox = std::mem::take(&mut ctx.outbox);
         let host_error = ctx.host_error.take();
@@ -183,11 +210,29 @@ impl Runtime {
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
                     Err(RuntimeError::Timeout { ms: timeout_ms })
                 } else {
-                    Err(RuntimeError::Trap(truncate(format!("{e:#}"), 2000)))
+                    Err(RuntimeError::Trap(truncate(own_message(&stderr, &e), 4000)))
                 }
             }
         }
     }
+}
+
+/// A trap as its author would want to read it: what the plugin wrote to
+/// stderr on the way down (a Rust panic's message, a Python traceback)
+/// first, then the trap itself.
+fn own_message(stderr: &str, e: &wasmtime::Error) -> String {
+    let trap = format!("{e:#}");
+    let trap = trap.lines().next().unwrap_or_default();
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    if said.is_empty() {
+        return trap.to_string();
+    }
+    // The end of what it wrote holds the message.
+    let tail = said[said.len().saturating_sub(40)..].join("\n");
+    format!("{tail}\n({trap})")
 }
 
 pub(super) fn truncate(mut s: String, max: usize) -> String {

@@ -29,6 +29,17 @@ pub const MAX_MESSAGES_PER_CALL: usize = 16;
 pub const MAX_STATE_KEY: usize = 256;
 pub const MAX_STATE_BYTES: usize = 256 * 1024;
 
+/// A line a plugin wrote: through the `log` interface (`level` as it
+/// said), or to stdout (`info`) or stderr (`warn`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LogLine {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// `log`, `stdout` or `stderr`.
+    pub stream: String,
+    pub message: String,
+}
+
 /// Who a call is for; filled in by the host, never by the guest.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -131,6 +142,8 @@ pub struct CallCtx {
     pub state: StateBuffer,
     pub outbox: Vec<QueuedMessage>,
     log_lines: u32,
+    /// What the plugin wrote in this call, for its outcome and its logs.
+    pub lines: Vec<LogLine>,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     /// Set when a host function could not answer: the call then fails
@@ -174,6 +187,7 @@ impl CallCtx {
             state,
             outbox: Vec::new(),
             log_lines: 0,
+            lines: Vec::new(),
             stdout,
             stderr,
             host_error: None,
@@ -182,16 +196,33 @@ impl CallCtx {
         }
     }
 
+    /// What the guest wrote to stderr in this call.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
     /// Sends what the guest printed to the log, one record per line,
-    /// tagged like its log lines.
-    pub fn flush_stdio(&self) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+    /// tagged like its log lines, and keeps the lines for the call's trace.
+    pub fn flush_stdio(&mut self) {
+        for (stream, level) in [("stdout", "info"), ("stderr", "warn")] {
+            let pipe = if stream == "stdout" {
+                &self.stdout
+            } else {
+                &self.stderr
+            };
             let bytes = pipe.contents();
             if bytes.is_empty() {
                 continue;
             }
-            let text = String::from_utf8_lossy(&bytes);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if self.lines.len() < 2 * MAX_LOG_LINES as usize {
+                    self.lines.push(LogLine {
+                        level: level.into(),
+                        stream: stream.into(),
+                        message: line.trim_end().to_string(),
+                    });
+                }
                 tracing::info!(
                     target: "plugin",
                     store = %self.scope.store_id,
@@ -335,6 +366,18 @@ impl log::Host for CallCtx {
             }
             message.truncate(end);
         }
+        let name = match level {
+            log::Level::Trace => "trace",
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warn",
+            log::Level::Error => "error",
+        };
+        self.lines.push(LogLine {
+            level: name.into(),
+            stream: "log".into(),
+            message: message.clone(),
+        });
         let message = printable(&message);
         let s = &self.scope;
         let event = s.event_id.as_deref().unwrap_or("");

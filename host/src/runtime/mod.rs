@@ -28,8 +28,8 @@ use std::sync::{Arc, RwLock};
 use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
-pub use call::{CallInput, CallOutput, Meter};
-pub use ctx::{CallCtx, QueuedMessage, Scope, StateBuffer};
+pub use call::{CallInput, CallOutput, Trace};
+pub use ctx::{CallCtx, LogLine, QueuedMessage, Scope, StateBuffer};
 pub use error::RuntimeError;
 
 /// Results of the population-level worlds, as the WIT types.

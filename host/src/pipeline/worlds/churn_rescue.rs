@@ -40,10 +40,10 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         unreachable!("a churn-rescue install loads a model");
     };
     let e = a.event;
-    let (scope, services, meter) = (
+    let (scope, services, trace) = (
         input.scope.clone(),
         input.services.clone(),
-        input.meter.clone(),
+        input.trace.clone(),
     );
     let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
     let active = flows
@@ -68,7 +68,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         scope,
         state,
         services,
-        meter,
+        trace,
     };
     let planned = rt.plan(a.plugin, next, a.config, &assessment, a.customer)?;
     outbox.extend(planned.outbox);
