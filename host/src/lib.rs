@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod db;
+pub mod devkit;
 pub mod domain;
 pub mod metrics;
 pub mod pipeline;

@@ -90,6 +90,12 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Write the contract plugins are built against (the WIT package
+    /// clientele:crm) into a folder.
+    Wit {
+        #[arg(long, default_value = "wit")]
+        out: PathBuf,
+    },
     /// Print the HTTP API's OpenAPI document (what GET /openapi.json serves),
     /// for generating clients without a running server.
     Openapi,
@@ -126,13 +132,83 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Build a plugin folder into a component, whatever its language.
+    /// Make a plugin folder that builds, passes its own unit test and runs
+    /// locally out of the box: plugin.toml with a config schema, the
+    /// source, a sample event and config, and the contract in wit/.
+    New {
+        /// The plugin's name ([a-z0-9-]{1,64}); also the folder's.
+        name: String,
+        /// point-rules, segmenter, survey-scorer or churn-rescue.
+        #[arg(long)]
+        world: String,
+        #[arg(long, value_enum)]
+        lang: clientele::devkit::scaffold::Lang,
+        /// Where to make the folder (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check, build (a folder) and upload a plugin to a server.
+    Publish {
+        /// A plugin folder, or a .wasm with its plugin.toml beside it.
+        target: PathBuf,
+        #[arg(
+            long,
+            env = "CLIENTELE_SERVER",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server: String,
+        /// The platform admin token.
+        #[arg(long, env = "CLIENTELE_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+    /// Build a plugin folder into a component, whatever its language,
+    /// after checking its plugin.toml as publishing would.
     Build {
         /// The plugin folder (with plugin.toml).
         dir: PathBuf,
         /// Where to write the component.
         #[arg(short, long)]
         out: Option<PathBuf>,
+    },
+    /// Run a plugin on events locally, with no server, exactly as the host
+    /// would: same sandbox, limits and output checks. Prints each
+    /// decision, what the plugin logged and printed, its time, fuel and
+    /// memory; exits 1 if a call failed.
+    Run {
+        /// A plugin folder (checked and built first) or a .wasm component.
+        target: PathBuf,
+        /// The plugin.toml of a .wasm (default: the one beside it).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// An event file (one event, a list, or {"events": [...]}), a
+        /// folder of them, or - for stdin; repeatable.
+        #[arg(long = "event", short, required = true)]
+        events: Vec<PathBuf>,
+        /// The customer (the API's profile, plus tier, points_balance and
+        /// stats for a customer with a history).
+        #[arg(long)]
+        customer: Option<PathBuf>,
+        /// The install config (default {}), checked against the schema.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The plugin's state for the customer: {"key": "text" | [bytes]}.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// A population ({"as_of", "rows": [...]}) for --fit.
+        #[arg(long)]
+        population: Option<PathBuf>,
+        /// Fit a segmenter's or churn model's population first.
+        #[arg(long)]
+        fit: bool,
+        /// The survey ({"id", "kind", "questions"}) responses answer.
+        #[arg(long)]
+        survey: Option<PathBuf>,
+        /// Run as an install granted the `pii` scope.
+        #[arg(long)]
+        pii: bool,
+        /// One JSON object per call instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -251,10 +327,92 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    world,
+                    lang,
+                    dir,
+                },
+        } => {
+            let world = clientele::domain::World::parse(&world).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{world}` is not a world: point-rules, segmenter, survey-scorer or churn-rescue"
+                )
+            })?;
+            let made = clientele::devkit::scaffold::new_plugin(&name, world, lang, &dir)?;
+            println!(
+                "{}",
+                clientele::devkit::scaffold::next_steps(&made, world, lang)
+            );
+            Ok(())
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Publish {
+                    target,
+                    server,
+                    token,
+                },
+        } => {
+            let body = clientele::devkit::publish(&target, &server, &token).await?;
+            println!(
+                "published {}@{} ({}, sha256 {})",
+                body["name"].as_str().unwrap_or("?"),
+                body["version"].as_str().unwrap_or("?"),
+                body["world"].as_str().unwrap_or("?"),
+                body["sha256"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        Command::Wit { out } => {
+            for path in clientele::devkit::write_wit(&out)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Plugin {
             command: PluginCommand::Build { dir, out },
         } => {
+            clientele::devkit::check_manifest(&dir.join("plugin.toml"))?;
             let path = clientele_plugin_build::build(&dir, out.as_deref())?;
             println!("{}", path.display());
+            Ok(())
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Run {
+                    target,
+                    manifest,
+                    events,
+                    customer,
+                    config,
+                    state,
+                    population,
+                    fit,
+                    survey,
+                    pii,
+                    json,
+                },
+        } => {
+            let args = clientele::devkit::run::RunArgs {
+                target,
+                manifest,
+                events,
+                customer,
+                config,
+                state,
+                population,
+                fit,
+                survey,
+                pii,
+                json,
+            };
+            let ran =
+                tokio::task::spawn_blocking(move || clientele::devkit::run::run(args)).await??;
+            if !ran.ok {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

@@ -205,3 +205,176 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
         a.body
     );
 }
+
+/// Runs `cmd` in `dir`; panics with its output if it fails.
+fn must(dir: &std::path::Path, cmd: &str, args: &[&str]) {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} in {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The loop a new author follows, in each language: `plugin new` →
+/// the folder's own unit test → `plugin run` on its sample event →
+/// `plugin publish` → the same event through the server decides the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_run_publish_in_every_language_decides_as_the_server_does() {
+    use clientele::devkit::{run, scaffold};
+    let s = TestServer::start().await;
+    let parent = tempfile::tempdir().unwrap();
+    // Rust plugins share one target folder across runs of the suite.
+    std::env::set_var(
+        "CARGO_TARGET_DIR",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolds"),
+    );
+    for (lang, test) in [
+        (scaffold::Lang::Rust, ("cargo", &["test", "--quiet"][..])),
+        (scaffold::Lang::Python, ("python3", &["-m", "unittest"][..])),
+        (scaffold::Lang::Js, ("node", &["--test"][..])),
+    ] {
+        let name = format!("new-{lang:?}").to_lowercase();
+        let dir = scaffold::new_plugin(
+            &name,
+            clientele::domain::World::PointRules,
+            lang,
+            parent.path(),
+        )
+        .unwrap();
+        must(&dir, test.0, test.1);
+        let args = run::RunArgs {
+            target: dir.clone(),
+            manifest: None,
+            events: vec![dir.join("events")],
+            customer: None,
+            config: Some(dir.join("config.json")),
+            state: None,
+            population: None,
+            fit: false,
+            survey: None,
+            pii: false,
+            json: true,
+        };
+        let ran = tokio::task::spawn_blocking(move || run::run(args))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ran.ok, "{:?}", ran.records);
+        let local = &ran.records[0];
+        assert_eq!(local["status"], "ok", "{local}");
+        let points = local["decision"]["ledger"][0]["points"].as_i64().unwrap();
+        assert_eq!(points, 129, "{lang:?}: {local}");
+        assert!(local["fuel"].as_u64().unwrap() > 0, "{local}");
+
+        let published = clientele::devkit::publish(&dir, &s.base, &s.admin)
+            .await
+            .unwrap();
+        assert_eq!(published["name"], name.as_str(), "{published}");
+        let store = format!("store-{name}");
+        let key = s.store(&store).await;
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        s.install(&store, &key, &name, "0.1.0", config).await;
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("events/order.json")).unwrap())
+                .unwrap();
+        let r = s.events_wait(&store, &key, vec![event]).await;
+        assert_eq!(r[0]["installs"][0]["status"], "ok", "{lang:?}: {}", r[0]);
+        assert_eq!(
+            s.points(&store, &key, "c-1").await["balance"],
+            points,
+            "{lang:?}: the server decided as `plugin run` did"
+        );
+        println!(
+            "{lang:?}: local run {} fuel, server {} fuel",
+            local["fuel"], r[0]["installs"][0]["fuel"]
+        );
+        if lang == scaffold::Lang::Rust {
+            // The same bytes (a Rust build is reproducible): the same work.
+            // A Python build bakes in a string-hash seed of its own, so two
+            // builds of one source differ by a little.
+            assert_eq!(local["fuel"], r[0]["installs"][0]["fuel"], "same work");
+        }
+    }
+}
+
+/// `plugin run` shows a failing call's own message and exits unsuccessful;
+/// a manifest the server would refuse is refused before any build.
+#[test]
+fn run_shows_failures_and_checks_the_manifest_first() {
+    use clientele::devkit::run;
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("hostile.wasm");
+    std::fs::copy(guests::HOSTILE, &wasm).unwrap();
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        manifest(
+            "hostile",
+            "1.0.0",
+            "point-rules",
+            &["state", "messaging"],
+            "[limits]\nfuel = 1000000\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"mode": "trap"}"#).unwrap();
+    let event = dir.path().join("order.json");
+    std::fs::write(
+        &event,
+        order("e1", "c1", "2026-03-05T10:00:00Z", 1000).to_string(),
+    )
+    .unwrap();
+    let args = |config: &str| run::RunArgs {
+        target: wasm.clone(),
+        manifest: None,
+        events: vec![event.clone()],
+        customer: None,
+        config: Some(dir.path().join(config)),
+        state: None,
+        population: None,
+        fit: false,
+        survey: None,
+        pii: false,
+        json: true,
+    };
+    let ran = run::run(args("config.json")).unwrap();
+    assert!(!ran.ok);
+    let r = &ran.records[0];
+    assert_eq!(r["error"]["code"], "trap", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deliberate trap for event e1"),
+        "{r}"
+    );
+    std::fs::write(dir.path().join("spin.json"), r#"{"mode": "loop"}"#).unwrap();
+    let ran = run::run(args("spin.json")).unwrap();
+    assert_eq!(
+        ran.records[0]["error"]["code"], "fuel_exhausted",
+        "{:?}",
+        ran.records
+    );
+    assert_eq!(ran.records[0]["fuel"], 1_000_000);
+
+    // A manifest with an unknown key and a bad version: the same messages
+    // as a publish, before anything is built.
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        "name = \"hostile\"\nversion = \"one\"\nworld = \"point-rules\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    let err = clientele::devkit::check_manifest(&dir.path().join("plugin.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would be refused when published"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}

@@ -23,7 +23,7 @@ mod stores;
 mod surveys;
 mod timers;
 mod workers;
-mod worlds;
+pub(crate) mod worlds;
 
 use std::sync::Arc;
 

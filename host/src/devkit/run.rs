@@ -1,0 +1,655 @@
+//! `clientele plugin run`: a plugin on events, locally, with no server, as
+//! the host runs it: the same sandbox and limits (the host's default
+//! ceiling), the same output checks, the same world code deciding which
+//! calls an event makes (`pipeline::worlds`). The customer's stats follow
+//! the events as the host keeps them (orders, net spend, purchase days),
+//! the plugin's state carries from one event to the next, and point-rules
+//! decisions move a local balance.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::domain::customer::{Customer, CustomerStats, Order};
+use crate::domain::event::{parse_event, Event, EventKind};
+use crate::domain::ledger::LedgerOp;
+use crate::domain::manifest::{check_config, Limits, Manifest};
+use crate::domain::survey::Survey;
+use crate::domain::time::{parse_rfc3339, to_rfc3339, utc_day, Millis};
+use crate::domain::World;
+use crate::pipeline::worlds::{self, CallArgs, Decision, Loaded, Surveys};
+use crate::runtime::services::{HostFuture, HostServices};
+use crate::runtime::{self as rt, CallInput, Plugin, Runtime, StateBuffer};
+
+/// What `plugin run` was asked to do.
+pub struct RunArgs {
+    /// A plugin folder (built first) or a `.wasm` component.
+    pub target: PathBuf,
+    /// The manifest of a `.wasm` (default: `plugin.toml` beside it).
+    pub manifest: Option<PathBuf>,
+    /// Event files, folders of them, or `-` for stdin.
+    pub events: Vec<PathBuf>,
+    pub customer: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub population: Option<PathBuf>,
+    pub fit: bool,
+    pub survey: Option<PathBuf>,
+    /// Run as an install granted the `pii` scope.
+    pub pii: bool,
+    pub json: bool,
+}
+
+/// The customer as a file gives it: the API's profile, plus the host's
+/// own fields for a customer with a history.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CustomerFile {
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    name: Option<String>,
+    birthday: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    attributes: Value,
+    tier: Option<String>,
+    #[serde(default)]
+    points_balance: i64,
+    #[serde(default)]
+    stats: StatsFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StatsFile {
+    #[serde(default)]
+    orders: u32,
+    #[serde(default)]
+    repeat_days: u32,
+    #[serde(default)]
+    net_spend_cents: i64,
+    first_order_at: Option<String>,
+    last_order_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PopulationFile {
+    as_of: String,
+    rows: Vec<RowFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowFile {
+    customer_id: String,
+    orders: u32,
+    #[serde(default)]
+    repeat_days: u32,
+    first_order: Option<String>,
+    last_order: Option<String>,
+    net_spend_cents: i64,
+}
+
+fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+fn time_of(field: &str, text: &Option<String>) -> anyhow::Result<Option<Millis>> {
+    match text {
+        None => Ok(None),
+        Some(t) => parse_rfc3339(t)
+            .map(Some)
+            .with_context(|| format!("{field} `{t}` is not an RFC 3339 time")),
+    }
+}
+
+/// The events of every `--event`: a file (one event, a list, or
+/// `{"events": [...]}`), a folder of `.json` files in name order, or `-`.
+fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
+    let mut values = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            values.push(("stdin".to_string(), serde_json::from_str(&text)?));
+        } else if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "json"))
+                .collect();
+            files.sort();
+            for f in files {
+                values.push((f.display().to_string(), read_json(&f)?));
+            }
+        } else {
+            values.push((p.display().to_string(), read_json(p)?));
+        }
+    }
+    let mut events = Vec::new();
+    for (from, v) in values {
+        let list = match v {
+            Value::Array(list) => list,
+            Value::Object(ref o) if o.contains_key("events") => {
+                o["events"].as_array().cloned().unwrap_or_default()
+            }
+            other => vec![other],
+        };
+        for (i, v) in list.iter().enumerate() {
+            let e = parse_event(v, "").map_err(|errors| {
+                let why: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                anyhow::anyhow!("{from}, event {i}: {}", why.join("; "))
+            })?;
+            events.push(e);
+        }
+    }
+    Ok(events)
+}
+
+/// The customer store of a local run: the one customer, their orders and
+/// balance, as `customers.*` answers them.
+struct Local {
+    customer: Mutex<Customer>,
+    orders: Mutex<Vec<Order>>,
+}
+
+impl HostServices for Local {
+    fn customer<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, Option<Customer>> {
+        let c = self.customer.lock().unwrap().clone();
+        Box::pin(async move { Ok((c.id == id).then_some(c)) })
+    }
+    fn orders<'a>(&'a self, _: &'a str, id: &'a str, limit: u32) -> HostFuture<'a, Vec<Order>> {
+        let mine = self.customer.lock().unwrap().id == id;
+        let mut list = if mine {
+            self.orders.lock().unwrap().clone()
+        } else {
+            Vec::new()
+        };
+        list.reverse();
+        list.truncate(limit as usize);
+        Box::pin(async move { Ok(list) })
+    }
+    fn points_balance<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, i64> {
+        let c = self.customer.lock().unwrap();
+        let balance = if c.id == id { c.points_balance } else { 0 };
+        Box::pin(async move { Ok(balance) })
+    }
+}
+
+/// The component and manifest to run: a folder is checked and built.
+fn component(args: &RunArgs) -> anyhow::Result<(Vec<u8>, Manifest)> {
+    let (wasm, manifest_path) = if args.target.is_dir() {
+        let manifest = args.target.join("plugin.toml");
+        super::check_manifest(&manifest)?;
+        let wasm = clientele_plugin_build::build(&args.target, None)?;
+        (wasm, manifest)
+    } else {
+        let beside = args
+            .target
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("plugin.toml");
+        (args.target.clone(), args.manifest.clone().unwrap_or(beside))
+    };
+    let manifest = super::check_manifest(&manifest_path)?;
+    let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    Ok((bytes, manifest))
+}
+
+/// What a run did: one JSON record per call (what `--json` prints).
+pub struct Ran {
+    /// Every call succeeded.
+    pub ok: bool,
+    pub records: Vec<Value>,
+}
+
+/// Runs the plugin, printing as it goes (`--json`: the records).
+pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
+    let (bytes, manifest) = component(&args)?;
+    let config = match &args.config {
+        Some(p) => read_json(p)?,
+        None => json!({}),
+    };
+    if let Err(errors) = check_config(&manifest.config_schema, &config) {
+        let why: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        bail!(
+            "the config does not fit the plugin's schema: {}",
+            why.join("; ")
+        );
+    }
+    let scratch = tempfile::tempdir()?;
+    let runtime = Runtime::new(scratch.path(), Limits::HOST_MAX)?;
+    let id = format!("{}@{}", manifest.name, manifest.version);
+    let plugin = runtime
+        .publish(&id, "local", &bytes, &manifest)
+        .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
+    let customer = customer_of(args.customer.as_deref())?;
+    let mut state: HashMap<String, Vec<u8>> = match &args.state {
+        Some(p) => state_of(&read_json(p)?)?,
+        None => HashMap::new(),
+    };
+    let local = Arc::new(Local {
+        customer: Mutex::new(customer),
+        orders: Mutex::new(Vec::new()),
+    });
+    let services: Arc<dyn HostServices> = local.clone();
+    let mut out = Printer {
+        json: args.json,
+        records: Vec::new(),
+    };
+    out.plugin(&plugin, &manifest);
+
+    // A population model first, where the world has one.
+    let mut model = Vec::new();
+    if matches!(plugin.world, World::Segmenter | World::ChurnRescue) && args.fit {
+        let path = args
+            .population
+            .as_deref()
+            .context("--fit needs --population FILE ({\"as_of\", \"rows\": [...]})")?;
+        let population = population_of(&read_json(path)?)?;
+        let input = CallInput::new("local", "local", &id, None, &services).with_pii(args.pii);
+        let trace = input.trace.clone();
+        let started = Instant::now();
+        let fitted = runtime.fit(&plugin, input, &config.to_string(), &population);
+        let report = Report::new(started, &trace, &plugin.limits, true);
+        match fitted {
+            Ok(f) => {
+                model = f.value.model.clone();
+                let summary: Value = serde_json::from_str(&f.value.summary).unwrap_or(Value::Null);
+                out.fitted(population.rows.len(), model.len(), &summary, &report);
+            }
+            Err(e) => {
+                out.failed("fit", e.code(), &e.to_string(), &report);
+                return Ok(Ran {
+                    ok: false,
+                    records: out.records,
+                });
+            }
+        }
+    }
+    let surveys: Surveys = match &args.survey {
+        Some(p) => {
+            let s: Survey = serde_json::from_value(read_json(p)?)
+                .with_context(|| format!("{} is not a survey", p.display()))?;
+            HashMap::from([(("local".to_string(), s.id.clone()), s)])
+        }
+        None => HashMap::new(),
+    };
+
+    let events = read_events(&args.events)?;
+    if events.is_empty() {
+        bail!("no events to run: pass --event FILE (or a folder of them, or - for stdin)");
+    }
+    let mut all_ok = true;
+    let mut days: BTreeSet<i64> = BTreeSet::new();
+    for e in &events {
+        let order_total = record_facts(&local, e, &mut days);
+        if !worlds::concerns(plugin.world, e, "local", &surveys) {
+            out.skipped(e);
+            continue;
+        }
+        let customer = local.customer.lock().unwrap().clone();
+        let loaded = match plugin.world {
+            World::Segmenter => Loaded::Segmenter {
+                model: model.clone(),
+                memberships: HashMap::new(),
+            },
+            World::ChurnRescue => Loaded::ChurnRescue {
+                model: model.clone(),
+                flows: HashMap::new(),
+            },
+            _ => Loaded::Nothing,
+        };
+        let input = CallInput::new("local", "local", &id, Some(&e.id), &services)
+            .with_state(StateBuffer::new(state.clone()))
+            .with_pii(args.pii);
+        let trace = input.trace.clone();
+        let config_text = config.to_string();
+        let call = CallArgs {
+            plugin: &plugin,
+            config: &config_text,
+            loaded: &loaded,
+            customer: &customer,
+            event: e,
+            order_total,
+            surveys: &surveys,
+            store: "local",
+        };
+        let started = Instant::now();
+        let result = worlds::decide(plugin.world, &runtime, call, input);
+        let report = Report::new(started, &trace, &plugin.limits, false);
+        match result {
+            Ok(done) => {
+                for (k, v) in &done.state.writes {
+                    match v {
+                        Some(v) => state.insert(k.clone(), v.clone()),
+                        None => state.remove(k),
+                    };
+                }
+                if let Decision::Ledger(ops) = &done.value {
+                    apply_ledger(&local, ops);
+                }
+                let decision = worlds::compared(&done);
+                out.decided(e, &decision, &state, &report);
+            }
+            Err(err) => {
+                all_ok = false;
+                out.failed(&e.id, err.code(), &err.to_string(), &report);
+            }
+        }
+    }
+    Ok(Ran {
+        ok: all_ok,
+        records: out.records,
+    })
+}
+
+/// What the host records before a plugin sees an event: the customer's
+/// order stats. Returns the refunded order's total for a refund.
+fn record_facts(local: &Local, e: &Event, days: &mut BTreeSet<i64>) -> Option<i64> {
+    let mut c = local.customer.lock().unwrap();
+    if c.id.is_empty() || c.id != e.customer_id {
+        c.id = e.customer_id.clone();
+    }
+    match &e.kind {
+        EventKind::OrderPlaced {
+            order_id,
+            total_cents,
+            currency,
+            ..
+        } => {
+            let mut orders = local.orders.lock().unwrap();
+            if orders.iter().any(|o| o.order_id == *order_id) {
+                return None;
+            }
+            orders.push(Order {
+                order_id: order_id.clone(),
+                total_cents: *total_cents,
+                currency: currency.clone(),
+                placed_at: e.occurred_at,
+                refunded_cents: 0,
+            });
+            let s = &mut c.stats;
+            s.orders += 1;
+            s.net_spend_cents += total_cents;
+            s.first_order_at = Some(
+                s.first_order_at
+                    .map_or(e.occurred_at, |t| t.min(e.occurred_at)),
+            );
+            s.last_order_at = Some(
+                s.last_order_at
+                    .map_or(e.occurred_at, |t| t.max(e.occurred_at)),
+            );
+            days.insert(utc_day(e.occurred_at));
+            s.repeat_days = s.repeat_days.max(days.len().saturating_sub(1) as u32);
+            None
+        }
+        EventKind::OrderRefunded {
+            order_id,
+            refund_cents,
+        } => {
+            let mut orders = local.orders.lock().unwrap();
+            let order = orders.iter_mut().find(|o| o.order_id == *order_id)?;
+            let refund = (*refund_cents).min(order.total_cents - order.refunded_cents);
+            order.refunded_cents += refund;
+            c.stats.net_spend_cents -= refund;
+            Some(order.total_cents)
+        }
+        _ => None,
+    }
+}
+
+/// A point-rules decision on the local balance, as the ledger applies it.
+fn apply_ledger(local: &Local, ops: &[LedgerOp]) {
+    let mut c = local.customer.lock().unwrap();
+    for op in ops {
+        match op {
+            LedgerOp::Earn { points, .. } => c.points_balance += points,
+            LedgerOp::Deduct { points, .. } => {
+                c.points_balance -= (*points).min(c.points_balance.max(0))
+            }
+            LedgerOp::SetTier { tier } => c.tier = tier.clone(),
+        }
+    }
+}
+
+fn customer_of(path: Option<&Path>) -> anyhow::Result<Customer> {
+    let f: CustomerFile = match path {
+        Some(p) => serde_json::from_value(read_json(p)?)
+            .with_context(|| format!("{} is not a customer", p.display()))?,
+        None => CustomerFile::default(),
+    };
+    Ok(Customer {
+        id: f.id.unwrap_or_default(),
+        email: f.email,
+        phone: f.phone,
+        name: f.name,
+        birthday: f.birthday,
+        tags: f.tags,
+        attributes: if f.attributes.is_null() {
+            json!({})
+        } else {
+            f.attributes
+        },
+        tier: f.tier,
+        points_balance: f.points_balance,
+        stats: CustomerStats {
+            orders: f.stats.orders,
+            repeat_days: f.stats.repeat_days,
+            net_spend_cents: f.stats.net_spend_cents,
+            first_order_at: time_of("stats.first_order_at", &f.stats.first_order_at)?,
+            last_order_at: time_of("stats.last_order_at", &f.stats.last_order_at)?,
+        },
+    })
+}
+
+/// `{"key": "text"}` or `{"key": [bytes]}`.
+fn state_of(v: &Value) -> anyhow::Result<HashMap<String, Vec<u8>>> {
+    let obj = v
+        .as_object()
+        .context("--state must be a JSON object of key → text or byte array")?;
+    obj.iter()
+        .map(|(k, v)| {
+            let bytes = match v {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Array(list) => list
+                    .iter()
+                    .map(|b| b.as_u64().filter(|b| *b < 256).map(|b| b as u8))
+                    .collect::<Option<Vec<u8>>>()
+                    .with_context(|| format!("state `{k}`: bytes must be 0-255"))?,
+                _ => bail!("state `{k}` must be a string or a byte array"),
+            };
+            Ok((k.clone(), bytes))
+        })
+        .collect()
+}
+
+fn population_of(v: &Value) -> anyhow::Result<rt::Population> {
+    let f: PopulationFile =
+        serde_json::from_value(v.clone()).context("the population is not {\"as_of\", \"rows\"}")?;
+    let as_of = parse_rfc3339(&f.as_of).context("population as_of is not an RFC 3339 time")?;
+    let mut rows = Vec::new();
+    for (i, r) in f.rows.into_iter().enumerate() {
+        rows.push(rt::PopulationRow {
+            customer_id: r.customer_id,
+            orders: r.orders,
+            repeat_days: r.repeat_days,
+            first_order: time_of(&format!("rows[{i}].first_order"), &r.first_order)?,
+            last_order: time_of(&format!("rows[{i}].last_order"), &r.last_order)?,
+            net_spend_cents: r.net_spend_cents,
+        });
+    }
+    Ok(rt::Population { as_of, rows })
+}
+
+/// What a call used, against its limits.
+struct Report {
+    elapsed_us: u128,
+    fuel: u64,
+    fuel_limit: u64,
+    memory_peak_bytes: usize,
+    memory_limit_bytes: usize,
+    lines: Vec<rt::LogLine>,
+}
+
+impl Report {
+    fn new(started: Instant, trace: &rt::Trace, limits: &Limits, fit: bool) -> Report {
+        Report {
+            elapsed_us: started.elapsed().as_micros(),
+            fuel: trace.fuel(),
+            fuel_limit: if fit { limits.fit_fuel } else { limits.fuel },
+            memory_peak_bytes: trace.memory_peak_bytes(),
+            memory_limit_bytes: limits.memory_mib as usize * 1024 * 1024,
+            lines: trace.lines(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"elapsed_us": self.elapsed_us, "fuel": self.fuel, "fuel_limit": self.fuel_limit,
+            "memory_peak_bytes": self.memory_peak_bytes,
+            "memory_limit_bytes": self.memory_limit_bytes, "logs": self.lines})
+    }
+
+    fn human(&self) -> String {
+        format!(
+            "{} µs, {} of {} fuel, memory {:.1} of {} MiB",
+            self.elapsed_us,
+            self.fuel,
+            self.fuel_limit,
+            self.memory_peak_bytes as f64 / 1048576.0,
+            self.memory_limit_bytes / 1048576
+        )
+    }
+}
+
+/// Writes what happened: for a person, or one JSON object per line; and
+/// keeps the JSON records.
+struct Printer {
+    json: bool,
+    records: Vec<Value>,
+}
+
+impl Printer {
+    /// Keeps a record (printing it for `--json`); answers whether to write
+    /// it for a person too.
+    fn keep(&mut self, record: Value) -> bool {
+        if self.json {
+            println!("{record}");
+        }
+        self.records.push(record);
+        !self.json
+    }
+
+    fn plugin(&mut self, p: &Plugin, m: &Manifest) {
+        if !self.json {
+            println!(
+                "{}@{} ({}), limits: {} fuel per call, {} MiB, {} ms backstop",
+                m.name, m.version, p.world, p.limits.fuel, p.limits.memory_mib, p.limits.timeout_ms
+            );
+        }
+    }
+
+    fn lines(&self, r: &Report) {
+        for l in &r.lines {
+            let prefix = if l.stream == "log" {
+                l.level.clone()
+            } else {
+                l.stream.clone()
+            };
+            for line in l.message.lines() {
+                println!("  {prefix:>6} │ {line}");
+            }
+        }
+    }
+
+    fn fitted(&mut self, customers: usize, model_bytes: usize, summary: &Value, r: &Report) {
+        let mut v = json!({"call": "fit", "status": "ok", "customers": customers,
+            "model_bytes": model_bytes, "summary": summary});
+        merge(&mut v, r.json());
+        if self.keep(v) {
+            println!("fit over {customers} customers: ok, {}", r.human());
+            self.lines(r);
+            println!("  model: {model_bytes} bytes; summary: {summary}");
+        }
+    }
+
+    fn skipped(&mut self, e: &Event) {
+        if self.keep(json!({"event": e.id, "status": "not_concerned"})) {
+            println!(
+                "event {} ({}): not this world's business; no call",
+                e.id, e.event_type
+            );
+        }
+    }
+
+    fn decided(
+        &mut self,
+        e: &Event,
+        decision: &Value,
+        state: &HashMap<String, Vec<u8>>,
+        r: &Report,
+    ) {
+        let state: BTreeMap<&String, String> = state
+            .iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let mut v = json!({"event": e.id, "status": "ok", "decision": decision["decision"],
+            "state": state});
+        if let Some(messages) = decision.get("messages") {
+            v["messages"] = messages.clone();
+        }
+        merge(&mut v, r.json());
+        if self.keep(v) {
+            println!(
+                "event {} ({}, customer {}, {}): ok, {}",
+                e.id,
+                e.event_type,
+                e.customer_id,
+                to_rfc3339(e.occurred_at),
+                r.human()
+            );
+            self.lines(r);
+            let pretty = serde_json::to_string_pretty(decision).unwrap_or_default();
+            for line in pretty.lines() {
+                println!("  {line}");
+            }
+            if !state.is_empty() {
+                println!("  state: {state:?}");
+            }
+        }
+    }
+
+    fn failed(&mut self, what: &str, code: &str, message: &str, r: &Report) {
+        let mut v = json!({"event": what, "status": "failed",
+            "error": {"code": code, "message": message}});
+        merge(&mut v, r.json());
+        if self.keep(v) {
+            println!("{what}: FAILED ({code}), {}", r.human());
+            self.lines(r);
+            for line in message.lines() {
+                println!("  {line}");
+            }
+        }
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
+    }
+}
