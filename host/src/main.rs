@@ -147,6 +147,43 @@ enum PluginCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Run a plugin version over a store's recorded events (read from a
+    /// server over the API, read-only) into a scratch ledger, and print per
+    /// customer where it decides differently from what is live.
+    Replay {
+        /// A plugin folder (checked and built first) or a .wasm component.
+        target: PathBuf,
+        /// The plugin.toml of a .wasm (default: the one beside it).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(
+            long,
+            env = "CLIENTELE_SERVER",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server: String,
+        /// The store's API key (or the admin token).
+        #[arg(long, env = "CLIENTELE_API_KEY", hide_env_values = true)]
+        key: String,
+        #[arg(long)]
+        store: String,
+        /// The live install to compare with (default: the store's enabled
+        /// install of the plugin's world).
+        #[arg(long)]
+        install: Option<String>,
+        /// Only events that occurred at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// The config to replay with (default: the live install's).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check, build (a folder) and upload a plugin to a server.
     Publish {
         /// A plugin folder, or a .wasm with its plugin.toml beside it.
@@ -363,6 +400,36 @@ async fn main() -> anyhow::Result<()> {
                 body["world"].as_str().unwrap_or("?"),
                 body["sha256"].as_str().unwrap_or("?")
             );
+            Ok(())
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Replay {
+                    target,
+                    manifest,
+                    server,
+                    key,
+                    store,
+                    install,
+                    since,
+                    limit,
+                    config,
+                    json,
+                },
+        } => {
+            clientele::devkit::replay::replay(clientele::devkit::replay::ReplayArgs {
+                target,
+                manifest,
+                server,
+                token: key,
+                store,
+                install,
+                since,
+                limit: limit as usize,
+                config,
+                json,
+            })
+            .await?;
             Ok(())
         }
         Command::Wit { out } => {

@@ -378,3 +378,83 @@ fn run_shows_failures_and_checks_the_manifest_first() {
     assert!(err.contains("would be refused when published"), "{err}");
     assert!(err.contains("colour"), "{err}");
 }
+
+/// `plugin replay` runs a version over a store's recorded events, read
+/// over the API, and names exactly the events it would decide otherwise;
+/// the store is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_names_exactly_the_events_a_version_would_decide_otherwise() {
+    use clientele::devkit::replay::{replay, ReplayArgs};
+    let s = TestServer::start().await;
+    s.publish_points_basic("1.0.0").await;
+    let key = s.store("live").await;
+    s.install("live", &key, "points-basic", "1.0.0", json!({}))
+        .await;
+    s.events_wait(
+        "live",
+        &key,
+        vec![
+            order("o1", "c1", "2026-03-05T10:00:00Z", 15_000),
+            order("o2", "c2", "2026-03-05T11:00:00Z", 2_000),
+            order("o3", "c1", "2026-03-06T10:00:00Z", 3_000),
+            event("k1", "checkin", "c3", "2026-03-06T10:00:00Z", json!({})),
+        ],
+    )
+    .await;
+    let before = s.points("live", &key, "c1").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("points_basic.wasm");
+    std::fs::copy(guests::POINTS_BASIC, &wasm).unwrap();
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        repo_file("plugins/points-basic/plugin.toml"),
+    )
+    .unwrap();
+    let bonus = dir.path().join("bonus.json");
+    std::fs::write(&bonus, r#"{"first_order_bonus": 50}"#).unwrap();
+    let args = |config: Option<std::path::PathBuf>| ReplayArgs {
+        target: wasm.clone(),
+        manifest: None,
+        server: s.base.clone(),
+        token: key.clone(),
+        store: "live".into(),
+        install: None,
+        since: None,
+        limit: 1000,
+        config,
+        json: true,
+    };
+    // The live config again: nothing differs.
+    let same = replay(args(None)).await.unwrap();
+    assert_eq!(same.events, 4);
+    assert!(same.differences.is_empty(), "{}", same.report);
+    // A first-order bonus: each customer's first order, and nothing else.
+    let r = replay(args(Some(bonus))).await.unwrap();
+    let differing: Vec<(&str, Vec<&str>)> = r
+        .differences
+        .iter()
+        .map(|(c, list)| {
+            (
+                c.as_str(),
+                list.iter().map(|(e, _, _)| e.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        differing,
+        [("c1", vec!["o1"]), ("c2", vec!["o2"])],
+        "{}",
+        r.report
+    );
+    let (_, live, replayed) = &r.differences["c1"][0];
+    assert_eq!(live, &json!([{"earn": 150}]), "{}", r.report);
+    assert_eq!(
+        replayed,
+        &json!([{"earn": 150}, {"earn": 50}]),
+        "{}",
+        r.report
+    );
+    // Read-only.
+    assert_eq!(s.points("live", &key, "c1").await, before);
+}

@@ -204,6 +204,77 @@ pub async fn get_one(
     }
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only events after this `seq` (the last one of the previous page).
+    #[serde(default)]
+    after: i64,
+    /// Only events that occurred at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Events per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// An event as recorded, with the outcome of every install that ran on it.
+#[derive(Serialize, ToSchema)]
+pub struct EventRecord {
+    /// Its place in the store's arrival order (page with `after`).
+    pub seq: i64,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub customer_id: String,
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: i64,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: i64,
+    pub status: crate::domain::states::EventStatus,
+    pub installs: Vec<crate::db::outcomes::Outcome>,
+}
+
+/// The store's events in arrival order, with their outcomes, paged
+#[utoipa::path(get, path = "/v1/stores/{store}/events", operation_id = "listEvents", tag = "events",
+    params(StorePath, EventsQuery), responses((status = 200, body = Vec<EventRecord>)))]
+pub async fn list(
+    scope: StoreScope,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<EventRecord>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 1000"));
+    }
+    let since = match q.since.as_deref() {
+        None => i64::MIN,
+        Some(t) => crate::domain::time::parse_rfc3339(t)
+            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 time"))?,
+    };
+    let mut conn = scope.conn().await?;
+    let list = crate::db::events::recorded(&mut conn, &scope.store, q.after, since, limit).await?;
+    let ids: Vec<&str> = list.iter().map(|r| r.event.id.as_str()).collect();
+    let mut outcomes = crate::db::outcomes::for_events(&mut conn, &scope.store, &ids).await?;
+    Ok(Json(
+        list.iter()
+            .map(|r| EventRecord {
+                seq: r.seq,
+                id: r.event.id.clone(),
+                event_type: r.event.event_type.clone(),
+                customer_id: r.event.customer_id.clone(),
+                occurred_at: r.event.occurred_at,
+                data: r.event.data.clone(),
+                received_at: r.received_at,
+                status: r.status,
+                installs: outcomes.remove(&r.event.id).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(service::openapi))
         .routes(routes!(stores::create, stores::list))
         .routes(routes!(customers::get, customers::put))
-        .routes(routes!(events::post))
+        .routes(routes!(events::post, events::list))
         .routes(routes!(events::get_one))
         .routes(routes!(installs::create, installs::list))
         .routes(routes!(installs::update, installs::get_one))

@@ -234,3 +234,53 @@ pub async fn requeue(conn: &mut Conn, store: &str, ids: &[&str]) -> DbResult<()>
     }
     Ok(())
 }
+
+/// An event as recorded, with where it is.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub seq: i64,
+    pub event: Event,
+    pub received_at: Millis,
+    pub status: EventStatus,
+}
+
+/// The store's events in arrival order: after `after` (a seq), occurred
+/// at or after `since`, at most `limit`.
+pub async fn recorded(
+    conn: &mut Conn,
+    store: &str,
+    after: i64,
+    since: Millis,
+    limit: u32,
+) -> DbResult<Vec<Recorded>> {
+    let rows = sqlx::query(&format!(
+        "SELECT seq, id, type, customer_id, occurred_at, data, received_at, status
+         FROM events WHERE store_id = $1 AND seq > $2 AND occurred_at >= $3
+         ORDER BY seq LIMIT {limit}"
+    ))
+    .bind(store)
+    .bind(after)
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let seq: i64 = r.try_get("seq")?;
+        let parsed = from_stored(
+            r.try_get("id")?,
+            r.try_get("type")?,
+            r.try_get("customer_id")?,
+            r.try_get("occurred_at")?,
+            json_col(r.try_get("data")?, serde_json::json!({})),
+        );
+        if let Ok(event) = parsed {
+            out.push(Recorded {
+                seq,
+                event,
+                received_at: r.try_get("received_at")?,
+                status: super::state_col(r, "status", EventStatus::parse)?,
+            });
+        }
+    }
+    Ok(out)
+}

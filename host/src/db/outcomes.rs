@@ -45,6 +45,35 @@ pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Ve
     rows.iter().map(read).collect()
 }
 
+/// The outcomes of these events of the store, by event id.
+pub async fn for_events(
+    conn: &mut Conn,
+    store: &str,
+    events: &[&str],
+) -> DbResult<std::collections::HashMap<String, Vec<Outcome>>> {
+    use sqlx::Row;
+    let mut out: std::collections::HashMap<String, Vec<Outcome>> = Default::default();
+    for chunk in events.chunks(super::bulk::CHUNK) {
+        let sql = super::bulk::with_list(
+            conn,
+            "SELECT event_id, install_id, plugin, status, error_code, error, effects, elapsed_us,
+               fuel, logs FROM outcomes WHERE store_id = $1 AND event_id IN ($list)
+             ORDER BY created_at, install_id",
+            1,
+            chunk.len(),
+        );
+        let rows = super::bulk::bind_list(sqlx::query(&sql).bind(store), chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            out.entry(r.try_get("event_id")?)
+                .or_default()
+                .push(read(r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Stores the outcomes of a batch: `(store, event, outcome)`. A row that
 /// exists already is an error: the batch must then not commit.
 pub async fn insert_many(

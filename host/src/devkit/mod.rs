@@ -3,6 +3,7 @@
 //! the way publishing does, running a plugin locally as the host would
 //! (`run`), publishing to a server, and the contract as files.
 
+pub mod replay;
 pub mod run;
 pub mod scaffold;
 

@@ -98,7 +98,7 @@ struct RowFile {
     net_spend_cents: i64,
 }
 
-fn read_json(path: &Path) -> anyhow::Result<Value> {
+pub(super) fn read_json(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
@@ -158,50 +158,62 @@ fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
     Ok(events)
 }
 
-/// The customer store of a local run: the one customer, their orders and
-/// balance, as `customers.*` answers them.
+/// The customers of a local run, their orders and balances, as
+/// `customers.*` answers them.
+#[derive(Default)]
 struct Local {
-    customer: Mutex<Customer>,
-    orders: Mutex<Vec<Order>>,
+    customers: Mutex<HashMap<String, Customer>>,
+    orders: Mutex<HashMap<String, Vec<Order>>>,
 }
 
 impl HostServices for Local {
     fn customer<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, Option<Customer>> {
-        let c = self.customer.lock().unwrap().clone();
-        Box::pin(async move { Ok((c.id == id).then_some(c)) })
+        let c = self.customers.lock().unwrap().get(id).cloned();
+        Box::pin(async move { Ok(c) })
     }
     fn orders<'a>(&'a self, _: &'a str, id: &'a str, limit: u32) -> HostFuture<'a, Vec<Order>> {
-        let mine = self.customer.lock().unwrap().id == id;
-        let mut list = if mine {
-            self.orders.lock().unwrap().clone()
-        } else {
-            Vec::new()
-        };
+        let mut list = self
+            .orders
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
         list.reverse();
         list.truncate(limit as usize);
         Box::pin(async move { Ok(list) })
     }
     fn points_balance<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, i64> {
-        let c = self.customer.lock().unwrap();
-        let balance = if c.id == id { c.points_balance } else { 0 };
+        let balance = self
+            .customers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map_or(0, |c| c.points_balance);
         Box::pin(async move { Ok(balance) })
     }
 }
 
-/// The component and manifest to run: a folder is checked and built.
-fn component(args: &RunArgs) -> anyhow::Result<(Vec<u8>, Manifest)> {
-    let (wasm, manifest_path) = if args.target.is_dir() {
-        let manifest = args.target.join("plugin.toml");
+/// The component and manifest to run: a folder is checked and built; a
+/// `.wasm`'s manifest is `manifest` or the one beside it.
+pub(super) fn component(
+    target: &Path,
+    manifest: Option<&Path>,
+) -> anyhow::Result<(Vec<u8>, Manifest)> {
+    let (wasm, manifest_path) = if target.is_dir() {
+        let manifest = target.join("plugin.toml");
         super::check_manifest(&manifest)?;
-        let wasm = clientele_plugin_build::build(&args.target, None)?;
+        let wasm = clientele_plugin_build::build(target, None)?;
         (wasm, manifest)
     } else {
-        let beside = args
-            .target
+        let beside = target
             .parent()
             .unwrap_or(Path::new("."))
             .join("plugin.toml");
-        (args.target.clone(), args.manifest.clone().unwrap_or(beside))
+        (
+            target.to_path_buf(),
+            manifest.map_or(beside, Path::to_path_buf),
+        )
     };
     let manifest = super::check_manifest(&manifest_path)?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
@@ -215,141 +227,319 @@ pub struct Ran {
     pub records: Vec<Value>,
 }
 
-/// Runs the plugin, printing as it goes (`--json`: the records).
-pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
-    let (bytes, manifest) = component(&args)?;
-    let config = match &args.config {
-        Some(p) => read_json(p)?,
-        None => json!({}),
-    };
-    if let Err(errors) = check_config(&manifest.config_schema, &config) {
-        let why: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
-        bail!(
-            "the config does not fit the plugin's schema: {}",
-            why.join("; ")
-        );
-    }
-    let scratch = tempfile::tempdir()?;
-    let runtime = Runtime::new(scratch.path(), Limits::HOST_MAX)?;
-    let id = format!("{}@{}", manifest.name, manifest.version);
-    let plugin = runtime
-        .publish(&id, "local", &bytes, &manifest)
-        .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
-    let customer = customer_of(args.customer.as_deref())?;
-    let mut state: HashMap<String, Vec<u8>> = match &args.state {
-        Some(p) => state_of(&read_json(p)?)?,
-        None => HashMap::new(),
-    };
-    let local = Arc::new(Local {
-        customer: Mutex::new(customer),
-        orders: Mutex::new(Vec::new()),
-    });
-    let services: Arc<dyn HostServices> = local.clone();
-    let mut out = Printer {
-        json: args.json,
-        records: Vec::new(),
-    };
-    out.plugin(&plugin, &manifest);
+/// A plugin loaded for local calls, with the customers, their state and
+/// the model the calls see, kept from one call to the next.
+pub(super) struct Session {
+    runtime: Runtime,
+    _scratch: tempfile::TempDir,
+    pub plugin: Arc<Plugin>,
+    id: String,
+    config: String,
+    local: Arc<Local>,
+    services: Arc<dyn HostServices>,
+    states: HashMap<String, HashMap<String, Vec<u8>>>,
+    days: HashMap<String, BTreeSet<i64>>,
+    model: Vec<u8>,
+    pub surveys: Surveys,
+    pii: bool,
+}
 
-    // A population model first, where the world has one.
-    let mut model = Vec::new();
-    if matches!(plugin.world, World::Segmenter | World::ChurnRescue) && args.fit {
-        let path = args
-            .population
-            .as_deref()
-            .context("--fit needs --population FILE ({\"as_of\", \"rows\": [...]})")?;
-        let population = population_of(&read_json(path)?)?;
-        let input = CallInput::new("local", "local", &id, None, &services).with_pii(args.pii);
+/// One call of a session.
+pub(super) struct Called {
+    /// What it decided (`worlds::compared`), or its failure's code and
+    /// message.
+    pub result: Result<Value, (String, String)>,
+    pub report: Report,
+}
+
+impl Session {
+    /// Checks the component as publishing would and the config as an
+    /// install would.
+    pub fn new(
+        bytes: &[u8],
+        manifest: &Manifest,
+        config: &Value,
+        pii: bool,
+    ) -> anyhow::Result<Session> {
+        if let Err(errors) = check_config(&manifest.config_schema, config) {
+            let why: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            bail!(
+                "the config does not fit the plugin's schema: {}",
+                why.join("; ")
+            );
+        }
+        let scratch = tempfile::tempdir()?;
+        let runtime = Runtime::new(scratch.path(), Limits::HOST_MAX)?;
+        let id = format!("{}@{}", manifest.name, manifest.version);
+        let plugin = runtime
+            .publish(&id, "local", bytes, manifest)
+            .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
+        let local = Arc::new(Local::default());
+        Ok(Session {
+            runtime,
+            _scratch: scratch,
+            plugin,
+            id,
+            config: config.to_string(),
+            services: local.clone(),
+            local,
+            states: HashMap::new(),
+            days: HashMap::new(),
+            model: Vec::new(),
+            surveys: HashMap::new(),
+            pii,
+        })
+    }
+
+    /// Starts a customer from what is known of them.
+    pub fn seed(&mut self, customer: Customer, state: HashMap<String, Vec<u8>>) {
+        self.states.insert(customer.id.clone(), state);
+        self.local
+            .customers
+            .lock()
+            .unwrap()
+            .insert(customer.id.clone(), customer);
+    }
+
+    pub fn state_of(&self, customer: &str) -> HashMap<String, Vec<u8>> {
+        self.states.get(customer).cloned().unwrap_or_default()
+    }
+
+    /// Fits the population model; keeps it for the calls after.
+    pub fn fit(
+        &mut self,
+        population: &rt::Population,
+    ) -> (Result<Value, (String, String)>, Report) {
+        let input =
+            CallInput::new("local", "local", &self.id, None, &self.services).with_pii(self.pii);
         let trace = input.trace.clone();
         let started = Instant::now();
-        let fitted = runtime.fit(&plugin, input, &config.to_string(), &population);
-        let report = Report::new(started, &trace, &plugin.limits, true);
+        let fitted = self
+            .runtime
+            .fit(&self.plugin, input, &self.config, population);
+        let report = Report::new(started, &trace, &self.plugin.limits, true);
         match fitted {
             Ok(f) => {
-                model = f.value.model.clone();
+                self.model = f.value.model.clone();
                 let summary: Value = serde_json::from_str(&f.value.summary).unwrap_or(Value::Null);
-                out.fitted(population.rows.len(), model.len(), &summary, &report);
+                let v = json!({"customers": population.rows.len(),
+                    "model_bytes": self.model.len(), "summary": summary});
+                (Ok(v), report)
             }
-            Err(e) => {
-                out.failed("fit", e.code(), &e.to_string(), &report);
-                return Ok(Ran {
-                    ok: false,
-                    records: out.records,
-                });
-            }
+            Err(e) => (Err((e.code().to_string(), e.to_string())), report),
         }
     }
-    let surveys: Surveys = match &args.survey {
-        Some(p) => {
-            let s: Survey = serde_json::from_value(read_json(p)?)
-                .with_context(|| format!("{} is not a survey", p.display()))?;
-            HashMap::from([(("local".to_string(), s.id.clone()), s)])
-        }
-        None => HashMap::new(),
-    };
 
-    let events = read_events(&args.events)?;
-    if events.is_empty() {
-        bail!("no events to run: pass --event FILE (or a folder of them, or - for stdin)");
-    }
-    let mut all_ok = true;
-    let mut days: BTreeSet<i64> = BTreeSet::new();
-    for e in &events {
-        let order_total = record_facts(&local, e, &mut days);
-        if !worlds::concerns(plugin.world, e, "local", &surveys) {
-            out.skipped(e);
-            continue;
+    /// Runs the plugin on one event as the host would: the host's facts
+    /// first, then the world's call(s); `None` when the event is not the
+    /// world's business.
+    pub fn call(&mut self, e: &Event) -> Option<Called> {
+        let order_total = self.record_facts(e);
+        if !worlds::concerns(self.plugin.world, e, "local", &self.surveys) {
+            return None;
         }
-        let customer = local.customer.lock().unwrap().clone();
-        let loaded = match plugin.world {
+        let customer = self
+            .local
+            .customers
+            .lock()
+            .unwrap()
+            .get(&e.customer_id)
+            .cloned()
+            .unwrap_or_default();
+        let loaded = match self.plugin.world {
             World::Segmenter => Loaded::Segmenter {
-                model: model.clone(),
+                model: self.model.clone(),
                 memberships: HashMap::new(),
             },
             World::ChurnRescue => Loaded::ChurnRescue {
-                model: model.clone(),
+                model: self.model.clone(),
                 flows: HashMap::new(),
             },
             _ => Loaded::Nothing,
         };
-        let input = CallInput::new("local", "local", &id, Some(&e.id), &services)
+        let state = self.state_of(&e.customer_id);
+        let input = CallInput::new("local", "local", &self.id, Some(&e.id), &self.services)
             .with_state(StateBuffer::new(state.clone()))
-            .with_pii(args.pii);
+            .with_pii(self.pii);
         let trace = input.trace.clone();
-        let config_text = config.to_string();
         let call = CallArgs {
-            plugin: &plugin,
-            config: &config_text,
+            plugin: &self.plugin,
+            config: &self.config,
             loaded: &loaded,
             customer: &customer,
             event: e,
             order_total,
-            surveys: &surveys,
+            surveys: &self.surveys,
             store: "local",
         };
         let started = Instant::now();
-        let result = worlds::decide(plugin.world, &runtime, call, input);
-        let report = Report::new(started, &trace, &plugin.limits, false);
-        match result {
+        let result = worlds::decide(self.plugin.world, &self.runtime, call, input);
+        let report = Report::new(started, &trace, &self.plugin.limits, false);
+        let result = match result {
             Ok(done) => {
+                let mut state = state;
                 for (k, v) in &done.state.writes {
                     match v {
                         Some(v) => state.insert(k.clone(), v.clone()),
                         None => state.remove(k),
                     };
                 }
+                self.states.insert(e.customer_id.clone(), state);
                 if let Decision::Ledger(ops) = &done.value {
-                    apply_ledger(&local, ops);
+                    self.apply_ledger(&e.customer_id, ops);
                 }
-                let decision = worlds::compared(&done);
-                out.decided(e, &decision, &state, &report);
+                Ok(worlds::compared(&done))
             }
-            Err(err) => {
+            Err(err) => Err((err.code().to_string(), err.to_string())),
+        };
+        Some(Called { result, report })
+    }
+
+    /// What the host records before a plugin sees an event: the customer's
+    /// order stats. Returns the refunded order's total for a refund.
+    fn record_facts(&mut self, e: &Event) -> Option<i64> {
+        let mut customers = self.local.customers.lock().unwrap();
+        let c = customers
+            .entry(e.customer_id.clone())
+            .or_insert_with(|| Customer {
+                id: e.customer_id.clone(),
+                attributes: json!({}),
+                ..Default::default()
+            });
+        let mut all = self.local.orders.lock().unwrap();
+        let orders = all.entry(e.customer_id.clone()).or_default();
+        match &e.kind {
+            EventKind::OrderPlaced {
+                order_id,
+                total_cents,
+                currency,
+                ..
+            } => {
+                if orders.iter().any(|o| o.order_id == *order_id) {
+                    return None;
+                }
+                orders.push(Order {
+                    order_id: order_id.clone(),
+                    total_cents: *total_cents,
+                    currency: currency.clone(),
+                    placed_at: e.occurred_at,
+                    refunded_cents: 0,
+                });
+                let s = &mut c.stats;
+                s.orders += 1;
+                s.net_spend_cents += total_cents;
+                s.first_order_at = Some(
+                    s.first_order_at
+                        .map_or(e.occurred_at, |t| t.min(e.occurred_at)),
+                );
+                s.last_order_at = Some(
+                    s.last_order_at
+                        .map_or(e.occurred_at, |t| t.max(e.occurred_at)),
+                );
+                let days = self.days.entry(e.customer_id.clone()).or_default();
+                days.insert(utc_day(e.occurred_at));
+                s.repeat_days = s.repeat_days.max(days.len().saturating_sub(1) as u32);
+                None
+            }
+            EventKind::OrderRefunded {
+                order_id,
+                refund_cents,
+            } => {
+                let order = orders.iter_mut().find(|o| o.order_id == *order_id)?;
+                let refund = (*refund_cents).min(order.total_cents - order.refunded_cents);
+                order.refunded_cents += refund;
+                c.stats.net_spend_cents -= refund;
+                Some(order.total_cents)
+            }
+            _ => None,
+        }
+    }
+
+    /// A point-rules decision on the local balance, as the ledger applies
+    /// it.
+    fn apply_ledger(&self, customer: &str, ops: &[LedgerOp]) {
+        let mut customers = self.local.customers.lock().unwrap();
+        let Some(c) = customers.get_mut(customer) else {
+            return;
+        };
+        for op in ops {
+            match op {
+                LedgerOp::Earn { points, .. } => c.points_balance += points,
+                LedgerOp::Deduct { points, .. } => {
+                    c.points_balance -= (*points).min(c.points_balance.max(0))
+                }
+                LedgerOp::SetTier { tier } => c.tier = tier.clone(),
+            }
+        }
+    }
+}
+
+/// Runs the plugin, printing as it goes (`--json`: the records).
+pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
+    let (bytes, manifest) = component(&args.target, args.manifest.as_deref())?;
+    let config = match &args.config {
+        Some(p) => read_json(p)?,
+        None => json!({}),
+    };
+    let mut session = Session::new(&bytes, &manifest, &config, args.pii)?;
+    let events = read_events(&args.events)?;
+    if events.is_empty() {
+        bail!("no events to run: pass --event FILE (or a folder of them, or - for stdin)");
+    }
+    let mut customer = customer_of(args.customer.as_deref())?;
+    if customer.id.is_empty() {
+        customer.id = events[0].customer_id.clone();
+    }
+    let state = match &args.state {
+        Some(p) => state_of(&read_json(p)?)?,
+        None => HashMap::new(),
+    };
+    session.seed(customer, state);
+    if let Some(p) = &args.survey {
+        let s: Survey = serde_json::from_value(read_json(p)?)
+            .with_context(|| format!("{} is not a survey", p.display()))?;
+        session.surveys = HashMap::from([(("local".to_string(), s.id.clone()), s)]);
+    }
+    let mut out = Printer {
+        json: args.json,
+        records: Vec::new(),
+    };
+    out.plugin(&session.plugin, &manifest);
+    let mut all_ok = true;
+    // A population model first, where the world has one.
+    if matches!(session.plugin.world, World::Segmenter | World::ChurnRescue) && args.fit {
+        let path = args
+            .population
+            .as_deref()
+            .context("--fit needs --population FILE ({\"as_of\", \"rows\": [...]})")?;
+        let population = population_of(&read_json(path)?)?;
+        match session.fit(&population) {
+            (Ok(v), report) => out.fitted(&v, &report),
+            (Err((code, message)), report) => {
+                out.failed("fit", &code, &message, &report);
                 all_ok = false;
-                out.failed(&e.id, err.code(), &err.to_string(), &report);
+            }
+        }
+    }
+    for e in &events {
+        match session.call(e) {
+            None => out.skipped(e),
+            Some(Called {
+                result: Ok(view),
+                report,
+            }) => {
+                let state = session.state_of(&e.customer_id);
+                out.decided(e, &view, &state, &report);
+            }
+            Some(Called {
+                result: Err((code, message)),
+                report,
+            }) => {
+                all_ok = false;
+                out.failed(&e.id, &code, &message, &report);
             }
         }
     }
@@ -357,75 +547,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
         ok: all_ok,
         records: out.records,
     })
-}
-
-/// What the host records before a plugin sees an event: the customer's
-/// order stats. Returns the refunded order's total for a refund.
-fn record_facts(local: &Local, e: &Event, days: &mut BTreeSet<i64>) -> Option<i64> {
-    let mut c = local.customer.lock().unwrap();
-    if c.id.is_empty() || c.id != e.customer_id {
-        c.id = e.customer_id.clone();
-    }
-    match &e.kind {
-        EventKind::OrderPlaced {
-            order_id,
-            total_cents,
-            currency,
-            ..
-        } => {
-            let mut orders = local.orders.lock().unwrap();
-            if orders.iter().any(|o| o.order_id == *order_id) {
-                return None;
-            }
-            orders.push(Order {
-                order_id: order_id.clone(),
-                total_cents: *total_cents,
-                currency: currency.clone(),
-                placed_at: e.occurred_at,
-                refunded_cents: 0,
-            });
-            let s = &mut c.stats;
-            s.orders += 1;
-            s.net_spend_cents += total_cents;
-            s.first_order_at = Some(
-                s.first_order_at
-                    .map_or(e.occurred_at, |t| t.min(e.occurred_at)),
-            );
-            s.last_order_at = Some(
-                s.last_order_at
-                    .map_or(e.occurred_at, |t| t.max(e.occurred_at)),
-            );
-            days.insert(utc_day(e.occurred_at));
-            s.repeat_days = s.repeat_days.max(days.len().saturating_sub(1) as u32);
-            None
-        }
-        EventKind::OrderRefunded {
-            order_id,
-            refund_cents,
-        } => {
-            let mut orders = local.orders.lock().unwrap();
-            let order = orders.iter_mut().find(|o| o.order_id == *order_id)?;
-            let refund = (*refund_cents).min(order.total_cents - order.refunded_cents);
-            order.refunded_cents += refund;
-            c.stats.net_spend_cents -= refund;
-            Some(order.total_cents)
-        }
-        _ => None,
-    }
-}
-
-/// A point-rules decision on the local balance, as the ledger applies it.
-fn apply_ledger(local: &Local, ops: &[LedgerOp]) {
-    let mut c = local.customer.lock().unwrap();
-    for op in ops {
-        match op {
-            LedgerOp::Earn { points, .. } => c.points_balance += points,
-            LedgerOp::Deduct { points, .. } => {
-                c.points_balance -= (*points).min(c.points_balance.max(0))
-            }
-            LedgerOp::SetTier { tier } => c.tier = tier.clone(),
-        }
-    }
 }
 
 fn customer_of(path: Option<&Path>) -> anyhow::Result<Customer> {
@@ -498,7 +619,7 @@ fn population_of(v: &Value) -> anyhow::Result<rt::Population> {
 }
 
 /// What a call used, against its limits.
-struct Report {
+pub(super) struct Report {
     elapsed_us: u128,
     fuel: u64,
     fuel_limit: u64,
@@ -519,13 +640,13 @@ impl Report {
         }
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         json!({"elapsed_us": self.elapsed_us, "fuel": self.fuel, "fuel_limit": self.fuel_limit,
             "memory_peak_bytes": self.memory_peak_bytes,
             "memory_limit_bytes": self.memory_limit_bytes, "logs": self.lines})
     }
 
-    fn human(&self) -> String {
+    pub fn human(&self) -> String {
         format!(
             "{} µs, {} of {} fuel, memory {:.1} of {} MiB",
             self.elapsed_us,
@@ -577,14 +698,17 @@ impl Printer {
         }
     }
 
-    fn fitted(&mut self, customers: usize, model_bytes: usize, summary: &Value, r: &Report) {
-        let mut v = json!({"call": "fit", "status": "ok", "customers": customers,
-            "model_bytes": model_bytes, "summary": summary});
+    fn fitted(&mut self, fit: &Value, r: &Report) {
+        let mut v = json!({"call": "fit", "status": "ok"});
+        merge(&mut v, fit.clone());
         merge(&mut v, r.json());
         if self.keep(v) {
-            println!("fit over {customers} customers: ok, {}", r.human());
+            println!("fit over {} customers: ok, {}", fit["customers"], r.human());
             self.lines(r);
-            println!("  model: {model_bytes} bytes; summary: {summary}");
+            println!(
+                "  model: {} bytes; summary: {}",
+                fit["model_bytes"], fit["summary"]
+            );
         }
     }
 
