@@ -225,9 +225,22 @@ fn must(dir: &std::path::Path, cmd: &str, args: &[&str]) {
 /// The loop a new author follows, in each language: `plugin new` →
 /// the folder's own unit test → `plugin run` on its sample event →
 /// `plugin publish` → the same event through the server decides the same.
+/// Whether this run should do the slow language builds: once per run of
+/// the suite, on the SQLite half (they do not touch the database).
+fn builds_languages() -> bool {
+    if pg::enabled() {
+        println!("skipped on the PostgreSQL half: the language builds run once, on SQLite");
+        return false;
+    }
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_run_publish_in_every_language_decides_as_the_server_does() {
     use clientele::devkit::{run, scaffold};
+    if !builds_languages() {
+        return;
+    }
     let s = TestServer::start().await;
     let parent = tempfile::tempdir().unwrap();
     // Rust plugins share one target folder across runs of the suite.
@@ -457,4 +470,62 @@ async fn replay_names_exactly_the_events_a_version_would_decide_otherwise() {
     );
     // Read-only.
     assert_eq!(s.points("live", &key, "c1").await, before);
+}
+
+/// Every world in every language: `plugin new` makes a folder whose own
+/// unit test passes and whose sample runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_template_builds_passes_its_test_and_runs() {
+    use clientele::devkit::{run, scaffold};
+    use clientele::domain::World;
+    if !builds_languages() {
+        return;
+    }
+    let parent = tempfile::tempdir().unwrap();
+    std::env::set_var(
+        "CARGO_TARGET_DIR",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolds"),
+    );
+    for lang in [
+        scaffold::Lang::Rust,
+        scaffold::Lang::Python,
+        scaffold::Lang::Js,
+    ] {
+        for world in World::ALL {
+            let name = format!("t-{}-{lang:?}", world.name()).to_lowercase();
+            let dir = scaffold::new_plugin(&name, world, lang, parent.path()).unwrap();
+            match lang {
+                scaffold::Lang::Rust => must(&dir, "cargo", &["test", "--quiet"]),
+                scaffold::Lang::Python => must(&dir, "python3", &["-m", "unittest"]),
+                scaffold::Lang::Js => must(&dir, "node", &["--test"]),
+            }
+            let fits = matches!(world, World::Segmenter | World::ChurnRescue);
+            let args = run::RunArgs {
+                target: dir.clone(),
+                manifest: None,
+                events: vec![dir.join("events")],
+                customer: None,
+                config: Some(dir.join("config.json")),
+                state: None,
+                population: fits.then(|| dir.join("population.json")),
+                fit: fits,
+                survey: (world == World::SurveyScorer).then(|| dir.join("survey.json")),
+                pii: false,
+                json: true,
+            };
+            let ran = tokio::task::spawn_blocking(move || run::run(args))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(ran.ok, "{name}: {:?}", ran.records);
+            let last = ran.records.last().unwrap();
+            assert!(last["decision"].is_object(), "{name}: {last}");
+            if world == World::SurveyScorer {
+                assert_eq!(
+                    last["decision"]["score"]["group"], "promoter",
+                    "{name}: {last}"
+                );
+            }
+        }
+    }
 }

@@ -99,8 +99,8 @@ fn world_files(world: World) -> WorldFiles {
 }
 
 /// The source files of a world in a language.
-fn sources(world: World, lang: Lang) -> anyhow::Result<Vec<(&'static str, &'static str)>> {
-    Ok(match (lang, world) {
+fn sources(world: World, lang: Lang) -> Vec<(&'static str, &'static str)> {
+    match (lang, world) {
         (Lang::Rust, _) => vec![
             ("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
             (
@@ -114,24 +114,68 @@ fn sources(world: World, lang: Lang) -> anyhow::Result<Vec<(&'static str, &'stat
             ),
             (".gitignore", "/target\n"),
         ],
-        (Lang::Python, World::PointRules) => vec![
-            ("app.py", include_str!("templates/python/point_rules_app.py")),
-            ("rules.py", include_str!("templates/python/point_rules_rules.py")),
-            ("test_rules.py", include_str!("templates/python/point_rules_test.py")),
-            (".gitignore", "/build\n__pycache__/\n"),
-        ],
-        (Lang::Js, World::PointRules) => vec![
-            ("app.js", include_str!("templates/js/point_rules_app.js")),
-            ("rules.js", include_str!("templates/js/point_rules_rules.js")),
-            ("rules.test.js", include_str!("templates/js/point_rules_test.js")),
-            ("package.json", include_str!("templates/js/package.json")),
-            (".gitignore", "/build\n"),
-        ],
-        (lang, world) => bail!(
-            "there is no {lang:?} template for the {world} world yet; use --lang rust, or start from the \
-             point-rules template and the bindings note in docs/"
-        ),
-    })
+        (Lang::Python, world) => {
+            let (app, rules, test) = match world {
+                World::PointRules => (
+                    include_str!("templates/python/point_rules_app.py"),
+                    include_str!("templates/python/point_rules_rules.py"),
+                    include_str!("templates/python/point_rules_test.py"),
+                ),
+                World::Segmenter => (
+                    include_str!("templates/python/segmenter_app.py"),
+                    include_str!("templates/python/segmenter_rules.py"),
+                    include_str!("templates/python/segmenter_test.py"),
+                ),
+                World::SurveyScorer => (
+                    include_str!("templates/python/survey_scorer_app.py"),
+                    include_str!("templates/python/survey_scorer_rules.py"),
+                    include_str!("templates/python/survey_scorer_test.py"),
+                ),
+                World::ChurnRescue => (
+                    include_str!("templates/python/churn_rescue_app.py"),
+                    include_str!("templates/python/churn_rescue_rules.py"),
+                    include_str!("templates/python/churn_rescue_test.py"),
+                ),
+            };
+            vec![
+                ("app.py", app),
+                ("rules.py", rules),
+                ("test_rules.py", test),
+                (".gitignore", "/build\n__pycache__/\n"),
+            ]
+        }
+        (Lang::Js, world) => {
+            let (app, rules, test) = match world {
+                World::PointRules => (
+                    include_str!("templates/js/point_rules_app.js"),
+                    include_str!("templates/js/point_rules_rules.js"),
+                    include_str!("templates/js/point_rules_test.js"),
+                ),
+                World::Segmenter => (
+                    include_str!("templates/js/segmenter_app.js"),
+                    include_str!("templates/js/segmenter_rules.js"),
+                    include_str!("templates/js/segmenter_test.js"),
+                ),
+                World::SurveyScorer => (
+                    include_str!("templates/js/survey_scorer_app.js"),
+                    include_str!("templates/js/survey_scorer_rules.js"),
+                    include_str!("templates/js/survey_scorer_test.js"),
+                ),
+                World::ChurnRescue => (
+                    include_str!("templates/js/churn_rescue_app.js"),
+                    include_str!("templates/js/churn_rescue_rules.js"),
+                    include_str!("templates/js/churn_rescue_test.js"),
+                ),
+            };
+            vec![
+                ("app.js", app),
+                ("rules.js", rules),
+                ("rules.test.js", test),
+                ("package.json", include_str!("templates/js/package.json")),
+                (".gitignore", "/build\n"),
+            ]
+        }
+    }
 }
 
 /// Writes the plugin folder `parent/NAME`; returns its path.
@@ -167,7 +211,7 @@ pub fn new_plugin(name: &str, world: World, lang: Lang, parent: &Path) -> anyhow
     for (path, text) in w.events.iter().chain(w.extra) {
         files.push((path.to_string(), text.to_string()));
     }
-    for (path, text) in sources(world, lang)? {
+    for (path, text) in sources(world, lang) {
         files.push((path.to_string(), fill(text)));
     }
     if lang == Lang::Rust {

@@ -1,0 +1,20 @@
+// `{{name}}`: a segmenter in JavaScript. A customer whose net spend reaches
+// `vip_cents` (config) is in `vip`. The rules live in `rules.js`.
+import { isVip } from './rules.js';
+
+const vipCents = (config) => JSON.parse(config).vip_cents ?? 30000;
+
+export const segmentation = {
+  fit(config, population) {
+    const vip = vipCents(config);
+    const count = population.rows.filter((r) => isVip(Number(r.netSpendCents), vip)).length;
+    return { model: new Uint8Array(), summary: JSON.stringify({ vip_customers: count }) };
+  },
+  classify(config, model, customer, asOf) {
+    const spend = Number(customer.stats.netSpendCents);
+    if (!isVip(spend, vipCents(config))) {
+      return [];
+    }
+    return [{ segment: 'vip', attributes: JSON.stringify({ net_spend_cents: spend }) }];
+  },
+};

@@ -1,0 +1,31 @@
+"""`{{name}}`: a segmenter in Python. A customer whose net spend reaches
+`vip_cents` (config) is in `vip`. The rules live in `rules.py`."""
+
+import json
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.exports.segmentation import Membership
+from wit_world.imports.types import Fitted
+
+import rules
+
+
+def vip_cents(config):
+    try:
+        return json.loads(config).get("vip_cents", 30000)
+    except ValueError as e:
+        raise Err(f"the config is not JSON: {e}")
+
+
+class Segmentation(exports.Segmentation):
+    def fit(self, config, population):
+        vip = vip_cents(config)
+        count = sum(1 for r in population.rows if rules.is_vip(r.net_spend_cents, vip))
+        return Fitted(model=b"", summary=json.dumps({"vip_customers": count}))
+
+    def classify(self, config, model, customer, as_of):
+        spend = customer.stats.net_spend_cents
+        if not rules.is_vip(spend, vip_cents(config)):
+            return []
+        return [Membership(segment="vip", attributes=json.dumps({"net_spend_cents": spend}))]
