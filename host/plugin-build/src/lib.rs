@@ -143,14 +143,23 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let default_out = dir.join("build").join(format!("{}.wasm", manifest.name));
     let built = match language {
         Language::Rust => build_rust(dir)?,
-        Language::Python => {
+        Language::Python | Language::JavaScript => {
             let out = out.unwrap_or(&default_out);
-            build_python(dir, &manifest, out)?;
-            return Ok(out.to_path_buf());
-        }
-        Language::JavaScript => {
-            let out = out.unwrap_or(&default_out);
-            build_js(dir, &manifest, out)?;
+            // Nothing that goes into the component changed: the last build
+            // is this one (cargo does the same for Rust by itself).
+            let stamp = out.with_extension("wasm.inputs");
+            let inputs = fingerprint(dir)?;
+            if out.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&inputs) {
+                eprintln!("  up to date: {}", out.display());
+                return Ok(out.to_path_buf());
+            }
+            let _ = std::fs::remove_file(&stamp);
+            if language == Language::Python {
+                build_python(dir, &manifest, out)?;
+            } else {
+                build_js(dir, &manifest, out)?;
+            }
+            std::fs::write(&stamp, inputs)?;
             return Ok(out.to_path_buf());
         }
     };
@@ -164,6 +173,57 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
         }
         None => Ok(built),
     }
+}
+
+/// What a Python or JavaScript build is made of: every file of the folder
+/// (but what builds write: `build/`, caches, dependencies), the contract,
+/// the pinned toolchains and the JavaScript entry module, as a hash.
+pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
+    use std::hash::{Hash, Hasher};
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if matches!(name, "build" | "node_modules" | "__pycache__" | ".git" | "target")
+                || name == JS_ENTRY_FILE
+            {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, files)?;
+            } else {
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    // A stable hash (FNV-1a), written as hex: the stamp outlives the process.
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    for f in &files {
+        f.strip_prefix(dir).unwrap_or(f).hash(&mut h);
+        std::fs::read(f)?.hash(&mut h);
+    }
+    for (name, text) in WIT_FILES {
+        name.hash(&mut h);
+        text.hash(&mut h);
+    }
+    (COMPONENTIZE_PY, COMPONENTIZE_JS, JS_ENTRY).hash(&mut h);
+    Ok(format!("{:016x}", h.finish()))
 }
 
 /// Where language toolchains are installed.
