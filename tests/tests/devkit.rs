@@ -263,17 +263,8 @@ async fn new_run_publish_in_every_language_decides_as_the_server_does() {
         .unwrap();
         must(&dir, test.0, test.1);
         let args = run::RunArgs {
-            target: dir.clone(),
-            manifest: None,
-            events: vec![dir.join("events")],
-            customer: None,
             config: Some(dir.join("config.json")),
-            state: None,
-            population: None,
-            fit: false,
-            survey: None,
-            pii: false,
-            json: true,
+            ..run::RunArgs::new(dir.clone(), vec![dir.join("events")])
         };
         let ran = tokio::task::spawn_blocking(move || run::run(args))
             .await
@@ -346,17 +337,8 @@ fn run_shows_failures_and_checks_the_manifest_first() {
     )
     .unwrap();
     let args = |config: &str| run::RunArgs {
-        target: wasm.clone(),
-        manifest: None,
-        events: vec![event.clone()],
-        customer: None,
         config: Some(dir.path().join(config)),
-        state: None,
-        population: None,
-        fit: false,
-        survey: None,
-        pii: false,
-        json: true,
+        ..run::RunArgs::new(wasm.clone(), vec![event.clone()])
     };
     let ran = run::run(args("config.json")).unwrap();
     assert!(!ran.ok);
@@ -501,17 +483,11 @@ async fn every_template_builds_passes_its_test_and_runs() {
             }
             let fits = matches!(world, World::Segmenter | World::ChurnRescue);
             let args = run::RunArgs {
-                target: dir.clone(),
-                manifest: None,
-                events: vec![dir.join("events")],
-                customer: None,
                 config: Some(dir.join("config.json")),
-                state: None,
                 population: fits.then(|| dir.join("population.json")),
                 fit: fits,
                 survey: (world == World::SurveyScorer).then(|| dir.join("survey.json")),
-                pii: false,
-                json: true,
+                ..run::RunArgs::new(dir.clone(), vec![dir.join("events")])
             };
             let ran = tokio::task::spawn_blocking(move || run::run(args))
                 .await

@@ -183,9 +183,14 @@ pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if matches!(name, "build" | "node_modules" | "__pycache__" | ".git" | "target")
-                || name == JS_ENTRY_FILE
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if matches!(
+                name,
+                "build" | "node_modules" | "__pycache__" | ".git" | "target"
+            ) || name == JS_ENTRY_FILE
             {
                 continue;
             }

@@ -245,15 +245,8 @@ pub async fn list(
     scope: StoreScope,
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<Vec<EventRecord>>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 1000"));
-    }
-    let since = match q.since.as_deref() {
-        None => i64::MIN,
-        Some(t) => crate::domain::time::parse_rfc3339(t)
-            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 time"))?,
-    };
+    let limit = super::params::page_limit(q.limit)?;
+    let since = super::params::since(q.since.as_deref())?.unwrap_or(i64::MIN);
     let mut conn = scope.conn().await?;
     let list = crate::db::events::recorded(&mut conn, &scope.store, q.after, since, limit).await?;
     let ids: Vec<&str> = list.iter().map(|r| r.event.id.as_str()).collect();

@@ -26,3 +26,22 @@ pub struct WaitQuery {
     #[serde(default)]
     pub wait: bool,
 }
+
+/// A page's `limit`: 1 to 1000, 100 when left out.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, super::ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(super::ApiError::field("limit", "must be 1 to 1000"));
+    }
+    Ok(limit)
+}
+
+/// A `since` query parameter: an RFC 3339 time, `None` when left out.
+pub fn since(since: Option<&str>) -> Result<Option<i64>, super::ApiError> {
+    since
+        .map(|t| {
+            crate::domain::time::parse_rfc3339(t)
+                .ok_or_else(|| super::ApiError::field("since", "must be an RFC 3339 time"))
+        })
+        .transpose()
+}

@@ -94,10 +94,7 @@ pub async fn failures(
     Query(q): Query<FailureQuery>,
 ) -> Result<Json<Vec<FailureView>>, ApiError> {
     install_of(&scope, &path.install).await?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 1000"));
-    }
+    let limit = super::params::page_limit(q.limit)?;
     let states: Vec<FailureState> = match q.state.as_deref() {
         None => vec![
             FailureState::Retrying,
@@ -372,20 +369,13 @@ pub async fn logs(
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Vec<LogView>>, ApiError> {
     install_of(&scope, &path.install).await?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 1000"));
-    }
+    let limit = super::params::page_limit(q.limit)?;
     let level = q.level.as_deref().unwrap_or("info");
     let from = LEVELS
         .iter()
         .position(|l| *l == level)
         .ok_or_else(|| ApiError::field("level", format!("must be one of {}", LEVELS.join(", "))))?;
-    let since = match q.since.as_deref() {
-        None => 0,
-        Some(t) => crate::domain::time::parse_rfc3339(t)
-            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 time"))?,
-    };
+    let since = super::params::since(q.since.as_deref())?.unwrap_or(0);
     let mut conn = scope.conn().await?;
     let list =
         crate::db::plugin_logs::list(&mut conn, &path.install, since, &LEVELS[from..], limit)

@@ -43,10 +43,7 @@ pub async fn members(
     Path(path): Path<SegmentPath>,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 1000"));
-    }
+    let limit = super::params::page_limit(page.limit)?;
     let mut conn = scope.conn().await?;
     let ids = segments::members(&mut conn, &scope.store, &path.segment, &page.after, limit).await?;
     Ok(Json(ids))

@@ -45,6 +45,25 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+impl RunArgs {
+    /// A run of `target` on `events` with nothing else given.
+    pub fn new(target: PathBuf, events: Vec<PathBuf>) -> RunArgs {
+        RunArgs {
+            target,
+            manifest: None,
+            events,
+            customer: None,
+            config: None,
+            state: None,
+            population: None,
+            fit: false,
+            survey: None,
+            pii: false,
+            json: true,
+        }
+    }
+}
+
 /// The customer as a file gives it: the API's profile, plus the host's
 /// own fields for a customer with a history.
 #[derive(Deserialize, Default)]

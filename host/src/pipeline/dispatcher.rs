@@ -47,7 +47,7 @@ use crate::domain::time::{now_ms, Millis};
 use crate::domain::{Capability, World};
 use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, LogLine, Plugin, Runtime, RuntimeError, StateBuffer};
+use crate::runtime::{CallInput, LogLine, Plugin, Runtime, RuntimeError, StateBuffer, Trace};
 
 /// The event workers' part of the pipeline: what a batch reads, runs and
 /// writes with, and whom it tells (the scout and the workers themselves
@@ -139,6 +139,14 @@ struct BatchInstall {
 }
 
 impl BatchInstall {
+    /// The version that decides: the canary's for a customer it takes.
+    fn arm(&self, canary: bool) -> &Arm {
+        match &self.canary {
+            Some((arm, _)) if canary => arm,
+            _ => &self.live,
+        }
+    }
+
     fn tripped(install: Install, world: World) -> BatchInstall {
         let why = install
             .disabled_reason
@@ -541,10 +549,7 @@ impl Dispatcher {
             let ev = &batch[i];
             let e = &ev.event;
             let bi = &inputs.installs[k];
-            let arm = match (&bi.canary, ran.canary) {
-                (Some((arm, _)), true) => arm,
-                _ => &bi.live,
-            };
+            let arm = bi.arm(ran.canary);
             let pid = arm.pid.as_str();
             let fuel = ran.fuel.map(|f| f as i64);
             let last_lines = tail(&ran.lines, OUTCOME_LINES);
@@ -770,10 +775,7 @@ impl Dispatcher {
         }
         for (k, code, elapsed, fuel, canary) in &calls {
             let bi = &inputs.installs[*k];
-            let version = match (&bi.canary, canary) {
-                (Some((arm, _)), true) => &arm.version,
-                _ => &bi.live.version,
-            };
+            let version = &bi.arm(*canary).version;
             self.metrics.record_call(&CallRecord {
                 store,
                 install: &bi.install.install_id,
@@ -948,10 +950,7 @@ impl Dispatcher {
             fuel: None,
             lines: Vec::new(),
         };
-        let arm = match &bi.canary {
-            Some((arm, _)) if canary => arm,
-            _ => &bi.live,
-        };
+        let arm = bi.arm(canary);
         let plugin = match &arm.plugin {
             Ok(plugin) => plugin.clone(),
             Err(why) => return Ok(not_run("unavailable", why.clone())),
@@ -962,13 +961,39 @@ impl Dispatcher {
                 return Ok(not_run("abandoned", why));
             }
         }
-        let state = StateBuffer::new(bi.state.remove(&e.customer_id).unwrap_or_default());
-        let input = CallInput::new(store, &install_id, &plugin.id, Some(&e.id), services)
-            .with_state(state)
+        let state = bi.state.remove(&e.customer_id).unwrap_or_default();
+        let arm = bi.arm(canary);
+        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services, state);
+        if call.suspect {
+            handle.block_on(self.journal_finish(store, &e.id, &install_id))?;
+        }
+        Ok(Attempted {
+            result: Ok(result),
+            elapsed,
+            fuel: Some(trace.fuel()),
+            lines: trace.lines(),
+        })
+    }
+
+    /// One call of an arm of the install on the event, from `state`: what
+    /// it decided, its time and what it used and wrote.
+    fn decide(
+        &self,
+        bi: &BatchInstall,
+        arm: &Arm,
+        plugin: &Arc<Plugin>,
+        call: &Call<'_>,
+        services: &Arc<dyn HostServices>,
+        state: HashMap<String, Vec<u8>>,
+    ) -> (CallResult, Duration, Trace) {
+        let (store, e) = (call.event.store_id.as_str(), &call.event.event);
+        let install = &bi.install.install_id;
+        let input = CallInput::new(store, install, &plugin.id, Some(&e.id), services)
+            .with_state(StateBuffer::new(state))
             .with_pii(arm.pii);
         let trace = input.trace.clone();
         let args = CallArgs {
-            plugin: &plugin,
+            plugin,
             config: &arm.config,
             loaded: &bi.loaded,
             customer: call.customer,
@@ -979,16 +1004,7 @@ impl Dispatcher {
         };
         let started = std::time::Instant::now();
         let result = worlds::decide(bi.world, &self.runtime, args, input);
-        let elapsed = started.elapsed();
-        if call.suspect {
-            handle.block_on(self.journal_finish(store, &e.id, &install_id))?;
-        }
-        Ok(Attempted {
-            result: Ok(result),
-            elapsed,
-            fuel: Some(trace.fuel()),
-            lines: trace.lines(),
-        })
+        (result, started.elapsed(), trace)
     }
 
     /// Runs the install's shadow version on the same event and customer,
@@ -1003,11 +1019,11 @@ impl Dispatcher {
         base: HashMap<String, Vec<u8>>,
     ) {
         let Some(arm) = &bi.shadow else { return };
-        let (store, e) = (call.event.store_id.as_str(), &call.event.event);
-        let tally = &mut bi.tally;
+        let e = &call.event.event;
         let plugin = match &arm.plugin {
             Ok(p) => p.clone(),
             Err(why) => {
+                let tally = &mut bi.tally;
                 tally.shadow.add_call(false, Duration::ZERO, None);
                 tally.note(
                     e,
@@ -1017,29 +1033,8 @@ impl Dispatcher {
                 return;
             }
         };
-        let input = CallInput::new(
-            store,
-            &bi.install.install_id,
-            &plugin.id,
-            Some(&e.id),
-            services,
-        )
-        .with_state(StateBuffer::new(base))
-        .with_pii(arm.pii);
-        let trace = input.trace.clone();
-        let args = CallArgs {
-            plugin: &plugin,
-            config: &arm.config,
-            loaded: &bi.loaded,
-            customer: call.customer,
-            event: e,
-            order_total: call.order_total,
-            surveys: call.surveys,
-            store,
-        };
-        let started = std::time::Instant::now();
-        let result = worlds::decide(bi.world, &self.runtime, args, input);
-        let elapsed = started.elapsed();
+        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services, base);
+        let tally = &mut bi.tally;
         let fuel = Some(trace.fuel());
         match result {
             Ok(out) => {
