@@ -64,7 +64,7 @@ enum Command {
         retry_attempts: u32,
         /// Milliseconds before the first retry; each later one waits four
         /// times longer. The customer's later events wait meanwhile.
-        #[arg(long, env = "CLIENTELE_RETRY_BACKOFF_MS", default_value_t = 1_000)]
+        #[arg(long, env = "CLIENTELE_RETRY_BACKOFF_MS", default_value_t = 500)]
         retry_backoff_ms: u64,
         /// The most fuel (wasm work) one call may be given, whatever its
         /// manifest asks for.

@@ -361,6 +361,46 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
 }
 
+/// With retries on (as served), a call that keeps running to its deadline
+/// is tried again until the breaker trips; the event keeps its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_of_a_call_that_runs_to_its_deadline_stop_at_the_breaker() {
+    let s = TestServer::start().await;
+    publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 200\n").await;
+    let (key, install) = hostile_store(&s, "retried", "1.0.0", "sleep").await;
+    let events: Vec<Value> = (0..3)
+        .map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000))
+        .collect();
+    let r = s.events_wait("retried", &key, events).await;
+    assert_eq!(
+        error_codes(&r),
+        ["timeout", "install_disabled", "install_disabled"],
+        "{r:?}"
+    );
+    let first = &r[0]["installs"][0];
+    assert!(
+        first["error"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempts"),
+        "{first}"
+    );
+    let a = s
+        .get(
+            &format!("/v1/stores/retried/installs/{install}/failures"),
+            &key,
+        )
+        .await;
+    let listed: Vec<(&str, &str)> = a
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["event_id"].as_str().unwrap(), f["code"].as_str().unwrap()))
+        .collect();
+    assert!(listed.contains(&("e0", "timeout")), "{listed:?}");
+}
+
 /// A call the process never came back from (here: the workers are ended
 /// in the middle of it, as a crash would) is attempted three times, then
 /// given up on, so the customer's later events run.

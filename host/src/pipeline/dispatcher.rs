@@ -612,8 +612,12 @@ impl Dispatcher {
             };
             let (code, why, may_pass) = failure;
             let attempts = ran.prior.map_or(0, |p| p.attempts) + 1;
-            let retry = (may_pass && attempts < i64::from(self.retry.attempts))
-                .then(|| now + self.retry.backoff(attempts));
+            // An install a breaker disabled in this batch is not tried
+            // again: the failure is kept, with its own code, for a re-drive.
+            let retry = (may_pass
+                && attempts < i64::from(self.retry.attempts)
+                && !(bi.install.enabled && bi.tripped.is_some()))
+            .then(|| now + self.retry.backoff(attempts));
             let state = match (retry, code) {
                 (Some(_), _) => FailureState::Retrying,
                 (None, "held") => FailureState::Held,

@@ -103,7 +103,7 @@ pub struct PipelineConfig {
 /// deadline, a host error, a plugin error marked retryable): `attempts`
 /// in all, the n-th retry `backoff × 4ⁿ⁻¹` after the failure. The
 /// customer's later events wait meanwhile, so the wait is bounded by
-/// `backoff × (4^(attempts−1) − 1) / 3`: 21 s by default.
+/// `backoff × (4^(attempts−1) − 1) / 3`: 10.5 s by default.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub attempts: u32,
@@ -122,7 +122,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 4,
-            backoff: std::time::Duration::from_secs(1),
+            backoff: std::time::Duration::from_millis(500),
         }
     }
 }
