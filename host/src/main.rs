@@ -150,40 +150,7 @@ enum PluginCommand {
     /// Run a plugin version over a store's recorded events (read from a
     /// server over the API, read-only) into a scratch ledger, and print per
     /// customer where it decides differently from what is live.
-    Replay {
-        /// A plugin folder (checked and built first) or a .wasm component.
-        target: PathBuf,
-        /// The plugin.toml of a .wasm (default: the one beside it).
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        #[arg(
-            long,
-            env = "CLIENTELE_SERVER",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        server: String,
-        /// The store's API key (or the admin token).
-        #[arg(long, env = "CLIENTELE_API_KEY", hide_env_values = true)]
-        key: String,
-        #[arg(long)]
-        store: String,
-        /// The live install to compare with (default: the store's enabled
-        /// install of the plugin's world).
-        #[arg(long)]
-        install: Option<String>,
-        /// Only events that occurred at or after this time (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// At most this many events.
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
-        limit: u32,
-        /// The config to replay with (default: the live install's).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// A JSON report instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Replay(clientele::devkit::replay::ReplayArgs),
     /// Check, build (a folder) and upload a plugin to a server.
     Publish {
         /// A plugin folder, or a .wasm with its plugin.toml beside it.
@@ -211,42 +178,7 @@ enum PluginCommand {
     /// would: same sandbox, limits and output checks. Prints each
     /// decision, what the plugin logged and printed, its time, fuel and
     /// memory; exits 1 if a call failed.
-    Run {
-        /// A plugin folder (checked and built first) or a .wasm component.
-        target: PathBuf,
-        /// The plugin.toml of a .wasm (default: the one beside it).
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        /// An event file (one event, a list, or {"events": [...]}), a
-        /// folder of them, or - for stdin; repeatable.
-        #[arg(long = "event", short, required = true)]
-        events: Vec<PathBuf>,
-        /// The customer (the API's profile, plus tier, points_balance and
-        /// stats for a customer with a history).
-        #[arg(long)]
-        customer: Option<PathBuf>,
-        /// The install config (default {}), checked against the schema.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The plugin's state for the customer: {"key": "text" | [bytes]}.
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// A population ({"as_of", "rows": [...]}) for --fit.
-        #[arg(long)]
-        population: Option<PathBuf>,
-        /// Fit a segmenter's or churn model's population first.
-        #[arg(long)]
-        fit: bool,
-        /// The survey ({"id", "kind", "questions"}) responses answer.
-        #[arg(long)]
-        survey: Option<PathBuf>,
-        /// Run as an install granted the `pii` scope.
-        #[arg(long)]
-        pii: bool,
-        /// One JSON object per call instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Run(clientele::devkit::run::RunArgs),
 }
 
 fn init_tracing() {
@@ -403,33 +335,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin {
-            command:
-                PluginCommand::Replay {
-                    target,
-                    manifest,
-                    server,
-                    key,
-                    store,
-                    install,
-                    since,
-                    limit,
-                    config,
-                    json,
-                },
+            command: PluginCommand::Replay(args),
         } => {
-            clientele::devkit::replay::replay(clientele::devkit::replay::ReplayArgs {
-                target,
-                manifest,
-                server,
-                token: key,
-                store,
-                install,
-                since,
-                limit: limit as usize,
-                config,
-                json,
-            })
-            .await?;
+            clientele::devkit::replay::replay(args).await?;
             Ok(())
         }
         Command::Wit { out } => {
@@ -447,34 +355,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin {
-            command:
-                PluginCommand::Run {
-                    target,
-                    manifest,
-                    events,
-                    customer,
-                    config,
-                    state,
-                    population,
-                    fit,
-                    survey,
-                    pii,
-                    json,
-                },
+            command: PluginCommand::Run(args),
         } => {
-            let args = clientele::devkit::run::RunArgs {
-                target,
-                manifest,
-                events,
-                customer,
-                config,
-                state,
-                population,
-                fit,
-                survey,
-                pii,
-                json,
-            };
             let ran =
                 tokio::task::spawn_blocking(move || clientele::devkit::run::run(args)).await??;
             if !ran.ok {

@@ -19,23 +19,40 @@ use crate::domain::customer::Customer;
 use crate::domain::event::{parse_event, Event};
 use crate::domain::World;
 
+/// What `plugin replay` was asked to do.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// A plugin folder (checked and built) or a `.wasm`.
+    /// A plugin folder (checked and built first) or a .wasm component.
     pub target: PathBuf,
+    /// The plugin.toml of a .wasm (default: the one beside it).
+    #[arg(long)]
     pub manifest: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "CLIENTELE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// The store's API key (or the admin token).
+    #[arg(long = "key", value_name = "KEY", env = "CLIENTELE_API_KEY", hide_env_values = true)]
     pub token: String,
+    #[arg(long)]
     pub store: String,
     /// The live install to compare with (default: the store's enabled
     /// install of the plugin's world).
+    #[arg(long)]
     pub install: Option<String>,
     /// Only events that occurred at or after this time (RFC 3339).
+    #[arg(long)]
     pub since: Option<String>,
     /// At most this many events.
-    pub limit: usize,
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
     /// The config to replay with (default: the live install's).
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// A JSON report instead of text.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -86,8 +103,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
     // The recorded events, in arrival order, with their outcomes.
     let mut recorded: Vec<Value> = Vec::new();
     let mut after = 0i64;
-    while recorded.len() < args.limit {
-        let page = (args.limit - recorded.len()).min(1000);
+    while (recorded.len() as u64) < args.limit {
+        let page = (args.limit - recorded.len() as u64).min(1000);
         let mut path = format!("/v1/stores/{store}/events?after={after}&limit={page}");
         if let Some(since) = &args.since {
             path.push_str(&format!("&since={since}"));

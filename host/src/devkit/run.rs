@@ -27,21 +27,41 @@ use crate::runtime::services::{HostFuture, HostServices};
 use crate::runtime::{self as rt, CallInput, Plugin, Runtime, StateBuffer};
 
 /// What `plugin run` was asked to do.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// A plugin folder (built first) or a `.wasm` component.
+    /// A plugin folder (checked and built first) or a .wasm component.
     pub target: PathBuf,
-    /// The manifest of a `.wasm` (default: `plugin.toml` beside it).
+    /// The plugin.toml of a .wasm (default: the one beside it).
+    #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Event files, folders of them, or `-` for stdin.
+    /// An event file (one event, a list, or {"events": [...]}), a folder
+    /// of them, or - for stdin; repeatable.
+    #[arg(long = "event", short, required = true)]
     pub events: Vec<PathBuf>,
+    /// The customer (the API's profile, plus tier, points_balance and
+    /// stats for a customer with a history).
+    #[arg(long)]
     pub customer: Option<PathBuf>,
+    /// The install config (default {}), checked against the schema.
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The plugin's state for the customer: {"key": "text" | [bytes]}.
+    #[arg(long)]
     pub state: Option<PathBuf>,
+    /// A population ({"as_of", "rows": [...]}) for --fit.
+    #[arg(long)]
     pub population: Option<PathBuf>,
+    /// Fit a segmenter's or churn model's population first.
+    #[arg(long)]
     pub fit: bool,
+    /// The survey ({"id", "kind", "questions"}) responses answer.
+    #[arg(long)]
     pub survey: Option<PathBuf>,
     /// Run as an install granted the `pii` scope.
+    #[arg(long)]
     pub pii: bool,
+    /// One JSON object per call instead of text.
+    #[arg(long)]
     pub json: bool,
 }
 
