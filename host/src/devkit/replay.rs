@@ -34,7 +34,12 @@ pub struct ReplayArgs {
     )]
     pub server: String,
     /// The store's API key (or the admin token).
-    #[arg(long = "key", value_name = "KEY", env = "CLIENTELE_API_KEY", hide_env_values = true)]
+    #[arg(
+        long = "key",
+        value_name = "KEY",
+        env = "CLIENTELE_API_KEY",
+        hide_env_values = true
+    )]
     pub token: String,
     #[arg(long)]
     pub store: String,
