@@ -26,6 +26,13 @@ async fn running(
     (key, install)
 }
 
+/// Reconfigures the install to misbehave in `mode`.
+async fn set_mode(s: &TestServer, store: &str, key: &str, install: &str, mode: &str) {
+    let path = format!("/v1/stores/{store}/installs/{install}");
+    s.patch_ok(&path, key, json!({"config": {"mode": mode}}))
+        .await;
+}
+
 async fn one_order(s: &TestServer, store: &str, key: &str, id: &str) -> Value {
     let r = s
         .events_wait(
@@ -81,12 +88,7 @@ async fn a_python_traceback_reaches_the_author() {
         "the traceback names the function: {error}"
     );
     // An error it returns on purpose is its message, as written.
-    s.patch_ok(
-        &format!("/v1/stores/py/installs/{install}"),
-        &key,
-        json!({"config": {"mode": "err"}}),
-    )
-    .await;
+    set_mode(&s, "py", &key, &install, "err").await;
     let o = one_order(&s, "py", &key, "e2").await;
     assert_eq!(o["error_code"], "plugin_error", "{o}");
     assert!(
@@ -97,12 +99,7 @@ async fn a_python_traceback_reaches_the_author() {
         "{o}"
     );
     // What it logs and prints is kept for the install, by level.
-    s.patch_ok(
-        &format!("/v1/stores/py/installs/{install}"),
-        &key,
-        json!({"config": {"mode": "log"}}),
-    )
-    .await;
+    set_mode(&s, "py", &key, &install, "log").await;
     let o = one_order(&s, "py", &key, "e3").await;
     assert_eq!(o["status"], "ok", "{o}");
     let a = s
@@ -171,12 +168,7 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
         error.contains("rateFor"),
         "the stack names the function: {error}"
     );
-    s.patch_ok(
-        &format!("/v1/stores/js/installs/{install}"),
-        &key,
-        json!({"config": {"mode": "string"}}),
-    )
-    .await;
+    set_mode(&s, "js", &key, &install, "string").await;
     let o = one_order(&s, "js", &key, "e2").await;
     assert!(
         o["error"]
@@ -185,12 +177,7 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
             .contains("no campaign covers this order"),
         "{o}"
     );
-    s.patch_ok(
-        &format!("/v1/stores/js/installs/{install}"),
-        &key,
-        json!({"config": {"mode": "log"}}),
-    )
-    .await;
+    set_mode(&s, "js", &key, &install, "log").await;
     one_order(&s, "js", &key, "e3").await;
     let a = s
         .get(&format!("/v1/stores/js/installs/{install}/logs"), &key)

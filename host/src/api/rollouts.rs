@@ -20,51 +20,6 @@ use crate::db::{history, installs};
 use crate::domain::states::FailureState;
 use crate::domain::time::to_rfc3339;
 
-/// One (event, install) failure.
-#[derive(Serialize, ToSchema)]
-pub struct FailureView {
-    /// Re-drive by this id.
-    pub id: i64,
-    pub event_id: String,
-    pub customer_id: String,
-    /// `name@version` of the last attempt.
-    pub plugin: String,
-    #[schema(example = "trap")]
-    pub code: String,
-    pub message: String,
-    /// Attempts since it was last re-driven.
-    pub attempts: i64,
-    pub state: FailureState,
-    #[schema(format = DateTime)]
-    pub first_failed_at: String,
-    #[schema(format = DateTime)]
-    pub last_failed_at: String,
-    /// When a `retrying` failure is tried again.
-    #[schema(format = DateTime)]
-    pub next_retry_at: Option<String>,
-    #[schema(format = DateTime)]
-    pub resolved_at: Option<String>,
-}
-
-impl From<Failure> for FailureView {
-    fn from(f: Failure) -> Self {
-        FailureView {
-            id: f.id,
-            event_id: f.event_id,
-            customer_id: f.customer_id,
-            plugin: f.plugin,
-            code: f.code,
-            message: f.message,
-            attempts: f.attempts,
-            state: f.state,
-            first_failed_at: to_rfc3339(f.first_failed_at),
-            last_failed_at: to_rfc3339(f.last_failed_at),
-            next_retry_at: f.next_retry_at.map(to_rfc3339),
-            resolved_at: f.resolved_at.map(to_rfc3339),
-        }
-    }
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FailureQuery {
@@ -87,12 +42,12 @@ async fn install_of(scope: &StoreScope, id: &str) -> Result<installs::Install, A
 
 /// The install's dead-letter list, newest first
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/failures", operation_id = "listInstallFailures", tag = "installs",
-    params(StorePath, InstallPath, FailureQuery), responses((status = 200, body = Vec<FailureView>)))]
+    params(StorePath, InstallPath, FailureQuery), responses((status = 200, body = Vec<Failure>)))]
 pub async fn failures(
     scope: StoreScope,
     Path(path): Path<InstallPath>,
     Query(q): Query<FailureQuery>,
-) -> Result<Json<Vec<FailureView>>, ApiError> {
+) -> Result<Json<Vec<Failure>>, ApiError> {
     install_of(&scope, &path.install).await?;
     let limit = super::params::page_limit(q.limit)?;
     let states: Vec<FailureState> = match q.state.as_deref() {
@@ -117,7 +72,7 @@ pub async fn failures(
     };
     let mut conn = scope.conn().await?;
     let list = failures::list(&mut conn, &path.install, &states, limit, q.before).await?;
-    Ok(Json(list.into_iter().map(FailureView::from).collect()))
+    Ok(Json(list))
 }
 
 /// Which failures to re-drive: `ids`, or every dead and held one.
@@ -132,7 +87,7 @@ pub struct RetryRequest {
 pub struct Redriven {
     /// How many failures were queued again.
     pub redriving: usize,
-    pub failures: Vec<FailureView>,
+    pub failures: Vec<Failure>,
 }
 
 /// Re-drive failures after a fix: each runs again once, in the customer's order
@@ -153,7 +108,7 @@ pub async fn retry(
         StatusCode::ACCEPTED,
         Json(Redriven {
             redriving: list.len(),
-            failures: list.into_iter().map(FailureView::from).collect(),
+            failures: list,
         }),
     ))
 }
@@ -342,32 +297,16 @@ pub struct LogQuery {
     limit: Option<u32>,
 }
 
-/// One line a plugin wrote.
-#[derive(Serialize, ToSchema)]
-pub struct LogView {
-    #[serde(serialize_with = "crate::domain::time::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub at: i64,
-    /// The event whose call wrote it.
-    pub event_id: Option<String>,
-    /// `name@version` that wrote it.
-    pub plugin: String,
-    pub level: String,
-    /// `log`, `stdout` or `stderr`.
-    pub stream: String,
-    pub message: String,
-}
-
 const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
 /// What the install's plugin logged and printed, oldest first (the newest 1000 lines are kept)
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/logs", operation_id = "installLogs", tag = "installs",
-    params(StorePath, InstallPath, LogQuery), responses((status = 200, body = Vec<LogView>)))]
+    params(StorePath, InstallPath, LogQuery), responses((status = 200, body = Vec<crate::db::plugin_logs::Line>)))]
 pub async fn logs(
     scope: StoreScope,
     Path(path): Path<InstallPath>,
     Query(q): Query<LogQuery>,
-) -> Result<Json<Vec<LogView>>, ApiError> {
+) -> Result<Json<Vec<crate::db::plugin_logs::Line>>, ApiError> {
     install_of(&scope, &path.install).await?;
     let limit = super::params::page_limit(q.limit)?;
     let level = q.level.as_deref().unwrap_or("info");
@@ -380,16 +319,5 @@ pub async fn logs(
     let list =
         crate::db::plugin_logs::list(&mut conn, &path.install, since, &LEVELS[from..], limit)
             .await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|l| LogView {
-                at: l.at,
-                event_id: l.event_id,
-                plugin: l.plugin,
-                level: l.level,
-                stream: l.stream,
-                message: l.message,
-            })
-            .collect(),
-    ))
+    Ok(Json(list))
 }

@@ -9,26 +9,42 @@ use super::bulk::{bind_list, with_list};
 use super::row::read;
 use super::{Conn, DbResult};
 use crate::domain::states::FailureState;
-use crate::domain::time::Millis;
+use crate::domain::time::{self, Millis};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// One (event, install) failure, as the API shows it too.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Failure {
+    /// Re-drive by this id.
     pub id: i64,
+    #[serde(skip)]
     pub store_id: String,
+    #[serde(skip)]
     pub install_id: String,
     pub event_id: String,
+    #[serde(skip)]
     pub event_seq: i64,
     pub customer_id: String,
     /// `name@version` of the last attempt.
     pub plugin: String,
+    #[schema(example = "trap")]
     pub code: String,
     pub message: String,
+    /// Attempts since it was last re-driven.
     pub attempts: i64,
     #[sqlx(try_from = "String")]
     pub state: FailureState,
+    #[serde(serialize_with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub first_failed_at: Millis,
+    #[serde(serialize_with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_failed_at: Millis,
+    /// When a `retrying` failure is tried again.
+    #[serde(serialize_with = "time::rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub next_retry_at: Option<Millis>,
+    #[serde(serialize_with = "time::rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Millis>,
 }
 

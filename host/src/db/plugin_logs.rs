@@ -11,14 +11,21 @@ use crate::domain::time::Millis;
 /// Lines kept per install (the newest).
 pub const KEPT_PER_INSTALL: i64 = 1000;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// One line a plugin wrote, as the API shows it too.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Line {
+    #[serde(skip)]
     pub id: i64,
+    /// The event whose call wrote it.
     pub event_id: Option<String>,
     /// `name@version` that wrote it.
     pub plugin: String,
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Millis,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
     pub level: String,
+    /// `log`, `stdout` or `stderr`.
     pub stream: String,
     pub message: String,
 }

@@ -552,9 +552,13 @@ impl Dispatcher {
             let arm = bi.arm(ran.canary);
             let pid = arm.pid.as_str();
             let fuel = ran.fuel.map(|f| f as i64);
-            let last_lines = tail(&ran.lines, OUTCOME_LINES);
+            // A failed outcome keeps the call's last lines.
+            let last_lines = match &ran.result {
+                Ok(Ok(_)) => Vec::new(),
+                _ => tail(&ran.lines, OUTCOME_LINES),
+            };
             written.extend(ran.lines.into_iter().map(|l| (k, i, pid, l)));
-            let failure = match ran.result {
+            let (code, why, may_pass) = match ran.result {
                 Ok(Ok(out)) => {
                     let at = Applying {
                         target: Subject {
@@ -604,13 +608,18 @@ impl Dispatcher {
                         tracing::error!(store, install = %bi.install.install_id, plugin = %pid,
                             event = %e.id, error = %not_run.why, "call given up");
                     }
+                    // A call the install owed but did not make counts in the
+                    // metrics (`unavailable`, `abandoned`); an install that
+                    // was off for the event does not.
+                    if !matches!(not_run.code, "install_disabled" | "held") {
+                        calls.push((k, not_run.code.to_string(), ran.elapsed, None, ran.canary));
+                    }
                     // A plugin that could not be loaded (the database, the
                     // artifact cache) may load next time.
                     let may_pass = not_run.code == "unavailable";
                     (not_run.code, not_run.why, may_pass)
                 }
             };
-            let (code, why, may_pass) = failure;
             let attempts = ran.prior.map_or(0, |p| p.attempts) + 1;
             // An install a breaker disabled in this batch is not tried
             // again: the failure is kept, with its own code, for a re-drive.
@@ -1029,11 +1038,7 @@ impl Dispatcher {
             Err(why) => {
                 let tally = &mut bi.tally;
                 tally.shadow.add_call(false, Duration::ZERO, None);
-                tally.note(
-                    e,
-                    live,
-                    json!({"failed": {"code": "unavailable", "error": why}}),
-                );
+                tally.note(e, live, failed_view("unavailable", why));
                 return;
             }
         };
@@ -1047,8 +1052,7 @@ impl Dispatcher {
             }
             Err(err) => {
                 tally.shadow.add_call(false, elapsed, fuel);
-                let failed = json!({"failed": {"code": err.code(), "error": err.to_string()}});
-                tally.note(e, live, failed);
+                tally.note(e, live, failed_view(err.code(), &err.to_string()));
             }
         }
     }
@@ -1144,12 +1148,17 @@ impl Prior {
     }
 }
 
+/// A failed call, as a shadow comparison shows it.
+fn failed_view(code: &str, error: &str) -> serde_json::Value {
+    json!({"failed": {"code": code, "error": error}})
+}
+
 impl RolloutTally {
     /// The live decision (or failure) as it is compared.
     fn live_view(live: &CallResult) -> serde_json::Value {
         match live {
             Ok(out) => worlds::compared(out),
-            Err(err) => json!({"failed": {"code": err.code(), "error": err.to_string()}}),
+            Err(err) => failed_view(err.code(), &err.to_string()),
         }
     }
 

@@ -117,17 +117,7 @@ impl Pipeline {
             canary: None,
         };
         installs::insert(&mut tx, &install).await?;
-        let after = snapshot(&install);
-        let change = NewChange {
-            store,
-            install: &install.install_id,
-            actor,
-            action: "install",
-            reason: None,
-            before: None,
-            after: &after,
-        };
-        history::record(&mut tx, &change, now).await?;
+        remember(&mut tx, None, &install, actor, "install", None, now).await?;
         tx.commit().await?;
         self.preload(&v.name, &v.version).await;
         tracing::info!(store, install = %install.install_id, plugin = %v.name, version = %v.version, "plugin installed");
@@ -310,18 +300,7 @@ impl Pipeline {
         now: Millis,
     ) -> PipelineResult<()> {
         installs::update(tx, after, now).await?;
-        let (b, a) = (snapshot(before), snapshot(after));
-        let change = NewChange {
-            store: &after.store_id,
-            install: &after.install_id,
-            actor,
-            action,
-            reason,
-            before: Some(&b),
-            after: &a,
-        };
-        history::record(tx, &change, now).await?;
-        Ok(())
+        remember(tx, Some(before), after, actor, action, reason, now).await
     }
 
     /// The canary gauge follows a change of the install's canary.
@@ -404,21 +383,10 @@ pub(super) async fn record_host_change(
     reason: &str,
     now: Millis,
 ) -> PipelineResult<()> {
-    let before = snapshot(install);
-    let mut after = before.clone();
-    after["enabled"] = json!(false);
-    after["disabled_reason"] = json!(reason);
-    let change = NewChange {
-        store: &install.store_id,
-        install: &install.install_id,
-        actor,
-        action,
-        reason: Some(reason),
-        before: Some(&before),
-        after: &after,
-    };
-    history::record(tx, &change, now).await?;
-    Ok(())
+    let mut after = install.clone();
+    after.enabled = false;
+    after.disabled_reason = Some(reason.to_string());
+    remember(tx, Some(install), &after, actor, action, Some(reason), now).await
 }
 
 /// The canary failed more than the live version by its margin: it stops
@@ -435,14 +403,37 @@ pub(super) async fn roll_back_canary(
         c.reason = Some(why.to_string());
     }
     installs::set_canary(tx, &install.install_id, &after.canary, now).await?;
-    let (b, a) = (snapshot(install), snapshot(&after));
+    remember(
+        tx,
+        Some(install),
+        &after,
+        "canary",
+        "canary_rollback",
+        Some(why),
+        now,
+    )
+    .await
+}
+
+/// Keeps a change of an install in its history: the install before (none
+/// when it is new) and after, who made it and why.
+async fn remember(
+    tx: &mut Conn,
+    before: Option<&Install>,
+    after: &Install,
+    actor: &str,
+    action: &str,
+    reason: Option<&str>,
+    now: Millis,
+) -> PipelineResult<()> {
+    let (b, a) = (before.map(snapshot), snapshot(after));
     let change = NewChange {
-        store: &install.store_id,
-        install: &install.install_id,
-        actor: "canary",
-        action: "canary_rollback",
-        reason: Some(why),
-        before: Some(&b),
+        store: &after.store_id,
+        install: &after.install_id,
+        actor,
+        action,
+        reason,
+        before: b.as_ref(),
         after: &a,
     };
     history::record(tx, &change, now).await?;

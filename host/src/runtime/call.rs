@@ -173,7 +173,12 @@ impl Runtime {
         };
         let ctx = store.data_mut();
         ctx.flush_stdio();
-        let stderr = ctx.stderr_text();
+        // A trap's message leads with what the plugin wrote to stderr.
+        let stderr = if result.is_err() {
+            ctx.stderr_text()
+        } else {
+            String::new()
+        };
         trace.add(used, ctx.limiter.peak_bytes, std::mem::take(&mut ctx.lines));
         let state = std::mem::take(&mut ctx.state);
         let outbox = std::mem::take(&mut ctx.outbox);

@@ -204,13 +204,11 @@ impl CallCtx {
     /// Sends what the guest printed to the log, one record per line,
     /// tagged like its log lines, and keeps the lines for the call's trace.
     pub fn flush_stdio(&mut self) {
-        for (stream, level) in [("stdout", "info"), ("stderr", "warn")] {
-            let pipe = if stream == "stdout" {
-                &self.stdout
-            } else {
-                &self.stderr
-            };
-            let bytes = pipe.contents();
+        let written = [
+            ("stdout", "info", self.stdout.contents()),
+            ("stderr", "warn", self.stderr.contents()),
+        ];
+        for (stream, level, bytes) in written {
             if bytes.is_empty() {
                 continue;
             }
