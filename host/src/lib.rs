@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod console;
 pub mod db;
 pub mod devkit;
 pub mod domain;

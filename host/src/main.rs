@@ -95,6 +95,10 @@ enum Command {
     Wit {
         #[arg(long, default_value = "wit")]
         out: PathBuf,
+        /// The contract version (default: the newest); every version the
+        /// host serves can be written.
+        #[arg(long)]
+        contract: Option<String>,
     },
     /// Print the HTTP API's OpenAPI document (what GET /openapi.json serves),
     /// for generating clients without a running server.
@@ -340,8 +344,8 @@ async fn main() -> anyhow::Result<()> {
             clientele::devkit::replay::replay(args).await?;
             Ok(())
         }
-        Command::Wit { out } => {
-            for path in clientele::devkit::write_wit(&out)? {
+        Command::Wit { out, contract } => {
+            for path in clientele::devkit::write_wit(&out, contract.as_deref())? {
                 println!("{}", path.display());
             }
             Ok(())

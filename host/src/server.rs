@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::api::{self, AdminToken, AppState};
+use crate::api::{self, AppState};
 use crate::db::Db;
 use crate::domain::ids::random_token;
 use crate::domain::manifest::Limits;
@@ -169,10 +169,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         .await
         .context("registering this node")?;
     pipeline.spawn_workers();
-    let state = AppState {
-        pipeline: pipeline.clone(),
-        admin: AdminToken::new(&token),
-    };
+    let state = AppState::new(pipeline.clone(), &token);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

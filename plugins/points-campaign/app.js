@@ -73,7 +73,7 @@ export function orderOps(cfg, order, atMs) {
 }
 
 export const loyalty = {
-  onEvent(config, customer, event) {
+  onEvent(ctx, config, customer, event) {
     if (event.kind.tag !== 'order-placed') {
       return [];
     }

@@ -5,21 +5,23 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.imports.types import PluginError
 
 import surveys
 
 
 class Scoring(exports.Scoring):
-    def score(self, config, survey, response):
+    def score(self, ctx, config, survey, response):
         try:
             answers = json.loads(response.answers)
             return json.dumps(surveys.score(survey.kind, list(survey.questions), answers))
         except (surveys.Invalid, ValueError) as e:
-            raise Err(str(e))
+            # A response that does not fit the survey is refused for good.
+            raise Err(PluginError(code="invalid-response", message=str(e), retryable=False))
 
-    def aggregate(self, config, survey, scored):
+    def aggregate(self, ctx, config, survey, scored):
         try:
             docs = [json.loads(s) for s in scored]
             return json.dumps(surveys.aggregate(survey.kind, list(survey.questions), docs))
         except (surveys.Invalid, ValueError, KeyError, TypeError) as e:
-            raise Err(f"cannot aggregate: {e}")
+            raise Err(PluginError(code="aggregate", message=f"cannot aggregate: {e}", retryable=False))

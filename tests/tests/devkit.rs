@@ -91,13 +91,9 @@ async fn a_python_traceback_reaches_the_author() {
     set_mode(&s, "py", &key, &install, "err").await;
     let o = one_order(&s, "py", &key, "e2").await;
     assert_eq!(o["error_code"], "plugin_error", "{o}");
-    assert!(
-        o["error"]
-            .as_str()
-            .unwrap()
-            .contains("no campaign covers this order"),
-        "{o}"
-    );
+    let error = o["error"].as_str().unwrap();
+    assert!(error.contains("no campaign covers this order"), "{o}");
+    assert!(error.contains("`no-campaign`"), "its own code: {o}");
     // What it logs and prints is kept for the install, by level.
     set_mode(&s, "py", &key, &install, "log").await;
     let o = one_order(&s, "py", &key, "e3").await;
@@ -177,6 +173,12 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
             .contains("no campaign covers this order"),
         "{o}"
     );
+    // A plugin-error object keeps its code, and the store context came in.
+    set_mode(&s, "js", &key, &install, "error").await;
+    let o = one_order(&s, "js", &key, "e4").await;
+    let error = o["error"].as_str().unwrap();
+    assert!(error.contains("`no-campaign`"), "{error}");
+    assert!(error.contains("nothing runs in Asia/Shanghai"), "{error}");
     set_mode(&s, "js", &key, &install, "log").await;
     one_order(&s, "js", &key, "e3").await;
     let a = s

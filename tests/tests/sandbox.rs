@@ -399,9 +399,10 @@ async fn every_guest_publishes_with_its_manifest() {
 
 /// A plugin built from the frozen contract folder `wit/since_v0.1.0`
 /// keeps running, whatever the live contract has become: it earns, sets a
-/// tier, keeps state, reads customers back and sends a message.
+/// tier, keeps state, reads customers back and sends a message, in a store
+/// whose segmenter (the bundled `rfm-segments`) is a 0.2.0 plugin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plugin_of_the_frozen_contract_keeps_running() {
+async fn a_plugin_of_the_frozen_contract_runs_next_to_a_newer_one() {
     let s = TestServer::start().await;
     let a = s
         .publish_file(
@@ -410,8 +411,32 @@ async fn a_plugin_of_the_frozen_contract_keeps_running() {
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS)
+        .await;
+    // The catalogue says which contract each version was built against.
+    let catalogue = s.get("/v1/plugins", &s.admin).await.body;
+    let contract = |name: &str| {
+        let p = catalogue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name);
+        p.map(|p| p["versions"][0]["contract"].clone())
+    };
+    assert_eq!(
+        contract("since-v0-1-0"),
+        Some(json!("0.1.0")),
+        "{catalogue}"
+    );
+    assert_eq!(
+        contract("rfm-segments"),
+        Some(json!("0.2.0")),
+        "{catalogue}"
+    );
     let key = s.store("frozen").await;
     s.install("frozen", &key, "since-v0-1-0", "1.0.0", json!({}))
+        .await;
+    s.install("frozen", &key, "rfm-segments", "1.0.0", json!({}))
         .await;
     let results = s
         .events_wait(
@@ -425,7 +450,9 @@ async fn a_plugin_of_the_frozen_contract_keeps_running() {
         )
         .await;
     for r in &results {
-        assert_eq!(r["installs"][0]["status"], "ok", "{r}");
+        let installs = r["installs"].as_array().unwrap();
+        assert_eq!(installs.len(), 2, "{r}");
+        assert!(installs.iter().all(|o| o["status"] == "ok"), "{r}");
     }
     let points = s.points("frozen", &key, "c1").await;
     assert_eq!(points["balance"], 12 + 3, "{points}");
@@ -433,4 +460,109 @@ async fn a_plugin_of_the_frozen_contract_keeps_running() {
     let messages = s.get("/v1/stores/frozen/messages", &key).await.body;
     assert_eq!(messages.as_array().unwrap().len(), 1, "{messages}");
     assert_eq!(messages[0]["template"], "welcome");
+    let c1 = s.get("/v1/stores/frozen/customers/c1", &key).await.body;
+    assert!(
+        c1["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g.as_str().unwrap().starts_with("type:")),
+        "the 0.2.0 segmenter classified the customer: {c1}"
+    );
+}
+
+/// What 0.2.0 hands a plugin and takes from it: the store's context
+/// (currency, time zone and its offset at the event's time, summer and
+/// winter), and a structured error whose code is shown and whose
+/// `retryable` decides whether the host tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_of_0_2_0_sees_its_store_and_says_how_it_failed() {
+    let s = TestServer::start().await;
+    let a = s
+        .publish_file(
+            &repo_file("tests/guests/store-context/plugin.toml"),
+            guests::STORE_CONTEXT,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let created = s
+        .post(
+            "/v1/stores",
+            &s.admin,
+            json!({"id": "ny", "currency": "USD", "timezone": "America/New_York"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["api_key"].as_str().unwrap().to_string();
+    let install = s
+        .install("ny", &key, "store-context", "1.0.0", json!({}))
+        .await;
+    let store = s.get("/v1/stores/ny", &key).await;
+    assert_eq!(store.body["timezone"], "America/New_York", "{}", store.body);
+    s.events_wait(
+        "ny",
+        &key,
+        vec![
+            order("w", "c1", "2026-01-15T12:00:00Z", 1000),
+            order("s", "c1", "2026-07-15T12:00:00Z", 1000),
+        ],
+    )
+    .await;
+    let points = s.points("ny", &key, "c1").await;
+    let reasons: Vec<&str> = points["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    for want in [
+        "ny USD America/New_York -300 1768478400000",
+        "ny USD America/New_York -240 1784116800000",
+    ] {
+        assert!(reasons.contains(&want), "{want} in {reasons:?}");
+    }
+
+    let path = format!("/v1/stores/ny/installs/{install}");
+    s.patch_ok(&path, &key, json!({"config": {"mode": "error"}}))
+        .await;
+    let r = s
+        .events_wait(
+            "ny",
+            &key,
+            vec![order("e1", "c1", "2026-08-01T12:00:00Z", 500)],
+        )
+        .await;
+    let o = &r[0]["installs"][0];
+    assert_eq!(o["error_code"], "plugin_error", "{o}");
+    let error = o["error"].as_str().unwrap();
+    assert!(error.contains("`out-of-stock`"), "{error}");
+    assert!(error.contains("cannot handle order o-e1"), "{error}");
+    let dead = s
+        .until(&format!("{path}/failures"), &key, |f| {
+            f.as_array().is_some_and(|l| !l.is_empty())
+        })
+        .await;
+    assert_eq!(dead[0]["attempts"], 1, "not retryable: {dead}");
+
+    s.patch_ok(&path, &key, json!({"config": {"mode": "retry"}}))
+        .await;
+    s.events_wait(
+        "ny",
+        &key,
+        vec![order("e2", "c1", "2026-08-02T12:00:00Z", 500)],
+    )
+    .await;
+    let dead = s
+        .until(&format!("{path}/failures"), &key, |f| {
+            f.as_array()
+                .is_some_and(|l| l.iter().any(|d| d["event_id"] == "e2"))
+        })
+        .await;
+    let e2 = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_id"] == "e2")
+        .unwrap();
+    assert_eq!(e2["attempts"], 4, "retried as it asked: {e2}");
 }

@@ -35,13 +35,15 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
+            .map(str::trim);
+        let Some(token) = bearer else {
+            return console_session(parts, state);
+        };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare all bytes (no early exit) so timing says nothing.
         if digest
@@ -58,6 +60,31 @@ impl FromRequestParts<AppState> for Caller {
             None => Err(ApiError::unauthorized()),
         }
     }
+}
+
+/// The console's session cookie, when no bearer token was sent. A write
+/// must also carry the session's CSRF token in `X-CSRF-Token`.
+fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    use crate::console::session;
+    let value =
+        session::cookie(&parts.headers, session::COOKIE).ok_or_else(ApiError::unauthorized)?;
+    let caller = state
+        .sessions
+        .open(value, crate::domain::time::now_ms())
+        .ok_or_else(ApiError::unauthorized)?;
+    if !parts.method.is_safe() {
+        let token = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !state.sessions.csrf_ok(value, token) {
+            return Err(ApiError::forbidden(
+                "a write from the console needs the session's X-CSRF-Token",
+            ));
+        }
+    }
+    Ok(caller)
 }
 
 impl Caller {

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -183,4 +183,119 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("customer `{customer}` not found")))?;
     let segments = crate::db::segments::of_customer(&mut conn, store, customer).await?;
     Ok(Json(CustomerView::new(&c, segments)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomersQuery {
+    /// Only customers whose id, name or e-mail contains this (any case).
+    #[serde(default)]
+    #[param(max_length = 200)]
+    q: String,
+    /// Customers to skip (the page's start).
+    #[serde(default)]
+    offset: u32,
+    /// Customers per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// A page of customers.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerPage {
+    /// How many customers match, over all pages.
+    pub total: i64,
+    pub customers: Vec<CustomerView>,
+}
+
+/// Search and page through the store's customers, by id
+#[utoipa::path(get, path = "/v1/stores/{store}/customers", operation_id = "listCustomers", tag = "customers",
+    params(StorePath, CustomersQuery), responses((status = 200, body = CustomerPage)))]
+pub async fn list(
+    scope: StoreScope,
+    Query(q): Query<CustomersQuery>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    let limit = super::params::page_limit(q.limit)?;
+    if q.q.chars().count() > 200 {
+        return Err(ApiError::field("q", "must be at most 200 characters"));
+    }
+    let mut conn = scope.conn().await?;
+    let (found, total) =
+        customers::search(&mut conn, &scope.store, q.q.trim(), q.offset, limit).await?;
+    let mut customers = Vec::with_capacity(found.len());
+    for c in &found {
+        let segments = crate::db::segments::of_customer(&mut conn, &scope.store, &c.id).await?;
+        customers.push(CustomerView::new(c, segments));
+    }
+    Ok(Json(CustomerPage { total, customers }))
+}
+
+/// A segment the customer is in, with what the segmenter said of them.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipView {
+    pub segment: String,
+    /// The segmenter's attributes (RFM scores, reasons, …).
+    pub attributes: Value,
+}
+
+/// A response the customer gave to a survey.
+#[derive(Serialize, ToSchema)]
+pub struct AnswerView {
+    pub survey_id: String,
+    pub event_id: String,
+    #[schema(format = DateTime)]
+    pub submitted_at: String,
+    pub answers: Value,
+    /// The scorer's result, when a scorer was installed.
+    pub score: Option<Value>,
+}
+
+/// Everything about one customer beyond the profile.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerActivity {
+    pub memberships: Vec<MembershipView>,
+    pub answers: Vec<AnswerView>,
+    pub messages: Vec<crate::db::messages::Message>,
+}
+
+/// A customer's segments with their attributes, survey answers and messages
+#[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/activity", operation_id = "getCustomerActivity", tag = "customers",
+    params(StorePath, CustomerPath), responses((status = 200, body = CustomerActivity)))]
+pub async fn activity(
+    scope: StoreScope,
+    Path(path): Path<CustomerPath>,
+) -> Result<Json<CustomerActivity>, ApiError> {
+    let (store, customer) = (&scope.store, &path.customer);
+    check_id("customer", customer)?;
+    let mut conn = scope.conn().await?;
+    if customers::get(&mut conn, store, customer).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "customer `{customer}` not found"
+        )));
+    }
+    let memberships = crate::db::segments::memberships_of(&mut conn, store, customer)
+        .await?
+        .into_iter()
+        .map(|(segment, attributes)| MembershipView {
+            segment,
+            attributes,
+        })
+        .collect();
+    let answers = crate::db::surveys::responses_of(&mut conn, store, customer)
+        .await?
+        .into_iter()
+        .map(|r| AnswerView {
+            survey_id: r.survey_id,
+            event_id: r.event_id,
+            submitted_at: to_rfc3339(r.submitted_at),
+            answers: r.answers,
+            score: r.score,
+        })
+        .collect();
+    let messages = crate::db::messages::of_customer(&mut conn, store, customer).await?;
+    Ok(Json(CustomerActivity {
+        memberships,
+        answers,
+        messages,
+    }))
 }

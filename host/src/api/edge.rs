@@ -23,7 +23,8 @@ pub async fn problems_only(req: Request, next: Next) -> Response {
     }
     let response = next.run(req).await;
     let status = response.status();
-    if !status.is_client_error() || is_problem(&response) {
+    // The console's own pages answer in HTML, 404 included.
+    if !status.is_client_error() || is_problem(&response) || is_html(&response) {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
@@ -38,6 +39,14 @@ pub async fn problems_only(req: Request, next: Next) -> Response {
     problem
 }
 
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"))
+}
+
 fn is_problem(response: &Response) -> bool {
     response
         .headers()
@@ -49,8 +58,11 @@ fn is_problem(response: &Response) -> bool {
 /// A write with a body that does not say it is JSON. Publishing a plugin
 /// (multipart) is the one write that takes another type.
 fn refuse_non_json(req: &Request<Body>) -> Option<ApiError> {
+    // The console's own forms (`/sign-in`, `/sign-out`) are not the API's.
+    let path = req.uri().path();
     if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
-        || req.uri().path() == "/v1/plugins"
+        || path == "/v1/plugins"
+        || !path.starts_with("/v1/")
     {
         return None;
     }

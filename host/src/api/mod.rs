@@ -1,6 +1,6 @@
 //! The HTTP API (axum): one file per resource, problem+json errors.
 
-mod auth;
+pub(crate) mod auth;
 mod cluster;
 mod customers;
 mod delivery;
@@ -11,6 +11,7 @@ mod events;
 mod flows;
 mod installs;
 mod models;
+mod overview;
 mod params;
 mod plugins;
 mod points;
@@ -43,12 +44,27 @@ pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
 pub struct AppState {
     pub pipeline: Pipeline,
     pub admin: AdminToken,
+    /// Signs the console's session cookies (derived from the admin token).
+    pub sessions: crate::console::SessionKey,
 }
 
-/// The whole API; shared by `serve`, the tests and the benchmarks.
+impl AppState {
+    pub fn new(pipeline: Pipeline, admin_token: &str) -> AppState {
+        let admin = AdminToken::new(admin_token);
+        AppState {
+            pipeline,
+            sessions: crate::console::SessionKey::new(&admin),
+            admin,
+        }
+    }
+}
+
+/// The whole API and the console; shared by `serve`, the tests and the
+/// benchmarks.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
+        .merge(crate::console::routes())
         .fallback(service::not_found)
         .layer(axum::middleware::from_fn(edge::problems_only))
         .with_state(state)
@@ -64,7 +80,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(service::metrics))
         .routes(routes!(service::openapi))
         .routes(routes!(stores::create, stores::list))
+        .routes(routes!(stores::get))
+        .routes(routes!(overview::get))
         .routes(routes!(customers::get, customers::put))
+        .routes(routes!(customers::list))
+        .routes(routes!(customers::activity))
         .routes(routes!(events::post, events::list))
         .routes(routes!(events::get_one))
         .routes(routes!(installs::create, installs::list))
@@ -88,6 +108,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(models::fit))
         .routes(routes!(surveys::create, surveys::list))
         .routes(routes!(surveys::report))
+        .routes(routes!(surveys::responses))
         .routes(routes!(flows::churn))
         .routes(routes!(flows::list))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY));

@@ -53,6 +53,12 @@ pub struct PluginVersionView {
     pub size_bytes: i64,
     #[schema(format = DateTime)]
     pub published_at: String,
+    /// The `clientele:crm` contract version it was built against.
+    #[schema(example = "0.2.0")]
+    pub contract: String,
+    /// The JSON Schema an install's config must match.
+    #[schema(value_type = Object)]
+    pub config_schema: serde_json::Value,
     /// A yanked version cannot be installed; installs running it go on.
     pub yanked: bool,
     #[schema(format = DateTime)]
@@ -71,6 +77,10 @@ impl From<PluginVersion> for PluginVersionView {
             sha256: v.sha256,
             size_bytes: v.size_bytes,
             published_at: crate::domain::time::to_rfc3339(v.published_at),
+            contract: v.contract,
+            config_schema: crate::domain::manifest::Manifest::parse(&v.manifest)
+                .map(|m| m.config_schema)
+                .unwrap_or_else(|_| serde_json::json!({})),
             yanked: v.yanked_at.is_some(),
             yanked_at: v.yanked_at.map(crate::domain::time::to_rfc3339),
             yank_reason: v.yank_reason,

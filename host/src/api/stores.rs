@@ -4,7 +4,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{key_hash, Caller};
+use super::auth::{key_hash, Caller, StoreScope};
+use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::stores::{self, Store};
@@ -108,13 +109,30 @@ pub async fn list(
     let list = stores::list(&mut conn)
         .await?
         .into_iter()
-        .map(|s| StoreView {
+        .map(StoreView::from)
+        .collect();
+    Ok(Json(list))
+}
+
+impl From<Store> for StoreView {
+    fn from(s: Store) -> StoreView {
+        StoreView {
             id: s.id,
             name: s.name,
             currency: s.currency,
             timezone: s.timezone,
             created_at: to_rfc3339(s.created_at),
-        })
-        .collect();
-    Ok(Json(list))
+        }
+    }
+}
+
+/// One store: its name, currency and time zone (its own key, or admin)
+#[utoipa::path(get, path = "/v1/stores/{store}", operation_id = "getStore", tag = "stores",
+    params(StorePath), responses((status = 200, body = StoreView)))]
+pub async fn get(scope: StoreScope) -> Result<Json<StoreView>, ApiError> {
+    let mut conn = scope.conn().await?;
+    let store = stores::get(&mut conn, &scope.store)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("store `{}` not found", scope.store)))?;
+    Ok(Json(store.into()))
 }

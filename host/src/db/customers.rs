@@ -309,6 +309,42 @@ pub async fn get_many(
     Ok(out)
 }
 
+/// A page of the store's customers whose id, name or e-mail contains
+/// `query` (any case; all when empty), by id; and how many match in all.
+pub async fn search(
+    conn: &mut Conn,
+    store: &str,
+    query: &str,
+    offset: u32,
+    limit: u32,
+) -> DbResult<(Vec<Customer>, i64)> {
+    // LIKE's own wildcards in the query are matched as themselves.
+    let escaped = query
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    let filter = "store_id = $1 AND ($2 = '%%' OR LOWER(id) LIKE $2 ESCAPE '\\'
+        OR LOWER(COALESCE(name, '')) LIKE $2 ESCAPE '\\'
+        OR LOWER(COALESCE(email, '')) LIKE $2 ESCAPE '\\')";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM customers WHERE {filter}"))
+        .bind(store)
+        .bind(&pattern)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE {filter} ORDER BY id LIMIT $3 OFFSET $4"
+    ))
+    .bind(store)
+    .bind(&pattern)
+    .bind(i64::from(limit))
+    .bind(i64::from(offset))
+    .fetch_all(conn)
+    .await?;
+    Ok((rows.iter().map(from_row).collect::<DbResult<_>>()?, total))
+}
+
 /// Every customer of the store, by id.
 pub async fn all(conn: &mut Conn, store: &str) -> DbResult<Vec<Customer>> {
     let rows = sqlx::query(&format!(

@@ -102,6 +102,19 @@ pub async fn list(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<Mess
     rows.iter().map(read).collect()
 }
 
+/// The messages queued for one customer, oldest first.
+pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Message>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE store_id = $1 AND customer_id = $2
+         ORDER BY created_at, id LIMIT 1000"
+    ))
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(read).collect()
+}
+
 /// Queued messages whose next attempt is due, with their store.
 pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(String, Message)>> {
     let rows = sqlx::query(&format!(

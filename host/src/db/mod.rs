@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod messages;
 pub mod models;
 pub mod outcomes;
+pub mod overview;
 pub mod plugin_logs;
 pub mod plugins;
 pub mod rollouts;

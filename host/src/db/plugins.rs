@@ -21,6 +21,8 @@ pub struct PluginVersion {
     pub sha256: String,
     pub size_bytes: i64,
     pub published_at: i64,
+    /// The contract version it was built against, e.g. `0.2.0`.
+    pub contract: String,
     #[serde(skip)]
     pub manifest: String,
     /// Yanked versions cannot be installed; installs running one go on.
@@ -37,8 +39,8 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
     let v = &new.version;
     sqlx::query(
         "INSERT INTO plugin_versions (name, version, world, description, capabilities, manifest,
-           sha256, size_bytes, component, published_at, scopes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+           sha256, size_bytes, component, published_at, scopes, contract)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&v.name)
     .bind(&v.version)
@@ -51,13 +53,14 @@ pub async fn insert(conn: &mut Conn, new: NewVersion<'_>) -> DbResult<()> {
     .bind(new.component.to_vec())
     .bind(v.published_at)
     .bind(serde_json::to_string(&v.scopes).unwrap_or_else(|_| "[]".into()))
+    .bind(&v.contract)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 const COLUMNS: &str = "name, version, world, description, capabilities, scopes, manifest, sha256,
-    size_bytes, published_at, yanked_at, yank_reason";
+    size_bytes, published_at, contract, yanked_at, yank_reason";
 
 pub async fn get(conn: &mut Conn, name: &str, version: &str) -> DbResult<Option<PluginVersion>> {
     let row = sqlx::query(&format!(

@@ -150,6 +150,32 @@ pub async fn members(
     rows.iter().map(|r| Ok(r.try_get("customer_id")?)).collect()
 }
 
+/// A customer's memberships (enabled installs) with their attributes
+/// (the scores and reasons the segmenter gave), by segment.
+pub async fn memberships_of(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+) -> DbResult<Vec<(String, serde_json::Value)>> {
+    let rows = sqlx::query(
+        "SELECT m.segment, m.attributes FROM memberships m
+         JOIN installs i ON i.id = m.install_id AND i.enabled = 1
+         WHERE m.store_id = $1 AND m.customer_id = $2 ORDER BY m.segment",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("segment")?,
+                json_col(r.try_get("attributes")?, serde_json::json!({})),
+            ))
+        })
+        .collect()
+}
+
 /// The segments a customer is in (enabled installs), by name.
 pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<String>> {
     let rows = sqlx::query(

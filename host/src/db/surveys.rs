@@ -55,6 +55,7 @@ pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Survey>> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Response {
     pub event_id: String,
+    pub survey_id: String,
     pub customer_id: String,
     pub submitted_at: Millis,
     pub answers: Value,
@@ -95,12 +96,26 @@ pub async fn save_response(
 }
 
 pub async fn responses(conn: &mut Conn, store: &str, survey_id: &str) -> DbResult<Vec<Response>> {
-    let rows = sqlx::query(
-        "SELECT event_id, customer_id, submitted_at, answers, install_id, score FROM survey_responses
-         WHERE store_id = $1 AND survey_id = $2 ORDER BY submitted_at, event_id",
-    )
+    responses_where(conn, "survey_id", store, survey_id).await
+}
+
+/// Every response a customer gave, to any survey, oldest first.
+pub async fn responses_of(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Response>> {
+    responses_where(conn, "customer_id", store, customer).await
+}
+
+async fn responses_where(
+    conn: &mut Conn,
+    column: &'static str,
+    store: &str,
+    value: &str,
+) -> DbResult<Vec<Response>> {
+    let rows = sqlx::query(&format!(
+        "SELECT event_id, survey_id, customer_id, submitted_at, answers, install_id, score
+         FROM survey_responses WHERE store_id = $1 AND {column} = $2 ORDER BY submitted_at, event_id"
+    ))
     .bind(store)
-    .bind(survey_id)
+    .bind(value)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -108,6 +123,7 @@ pub async fn responses(conn: &mut Conn, store: &str, survey_id: &str) -> DbResul
             let score: Option<String> = r.try_get("score")?;
             Ok(Response {
                 event_id: r.try_get("event_id")?,
+                survey_id: r.try_get("survey_id")?,
                 customer_id: r.try_get("customer_id")?,
                 submitted_at: r.try_get("submitted_at")?,
                 answers: json_col(r.try_get("answers")?, serde_json::json!({})),

@@ -67,12 +67,24 @@ pub async fn publish(
     Ok(reply.body)
 }
 
-/// Writes the contract a plugin is built against (the WIT package) into
-/// `dir`; returns the files written.
-pub fn write_wit(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Writes the contract a plugin is built against (the WIT package of
+/// `version`, the newest when none) into `dir`; returns the files written.
+pub fn write_wit(dir: &Path, version: Option<&str>) -> anyhow::Result<Vec<PathBuf>> {
+    let contracts = clientele_plugin_build::CONTRACTS;
+    let files = match version {
+        None => clientele_plugin_build::WIT_FILES,
+        Some(v) => contracts
+            .iter()
+            .find(|(known, _)| *known == v)
+            .map(|(_, files)| *files)
+            .with_context(|| {
+                let known: Vec<&str> = contracts.iter().map(|(v, _)| *v).collect();
+                format!("no contract {v}; this host serves {}", known.join(", "))
+            })?,
+    };
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    for (name, text) in clientele_plugin_build::WIT_FILES {
+    for (name, text) in files {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         written.push(path);

@@ -18,6 +18,7 @@ use crate::client::ApiClient;
 use crate::domain::customer::Customer;
 use crate::domain::event::{parse_event, Event};
 use crate::domain::World;
+use crate::runtime::services::StoreInfo;
 
 /// What `plugin replay` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,6 +102,17 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
         Some(p) => read_json(p)?,
         None => live["config"].clone(),
     };
+    let about = api
+        .get(&format!("/v1/stores/{store}"), &args.token)
+        .await?
+        .ok()
+        .context("reading the store")?;
+    let text = |k: &str, default: &str| about[k].as_str().unwrap_or(default).to_string();
+    let store_info = StoreInfo {
+        id: store.to_string(),
+        currency: text("currency", "USD"),
+        timezone: text("timezone", "UTC"),
+    };
     let pii = live["grants"]
         .as_array()
         .is_some_and(|g| g.iter().any(|s| s == "pii"));
@@ -143,7 +155,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
 
     let json_out = args.json;
     tokio::task::spawn_blocking(move || {
-        let mut session = Session::new(&bytes, &manifest, &config, pii)?;
+        let mut session = Session::new(&bytes, &manifest, &config, pii, store_info)?;
         for c in profiles {
             session.seed(c, HashMap::new());
         }

@@ -23,7 +23,7 @@ use crate::domain::survey::Survey;
 use crate::domain::time::{parse_rfc3339, to_rfc3339, utc_day, Millis};
 use crate::domain::World;
 use crate::pipeline::worlds::{self, CallArgs, Decision, Loaded, Surveys};
-use crate::runtime::services::{HostFuture, HostServices};
+use crate::runtime::services::{HostFuture, HostServices, StoreInfo};
 use crate::runtime::{self as rt, CallInput, Plugin, Runtime, StateBuffer};
 
 /// What `plugin run` was asked to do.
@@ -60,6 +60,12 @@ pub struct RunArgs {
     /// Run as an install granted the `pii` scope.
     #[arg(long)]
     pub pii: bool,
+    /// The store's currency (ISO 4217), as a plugin's store context has it.
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    /// The store's IANA time zone, as a plugin's store context has it.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
     /// One JSON object per call instead of text.
     #[arg(long)]
     pub json: bool,
@@ -79,6 +85,8 @@ impl RunArgs {
             fit: false,
             survey: None,
             pii: false,
+            currency: "USD".into(),
+            timezone: "UTC".into(),
             json: true,
         }
     }
@@ -199,13 +207,17 @@ fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
 
 /// The customers of a local run, their orders and balances, as
 /// `customers.*` answers them.
-#[derive(Default)]
 struct Local {
+    store: StoreInfo,
     customers: Mutex<HashMap<String, Customer>>,
     orders: Mutex<HashMap<String, Vec<Order>>>,
 }
 
 impl HostServices for Local {
+    fn store<'a>(&'a self, _: &'a str) -> HostFuture<'a, StoreInfo> {
+        let store = self.store.clone();
+        Box::pin(async move { Ok(store) })
+    }
     fn customer<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, Option<Customer>> {
         let c = self.customers.lock().unwrap().get(id).cloned();
         Box::pin(async move { Ok(c) })
@@ -299,7 +311,14 @@ impl Session {
         manifest: &Manifest,
         config: &Value,
         pii: bool,
+        store: StoreInfo,
     ) -> anyhow::Result<Session> {
+        if store.timezone.parse::<chrono_tz::Tz>().is_err() {
+            bail!(
+                "`{}` is not an IANA time zone (such as Asia/Shanghai or UTC)",
+                store.timezone
+            );
+        }
         if let Err(errors) = check_config(&manifest.config_schema, config) {
             let why: Vec<String> = errors
                 .iter()
@@ -316,7 +335,11 @@ impl Session {
         let plugin = runtime
             .publish(&id, "local", bytes, manifest)
             .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
-        let local = Arc::new(Local::default());
+        let local = Arc::new(Local {
+            store,
+            customers: Mutex::default(),
+            orders: Mutex::default(),
+        });
         Ok(Session {
             runtime,
             _scratch: scratch,
@@ -523,7 +546,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
         Some(p) => read_json(p)?,
         None => json!({}),
     };
-    let mut session = Session::new(&bytes, &manifest, &config, args.pii)?;
+    let store = StoreInfo {
+        id: "local".into(),
+        currency: args.currency.clone(),
+        timezone: args.timezone.clone(),
+    };
+    let mut session = Session::new(&bytes, &manifest, &config, args.pii, store)?;
     let events = read_events(&args.events)?;
     if events.is_empty() {
         bail!("no events to run: pass --event FILE (or a folder of them, or - for stdin)");

@@ -43,3 +43,18 @@ pub fn rfc3339_opt<S: serde::Serializer>(ms: &Option<Millis>, s: S) -> Result<S:
         None => s.serialize_none(),
     }
 }
+
+/// The offset from UTC of IANA zone `timezone` at `at`, in milliseconds
+/// (local time = UTC + offset); 0 for an unknown zone.
+pub fn utc_offset_ms(timezone: &str, at: Millis) -> i64 {
+    use chrono::{Offset, TimeZone};
+    let Ok(tz) = timezone.parse::<chrono_tz::Tz>() else {
+        return 0;
+    };
+    let instant = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
+    let seconds = tz
+        .offset_from_utc_datetime(&instant.naive_utc())
+        .fix()
+        .local_minus_utc();
+    i64::from(seconds) * 1000
+}

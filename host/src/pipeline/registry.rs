@@ -53,12 +53,12 @@ impl Pipeline {
         drop(conn);
         let id = plugin_id(&manifest.name, &version);
         let runtime = self.runtime.clone();
-        let (manifest, component) = {
+        let (manifest, component, contract) = {
             let sha = sha256.clone();
             tokio::task::spawn_blocking(move || {
                 runtime
                     .publish(&id, &sha, &component, &manifest)
-                    .map(|_| (manifest, component))
+                    .map(|p| (manifest, component, p.contract))
             })
             .await
             .map_err(|e| PipelineError::Conflict(format!("compilation was interrupted: {e}")))??
@@ -81,6 +81,7 @@ impl Pipeline {
             sha256,
             size_bytes: component.len() as i64,
             published_at: now_ms(),
+            contract: contract.version().to_string(),
             manifest: manifest_text.to_string(),
             yanked_at: None,
             yank_reason: None,

@@ -16,6 +16,7 @@ use crate::domain::ids::random_id;
 use crate::domain::rescue::{Assessment, FlowAction, FlowEnd, FlowEvent, FlowNote};
 use crate::domain::states::FlowState;
 use crate::domain::time::Millis;
+use crate::runtime::rescue as wit;
 
 /// Adds a line to the flow's history.
 pub fn note(flow: &mut Flow, now: Millis, what: FlowEvent) {
@@ -53,6 +54,26 @@ pub async fn rescue_on_order(tx: &mut Tx, t: &Subject<'_>, flow: &mut Flow) -> D
     Ok(Effect::FlowRescued {
         flow_id: flow.id.clone(),
     })
+}
+
+/// A flow as `plan` is shown it; `rescued_at` when the event being
+/// handled ends it `rescued`.
+pub fn summary(flow: &Flow, rescued_at: Option<i64>) -> wit::FlowSummary {
+    use wit::FlowStatus as S;
+    let (status, ended_at) = match (rescued_at, flow.state) {
+        (Some(at), FlowState::Active) => (S::Rescued, Some(at)),
+        (_, FlowState::Active) => (S::Active, None),
+        (_, FlowState::Rescued) => (S::Rescued, flow.ended_at),
+        (_, FlowState::Expired) => (S::Expired, flow.ended_at),
+        (_, FlowState::Skipped) => (S::Skipped, flow.ended_at),
+    };
+    wit::FlowSummary {
+        flow_id: flow.id.clone(),
+        status,
+        step: u32::try_from(flow.step).unwrap_or(0),
+        started_at: flow.started_at,
+        ended_at,
+    }
 }
 
 /// A flow of the target's customer, starting now at step 0.
@@ -365,4 +386,49 @@ pub async fn apply_step_actions(
     }
     flow.updated_at = t.now;
     Ok(effects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(state: FlowState, ended_at: Option<Millis>) -> Flow {
+        let t = Subject {
+            store: "s",
+            install_id: "i",
+            customer: "c",
+            event_id: None,
+            now: 1_000,
+        };
+        let a = Assessment {
+            p_alive: 0.2,
+            risk: 0.8,
+            value_cents: 5_000,
+            details: json!({}),
+        };
+        let mut f = new_flow(&t, &a, state);
+        f.step = 2;
+        f.ended_at = ended_at;
+        f
+    }
+
+    #[test]
+    fn plan_sees_the_flow_as_it_stands_once_the_event_is_applied() {
+        let active = summary(&flow(FlowState::Active, None), None);
+        assert_eq!(active.status, wit::FlowStatus::Active);
+        assert_eq!(
+            (active.step, active.started_at, active.ended_at),
+            (2, 1_000, None)
+        );
+        // The order that rescues it: rescued, ended now.
+        let rescued = summary(&flow(FlowState::Active, None), Some(9_000));
+        assert_eq!(rescued.status, wit::FlowStatus::Rescued);
+        assert_eq!(rescued.ended_at, Some(9_000));
+        // An ended flow stays as it ended, whatever the event.
+        let expired = summary(&flow(FlowState::Expired, Some(5_000)), Some(9_000));
+        assert_eq!(expired.status, wit::FlowStatus::Expired);
+        assert_eq!(expired.ended_at, Some(5_000));
+        let skipped = summary(&flow(FlowState::Skipped, Some(4_000)), None);
+        assert_eq!(skipped.status, wit::FlowStatus::Skipped);
+    }
 }

@@ -3,21 +3,28 @@
 //! which fails the call with `host_error`: a plugin never decides on an
 //! answer the host could not give.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use crate::db::{customers, ledger, Db, DbResult};
+use crate::db::{customers, ledger, stores, Db, DbError, DbResult};
 use crate::domain::customer::{Customer, Order};
-use crate::runtime::services::{HostFuture, HostServices};
+use crate::runtime::services::{HostFuture, HostServices, StoreInfo};
 
 pub struct DbServices {
     db: Db,
+    /// A store's currency and time zone never change once it is created,
+    /// so each is read once.
+    stores: RwLock<HashMap<String, StoreInfo>>,
 }
 
 impl DbServices {
     /// Host services over `db`.
     pub fn shared(db: &Db) -> Arc<dyn HostServices> {
-        Arc::new(DbServices { db: db.clone() })
+        Arc::new(DbServices {
+            db: db.clone(),
+            stores: RwLock::default(),
+        })
     }
 }
 
@@ -34,6 +41,29 @@ fn answer<'a, T>(
 }
 
 impl HostServices for DbServices {
+    fn store<'a>(&'a self, store: &'a str) -> HostFuture<'a, StoreInfo> {
+        if let Some(known) = self.stores.read().unwrap().get(store) {
+            let known = known.clone();
+            return Box::pin(async move { Ok(known) });
+        }
+        answer("store context", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            let s = stores::get(&mut conn, store)
+                .await?
+                .ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?;
+            let info = StoreInfo {
+                id: s.id,
+                currency: s.currency,
+                timezone: s.timezone,
+            };
+            self.stores
+                .write()
+                .unwrap()
+                .insert(store.to_string(), info.clone());
+            Ok(info)
+        })
+    }
+
     fn customer<'a>(
         &'a self,
         store: &'a str,

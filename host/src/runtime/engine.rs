@@ -43,11 +43,7 @@ pub fn engine(max: Limits, fuel: bool) -> anyhow::Result<Engine> {
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<CallCtx>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    bindings::host::PluginHost::add_to_linker::<CallCtx, wasmtime::component::HasSelf<CallCtx>>(
-        &mut linker,
-        |c| c,
-    )
-    .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    bindings::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     clocks::bound_sleeps(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok(linker)
 }

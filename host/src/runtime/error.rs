@@ -22,8 +22,14 @@ pub enum RuntimeError {
     MemoryLimit { mib: u32 },
     #[error("trapped: {0}")]
     Trap(String),
-    #[error("returned an error: {0}")]
-    Plugin(String),
+    /// The plugin's own error: its code (none from a 0.1.0 plugin), its
+    /// message, and whether it said a retry may succeed.
+    #[error("returned an error{}: {message}", own_code(.code))]
+    Plugin {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
     #[error("returned invalid output, nothing was applied: {0}")]
     InvalidOutput(String),
     #[error("failed in the host, nothing was applied: {0}")]
@@ -43,7 +49,7 @@ impl RuntimeError {
             RuntimeError::FuelExhausted { .. } => "fuel_exhausted",
             RuntimeError::MemoryLimit { .. } => "memory_limit",
             RuntimeError::Trap(_) => "trap",
-            RuntimeError::Plugin(_) => "plugin_error",
+            RuntimeError::Plugin { .. } => "plugin_error",
             RuntimeError::InvalidOutput(_) => "invalid_output",
             RuntimeError::Host(_) => "host_error",
         }
@@ -63,30 +69,32 @@ impl RuntimeError {
             RuntimeError::FuelExhausted { .. } => "fuel-exhausted",
             RuntimeError::MemoryLimit { .. } => "memory-limit",
             RuntimeError::Trap(_) => "trap",
-            RuntimeError::Plugin(_) => "plugin-error",
+            RuntimeError::Plugin { .. } => "plugin-error",
             RuntimeError::InvalidOutput(_) => "invalid-output",
             RuntimeError::Host(_) => "host-error",
         }
     }
 }
 
-/// A plugin marks an error as one that may pass (a retry may succeed) by
-/// starting its message with this.
-pub const RETRYABLE_PREFIX: &str = "retryable:";
-
 impl RuntimeError {
     /// Whether the same call may succeed if tried again: the backstop
     /// deadline (the machine was busy), the host failing, or the plugin
-    /// saying so (`retryable:` at the start of its error). A trap, a used-up
-    /// budget or invalid output fails the same way every time.
+    /// saying so (`retryable` in its error; `retryable:` at the start of a
+    /// 0.1.0 plugin's). A trap, a used-up budget or invalid output fails
+    /// the same way every time.
     pub fn may_pass(&self) -> bool {
         match self {
             RuntimeError::Timeout { .. } | RuntimeError::Host(_) => true,
-            RuntimeError::Plugin(message) => message
-                .trim_start()
-                .get(..RETRYABLE_PREFIX.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(RETRYABLE_PREFIX)),
+            RuntimeError::Plugin { retryable, .. } => *retryable,
             _ => false,
         }
+    }
+}
+
+fn own_code(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(" `{code}`")
     }
 }

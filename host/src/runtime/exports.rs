@@ -1,59 +1,22 @@
 //! The typed calls of every world's exports: inputs converted to the WIT
 //! types, outputs converted back and checked (a bad value fails the call).
+//! A component of an older contract is called through its own bindings,
+//! its inputs and outputs converted to and from the newest
+//! (`bindings::since_v0_1_0`), so everything past this file sees one
+//! contract.
 
 use super::bindings::churn_rescue::exports::clientele::crm::rescue;
+use super::bindings::since_v0_1_0::{answer, convert as old};
 use super::bindings::survey_scorer::exports::clientele::crm::scoring;
 use super::bindings::types::{Fitted, Population};
 use super::call::Kind;
-use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError, WorldPre};
+use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError, Versioned, WorldPre};
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::ledger::{validate_ops, LedgerOp};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
-
-impl Runtime {
-    /// `point-rules`: what one event means for the customer's points.
-    pub fn on_event(
-        &self,
-        plugin: &Plugin,
-        input: CallInput,
-        config: &str,
-        customer: &Customer,
-        event: &Event,
-        order_total: Option<i64>,
-    ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
-        let WorldPre::PointRules(pre) = &plugin.pre else {
-            return Err(RuntimeError::WrongWorld(format!(
-                "plugin {} is not a point-rules plugin",
-                plugin.id
-            )));
-        };
-        let wit_customer = convert::customer(customer, input.scope.pii);
-        let wit_event = convert::event(event, order_total);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            let instance = pre.instantiate(&mut *store)?;
-            instance.clientele_crm_loyalty().call_on_event(
-                store,
-                &config,
-                &wit_customer,
-                &wit_event,
-            )
-        })?;
-        let ops: Vec<LedgerOp> = out.value.into_iter().map(convert::ledger_op).collect();
-        validate_ops(&ops, event.occurred_at).map_err(RuntimeError::InvalidOutput)?;
-        Ok(CallOutput {
-            value: ops,
-            state: out.state,
-            outbox: out.outbox,
-            elapsed: out.elapsed,
-            memory_peak_bytes: out.memory_peak_bytes,
-        })
-    }
-}
 
 impl Runtime {
     fn wrong_world(plugin: &Plugin, wanted: World) -> RuntimeError {
@@ -65,6 +28,43 @@ impl Runtime {
         ))
     }
 
+    /// `point-rules`: what one event means for the customer's points.
+    pub fn on_event(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        event: &Event,
+        order_total: Option<i64>,
+    ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
+        let WorldPre::PointRules(pre) = &plugin.pre else {
+            return Err(Self::wrong_world(plugin, World::PointRules));
+        };
+        let ctx = self.context(plugin, &input, event.occurred_at)?;
+        let c = convert::customer(customer, input.scope.pii);
+        let e = convert::event(event, order_total);
+        let out = self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
+                .clientele_crm_loyalty()
+                .call_on_event(store, &ctx, config, &c, &e),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_loyalty()
+                    .call_on_event(store, config, &c, &e),
+                old::ledger_ops,
+            ),
+        })?;
+        checked(out, |ops| {
+            let ops: Vec<LedgerOp> = ops.into_iter().map(convert::ledger_op).collect();
+            validate_ops(&ops, event.occurred_at)?;
+            Ok(ops)
+        })
+    }
+
     /// `segmenter` or `churn-rescue`: fit a model over the population,
     /// within the plugin's `fit_timeout_ms`.
     pub fn fit(
@@ -74,19 +74,34 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
-        let timeout = Kind::Fit;
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
+        let ctx = self.context(plugin, &input, population.as_of)?;
+        let same = |f: Fitted| f;
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => self.run(plugin, input, timeout, |store| {
-                pre.instantiate(&mut *store)?
+            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
+                Versioned::Newest(pre) => pre
+                    .instantiate(&mut *store)?
                     .clientele_crm_segmentation()
-                    .call_fit(store, &config, population)
+                    .call_fit(store, &ctx, config, population),
+                Versioned::V0_1_0(pre) => answer(
+                    pre.instantiate(&mut *store)?
+                        .clientele_crm_segmentation()
+                        .call_fit(store, config, population),
+                    same,
+                ),
             }),
-            WorldPre::ChurnRescue(pre) => self.run(plugin, input, timeout, |store| {
-                pre.instantiate(&mut *store)?
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
+                Versioned::Newest(pre) => pre
+                    .instantiate(&mut *store)?
                     .clientele_crm_rescue()
-                    .call_fit(store, &config, population)
+                    .call_fit(store, &ctx, config, population),
+                Versioned::V0_1_0(pre) => answer(
+                    pre.instantiate(&mut *store)?
+                        .clientele_crm_rescue()
+                        .call_fit(store, config, population),
+                    same,
+                ),
             }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
@@ -102,16 +117,24 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::Segmenter(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
+        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            pre.instantiate(&mut *store)?
+        let out = self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_segmentation()
-                .call_classify(store, &config, model, &c, as_of)
+                .call_classify(store, &ctx, config, model, &c, as_of),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_segmentation()
+                    .call_classify(store, config, model, &c, as_of),
+                old::memberships,
+            ),
         })?;
         checked(out, |list| {
             let list = convert::memberships(list)?;
@@ -129,15 +152,28 @@ impl Runtime {
         survey: &scoring::Survey,
         response: &scoring::Response,
     ) -> Result<CallOutput<String>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, Kind::Call, |store| {
-            pre.instantiate(&mut *store)?
+        let ctx = self.context(plugin, &input, response.submitted_at)?;
+        self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_scoring()
-                .call_score(store, &config, survey, response)
+                .call_score(store, &ctx, config, survey, response),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_scoring()
+                    .call_score(
+                        store,
+                        config,
+                        &old::survey(survey),
+                        &old::response(response),
+                    ),
+                |s| s,
+            ),
         })
     }
 
@@ -150,15 +186,24 @@ impl Runtime {
         survey: &scoring::Survey,
         scored: &[String],
     ) -> Result<CallOutput<String>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        self.run(plugin, input, Kind::Fit, |store| {
-            pre.instantiate(&mut *store)?
+        let now = chrono::Utc::now().timestamp_millis();
+        let ctx = self.context(plugin, &input, now)?;
+        self.run(plugin, input, Kind::Fit, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_scoring()
-                .call_aggregate(store, &config, survey, scored)
+                .call_aggregate(store, &ctx, config, survey, scored),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_scoring()
+                    .call_aggregate(store, config, &old::survey(survey), scored),
+                |s| s,
+            ),
         })
     }
 
@@ -172,16 +217,24 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Assessment>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
+        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            pre.instantiate(&mut *store)?
+        let out = self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_assess(store, &config, model, &c, as_of)
+                .call_assess(store, &ctx, config, model, &c, as_of),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_assess(store, config, model, &c, as_of),
+                old::assessment_from,
+            ),
         })?;
         checked(out, |a| {
             let a = convert::assessment(a)?;
@@ -190,7 +243,9 @@ impl Runtime {
         })
     }
 
-    /// `churn-rescue`: what to do about an assessment.
+    /// `churn-rescue`: what to do about an assessment made as of `as_of`,
+    /// given the customer's `current` flow (a 0.1.0 plugin is not told).
+    #[allow(clippy::too_many_arguments)]
     pub fn plan(
         &self,
         plugin: &Plugin,
@@ -198,18 +253,28 @@ impl Runtime {
         config: &str,
         assessment: &Assessment,
         customer: &Customer,
+        current: Option<&rescue::FlowSummary>,
+        as_of: i64,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
+        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            pre.instantiate(&mut *store)?
+        let out = self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_plan(store, &config, &a, &c)
+                .call_plan(store, &ctx, config, &a, &c, current),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_plan(store, config, &old::assessment_to(&a), &c),
+                old::actions,
+            ),
         })?;
         checked(out, checked_actions)
     }
@@ -223,16 +288,24 @@ impl Runtime {
         customer: &Customer,
         flow: &rescue::FlowState,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
-        // The generated async calls take owned strings by reference.
-        let config = config.to_string();
+        // The generated calls take strings as `&String`.
+        let config = &config.to_string();
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
+        let ctx = self.context(plugin, &input, flow.now)?;
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            pre.instantiate(&mut *store)?
+        let out = self.run(plugin, input, Kind::Call, |store| match pre {
+            Versioned::Newest(pre) => pre
+                .instantiate(&mut *store)?
                 .clientele_crm_rescue()
-                .call_on_timer(store, &config, &c, flow)
+                .call_on_timer(store, &ctx, config, &c, flow),
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_on_timer(store, config, &c, &old::flow_state(flow)),
+                old::actions,
+            ),
         })?;
         checked(out, checked_actions)
     }

@@ -36,12 +36,13 @@ pub use error::RuntimeError;
 pub use bindings::churn_rescue::exports::clientele::crm::rescue;
 pub use bindings::segmenter::exports::clientele::crm::segmentation;
 pub use bindings::survey_scorer::exports::clientele::crm::scoring;
-pub use bindings::types::{Fitted, Population, PopulationRow};
+pub use bindings::types::{Fitted, Population, PopulationRow, StoreContext};
+pub use bindings::Contract;
 
 use crate::domain::manifest::{Limits, Manifest};
 use crate::domain::World;
 use artifacts::Artifacts;
-use bindings::{churn_rescue, point_rules, segmenter, survey_scorer};
+use bindings::{churn_rescue, point_rules, segmenter, since_v0_1_0 as v0_1, survey_scorer};
 
 /// A published plugin version, ready to instantiate.
 pub struct Plugin {
@@ -51,14 +52,49 @@ pub struct Plugin {
     pub capabilities: Vec<crate::domain::Capability>,
     /// The customer data it asks to see (an install must grant it too).
     pub scopes: Vec<crate::domain::DataScope>,
+    /// The contract version it was built against.
+    pub contract: Contract,
     pre: WorldPre,
 }
 
+/// A world's linked component, in the contract version it was built
+/// against: calls of an older version are converted to and from the newest
+/// (`exports`).
+enum Versioned<Then, Now> {
+    V0_1_0(Then),
+    Newest(Now),
+}
+
 enum WorldPre {
-    PointRules(point_rules::PointRulesPre<CallCtx>),
-    Segmenter(segmenter::SegmenterPre<CallCtx>),
-    SurveyScorer(survey_scorer::SurveyScorerPre<CallCtx>),
-    ChurnRescue(churn_rescue::ChurnRescuePre<CallCtx>),
+    PointRules(
+        Versioned<v0_1::point_rules::PointRulesPre<CallCtx>, point_rules::PointRulesPre<CallCtx>>,
+    ),
+    Segmenter(Versioned<v0_1::segmenter::SegmenterPre<CallCtx>, segmenter::SegmenterPre<CallCtx>>),
+    SurveyScorer(
+        Versioned<
+            v0_1::survey_scorer::SurveyScorerPre<CallCtx>,
+            survey_scorer::SurveyScorerPre<CallCtx>,
+        >,
+    ),
+    ChurnRescue(
+        Versioned<
+            v0_1::churn_rescue::ChurnRescuePre<CallCtx>,
+            churn_rescue::ChurnRescuePre<CallCtx>,
+        >,
+    ),
+}
+
+/// The typed pre-instance of `pre` in `contract`.
+fn versioned<Then, Now>(
+    contract: Contract,
+    pre: wasmtime::component::InstancePre<CallCtx>,
+    then: impl FnOnce(wasmtime::component::InstancePre<CallCtx>) -> wasmtime::Result<Then>,
+    now: impl FnOnce(wasmtime::component::InstancePre<CallCtx>) -> wasmtime::Result<Now>,
+) -> wasmtime::Result<Versioned<Then, Now>> {
+    Ok(match contract {
+        Contract::V0_1_0 => Versioned::V0_1_0(then(pre)?),
+        Contract::V0_2_0 => Versioned::Newest(now(pre)?),
+    })
 }
 
 pub struct Runtime {
@@ -186,7 +222,7 @@ impl Runtime {
         component: &Component,
         manifest: &Manifest,
     ) -> Result<Arc<Plugin>, RuntimeError> {
-        validate::world_and_imports(&self.engine, component, manifest)?;
+        let contract = validate::world_and_imports(&self.engine, component, manifest)?;
         let instance_pre = self
             .linker
             .instantiate_pre(component)
@@ -197,18 +233,43 @@ impl Runtime {
                 manifest.world.name()
             ))
         };
+        let (c, pre) = (contract, instance_pre);
         let pre = match manifest.world {
-            World::PointRules => {
-                WorldPre::PointRules(point_rules::PointRulesPre::new(instance_pre).map_err(typed)?)
-            }
-            World::Segmenter => {
-                WorldPre::Segmenter(segmenter::SegmenterPre::new(instance_pre).map_err(typed)?)
-            }
+            World::PointRules => WorldPre::PointRules(
+                versioned(
+                    c,
+                    pre,
+                    v0_1::point_rules::PointRulesPre::new,
+                    point_rules::PointRulesPre::new,
+                )
+                .map_err(typed)?,
+            ),
+            World::Segmenter => WorldPre::Segmenter(
+                versioned(
+                    c,
+                    pre,
+                    v0_1::segmenter::SegmenterPre::new,
+                    segmenter::SegmenterPre::new,
+                )
+                .map_err(typed)?,
+            ),
             World::SurveyScorer => WorldPre::SurveyScorer(
-                survey_scorer::SurveyScorerPre::new(instance_pre).map_err(typed)?,
+                versioned(
+                    c,
+                    pre,
+                    v0_1::survey_scorer::SurveyScorerPre::new,
+                    survey_scorer::SurveyScorerPre::new,
+                )
+                .map_err(typed)?,
             ),
             World::ChurnRescue => WorldPre::ChurnRescue(
-                churn_rescue::ChurnRescuePre::new(instance_pre).map_err(typed)?,
+                versioned(
+                    c,
+                    pre,
+                    v0_1::churn_rescue::ChurnRescuePre::new,
+                    churn_rescue::ChurnRescuePre::new,
+                )
+                .map_err(typed)?,
             ),
         };
         Ok(Arc::new(Plugin {
@@ -217,6 +278,7 @@ impl Runtime {
             limits: manifest.limits.capped(self.max),
             capabilities: manifest.capabilities.clone(),
             scopes: manifest.scopes.clone(),
+            contract,
             pre,
         }))
     }

@@ -17,7 +17,30 @@ use crate::domain::customer::{Customer, Order};
 /// A host service's answer, or why the host could not give one.
 pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
+/// The store a call is for, as a plugin of 0.2.0 or later sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreInfo {
+    pub id: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// IANA time zone.
+    pub timezone: String,
+}
+
+impl StoreInfo {
+    /// A store of `id` in US dollars on UTC, for runs without a store.
+    pub fn plain(id: &str) -> StoreInfo {
+        StoreInfo {
+            id: id.to_string(),
+            currency: "USD".into(),
+            timezone: "UTC".into(),
+        }
+    }
+}
+
 pub trait HostServices: Send + Sync {
+    /// The store's currency and time zone.
+    fn store<'a>(&'a self, store: &'a str) -> HostFuture<'a, StoreInfo>;
     fn customer<'a>(
         &'a self,
         store: &'a str,
@@ -37,6 +60,9 @@ pub trait HostServices: Send + Sync {
 pub struct NoServices;
 
 impl HostServices for NoServices {
+    fn store<'a>(&'a self, store: &'a str) -> HostFuture<'a, StoreInfo> {
+        Box::pin(async move { Ok(StoreInfo::plain(store)) })
+    }
     fn customer<'a>(&'a self, _: &'a str, _: &'a str) -> HostFuture<'a, Option<Customer>> {
         Box::pin(async { Ok(None) })
     }

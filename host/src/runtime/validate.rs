@@ -5,7 +5,7 @@
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use super::bindings::{served_list, serves};
+use super::bindings::{served_list, serves, Contract};
 use super::RuntimeError;
 use crate::domain::manifest::Manifest;
 use crate::domain::{Capability, World};
@@ -33,26 +33,30 @@ fn crm_interface(name: &str) -> Option<(&str, &str)> {
     Some(rest.split_once('@').unwrap_or((rest, "")))
 }
 
+/// Checks the component and answers the contract version it implements
+/// its world in.
 pub fn world_and_imports(
     engine: &Engine,
     component: &Component,
     manifest: &Manifest,
-) -> Result<(), RuntimeError> {
+) -> Result<Contract, RuntimeError> {
     let ty = component.component_type();
 
     let exported: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let wanted = manifest.world.export_interface();
     let mut found_world = None;
+    let mut contract = Contract::NEWEST;
     for name in &exported {
         if let Some((iface, version)) = crm_interface(name) {
-            if !serves(version) {
+            let Some(c) = Contract::parse(version) else {
                 return Err(RuntimeError::WrongWorld(format!(
                     "it was built against {WIT_PACKAGE}@{version}; this host serves {WIT_PACKAGE}@{}",
                     served_list()
                 )));
-            }
+            };
             if iface == wanted {
                 found_world = Some(manifest.world);
+                contract = c;
                 break;
             }
             if let Some(w) = World::ALL
@@ -75,8 +79,8 @@ pub fn world_and_imports(
         None => {
             return Err(RuntimeError::WrongWorld(format!(
                 "world `{}` must export `{WIT_PACKAGE}/{wanted}@{}`; the component exports [{}]",
-                served_list(),
                 manifest.world.name(),
+                served_list(),
                 exported.join(", ")
             )))
         }
@@ -116,7 +120,7 @@ pub fn world_and_imports(
             }
         }
     }
-    Ok(())
+    Ok(contract)
 }
 
 #[cfg(test)]

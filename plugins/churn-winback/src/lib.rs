@@ -5,24 +5,38 @@ pub mod bgnbd;
 pub mod winback;
 
 wit_bindgen::generate!({
-    path: "../../wit/since_v0.1.0",
+    path: "../../wit/since_v0.2.0",
     world: "churn-rescue",
 });
 
 use clientele::crm::log::{self, Level};
-use clientele::crm::types::{Customer, Fitted, Population};
-use exports::clientele::crm::rescue::{Action, Assessment, FlowEnd, FlowState, Guest, Message};
+use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
+use exports::clientele::crm::rescue::{
+    Action, Assessment, FlowEnd, FlowState, FlowStatus, FlowSummary, Guest, Message,
+};
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct ChurnWinback;
 
-fn model_of(bytes: &[u8]) -> Result<Option<winback::Model>, String> {
+fn failed(code: &str, message: String) -> PluginError {
+    PluginError {
+        code: code.into(),
+        message,
+        retryable: false,
+    }
+}
+
+fn config(json: &str) -> Result<winback::Config, PluginError> {
+    winback::Config::parse(json).map_err(|m| failed("invalid-config", m))
+}
+
+fn model_of(bytes: &[u8]) -> Result<Option<winback::Model>, PluginError> {
     if bytes.is_empty() {
         return Ok(None);
     }
     serde_json::from_slice(bytes)
         .map(Some)
-        .map_err(|e| format!("unreadable model: {e}"))
+        .map_err(|e| failed("model", format!("unreadable model: {e}")))
 }
 
 fn actions(list: Vec<winback::Action>) -> Vec<Action> {
@@ -49,8 +63,12 @@ fn actions(list: Vec<winback::Action>) -> Vec<Action> {
 }
 
 impl Guest for ChurnWinback {
-    fn fit(config: String, population: Population) -> Result<Fitted, String> {
-        winback::Config::parse(&config)?;
+    fn fit(
+        _ctx: StoreContext,
+        config_json: String,
+        population: Population,
+    ) -> Result<Fitted, PluginError> {
+        config(&config_json)?;
         let as_of = population.as_of;
         let data =
             bgnbd::Data::new(population.rows.iter().filter_map(|r| {
@@ -69,7 +87,8 @@ impl Guest for ChurnWinback {
                 Level::Info,
                 &format!("fit progress: {iterations} iterations, log-likelihood {ll:.3}"),
             )
-        })?;
+        })
+        .map_err(|m| failed("fit", m))?;
         let model = winback::Model {
             params: fit.params,
             as_of,
@@ -86,17 +105,18 @@ impl Guest for ChurnWinback {
             "iterations": fit.iterations,
         });
         Ok(Fitted {
-            model: serde_json::to_vec(&model).map_err(|e| e.to_string())?,
+            model: serde_json::to_vec(&model).map_err(|e| failed("model", e.to_string()))?,
             summary: summary.to_string(),
         })
     }
 
     fn assess(
+        _ctx: StoreContext,
         _config: String,
         model: Vec<u8>,
         customer: Customer,
         as_of: i64,
-    ) -> Result<Assessment, String> {
+    ) -> Result<Assessment, PluginError> {
         let model = model_of(&model)?;
         let s = &customer.stats;
         let h = winback::history(s.repeat_days, s.first_order_at, s.last_order_at, as_of);
@@ -110,11 +130,22 @@ impl Guest for ChurnWinback {
     }
 
     fn plan(
-        config: String,
+        ctx: StoreContext,
+        config_json: String,
         assessment: Assessment,
         _customer: Customer,
-    ) -> Result<Vec<Action>, String> {
-        let cfg = winback::Config::parse(&config)?;
+        current: Option<FlowSummary>,
+    ) -> Result<Vec<Action>, PluginError> {
+        let cfg = config(&config_json)?;
+        // A flow that ended rescued or expired holds off the next one for
+        // `cooldown_days` (none by default).
+        let ended = current.and_then(|f| match f.status {
+            FlowStatus::Rescued | FlowStatus::Expired => f.ended_at,
+            FlowStatus::Active | FlowStatus::Skipped => None,
+        });
+        if winback::cooling_down(&cfg, ended, ctx.at) {
+            return Ok(Vec::new());
+        }
         Ok(actions(winback::plan(
             &cfg,
             assessment.p_alive,
@@ -123,11 +154,12 @@ impl Guest for ChurnWinback {
     }
 
     fn on_timer(
-        config: String,
+        _ctx: StoreContext,
+        config_json: String,
         _customer: Customer,
         flow: FlowState,
-    ) -> Result<Vec<Action>, String> {
-        let cfg = winback::Config::parse(&config)?;
+    ) -> Result<Vec<Action>, PluginError> {
+        let cfg = config(&config_json)?;
         Ok(actions(winback::on_timer(&cfg, flow.step)))
     }
 }

@@ -24,6 +24,9 @@ pub struct Config {
     pub threshold: f64,
     pub min_value_cents: i64,
     pub steps: Vec<Step>,
+    /// Whole days after a flow ended (rescued or expired) in which no new
+    /// flow starts; 0 (the default) starts one at the next assessment.
+    pub cooldown_days: u32,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
                     coupon_percent: Some(10),
                 },
             ],
+            cooldown_days: 0,
         }
     }
 }
@@ -149,6 +153,12 @@ pub fn plan(cfg: &Config, p_alive: f64, value_cents: i64) -> Vec<Action> {
     }]
 }
 
+/// Whether a flow that ended at `ended_at` still holds off a new one at
+/// `now`: for `cooldown_days` × 24 h after it ended.
+pub fn cooling_down(cfg: &Config, ended_at: Option<i64>, now: i64) -> bool {
+    ended_at.is_some_and(|end| now < end + i64::from(cfg.cooldown_days) * DAY_MS)
+}
+
 /// Step `step` is due: send its message (with its coupon), then schedule
 /// the next step or, after the last, end the flow `expired`.
 pub fn on_timer(cfg: &Config, step: u32) -> Vec<Action> {
@@ -178,6 +188,33 @@ pub fn on_timer(cfg: &Config, step: u32) -> Vec<Action> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cooldown_holds_off_a_new_flow_for_whole_days_after_the_end() {
+        let mut cfg = super::Config::default();
+        let end = 1_700_000_000_000;
+        assert!(
+            !super::cooling_down(&cfg, Some(end), end),
+            "none by default"
+        );
+        cfg.cooldown_days = 30;
+        assert!(super::cooling_down(
+            &cfg,
+            Some(end),
+            end + 29 * super::DAY_MS
+        ));
+        assert!(super::cooling_down(
+            &cfg,
+            Some(end),
+            end + 30 * super::DAY_MS - 1
+        ));
+        assert!(!super::cooling_down(
+            &cfg,
+            Some(end),
+            end + 30 * super::DAY_MS
+        ));
+        assert!(!super::cooling_down(&cfg, None, end));
+    }
+
     use super::*;
 
     #[test]

@@ -5,12 +5,12 @@
 pub mod rules;
 
 wit_bindgen::generate!({
-    path: "../../wit/since_v0.1.0",
+    path: "../../wit/since_v0.2.0",
     world: "point-rules",
 });
 
 use clientele::crm::state;
-use clientele::crm::types::{Customer, Event, EventKind};
+use clientele::crm::types::{Customer, Event, EventKind, PluginError, StoreContext};
 use exports::clientele::crm::loyalty::{Deduct, Earn, Guest, LedgerOp};
 
 struct HostState;
@@ -30,9 +30,19 @@ impl rules::State for HostState {
 struct PointsBasic;
 
 impl Guest for PointsBasic {
-    fn on_event(config: String, customer: Customer, event: Event) -> Result<Vec<LedgerOp>, String> {
-        let cfg: rules::Config =
-            serde_json::from_str(&config).map_err(|e| format!("invalid config: {e}"))?;
+    fn on_event(
+        _ctx: StoreContext,
+        config: String,
+        customer: Customer,
+        event: Event,
+    ) -> Result<Vec<LedgerOp>, PluginError> {
+        // The rules count days in UTC (birthday month, check-in cap), as
+        // the method defines them, whatever the store's time zone.
+        let cfg: rules::Config = serde_json::from_str(&config).map_err(|e| PluginError {
+            code: "invalid-config".into(),
+            message: format!("invalid config: {e}"),
+            retryable: false,
+        })?;
         let c = rules::Customer {
             tier: customer.tier,
             birthday: customer.birthday,

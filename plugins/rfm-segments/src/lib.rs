@@ -4,19 +4,23 @@
 pub mod rfm;
 
 wit_bindgen::generate!({
-    path: "../../wit/since_v0.1.0",
+    path: "../../wit/since_v0.2.0",
     world: "segmenter",
 });
 
-use clientele::crm::types::{Customer, Fitted, Population};
+use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
 use exports::clientele::crm::segmentation::{Guest, Membership};
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct RfmSegments;
 
 impl Guest for RfmSegments {
-    fn fit(config: String, population: Population) -> Result<Fitted, String> {
-        rfm::Config::parse(&config)?;
+    fn fit(
+        _ctx: StoreContext,
+        config: String,
+        population: Population,
+    ) -> Result<Fitted, PluginError> {
+        rfm::Config::parse(&config).map_err(invalid_config)?;
         let rows: Vec<rfm::Row> = population
             .rows
             .iter()
@@ -31,22 +35,26 @@ impl Guest for RfmSegments {
             .collect();
         let model = rfm::fit(&rows, population.as_of);
         Ok(Fitted {
-            model: serde_json::to_vec(&model).map_err(|e| e.to_string())?,
+            model: serde_json::to_vec(&model).map_err(|e| failed("model", e.to_string()))?,
             summary: model.summary().to_string(),
         })
     }
 
     fn classify(
+        _ctx: StoreContext,
         config: String,
         model: Vec<u8>,
         customer: Customer,
         as_of: i64,
-    ) -> Result<Vec<Membership>, String> {
-        let cfg = rfm::Config::parse(&config)?;
+    ) -> Result<Vec<Membership>, PluginError> {
+        let cfg = rfm::Config::parse(&config).map_err(invalid_config)?;
         let model: Option<rfm::Model> = if model.is_empty() {
             None
         } else {
-            Some(serde_json::from_slice(&model).map_err(|e| format!("unreadable model: {e}"))?)
+            Some(
+                serde_json::from_slice(&model)
+                    .map_err(|e| failed("model", format!("unreadable model: {e}")))?,
+            )
         };
         let stats = rfm::Stats {
             orders: customer.stats.orders,
@@ -61,6 +69,18 @@ impl Guest for RfmSegments {
             })
             .collect())
     }
+}
+
+fn failed(code: &str, message: String) -> PluginError {
+    PluginError {
+        code: code.into(),
+        message,
+        retryable: false,
+    }
+}
+
+fn invalid_config(message: String) -> PluginError {
+    failed("invalid-config", message)
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -1,5 +1,5 @@
-// Fails or logs on request: {"mode": "throw" | "string" | "log"}.
-import { write } from 'clientele:crm/log@0.1.0';
+// Fails or logs on request: {"mode": "throw" | "string" | "error" | "log"}.
+import { write } from 'clientele:crm/log@0.2.0';
 
 function rateFor(tier) {
   const rates = { silver: 2 };
@@ -10,13 +10,16 @@ function rateFor(tier) {
 }
 
 export const loyalty = {
-  onEvent(config, customer, event) {
+  onEvent(ctx, config, customer, event) {
     const mode = JSON.parse(config).mode ?? 'ok';
     if (mode === 'throw') {
       rateFor('gold');
     }
     if (mode === 'string') {
       throw 'no campaign covers this order';
+    }
+    if (mode === 'error') {
+      throw { code: 'no-campaign', message: `nothing runs in ${ctx.timezone}`, retryable: false };
     }
     if (mode === 'log') {
       write('info', `saw ${event.id}`);

@@ -70,7 +70,18 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         services,
         trace,
     };
-    let planned = rt.plan(a.plugin, next, a.config, &assessment, a.customer)?;
+    let current = flows
+        .get(&e.customer_id)
+        .map(|f| rescue::summary(f, rescue.then(crate::domain::time::now_ms)));
+    let planned = rt.plan(
+        a.plugin,
+        next,
+        a.config,
+        &assessment,
+        a.customer,
+        current.as_ref(),
+        e.occurred_at,
+    )?;
     outbox.extend(planned.outbox);
     Ok(CallOutput {
         value: Decision::Churn {
@@ -166,7 +177,10 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
         let (a, state) = (assessed.value, assessed.state);
         let mut next = r.input(&c.id);
         next.state = state;
-        let planned = p.runtime.plan(plugin, next, config, &a, c)?;
+        let current = flows.get(&c.id).map(|f| rescue::summary(f, None));
+        let planned = p
+            .runtime
+            .plan(plugin, next, config, &a, c, current.as_ref(), as_of)?;
         Ok(planned.map(|actions| (a, Some(actions))))
     });
     let mut tx = p.db.begin_store(r.store).await?;

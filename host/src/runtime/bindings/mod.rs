@@ -5,17 +5,56 @@
 //! adding a folder, a module, and its entry in [`SERVED`].
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
 
-// The newest contract: what the runtime calls through.
-pub use since_v0_1_0::*;
+// The newest contract: what the runtime calls through. Older versions
+// forward to it.
+pub use since_v0_2_0::*;
 
 /// Every contract version this host runs plugins of, oldest first.
-pub const SERVED: &[semver::Version] = &[since_v0_1_0::MIN_VERSION];
+pub const SERVED: &[semver::Version] = &[since_v0_1_0::MIN_VERSION, since_v0_2_0::MIN_VERSION];
+
+/// The contract a component was built against, among those served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    V0_1_0,
+    V0_2_0,
+}
+
+impl Contract {
+    /// The newest: what `clientele wit` writes and new plugins build on.
+    pub const NEWEST: Contract = Contract::V0_2_0;
+
+    /// The served contract of this version (`0.1.0`), if any.
+    pub fn parse(version: &str) -> Option<Contract> {
+        match semver::Version::parse(version).ok()? {
+            v if v == since_v0_1_0::MIN_VERSION => Some(Contract::V0_1_0),
+            v if v == since_v0_2_0::MIN_VERSION => Some(Contract::V0_2_0),
+            _ => None,
+        }
+    }
+
+    pub fn version(self) -> semver::Version {
+        match self {
+            Contract::V0_1_0 => since_v0_1_0::MIN_VERSION,
+            Contract::V0_2_0 => since_v0_2_0::MIN_VERSION,
+        }
+    }
+}
+
+/// Links the host interfaces of every served version.
+pub fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<crate::runtime::CallCtx>,
+) -> wasmtime::Result<()> {
+    type Own = wasmtime::component::HasSelf<crate::runtime::CallCtx>;
+    since_v0_2_0::host::PluginHost::add_to_linker::<_, Own>(linker, |c| c)?;
+    since_v0_1_0::add_to_linker(linker)
+}
 
 /// Whether a component built against `version` (as it appears in its
 /// imports and exports, `0.1.0`) can run here.
 pub fn serves(version: &str) -> bool {
-    semver::Version::parse(version).is_ok_and(|v| SERVED.contains(&v))
+    Contract::parse(version).is_some()
 }
 
 /// The served versions, for messages: `0.1.0`.

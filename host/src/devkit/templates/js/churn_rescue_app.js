@@ -8,10 +8,10 @@ const DAY_MS = 86_400_000;
 const lapsedDays = (config) => JSON.parse(config).lapsed_days ?? 90;
 
 export const rescue = {
-  fit(config, population) {
+  fit(ctx, config, population) {
     return { model: new Uint8Array(), summary: JSON.stringify({ customers: population.rows.length }) };
   },
-  assess(config, model, customer, asOf) {
+  assess(ctx, config, model, customer, asOf) {
     const last = customer.stats.lastOrderAt;
     const days = last === undefined ? 0 : Math.floor(Math.max(Number(asOf - last), 0) / DAY_MS);
     const r = risk(days, lapsedDays(config));
@@ -22,7 +22,13 @@ export const rescue = {
       details: JSON.stringify({ days_since_last_order: days }),
     };
   },
-  plan(config, assessment, customer) {
+  plan(ctx, config, assessment, customer, current) {
+    // Leave a customer alone for 30 days after a flow of theirs ended
+    // (timestamps are BigInt).
+    const ended = current && (current.status === 'rescued' || current.status === 'expired');
+    if (ended && current.endedAt !== undefined && Number(ctx.at - current.endedAt) < 30 * DAY_MS) {
+      return [];
+    }
     if (assessment.risk < 0.5) {
       return [{ tag: 'end-flow', val: 'skipped' }];
     }
@@ -31,7 +37,7 @@ export const rescue = {
       { tag: 'schedule', val: [BigInt(7 * 86_400), 1] },
     ];
   },
-  onTimer(config, customer, flow) {
+  onTimer(ctx, config, customer, flow) {
     return [{ tag: 'end-flow', val: 'expired' }];
   },
 };

@@ -5,7 +5,7 @@
 import { pointsFor } from './rules.js';
 
 export const loyalty = {
-  onEvent(config, customer, event) {
+  onEvent(ctx, config, customer, event) {
     const cfg = JSON.parse(config);
     if (event.kind.tag !== 'order-placed') {
       return [];

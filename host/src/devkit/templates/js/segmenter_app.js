@@ -5,12 +5,12 @@ import { isVip } from './rules.js';
 const vipCents = (config) => JSON.parse(config).vip_cents ?? 30000;
 
 export const segmentation = {
-  fit(config, population) {
+  fit(ctx, config, population) {
     const vip = vipCents(config);
     const count = population.rows.filter((r) => isVip(Number(r.netSpendCents), vip)).length;
     return { model: new Uint8Array(), summary: JSON.stringify({ vip_customers: count }) };
   },
-  classify(config, model, customer, asOf) {
+  classify(ctx, config, model, customer, asOf) {
     const spend = Number(customer.stats.netSpendCents);
     if (!isVip(spend, vipCents(config))) {
       return [];

@@ -3,7 +3,7 @@
 import { group, nps } from './rules.js';
 
 export const scoring = {
-  score(config, survey, response) {
+  score(ctx, config, survey, response) {
     if (survey.kind !== 'nps') {
       throw `this scorer knows nps surveys, not ${survey.kind}`;
     }
@@ -13,7 +13,7 @@ export const scoring = {
     }
     return JSON.stringify({ score, group: group(score) });
   },
-  aggregate(config, survey, scored) {
+  aggregate(ctx, config, survey, scored) {
     const groups = scored.map((s) => JSON.parse(s).group);
     return JSON.stringify({ responses: groups.length, nps: nps(groups) });
   },

@@ -7,17 +7,23 @@ import json
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.loyalty import Earn, LedgerOp_Earn
-from wit_world.imports.types import EventKind_OrderPlaced
+from wit_world.imports.types import EventKind_OrderPlaced, PluginError
 
 import rules
 
 
+def failed(message, code="plugin", retryable=False):
+    """The host's error for `raise`: a code of your own, and `retryable`
+    when a later try may succeed."""
+    return Err(PluginError(code=code, message=message, retryable=retryable))
+
+
 class Loyalty(exports.Loyalty):
-    def on_event(self, config, customer, event):
+    def on_event(self, ctx, config, customer, event):
         try:
             cfg = json.loads(config)
         except ValueError as e:
-            raise Err(f"the config is not JSON: {e}")
+            raise failed(f"the config is not JSON: {e}")
         if not isinstance(event.kind, EventKind_OrderPlaced):
             return []
         order = event.kind.value

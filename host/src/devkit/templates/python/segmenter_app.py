@@ -6,25 +6,31 @@ import json
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.segmentation import Membership
-from wit_world.imports.types import Fitted
+from wit_world.imports.types import Fitted, PluginError
 
 import rules
+
+
+def failed(message, code="plugin", retryable=False):
+    """The host's error for `raise`: a code of your own, and `retryable`
+    when a later try may succeed."""
+    return Err(PluginError(code=code, message=message, retryable=retryable))
 
 
 def vip_cents(config):
     try:
         return json.loads(config).get("vip_cents", 30000)
     except ValueError as e:
-        raise Err(f"the config is not JSON: {e}")
+        raise failed(f"the config is not JSON: {e}")
 
 
 class Segmentation(exports.Segmentation):
-    def fit(self, config, population):
+    def fit(self, ctx, config, population):
         vip = vip_cents(config)
         count = sum(1 for r in population.rows if rules.is_vip(r.net_spend_cents, vip))
         return Fitted(model=b"", summary=json.dumps({"vip_customers": count}))
 
-    def classify(self, config, model, customer, as_of):
+    def classify(self, ctx, config, model, customer, as_of):
         spend = customer.stats.net_spend_cents
         if not rules.is_vip(spend, vip_cents(config)):
             return []

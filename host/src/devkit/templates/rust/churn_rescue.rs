@@ -7,12 +7,14 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
-use clientele::crm::types::{Customer, Fitted, Population};
-use exports::clientele::crm::rescue::{Action, Assessment, FlowEnd, FlowState, Guest, Message};
+use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
+use exports::clientele::crm::rescue::{
+    Action, Assessment, FlowEnd, FlowState, FlowStatus, FlowSummary, Guest, Message,
+};
 
 const DAY_MS: i64 = 86_400_000;
 
-fn lapsed_days(config: &str) -> Result<i64, String> {
+fn lapsed_days(config: &str) -> Result<i64, PluginError> {
     let config: serde_json::Value =
         serde_json::from_str(config).map_err(|e| format!("the config is not JSON: {e}"))?;
     Ok(config["lapsed_days"].as_i64().unwrap_or(90))
@@ -25,18 +27,47 @@ pub fn risk(days: i64, lapsed_days: i64) -> f64 {
     ((days as f64 - t) / t).clamp(0.0, 1.0)
 }
 
+/// Lets `?` turn a plain message into the host's error: code `plugin`,
+/// not worth a retry. Build a `PluginError` yourself for a code of your
+/// own, or `retryable: true` when a later try may succeed.
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        PluginError {
+            code: "plugin".into(),
+            message,
+            retryable: false,
+        }
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;
 
 impl Guest for Plugin {
-    fn fit(_config: String, population: Population) -> Result<Fitted, String> {
+    fn fit(
+        _ctx: StoreContext,
+        _config: String,
+        population: Population,
+    ) -> Result<Fitted, PluginError> {
         Ok(Fitted {
             model: Vec::new(),
             summary: serde_json::json!({"customers": population.rows.len()}).to_string(),
         })
     }
 
-    fn assess(config: String, _model: Vec<u8>, customer: Customer, as_of: i64) -> Result<Assessment, String> {
+    fn assess(
+        _ctx: StoreContext,
+        config: String,
+        _model: Vec<u8>,
+        customer: Customer,
+        as_of: i64,
+    ) -> Result<Assessment, PluginError> {
         let days = customer
             .stats
             .last_order_at
@@ -50,7 +81,20 @@ impl Guest for Plugin {
         })
     }
 
-    fn plan(_config: String, assessment: Assessment, _customer: Customer) -> Result<Vec<Action>, String> {
+    fn plan(
+        ctx: StoreContext,
+        _config: String,
+        assessment: Assessment,
+        _customer: Customer,
+        current: Option<FlowSummary>,
+    ) -> Result<Vec<Action>, PluginError> {
+        // Leave a customer alone for 30 days after a flow of theirs ended.
+        let ended = current
+            .filter(|f| matches!(f.status, FlowStatus::Rescued | FlowStatus::Expired))
+            .and_then(|f| f.ended_at);
+        if ended.is_some_and(|at| ctx.at - at < 30 * DAY_MS) {
+            return Ok(vec![]);
+        }
         if assessment.risk < 0.5 {
             return Ok(vec![Action::EndFlow(FlowEnd::Skipped)]);
         }
@@ -64,7 +108,12 @@ impl Guest for Plugin {
         ])
     }
 
-    fn on_timer(_config: String, _customer: Customer, _flow: FlowState) -> Result<Vec<Action>, String> {
+    fn on_timer(
+        _ctx: StoreContext,
+        _config: String,
+        _customer: Customer,
+        _flow: FlowState,
+    ) -> Result<Vec<Action>, PluginError> {
         Ok(vec![Action::EndFlow(FlowEnd::Expired)])
     }
 }

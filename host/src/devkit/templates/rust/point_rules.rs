@@ -6,7 +6,7 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
-use clientele::crm::types::{Customer, Event, EventKind};
+use clientele::crm::types::{Customer, Event, EventKind, PluginError, StoreContext};
 use exports::clientele::crm::loyalty::{Earn, Guest, LedgerOp};
 
 /// Points for an order: whole points only, rounded down.
@@ -14,17 +14,41 @@ pub fn points_for(total_cents: i64, cents_per_point: i64) -> i64 {
     total_cents.max(0) / cents_per_point.max(1)
 }
 
-fn cents_per_point(config: &str) -> Result<i64, String> {
+fn cents_per_point(config: &str) -> Result<i64, PluginError> {
     let config: serde_json::Value =
         serde_json::from_str(config).map_err(|e| format!("the config is not JSON: {e}"))?;
     Ok(config["cents_per_point"].as_i64().unwrap_or(100))
+}
+
+/// Lets `?` turn a plain message into the host's error: code `plugin`,
+/// not worth a retry. Build a `PluginError` yourself for a code of your
+/// own, or `retryable: true` when a later try may succeed.
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        PluginError {
+            code: "plugin".into(),
+            message,
+            retryable: false,
+        }
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;
 
 impl Guest for Plugin {
-    fn on_event(config: String, _customer: Customer, event: Event) -> Result<Vec<LedgerOp>, String> {
+    fn on_event(
+        _ctx: StoreContext,
+        config: String,
+        _customer: Customer,
+        event: Event,
+    ) -> Result<Vec<LedgerOp>, PluginError> {
         let EventKind::OrderPlaced(order) = event.kind else {
             return Ok(vec![]);
         };

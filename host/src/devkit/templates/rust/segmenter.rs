@@ -6,10 +6,10 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
-use clientele::crm::types::{Customer, Fitted, Population};
+use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
 use exports::clientele::crm::segmentation::{Guest, Membership};
 
-fn vip_cents(config: &str) -> Result<i64, String> {
+fn vip_cents(config: &str) -> Result<i64, PluginError> {
     let config: serde_json::Value =
         serde_json::from_str(config).map_err(|e| format!("the config is not JSON: {e}"))?;
     Ok(config["vip_cents"].as_i64().unwrap_or(30_000))
@@ -20,11 +20,34 @@ pub fn is_vip(net_spend_cents: i64, vip_cents: i64) -> bool {
     net_spend_cents >= vip_cents
 }
 
+/// Lets `?` turn a plain message into the host's error: code `plugin`,
+/// not worth a retry. Build a `PluginError` yourself for a code of your
+/// own, or `retryable: true` when a later try may succeed.
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        PluginError {
+            code: "plugin".into(),
+            message,
+            retryable: false,
+        }
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;
 
 impl Guest for Plugin {
-    fn fit(config: String, population: Population) -> Result<Fitted, String> {
+    fn fit(
+        _ctx: StoreContext,
+        config: String,
+        population: Population,
+    ) -> Result<Fitted, PluginError> {
         let vip = vip_cents(&config)?;
         let count = population
             .rows
@@ -38,11 +61,12 @@ impl Guest for Plugin {
     }
 
     fn classify(
+        _ctx: StoreContext,
         config: String,
         _model: Vec<u8>,
         customer: Customer,
         _as_of: i64,
-    ) -> Result<Vec<Membership>, String> {
+    ) -> Result<Vec<Membership>, PluginError> {
         let vip = vip_cents(&config)?;
         if !is_vip(customer.stats.net_spend_cents, vip) {
             return Ok(vec![]);

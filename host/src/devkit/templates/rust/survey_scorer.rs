@@ -6,6 +6,7 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
+use clientele::crm::types::{PluginError, StoreContext};
 use exports::clientele::crm::scoring::{Guest, Response, Survey};
 
 /// The group of an NPS answer.
@@ -17,13 +18,37 @@ pub fn group(score: i64) -> &'static str {
     }
 }
 
+/// Lets `?` turn a plain message into the host's error: code `plugin`,
+/// not worth a retry. Build a `PluginError` yourself for a code of your
+/// own, or `retryable: true` when a later try may succeed.
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        PluginError {
+            code: "plugin".into(),
+            message,
+            retryable: false,
+        }
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;
 
 impl Guest for Plugin {
-    fn score(_config: String, survey: Survey, response: Response) -> Result<String, String> {
+    fn score(
+        _ctx: StoreContext,
+        _config: String,
+        survey: Survey,
+        response: Response,
+    ) -> Result<String, PluginError> {
         if survey.kind != "nps" {
-            return Err(format!("this scorer knows nps surveys, not {}", survey.kind));
+            return Err(format!("this scorer knows nps surveys, not {}", survey.kind).into());
         }
         let answers: serde_json::Value = serde_json::from_str(&response.answers)
             .map_err(|e| format!("the answers are not JSON: {e}"))?;
@@ -34,7 +59,12 @@ impl Guest for Plugin {
         Ok(serde_json::json!({"score": score, "group": group(score)}).to_string())
     }
 
-    fn aggregate(_config: String, _survey: Survey, scored: Vec<String>) -> Result<String, String> {
+    fn aggregate(
+        _ctx: StoreContext,
+        _config: String,
+        _survey: Survey,
+        scored: Vec<String>,
+    ) -> Result<String, PluginError> {
         let (mut promoters, mut detractors) = (0i64, 0i64);
         for s in &scored {
             let v: serde_json::Value = serde_json::from_str(s).map_err(|e| e.to_string())?;
