@@ -140,10 +140,11 @@ impl Runtime {
     ) -> Result<StoreContext, RuntimeError> {
         let wait = Duration::from_millis(u64::from(plugin.limits.timeout_ms.max(1)));
         let store = &input.scope.store_id;
-        let info = wasmtime_wasi::runtime::in_tokio(tokio::time::timeout(
-            wait,
-            input.services.store(store),
-        ))
+        // The timer is made inside the runtime `in_tokio` provides (a
+        // local run has none of its own).
+        let info = wasmtime_wasi::runtime::in_tokio(async {
+            tokio::time::timeout(wait, input.services.store(store)).await
+        })
         .map_err(|_| RuntimeError::Timeout {
             ms: plugin.limits.timeout_ms,
         })?

@@ -247,7 +247,8 @@ impl CallCtx {
     /// deadline instead of holding its worker.
     fn answer<T>(&mut self, question: HostFuture<'_, T>) -> wasmtime::Result<T> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        match wasmtime_wasi::runtime::in_tokio(tokio::time::timeout(left, question)) {
+        match wasmtime_wasi::runtime::in_tokio(async { tokio::time::timeout(left, question).await })
+        {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(why)) => Err(self.host_failed(why)),
             Err(_) => Err(self.ran_out_of_time()),
