@@ -93,7 +93,13 @@ fn yuan(cents: i64) -> String {
     format!("¥{}.{:02}", cents / 100, (cents % 100).abs())
 }
 
-pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// Runs the demo; with `serve`, keeps serving on `listen` afterwards (the
+/// console then shows the demo's store) until Ctrl-C.
+pub async fn run(
+    data_dir: Option<PathBuf>,
+    serve: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     let tmp;
     let data_dir = match data_dir {
         Some(d) => d,
@@ -119,6 +125,9 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 
     let mut config = ServerConfig::new(&data_dir);
     config.admin_token = Some("demo-admin".into());
+    if let Some(addr) = listen.or(serve.then(|| ([127, 0, 0, 1], 8080).into())) {
+        config.listen = addr;
+    }
     let running = server::start(config).await?;
     let admin = running.admin_token.clone();
     let c = Client(ApiClient::new(format!("http://{}", running.addr)));
@@ -289,9 +298,19 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     crm(&c, &key).await?;
     println!(
-        "\nDone. `clientele serve` keeps a server running on the same embedded database; the API is described at /openapi.json."
+        "\n== The console: {}/ — sign in with the store key {key} (the merchant's view of tea-house) or the admin token demo-admin (ops)",
+        c.0.base
     );
-    running.task.abort();
+    if serve {
+        println!("== Serving until Ctrl-C (data in {})", data_dir.display());
+        tokio::signal::ctrl_c().await?;
+        running.shutdown().await;
+    } else {
+        println!(
+            "\nDone. `clientele demo --serve` keeps this server running for the console; `clientele serve` runs one on an embedded database of its own; the API is described at /openapi.json."
+        );
+        running.task.abort();
+    }
     Ok(())
 }
 

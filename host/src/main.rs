@@ -84,6 +84,14 @@ enum Command {
         /// Where to keep the demo's data (a fresh temporary one by default).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Keep serving when the demo is done (the console shows its store)
+        /// until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// The address to serve on (default: 127.0.0.1:8080 with --serve,
+        /// any free port without).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Plugin developer tools.
     Plugin {
@@ -258,7 +266,11 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Demo {
+            data_dir,
+            serve,
+            listen,
+        } => demo::run(data_dir, serve, listen).await,
         Command::Openapi => {
             println!("{:#}", clientele::api::openapi_json());
             Ok(())

@@ -108,10 +108,14 @@ pub async fn of_store(
             day.orders = r.try_get::<Option<i64>, _>("orders")?.unwrap_or(0);
         }
     }
+    // Points count on the day of the event that earned them (an entry
+    // without one, on the day it was made).
     let rows = sqlx::query(&format!(
-        "SELECT {b} AS d, SUM(points) AS p FROM ledger_entries
-         WHERE store_id = $1 AND kind = 'earn' AND created_at >= $3 GROUP BY {b}",
-        b = bucket("created_at")
+        "SELECT {b} AS d, SUM(l.points) AS p FROM ledger_entries l
+         LEFT JOIN events e ON e.store_id = l.store_id AND e.id = l.event_id
+         WHERE l.store_id = $1 AND l.kind = 'earn' AND COALESCE(e.occurred_at, l.created_at) >= $3
+         GROUP BY {b}",
+        b = bucket("COALESCE(e.occurred_at, l.created_at)")
     ))
     .bind(store)
     .bind(offset_ms)
@@ -128,8 +132,9 @@ pub async fn of_store(
 
     let mut points = PointsFlow::default();
     let rows = sqlx::query(
-        "SELECT kind, SUM(points) AS p FROM ledger_entries
-         WHERE store_id = $1 AND created_at >= $2 GROUP BY kind",
+        "SELECT l.kind AS kind, SUM(l.points) AS p FROM ledger_entries l
+         LEFT JOIN events e ON e.store_id = l.store_id AND e.id = l.event_id
+         WHERE l.store_id = $1 AND COALESCE(e.occurred_at, l.created_at) >= $2 GROUP BY l.kind",
     )
     .bind(store)
     .bind(from)

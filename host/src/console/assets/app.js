@@ -32,7 +32,7 @@ const DICT = {
     byCode: 'Failures by code', node: 'Node', heartbeat: 'Heartbeat', holds: 'Holds', none: 'none', yes: 'yes', no: 'no',
     failed: 'Something went wrong', fixFields: 'Fix the fields marked below.', enabled: 'Enabled', grants: 'Grant scopes',
     currency: 'Currency', timezone: 'Time zone', created: 'Created.', open: 'Open', breaker: 'Breaker',
-    jsonHelp: 'JSON', required: 'required', noStores: 'No stores yet.', version_: 'version',
+    jsonHelp: 'JSON', required: 'required', noStores: 'No stores yet.', version_: 'version', window: 'Period', days: 'days',
   },
   zh: {
     overview: '概览', customers: '客户', plugins: '插件', surveys: '问卷', messages: '消息',
@@ -60,7 +60,7 @@ const DICT = {
     byCode: '按错误码统计失败', node: '节点', heartbeat: '心跳', holds: '持有', none: '无', yes: '是', no: '否',
     failed: '出错了', fixFields: '请修改下面标出的字段。', enabled: '已启用', grants: '授予数据范围',
     currency: '币种', timezone: '时区', created: '已创建。', open: '打开', breaker: '熔断',
-    jsonHelp: 'JSON', required: '必填', noStores: '还没有店铺。', version_: '版本',
+    jsonHelp: 'JSON', required: '必填', noStores: '还没有店铺。', version_: '版本', window: '时间范围', days: '天',
   },
 };
 
@@ -331,10 +331,16 @@ const stat = (label, value) => h('div', { class: 'stat' }, h('span', { class: 'n
 // --- merchant pages ----------------------------------------------------------
 
 async function overviewPage() {
-  const [o, segs] = await Promise.all([api('GET', storeApi('/overview?days=30')), api('GET', storeApi('/segments'))]);
-  const rows = o.days.map((d) => ({ ...d, label: d.day.slice(5) }));
+  const days = [30, 90, 365].includes(Number(new URLSearchParams(location.search).get('days')))
+    ? Number(new URLSearchParams(location.search).get('days')) : 30;
+  const [o, segs] = await Promise.all([api('GET', storeApi(`/overview?days=${days}`)), api('GET', storeApi('/segments'))]);
+  const rows = o.days.map((d) => ({ ...d, label: days > 90 ? d.day.slice(0, 7) : d.day.slice(5) }));
+  const range = h('form', { method: 'get', class: 'row' },
+    h('div', {}, h('label', { for: 'days' }, t('window')),
+      h('select', { id: 'days', name: 'days', onchange: (e) => e.target.form.submit() },
+        [30, 90, 365].map((n) => h('option', { value: n, selected: n === days }, `${n} ${t('days')}`)))));
   render(
-    h('h1', {}, t('overview')), flash(),
+    h('h1', {}, t('overview')), flash(), range,
     h('div', { class: 'stats' },
       stat(t('customersCount'), num(o.customers)), stat(t('pointsIssued'), num(o.points.issued)),
       stat(t('pointsRedeemed'), num(o.points.redeemed)), stat(t('pointsExpired'), num(o.points.expired)),
