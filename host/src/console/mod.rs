@@ -213,19 +213,20 @@ fn form_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Resp
         ),
         submit = lang.t("Sign in", "登录"),
     );
-    let mut r = page(
-        if error.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNAUTHORIZED
-        },
-        document(lang, lang.t("Sign in", "登录"), &body),
-    );
-    let cookie = session::set_cookie(session::SIGN_IN_COOKIE, &nonce, 3600, secure(headers));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    with_cookies(
+        page(status, document(lang, lang.t("Sign in", "登录"), &body)),
+        &[session::set_cookie(
+            session::SIGN_IN_COOKIE,
+            &nonce,
+            3600,
+            secure(headers),
+        )],
+    )
 }
 
 #[derive(Deserialize)]
@@ -262,13 +263,20 @@ async fn sign_in(
         Caller::Store(s) => format!("/stores/{s}"),
     };
     tracing::info!(who = ?who, "console sign-in");
-    let mut r = Redirect::to(&to).into_response();
     let secure = secure(&headers);
-    for cookie in [
-        session::set_cookie(session::COOKIE, &value, session::LIFETIME_MS / 1000, secure),
-        session::set_cookie(session::SIGN_IN_COOKIE, "", 0, secure),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
+    with_cookies(
+        Redirect::to(&to).into_response(),
+        &[
+            session::set_cookie(session::COOKIE, &value, session::LIFETIME_MS / 1000, secure),
+            session::set_cookie(session::SIGN_IN_COOKIE, "", 0, secure),
+        ],
+    )
+}
+
+/// The response, setting these cookies.
+fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for cookie in cookies {
+        if let Ok(v) = HeaderValue::from_str(cookie) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
     }
@@ -309,12 +317,15 @@ async fn sign_out(
         )
             .into_response();
     }
-    let mut r = Redirect::to("/sign-in").into_response();
-    let cookie = session::set_cookie(session::COOKIE, "", 0, secure(&headers));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    with_cookies(
+        Redirect::to("/sign-in").into_response(),
+        &[session::set_cookie(
+            session::COOKIE,
+            "",
+            0,
+            secure(&headers),
+        )],
+    )
 }
 
 /// What the console's pages need to know of the session: who, which store

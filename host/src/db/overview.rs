@@ -102,8 +102,7 @@ pub async fn of_store(
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
-        let d: i64 = r.try_get("d")?;
-        if let Some(day) = by_day.get_mut(&day_of(d * DAY_MS - offset_ms, offset_ms)) {
+        if let Some(day) = the_day(&mut by_day, &r, offset_ms)? {
             day.events = r.try_get("n")?;
             day.orders = r.try_get::<Option<i64>, _>("orders")?.unwrap_or(0);
         }
@@ -123,8 +122,7 @@ pub async fn of_store(
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
-        let d: i64 = r.try_get("d")?;
-        if let Some(day) = by_day.get_mut(&day_of(d * DAY_MS - offset_ms, offset_ms)) {
+        if let Some(day) = the_day(&mut by_day, &r, offset_ms)? {
             day.points_issued = r.try_get::<Option<i64>, _>("p")?.unwrap_or(0);
         }
     }
@@ -184,6 +182,17 @@ pub async fn of_store(
         at_risk: r.try_get::<Option<i64>, _>("risky")?.unwrap_or(0),
         assessed: r.try_get("n")?,
     })
+}
+
+/// The day of a row bucketed by day (column `d`, days since the epoch in
+/// the store's time), if the window has it.
+fn the_day<'a>(
+    by_day: &'a mut BTreeMap<String, Day>,
+    r: &sqlx::any::AnyRow,
+    offset_ms: i64,
+) -> DbResult<Option<&'a mut Day>> {
+    let d: i64 = r.try_get("d")?;
+    Ok(by_day.get_mut(&day_of(d * DAY_MS - offset_ms, offset_ms)))
 }
 
 async fn counts(conn: &mut Conn, sql: &str, store: &str) -> DbResult<Vec<Count>> {

@@ -178,14 +178,12 @@ pub async fn memberships_of(
 
 /// The segments a customer is in (enabled installs), by name.
 pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT m.segment FROM memberships m
-         JOIN installs i ON i.id = m.install_id AND i.enabled = 1
-         WHERE m.store_id = $1 AND m.customer_id = $2 ORDER BY m.segment",
-    )
-    .bind(store)
-    .bind(customer)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("segment")?)).collect()
+    let mut names: Vec<String> = memberships_of(conn, store, customer)
+        .await?
+        .into_iter()
+        .map(|(segment, _)| segment)
+        .collect();
+    // In segment order already; two installs may name the same segment.
+    names.dedup();
+    Ok(names)
 }

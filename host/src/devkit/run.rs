@@ -746,8 +746,14 @@ impl Printer {
     fn plugin(&mut self, p: &Plugin, m: &Manifest) {
         if !self.json {
             println!(
-                "{}@{} ({}), limits: {} fuel per call, {} MiB, {} ms backstop",
-                m.name, m.version, p.world, p.limits.fuel, p.limits.memory_mib, p.limits.timeout_ms
+                "{}@{} ({}, clientele:crm@{}), limits: {} fuel per call, {} MiB, {} ms backstop",
+                m.name,
+                m.version,
+                p.world,
+                p.contract.version(),
+                p.limits.fuel,
+                p.limits.memory_mib,
+                p.limits.timeout_ms
             );
         }
     }

@@ -112,6 +112,7 @@ fn sources(world: World, lang: Lang) -> Vec<(&'static str, &'static str)> {
                     World::ChurnRescue => include_str!("templates/rust/churn_rescue.rs"),
                 },
             ),
+            ("src/error.rs", include_str!("templates/rust/error.rs")),
             (".gitignore", "/target\n"),
         ],
         (Lang::Python, world) => {

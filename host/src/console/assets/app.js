@@ -72,36 +72,25 @@ const t = (key) => DICT[lang()][key] ?? DICT.en[key] ?? key;
 
 // --- DOM -----------------------------------------------------------------
 
-function h(tag, attrs, ...kids) {
-  const el = document.createElement(tag);
-  setAttrs(el, attrs);
-  append(el, kids);
-  return el;
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-function s(tag, attrs, ...kids) {
-  const el = document.createElementNS(SVG, tag);
-  setAttrs(el, attrs);
-  append(el, kids);
-  return el;
-}
-
-function setAttrs(el, attrs) {
+/** An element of namespace `ns` (HTML when null): attributes (`on…` are
+ * listeners; null, undefined and false are left out), then children (text
+ * for anything that is not a node). */
+function make(ns, tag, attrs, kids) {
+  const el = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs ?? {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.setAttribute('class', v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-}
-
-function append(el, kids) {
   for (const kid of kids.flat(Infinity)) {
     if (kid === null || kid === undefined || kid === false) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
+  return el;
 }
+
+const h = (tag, attrs, ...kids) => make(null, tag, attrs, kids);
+const s = (tag, attrs, ...kids) => make('http://www.w3.org/2000/svg', tag, attrs, kids);
 
 // --- formatting ------------------------------------------------------------
 

@@ -4,6 +4,42 @@
 //! serves keeps running when a newer one is added; adding a version is
 //! adding a folder, a module, and its entry in [`SERVED`].
 
+/// One world's bindings in a contract folder: its exports generated, its
+/// imports those of the version's `host` module (`$host`), its shared
+/// records the `types` of `$types` (a version's own, or a newer one's
+/// whose records did not change).
+macro_rules! world {
+    ($module:ident, $path:tt, $world:tt, types: $types:ident, host: $host:ident, imports: [$($iface:tt => $import:ident),*]) => {
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: $world,
+                with: {
+                    "clientele:crm/types": crate::runtime::bindings::$types::host::clientele::crm::types,
+                    $($iface: crate::runtime::bindings::$host::host::clientele::crm::$import,)*
+                },
+            });
+        }
+    };
+}
+
+/// The four worlds of a contract folder.
+macro_rules! worlds {
+    ($path:tt, types: $types:ident, host: $host:ident) => {
+        world!(point_rules, $path, "point-rules", types: $types, host: $host, imports: [
+            "clientele:crm/log" => log, "clientele:crm/customers" => customers,
+            "clientele:crm/state" => state, "clientele:crm/messaging" => messaging]);
+        world!(segmenter, $path, "segmenter", types: $types, host: $host, imports: [
+            "clientele:crm/log" => log, "clientele:crm/customers" => customers,
+            "clientele:crm/state" => state]);
+        world!(survey_scorer, $path, "survey-scorer", types: $types, host: $host, imports: [
+            "clientele:crm/log" => log, "clientele:crm/customers" => customers]);
+        world!(churn_rescue, $path, "churn-rescue", types: $types, host: $host, imports: [
+            "clientele:crm/log" => log, "clientele:crm/customers" => customers,
+            "clientele:crm/state" => state, "clientele:crm/messaging" => messaging]);
+    };
+}
+
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 

@@ -27,58 +27,7 @@ pub mod host {
     });
 }
 
-pub mod point_rules {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "point-rules",
-        with: {
-            "clientele:crm/types": crate::runtime::bindings::since_v0_2_0::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-            "clientele:crm/messaging": super::host::clientele::crm::messaging,
-        },
-    });
-}
-
-pub mod segmenter {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "segmenter",
-        with: {
-            "clientele:crm/types": crate::runtime::bindings::since_v0_2_0::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-        },
-    });
-}
-
-pub mod survey_scorer {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "survey-scorer",
-        with: {
-            "clientele:crm/types": crate::runtime::bindings::since_v0_2_0::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-        },
-    });
-}
-
-pub mod churn_rescue {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "churn-rescue",
-        with: {
-            "clientele:crm/types": crate::runtime::bindings::since_v0_2_0::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-            "clientele:crm/messaging": super::host::clientele::crm::messaging,
-        },
-    });
-}
+worlds!("../wit/since_v0.1.0", types: since_v0_2_0, host: since_v0_1_0);
 
 /// Links this version's host interfaces (each forwarding to the newest).
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<CallCtx>) -> wasmtime::Result<()> {

@@ -16,57 +16,6 @@ pub mod host {
     });
 }
 
-pub mod point_rules {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.2.0",
-        world: "point-rules",
-        with: {
-            "clientele:crm/types": super::host::clientele::crm::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-            "clientele:crm/messaging": super::host::clientele::crm::messaging,
-        },
-    });
-}
-
-pub mod segmenter {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.2.0",
-        world: "segmenter",
-        with: {
-            "clientele:crm/types": super::host::clientele::crm::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-        },
-    });
-}
-
-pub mod survey_scorer {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.2.0",
-        world: "survey-scorer",
-        with: {
-            "clientele:crm/types": super::host::clientele::crm::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-        },
-    });
-}
-
-pub mod churn_rescue {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.2.0",
-        world: "churn-rescue",
-        with: {
-            "clientele:crm/types": super::host::clientele::crm::types,
-            "clientele:crm/log": super::host::clientele::crm::log,
-            "clientele:crm/customers": super::host::clientele::crm::customers,
-            "clientele:crm/state": super::host::clientele::crm::state,
-            "clientele:crm/messaging": super::host::clientele::crm::messaging,
-        },
-    });
-}
+worlds!("../wit/since_v0.2.0", types: since_v0_2_0, host: since_v0_2_0);
 
 pub use host::clientele::crm::types;

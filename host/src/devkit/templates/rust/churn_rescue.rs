@@ -7,6 +7,8 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
+mod error;
+
 use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
 use exports::clientele::crm::rescue::{
     Action, Assessment, FlowEnd, FlowState, FlowStatus, FlowSummary, Guest, Message,
@@ -27,24 +29,6 @@ pub fn risk(days: i64, lapsed_days: i64) -> f64 {
     ((days as f64 - t) / t).clamp(0.0, 1.0)
 }
 
-/// Lets `?` turn a plain message into the host's error: code `plugin`,
-/// not worth a retry. Build a `PluginError` yourself for a code of your
-/// own, or `retryable: true` when a later try may succeed.
-impl From<String> for PluginError {
-    fn from(message: String) -> Self {
-        PluginError {
-            code: "plugin".into(),
-            message,
-            retryable: false,
-        }
-    }
-}
-
-impl From<&str> for PluginError {
-    fn from(message: &str) -> Self {
-        message.to_string().into()
-    }
-}
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;

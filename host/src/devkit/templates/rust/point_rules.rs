@@ -6,6 +6,8 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
+mod error;
+
 use clientele::crm::types::{Customer, Event, EventKind, PluginError, StoreContext};
 use exports::clientele::crm::loyalty::{Earn, Guest, LedgerOp};
 
@@ -20,24 +22,6 @@ fn cents_per_point(config: &str) -> Result<i64, PluginError> {
     Ok(config["cents_per_point"].as_i64().unwrap_or(100))
 }
 
-/// Lets `?` turn a plain message into the host's error: code `plugin`,
-/// not worth a retry. Build a `PluginError` yourself for a code of your
-/// own, or `retryable: true` when a later try may succeed.
-impl From<String> for PluginError {
-    fn from(message: String) -> Self {
-        PluginError {
-            code: "plugin".into(),
-            message,
-            retryable: false,
-        }
-    }
-}
-
-impl From<&str> for PluginError {
-    fn from(message: &str) -> Self {
-        message.to_string().into()
-    }
-}
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;

@@ -6,6 +6,8 @@ wit_bindgen::generate!({
     world: "{{world}}",
 });
 
+mod error;
+
 use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
 use exports::clientele::crm::segmentation::{Guest, Membership};
 
@@ -20,24 +22,6 @@ pub fn is_vip(net_spend_cents: i64, vip_cents: i64) -> bool {
     net_spend_cents >= vip_cents
 }
 
-/// Lets `?` turn a plain message into the host's error: code `plugin`,
-/// not worth a retry. Build a `PluginError` yourself for a code of your
-/// own, or `retryable: true` when a later try may succeed.
-impl From<String> for PluginError {
-    fn from(message: String) -> Self {
-        PluginError {
-            code: "plugin".into(),
-            message,
-            retryable: false,
-        }
-    }
-}
-
-impl From<&str> for PluginError {
-    fn from(message: &str) -> Self {
-        message.to_string().into()
-    }
-}
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Plugin;
