@@ -648,3 +648,106 @@ async fn the_openapi_document_passes_a_validator() {
     }
     assert_eq!(paths.len(), 33, "{:?}", paths.keys().collect::<Vec<_>>());
 }
+
+/// What the console's pages read, on either database: a store at a glance
+/// by the store's days, customers searched and paged, a customer's
+/// activity, and a survey's responses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_at_a_glance_customers_found_and_their_activity() {
+    use clientele::domain::time::{now_ms, to_rfc3339};
+    let s = TestServer::start().await;
+    s.publish_points_basic("1.0.0").await;
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING)
+        .await;
+    let key = s.store("glance").await;
+    s.install("glance", &key, "points-basic", "1.0.0", json!({}))
+        .await;
+    s.install("glance", &key, "survey-scoring", "1.0.0", json!({}))
+        .await;
+    s.put_ok(
+        "/v1/stores/glance/customers/li",
+        &key,
+        json!({"name": "Li Wei", "email": "li@example.cn"}),
+    )
+    .await;
+    let a = s
+        .post(
+            "/v1/stores/glance/surveys",
+            &key,
+            json!({"id": "n1", "kind": "nps", "questions": []}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let yesterday = to_rfc3339(now_ms() - 86_400_000);
+    let answer = |id: &str, who: &str, score: i64| {
+        event(
+            id,
+            "survey.submitted",
+            who,
+            &yesterday,
+            json!({"survey_id": "n1", "answers": {"score": score}}),
+        )
+    };
+    s.events_wait(
+        "glance",
+        &key,
+        vec![
+            order("g1", "li", &yesterday, 12_345),
+            order("g2", "wang", &yesterday, 5_000),
+            answer("g3", "li", 10),
+            answer("g4", "wang", 3),
+        ],
+    )
+    .await;
+
+    let o = s.get("/v1/stores/glance/overview?days=7", &key).await.body;
+    let days = o["days"].as_array().unwrap();
+    assert_eq!(days.len(), 7, "{o}");
+    let total = |k: &str| days.iter().map(|d| d[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((total("events"), total("orders")), (4, 2), "{o}");
+    let balances = s.points("glance", &key, "li").await["balance"]
+        .as_i64()
+        .unwrap()
+        + s.points("glance", &key, "wang").await["balance"]
+            .as_i64()
+            .unwrap();
+    assert_eq!(total("points_issued"), balances, "{o}");
+    assert_eq!(o["points"]["issued"], balances, "{o}");
+    assert_eq!(o["customers"], 2);
+    // One promoter and one detractor that day: an NPS of 0.
+    assert!(days.iter().any(|d| d["nps"] == 0.0), "{o}");
+    let bad = s.get("/v1/stores/glance/overview?days=0", &key).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let found = s.get("/v1/stores/glance/customers?q=WEI", &key).await.body;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["customers"][0]["id"], "li");
+    let all = s.get("/v1/stores/glance/customers", &key).await.body;
+    assert_eq!(all["total"], 2, "{all}");
+    let second = s
+        .get("/v1/stores/glance/customers?offset=1&limit=1", &key)
+        .await
+        .body;
+    assert_eq!(second["customers"].as_array().unwrap().len(), 1);
+    assert_eq!(second["customers"][0]["id"], "wang");
+    let wild = s.get("/v1/stores/glance/customers?q=%25", &key).await.body;
+    assert_eq!(wild["total"], 0, "a % is matched as itself: {wild}");
+
+    let act = s
+        .get("/v1/stores/glance/customers/li/activity", &key)
+        .await
+        .body;
+    assert_eq!(act["answers"][0]["survey_id"], "n1", "{act}");
+    assert_eq!(act["answers"][0]["score"]["category"], "promoter", "{act}");
+    let missing = s
+        .get("/v1/stores/glance/customers/nobody/activity", &key)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let responses = s
+        .get("/v1/stores/glance/surveys/n1/responses", &key)
+        .await
+        .body;
+    assert_eq!(responses.as_array().unwrap().len(), 2, "{responses}");
+    let store = s.get("/v1/stores/glance", &key).await.body;
+    assert_eq!(store["currency"], "CNY", "{store}");
+}

@@ -89,19 +89,13 @@ pub async fn of_store(
         .collect();
     // Bucketed in SQL, so the rows read are days, not events.
     let bucket = |col: &str| format!("(({col} + $2) - (({col} + $2) % {DAY_MS})) / {DAY_MS}");
-    let rows = sqlx::query(&format!(
+    let b = bucket("occurred_at");
+    let sql = format!(
         "SELECT {b} AS d, COUNT(*) AS n,
-                SUM(CASE WHEN type = 'order.placed' THEN 1 ELSE 0 END) AS orders
-         FROM events WHERE store_id = $1 AND occurred_at >= $3
-         GROUP BY {b}",
-        b = bucket("occurred_at")
-    ))
-    .bind(store)
-    .bind(offset_ms)
-    .bind(from)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in rows {
+                CAST(SUM(CASE WHEN type = 'order.placed' THEN 1 ELSE 0 END) AS BIGINT) AS orders
+         FROM events WHERE store_id = $1 AND occurred_at >= $3 GROUP BY {b}"
+    );
+    for r in days_of(conn, &sql, store, offset_ms, from).await? {
         if let Some(day) = the_day(&mut by_day, &r, offset_ms)? {
             day.events = r.try_get("n")?;
             day.orders = r.try_get::<Option<i64>, _>("orders")?.unwrap_or(0);
@@ -109,19 +103,14 @@ pub async fn of_store(
     }
     // Points count on the day of the event that earned them (an entry
     // without one, on the day it was made).
-    let rows = sqlx::query(&format!(
-        "SELECT {b} AS d, SUM(l.points) AS p FROM ledger_entries l
+    let b = bucket("COALESCE(e.occurred_at, l.created_at)");
+    let sql = format!(
+        "SELECT {b} AS d, CAST(SUM(l.points) AS BIGINT) AS p FROM ledger_entries l
          LEFT JOIN events e ON e.store_id = l.store_id AND e.id = l.event_id
          WHERE l.store_id = $1 AND l.kind = 'earn' AND COALESCE(e.occurred_at, l.created_at) >= $3
-         GROUP BY {b}",
-        b = bucket("COALESCE(e.occurred_at, l.created_at)")
-    ))
-    .bind(store)
-    .bind(offset_ms)
-    .bind(from)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in rows {
+         GROUP BY {b}"
+    );
+    for r in days_of(conn, &sql, store, offset_ms, from).await? {
         if let Some(day) = the_day(&mut by_day, &r, offset_ms)? {
             day.points_issued = r.try_get::<Option<i64>, _>("p")?.unwrap_or(0);
         }
@@ -130,7 +119,7 @@ pub async fn of_store(
 
     let mut points = PointsFlow::default();
     let rows = sqlx::query(
-        "SELECT l.kind AS kind, SUM(l.points) AS p FROM ledger_entries l
+        "SELECT l.kind AS kind, CAST(SUM(l.points) AS BIGINT) AS p FROM ledger_entries l
          LEFT JOIN events e ON e.store_id = l.store_id AND e.id = l.event_id
          WHERE l.store_id = $1 AND COALESCE(e.occurred_at, l.created_at) >= $2 GROUP BY l.kind",
     )
@@ -167,7 +156,7 @@ pub async fn of_store(
         .fetch_one(&mut *conn)
         .await?;
     let r = sqlx::query(
-        "SELECT COUNT(*) AS n, SUM(CASE WHEN risk >= 0.5 THEN 1 ELSE 0 END) AS risky
+        "SELECT COUNT(*) AS n, CAST(SUM(CASE WHEN risk >= 0.5 THEN 1 ELSE 0 END) AS BIGINT) AS risky
          FROM assessments WHERE store_id = $1",
     )
     .bind(store)
@@ -182,6 +171,22 @@ pub async fn of_store(
         at_risk: r.try_get::<Option<i64>, _>("risky")?.unwrap_or(0),
         assessed: r.try_get("n")?,
     })
+}
+
+/// The rows of a by-day query (`$1` store, `$2` offset, `$3` from).
+async fn days_of(
+    conn: &mut Conn,
+    sql: &str,
+    store: &str,
+    offset_ms: i64,
+    from: i64,
+) -> DbResult<Vec<sqlx::any::AnyRow>> {
+    Ok(sqlx::query(sql)
+        .bind(store)
+        .bind(offset_ms)
+        .bind(from)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// The day of a row bucketed by day (column `d`, days since the epoch in

@@ -233,44 +233,25 @@ impl Runtime {
                 manifest.world.name()
             ))
         };
-        let (c, pre) = (contract, instance_pre);
+        // Each world's typed pre-instance, in the contract it was built for.
+        macro_rules! typed_pre {
+            ($variant:ident, $module:ident, $pre:ident) => {
+                WorldPre::$variant(
+                    versioned(
+                        contract,
+                        instance_pre,
+                        v0_1::$module::$pre::new,
+                        $module::$pre::new,
+                    )
+                    .map_err(typed)?,
+                )
+            };
+        }
         let pre = match manifest.world {
-            World::PointRules => WorldPre::PointRules(
-                versioned(
-                    c,
-                    pre,
-                    v0_1::point_rules::PointRulesPre::new,
-                    point_rules::PointRulesPre::new,
-                )
-                .map_err(typed)?,
-            ),
-            World::Segmenter => WorldPre::Segmenter(
-                versioned(
-                    c,
-                    pre,
-                    v0_1::segmenter::SegmenterPre::new,
-                    segmenter::SegmenterPre::new,
-                )
-                .map_err(typed)?,
-            ),
-            World::SurveyScorer => WorldPre::SurveyScorer(
-                versioned(
-                    c,
-                    pre,
-                    v0_1::survey_scorer::SurveyScorerPre::new,
-                    survey_scorer::SurveyScorerPre::new,
-                )
-                .map_err(typed)?,
-            ),
-            World::ChurnRescue => WorldPre::ChurnRescue(
-                versioned(
-                    c,
-                    pre,
-                    v0_1::churn_rescue::ChurnRescuePre::new,
-                    churn_rescue::ChurnRescuePre::new,
-                )
-                .map_err(typed)?,
-            ),
+            World::PointRules => typed_pre!(PointRules, point_rules, PointRulesPre),
+            World::Segmenter => typed_pre!(Segmenter, segmenter, SegmenterPre),
+            World::SurveyScorer => typed_pre!(SurveyScorer, survey_scorer, SurveyScorerPre),
+            World::ChurnRescue => typed_pre!(ChurnRescue, churn_rescue, ChurnRescuePre),
         };
         Ok(Arc::new(Plugin {
             id: id.to_string(),
