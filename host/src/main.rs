@@ -59,7 +59,7 @@ enum Command {
         max_pending: i64,
         /// Attempts of a call that failed in a way that may pass (the
         /// backstop deadline, a host error, a plugin error marked
-        /// `retryable:`), the first included; 1: no retries.
+        /// `retryable`), the first included; 1: no retries.
         #[arg(long, env = "CLIENTELE_RETRY_ATTEMPTS", default_value_t = 4)]
         retry_attempts: u32,
         /// Milliseconds before the first retry; each later one waits four

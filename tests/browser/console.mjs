@@ -172,8 +172,17 @@ await step('an install rolls back to the version it ran before', async () => {
 
 await step('messages and delivery settings', async () => {
   await open(page, `/stores/${STORE}/messages`);
-  await page.waitForSelector('#delivery-form');
+  await page.getByLabel('Sink').selectOption('webhook');
+  await page.getByLabel('URL').fill('https://hooks.example.cn/clientele');
+  await page.getByLabel('Signing secret').fill('short');
+  await page.locator('#delivery-form button[type=submit]').click();
+  await page.waitForSelector('#delivery-form .notice.bad');
+  assert.match(await page.textContent('#delivery-form .notice.bad'), /secret|url/);
   await shot(page, '08-messages');
+  await page.getByLabel('Sink').selectOption('log');
+  await page.locator('#delivery-form button[type=submit]').click();
+  await page.waitForFunction(() => document.querySelector('main')?.textContent.includes('Saved.'));
+  assert.equal((await api('GET', `/v1/stores/${STORE}/delivery`)).kind, 'log');
 });
 
 await step("a merchant cannot open another store's page: 404, nothing of it in the HTML", async () => {

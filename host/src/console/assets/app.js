@@ -109,6 +109,9 @@ const TEXT = {
   delivery: ['Delivery', '投递'],
   sink: ['Sink', '投递目标'],
   deliverySettings: ['Delivery settings', '投递设置'],
+  logSink: ['The server log', '服务器日志'],
+  secret: ['Signing secret', '签名密钥'],
+  secretHelp: ['At least 16 characters; each delivery is signed with it (HMAC-SHA256).', '至少 16 个字符；每次投递都用它签名（HMAC-SHA256）。'],
   publish: ['Publish a version', '发布版本'],
   manifest: ['plugin.toml', 'plugin.toml'],
   component: ['Component (.wasm)', '组件 (.wasm)'],
@@ -783,17 +786,26 @@ async function surveyPage(id) {
 
 async function messagesPage() {
   const [outbox, delivery] = await Promise.all([api('GET', storeApi('/messages')), api('GET', storeApi('/delivery')).catch(() => ({}))]);
-  const settings = h('textarea', { id: 'delivery', name: 'delivery', 'aria-describedby': 'delivery-help' }, JSON.stringify(delivery ?? {}, null, 2));
-  const form = h('form', { id: 'delivery-form' }, h('div', { class: 'form-status', 'aria-live': 'polite' }),
-    h('label', { for: 'delivery' }, t('deliverySettings')), settings,
-    h('p', { id: 'delivery-help', class: 'help' }, t('jsonHelp')), h('button', { type: 'submit' }, t('save')));
+  // The sink: the log, or a signed webhook (its secret is never shown back).
+  const kind = h('select', { id: 'd-kind', name: 'kind' },
+    h('option', { value: 'log', selected: delivery?.kind !== 'webhook' }, t('logSink')),
+    h('option', { value: 'webhook', selected: delivery?.kind === 'webhook' }, 'Webhook'));
+  const url = h('input', { id: 'd-url', name: 'url', type: 'text', value: delivery?.url ?? '', placeholder: 'https://' });
+  const secret = h('input', { id: 'd-secret', name: 'secret', type: 'password', autocomplete: 'new-password', 'aria-describedby': 'd-secret-help' });
+  const form = h('form', { id: 'delivery-form', novalidate: true }, h('div', { class: 'form-status', 'aria-live': 'polite' }),
+    h('div', { 'data-field': 'kind' }, h('label', { for: 'd-kind' }, t('sink')), kind),
+    h('div', { 'data-field': 'url' }, h('label', { for: 'd-url' }, 'URL'), url),
+    h('div', { 'data-field': 'secret' }, h('label', { for: 'd-secret' }, t('secret')), secret,
+      h('p', { id: 'd-secret-help', class: 'help' }, t('secretHelp'))),
+    h('p', {}, h('button', { type: 'submit' }, t('save'))));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const body = kind.value === 'webhook' ? { kind: 'webhook', url: url.value.trim(), secret: secret.value } : { kind: 'log' };
     try {
-      await api('PUT', storeApi('/delivery'), JSON.parse(settings.value));
+      await api('PUT', storeApi('/delivery'), body);
       go(location.pathname, t('saved'));
     } catch (err) {
-      form.querySelector('.form-status').replaceChildren(notice(err.message, true));
+      form.querySelector('.form-status').replaceChildren(notice([err.message, ...(err.problem.errors ?? []).map((x) => ` ${x.field}: ${x.message}`)].join(''), true));
     }
   });
   const list = Array.isArray(outbox) ? outbox : outbox.messages ?? [];
