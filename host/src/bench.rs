@@ -410,8 +410,10 @@ pub struct ClusterRun<'a> {
     /// Customers, spread over the stores and made before the run (each
     /// event goes to one of them).
     pub customers: usize,
-    /// Seconds of the paced phase at 80 % of the measured rate (0: none).
+    /// Seconds of each paced phase (0: none).
     pub paced_seconds: u64,
+    /// The paced phases' loads, as shares of the measured rate.
+    pub paced_at: &'a [f64],
 }
 
 /// An order of customer `c{k}`.
@@ -529,14 +531,18 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         total.as_secs_f64(),
         total.as_secs_f64() * 1e6 / sent as f64,
     );
-    if run.paced_seconds > 0 {
+    for (phase, &share) in run.paced_at.iter().enumerate() {
+        if run.paced_seconds == 0 {
+            break;
+        }
         paced(
             &apis,
             &keys,
             &db,
-            rate * 0.8,
+            (rate * share, share),
             run.paced_seconds,
             per_store_customers,
+            phase,
         )
         .await?;
     }
@@ -600,9 +606,10 @@ async fn paced(
     apis: &[ApiClient],
     keys: &[String],
     db: &clientele::db::Db,
-    rate: f64,
+    (rate, share): (f64, f64),
     seconds: u64,
     per_store_customers: usize,
+    phase: usize,
 ) -> anyhow::Result<()> {
     let requests = (rate * seconds as f64 / 10.0) as usize;
     let every = Duration::from_secs_f64(10.0 / rate);
@@ -614,7 +621,7 @@ async fn paced(
         let api = apis[n % apis.len()].clone();
         let key = keys[s].clone();
         let body = json!({"events": (0..10).map(|j| {
-            let i = 10_000_000 + n * 10 + j;
+            let i = 10_000_000 * (phase + 1) + n * 10 + j;
             order_of(i, customer_of(i, per_store_customers))
         }).collect::<Vec<_>>()});
         tasks.push(tokio::spawn(async move {
@@ -637,7 +644,8 @@ async fn paced(
     let behind = started.elapsed().saturating_sub(sent_for);
     took.sort();
     println!(
-        "  paced at 80 % ({:.0} events/s in requests of 10, {seconds} s): intake p50 {:.1} ms, p99 {:.1} ms; the last event was processed {:.2} s after it was sent",
+        "  paced at {:.0} % ({:.0} events/s in requests of 10, {seconds} s): intake p50 {:.1} ms, p99 {:.1} ms; the last event was processed {:.2} s after it was sent",
+        share * 100.0,
         rate,
         percentile(&took, 0.5).as_secs_f64() * 1e3,
         percentile(&took, 0.99).as_secs_f64() * 1e3,

@@ -139,6 +139,10 @@ enum Command {
         /// (intake latency at a load it keeps up with; 0: none).
         #[arg(long, default_value_t = 10)]
         paced_seconds: u64,
+        /// The loads of the paced phases, as shares of the measured rate
+        /// (a list: one phase each, in order).
+        #[arg(long, value_delimiter = ',', default_value = "0.8")]
+        paced_at: Vec<f64>,
     },
 }
 
@@ -288,6 +292,7 @@ async fn main() -> anyhow::Result<()> {
             stores,
             customers,
             paced_seconds,
+            paced_at,
             ..
         } => {
             let postgres = (target != "sqlite").then_some(target.as_str());
@@ -305,6 +310,7 @@ async fn main() -> anyhow::Result<()> {
                         stores: stores.max(1),
                         customers,
                         paced_seconds,
+                        paced_at: &paced_at,
                     })
                     .await?;
                 }
