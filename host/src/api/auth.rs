@@ -44,21 +44,9 @@ impl FromRequestParts<AppState> for Caller {
         let Some(token) = bearer else {
             return console_session(parts, state);
         };
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Compare all bytes (no early exit) so timing says nothing.
-        if digest
-            .iter()
-            .zip(state.admin.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-        {
-            return Ok(Caller::Admin);
-        }
-        let mut conn = state.pipeline.db.pool.acquire().await?;
-        match stores::by_api_key(&mut conn, &hex::encode(digest)).await? {
-            Some(store) => Ok(Caller::Store(store)),
-            None => Err(ApiError::unauthorized()),
-        }
+        Caller::of_token(state, token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -88,6 +76,24 @@ fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> 
 }
 
 impl Caller {
+    /// Who a bearer token is: the admin, a store (by its key), or nobody.
+    pub async fn of_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Compare all bytes (no early exit) so timing says nothing.
+        if digest
+            .iter()
+            .zip(state.admin.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+        {
+            return Ok(Some(Caller::Admin));
+        }
+        let mut conn = state.pipeline.db.pool.acquire().await?;
+        Ok(stores::by_api_key(&mut conn, &hex::encode(digest))
+            .await?
+            .map(Caller::Store))
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self {
             Caller::Admin => Ok(()),

@@ -18,9 +18,8 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
-use crate::api::auth::{key_hash, Caller};
+use crate::api::auth::Caller;
 use crate::api::AppState;
-use crate::db::stores;
 use crate::domain::time::now_ms;
 pub use session::SessionKey;
 
@@ -288,15 +287,7 @@ async fn identify(state: &AppState, token: &str) -> Option<Caller> {
     if token.is_empty() {
         return None;
     }
-    if crate::api::AdminToken::new(token).0 == state.admin.0 {
-        return Some(Caller::Admin);
-    }
-    let mut conn = state.pipeline.db.pool.acquire().await.ok()?;
-    stores::by_api_key(&mut conn, &key_hash(token))
-        .await
-        .ok()
-        .flatten()
-        .map(Caller::Store)
+    Caller::of_token(state, token).await.ok().flatten()
 }
 
 #[derive(Deserialize)]
