@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const { BASE, STORE, STORE_KEY, RIVAL, RIVAL_SECRET, ADMIN, BROKEN, SHOTS } = process.env;
+const { BASE, STORE, STORE_KEY, RIVAL, RIVAL_SECRET, ADMIN, BROKEN, SHOTS, PUBLISH_MANIFEST, PUBLISH_WASM } = process.env;
 mkdirSync(SHOTS, { recursive: true });
 
 const browser = await chromium.launch({
@@ -234,6 +234,12 @@ await step('the browser language picks Chinese on the sign-in page', async () =>
 await step('an operator signs in with the admin token and sees the tripped install', async () => {
   await signIn(admin, ADMIN);
   assert.equal(new URL(admin.url()).pathname, '/ops');
+  // Publishing a version by upload.
+  await admin.setInputFiles('#manifest', PUBLISH_MANIFEST);
+  await admin.setInputFiles('#component', PUBLISH_WASM);
+  await admin.locator('#publish-form button[type=submit]').click();
+  await admin.waitForFunction(() => document.querySelector('main')?.textContent.includes('uploaded@2.0.0'));
+  await admin.waitForSelector('body[data-ready="true"]');
   await shot(admin, '10-ops-plugins');
   await open(admin, '/ops/installs');
   const row = admin.locator('tr.tripped');

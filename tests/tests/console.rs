@@ -97,6 +97,15 @@ async fn merchants_and_ops_use_the_console_in_a_real_browser() {
         .collect();
     s.events_wait("broken", &broken, orders).await;
 
+    // A version for the operator to publish by upload.
+    let upload = tempfile::tempdir().unwrap();
+    let manifest = upload.path().join("plugin.toml");
+    std::fs::write(
+        &manifest,
+        clientele_e2e::manifest("uploaded", "2.0.0", "point-rules", &["state"], ""),
+    )
+    .unwrap();
+
     let shots = root().join("target/console-screenshots");
     let out = Command::new("node")
         .arg(root().join("tests/browser/console.mjs"))
@@ -107,6 +116,8 @@ async fn merchants_and_ops_use_the_console_in_a_real_browser() {
         .env("RIVAL_SECRET", "Rival Secret Buyer")
         .env("ADMIN", &s.admin)
         .env("BROKEN", "broken")
+        .env("PUBLISH_MANIFEST", &manifest)
+        .env("PUBLISH_WASM", guests::POINTS_BASIC)
         .env("SHOTS", &shots)
         .env("CHROMIUM", &browser)
         .output()
