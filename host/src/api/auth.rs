@@ -53,12 +53,9 @@ impl FromRequestParts<AppState> for Caller {
 /// The console's session cookie, when no bearer token was sent. A write
 /// must also carry the session's CSRF token in `X-CSRF-Token`.
 fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    use crate::console::session;
-    let value =
-        session::cookie(&parts.headers, session::COOKIE).ok_or_else(ApiError::unauthorized)?;
-    let caller = state
+    let (value, caller) = state
         .sessions
-        .open(value, crate::domain::time::now_ms())
+        .of_request(&parts.headers, crate::domain::time::now_ms())
         .ok_or_else(ApiError::unauthorized)?;
     if !parts.method.is_safe() {
         let token = parts

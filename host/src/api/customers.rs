@@ -222,11 +222,12 @@ pub async fn list(
     let mut conn = scope.conn().await?;
     let (found, total) =
         customers::search(&mut conn, &scope.store, q.q.trim(), q.offset, limit).await?;
-    let mut customers = Vec::with_capacity(found.len());
-    for c in &found {
-        let segments = crate::db::segments::of_customer(&mut conn, &scope.store, &c.id).await?;
-        customers.push(CustomerView::new(c, segments));
-    }
+    let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+    let mut segments = crate::db::segments::names_of(&mut conn, &scope.store, &ids).await?;
+    let customers = found
+        .iter()
+        .map(|c| CustomerView::new(c, segments.remove(&c.id).unwrap_or_default()))
+        .collect();
     Ok(Json(CustomerPage { total, customers }))
 }
 
@@ -238,23 +239,12 @@ pub struct MembershipView {
     pub attributes: Value,
 }
 
-/// A response the customer gave to a survey.
-#[derive(Serialize, ToSchema)]
-pub struct AnswerView {
-    pub survey_id: String,
-    pub event_id: String,
-    #[schema(format = DateTime)]
-    pub submitted_at: String,
-    pub answers: Value,
-    /// The scorer's result, when a scorer was installed.
-    pub score: Option<Value>,
-}
-
 /// Everything about one customer beyond the profile.
 #[derive(Serialize, ToSchema)]
 pub struct CustomerActivity {
     pub memberships: Vec<MembershipView>,
-    pub answers: Vec<AnswerView>,
+    /// The survey responses they gave, oldest first.
+    pub answers: Vec<crate::db::surveys::Response>,
     pub messages: Vec<crate::db::messages::Message>,
 }
 
@@ -281,17 +271,7 @@ pub async fn activity(
             attributes,
         })
         .collect();
-    let answers = crate::db::surveys::responses_of(&mut conn, store, customer)
-        .await?
-        .into_iter()
-        .map(|r| AnswerView {
-            survey_id: r.survey_id,
-            event_id: r.event_id,
-            submitted_at: to_rfc3339(r.submitted_at),
-            answers: r.answers,
-            score: r.score,
-        })
-        .collect();
+    let answers = crate::db::surveys::responses_of(&mut conn, store, customer).await?;
     let messages = crate::db::messages::of_customer(&mut conn, store, customer).await?;
     Ok(Json(CustomerActivity {
         memberships,

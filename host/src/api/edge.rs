@@ -24,7 +24,10 @@ pub async fn problems_only(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
     // The console's own pages answer in HTML, 404 included.
-    if !status.is_client_error() || is_problem(&response) || is_html(&response) {
+    if !status.is_client_error()
+        || content_type_is(&response, "application/problem+json")
+        || content_type_is(&response, "text/html")
+    {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
@@ -39,20 +42,13 @@ pub async fn problems_only(req: Request, next: Next) -> Response {
     problem
 }
 
-fn is_html(response: &Response) -> bool {
+/// Whether the response's content type starts with `essence`.
+fn content_type_is(response: &Response, essence: &str) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html"))
-}
-
-fn is_problem(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/problem+json"))
+        .is_some_and(|ct| ct.starts_with(essence))
 }
 
 /// A write with a body that does not say it is JSON. Publishing a plugin

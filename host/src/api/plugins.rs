@@ -78,9 +78,7 @@ impl From<PluginVersion> for PluginVersionView {
             size_bytes: v.size_bytes,
             published_at: crate::domain::time::to_rfc3339(v.published_at),
             contract: v.contract,
-            config_schema: crate::domain::manifest::Manifest::parse(&v.manifest)
-                .map(|m| m.config_schema)
-                .unwrap_or_else(|_| serde_json::json!({})),
+            config_schema: crate::domain::manifest::Manifest::published_config_schema(&v.manifest),
             yanked: v.yanked_at.is_some(),
             yanked_at: v.yanked_at.map(crate::domain::time::to_rfc3339),
             yank_reason: v.yank_reason,

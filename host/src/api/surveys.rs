@@ -10,6 +10,7 @@ use super::auth::StoreScope;
 use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
+use crate::db::surveys::Response;
 use crate::domain::survey::Survey;
 
 /// Create a survey {id, kind, questions}
@@ -58,25 +59,13 @@ pub async fn report(
     ))
 }
 
-/// A stored response with its score.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ResponseView {
-    pub event_id: String,
-    pub customer_id: String,
-    #[schema(format = DateTime)]
-    pub submitted_at: String,
-    pub answers: Value,
-    /// The scorer's result; none when no scorer was installed.
-    pub score: Option<Value>,
-}
-
 /// Every response to the survey with its score, oldest first
 #[utoipa::path(get, path = "/v1/stores/{store}/surveys/{survey}/responses", operation_id = "listSurveyResponses", tag = "surveys",
-    params(StorePath, SurveyPath), responses((status = 200, body = Vec<ResponseView>)))]
+    params(StorePath, SurveyPath), responses((status = 200, body = Vec<Response>)))]
 pub async fn responses(
     scope: StoreScope,
     Path(path): Path<SurveyPath>,
-) -> Result<Json<Vec<ResponseView>>, ApiError> {
+) -> Result<Json<Vec<Response>>, ApiError> {
     let mut conn = scope.conn().await?;
     if crate::db::surveys::get(&mut conn, &scope.store, &path.survey)
         .await?
@@ -87,16 +76,7 @@ pub async fn responses(
             path.survey
         )));
     }
-    let list = crate::db::surveys::responses(&mut conn, &scope.store, &path.survey).await?;
     Ok(Json(
-        list.into_iter()
-            .map(|r| ResponseView {
-                event_id: r.event_id,
-                customer_id: r.customer_id,
-                submitted_at: crate::domain::time::to_rfc3339(r.submitted_at),
-                answers: r.answers,
-                score: r.score,
-            })
-            .collect(),
+        crate::db::surveys::responses(&mut conn, &scope.store, &path.survey).await?,
     ))
 }

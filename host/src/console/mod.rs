@@ -157,8 +157,19 @@ fn document(lang: Lang, title: &str, body: &str) -> String {
 
 /// Who the request's session cookie signs in, if anyone.
 fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
-    let value = session::cookie(headers, session::COOKIE)?;
-    state.sessions.open(value, now_ms())
+    state
+        .sessions
+        .of_request(headers, now_ms())
+        .map(|(_, who)| who)
+}
+
+/// Where a session's console opens: ops for the admin, the store's
+/// overview for its key.
+fn landing(who: &Caller) -> String {
+    match who {
+        Caller::Admin => "/ops".to_string(),
+        Caller::Store(s) => format!("/stores/{s}"),
+    }
 }
 
 fn secure(headers: &HeaderMap) -> bool {
@@ -168,11 +179,8 @@ fn secure(headers: &HeaderMap) -> bool {
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match signed_in(&state, &headers) {
-        Some(Caller::Admin) => Redirect::to("/ops").into_response(),
-        Some(Caller::Store(s)) => Redirect::to(&format!("/stores/{s}")).into_response(),
-        None => Redirect::to("/sign-in").into_response(),
-    }
+    let to = signed_in(&state, &headers).map_or_else(|| "/sign-in".to_string(), |w| landing(&w));
+    Redirect::to(&to).into_response()
 }
 
 /// The sign-in form, with a CSRF token paired with a fresh nonce cookie.
@@ -257,10 +265,7 @@ async fn sign_in(
         }
     };
     let value = state.sessions.seal(&who, now_ms() + session::LIFETIME_MS);
-    let to = match &who {
-        Caller::Admin => "/ops".to_string(),
-        Caller::Store(s) => format!("/stores/{s}"),
-    };
+    let to = landing(&who);
     tracing::info!(who = ?who, "console sign-in");
     let secure = secure(&headers);
     with_cookies(
@@ -322,10 +327,7 @@ async fn sign_out(
 /// What the console's pages need to know of the session: who, which store
 /// (with its currency and time zone), and the CSRF token for writes.
 async fn session_info(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(value) = session::cookie(&headers, session::COOKIE) else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let Some(who) = state.sessions.open(value, now_ms()) else {
+    let Some((value, who)) = state.sessions.of_request(&headers, now_ms()) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let (role, store) = match &who {

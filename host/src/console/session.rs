@@ -65,6 +65,17 @@ impl SessionKey {
         }
     }
 
+    /// The session cookie a request carries and who it signs in, if it
+    /// is ours and has not expired.
+    pub fn of_request<'a>(
+        &self,
+        headers: &'a axum::http::HeaderMap,
+        now_ms: i64,
+    ) -> Option<(&'a str, Caller)> {
+        let value = cookie(headers, COOKIE)?;
+        Some((value, self.open(value, now_ms)?))
+    }
+
     /// The CSRF token of a session (or of a sign-in form's nonce).
     pub fn csrf(&self, cookie_value: &str) -> String {
         hex::encode(sign(&self.0, format!("csrf:{cookie_value}").as_bytes()))

@@ -178,12 +178,34 @@ pub async fn memberships_of(
 
 /// The segments a customer is in (enabled installs), by name.
 pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<String>> {
-    let mut names: Vec<String> = memberships_of(conn, store, customer)
-        .await?
-        .into_iter()
-        .map(|(segment, _)| segment)
-        .collect();
-    // In segment order already; two installs may name the same segment.
-    names.dedup();
-    Ok(names)
+    let mut names = names_of(conn, store, &[customer]).await?;
+    Ok(names.remove(customer).unwrap_or_default())
+}
+
+/// The segments each of these customers is in (enabled installs), by
+/// name; a customer in none is left out.
+pub async fn names_of(
+    conn: &mut Conn,
+    store: &str,
+    customers: &[&str],
+) -> DbResult<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in customers.chunks(super::bulk::CHUNK) {
+        let sql = with_list(
+            conn,
+            "SELECT DISTINCT m.customer_id, m.segment FROM memberships m
+             JOIN installs i ON i.id = m.install_id AND i.enabled = 1
+             WHERE m.store_id = $1 AND m.customer_id IN ($list)
+             ORDER BY m.customer_id, m.segment",
+            1,
+            chunk.len(),
+        );
+        let q = bind_list(sqlx::query(&sql).bind(store), chunk);
+        for r in q.fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("customer_id")?)
+                .or_default()
+                .push(r.try_get("segment")?);
+        }
+    }
+    Ok(out)
 }

@@ -51,15 +51,19 @@ pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Survey>> {
     rows.iter().map(from_row).collect()
 }
 
-/// A response as stored.
-#[derive(Debug, Clone, Serialize)]
+/// A response as stored, and as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Response {
     pub event_id: String,
     pub survey_id: String,
     pub customer_id: String,
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub submitted_at: Millis,
     pub answers: Value,
+    #[serde(skip)]
     pub install_id: Option<String>,
+    /// The scorer's result; none when no scorer was installed.
     pub score: Option<Value>,
 }
 

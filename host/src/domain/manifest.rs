@@ -104,6 +104,17 @@ struct RawConfig {
 }
 
 impl Manifest {
+    /// The config schema of a manifest that was checked when its version
+    /// was published: read, not compiled and checked again (`{}` when it
+    /// has none).
+    pub fn published_config_schema(text: &str) -> Value {
+        toml::from_str::<RawManifest>(text)
+            .ok()
+            .and_then(|raw| raw.config.schema)
+            .and_then(|schema| serde_json::from_str(&schema).ok())
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+
     pub fn parse(text: &str) -> Result<Manifest, Vec<FieldError>> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             vec![FieldError::new(
@@ -270,6 +281,17 @@ schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minim
         let errs =
             check_config(&m.config_schema, &serde_json::json!({"unit_cents": 0})).unwrap_err();
         assert_eq!(errs[0].field, "config.unit_cents");
+    }
+
+    #[test]
+    fn a_published_manifest_gives_its_schema_as_parsing_would() {
+        let parsed = Manifest::parse(GOOD).unwrap().config_schema;
+        assert_eq!(Manifest::published_config_schema(GOOD), parsed);
+        let bare = "name = \"p\"\nversion = \"1.0.0\"\nworld = \"segmenter\"\n";
+        assert_eq!(
+            Manifest::published_config_schema(bare),
+            Manifest::parse(bare).unwrap().config_schema
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use super::bindings::types::{PluginError, StoreContext};
+use super::bindings::types::PluginError;
 use super::services::HostServices;
 use super::{CallCtx, LogLine, Plugin, QueuedMessage, Runtime, RuntimeError, Scope, StateBuffer};
 
@@ -128,37 +128,6 @@ impl CallInput {
 }
 
 impl Runtime {
-    /// The store context of a call about the instant `at` (the event's
-    /// time, an `as-of`): its currency and time zone from the host, and the
-    /// zone's offset from UTC then. Waits for the host no longer than a
-    /// call's own deadline.
-    pub(super) fn context(
-        &self,
-        plugin: &Plugin,
-        input: &CallInput,
-        at: i64,
-    ) -> Result<StoreContext, RuntimeError> {
-        let wait = Duration::from_millis(u64::from(plugin.limits.timeout_ms.max(1)));
-        let store = &input.scope.store_id;
-        // The timer is made inside the runtime `in_tokio` provides (a
-        // local run has none of its own).
-        let info = wasmtime_wasi::runtime::in_tokio(async {
-            tokio::time::timeout(wait, input.services.store(store)).await
-        })
-        .map_err(|_| RuntimeError::Timeout {
-            ms: plugin.limits.timeout_ms,
-        })?
-        .map_err(RuntimeError::Host)?;
-        let offset_ms = crate::domain::time::utc_offset_ms(&info.timezone, at);
-        Ok(StoreContext {
-            store_id: info.id,
-            currency: info.currency,
-            timezone: info.timezone,
-            at,
-            utc_offset_minutes: i32::try_from(offset_ms / 60_000).unwrap_or(0),
-        })
-    }
-
     /// Runs one call in a fresh store with the plugin's memory cap, its
     /// fuel and a backstop deadline: a guest that uses up its fuel traps
     /// (the same way on any machine); one still running at the deadline

@@ -255,6 +255,23 @@ impl CallCtx {
         }
     }
 
+    /// The store context of this call, about the instant `at` (the event's
+    /// time, an `as-of`): the store's currency and time zone from the host,
+    /// waited for within the call's deadline like any host answer, and the
+    /// zone's offset from UTC then.
+    pub fn store_context(&mut self, at: i64) -> wasmtime::Result<types::StoreContext> {
+        let (services, store) = (self.services.clone(), self.scope.store_id.clone());
+        let info = self.answer(services.store(&store))?;
+        let offset_ms = crate::domain::time::utc_offset_ms(&info.timezone, at);
+        Ok(types::StoreContext {
+            store_id: info.id,
+            currency: info.currency,
+            timezone: info.timezone,
+            at,
+            utc_offset_minutes: i32::try_from(offset_ms / 60_000).unwrap_or(0),
+        })
+    }
+
     /// Fails the call: its deadline passed while the host waited.
     fn ran_out_of_time(&mut self) -> wasmtime::Error {
         self.out_of_time = true;

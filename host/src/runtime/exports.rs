@@ -43,14 +43,15 @@ impl Runtime {
         let WorldPre::PointRules(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::PointRules));
         };
-        let ctx = self.context(plugin, &input, event.occurred_at)?;
         let c = convert::customer(customer, input.scope.pii);
         let e = convert::event(event, order_total);
         let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_loyalty()
-                .call_on_event(store, &ctx, config, &c, &e),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(event.occurred_at)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_loyalty()
+                    .call_on_event(store, &ctx, config, &c, &e)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_loyalty()
@@ -76,14 +77,15 @@ impl Runtime {
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
         // The generated calls take strings as `&String`.
         let config = &config.to_string();
-        let ctx = self.context(plugin, &input, population.as_of)?;
         let same = |f: Fitted| f;
         match &plugin.pre {
             WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
-                Versioned::Newest(pre) => pre
-                    .instantiate(&mut *store)?
-                    .clientele_crm_segmentation()
-                    .call_fit(store, &ctx, config, population),
+                Versioned::Newest(pre) => {
+                    let ctx = store.data_mut().store_context(population.as_of)?;
+                    pre.instantiate(&mut *store)?
+                        .clientele_crm_segmentation()
+                        .call_fit(store, &ctx, config, population)
+                }
                 Versioned::V0_1_0(pre) => answer(
                     pre.instantiate(&mut *store)?
                         .clientele_crm_segmentation()
@@ -92,10 +94,12 @@ impl Runtime {
                 ),
             }),
             WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
-                Versioned::Newest(pre) => pre
-                    .instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_fit(store, &ctx, config, population),
+                Versioned::Newest(pre) => {
+                    let ctx = store.data_mut().store_context(population.as_of)?;
+                    pre.instantiate(&mut *store)?
+                        .clientele_crm_rescue()
+                        .call_fit(store, &ctx, config, population)
+                }
                 Versioned::V0_1_0(pre) => answer(
                     pre.instantiate(&mut *store)?
                         .clientele_crm_rescue()
@@ -122,13 +126,14 @@ impl Runtime {
         let WorldPre::Segmenter(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::Segmenter));
         };
-        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_segmentation()
-                .call_classify(store, &ctx, config, model, &c, as_of),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(as_of)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_segmentation()
+                    .call_classify(store, &ctx, config, model, &c, as_of)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_segmentation()
@@ -157,12 +162,13 @@ impl Runtime {
         let WorldPre::SurveyScorer(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
-        let ctx = self.context(plugin, &input, response.submitted_at)?;
         self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_scoring()
-                .call_score(store, &ctx, config, survey, response),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(response.submitted_at)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_scoring()
+                    .call_score(store, &ctx, config, survey, response)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_scoring()
@@ -192,12 +198,13 @@ impl Runtime {
             return Err(Self::wrong_world(plugin, World::SurveyScorer));
         };
         let now = chrono::Utc::now().timestamp_millis();
-        let ctx = self.context(plugin, &input, now)?;
         self.run(plugin, input, Kind::Fit, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_scoring()
-                .call_aggregate(store, &ctx, config, survey, scored),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(now)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_scoring()
+                    .call_aggregate(store, &ctx, config, survey, scored)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_scoring()
@@ -222,13 +229,14 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_rescue()
-                .call_assess(store, &ctx, config, model, &c, as_of),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(as_of)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_assess(store, &ctx, config, model, &c, as_of)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_rescue()
@@ -261,14 +269,15 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let ctx = self.context(plugin, &input, as_of)?;
         let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
         let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_rescue()
-                .call_plan(store, &ctx, config, &a, &c, current),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(as_of)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_plan(store, &ctx, config, &a, &c, current)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_rescue()
@@ -293,13 +302,14 @@ impl Runtime {
         let WorldPre::ChurnRescue(pre) = &plugin.pre else {
             return Err(Self::wrong_world(plugin, World::ChurnRescue));
         };
-        let ctx = self.context(plugin, &input, flow.now)?;
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => pre
-                .instantiate(&mut *store)?
-                .clientele_crm_rescue()
-                .call_on_timer(store, &ctx, config, &c, flow),
+            Versioned::Newest(pre) => {
+                let ctx = store.data_mut().store_context(flow.now)?;
+                pre.instantiate(&mut *store)?
+                    .clientele_crm_rescue()
+                    .call_on_timer(store, &ctx, config, &c, flow)
+            }
             Versioned::V0_1_0(pre) => answer(
                 pre.instantiate(&mut *store)?
                     .clientele_crm_rescue()

@@ -377,6 +377,12 @@ function notice(text, bad) {
   return h('p', { class: bad ? 'notice bad' : 'notice', role: bad ? 'alert' : 'status' }, text);
 }
 
+/** A failed request as a notice: the problem's detail, then each field's. */
+function failure(err) {
+  const fields = (err.problem?.errors ?? []).map((x) => ` ${x.field}: ${x.message}`);
+  return notice([err.message, ...fields].join(''), true);
+}
+
 function flash() {
   const msg = sessionStorage.getItem('flash');
   sessionStorage.removeItem('flash');
@@ -726,7 +732,7 @@ async function surveysPage() {
       await api('POST', storeApi('/surveys'), body);
       go(`/stores/${enc(store.id)}/surveys/${enc(body.id)}`, t('created'));
     } catch (err) {
-      form.querySelector('.form-status').replaceChildren(notice([err.message, ...(err.problem.errors ?? []).map((x) => ` ${x.field}: ${x.message}`)].join(''), true));
+      form.querySelector('.form-status').replaceChildren(failure(err));
     }
   });
   render(
@@ -805,7 +811,7 @@ async function messagesPage() {
       await api('PUT', storeApi('/delivery'), body);
       go(location.pathname, t('saved'));
     } catch (err) {
-      form.querySelector('.form-status').replaceChildren(notice([err.message, ...(err.problem.errors ?? []).map((x) => ` ${x.field}: ${x.message}`)].join(''), true));
+      form.querySelector('.form-status').replaceChildren(failure(err));
     }
   });
   const list = Array.isArray(outbox) ? outbox : outbox.messages ?? [];
@@ -843,7 +849,7 @@ async function opsPluginsPage() {
       const v = await api('POST', '/v1/plugins', body);
       go(location.pathname, `${v.name ?? ''}@${v.version ?? ''} ✓`);
     } catch (err) {
-      form.querySelector('.form-status').replaceChildren(notice([err.message, ...(err.problem.errors ?? []).map((x) => ` ${x.field}: ${x.message}`)].join(''), true));
+      form.querySelector('.form-status').replaceChildren(failure(err));
     }
   });
   const rows = catalogue.flatMap((p) => p.versions.map((v) => {

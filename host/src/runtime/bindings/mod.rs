@@ -2,7 +2,7 @@
 //! contract (`wit/since_vX.Y.Z/`, the way Zed's extension host keeps its
 //! `since_v0.x` folders). A plugin built against any version the host
 //! serves keeps running when a newer one is added; adding a version is
-//! adding a folder, a module, and its entry in [`SERVED`].
+//! adding a folder, a module, and its entry in [`Contract`].
 
 /// One world's bindings in a contract folder: its exports generated, its
 /// imports those of the version's `host` module (`$host`), its shared
@@ -47,9 +47,6 @@ pub mod since_v0_2_0;
 // forward to it.
 pub use since_v0_2_0::*;
 
-/// Every contract version this host runs plugins of, oldest first.
-pub const SERVED: &[semver::Version] = &[since_v0_1_0::MIN_VERSION, since_v0_2_0::MIN_VERSION];
-
 /// The contract a component was built against, among those served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
@@ -58,16 +55,18 @@ pub enum Contract {
 }
 
 impl Contract {
+    /// Every contract version this host runs plugins of, oldest first.
+    pub const SERVED: [Contract; 2] = [Contract::V0_1_0, Contract::V0_2_0];
+
     /// The newest: what `clientele wit` writes and new plugins build on.
     pub const NEWEST: Contract = Contract::V0_2_0;
 
     /// The served contract of this version (`0.1.0`), if any.
     pub fn parse(version: &str) -> Option<Contract> {
-        match semver::Version::parse(version).ok()? {
-            v if v == since_v0_1_0::MIN_VERSION => Some(Contract::V0_1_0),
-            v if v == since_v0_2_0::MIN_VERSION => Some(Contract::V0_2_0),
-            _ => None,
-        }
+        let version = semver::Version::parse(version).ok()?;
+        Contract::SERVED
+            .into_iter()
+            .find(|c| c.version() == version)
     }
 
     pub fn version(self) -> semver::Version {
@@ -95,9 +94,9 @@ pub fn serves(version: &str) -> bool {
 
 /// The served versions, for messages: `0.1.0`.
 pub fn served_list() -> String {
-    SERVED
+    Contract::SERVED
         .iter()
-        .map(ToString::to_string)
+        .map(|c| c.version().to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }
