@@ -5,7 +5,9 @@ use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, AppState};
+use crate::db::installs::{self, Install};
 use crate::db::stores;
+use crate::domain::ids::{is_valid_id, ID_RULE};
 
 /// The admin token, kept as its sha256 so it is compared in constant shape.
 #[derive(Clone)]
@@ -142,14 +144,7 @@ impl FromRequestParts<AppState> for StoreScope {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::from_status(e.status(), e.body_text()))?;
-        let store = params
-            .iter()
-            .find(|(name, _)| *name == "store")
-            .map(|(_, value)| value.to_string())
-            .ok_or_else(|| ApiError::not_found("this route is not about a store"))?;
+        let store = path_param(parts, state, "store").await?;
         caller.require_store(state, &store).await?;
         Ok(StoreScope {
             actor: match caller {
@@ -161,3 +156,72 @@ impl FromRequestParts<AppState> for StoreScope {
         })
     }
 }
+
+/// The route's `{name}` segment, decoded.
+async fn path_param(parts: &mut Parts, state: &AppState, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::from_status(e.status(), e.body_text()))?;
+    params
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
+        .ok_or_else(|| ApiError::not_found(format!("this route is not about a {name}")))
+}
+
+/// A `StoreScope` that also names one thing of the store, read from the
+/// route's `{param}` after the store's check: it derefs to the store.
+macro_rules! scope_of_one {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $ty:ty }, $param:literal, |$scope:ident, $id:ident| $read:expr) => {
+        $(#[$doc])*
+        pub struct $name {
+            pub scope: StoreScope,
+            pub $field: $ty,
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = StoreScope;
+
+            fn deref(&self) -> &StoreScope {
+                &self.scope
+            }
+        }
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
+                let $scope = StoreScope::from_request_parts(parts, state).await?;
+                let $id = path_param(parts, state, $param).await?;
+                let $field = $read;
+                Ok($name { scope: $scope, $field })
+            }
+        }
+    };
+}
+
+scope_of_one!(
+    /// A request about one customer of a store (`…/customers/{customer}…`):
+    /// the form of the id is checked, not whether the customer exists (a
+    /// profile PUT makes them).
+    CustomerScope { customer: String }, "customer", |scope, id| {
+        if !is_valid_id(&id) {
+            return Err(ApiError::field("customer", ID_RULE));
+        }
+        id
+    }
+);
+
+scope_of_one!(
+    /// A request about one install of a store (`…/installs/{install}…`),
+    /// read: another store's install, or none, is 404.
+    InstallScope { install: Install }, "install", |scope, id| {
+        let mut conn = scope.conn().await?;
+        installs::get(&mut conn, &scope.store, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?
+    }
+);

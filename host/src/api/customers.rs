@@ -1,29 +1,17 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::StoreScope;
+use super::auth::{CustomerScope, StoreScope};
 use super::params::{CustomerPath, StorePath};
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::customers::{self, ProfileUpdate};
 use crate::domain::customer::Customer;
 use crate::domain::event::FieldError;
-use crate::domain::ids::is_valid_id;
 use crate::domain::time::{now_ms, to_rfc3339};
-
-pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::field(
-            what,
-            "must be 1-64 characters of [A-Za-z0-9._:-]",
-        ))
-    }
-}
 
 /// What a customer's record says, with points, tier, segments and stats.
 #[derive(Serialize, ToSchema)]
@@ -155,15 +143,13 @@ impl ProfilePut {
     responses((status = 200, body = CustomerView)))]
 pub async fn put(
     State(state): State<AppState>,
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
+    scope: CustomerScope,
     Valid(body): Valid<ProfilePut>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    check_id("customer", &path.customer)?;
     let update = body.into_update()?;
     let mut tx = state.pipeline.db.begin_store(&scope.store).await?;
-    let c =
-        customers::upsert_profile(&mut tx, &scope.store, &path.customer, &update, now_ms()).await?;
+    let c = customers::upsert_profile(&mut tx, &scope.store, &scope.customer, &update, now_ms())
+        .await?;
     tx.commit().await?;
     Ok(Json(CustomerView::new(&c, Vec::new())))
 }
@@ -171,12 +157,8 @@ pub async fn put(
 /// Profile, points balance, tier, segments and stats
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}", operation_id = "getCustomer", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = CustomerView)))]
-pub async fn get(
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
-) -> Result<Json<CustomerView>, ApiError> {
-    let (store, customer) = (&scope.store, &path.customer);
-    check_id("customer", customer)?;
+pub async fn get(scope: CustomerScope) -> Result<Json<CustomerView>, ApiError> {
+    let (store, customer) = (&scope.store, &scope.customer);
     let mut conn = scope.conn().await?;
     let c = customers::get(&mut conn, store, customer)
         .await?
@@ -251,12 +233,8 @@ pub struct CustomerActivity {
 /// A customer's segments with their attributes, survey answers and messages
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/activity", operation_id = "getCustomerActivity", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = CustomerActivity)))]
-pub async fn activity(
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
-) -> Result<Json<CustomerActivity>, ApiError> {
-    let (store, customer) = (&scope.store, &path.customer);
-    check_id("customer", customer)?;
+pub async fn activity(scope: CustomerScope) -> Result<Json<CustomerActivity>, ApiError> {
+    let (store, customer) = (&scope.store, &scope.customer);
     let mut conn = scope.conn().await?;
     if customers::get(&mut conn, store, customer).await?.is_none() {
         return Err(ApiError::not_found(format!(

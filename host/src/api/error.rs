@@ -1,5 +1,7 @@
 //! Every error is `application/problem+json` (RFC 9457), naming the field.
 
+use std::borrow::Cow;
+
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -12,7 +14,7 @@ use crate::pipeline::PipelineError;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
@@ -29,7 +31,7 @@ impl ApiError {
     ) -> Self {
         ApiError {
             status,
-            kind,
+            kind: kind.into(),
             title,
             detail: detail.into(),
             errors: Vec::new(),
@@ -221,7 +223,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::Db(e) => e.into(),
             PipelineError::Runtime(e) => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                kind: e.code_kebab(),
+                kind: e.code().replace('_', "-").into(),
                 title: "Component rejected",
                 detail: e.to_string(),
                 errors: vec![FieldError::new("component", e.to_string())],

@@ -1,13 +1,12 @@
 //! Churn: a customer's latest assessment and rescue flows.
 
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::StoreScope;
-use super::customers::check_id;
+use super::auth::{CustomerScope, StoreScope};
 use super::params::{CustomerPath, StorePath};
 use super::ApiError;
 use crate::db::churn::{self, Flow};
@@ -77,12 +76,8 @@ pub struct ChurnView {
 /// Latest churn assessment and flow
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/churn", operation_id = "getChurn", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = ChurnView)))]
-pub async fn churn(
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
-) -> Result<Json<ChurnView>, ApiError> {
-    let (store, customer) = (&scope.store, &path.customer);
-    check_id("customer", customer)?;
+pub async fn churn(scope: CustomerScope) -> Result<Json<ChurnView>, ApiError> {
+    let (store, customer) = (&scope.store, &scope.customer);
     let mut conn = scope.conn().await?;
     let a = churn::latest_assessment(&mut conn, store, customer)
         .await?

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::StoreScope;
+use super::auth::{InstallScope, StoreScope};
 use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
@@ -276,14 +276,9 @@ pub async fn list(
     params(StorePath, InstallPath), responses((status = 200, body = InstallView)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
+    scope: InstallScope,
 ) -> Result<Json<InstallView>, ApiError> {
-    let mut conn = scope.conn().await?;
-    let i = installs::get(&mut conn, &scope.store, &path.install)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("install `{}` not found", path.install)))?;
-    Ok(Json(InstallView::new(&state, i)))
+    Ok(Json(InstallView::new(&state, scope.install)))
 }
 
 /// Swap plugin, version, config or enabled state without a restart

@@ -12,8 +12,10 @@ pub struct StorePath {
     pub store: String,
 }
 
-#[derive(Deserialize, IntoParams)]
+/// Documents `{customer}`; the value itself is read by `CustomerScope`.
+#[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
+#[allow(dead_code)]
 pub struct CustomerPath {
     /// The customer's id in the shop (1-64 characters of `[A-Za-z0-9._:-]`).
     pub customer: String,

@@ -1,10 +1,9 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::StoreScope;
-use super::customers::check_id;
+use super::auth::CustomerScope;
 use super::params::{CustomerPath, StorePath};
 use super::valid::Valid;
 use super::{ApiError, AppState};
@@ -73,11 +72,9 @@ pub struct Redeemed {
     params(StorePath, CustomerPath), responses((status = 200, body = PointsAnswer)))]
 pub async fn get(
     State(state): State<AppState>,
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
+    scope: CustomerScope,
 ) -> Result<Json<PointsAnswer>, ApiError> {
-    check_id("customer", &path.customer)?;
-    let view = state.pipeline.points(&scope.store, &path.customer).await?;
+    let view = state.pipeline.points(&scope.store, &scope.customer).await?;
     Ok(Json(PointsAnswer {
         balance: view.balance,
         tier: view.tier,
@@ -91,15 +88,13 @@ pub async fn get(
     responses((status = 200, body = Redeemed)))]
 pub async fn redeem(
     State(state): State<AppState>,
-    scope: StoreScope,
-    Path(path): Path<CustomerPath>,
+    scope: CustomerScope,
     Valid(body): Valid<Redeem>,
 ) -> Result<Json<Redeemed>, ApiError> {
-    check_id("customer", &path.customer)?;
     let reason = body.reason.unwrap_or_else(|| "redeemed".into());
     let (balance, entry) = state
         .pipeline
-        .redeem(&scope.store, &path.customer, body.points, &reason)
+        .redeem(&scope.store, &scope.customer, body.points, &reason)
         .await?;
     Ok(Json(Redeemed {
         balance,

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::StoreScope;
+use super::auth::{InstallScope, StoreScope};
 use super::installs::{InstallPath, InstallView};
 use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::failures::{self, Failure};
+use crate::db::history;
 use crate::db::rollouts::{self, Arm, Counts, Diff};
-use crate::db::{history, installs};
 use crate::domain::states::FailureState;
 use crate::domain::time::to_rfc3339;
 
@@ -33,22 +33,13 @@ pub struct FailureQuery {
     before: Option<i64>,
 }
 
-async fn install_of(scope: &StoreScope, id: &str) -> Result<installs::Install, ApiError> {
-    let mut conn = scope.conn().await?;
-    installs::get(&mut conn, &scope.store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))
-}
-
 /// The install's dead-letter list, newest first
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/failures", operation_id = "listInstallFailures", tag = "installs",
     params(StorePath, InstallPath, FailureQuery), responses((status = 200, body = Vec<Failure>)))]
 pub async fn failures(
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
+    scope: InstallScope,
     Query(q): Query<FailureQuery>,
 ) -> Result<Json<Vec<Failure>>, ApiError> {
-    install_of(&scope, &path.install).await?;
     let limit = super::params::page_limit(q.limit)?;
     let states: Vec<FailureState> = match q.state.as_deref() {
         None => vec![
@@ -71,7 +62,8 @@ pub async fn failures(
             .collect::<Result<_, _>>()?,
     };
     let mut conn = scope.conn().await?;
-    let list = failures::list(&mut conn, &path.install, &states, limit, q.before).await?;
+    let id = &scope.install.install_id;
+    let list = failures::list(&mut conn, id, &states, limit, q.before).await?;
     Ok(Json(list))
 }
 
@@ -150,13 +142,9 @@ pub struct ChangeView {
 /// Every change of the install, oldest first: who, when, what
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/history", operation_id = "installHistory", tag = "installs",
     params(StorePath, InstallPath), responses((status = 200, body = Vec<ChangeView>)))]
-pub async fn history(
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
-) -> Result<Json<Vec<ChangeView>>, ApiError> {
-    install_of(&scope, &path.install).await?;
+pub async fn history(scope: InstallScope) -> Result<Json<Vec<ChangeView>>, ApiError> {
     let mut conn = scope.conn().await?;
-    let list = history::of_install(&mut conn, &path.install).await?;
+    let list = history::of_install(&mut conn, &scope.install.install_id).await?;
     Ok(Json(
         list.into_iter()
             .map(|c| {
@@ -226,20 +214,17 @@ pub struct ShadowReport {
 /// How the shadow version compares with the live one on real traffic
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/shadow", operation_id = "installShadow", tag = "installs",
     params(StorePath, InstallPath), responses((status = 200, body = ShadowReport)))]
-pub async fn shadow(
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
-) -> Result<Json<ShadowReport>, ApiError> {
-    let install = install_of(&scope, &path.install).await?;
-    let s = install.shadow.ok_or_else(|| {
+pub async fn shadow(scope: InstallScope) -> Result<Json<ShadowReport>, ApiError> {
+    let id = &scope.install.install_id;
+    let s = scope.install.shadow.clone().ok_or_else(|| {
         ApiError::not_found(format!(
             "install `{}` runs no shadow version; PATCH {{\"shadow\": {{\"version\": …}}}} to start one",
-            path.install
+            id
         ))
     })?;
     let mut conn = scope.conn().await?;
-    let c = rollouts::counts(&mut conn, &path.install, Arm::Shadow).await?;
-    let examples = rollouts::diffs(&mut conn, &path.install).await?;
+    let c = rollouts::counts(&mut conn, id, Arm::Shadow).await?;
+    let examples = rollouts::diffs(&mut conn, id).await?;
     Ok(Json(ShadowReport {
         version: s.version,
         since: to_rfc3339(s.since),
@@ -263,20 +248,17 @@ pub struct CanaryReport {
 /// How the canary fares against the live version
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/canary", operation_id = "installCanary", tag = "installs",
     params(StorePath, InstallPath), responses((status = 200, body = CanaryReport)))]
-pub async fn canary(
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
-) -> Result<Json<CanaryReport>, ApiError> {
-    let install = install_of(&scope, &path.install).await?;
-    let c = install.canary.ok_or_else(|| {
+pub async fn canary(scope: InstallScope) -> Result<Json<CanaryReport>, ApiError> {
+    let id = &scope.install.install_id;
+    let c = scope.install.canary.clone().ok_or_else(|| {
         ApiError::not_found(format!(
             "install `{}` runs no canary; PATCH {{\"canary\": {{\"version\": …, \"percent\": …}}}} to start one",
-            path.install
+            id
         ))
     })?;
     let mut conn = scope.conn().await?;
-    let run = rollouts::counts(&mut conn, &path.install, Arm::Canary).await?;
-    let live = rollouts::counts(&mut conn, &path.install, Arm::Live).await?;
+    let run = rollouts::counts(&mut conn, id, Arm::Canary).await?;
+    let live = rollouts::counts(&mut conn, id, Arm::Live).await?;
     Ok(Json(CanaryReport {
         canary: c.into(),
         calls: RunCounts::from(&run),
@@ -303,11 +285,10 @@ const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}/logs", operation_id = "installLogs", tag = "installs",
     params(StorePath, InstallPath, LogQuery), responses((status = 200, body = Vec<crate::db::plugin_logs::Line>)))]
 pub async fn logs(
-    scope: StoreScope,
-    Path(path): Path<InstallPath>,
+    scope: InstallScope,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Vec<crate::db::plugin_logs::Line>>, ApiError> {
-    install_of(&scope, &path.install).await?;
+    let id = &scope.install.install_id;
     let limit = super::params::page_limit(q.limit)?;
     let level = q.level.as_deref().unwrap_or("info");
     let from = LEVELS
@@ -316,8 +297,6 @@ pub async fn logs(
         .ok_or_else(|| ApiError::field("level", format!("must be one of {}", LEVELS.join(", "))))?;
     let since = super::params::since(q.since.as_deref())?.unwrap_or(0);
     let mut conn = scope.conn().await?;
-    let list =
-        crate::db::plugin_logs::list(&mut conn, &path.install, since, &LEVELS[from..], limit)
-            .await?;
+    let list = crate::db::plugin_logs::list(&mut conn, id, since, &LEVELS[from..], limit).await?;
     Ok(Json(list))
 }

@@ -9,7 +9,7 @@ use super::params::StorePath;
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::stores::{self, Store};
-use crate::domain::ids::{is_valid_id, random_token};
+use crate::domain::ids::{is_valid_id, random_token, ID_RULE};
 use crate::domain::time::{now_ms, to_rfc3339};
 
 /// A new store. Only `id` is required.
@@ -61,10 +61,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<StoreCreated>), ApiError> {
     caller.require_admin()?;
     if !is_valid_id(&body.id) {
-        return Err(ApiError::field(
-            "id",
-            "must be 1-64 characters of [A-Za-z0-9._:-], not `.` or `..`",
-        ));
+        return Err(ApiError::field("id", ID_RULE));
     }
     let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
     if timezone.parse::<chrono_tz::Tz>().is_err() {

@@ -26,47 +26,41 @@ pub async fn unfinished(conn: &mut Conn, store: &str, event: &str, install: &str
     })
 }
 
-/// Counts a start of the call, before it runs.
-pub async fn started(
-    conn: &mut Conn,
-    store: &str,
-    event: &str,
-    install: &str,
-    now: Millis,
-) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO call_attempts (store_id, event_id, install_id, started, finished, updated_at)
-         VALUES ($1, $2, $3, 1, 0, $4)
-         ON CONFLICT (store_id, event_id, install_id)
-         DO UPDATE SET started = call_attempts.started + 1, updated_at = $4",
-    )
-    .bind(store)
-    .bind(event)
-    .bind(install)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// What the journal counts of a call.
+#[derive(Debug, Clone, Copy)]
+pub enum Mark {
+    /// A start, counted before the call runs.
+    Started,
+    /// The call returned, whatever it returned.
+    Finished,
 }
 
-/// Counts the call as finished: it returned, whatever it returned.
-pub async fn finished(
+/// Counts a start or an end of the install's call on the event.
+pub async fn mark(
     conn: &mut Conn,
-    store: &str,
-    event: &str,
-    install: &str,
+    (store, event, install): (&str, &str, &str),
+    mark: Mark,
     now: Millis,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE call_attempts SET finished = finished + 1, updated_at = $4
-         WHERE store_id = $1 AND event_id = $2 AND install_id = $3",
-    )
-    .bind(store)
-    .bind(event)
-    .bind(install)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let sql = match mark {
+        Mark::Started => {
+            "INSERT INTO call_attempts (store_id, event_id, install_id, started, finished, updated_at)
+             VALUES ($1, $2, $3, 1, 0, $4)
+             ON CONFLICT (store_id, event_id, install_id)
+             DO UPDATE SET started = call_attempts.started + 1, updated_at = $4"
+        }
+        Mark::Finished => {
+            "UPDATE call_attempts SET finished = finished + 1, updated_at = $4
+             WHERE store_id = $1 AND event_id = $2 AND install_id = $3"
+        }
+    };
+    sqlx::query(sql)
+        .bind(store)
+        .bind(event)
+        .bind(install)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -162,14 +162,11 @@ pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]
         );
         let mut q = sqlx::query(&sql);
         for o in new {
-            q = q
-                .bind(store)
-                .bind(o.customer)
-                .bind(o.total_cents)
-                .bind(o.placed_at)
-                .bind(o.placed_at)
-                .bind(o.placed_at)
-                .bind(o.placed_at);
+            q = q.bind(store).bind(o.customer).bind(o.total_cents);
+            // The first and last order, and when the row is made and changed.
+            for _ in 0..4 {
+                q = q.bind(o.placed_at);
+            }
         }
         q.execute(&mut *conn).await?;
     }

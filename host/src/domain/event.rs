@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::ids::{is_valid_event_type, is_valid_id};
+use super::ids::{is_valid_event_type, is_valid_id, ID_RULE};
 use super::time::{parse_rfc3339, Millis};
 
 /// Largest `data` object accepted, serialized.
@@ -98,7 +98,7 @@ impl<'a> Fields<'a> {
         match self.obj.get(name) {
             Some(Value::String(s)) if is_valid_id(s) => s.clone(),
             Some(Value::String(_)) => {
-                self.err(name, "must be 1-64 characters of [A-Za-z0-9._:-]");
+                self.err(name, ID_RULE);
                 String::new()
             }
             None | Some(Value::Null) => {

@@ -1,5 +1,8 @@
 //! Identifier rules shared by the API and the manifest parser.
 
+/// What `is_valid_id` asks, as an error says it.
+pub const ID_RULE: &str = "must be 1-64 characters of [A-Za-z0-9._:-], not `.` or `..`";
+
 /// Ids of stores, customers, events: 1–64 chars of `[A-Za-z0-9._:-]`,
 /// but not `.` or `..`, which clients that normalise paths can never reach.
 pub fn is_valid_id(s: &str) -> bool {

@@ -37,7 +37,8 @@ use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
 use crate::db::rollouts::{self, Arm as RolloutArm, Counts, Diff};
 use crate::db::{
-    attempts, churn, customers, events, installs, ledger, plugin_logs, state, surveys, Db,
+    attempts::{self, Mark},
+    churn, customers, events, installs, ledger, plugin_logs, state, surveys, Db,
 };
 use crate::domain::customer::Customer;
 use crate::domain::event::{Event, EventKind};
@@ -941,7 +942,7 @@ impl Dispatcher {
                 unfinished + 1
             )));
         }
-        attempts::started(&mut conn, store, event, install, now_ms()).await?;
+        attempts::mark(&mut conn, (store, event, install), Mark::Started, now_ms()).await?;
         Ok(None)
     }
 
@@ -1096,7 +1097,7 @@ impl Dispatcher {
     /// Journals that a suspect event's call returned.
     async fn journal_finish(&self, store: &str, event: &str, install: &str) -> PipelineResult<()> {
         let mut conn = self.db.pool.acquire().await?;
-        attempts::finished(&mut conn, store, event, install, now_ms()).await?;
+        attempts::mark(&mut conn, (store, event, install), Mark::Finished, now_ms()).await?;
         Ok(())
     }
 }

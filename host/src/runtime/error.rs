@@ -57,26 +57,6 @@ impl RuntimeError {
 }
 
 impl RuntimeError {
-    /// The code in kebab case, for problem types.
-    pub fn code_kebab(&self) -> &'static str {
-        match self {
-            RuntimeError::NotWasm => "not-wasm",
-            RuntimeError::CoreModule => "core-module",
-            RuntimeError::Invalid(_) => "invalid-component",
-            RuntimeError::WrongWorld(_) => "wrong-world",
-            RuntimeError::UndeclaredImport(_) => "undeclared-import",
-            RuntimeError::Timeout { .. } => "timeout",
-            RuntimeError::FuelExhausted { .. } => "fuel-exhausted",
-            RuntimeError::MemoryLimit { .. } => "memory-limit",
-            RuntimeError::Trap(_) => "trap",
-            RuntimeError::Plugin { .. } => "plugin-error",
-            RuntimeError::InvalidOutput(_) => "invalid-output",
-            RuntimeError::Host(_) => "host-error",
-        }
-    }
-}
-
-impl RuntimeError {
     /// Whether the same call may succeed if tried again: the backstop
     /// deadline (the machine was busy), the host failing, or the plugin
     /// saying so (`retryable` in its error; `retryable:` at the start of a

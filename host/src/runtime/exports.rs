@@ -18,6 +18,35 @@ use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
 
+/// Calls one export on whichever contract the component speaks: the
+/// newest with the store's context as of `$at` first, 0.1.0 with its own
+/// arguments and its answer converted to the newest by `$up`.
+macro_rules! call_either {
+    ($store:ident, $pre:expr, $iface:ident . $export:ident, $at:expr,
+     newest($($arg:expr),*), v0_1_0($($old:expr),*) => $up:expr) => {
+        match $pre {
+            Versioned::Newest(pre) => {
+                let ctx = $store.data_mut().store_context($at)?;
+                pre.instantiate(&mut *$store)?.$iface().$export($store, &ctx, $($arg),*)
+            }
+            Versioned::V0_1_0(pre) => answer(
+                pre.instantiate(&mut *$store)?.$iface().$export($store, $($old),*),
+                $up,
+            ),
+        }
+    };
+}
+
+/// The plugin's prepared component, if it implements `$world`.
+macro_rules! pre_of {
+    ($plugin:expr, $world:ident) => {
+        match &$plugin.pre {
+            WorldPre::$world(pre) => pre,
+            _ => return Err(Runtime::wrong_world($plugin, World::$world)),
+        }
+    };
+}
+
 impl Runtime {
     fn wrong_world(plugin: &Plugin, wanted: World) -> RuntimeError {
         RuntimeError::WrongWorld(format!(
@@ -38,26 +67,16 @@ impl Runtime {
         event: &Event,
         order_total: Option<i64>,
     ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
+        let pre = pre_of!(plugin, PointRules);
         // The generated calls take strings as `&String`.
         let config = &config.to_string();
-        let WorldPre::PointRules(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::PointRules));
-        };
-        let c = convert::customer(customer, input.scope.pii);
-        let e = convert::event(event, order_total);
-        let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(event.occurred_at)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_loyalty()
-                    .call_on_event(store, &ctx, config, &c, &e)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_loyalty()
-                    .call_on_event(store, config, &c, &e),
-                old::ledger_ops,
-            ),
+        let (c, e) = (
+            convert::customer(customer, input.scope.pii),
+            convert::event(event, order_total),
+        );
+        let out = self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at,
+                newest(config, &c, &e), v0_1_0(config, &c, &e) => old::ledger_ops)
         })?;
         checked(out, |ops| {
             let ops: Vec<LedgerOp> = ops.into_iter().map(convert::ledger_op).collect();
@@ -75,37 +94,16 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
-        // The generated calls take strings as `&String`.
         let config = &config.to_string();
-        let same = |f: Fitted| f;
+        let (at, same) = (population.as_of, |f: Fitted| f);
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
-                Versioned::Newest(pre) => {
-                    let ctx = store.data_mut().store_context(population.as_of)?;
-                    pre.instantiate(&mut *store)?
-                        .clientele_crm_segmentation()
-                        .call_fit(store, &ctx, config, population)
-                }
-                Versioned::V0_1_0(pre) => answer(
-                    pre.instantiate(&mut *store)?
-                        .clientele_crm_segmentation()
-                        .call_fit(store, config, population),
-                    same,
-                ),
+            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| {
+                call_either!(store, pre, clientele_crm_segmentation.call_fit, at,
+                    newest(config, population), v0_1_0(config, population) => same)
             }),
-            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| match pre {
-                Versioned::Newest(pre) => {
-                    let ctx = store.data_mut().store_context(population.as_of)?;
-                    pre.instantiate(&mut *store)?
-                        .clientele_crm_rescue()
-                        .call_fit(store, &ctx, config, population)
-                }
-                Versioned::V0_1_0(pre) => answer(
-                    pre.instantiate(&mut *store)?
-                        .clientele_crm_rescue()
-                        .call_fit(store, config, population),
-                    same,
-                ),
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| {
+                call_either!(store, pre, clientele_crm_rescue.call_fit, at,
+                    newest(config, population), v0_1_0(config, population) => same)
             }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
@@ -121,25 +119,12 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, Segmenter);
         let config = &config.to_string();
-        let WorldPre::Segmenter(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::Segmenter));
-        };
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(as_of)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_segmentation()
-                    .call_classify(store, &ctx, config, model, &c, as_of)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_segmentation()
-                    .call_classify(store, config, model, &c, as_of),
-                old::memberships,
-            ),
+        let out = self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_segmentation.call_classify, as_of,
+                newest(config, model, &c, as_of), v0_1_0(config, model, &c, as_of) => old::memberships)
         })?;
         checked(out, |list| {
             let list = convert::memberships(list)?;
@@ -157,29 +142,11 @@ impl Runtime {
         survey: &scoring::Survey,
         response: &scoring::Response,
     ) -> Result<CallOutput<String>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, SurveyScorer);
         let config = &config.to_string();
-        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::SurveyScorer));
-        };
-        self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(response.submitted_at)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_scoring()
-                    .call_score(store, &ctx, config, survey, response)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_scoring()
-                    .call_score(
-                        store,
-                        config,
-                        &old::survey(survey),
-                        &old::response(response),
-                    ),
-                |s| s,
-            ),
+        self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_scoring.call_score, response.submitted_at,
+                newest(config, survey, response), v0_1_0(config, &old::survey(survey), &old::response(response)) => |s| s)
         })
     }
 
@@ -192,25 +159,12 @@ impl Runtime {
         survey: &scoring::Survey,
         scored: &[String],
     ) -> Result<CallOutput<String>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, SurveyScorer);
         let config = &config.to_string();
-        let WorldPre::SurveyScorer(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::SurveyScorer));
-        };
         let now = chrono::Utc::now().timestamp_millis();
-        self.run(plugin, input, Kind::Fit, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(now)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_scoring()
-                    .call_aggregate(store, &ctx, config, survey, scored)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_scoring()
-                    .call_aggregate(store, config, &old::survey(survey), scored),
-                |s| s,
-            ),
+        self.run(plugin, input, Kind::Fit, |store| {
+            call_either!(store, pre, clientele_crm_scoring.call_aggregate, now,
+                newest(config, survey, scored), v0_1_0(config, &old::survey(survey), scored) => |s| s)
         })
     }
 
@@ -224,25 +178,12 @@ impl Runtime {
         customer: &Customer,
         as_of: i64,
     ) -> Result<CallOutput<Assessment>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, ChurnRescue);
         let config = &config.to_string();
-        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::ChurnRescue));
-        };
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(as_of)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_assess(store, &ctx, config, model, &c, as_of)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_assess(store, config, model, &c, as_of),
-                old::assessment_from,
-            ),
+        let out = self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_rescue.call_assess, as_of,
+                newest(config, model, &c, as_of), v0_1_0(config, model, &c, as_of) => old::assessment_from)
         })?;
         checked(out, |a| {
             let a = convert::assessment(a)?;
@@ -264,26 +205,13 @@ impl Runtime {
         current: Option<&rescue::FlowSummary>,
         as_of: i64,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, ChurnRescue);
         let config = &config.to_string();
-        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::ChurnRescue));
-        };
         let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
-        let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(as_of)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_plan(store, &ctx, config, &a, &c, current)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_plan(store, config, &old::assessment_to(&a), &c),
-                old::actions,
-            ),
+        let out = self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_rescue.call_plan, as_of,
+                newest(config, &a, &c, current), v0_1_0(config, &old::assessment_to(&a), &c) => old::actions)
         })?;
         checked(out, checked_actions)
     }
@@ -297,25 +225,12 @@ impl Runtime {
         customer: &Customer,
         flow: &rescue::FlowState,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
-        // The generated calls take strings as `&String`.
+        let pre = pre_of!(plugin, ChurnRescue);
         let config = &config.to_string();
-        let WorldPre::ChurnRescue(pre) = &plugin.pre else {
-            return Err(Self::wrong_world(plugin, World::ChurnRescue));
-        };
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| match pre {
-            Versioned::Newest(pre) => {
-                let ctx = store.data_mut().store_context(flow.now)?;
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_on_timer(store, &ctx, config, &c, flow)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *store)?
-                    .clientele_crm_rescue()
-                    .call_on_timer(store, config, &c, &old::flow_state(flow)),
-                old::actions,
-            ),
+        let out = self.run(plugin, input, Kind::Call, |store| {
+            call_either!(store, pre, clientele_crm_rescue.call_on_timer, flow.now,
+                newest(config, &c, flow), v0_1_0(config, &c, &old::flow_state(flow)) => old::actions)
         })?;
         checked(out, checked_actions)
     }

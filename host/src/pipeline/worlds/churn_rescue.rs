@@ -6,13 +6,12 @@
 use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, Sinks};
 use crate::db::{churn, models, state, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::EventKind;
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::states::FlowState;
 use crate::pipeline::effects::Subject;
 use crate::pipeline::fits::Fitter;
 use crate::pipeline::rescue;
-use crate::pipeline::segments::is_segment_event;
 use crate::pipeline::PipelineResult;
 use crate::runtime::{CallInput, CallOutput, Runtime};
 
@@ -28,10 +27,9 @@ pub async fn load(
     })
 }
 
-/// Every event of the customer but the host's own segment changes.
-pub fn concerns(e: &Event) -> bool {
-    !is_segment_event(&e.event_type)
-}
+/// A customer is re-assessed on the events a segmenter re-classifies on:
+/// all but the host's own segment changes.
+pub use super::segmenter::concerns;
 
 /// `assess`, then `plan` (in the same scope, seeing the state `assess`
 /// left) unless the customer's flow is still active.
