@@ -197,11 +197,11 @@ impl Pipeline {
             install.shadow = match shadow {
                 None => None,
                 Some(spec) => {
-                    let config = spec.config.unwrap_or_else(|| install.config.clone());
-                    let sv = candidate(&mut tx, &install, &spec.version, &config, "shadow").await?;
-                    preload.push(sv.version.clone());
+                    let (version, config) =
+                        candidate(&mut tx, &install, &spec.version, spec.config, "shadow").await?;
+                    preload.push(version.clone());
                     Some(Shadow {
-                        version: sv.version,
+                        version,
                         config,
                         since: now,
                     })
@@ -213,14 +213,14 @@ impl Pipeline {
             install.canary = match canary {
                 None => None,
                 Some(spec) => {
-                    let config = spec.config.unwrap_or_else(|| install.config.clone());
-                    let cv = candidate(&mut tx, &install, &spec.version, &config, "canary").await?;
+                    let (version, config) =
+                        candidate(&mut tx, &install, &spec.version, spec.config, "canary").await?;
                     if !(1..=100).contains(&spec.percent) {
                         return Err(invalid("canary.percent", "must be 1 to 100".into()));
                     }
-                    preload.push(cv.version.clone());
+                    preload.push(version.clone());
                     Some(Canary {
-                        version: cv.version,
+                        version,
                         config,
                         percent: spec.percent,
                         max_failure_margin: spec
@@ -353,14 +353,16 @@ fn promote(install: &mut Install) -> PipelineResult<()> {
 }
 
 /// A shadow or canary version: of the install's plugin, not yanked, and
-/// `config` fits its schema.
+/// its config (the install's own when left out) fits its schema. Gives the
+/// version and the config.
 async fn candidate(
     conn: &mut Conn,
     install: &Install,
     version: &str,
-    config: &Value,
+    config: Option<Value>,
     field: &str,
-) -> PipelineResult<PluginVersion> {
+) -> PipelineResult<(String, Value)> {
+    let config = config.unwrap_or_else(|| install.config.clone());
     let v = plugins::get(conn, &install.plugin, version)
         .await?
         .ok_or_else(|| {
@@ -370,8 +372,8 @@ async fn candidate(
             )
         })?;
     refuse_yanked(&v)?;
-    check_install_config(&v, config, &format!("{field}.config"))?;
-    Ok(v)
+    check_install_config(&v, &config, &format!("{field}.config"))?;
+    Ok((v.version, config))
 }
 
 /// A change the host makes itself (a breaker trip), in the history.

@@ -18,23 +18,26 @@ use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
 
-/// Calls one export on whichever contract the component speaks: the
-/// newest with the store's context as of `$at` first, 0.1.0 with its own
-/// arguments and its answer converted to the newest by `$up`.
+/// Calls one export on whichever contract the component speaks. Every
+/// export takes the install's config first (the generated calls take
+/// strings as `&String`); the newest takes the store's context as of `$at`
+/// before it, and 0.1.0 its own arguments after, its answer converted to
+/// the newest by `$up`.
 macro_rules! call_either {
-    ($store:ident, $pre:expr, $iface:ident . $export:ident, $at:expr,
-     newest($($arg:expr),*), v0_1_0($($old:expr),*) => $up:expr) => {
+    ($store:ident, $pre:expr, $iface:ident . $export:ident, $at:expr, $config:expr,
+     newest($($arg:expr),*), v0_1_0($($old:expr),*) => $up:expr) => {{
+        let config = &$config.to_string();
         match $pre {
             Versioned::Newest(pre) => {
                 let ctx = $store.data_mut().store_context($at)?;
-                pre.instantiate(&mut *$store)?.$iface().$export($store, &ctx, $($arg),*)
+                pre.instantiate(&mut *$store)?.$iface().$export($store, &ctx, config, $($arg),*)
             }
             Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *$store)?.$iface().$export($store, $($old),*),
+                pre.instantiate(&mut *$store)?.$iface().$export($store, config, $($old),*),
                 $up,
             ),
         }
-    };
+    }};
 }
 
 /// The plugin's prepared component, if it implements `$world`.
@@ -68,15 +71,13 @@ impl Runtime {
         order_total: Option<i64>,
     ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
         let pre = pre_of!(plugin, PointRules);
-        // The generated calls take strings as `&String`.
-        let config = &config.to_string();
         let (c, e) = (
             convert::customer(customer, input.scope.pii),
             convert::event(event, order_total),
         );
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at,
-                newest(config, &c, &e), v0_1_0(config, &c, &e) => old::ledger_ops)
+            call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at, config,
+                newest(&c, &e), v0_1_0(&c, &e) => old::ledger_ops)
         })?;
         checked(out, |ops| {
             let ops: Vec<LedgerOp> = ops.into_iter().map(convert::ledger_op).collect();
@@ -94,16 +95,15 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
-        let config = &config.to_string();
         let (at, same) = (population.as_of, |f: Fitted| f);
         match &plugin.pre {
             WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                call_either!(store, pre, clientele_crm_segmentation.call_fit, at,
-                    newest(config, population), v0_1_0(config, population) => same)
+                call_either!(store, pre, clientele_crm_segmentation.call_fit, at, config,
+                    newest(population), v0_1_0(population) => same)
             }),
             WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                call_either!(store, pre, clientele_crm_rescue.call_fit, at,
-                    newest(config, population), v0_1_0(config, population) => same)
+                call_either!(store, pre, clientele_crm_rescue.call_fit, at, config,
+                    newest(population), v0_1_0(population) => same)
             }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
@@ -120,11 +120,10 @@ impl Runtime {
         as_of: i64,
     ) -> Result<CallOutput<Vec<Membership>>, RuntimeError> {
         let pre = pre_of!(plugin, Segmenter);
-        let config = &config.to_string();
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_segmentation.call_classify, as_of,
-                newest(config, model, &c, as_of), v0_1_0(config, model, &c, as_of) => old::memberships)
+            call_either!(store, pre, clientele_crm_segmentation.call_classify, as_of, config,
+                newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::memberships)
         })?;
         checked(out, |list| {
             let list = convert::memberships(list)?;
@@ -143,10 +142,9 @@ impl Runtime {
         response: &scoring::Response,
     ) -> Result<CallOutput<String>, RuntimeError> {
         let pre = pre_of!(plugin, SurveyScorer);
-        let config = &config.to_string();
         self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_scoring.call_score, response.submitted_at,
-                newest(config, survey, response), v0_1_0(config, &old::survey(survey), &old::response(response)) => |s| s)
+            call_either!(store, pre, clientele_crm_scoring.call_score, response.submitted_at, config,
+                newest(survey, response), v0_1_0(&old::survey(survey), &old::response(response)) => |s| s)
         })
     }
 
@@ -160,11 +158,10 @@ impl Runtime {
         scored: &[String],
     ) -> Result<CallOutput<String>, RuntimeError> {
         let pre = pre_of!(plugin, SurveyScorer);
-        let config = &config.to_string();
         let now = chrono::Utc::now().timestamp_millis();
         self.run(plugin, input, Kind::Fit, |store| {
-            call_either!(store, pre, clientele_crm_scoring.call_aggregate, now,
-                newest(config, survey, scored), v0_1_0(config, &old::survey(survey), scored) => |s| s)
+            call_either!(store, pre, clientele_crm_scoring.call_aggregate, now, config,
+                newest(survey, scored), v0_1_0(&old::survey(survey), scored) => |s| s)
         })
     }
 
@@ -179,11 +176,10 @@ impl Runtime {
         as_of: i64,
     ) -> Result<CallOutput<Assessment>, RuntimeError> {
         let pre = pre_of!(plugin, ChurnRescue);
-        let config = &config.to_string();
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_assess, as_of,
-                newest(config, model, &c, as_of), v0_1_0(config, model, &c, as_of) => old::assessment_from)
+            call_either!(store, pre, clientele_crm_rescue.call_assess, as_of, config,
+                newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::assessment_from)
         })?;
         checked(out, |a| {
             let a = convert::assessment(a)?;
@@ -206,12 +202,11 @@ impl Runtime {
         as_of: i64,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
         let pre = pre_of!(plugin, ChurnRescue);
-        let config = &config.to_string();
         let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_plan, as_of,
-                newest(config, &a, &c, current), v0_1_0(config, &old::assessment_to(&a), &c) => old::actions)
+            call_either!(store, pre, clientele_crm_rescue.call_plan, as_of, config,
+                newest(&a, &c, current), v0_1_0(&old::assessment_to(&a), &c) => old::actions)
         })?;
         checked(out, checked_actions)
     }
@@ -226,11 +221,10 @@ impl Runtime {
         flow: &rescue::FlowState,
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
         let pre = pre_of!(plugin, ChurnRescue);
-        let config = &config.to_string();
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_on_timer, flow.now,
-                newest(config, &c, flow), v0_1_0(config, &c, &old::flow_state(flow)) => old::actions)
+            call_either!(store, pre, clientele_crm_rescue.call_on_timer, flow.now, config,
+                newest(&c, flow), v0_1_0(&c, &old::flow_state(flow)) => old::actions)
         })?;
         checked(out, checked_actions)
     }

@@ -167,12 +167,8 @@ impl Runtime {
         manifest: &Manifest,
     ) -> Result<Arc<Plugin>, RuntimeError> {
         let component = self.compile(bytes)?;
-        let plugin = self.instantiate_pre(id, &component, manifest)?;
+        let plugin = self.keep(id, &component, manifest)?;
         self.artifacts.write(sha256, &component);
-        self.loaded
-            .write()
-            .unwrap()
-            .insert(id.to_string(), plugin.clone());
         Ok(plugin)
     }
 
@@ -186,8 +182,9 @@ impl Runtime {
         self.artifacts.has(sha256)
     }
 
-    /// The ready plugin for a published version: from memory, else from the
-    /// precompiled artifact, else compiled again from `bytes`.
+    /// The ready plugin for a published version (`id`, and then the same
+    /// as `publish`): from memory, else from the precompiled artifact, else
+    /// compiled again from `bytes`.
     pub fn load(
         &self,
         id: &str,
@@ -198,17 +195,23 @@ impl Runtime {
         if let Some(p) = self.cached(id) {
             return Ok(p);
         }
-        let cached = self.artifacts.read(&self.engine, sha256);
-        let component = match cached {
-            Some(c) => c,
+        match self.artifacts.read(&self.engine, sha256) {
+            Some(component) => self.keep(id, &component, manifest),
             None => {
                 tracing::info!(plugin = id, "compiling plugin (no cached artifact)");
-                let c = self.compile(bytes)?;
-                self.artifacts.write(sha256, &c);
-                c
+                self.publish(id, sha256, bytes, manifest)
             }
-        };
-        let plugin = self.instantiate_pre(id, &component, manifest)?;
+        }
+    }
+
+    /// Prepares a compiled component and keeps it in memory under `id`.
+    fn keep(
+        &self,
+        id: &str,
+        component: &Component,
+        manifest: &Manifest,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
+        let plugin = self.instantiate_pre(id, component, manifest)?;
         self.loaded
             .write()
             .unwrap()

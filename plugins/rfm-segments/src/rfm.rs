@@ -225,49 +225,22 @@ mod tests {
 
     #[test]
     fn every_rf_pair_names_one_segment() {
+        // Rows are R = 1..5, columns F = 1..5 (the spec's table).
+        let table = "
+            hibernating    hibernating        at_risk            at_risk        cant_lose
+            hibernating    hibernating        at_risk            at_risk        cant_lose
+            about_to_sleep about_to_sleep     need_attention     loyal          loyal
+            promising      potential_loyalist potential_loyalist loyal          loyal
+            new            potential_loyalist potential_loyalist champions      champions";
+        let expected: Vec<Vec<&str>> = table
+            .trim()
+            .lines()
+            .map(|row| row.split_whitespace().collect())
+            .collect();
         let grid: Vec<Vec<&str>> = (1..=5)
             .map(|r| (1..=5).map(|f| segment(r, f)).collect())
             .collect();
-        assert_eq!(
-            grid,
-            vec![
-                vec![
-                    "hibernating",
-                    "hibernating",
-                    "at_risk",
-                    "at_risk",
-                    "cant_lose"
-                ],
-                vec![
-                    "hibernating",
-                    "hibernating",
-                    "at_risk",
-                    "at_risk",
-                    "cant_lose"
-                ],
-                vec![
-                    "about_to_sleep",
-                    "about_to_sleep",
-                    "need_attention",
-                    "loyal",
-                    "loyal"
-                ],
-                vec![
-                    "promising",
-                    "potential_loyalist",
-                    "potential_loyalist",
-                    "loyal",
-                    "loyal"
-                ],
-                vec![
-                    "new",
-                    "potential_loyalist",
-                    "potential_loyalist",
-                    "champions",
-                    "champions"
-                ],
-            ]
-        );
+        assert_eq!(grid, expected);
     }
 
     #[test]

@@ -184,18 +184,9 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
     let mut tx = p.db.begin_store(r.store).await?;
     p.cluster.confirm_store(&mut tx, r.store).await?;
     let mut assessments = Vec::new();
-    let mut state_writes = Vec::new();
-    let mut done = Refitted::default();
-    for (c, result) in people.iter().zip(results) {
-        let Some(out) = result else {
-            done.failed += 1;
-            continue;
-        };
-        for (k, v) in out.state.writes {
-            state_writes.push((r.install.install_id.clone(), c.id.clone(), k, v));
-        }
-        let (a, plan) = out.value;
-        if let Some(actions) = plan.filter(|p| !p.is_empty()) {
+    let sorted = r.sort(results);
+    for (c, (a, plan)) in &sorted.values {
+        if let Some(actions) = plan.as_ref().filter(|p| !p.is_empty()) {
             let t = Subject {
                 store: r.store,
                 install_id: &r.install.install_id,
@@ -204,13 +195,12 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
                 now: r.now,
             };
             let latest = flows.get(&c.id).filter(|f| f.state != FlowState::Active);
-            rescue::apply_plan(&mut tx, &t, &a, latest, &actions).await?;
+            rescue::apply_plan(&mut tx, &t, a, latest, actions).await?;
         }
-        assessments.push(stored(&r.install.install_id, &c.id, &a, as_of, r.now));
-        done.updated += 1;
+        assessments.push(stored(&r.install.install_id, &c.id, a, as_of, r.now));
     }
     churn::save_assessments(&mut tx, r.store, &assessments).await?;
-    state::apply_many(&mut tx, &state_writes).await?;
+    state::apply_many(&mut tx, &sorted.state_writes).await?;
     tx.commit().await?;
-    Ok(done)
+    Ok(sorted.done)
 }

@@ -208,7 +208,37 @@ pub struct Refit<'a> {
     pub services: &'a Arc<dyn HostServices>,
 }
 
-impl Refit<'_> {
+/// A refit's calls, sorted: how many failed, the plugin state the others
+/// wrote, and what each of those customers got.
+pub struct Sorted<'a, T> {
+    pub done: Refitted,
+    pub state_writes: Vec<(String, String, String, Option<Vec<u8>>)>,
+    pub values: Vec<(&'a Customer, T)>,
+}
+
+impl<'a> Refit<'a> {
+    /// Sorts the calls `for_everyone` made, one per customer in `people`.
+    pub fn sort<T>(&self, results: Vec<Option<CallOutput<T>>>) -> Sorted<'a, T> {
+        let mut sorted = Sorted {
+            done: Refitted::default(),
+            state_writes: Vec::new(),
+            values: Vec::new(),
+        };
+        for (c, result) in self.people.iter().zip(results) {
+            let Some(out) = result else {
+                sorted.done.failed += 1;
+                continue;
+            };
+            for (k, v) in out.state.writes {
+                let install = self.install.install_id.clone();
+                sorted.state_writes.push((install, c.id.clone(), k, v));
+            }
+            sorted.values.push((c, out.value));
+            sorted.done.updated += 1;
+        }
+        sorted
+    }
+
     /// A call's input for `customer`, with that customer's state.
     pub fn input(&mut self, customer: &str) -> CallInput {
         let state = StateBuffer::new(self.states.remove(customer).unwrap_or_default());

@@ -65,16 +65,8 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
     });
     let cause = format!("fit:{}:{}", r.install.install_id, r.now);
     let mut writer = SegmentWriter::new(r.now);
-    let mut state_writes = Vec::new();
-    let mut done = Refitted::default();
-    for (c, result) in people.iter().zip(results) {
-        let Some(out) = result else {
-            done.failed += 1;
-            continue;
-        };
-        for (k, v) in out.state.writes {
-            state_writes.push((r.install.install_id.clone(), c.id.clone(), k, v));
-        }
+    let sorted = r.sort(results);
+    for (c, list) in &sorted.values {
         let who = Classified {
             store: r.store,
             install_id: &r.install.install_id,
@@ -83,13 +75,12 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
             as_of,
             cause: &cause,
         };
-        writer.apply(&who, old.get(&c.id), &out.value);
-        done.updated += 1;
+        writer.apply(&who, old.get(&c.id), list);
     }
     let mut tx = p.db.begin_store(r.store).await?;
     p.cluster.confirm_store(&mut tx, r.store).await?;
     writer.finish(&mut tx).await?;
-    state::apply_many(&mut tx, &state_writes).await?;
+    state::apply_many(&mut tx, &sorted.state_writes).await?;
     tx.commit().await?;
-    Ok(done)
+    Ok(sorted.done)
 }
