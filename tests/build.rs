@@ -34,11 +34,7 @@ fn guests(root: &Path) -> Vec<Guest> {
             let package = std::fs::read_to_string(dir.join("Cargo.toml"))
                 .ok()
                 .map(|toml| package_name(&toml, &dir));
-            found.push(Guest {
-                constant: name.to_uppercase().replace('-', "_"),
-                dir,
-                package,
-            });
+            found.push(Guest { constant: name.to_uppercase().replace('-', "_"), dir, package });
         }
     }
     found
@@ -56,10 +52,8 @@ fn package_name(toml: &str, dir: &Path) -> String {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
     for dir in ["wit", "plugins", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -68,13 +62,7 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
     let guests = guests(&root);
     for package in guests.iter().filter_map(|g| g.package.as_ref()) {
@@ -83,17 +71,12 @@ fn main() {
     // Settings meant for the host build must not leak into the guests'.
     for (key, _) in std::env::vars() {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
-            || matches!(
-                key.as_str(),
-                "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER"
-            )
+            || matches!(key.as_str(), "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER")
         {
             cmd.env_remove(key);
         }
     }
-    let status = cmd
-        .status()
-        .expect("running cargo to build the guest components");
+    let status = cmd.status().expect("running cargo to build the guest components");
     assert!(
         status.success(),
         "building the guest components failed; is the wasm32-wasip2 target installed? (run `rustup toolchain install` in the repository)"

@@ -66,11 +66,7 @@ fn per_call_of(
     let customer = Customer {
         id: "c1".into(),
         birthday: Some("1990-03-17".into()),
-        stats: CustomerStats {
-            orders: 3,
-            net_spend_cents: 42_000,
-            ..Default::default()
-        },
+        stats: CustomerStats { orders: 3, net_spend_cents: 42_000, ..Default::default() },
         ..Default::default()
     };
     let mut samples = Vec::with_capacity(calls);
@@ -107,17 +103,13 @@ async fn publish_and_install(
     wasm: &Path,
     manifest_text: &str,
 ) -> anyhow::Result<String> {
-    api.publish(admin, manifest_text, std::fs::read(wasm)?)
-        .await?
-        .ok()?;
+    api.publish(admin, manifest_text, std::fs::read(wasm)?).await?.ok()?;
     let store = json!({"id": "bench", "currency": "CNY"});
     let r = api.post("/v1/stores", admin, &store).await?.ok()?;
     let key = r["api_key"].as_str().context("store key")?.to_string();
     let config: Value = serde_json::from_str(CONFIG)?;
     let install = json!({"plugin": "points-basic", "config": config});
-    api.post("/v1/stores/bench/installs", &key, &install)
-        .await?
-        .ok()?;
+    api.post("/v1/stores/bench/installs", &key, &install).await?.ok()?;
     Ok(key)
 }
 
@@ -225,10 +217,7 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
     let wasm = plugin_build::build(&plugin_dir, None)?;
     let manifest_text = std::fs::read_to_string(plugin_dir.join("plugin.toml"))?;
     let manifest = Manifest::parse(&manifest_text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    println!(
-        "machine: {} cores",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
     {
         let wasm = wasm.clone();
         tokio::task::spawn_blocking(move || per_call(&wasm, &manifest, calls)).await??;
@@ -248,14 +237,7 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let n = (calls / 10).max(100);
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        per_call_of(
-            "points-campaign (JavaScript)",
-            &js,
-            &js_manifest,
-            n,
-            js_config,
-            true,
-        )?;
+        per_call_of("points-campaign (JavaScript)", &js, &js_manifest, n, js_config, true)?;
         per_score(&py, &py_manifest, n)
     })
     .await??;
@@ -271,18 +253,10 @@ fn per_score(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<(
     use clientele::runtime::scoring;
     let dir = tempfile::tempdir()?;
     let runtime = bench_runtime(dir.path(), true)?;
-    let plugin = runtime.publish(
-        "survey-scoring@bench",
-        "bench",
-        &std::fs::read(wasm)?,
-        manifest,
-    )?;
+    let plugin =
+        runtime.publish("survey-scoring@bench", "bench", &std::fs::read(wasm)?, manifest)?;
     let services: Arc<dyn clientele::runtime::services::HostServices> = Arc::new(NoServices);
-    let survey = scoring::Survey {
-        id: "s".into(),
-        kind: "nps".into(),
-        questions: vec![],
-    };
+    let survey = scoring::Survey { id: "s".into(), kind: "nps".into(), questions: vec![] };
     let mut samples = Vec::with_capacity(calls);
     let mut fuel = 0;
     for i in 0..calls + calls / 10 {
@@ -333,14 +307,9 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
                 "data": {"order_id": format!("o{c}-{k}"), "total_cents": 1000 + (c % 50) as i64 * 300, "currency": "CNY", "items": []}}));
         }
     }
-    eprintln!(
-        "  … ingesting {} orders of {customers} customers",
-        events.len()
-    );
+    eprintln!("  … ingesting {} orders of {customers} customers", events.len());
     for chunk in events.chunks(1000) {
-        api.post("/v1/stores/fit/events", &key, &json!({"events": chunk}))
-            .await?
-            .ok()?;
+        api.post("/v1/stores/fit/events", &key, &json!({"events": chunk})).await?.ok()?;
     }
     while (running.pipeline.events_processed() as usize) < events.len() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -349,19 +318,12 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
         let dir = root.join("plugins").join(name);
         let wasm = plugin_build::build(&dir, None)?;
         let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
-        api.publish("bench", &manifest, std::fs::read(&wasm)?)
-            .await?
-            .ok()?;
-        api.post("/v1/stores/fit/installs", &key, &json!({"plugin": name}))
-            .await?
-            .ok()?;
+        api.publish("bench", &manifest, std::fs::read(&wasm)?).await?.ok()?;
+        api.post("/v1/stores/fit/installs", &key, &json!({"plugin": name})).await?.ok()?;
     }
     let started = Instant::now();
     let as_of = json!({"as_of": "2027-06-01T00:00:00Z"});
-    let r = api
-        .post("/v1/stores/fit/models/fit?wait=true", &key, &as_of)
-        .await?
-        .ok()?;
+    let r = api.post("/v1/stores/fit/models/fit?wait=true", &key, &as_of).await?.ok()?;
     let total = started.elapsed();
     for f in r["fits"].as_array().cloned().unwrap_or_default() {
         if f["status"] != "ok" {
@@ -447,9 +409,7 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
     let url = match postgres {
         Some(server) => {
             let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
             format!("{server}/{name}")
         }
         None => clientele::db::Db::sqlite_url(dir.path()),
@@ -462,14 +422,9 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         config.node_id = Some(format!("bench-{n}"));
         running.push(server::start(config).await?);
     }
-    let apis: Vec<ApiClient> = running
-        .iter()
-        .map(|r| ApiClient::new(format!("http://{}", r.addr)))
-        .collect();
-    apis[0]
-        .publish("bench", &manifest_text, std::fs::read(&wasm)?)
-        .await?
-        .ok()?;
+    let apis: Vec<ApiClient> =
+        running.iter().map(|r| ApiClient::new(format!("http://{}", r.addr))).collect();
+    apis[0].publish("bench", &manifest_text, std::fs::read(&wasm)?).await?.ok()?;
     let mut keys = Vec::new();
     for s in 0..stores {
         let store = json!({"id": format!("s{s}"), "currency": "CNY"});
@@ -477,10 +432,7 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         let key = r["api_key"].as_str().context("store key")?.to_string();
         let config: Value = serde_json::from_str(CONFIG)?;
         let install = json!({"plugin": "points-basic", "config": config});
-        apis[0]
-            .post(&format!("/v1/stores/s{s}/installs"), &key, &install)
-            .await?
-            .ok()?;
+        apis[0].post(&format!("/v1/stores/s{s}/installs"), &key, &install).await?.ok()?;
         keys.push(key);
     }
     let db = running[0].pipeline.db.clone();
@@ -517,11 +469,7 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
     latencies.sort();
     let sent = per_store * stores;
     let rate = sent as f64 / total.as_secs_f64();
-    let engine = if postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let engine = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
         "cluster ({engine}, {nodes} node(s), {stores} stores, {sent} order events, {} customers): ingest {:.0} events/s (p50 {:.1} ms, p99 {:.1} ms per 1000-event batch), processed {rate:.0} events/s ({:.2} s, {:.0} µs per event)",
         per_store_customers * stores,
@@ -562,9 +510,7 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
     }
     if let Some(server) = postgres {
         let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
     }
     Ok(())
 }
@@ -626,9 +572,7 @@ async fn paced(
         }).collect::<Vec<_>>()});
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            let r = api
-                .post(&format!("/v1/stores/s{s}/events"), &key, &body)
-                .await?;
+            let r = api.post(&format!("/v1/stores/s{s}/events"), &key, &body).await?;
             if r.status != reqwest::StatusCode::ACCEPTED {
                 bail!("ingest: {} {}", r.status, r.body);
             }

@@ -28,13 +28,7 @@ impl Reply {
     /// The body of a 2xx answer; any other is an error naming the request.
     pub fn ok(self) -> anyhow::Result<Value> {
         if !self.status.is_success() {
-            bail!(
-                "{} {}: {} {}",
-                self.method,
-                self.path,
-                self.status,
-                self.body
-            );
+            bail!("{} {}: {} {}", self.method, self.path, self.status, self.body);
         }
         Ok(self.body)
     }
@@ -44,10 +38,7 @@ impl Reply {
         self.body["errors"]
             .as_array()
             .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["field"].as_str().unwrap_or_default().to_string())
-                    .collect()
+                errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_string()).collect()
             })
             .unwrap_or_default()
     }
@@ -56,10 +47,7 @@ impl Reply {
 impl ApiClient {
     /// A client of the server at `base` (`http://127.0.0.1:8080`).
     pub fn new(base: impl Into<String>) -> Self {
-        ApiClient {
-            base: base.into(),
-            http: reqwest::Client::new(),
-        }
+        ApiClient { base: base.into(), http: reqwest::Client::new() }
     }
 
     pub async fn call(
@@ -69,10 +57,8 @@ impl ApiClient {
         token: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Reply> {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(token);
+        let mut req =
+            self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -104,10 +90,7 @@ impl ApiClient {
     ) -> anyhow::Result<Reply> {
         let form = reqwest::multipart::Form::new()
             .text("manifest", manifest.to_string())
-            .part(
-                "component",
-                reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"),
-            );
+            .part("component", reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"));
         let resp = self
             .http
             .post(format!("{}/v1/plugins", self.base))
@@ -130,12 +113,6 @@ impl ApiClient {
             .to_string();
         let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Reply {
-            method,
-            path,
-            status,
-            content_type,
-            body,
-        })
+        Ok(Reply { method, path, status, content_type, body })
     }
 }

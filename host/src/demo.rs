@@ -77,14 +77,9 @@ fn events() -> Vec<Value> {
                "data": {"items": 2}}),
     ];
     out.extend(extra);
-    for (i, day) in ["04-01", "04-01", "04-02", "04-03", "04-05"]
-        .iter()
-        .enumerate()
-    {
-        out.push(
-            json!({"id": format!("chk-{i}"), "type": "checkin", "customer_id": "c-zhao",
-                        "occurred_at": format!("2026-{day}T0{i}:00:00Z"), "data": {}}),
-        );
+    for (i, day) in ["04-01", "04-01", "04-02", "04-03", "04-05"].iter().enumerate() {
+        out.push(json!({"id": format!("chk-{i}"), "type": "checkin", "customer_id": "c-zhao",
+                        "occurred_at": format!("2026-{day}T0{i}:00:00Z"), "data": {}}));
     }
     out
 }
@@ -109,12 +104,7 @@ pub async fn run(
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bundled = [
-        "points-basic",
-        "rfm-segments",
-        "churn-winback",
-        "survey-scoring",
-    ];
+    let bundled = ["points-basic", "rfm-segments", "churn-winback", "survey-scoring"];
     let mut built = Vec::new();
     for name in bundled {
         let dir = root.join("plugins").join(name);
@@ -131,18 +121,11 @@ pub async fn run(
     let running = server::start(config).await?;
     let admin = running.admin_token.clone();
     let c = Client(ApiClient::new(format!("http://{}", running.addr)));
-    println!(
-        "== Clientele is serving on {} (data in {})",
-        c.0.base,
-        data_dir.display()
-    );
+    println!("== Clientele is serving on {} (data in {})", c.0.base, data_dir.display());
 
     for (dir, wasm) in &built {
         let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
-        let published =
-            c.0.publish(&admin, &manifest, std::fs::read(wasm)?)
-                .await?
-                .ok()?;
+        let published = c.0.publish(&admin, &manifest, std::fs::read(wasm)?).await?.ok()?;
         println!(
             "== Published {}@{} (world {}, {} KiB, sha256 {}…)",
             published["name"].as_str().unwrap_or("?"),
@@ -189,13 +172,8 @@ pub async fn run(
     }
     let events = events();
     let started = std::time::Instant::now();
-    let result = c
-        .post(
-            "/v1/stores/tea-house/events?wait=true",
-            &key,
-            json!({"events": events}),
-        )
-        .await?;
+    let result =
+        c.post("/v1/stores/tea-house/events?wait=true", &key, json!({"events": events})).await?;
     let results = result["results"].as_array().cloned().unwrap_or_default();
     println!(
         "== {} events ingested and processed in {:.1} ms",
@@ -203,10 +181,7 @@ pub async fn run(
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    println!(
-        "\n{:<10} {:<10} {:<18} {:>7}  what happened",
-        "event", "customer", "type", "points"
-    );
+    println!("\n{:<10} {:<10} {:<18} {:>7}  what happened", "event", "customer", "type", "points");
     for (e, r) in events.iter().zip(&results) {
         let effects = r["effects"].as_array().cloned().unwrap_or_default();
         let pts: i64 = effects
@@ -220,11 +195,9 @@ pub async fn run(
             .iter()
             .map(|f| match f["op"].as_str() {
                 Some("set_tier") => format!("tier → {}", f["tier"].as_str().unwrap_or("none")),
-                Some(op) => format!(
-                    "{op} {} ({})",
-                    f["points"],
-                    f["reason"].as_str().unwrap_or("")
-                ),
+                Some(op) => {
+                    format!("{op} {} ({})", f["points"], f["reason"].as_str().unwrap_or(""))
+                }
                 None => String::new(),
             })
             .collect();
@@ -234,11 +207,7 @@ pub async fn run(
             e["customer_id"].as_str().unwrap_or(""),
             e["type"].as_str().unwrap_or(""),
             pts,
-            if what.is_empty() {
-                "—".to_string()
-            } else {
-                what.join(", ")
-            }
+            if what.is_empty() { "—".to_string() } else { what.join(", ") }
         );
     }
 
@@ -249,22 +218,15 @@ pub async fn run(
             json!({"points": 500, "reason": "¥50 coupon"}),
         )
         .await?;
-    println!(
-        "\n== c-li redeemed 500 points for a ¥50 coupon; balance now {}",
-        redeemed["balance"]
-    );
+    println!("\n== c-li redeemed 500 points for a ¥50 coupon; balance now {}", redeemed["balance"]);
 
     println!(
         "\n{:<9} {:<10} {:>6} {:>12} {:<7} {:>7} {:>8}",
         "customer", "name", "orders", "net spend", "tier", "points", "entries"
     );
     for (id, name, _) in CUSTOMERS {
-        let cust = c
-            .get(&format!("/v1/stores/tea-house/customers/{id}"), &key)
-            .await?;
-        let pts = c
-            .get(&format!("/v1/stores/tea-house/customers/{id}/points"), &key)
-            .await?;
+        let cust = c.get(&format!("/v1/stores/tea-house/customers/{id}"), &key).await?;
+        let pts = c.get(&format!("/v1/stores/tea-house/customers/{id}/points"), &key).await?;
         println!(
             "{:<9} {:<10} {:>6} {:>12} {:<7} {:>7} {:>8}",
             id,
@@ -317,12 +279,7 @@ pub async fn run(
 /// Segmentation, a survey and a churn fit with rescue flows.
 async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
     let base = "/v1/stores/tea-house";
-    c.post(
-        &format!("{base}/installs"),
-        key,
-        json!({"plugin": "rfm-segments"}),
-    )
-    .await?;
+    c.post(&format!("{base}/installs"), key, json!({"plugin": "rfm-segments"})).await?;
     c.post(
         &format!("{base}/installs"),
         key,
@@ -332,42 +289,19 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
                       {"after_seconds": 2, "channel": "sms", "template": "coupon", "coupon_percent": 10}]}}),
     )
     .await?;
-    c.post(
-        &format!("{base}/installs"),
-        key,
-        json!({"plugin": "survey-scoring"}),
-    )
-    .await?;
+    c.post(&format!("{base}/installs"), key, json!({"plugin": "survey-scoring"})).await?;
     println!("\n== Installed rfm-segments, churn-winback (rescue above ¥1,000 when P(alive) < 0.5) and survey-scoring");
 
-    c.post(
-        &format!("{base}/surveys"),
-        key,
-        json!({"id": "nps-spring", "kind": "nps"}),
-    )
-    .await?;
-    let scores = [
-        ("c-li", 10),
-        ("c-wang", 9),
-        ("c-zhang", 7),
-        ("c-chen", 3),
-        ("c-liu", 8),
-        ("c-zhao", 6),
-    ];
+    c.post(&format!("{base}/surveys"), key, json!({"id": "nps-spring", "kind": "nps"})).await?;
+    let scores =
+        [("c-li", 10), ("c-wang", 9), ("c-zhang", 7), ("c-chen", 3), ("c-liu", 8), ("c-zhao", 6)];
     let answers: Vec<Value> = scores
         .iter()
         .map(|(cust, score)| json!({"id": format!("nps-{cust}"), "type": "survey.submitted", "customer_id": cust,
             "occurred_at": "2026-06-01T12:00:00Z", "data": {"survey_id": "nps-spring", "answers": {"score": score}}}))
         .collect();
-    c.post(
-        &format!("{base}/events?wait=true"),
-        key,
-        json!({"events": answers}),
-    )
-    .await?;
-    let report = c
-        .get(&format!("{base}/surveys/nps-spring/report"), key)
-        .await?;
+    c.post(&format!("{base}/events?wait=true"), key, json!({"events": answers})).await?;
+    let report = c.get(&format!("{base}/surveys/nps-spring/report"), key).await?;
     println!(
         "\n== Survey nps-spring: {} responses, {} promoters, {} passives, {} detractors → NPS {}",
         report["responses"],
@@ -392,11 +326,7 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
             f["status"].as_str().unwrap_or(""),
             f["customers"],
             f["fit_ms"],
-            if f["status"] == "ok" {
-                f["summary"].to_string()
-            } else {
-                f["error"].to_string()
-            }
+            if f["status"] == "ok" { f["summary"].to_string() } else { f["error"].to_string() }
         );
     }
     // Step 0 runs at once, step 1 two seconds later.
@@ -408,17 +338,11 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
     );
     for (id, _, _) in CUSTOMERS {
         let cust = c.get(&format!("{base}/customers/{id}"), key).await?;
-        let churn = c
-            .get(&format!("{base}/customers/{id}/churn"), key)
-            .await
-            .unwrap_or(Value::Null);
+        let churn =
+            c.get(&format!("{base}/customers/{id}/churn"), key).await.unwrap_or(Value::Null);
         let segs: Vec<String> = cust["segments"]
             .as_array()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
+            .map(|l| l.iter().filter_map(|s| s.as_str().map(String::from)).collect())
             .unwrap_or_default();
         let flow = &churn["flow"];
         println!(
@@ -431,19 +355,12 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
             if flow.is_null() {
                 "—".to_string()
             } else {
-                format!(
-                    "{} (step {})",
-                    flow["state"].as_str().unwrap_or(""),
-                    flow["step"]
-                )
+                format!("{} (step {})", flow["state"].as_str().unwrap_or(""), flow["step"])
             }
         );
     }
     let messages = c.get(&format!("{base}/messages"), key).await?;
-    println!(
-        "\n{:<9} {:<6} {:<9} {:<10} vars",
-        "customer", "step", "channel", "state"
-    );
+    println!("\n{:<9} {:<6} {:<9} {:<10} vars", "customer", "step", "channel", "state");
     for m in messages.as_array().cloned().unwrap_or_default() {
         println!(
             "{:<9} {:<6} {:<9} {:<10} {}",

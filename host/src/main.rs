@@ -171,11 +171,7 @@ enum PluginCommand {
     Publish {
         /// A plugin folder, or a .wasm with its plugin.toml beside it.
         target: PathBuf,
-        #[arg(
-            long,
-            env = "CLIENTELE_SERVER",
-            default_value = "http://127.0.0.1:8080"
-        )]
+        #[arg(long, env = "CLIENTELE_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
         /// The platform admin token.
         #[arg(long, env = "CLIENTELE_ADMIN_TOKEN", hide_env_values = true)]
@@ -202,10 +198,7 @@ fn init_tracing() {
     let filter =
         EnvFilter::try_from_env("CLIENTELE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if std::env::var("CLIENTELE_LOG_FORMAT").as_deref() == Ok("json") {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -259,10 +252,7 @@ async fn main() -> anyhow::Result<()> {
             running.shutdown().await;
             Ok(())
         }
-        Command::Migrate {
-            data_dir,
-            database_url,
-        } => {
+        Command::Migrate { data_dir, database_url } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
             config.database_url = database_url;
@@ -270,21 +260,12 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Demo {
-            data_dir,
-            serve,
-            listen,
-        } => demo::run(data_dir, serve, listen).await,
+        Command::Demo { data_dir, serve, listen } => demo::run(data_dir, serve, listen).await,
         Command::Openapi => {
             println!("{:#}", clientele::api::openapi_json());
             Ok(())
         }
-        Command::Bench {
-            events,
-            calls,
-            cluster: None,
-            ..
-        } => bench::run(events, calls).await,
+        Command::Bench { events, calls, cluster: None, .. } => bench::run(events, calls).await,
         Command::Bench {
             events,
             cluster: Some(target),
@@ -296,11 +277,8 @@ async fn main() -> anyhow::Result<()> {
             ..
         } => {
             let postgres = (target != "sqlite").then_some(target.as_str());
-            let customers = if customers.is_empty() {
-                vec![(events / 10).max(1)]
-            } else {
-                customers
-            };
+            let customers =
+                if customers.is_empty() { vec![(events / 10).max(1)] } else { customers };
             for customers in customers {
                 for &n in &nodes {
                     bench::cluster(&bench::ClusterRun {
@@ -317,35 +295,17 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Plugin {
-            command:
-                PluginCommand::New {
-                    name,
-                    world,
-                    lang,
-                    dir,
-                },
-        } => {
+        Command::Plugin { command: PluginCommand::New { name, world, lang, dir } } => {
             let world = clientele::domain::World::parse(&world).ok_or_else(|| {
                 anyhow::anyhow!(
                     "`{world}` is not a world: point-rules, segmenter, survey-scorer or churn-rescue"
                 )
             })?;
             let made = clientele::devkit::scaffold::new_plugin(&name, world, lang, &dir)?;
-            println!(
-                "{}",
-                clientele::devkit::scaffold::next_steps(&made, world, lang)
-            );
+            println!("{}", clientele::devkit::scaffold::next_steps(&made, world, lang));
             Ok(())
         }
-        Command::Plugin {
-            command:
-                PluginCommand::Publish {
-                    target,
-                    server,
-                    token,
-                },
-        } => {
+        Command::Plugin { command: PluginCommand::Publish { target, server, token } } => {
             let body = clientele::devkit::publish(&target, &server, &token).await?;
             println!(
                 "published {}@{} ({}, sha256 {})",
@@ -356,9 +316,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Plugin {
-            command: PluginCommand::Replay(args),
-        } => {
+        Command::Plugin { command: PluginCommand::Replay(args) } => {
             clientele::devkit::replay::replay(args).await?;
             Ok(())
         }
@@ -368,17 +326,13 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Plugin {
-            command: PluginCommand::Build { dir, out },
-        } => {
+        Command::Plugin { command: PluginCommand::Build { dir, out } } => {
             clientele::devkit::check_manifest(&dir.join("plugin.toml"))?;
             let path = clientele_plugin_build::build(&dir, out.as_deref())?;
             println!("{}", path.display());
             Ok(())
         }
-        Command::Plugin {
-            command: PluginCommand::Run(args),
-        } => {
+        Command::Plugin { command: PluginCommand::Run(args) } => {
             let ran =
                 tokio::task::spawn_blocking(move || clientele::devkit::run::run(args)).await??;
             if !ran.ok {

@@ -179,9 +179,7 @@ impl Metrics {
 
     fn add(&self, name: &'static str, labels: Vec<Label>, n: u64) {
         if n > 0 {
-            self.recorder
-                .register_counter(&Key::from_parts(name, labels), &METADATA)
-                .increment(n);
+            self.recorder.register_counter(&Key::from_parts(name, labels), &METADATA).increment(n);
         }
     }
 
@@ -208,21 +206,9 @@ impl Metrics {
         counts: &crate::db::rollouts::Counts,
     ) {
         let labels = Self::plugin_labels(store, plugin, version);
-        self.add(
-            "clientele_shadow_calls_total",
-            labels.clone(),
-            counts.calls as u64,
-        );
-        self.add(
-            "clientele_shadow_failures_total",
-            labels.clone(),
-            counts.failures as u64,
-        );
-        self.add(
-            "clientele_shadow_disagreements_total",
-            labels,
-            counts.disagreements as u64,
-        );
+        self.add("clientele_shadow_calls_total", labels.clone(), counts.calls as u64);
+        self.add("clientele_shadow_failures_total", labels.clone(), counts.failures as u64);
+        self.add("clientele_shadow_disagreements_total", labels, counts.disagreements as u64);
     }
 
     /// A canary's state: its share while it runs, 0 when it ended.
@@ -249,20 +235,13 @@ impl Metrics {
     /// install no longer listed has none left).
     pub fn dead_letters(&self, depth: &[(String, String, i64)]) {
         let mut shown = self.dead_letter_series.lock().unwrap();
-        let now: HashMap<(String, String), i64> = depth
-            .iter()
-            .map(|(s, i, n)| ((s.clone(), i.clone()), *n))
-            .collect();
+        let now: HashMap<(String, String), i64> =
+            depth.iter().map(|(s, i, n)| ((s.clone(), i.clone()), *n)).collect();
         for key in shown.keys().chain(now.keys()) {
-            let labels = vec![
-                Label::new("store", key.0.clone()),
-                Label::new("install", key.1.clone()),
-            ];
+            let labels =
+                vec![Label::new("store", key.0.clone()), Label::new("install", key.1.clone())];
             self.recorder
-                .register_gauge(
-                    &Key::from_parts("clientele_dead_letters", labels),
-                    &METADATA,
-                )
+                .register_gauge(&Key::from_parts("clientele_dead_letters", labels), &METADATA)
                 .set(now.get(key).copied().unwrap_or(0) as f64);
         }
         shown.extend(now);
@@ -275,10 +254,7 @@ impl Metrics {
         };
         let mut v: Vec<u32> = window.iter().copied().collect();
         v.sort_unstable();
-        Latency {
-            p50_us: quantile(&v, 0.50),
-            p99_us: quantile(&v, 0.99),
-        }
+        Latency { p50_us: quantile(&v, 0.50), p99_us: quantile(&v, 0.99) }
     }
 
     /// The Prometheus text, with `gauges` as they are now.
@@ -289,21 +265,13 @@ impl Metrics {
                 "Events taken in and not yet processed",
                 gauges.pending_events.max(0) as f64,
             ),
-            (
-                "clientele_workers",
-                "Event workers in the pool",
-                gauges.workers as f64,
-            ),
+            ("clientele_workers", "Event workers in the pool", gauges.workers as f64),
             (
                 "clientele_stores_with_work",
                 "Stores with events or flow steps waiting",
                 gauges.stores_with_work as f64,
             ),
-            (
-                "clientele_stores_held",
-                "Stores a worker holds now",
-                gauges.stores_held as f64,
-            ),
+            ("clientele_stores_held", "Stores a worker holds now", gauges.stores_held as f64),
             (
                 "clientele_leases_held",
                 "Leases (stores, cluster jobs) this node holds",
@@ -312,9 +280,7 @@ impl Metrics {
         ];
         for (name, help, value) in values {
             self.recorder.describe_gauge(name.into(), None, help.into());
-            self.recorder
-                .register_gauge(&Key::from_static_name(name), &METADATA)
-                .set(value);
+            self.recorder.register_gauge(&Key::from_static_name(name), &METADATA).set(value);
         }
         let compilations = "clientele_plugin_compilations_total";
         self.recorder.describe_counter(
@@ -379,26 +345,9 @@ mod tests {
         ];
         assert!(has("clientele_plugin_calls_total", &call, "2"), "{text}");
         let bucket = [&call[..], &[r#"le="0.00005""#]].concat();
-        assert!(
-            has(
-                "clientele_plugin_call_duration_seconds_bucket",
-                &bucket,
-                "2"
-            ),
-            "{text}"
-        );
-        assert!(
-            has(
-                "clientele_events_processed_total",
-                &[r#"node="node-1""#],
-                "3"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("# TYPE clientele_plugin_call_duration_seconds histogram"),
-            "{text}"
-        );
+        assert!(has("clientele_plugin_call_duration_seconds_bucket", &bucket, "2"), "{text}");
+        assert!(has("clientele_events_processed_total", &[r#"node="node-1""#], "3"), "{text}");
+        assert!(text.contains("# TYPE clientele_plugin_call_duration_seconds histogram"), "{text}");
         assert_eq!(m.latency("ins_1").p50_us, 30);
     }
 }

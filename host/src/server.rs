@@ -59,9 +59,7 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop_http.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
-        self.pipeline
-            .stop_gracefully(std::time::Duration::from_secs(10))
-            .await;
+        self.pipeline.stop_gracefully(std::time::Duration::from_secs(10)).await;
         if let Err(e) = self.pipeline.cluster.leave().await {
             tracing::warn!(error = %e, "could not give up this node's leases; they lapse on their own");
         }
@@ -116,16 +114,11 @@ fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String>
 pub async fn open_db(config: &ServerConfig) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
+    let url = config.database_url.clone().unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
     // Every event worker may hold a connection; intake, reads and the
     // other workers need theirs.
     let connections = config.pipeline.workers as u32 + 8;
-    let db = Db::connect(&url, connections)
-        .await
-        .context("opening the database")?;
+    let db = Db::connect(&url, connections).await.context("opening the database")?;
     db.migrate().await.context("running migrations")?;
     Ok(db)
 }
@@ -150,10 +143,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let db = open_db(&config).await?;
     let token = admin_token(
         &config.data_dir,
-        config
-            .admin_token
-            .clone()
-            .or_else(|| std::env::var("CLIENTELE_ADMIN_TOKEN").ok()),
+        config.admin_token.clone().or_else(|| std::env::var("CLIENTELE_ADMIN_TOKEN").ok()),
     )?;
     let runtime = Arc::new(
         Runtime::new(&config.data_dir.join("artifacts"), config.max_limits)
@@ -163,11 +153,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     pipeline_config.node_id = node_id(&config.data_dir, config.node_id.clone())?;
     let pipeline = Pipeline::new(db, runtime, pipeline_config);
     preload(&pipeline).await?;
-    pipeline
-        .cluster
-        .join()
-        .await
-        .context("registering this node")?;
+    pipeline.cluster.join().await.context("registering this node")?;
     pipeline.spawn_workers();
     let state = AppState::new(pipeline.clone(), &token);
     let listener = TcpListener::bind(config.listen)
@@ -180,20 +166,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let stop = async move {
             let _ = stopping.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
     tracing::info!(%addr, node = %pipeline.cluster.node_id, database = pipeline.db.backend.name(),
         data_dir = %config.data_dir.display(), "clientele is serving");
-    Ok(Running {
-        addr,
-        admin_token: token,
-        pipeline,
-        task,
-        stop_http,
-    })
+    Ok(Running { addr, admin_token: token, pipeline, task, stop_http })
 }

@@ -41,12 +41,7 @@ fn template(path: &str) -> Option<&'static str> {
 }
 
 fn essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 fn validator(key: String, schema: &Value) -> Arc<jsonschema::Validator> {
@@ -65,21 +60,12 @@ fn validator(key: String, schema: &Value) -> Arc<jsonschema::Validator> {
 
 /// Panics, naming what differs, if this answer is not what the document says.
 pub fn check(reply: &Reply) {
-    let Reply {
-        method,
-        path,
-        status,
-        content_type,
-        body,
-    } = reply;
+    let Reply { method, path, status, content_type, body } = reply;
     let (status, path) = (*status, path.as_str());
     let what = format!("{method} {path} answered {status}");
     let problem = json!({"$ref": "#/components/schemas/Problem"});
     let Some(template) = template(path) else {
-        assert!(
-            status == StatusCode::NOT_FOUND,
-            "{what}, but the route is not in /openapi.json"
-        );
+        assert!(status == StatusCode::NOT_FOUND, "{what}, but the route is not in /openapi.json");
         return validate(&what, "problem".into(), &problem, body);
     };
     let Some(op) = doc()["paths"][template].get(method.as_str().to_ascii_lowercase()) else {
@@ -109,21 +95,14 @@ pub fn check(reply: &Reply) {
         return;
     }
     if let Some(schema) = media.get("schema") {
-        validate(
-            &what,
-            format!("{} {template} {key}", method.as_str()),
-            schema,
-            body,
-        );
+        validate(&what, format!("{} {template} {key}", method.as_str()), schema, body);
     }
 }
 
 fn validate(what: &str, key: String, schema: &Value, body: &Value) {
     let v = validator(key, schema);
-    let errors: Vec<String> = v
-        .iter_errors(body)
-        .map(|e| format!("at `{}`: {e}", e.instance_path))
-        .collect();
+    let errors: Vec<String> =
+        v.iter_errors(body).map(|e| format!("at `{}`: {e}", e.instance_path)).collect();
     assert!(
         errors.is_empty(),
         "{what}, and the body does not match /openapi.json:\n  {}\nbody: {body}",

@@ -18,9 +18,7 @@ pub mod guests {
 }
 
 pub fn repo_file(path: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     std::fs::read_to_string(root.join(path)).unwrap()
 }
 
@@ -78,10 +76,7 @@ impl TestServer {
     /// a connection it refused a body on (413) before reading all of it,
     /// and a pooled connection must not be the next request's.
     pub async fn raw(&self, method: Method, path: &str, token: &str, body: Vec<u8>) -> Answer {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
         let resp = client
             .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token)
@@ -130,12 +125,7 @@ impl TestServer {
         let manifest = repo_file("plugins/points-basic/plugin.toml")
             .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
         let a = self.publish_file(&manifest, guests::POINTS_BASIC).await;
-        assert!(
-            a.status.is_success(),
-            "publish failed: {} {}",
-            a.status,
-            a.body
-        );
+        assert!(a.status.is_success(), "publish failed: {} {}", a.status, a.body);
     }
 
     /// Publishes the misbehaving guest as `hostile@version` with `limits`
@@ -156,12 +146,7 @@ impl TestServer {
     pub async fn publish_bundled(&self, name: &str, path: &str) {
         let manifest = repo_file(&format!("plugins/{name}/plugin.toml"));
         let a = self.publish_file(&manifest, path).await;
-        assert!(
-            a.status.is_success(),
-            "publish of {name} failed: {} {}",
-            a.status,
-            a.body
-        );
+        assert!(a.status.is_success(), "publish of {name} failed: {} {}", a.status, a.body);
     }
 
     /// Polls `GET path` until `done` holds for the body (at most 20 s).
@@ -211,9 +196,7 @@ impl TestServer {
     /// Installs with a whole request body (grants, failure policy, …);
     /// returns the install id.
     pub async fn install_with(&self, store: &str, key: &str, body: Value) -> String {
-        let a = self
-            .post(&format!("/v1/stores/{store}/installs"), key, body)
-            .await;
+        let a = self.post(&format!("/v1/stores/{store}/installs"), key, body).await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         a.body["install_id"].as_str().unwrap().to_string()
     }
@@ -221,23 +204,19 @@ impl TestServer {
     /// Posts events with `?wait=true`; returns the results.
     pub async fn events_wait(&self, store: &str, key: &str, events: Vec<Value>) -> Vec<Value> {
         let a = self
-            .post(
-                &format!("/v1/stores/{store}/events?wait=true"),
-                key,
-                json!({"events": events}),
-            )
+            .post(&format!("/v1/stores/{store}/events?wait=true"), key, json!({"events": events}))
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body["results"].as_array().unwrap().clone()
     }
 
+    /// Posts one event with `?wait=true`; returns the results (of the one).
+    pub async fn event_wait(&self, store: &str, key: &str, event: Value) -> Vec<Value> {
+        self.events_wait(store, key, vec![event]).await
+    }
+
     pub async fn points(&self, store: &str, key: &str, customer: &str) -> Value {
-        let a = self
-            .get(
-                &format!("/v1/stores/{store}/customers/{customer}/points"),
-                key,
-            )
-            .await;
+        let a = self.get(&format!("/v1/stores/{store}/customers/{customer}/points"), key).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         a.body
     }
@@ -254,12 +233,7 @@ pub fn checked(reply: Reply) -> Answer {
 pub fn error_codes(results: &[Value]) -> Vec<String> {
     results
         .iter()
-        .map(|e| {
-            e["installs"][0]["error_code"]
-                .as_str()
-                .unwrap_or("-")
-                .to_string()
-        })
+        .map(|e| e["installs"][0]["error_code"].as_str().unwrap_or("-").to_string())
         .collect()
 }
 

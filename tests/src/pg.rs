@@ -64,10 +64,7 @@ pub async fn database_for(data_dir: &Path) -> Option<String> {
         .await
         .unwrap();
     if exists.is_none() {
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.unwrap();
     }
     Some(format!("{}/{name}", server_url()))
 }

@@ -31,29 +31,14 @@ async fn service_endpoints_and_auth() {
     assert!(o.body["paths"]["/v1/stores/{store}/events"].is_object());
 
     problem(&s.get("/v1/stores", "").await, StatusCode::UNAUTHORIZED);
-    problem(
-        &s.get("/v1/stores", "wrong").await,
-        StatusCode::UNAUTHORIZED,
-    );
+    problem(&s.get("/v1/stores", "wrong").await, StatusCode::UNAUTHORIZED);
     let a_key = s.store("a").await;
     let b_key = s.store("b").await;
     // A store key may only touch its own store; others look absent.
-    problem(
-        &s.get("/v1/stores/b/installs", &a_key).await,
-        StatusCode::NOT_FOUND,
-    );
-    assert_eq!(
-        s.get("/v1/stores/b/installs", &b_key).await.status,
-        StatusCode::OK
-    );
-    problem(
-        &s.post("/v1/stores", &a_key, json!({"id": "c"})).await,
-        StatusCode::FORBIDDEN,
-    );
-    problem(
-        &s.publish("", vec![]).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
+    problem(&s.get("/v1/stores/b/installs", &a_key).await, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/stores/b/installs", &b_key).await.status, StatusCode::OK);
+    problem(&s.post("/v1/stores", &a_key, json!({"id": "c"})).await, StatusCode::FORBIDDEN);
+    problem(&s.publish("", vec![]).await, StatusCode::UNPROCESSABLE_ENTITY);
     let form = reqwest::multipart::Form::new().text("manifest", "x");
     let r = s
         .api
@@ -66,31 +51,13 @@ async fn service_endpoints_and_auth() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Admin may touch any store; unknown stores are 404.
-    assert_eq!(
-        s.get("/v1/stores/a/installs", &s.admin).await.status,
-        StatusCode::OK
-    );
-    problem(
-        &s.get("/v1/stores/nope/installs", &s.admin).await,
-        StatusCode::NOT_FOUND,
-    );
-    problem(
-        &s.get("/v1/nothing-here", &s.admin).await,
-        StatusCode::NOT_FOUND,
-    );
+    assert_eq!(s.get("/v1/stores/a/installs", &s.admin).await.status, StatusCode::OK);
+    problem(&s.get("/v1/stores/nope/installs", &s.admin).await, StatusCode::NOT_FOUND);
+    problem(&s.get("/v1/nothing-here", &s.admin).await, StatusCode::NOT_FOUND);
 
     // Stores: duplicates and bad ids.
-    problem(
-        &s.post("/v1/stores", &s.admin, json!({"id": "a"})).await,
-        StatusCode::CONFLICT,
-    );
-    let a = s
-        .post(
-            "/v1/stores",
-            &s.admin,
-            json!({"id": "bad id!", "currency": "yuan"}),
-        )
-        .await;
+    problem(&s.post("/v1/stores", &s.admin, json!({"id": "a"})).await, StatusCode::CONFLICT);
+    let a = s.post("/v1/stores", &s.admin, json!({"id": "bad id!", "currency": "yuan"})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.fields(), ["id", "currency"]);
 }
@@ -99,14 +66,7 @@ async fn service_endpoints_and_auth() {
 async fn customers_and_bad_input() {
     let s = TestServer::start().await;
     let key = s.store("acme").await;
-    let put = |body: Value| {
-        s.call(
-            Method::PUT,
-            "/v1/stores/acme/customers/c-42",
-            &key,
-            Some(body),
-        )
-    };
+    let put = |body: Value| s.call(Method::PUT, "/v1/stores/acme/customers/c-42", &key, Some(body));
     let a = put(
         json!({"email": "a@x.cn", "phone": "+8613800000000", "name": "Li", "birthday": "1990-05-17",
                       "tags": ["vip"], "attributes": {"city": "Hangzhou"}}),
@@ -130,10 +90,7 @@ async fn customers_and_bad_input() {
     let a = put(json!({"birthday": "17/05/1990", "tags": "vip", "colour": 1})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.fields(), ["colour", "birthday", "tags"]);
-    problem(
-        &s.get("/v1/stores/acme/customers/nobody", &key).await,
-        StatusCode::NOT_FOUND,
-    );
+    problem(&s.get("/v1/stores/acme/customers/nobody", &key).await, StatusCode::NOT_FOUND);
     problem(
         &s.get("/v1/stores/acme/customers/bad%20id", &key).await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -141,14 +98,8 @@ async fn customers_and_bad_input() {
 
     // Events: malformed JSON, wrong types, too many, too large.
     let path = "/v1/stores/acme/events";
-    problem(
-        &s.raw(Method::POST, path, &key, b"{\"id\": ".to_vec()).await,
-        StatusCode::BAD_REQUEST,
-    );
-    problem(
-        &s.raw(Method::POST, path, &key, Vec::new()).await,
-        StatusCode::BAD_REQUEST,
-    );
+    problem(&s.raw(Method::POST, path, &key, b"{\"id\": ".to_vec()).await, StatusCode::BAD_REQUEST);
+    problem(&s.raw(Method::POST, path, &key, Vec::new()).await, StatusCode::BAD_REQUEST);
     let a = s.post(path, &key, json!({"events": [
         order("e1", "c1", "2026-03-05T10:00:00Z", 100),
         {"id": "e2", "type": "order.placed", "customer_id": "c1", "occurred_at": "2026-03-05T10:00:00Z",
@@ -169,51 +120,29 @@ async fn customers_and_bad_input() {
     );
     // Nothing of the rejected batch was stored.
     let a = s
-        .post(
-            &format!("{path}?wait=true"),
-            &key,
-            order("e1", "c1", "2026-03-05T10:00:00Z", 100),
-        )
+        .post(&format!("{path}?wait=true"), &key, order("e1", "c1", "2026-03-05T10:00:00Z", 100))
         .await;
     assert_eq!(a.body["results"][0]["duplicate"], false);
 
-    let many: Vec<Value> = (0..1001)
-        .map(|i| order(&format!("m{i}"), "c1", "2026-03-05T10:00:00Z", 100))
-        .collect();
+    let many: Vec<Value> =
+        (0..1001).map(|i| order(&format!("m{i}"), "c1", "2026-03-05T10:00:00Z", 100)).collect();
     let a = s.post(path, &key, json!({"events": many})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "events");
     let huge = vec![b' '; 17 * 1024 * 1024];
+    problem(&s.raw(Method::POST, path, &key, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
     problem(
-        &s.raw(Method::POST, path, &key, huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-    );
-    problem(
-        &s.post(
-            "/v1/stores/nope/events",
-            &s.admin,
-            order("x", "c1", "2026-03-05T10:00:00Z", 1),
-        )
-        .await,
+        &s.post("/v1/stores/nope/events", &s.admin, order("x", "c1", "2026-03-05T10:00:00Z", 1))
+            .await,
         StatusCode::NOT_FOUND,
     );
     // Redeem: bad amounts and an unknown customer.
     problem(
-        &s.post(
-            "/v1/stores/acme/customers/c1/points/redeem",
-            &key,
-            json!({"points": -5}),
-        )
-        .await,
+        &s.post("/v1/stores/acme/customers/c1/points/redeem", &key, json!({"points": -5})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     );
     problem(
-        &s.post(
-            "/v1/stores/acme/customers/zz/points/redeem",
-            &key,
-            json!({"points": 5}),
-        )
-        .await,
+        &s.post("/v1/stores/acme/customers/zz/points/redeem", &key, json!({"points": 5})).await,
         StatusCode::NOT_FOUND,
     );
 }
@@ -224,13 +153,8 @@ async fn installs_are_validated_and_unique_per_world() {
     s.publish_points_basic("1.0.0").await;
     let key = s.store("acme").await;
     let path = "/v1/stores/acme/installs";
-    let a = s
-        .post(
-            path,
-            &key,
-            json!({"plugin": "points-basic", "config": {"unit_cents": 0}}),
-        )
-        .await;
+    let a =
+        s.post(path, &key, json!({"plugin": "points-basic", "config": {"unit_cents": 0}})).await;
     problem(&a, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "config.unit_cents");
     let a = s
@@ -241,17 +165,9 @@ async fn installs_are_validated_and_unique_per_world() {
         )
         .await;
     assert_eq!(a.body["errors"][0]["field"], "config.earn.0");
+    problem(&s.post(path, &key, json!({"plugin": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY);
     problem(
-        &s.post(path, &key, json!({"plugin": "nope"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
-    problem(
-        &s.post(
-            path,
-            &key,
-            json!({"plugin": "points-basic", "version": "9.9.9"}),
-        )
-        .await,
+        &s.post(path, &key, json!({"plugin": "points-basic", "version": "9.9.9"})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     );
     // Version defaults to the newest.
@@ -260,44 +176,20 @@ async fn installs_are_validated_and_unique_per_world() {
     assert_eq!(a.body["version"], "1.0.0");
     assert_eq!(a.body["state"], "enabled");
     // One enabled point-rules install per store.
-    problem(
-        &s.post(path, &key, json!({"plugin": "points-basic"})).await,
-        StatusCode::CONFLICT,
-    );
+    problem(&s.post(path, &key, json!({"plugin": "points-basic"})).await, StatusCode::CONFLICT);
     let id = a.body["install_id"].as_str().unwrap();
     let install_path = format!("{path}/{id}");
     let patch = |body: Value| s.call(Method::PATCH, &install_path, &key, Some(body));
-    problem(
-        &patch(json!({"version": "2.0.0"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
-    problem(
-        &patch(json!({"plugin": "other"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
-    problem(
-        &patch(json!({"config": {"referral": -1}})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
+    problem(&patch(json!({"version": "2.0.0"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(&patch(json!({"plugin": "other"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    problem(&patch(json!({"config": {"referral": -1}})).await, StatusCode::UNPROCESSABLE_ENTITY);
     let a = patch(json!({"enabled": false})).await;
     assert_eq!(a.body["state"], "disabled");
     // Disabled: events are processed but no plugin runs.
-    let r = s
-        .events_wait(
-            "acme",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 500)],
-        )
-        .await;
+    let r = s.event_wait("acme", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 500)).await;
     assert_eq!(r[0]["installs"], json!([]));
     patch(json!({"enabled": true, "config": {"unit_cents": 50}})).await;
-    let r = s
-        .events_wait(
-            "acme",
-            &key,
-            vec![order("e2", "c1", "2026-03-05T10:00:00Z", 500)],
-        )
-        .await;
+    let r = s.event_wait("acme", &key, order("e2", "c1", "2026-03-05T10:00:00Z", 500)).await;
     assert_eq!(r[0]["effects"][0]["points"], 10);
     let list = s.get(path, &key).await.body;
     assert_eq!(list[0]["counters"]["invocations"], 1);
@@ -309,14 +201,13 @@ async fn idempotent_reposts_and_batches() {
     let s = TestServer::start().await;
     s.publish_points_basic("1.0.0").await;
     let key = s.store("acme").await;
-    s.install("acme", &key, "points-basic", "1.0.0", json!({}))
-        .await;
+    s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
     let e = order("e1", "c1", "2026-03-05T10:00:00Z", 12_345);
-    let first = s.events_wait("acme", &key, vec![e.clone()]).await;
+    let first = s.event_wait("acme", &key, e.clone()).await;
     // The same id again, even with other data: the first outcome, no change.
     let mut changed = e.clone();
     changed["data"]["total_cents"] = json!(99_999);
-    let again = s.events_wait("acme", &key, vec![changed]).await;
+    let again = s.event_wait("acme", &key, changed).await;
     assert_eq!(again[0]["duplicate"], true);
     assert_eq!(again[0]["effects"], first[0]["effects"]);
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 123);
@@ -336,26 +227,15 @@ async fn idempotent_reposts_and_batches() {
             )
         })
         .collect();
-    let a = s
-        .post("/v1/stores/acme/events", &key, json!({"events": batch}))
-        .await;
+    let a = s.post("/v1/stores/acme/events", &key, json!({"events": batch})).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     assert_eq!(a.body["accepted"], 1000);
     // Waiting on any one event of the batch waits for the ones before it.
-    let r = s
-        .events_wait(
-            "acme",
-            &key,
-            vec![order("b999", "k49", "2026-03-05T10:00:00Z", 100)],
-        )
-        .await;
+    let r = s.event_wait("acme", &key, order("b999", "k49", "2026-03-05T10:00:00Z", 100)).await;
     assert_eq!(r[0]["status"], "processed");
     for c in 0..50 {
         let p = s.points("acme", &key, &format!("k{c}")).await;
-        let expected: i64 = (0..1000)
-            .filter(|i| i % 50 == c)
-            .map(|i| 1 + i as i64 % 7)
-            .sum();
+        let expected: i64 = (0..1000).filter(|i| i % 50 == c).map(|i| 1 + i as i64 % 7).sum();
         assert_eq!(p["balance"], expected, "customer k{c}");
         let orders: Vec<String> = p["entries"]
             .as_array()
@@ -363,10 +243,8 @@ async fn idempotent_reposts_and_batches() {
             .iter()
             .map(|e| e["event_id"].as_str().unwrap().to_string())
             .collect();
-        let want: Vec<String> = (0..1000)
-            .filter(|i| i % 50 == c)
-            .map(|i| format!("b{i}"))
-            .collect();
+        let want: Vec<String> =
+            (0..1000).filter(|i| i % 50 == c).map(|i| format!("b{i}")).collect();
         assert_eq!(orders, want, "applied in arrival order");
     }
 }
@@ -377,9 +255,7 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
     s.publish_points_basic("1.0.0").await;
     s.publish_points_basic("1.1.0").await;
     let key = s.store("acme").await;
-    let id = s
-        .install("acme", &key, "points-basic", "1.0.0", json!({}))
-        .await;
+    let id = s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
     let base = s.base.clone();
     let client = s.api.http.clone();
     let k = key.clone();
@@ -419,21 +295,12 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     sender.await.unwrap();
-    let r = s
-        .events_wait(
-            "acme",
-            &key,
-            vec![order("s19-99", "c9", "2026-03-05T10:00:00Z", 100)],
-        )
-        .await;
+    let r = s.event_wait("acme", &key, order("s19-99", "c9", "2026-03-05T10:00:00Z", 100)).await;
     assert_eq!(r[0]["status"], "processed");
     let mut total = 0;
     for c in 0..10 {
         let p = s.points("acme", &key, &format!("c{c}")).await;
-        assert_eq!(
-            p["balance"], 200,
-            "each of c{c}'s 200 events earned exactly once"
-        );
+        assert_eq!(p["balance"], 200, "each of c{c}'s 200 events earned exactly once");
         total += p["entries"].as_array().unwrap().len();
     }
     assert_eq!(total, 2000);
@@ -450,28 +317,13 @@ async fn restart_keeps_everything_and_does_not_recompile() {
         let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
         s.publish_points_basic("1.0.0").await;
         key = s.store("acme").await;
-        s.install("acme", &key, "points-basic", "1.0.0", json!({}))
-            .await;
-        s.events_wait(
-            "acme",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
-        assert_eq!(
-            s.running.pipeline.runtime.compilations(),
-            1,
-            "compiled once, when published"
-        );
+        s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
+        s.event_wait("acme", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
+        assert_eq!(s.running.pipeline.runtime.compilations(), 1, "compiled once, when published");
         s.running.task.abort();
     }
     let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("e2", "c1", "2026-03-05T11:00:00Z", 1000)).await;
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 20);
     assert_eq!(
         s.running.pipeline.runtime.compilations(),
@@ -490,21 +342,12 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
         assert_eq!(a.status.as_u16(), status, "{what}: {}", a.body);
         assert_eq!(a.content_type, "application/problem+json", "{what}");
         assert_eq!(a.body["status"], status, "{what}: {}", a.body);
-        assert!(
-            a.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "{what}: {}",
-            a.body
-        );
+        assert!(a.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {}", a.body);
     };
     // axum's own rejections and a method the route lacks.
+    is_problem(&s.get("/v1/stores/edge/customers/%FF%FE", &key).await, 400, "undecodable path");
     is_problem(
-        &s.get("/v1/stores/edge/customers/%FF%FE", &key).await,
-        400,
-        "undecodable path",
-    );
-    is_problem(
-        &s.get("/v1/stores/edge/segments/x/members?limit=abc", &key)
-            .await,
+        &s.get("/v1/stores/edge/segments/x/members?limit=abc", &key).await,
         400,
         "bad query",
     );
@@ -516,16 +359,10 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
         )
         .await;
     is_problem(&a, 400, "bad flag");
-    let a = s
-        .call(Method::DELETE, "/v1/stores/edge/events", &key, None)
-        .await;
+    let a = s.call(Method::DELETE, "/v1/stores/edge/events", &key, None).await;
     is_problem(&a, 405, "method");
     // A body that does not say it is JSON.
-    for content_type in [
-        Some("text/plain"),
-        Some("application/x-www-form-urlencoded"),
-        None,
-    ] {
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
         let mut req = s
             .api
             .http
@@ -546,13 +383,8 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
     );
     // Ids clients cannot reach, and time zones that do not exist.
     for id in [".", ".."] {
-        let a = s
-            .post(
-                "/v1/stores",
-                &s.admin,
-                json!({"id": id, "name": "x", "currency": "CNY"}),
-            )
-            .await;
+        let a =
+            s.post("/v1/stores", &s.admin, json!({"id": id, "name": "x", "currency": "CNY"})).await;
         assert_eq!(a.fields(), vec!["id"], "{id}: {}", a.body);
     }
     let a = s
@@ -583,11 +415,7 @@ async fn the_edge_answers_problems_and_refuses_what_it_cannot_serve() {
             )
             .await;
         assert_eq!(a.fields(), vec!["url"], "{url}: {}", a.body);
-        assert!(
-            a.body["detail"].as_str().unwrap().contains("public"),
-            "{url}: {}",
-            a.body
-        );
+        assert!(a.body["detail"].as_str().unwrap().contains("public"), "{url}: {}", a.body);
     }
     let a = s
         .call(Method::PUT, "/v1/stores/edge/delivery", &key, Some(json!({"kind": "webhook", "url": "https://hooks.example.com/x", "secret": "a-very-secret-key"})))
@@ -611,10 +439,7 @@ async fn the_openapi_document_passes_a_validator() {
         "openapi-spec-validator",
     )
     .unwrap();
-    let out = std::process::Command::new(validator)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(validator).arg(&file).output().unwrap();
     assert!(
         out.status.success(),
         "{}{}",
@@ -630,10 +455,7 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/stores/{store}/delivery", &["get", "put"]),
         ("/v1/plugins", &["get", "post"]),
         ("/v1/stores/{store}/installs/{install}/failures", &["get"]),
-        (
-            "/v1/stores/{store}/installs/{install}/failures/retry",
-            &["post"],
-        ),
+        ("/v1/stores/{store}/installs/{install}/failures/retry", &["post"]),
         ("/v1/stores/{store}/installs/{install}/rollback", &["post"]),
         ("/v1/stores/{store}/installs/{install}/history", &["get"]),
         ("/v1/stores/{store}/installs/{install}/shadow", &["get"]),
@@ -662,13 +484,10 @@ async fn a_store_at_a_glance_customers_found_and_their_activity() {
     use clientele::domain::time::{now_ms, to_rfc3339};
     let s = TestServer::start().await;
     s.publish_points_basic("1.0.0").await;
-    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING)
-        .await;
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
     let key = s.store("glance").await;
-    s.install("glance", &key, "points-basic", "1.0.0", json!({}))
-        .await;
-    s.install("glance", &key, "survey-scoring", "1.0.0", json!({}))
-        .await;
+    s.install("glance", &key, "points-basic", "1.0.0", json!({})).await;
+    s.install("glance", &key, "survey-scoring", "1.0.0", json!({})).await;
     s.put_ok(
         "/v1/stores/glance/customers/li",
         &key,
@@ -710,12 +529,8 @@ async fn a_store_at_a_glance_customers_found_and_their_activity() {
     assert_eq!(days.len(), 7, "{o}");
     let total = |k: &str| days.iter().map(|d| d[k].as_i64().unwrap()).sum::<i64>();
     assert_eq!((total("events"), total("orders")), (4, 2), "{o}");
-    let balances = s.points("glance", &key, "li").await["balance"]
-        .as_i64()
-        .unwrap()
-        + s.points("glance", &key, "wang").await["balance"]
-            .as_i64()
-            .unwrap();
+    let balances = s.points("glance", &key, "li").await["balance"].as_i64().unwrap()
+        + s.points("glance", &key, "wang").await["balance"].as_i64().unwrap();
     assert_eq!(total("points_issued"), balances, "{o}");
     assert_eq!(o["points"]["issued"], balances, "{o}");
     assert_eq!(o["customers"], 2);
@@ -729,29 +544,18 @@ async fn a_store_at_a_glance_customers_found_and_their_activity() {
     assert_eq!(found["customers"][0]["id"], "li");
     let all = s.get("/v1/stores/glance/customers", &key).await.body;
     assert_eq!(all["total"], 2, "{all}");
-    let second = s
-        .get("/v1/stores/glance/customers?offset=1&limit=1", &key)
-        .await
-        .body;
+    let second = s.get("/v1/stores/glance/customers?offset=1&limit=1", &key).await.body;
     assert_eq!(second["customers"].as_array().unwrap().len(), 1);
     assert_eq!(second["customers"][0]["id"], "wang");
     let wild = s.get("/v1/stores/glance/customers?q=%25", &key).await.body;
     assert_eq!(wild["total"], 0, "a % is matched as itself: {wild}");
 
-    let act = s
-        .get("/v1/stores/glance/customers/li/activity", &key)
-        .await
-        .body;
+    let act = s.get("/v1/stores/glance/customers/li/activity", &key).await.body;
     assert_eq!(act["answers"][0]["survey_id"], "n1", "{act}");
     assert_eq!(act["answers"][0]["score"]["category"], "promoter", "{act}");
-    let missing = s
-        .get("/v1/stores/glance/customers/nobody/activity", &key)
-        .await;
+    let missing = s.get("/v1/stores/glance/customers/nobody/activity", &key).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let responses = s
-        .get("/v1/stores/glance/surveys/n1/responses", &key)
-        .await
-        .body;
+    let responses = s.get("/v1/stores/glance/surveys/n1/responses", &key).await.body;
     assert_eq!(responses.as_array().unwrap().len(), 2, "{responses}");
     let store = s.get("/v1/stores/glance", &key).await.body;
     assert_eq!(store["currency"], "CNY", "{store}");

@@ -39,32 +39,20 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     a.publish_points_basic("1.0.0").await;
     a.publish_points_basic("1.1.0").await;
     let key = a.store("acme").await;
-    let id = a
-        .install("acme", &key, "points-basic", "1.0.0", json!({}))
-        .await;
+    let id = a.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
 
     // A stream of batches at node b until told to stop; `started` counts
     // the batches whose request had begun.
     let started = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (base, client, k, n, halt) = (
-        b.base.clone(),
-        b.api.http.clone(),
-        key.clone(),
-        started.clone(),
-        stop.clone(),
-    );
+    let (base, client, k, n, halt) =
+        (b.base.clone(), b.api.http.clone(), key.clone(), started.clone(), stop.clone());
     let sender = tokio::spawn(async move {
         let mut batch = 0;
         while !halt.load(Ordering::SeqCst) {
             let events: Vec<Value> = (0..50)
                 .map(|i| {
-                    order(
-                        &format!("b{batch}-{i}"),
-                        &format!("c{i}"),
-                        "2026-03-05T10:00:00Z",
-                        100,
-                    )
+                    order(&format!("b{batch}-{i}"), &format!("c{i}"), "2026-03-05T10:00:00Z", 100)
                 })
                 .collect();
             n.store(batch + 1, Ordering::SeqCst);
@@ -82,30 +70,17 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
         batch
     });
     // The first batch ran on 1.0.0 before the swap.
-    a.until("/v1/stores/acme/events/b0-49", &key, |e| {
-        e["status"] == "processed"
-    })
-    .await;
+    a.until("/v1/stores/acme/events/b0-49", &key, |e| e["status"] == "processed").await;
     // The swap, through node a, while the stream goes on.
-    a.patch_ok(
-        &format!("/v1/stores/acme/installs/{id}"),
-        &key,
-        json!({"version": "1.1.0"}),
-    )
-    .await;
+    a.patch_ok(&format!("/v1/stores/acme/installs/{id}"), &key, json!({"version": "1.1.0"})).await;
     let answered_at = started.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
     let sent = sender.await.unwrap();
-    assert!(
-        sent > answered_at,
-        "batches were sent after the swap was answered"
-    );
-    b.until(
-        &format!("/v1/stores/acme/events/b{}-49", sent - 1),
-        &key,
-        |e| e["status"] == "processed",
-    )
+    assert!(sent > answered_at, "batches were sent after the swap was answered");
+    b.until(&format!("/v1/stores/acme/events/b{}-49", sent - 1), &key, |e| {
+        e["status"] == "processed"
+    })
     .await;
 
     // Every batch sent after the answer was decided by 1.1.0, whichever
@@ -113,18 +88,12 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     let mut old = 0;
     for batch in answered_at..sent {
         for i in [0, 25, 49] {
-            let e = b
-                .get(&format!("/v1/stores/acme/events/b{batch}-{i}"), &key)
-                .await
-                .body;
+            let e = b.get(&format!("/v1/stores/acme/events/b{batch}-{i}"), &key).await.body;
             assert_eq!(e["installs"][0]["plugin"], "points-basic@1.1.0", "{e}");
         }
     }
     for batch in 0..answered_at {
-        let e = a
-            .get(&format!("/v1/stores/acme/events/b{batch}-0"), &key)
-            .await
-            .body;
+        let e = a.get(&format!("/v1/stores/acme/events/b{batch}-0"), &key).await.body;
         if e["installs"][0]["plugin"] == "points-basic@1.0.0" {
             old += 1;
         }
@@ -133,10 +102,7 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     // Nothing was lost or doubled across the swap and the two nodes.
     for c in [0, 49] {
         let p = a.points("acme", &key, &format!("c{c}")).await;
-        assert_eq!(
-            p["balance"], sent,
-            "c{c}: one point for each of its {sent} orders"
-        );
+        assert_eq!(p["balance"], sent, "c{c}: one point for each of its {sent} orders");
     }
 }
 
@@ -165,10 +131,7 @@ async fn cluster_readiness_and_back_pressure() {
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     for node in [&a, &b] {
-        assert!(
-            ids.contains(&node.running.pipeline.cluster.node_id.as_str()),
-            "{ids:?}"
-        );
+        assert!(ids.contains(&node.running.pipeline.cluster.node_id.as_str()), "{ids:?}");
     }
     // The cluster jobs are held, once each.
     let jobs: Vec<String> = cluster.body["nodes"]
@@ -182,21 +145,15 @@ async fn cluster_readiness_and_back_pressure() {
     let mut unique = jobs.clone();
     unique.dedup();
     assert_eq!(jobs.len(), unique.len(), "{jobs:?}");
-    problem(
-        &a.get("/v1/cluster", "wrong").await,
-        StatusCode::UNAUTHORIZED,
-    );
+    problem(&a.get("/v1/cluster", "wrong").await, StatusCode::UNAUTHORIZED);
 
     // Intake refuses past the limit with 429 and Retry-After, taking
     // nothing of that request, until the workers catch up.
     let key = a.store("acme").await;
     a.running.pipeline.stop_workers();
-    let five: Vec<Value> = (0..5)
-        .map(|i| order(&format!("e{i}"), "c1", "2026-03-05T10:00:00Z", 100))
-        .collect();
-    let r = a
-        .post("/v1/stores/acme/events", &key, json!({ "events": five }))
-        .await;
+    let five: Vec<Value> =
+        (0..5).map(|i| order(&format!("e{i}"), "c1", "2026-03-05T10:00:00Z", 100)).collect();
+    let r = a.post("/v1/stores/acme/events", &key, json!({ "events": five })).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let reply = a
         .api
@@ -214,10 +171,7 @@ async fn cluster_readiness_and_back_pressure() {
     assert_eq!(e.status, StatusCode::NOT_FOUND, "nothing of it was taken");
     // Node b takes the store's events over once a's lease is given up.
     a.running.pipeline.cluster.leave().await.unwrap();
-    b.until("/v1/stores/acme/events/e4", &key, |e| {
-        e["status"] == "processed"
-    })
-    .await;
+    b.until("/v1/stores/acme/events/e4", &key, |e| e["status"] == "processed").await;
 }
 
 fn problem(a: &Answer, status: StatusCode) {

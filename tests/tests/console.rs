@@ -11,10 +11,7 @@ use clientele_e2e::*;
 use serde_json::json;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// The browser the tests drive: `CHROMIUM`, else Debian's.
@@ -32,10 +29,7 @@ fn chromium() -> PathBuf {
 /// playwright-core, installed once into tests/browser/node_modules.
 fn playwright() {
     let dir = root().join("tests/browser");
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
+    if dir.join("node_modules/playwright-core/package.json").exists() {
         return;
     }
     let status = Command::new("npm")
@@ -57,43 +51,21 @@ async fn merchants_and_ops_use_the_console_in_a_real_browser() {
     let s = TestServer::start_with(|c| c.pipeline.trip_after = 3).await;
     s.publish_points_basic("1.0.0").await;
     s.publish_points_basic("1.1.0").await;
-    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING)
-        .await;
-    s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\n")
-        .await;
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
+    s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\n").await;
 
     // The merchant's store, with a survey scorer (the browser installs
     // the point rules through the form).
     let key = s.store("tea").await;
-    s.install("tea", &key, "survey-scoring", "1.0.0", json!({}))
-        .await;
+    s.install("tea", &key, "survey-scoring", "1.0.0", json!({})).await;
     // Another store, whose customer must never show in tea's session.
     let rival = s.store("rival").await;
-    s.put_ok(
-        "/v1/stores/rival/customers/r-1",
-        &rival,
-        json!({"name": "Rival Secret Buyer"}),
-    )
-    .await;
+    s.put_ok("/v1/stores/rival/customers/r-1", &rival, json!({"name": "Rival Secret Buyer"})).await;
     // A store whose install trips its breaker.
     let broken = s.store("broken").await;
-    s.install(
-        "broken",
-        &broken,
-        "hostile",
-        "1.0.0",
-        json!({"mode": "trap"}),
-    )
-    .await;
+    s.install("broken", &broken, "hostile", "1.0.0", json!({"mode": "trap"})).await;
     let orders = (0..4)
-        .map(|i| {
-            order(
-                &format!("t{i}"),
-                &format!("c{i}"),
-                "2026-03-05T10:00:00Z",
-                1000,
-            )
-        })
+        .map(|i| order(&format!("t{i}"), &format!("c{i}"), "2026-03-05T10:00:00Z", 1000))
         .collect();
     s.events_wait("broken", &broken, orders).await;
 

@@ -39,11 +39,8 @@ fn node_process() {
         return;
     };
     let s: Value = serde_json::from_str(&settings).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let mut config = ServerConfig::new(s["data_dir"].as_str().unwrap());
         config.database_url = s["database_url"].as_str().map(str::to_string);
@@ -73,13 +70,7 @@ impl Node {
     fn start(id: &str, dir: &Path, database_url: &str) -> Node {
         let settings = json!({"data_dir": dir, "database_url": database_url, "node_id": id});
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "node_process",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["node_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env("CLIENTELE_CRASH_NODE", settings.to_string())
             .env("CLIENTELE_LOG", "warn")
             .stdout(Stdio::piped())
@@ -96,9 +87,7 @@ impl Node {
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the node started");
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the node started");
         Node {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -118,9 +107,7 @@ impl Node {
 
     /// SIGTERM; true if it exited cleanly within `within`.
     fn stop(mut self, within: Duration) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -158,11 +145,7 @@ fn customer_events(c: usize) -> Vec<Value> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
     let id = format!("c{c}");
     let at = |day: u64, hour: u64| {
-        format!(
-            "2026-{:02}-{:02}T{hour:02}:00:00Z",
-            1 + day / 28,
-            1 + day % 28
-        )
+        format!("2026-{:02}-{:02}T{hour:02}:00:00Z", 1 + day / 28, 1 + day % 28)
     };
     let mut day = rng.below(20);
     let mut list = Vec::new();
@@ -191,13 +174,7 @@ fn customer_events(c: usize) -> Vec<Value> {
         }
     }
     for k in 0..2 {
-        list.push(event(
-            &format!("{id}-k{k}"),
-            "checkin",
-            &id,
-            &at(day, 13 + k),
-            json!({}),
-        ));
+        list.push(event(&format!("{id}-k{k}"), "checkin", &id, &at(day, 13 + k), json!({})));
     }
     list
 }
@@ -210,10 +187,7 @@ fn rounds(customers: &[usize]) -> Vec<(String, Vec<Value>)> {
     for r in 0..10 {
         let mut by_store: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for (c, theirs) in customers.iter().zip(&events) {
-            by_store
-                .entry(store_of(*c))
-                .or_default()
-                .push(theirs[r].clone());
+            by_store.entry(store_of(*c)).or_default().push(theirs[r].clone());
         }
         for (store, list) in by_store {
             for chunk in list.chunks(100) {
@@ -246,10 +220,7 @@ fn points_manifest() -> String {
 async fn set_up(http: &reqwest::Client, base: &str, admin: &str) -> BTreeMap<String, String> {
     let api = clientele::client::ApiClient::new(base.to_string());
     let component = std::fs::read(guests::POINTS_BASIC).unwrap();
-    let a = api
-        .publish(admin, &points_manifest(), component)
-        .await
-        .unwrap();
+    let a = api.publish(admin, &points_manifest(), component).await.unwrap();
     assert!(a.status.is_success(), "{}", a.body);
     let mut keys = BTreeMap::new();
     for s in 0..STORES {
@@ -318,14 +289,8 @@ async fn send_until_taken(
 
 /// Per customer: balance, tier, and the ledger as (points, kind, reason,
 /// event) in the order applied.
-type Books = BTreeMap<
-    (String, String),
-    (
-        i64,
-        Option<String>,
-        Vec<(i64, String, String, Option<String>)>,
-    ),
->;
+type Books =
+    BTreeMap<(String, String), (i64, Option<String>, Vec<(i64, String, String, Option<String>)>)>;
 
 async fn books(url: &str) -> Books {
     let db = Db::connect(url, 2).await.unwrap();
@@ -348,15 +313,12 @@ async fn books(url: &str) -> Books {
     .unwrap();
     for r in rows {
         let key = (r.get("store_id"), r.get("customer_id"));
-        out.get_mut(&key)
-            .expect("a ledger entry of a known customer")
-            .2
-            .push((
-                r.get("points"),
-                r.get("kind"),
-                r.get("reason"),
-                r.get("event_id"),
-            ));
+        out.get_mut(&key).expect("a ledger entry of a known customer").2.push((
+            r.get("points"),
+            r.get("kind"),
+            r.get("reason"),
+            r.get("event_id"),
+        ));
     }
     db.pool.close().await;
     out
@@ -416,19 +378,13 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         .build()
         .unwrap();
     let keys = Arc::new(set_up(&http, &nodes[0].base, ADMIN).await);
-    let bases = Arc::new(Mutex::new(
-        nodes.iter().map(|n| n.base.clone()).collect::<Vec<_>>(),
-    ));
+    let bases = Arc::new(Mutex::new(nodes.iter().map(|n| n.base.clone()).collect::<Vec<_>>()));
 
     // Four client tasks, each with its own customers.
     let all: Vec<usize> = (0..CUSTOMERS).collect();
     let mut clients = Vec::new();
     for t in 0..4usize {
-        let mine: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|c| (c / STORES) % 4 == t)
-            .collect();
+        let mine: Vec<usize> = all.iter().copied().filter(|c| (c / STORES) % 4 == t).collect();
         let (http, bases, keys) = (http.clone(), bases.clone(), keys.clone());
         clients.push(tokio::spawn(async move {
             let mut rng = Rng(1_000 + t as u64);
@@ -462,11 +418,7 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         let n = rng.below(nodes.len() as u64) as usize;
         // Sometimes back at once (it takes its own leases back), sometimes
         // after its leases lapsed (the others took its stores over).
-        let pause = Duration::from_millis(if rng.below(2) == 0 {
-            100
-        } else {
-            LEASE_TTL_MS + 500
-        });
+        let pause = Duration::from_millis(if rng.below(2) == 0 { 100 } else { LEASE_TTL_MS + 500 });
         let node = &mut nodes[n];
         tokio::task::block_in_place(|| node.kill_and_restart(pause));
         bases.lock().unwrap()[n] = node.base.clone();
@@ -480,19 +432,13 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
     let sent = CUSTOMERS as i64 * 10;
     println!("nodes seen holding stores: {holders:?}");
     if nodes_wanted > 1 {
-        assert!(
-            holders.len() > 1,
-            "the stores were served by more than one node: {holders:?}"
-        );
+        assert!(holders.len() > 1, "the stores were served by more than one node: {holders:?}");
     }
 
     // All work finishes within SETTLE of the last restart.
     loop {
-        let pending = count(
-            &database_url,
-            "SELECT COUNT(*) FROM events WHERE status = 'pending'",
-        )
-        .await;
+        let pending =
+            count(&database_url, "SELECT COUNT(*) FROM events WHERE status = 'pending'").await;
         if pending == 0 {
             break;
         }
@@ -510,20 +456,10 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
     );
 
     // Every event stored once, with one outcome for the install.
+    assert_eq!(count(&database_url, "SELECT COUNT(*) FROM events").await, sent);
+    assert_eq!(count(&database_url, "SELECT COUNT(*) FROM outcomes").await, sent);
     assert_eq!(
-        count(&database_url, "SELECT COUNT(*) FROM events").await,
-        sent
-    );
-    assert_eq!(
-        count(&database_url, "SELECT COUNT(*) FROM outcomes").await,
-        sent
-    );
-    assert_eq!(
-        count(
-            &database_url,
-            "SELECT COUNT(*) FROM outcomes WHERE status <> 'ok'"
-        )
-        .await,
+        count(&database_url, "SELECT COUNT(*) FROM outcomes WHERE status <> 'ok'").await,
         0,
         "no call failed"
     );
@@ -539,21 +475,13 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
 
     // A clean stop of every node (SIGTERM) exits 0 and frees its leases.
     for node in nodes {
-        assert!(
-            node.stop(Duration::from_secs(20)),
-            "a node did not stop cleanly"
-        );
+        assert!(node.stop(Duration::from_secs(20)), "a node did not stop cleanly");
     }
     assert_eq!(count(&database_url, "SELECT COUNT(*) FROM leases").await, 0);
     if !pg::enabled() {
         // The clean stop left no write-ahead log behind.
         let wal = root.path().join("clientele.db-wal");
         let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
-        assert_eq!(
-            left,
-            0,
-            "{} holds {left} bytes after a clean stop",
-            wal.display()
-        );
+        assert_eq!(left, 0, "{} holds {left} bytes after a clean stop", wal.display());
     }
 }

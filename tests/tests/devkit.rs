@@ -20,27 +20,18 @@ async fn running(
     let a = s.publish_file(&m, wasm).await;
     assert!(a.status.is_success(), "{}", a.body);
     let key = s.store(store).await;
-    let install = s
-        .install(store, &key, name, "1.0.0", json!({"mode": mode}))
-        .await;
+    let install = s.install(store, &key, name, "1.0.0", json!({"mode": mode})).await;
     (key, install)
 }
 
 /// Reconfigures the install to misbehave in `mode`.
 async fn set_mode(s: &TestServer, store: &str, key: &str, install: &str, mode: &str) {
     let path = format!("/v1/stores/{store}/installs/{install}");
-    s.patch_ok(&path, key, json!({"config": {"mode": mode}}))
-        .await;
+    s.patch_ok(&path, key, json!({"config": {"mode": mode}})).await;
 }
 
 async fn one_order(s: &TestServer, store: &str, key: &str, id: &str) -> Value {
-    let r = s
-        .events_wait(
-            store,
-            key,
-            vec![order(id, "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait(store, key, order(id, "c1", "2026-03-05T10:00:00Z", 1000)).await;
     r[0]["installs"][0].clone()
 }
 
@@ -59,11 +50,9 @@ fn logged(o: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rust_panic_reaches_the_author_with_its_message() {
     let s = TestServer::start().await;
-    s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\n")
-        .await;
+    s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\n").await;
     let key = s.store("panics").await;
-    s.install("panics", &key, "hostile", "1.0.0", json!({"mode": "trap"}))
-        .await;
+    s.install("panics", &key, "hostile", "1.0.0", json!({"mode": "trap"})).await;
     let o = one_order(&s, "panics", &key, "e1").await;
     assert_eq!(o["error_code"], "trap", "{o}");
     let error = o["error"].as_str().unwrap();
@@ -83,10 +72,7 @@ async fn a_python_traceback_reaches_the_author() {
     assert_eq!(o["status"], "failed", "{o}");
     let error = o["error"].as_str().unwrap();
     assert!(error.contains("KeyError"), "{error}");
-    assert!(
-        error.contains("rate_for"),
-        "the traceback names the function: {error}"
-    );
+    assert!(error.contains("rate_for"), "the traceback names the function: {error}");
     // An error it returns on purpose is its message, as written.
     set_mode(&s, "py", &key, &install, "err").await;
     let o = one_order(&s, "py", &key, "e2").await;
@@ -98,9 +84,7 @@ async fn a_python_traceback_reaches_the_author() {
     set_mode(&s, "py", &key, &install, "log").await;
     let o = one_order(&s, "py", &key, "e3").await;
     assert_eq!(o["status"], "ok", "{o}");
-    let a = s
-        .get(&format!("/v1/stores/py/installs/{install}/logs"), &key)
-        .await;
+    let a = s.get(&format!("/v1/stores/py/installs/{install}/logs"), &key).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let lines: Vec<(String, String, String)> = a
         .body
@@ -122,33 +106,13 @@ async fn a_python_traceback_reaches_the_author() {
         ("stderr", "warn", "complained about e3"),
     ] {
         assert!(
-            lines
-                .iter()
-                .any(|(s, l, m)| (s.as_str(), l.as_str(), m.as_str()) == want),
+            lines.iter().any(|(s, l, m)| (s.as_str(), l.as_str(), m.as_str()) == want),
             "{want:?} in {lines:?}"
         );
     }
-    let warn = s
-        .get(
-            &format!("/v1/stores/py/installs/{install}/logs?level=warn"),
-            &key,
-        )
-        .await;
-    assert!(
-        warn.body
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["level"] != "info"),
-        "{}",
-        warn.body
-    );
-    let bad = s
-        .get(
-            &format!("/v1/stores/py/installs/{install}/logs?level=loud"),
-            &key,
-        )
-        .await;
+    let warn = s.get(&format!("/v1/stores/py/installs/{install}/logs?level=warn"), &key).await;
+    assert!(warn.body.as_array().unwrap().iter().all(|l| l["level"] != "info"), "{}", warn.body);
+    let bad = s.get(&format!("/v1/stores/py/installs/{install}/logs?level=loud"), &key).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
 }
 
@@ -160,19 +124,10 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
     assert_eq!(o["error_code"], "plugin_error", "{o}");
     let error = o["error"].as_str().unwrap();
     assert!(error.contains("Error: no rate for tier gold"), "{error}");
-    assert!(
-        error.contains("rateFor"),
-        "the stack names the function: {error}"
-    );
+    assert!(error.contains("rateFor"), "the stack names the function: {error}");
     set_mode(&s, "js", &key, &install, "string").await;
     let o = one_order(&s, "js", &key, "e2").await;
-    assert!(
-        o["error"]
-            .as_str()
-            .unwrap()
-            .contains("no campaign covers this order"),
-        "{o}"
-    );
+    assert!(o["error"].as_str().unwrap().contains("no campaign covers this order"), "{o}");
     // A plugin-error object keeps its code, and the store context came in.
     set_mode(&s, "js", &key, &install, "error").await;
     let o = one_order(&s, "js", &key, "e4").await;
@@ -181,18 +136,8 @@ async fn a_javascript_error_reaches_the_author_with_its_message_and_stack() {
     assert!(error.contains("nothing runs in Asia/Shanghai"), "{error}");
     set_mode(&s, "js", &key, &install, "log").await;
     one_order(&s, "js", &key, "e3").await;
-    let a = s
-        .get(&format!("/v1/stores/js/installs/{install}/logs"), &key)
-        .await;
-    assert!(
-        a.body
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["message"] == "saw e3"),
-        "{}",
-        a.body
-    );
+    let a = s.get(&format!("/v1/stores/js/installs/{install}/logs"), &key).await;
+    assert!(a.body.as_array().unwrap().iter().any(|l| l["message"] == "saw e3"), "{}", a.body);
 }
 
 /// Runs `cmd` in `dir`; panics with its output if it fails.
@@ -243,22 +188,15 @@ async fn new_run_publish_in_every_language_decides_as_the_server_does() {
         (scaffold::Lang::Js, ("node", &["--test"][..])),
     ] {
         let name = format!("new-{lang:?}").to_lowercase();
-        let dir = scaffold::new_plugin(
-            &name,
-            clientele::domain::World::PointRules,
-            lang,
-            parent.path(),
-        )
-        .unwrap();
+        let dir =
+            scaffold::new_plugin(&name, clientele::domain::World::PointRules, lang, parent.path())
+                .unwrap();
         must(&dir, test.0, test.1);
         let args = run::RunArgs {
             config: Some(dir.join("config.json")),
             ..run::RunArgs::new(dir.clone(), vec![dir.join("events")])
         };
-        let ran = tokio::task::spawn_blocking(move || run::run(args))
-            .await
-            .unwrap()
-            .unwrap();
+        let ran = tokio::task::spawn_blocking(move || run::run(args)).await.unwrap().unwrap();
         assert!(ran.ok, "{:?}", ran.records);
         let local = &ran.records[0];
         assert_eq!(local["status"], "ok", "{local}");
@@ -266,9 +204,7 @@ async fn new_run_publish_in_every_language_decides_as_the_server_does() {
         assert_eq!(points, 129, "{lang:?}: {local}");
         assert!(local["fuel"].as_u64().unwrap() > 0, "{local}");
 
-        let published = clientele::devkit::publish(&dir, &s.base, &s.admin)
-            .await
-            .unwrap();
+        let published = clientele::devkit::publish(&dir, &s.base, &s.admin).await.unwrap();
         assert_eq!(published["name"], name.as_str(), "{published}");
         let store = format!("store-{name}");
         let key = s.store(&store).await;
@@ -279,7 +215,7 @@ async fn new_run_publish_in_every_language_decides_as_the_server_does() {
         let event: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("events/order.json")).unwrap())
                 .unwrap();
-        let r = s.events_wait(&store, &key, vec![event]).await;
+        let r = s.event_wait(&store, &key, event).await;
         assert_eq!(r[0]["installs"][0]["status"], "ok", "{lang:?}: {}", r[0]);
         assert_eq!(
             s.points(&store, &key, "c-1").await["balance"],
@@ -320,11 +256,7 @@ fn run_shows_failures_and_checks_the_manifest_first() {
     .unwrap();
     std::fs::write(dir.path().join("config.json"), r#"{"mode": "trap"}"#).unwrap();
     let event = dir.path().join("order.json");
-    std::fs::write(
-        &event,
-        order("e1", "c1", "2026-03-05T10:00:00Z", 1000).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&event, order("e1", "c1", "2026-03-05T10:00:00Z", 1000).to_string()).unwrap();
     let args = |config: &str| run::RunArgs {
         config: Some(dir.path().join(config)),
         ..run::RunArgs::new(wasm.clone(), vec![event.clone()])
@@ -334,19 +266,12 @@ fn run_shows_failures_and_checks_the_manifest_first() {
     let r = &ran.records[0];
     assert_eq!(r["error"]["code"], "trap", "{r}");
     assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("deliberate trap for event e1"),
+        r["error"]["message"].as_str().unwrap().contains("deliberate trap for event e1"),
         "{r}"
     );
     std::fs::write(dir.path().join("spin.json"), r#"{"mode": "loop"}"#).unwrap();
     let ran = run::run(args("spin.json")).unwrap();
-    assert_eq!(
-        ran.records[0]["error"]["code"], "fuel_exhausted",
-        "{:?}",
-        ran.records
-    );
+    assert_eq!(ran.records[0]["error"]["code"], "fuel_exhausted", "{:?}", ran.records);
     assert_eq!(ran.records[0]["fuel"], 1_000_000);
 
     // A manifest with an unknown key and a bad version: the same messages
@@ -356,9 +281,8 @@ fn run_shows_failures_and_checks_the_manifest_first() {
         "name = \"hostile\"\nversion = \"one\"\nworld = \"point-rules\"\ncolour = \"red\"\n",
     )
     .unwrap();
-    let err = clientele::devkit::check_manifest(&dir.path().join("plugin.toml"))
-        .unwrap_err()
-        .to_string();
+    let err =
+        clientele::devkit::check_manifest(&dir.path().join("plugin.toml")).unwrap_err().to_string();
     assert!(err.contains("would be refused when published"), "{err}");
     assert!(err.contains("colour"), "{err}");
 }
@@ -372,8 +296,7 @@ async fn replay_names_exactly_the_events_a_version_would_decide_otherwise() {
     let s = TestServer::start().await;
     s.publish_points_basic("1.0.0").await;
     let key = s.store("live").await;
-    s.install("live", &key, "points-basic", "1.0.0", json!({}))
-        .await;
+    s.install("live", &key, "points-basic", "1.0.0", json!({})).await;
     s.events_wait(
         "live",
         &key,
@@ -390,11 +313,8 @@ async fn replay_names_exactly_the_events_a_version_would_decide_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = dir.path().join("points_basic.wasm");
     std::fs::copy(guests::POINTS_BASIC, &wasm).unwrap();
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        repo_file("plugins/points-basic/plugin.toml"),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("plugin.toml"), repo_file("plugins/points-basic/plugin.toml"))
+        .unwrap();
     let bonus = dir.path().join("bonus.json");
     std::fs::write(&bonus, r#"{"first_order_bonus": 50}"#).unwrap();
     let args = |config: Option<std::path::PathBuf>| ReplayArgs {
@@ -418,27 +338,12 @@ async fn replay_names_exactly_the_events_a_version_would_decide_otherwise() {
     let differing: Vec<(&str, Vec<&str>)> = r
         .differences
         .iter()
-        .map(|(c, list)| {
-            (
-                c.as_str(),
-                list.iter().map(|(e, _, _)| e.as_str()).collect(),
-            )
-        })
+        .map(|(c, list)| (c.as_str(), list.iter().map(|(e, _, _)| e.as_str()).collect()))
         .collect();
-    assert_eq!(
-        differing,
-        [("c1", vec!["o1"]), ("c2", vec!["o2"])],
-        "{}",
-        r.report
-    );
+    assert_eq!(differing, [("c1", vec!["o1"]), ("c2", vec!["o2"])], "{}", r.report);
     let (_, live, replayed) = &r.differences["c1"][0];
     assert_eq!(live, &json!([{"earn": 150}]), "{}", r.report);
-    assert_eq!(
-        replayed,
-        &json!([{"earn": 150}, {"earn": 50}]),
-        "{}",
-        r.report
-    );
+    assert_eq!(replayed, &json!([{"earn": 150}, {"earn": 50}]), "{}", r.report);
     // Read-only.
     assert_eq!(s.points("live", &key, "c1").await, before);
 }
@@ -457,11 +362,7 @@ async fn every_template_builds_passes_its_test_and_runs() {
         "CARGO_TARGET_DIR",
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolds"),
     );
-    for lang in [
-        scaffold::Lang::Rust,
-        scaffold::Lang::Python,
-        scaffold::Lang::Js,
-    ] {
+    for lang in [scaffold::Lang::Rust, scaffold::Lang::Python, scaffold::Lang::Js] {
         for world in World::ALL {
             let name = format!("t-{}-{lang:?}", world.name()).to_lowercase();
             let dir = scaffold::new_plugin(&name, world, lang, parent.path()).unwrap();
@@ -478,18 +379,12 @@ async fn every_template_builds_passes_its_test_and_runs() {
                 survey: (world == World::SurveyScorer).then(|| dir.join("survey.json")),
                 ..run::RunArgs::new(dir.clone(), vec![dir.join("events")])
             };
-            let ran = tokio::task::spawn_blocking(move || run::run(args))
-                .await
-                .unwrap()
-                .unwrap();
+            let ran = tokio::task::spawn_blocking(move || run::run(args)).await.unwrap().unwrap();
             assert!(ran.ok, "{name}: {:?}", ran.records);
             let last = ran.records.last().unwrap();
             assert!(last["decision"].is_object(), "{name}: {last}");
             if world == World::SurveyScorer {
-                assert_eq!(
-                    last["decision"]["score"]["group"], "promoter",
-                    "{name}: {last}"
-                );
+                assert_eq!(last["decision"]["score"]["group"], "promoter", "{name}: {last}");
             }
         }
     }

@@ -29,9 +29,7 @@ async fn publish_hostile(s: &TestServer, version: &str, limits: &str) {
 /// A store running `hostile@version` in `mode`; returns its key and install.
 async fn hostile_store(s: &TestServer, store: &str, version: &str, mode: &str) -> (String, String) {
     let key = s.store(store).await;
-    let install = s
-        .install(store, &key, "hostile", version, json!({"mode": mode}))
-        .await;
+    let install = s.install(store, &key, "hostile", version, json!({"mode": mode})).await;
     (key, install)
 }
 
@@ -40,13 +38,7 @@ async fn hostile_store(s: &TestServer, store: &str, version: &str, mode: &str) -
 async fn one_order_with(s: &TestServer, store: &str, mode: &str) -> (String, Value) {
     publish_hostile(s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 1000\n").await;
     let (key, _) = hostile_store(s, store, "1.0.0", mode).await;
-    let r = s
-        .events_wait(
-            store,
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait(store, &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     (key, r[0]["installs"][0].clone())
 }
 
@@ -72,15 +64,10 @@ async fn victim_latencies(
         n += 1;
         let t = Instant::now();
         let r = s
-            .events_wait(
+            .event_wait(
                 store,
                 key,
-                vec![order(
-                    &format!("{tag}-{n}"),
-                    &format!("c{}", n % 7),
-                    "2026-03-05T10:00:00Z",
-                    1000,
-                )],
+                order(&format!("{tag}-{n}"), &format!("c{}", n % 7), "2026-03-05T10:00:00Z", 1000),
             )
             .await;
         samples.push(t.elapsed());
@@ -100,24 +87,15 @@ fn keep_attacking(
     key: &str,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (client, base, store, key) = (
-        s.api.http.clone(),
-        s.base.clone(),
-        store.to_string(),
-        key.to_string(),
-    );
+    let (client, base, store, key) =
+        (s.api.http.clone(), s.base.clone(), store.to_string(), key.to_string());
     tokio::spawn(async move {
         let mut n = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let events: Vec<Value> = (0..4)
                 .map(|c| {
                     n += 1;
-                    order(
-                        &format!("a-{n}"),
-                        &format!("c{c}"),
-                        "2026-03-05T10:00:00Z",
-                        1000,
-                    )
+                    order(&format!("a-{n}"), &format!("c{c}"), "2026-03-05T10:00:00Z", 1000)
                 })
                 .collect();
             let r = client
@@ -151,8 +129,7 @@ async fn one_store_under_attack_does_not_delay_another() {
     .await;
     s.publish_points_basic("1.0.0").await;
     let good = s.store("good").await;
-    s.install("good", &good, "points-basic", "1.0.0", json!({}))
-        .await;
+    s.install("good", &good, "points-basic", "1.0.0", json!({})).await;
     publish_hostile(&s, "1.0.0", HOST_MAX_DEADLINE).await;
     let fit_manifest = manifest(
         "spinfit",
@@ -190,32 +167,20 @@ async fn one_store_under_attack_does_not_delay_another() {
 
     // A fit that computes for twelve seconds in a third store.
     let key = s.store("fitter").await;
-    s.install("fitter", &key, "spinfit", "1.0.0", json!({"fit": "spin"}))
-        .await;
-    s.events_wait(
-        "fitter",
-        &key,
-        vec![order("f1", "c1", "2026-03-05T10:00:00Z", 1000)],
-    )
-    .await;
+    s.install("fitter", &key, "spinfit", "1.0.0", json!({"fit": "spin"})).await;
+    s.event_wait("fitter", &key, order("f1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     let fit_started = Instant::now();
-    let a = s
-        .post("/v1/stores/fitter/models/fit", &key, json!({}))
-        .await;
+    let a = s.post("/v1/stores/fitter/models/fit", &key, json!({})).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let samples = victim_latencies(&s, "good", &good, "fitter", run).await;
     report.push(("fitter", samples));
     let models = s
         .until("/v1/stores/fitter/models", &key, |b| {
-            b.as_array()
-                .is_some_and(|l| l.iter().any(|m| m["last_error"].is_string()))
+            b.as_array().is_some_and(|l| l.iter().any(|m| m["last_error"].is_string()))
         })
         .await;
-    assert!(
-        fit_started.elapsed() >= Duration::from_secs(10),
-        "the fit ran past ten seconds"
-    );
+    assert!(fit_started.elapsed() >= Duration::from_secs(10), "the fit ran past ten seconds");
     assert!(models.to_string().contains("timed out"), "{models}");
     // The attackers' calls did run to their deadline meanwhile.
     for (attacker, key) in &attackers {
@@ -225,10 +190,7 @@ async fn one_store_under_attack_does_not_delay_another() {
             })
             .await;
         assert_eq!(e["installs"][0]["error_code"], "timeout", "{attacker}: {e}");
-        assert!(
-            e["installs"][0]["elapsed_us"].as_i64().unwrap() >= 5_000_000,
-            "{e}"
-        );
+        assert!(e["installs"][0]["elapsed_us"].as_i64().unwrap() >= 5_000_000, "{e}");
     }
 
     for (attacker, samples) in &report {
@@ -240,15 +202,8 @@ async fn one_store_under_attack_does_not_delay_another() {
             p99.as_secs_f64() * 1e3,
             samples.last().unwrap().as_secs_f64() * 1e3
         );
-        assert!(
-            samples.len() >= 40,
-            "{attacker}: too few samples ({})",
-            samples.len()
-        );
-        assert!(
-            p99 < Duration::from_secs(1),
-            "{attacker}: p99 {p99:?} is over a second"
-        );
+        assert!(samples.len() >= 40, "{attacker}: too few samples ({})", samples.len());
+        assert!(p99 < Duration::from_secs(1), "{attacker}: p99 {p99:?} is over a second");
     }
 }
 
@@ -261,11 +216,7 @@ async fn a_guest_sleeping_in_a_host_call_times_out_at_its_deadline() {
     for n in 0..2 {
         let started = Instant::now();
         let r = s
-            .events_wait(
-                "sleepy",
-                &key,
-                vec![order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000)],
-            )
+            .event_wait("sleepy", &key, order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000))
             .await;
         let took = started.elapsed();
         let o = &r[0]["installs"][0];
@@ -292,9 +243,8 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
     publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 200\n").await;
     let (key, install) = hostile_store(&s, "burner", "1.0.0", "sleep").await;
     // Six events of one customer: six batches, one after the other.
-    let events: Vec<Value> = (0..6)
-        .map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000))
-        .collect();
+    let events: Vec<Value> =
+        (0..6).map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000)).collect();
     let started = Instant::now();
     let r = s.events_wait("burner", &key, events).await;
     let codes = error_codes(&r);
@@ -314,31 +264,12 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
         .as_str()
         .unwrap()
         .contains("in a row ran to their deadline"));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
-    let i = s
-        .get(&format!("/v1/stores/burner/installs/{install}"), &key)
-        .await;
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    let i = s.get(&format!("/v1/stores/burner/installs/{install}"), &key).await;
     assert_eq!(i.body["enabled"], false, "{}", i.body);
-    assert!(
-        i.body["disabled_reason"]
-            .as_str()
-            .unwrap()
-            .contains("deadline"),
-        "{}",
-        i.body
-    );
+    assert!(i.body["disabled_reason"].as_str().unwrap().contains("deadline"), "{}", i.body);
     // Events received after the trip are not the install's any more.
-    let r = s
-        .events_wait(
-            "burner",
-            &key,
-            vec![order("later", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("burner", &key, order("later", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     assert_eq!(r[0]["status"], "processed");
     assert_eq!(r[0]["installs"], json!([]), "{}", r[0]);
     // Enabled again, it runs again.
@@ -351,13 +282,7 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let r = s
-        .events_wait(
-            "burner",
-            &key,
-            vec![order("again", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("burner", &key, order("again", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
 }
 
@@ -368,29 +293,13 @@ async fn retries_of_a_call_that_runs_to_its_deadline_stop_at_the_breaker() {
     let s = TestServer::start().await;
     publish_hostile(&s, "1.0.0", "[limits]\nmemory_mib = 32\ntimeout_ms = 200\n").await;
     let (key, install) = hostile_store(&s, "retried", "1.0.0", "sleep").await;
-    let events: Vec<Value> = (0..3)
-        .map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000))
-        .collect();
+    let events: Vec<Value> =
+        (0..3).map(|n| order(&format!("e{n}"), "c1", "2026-03-05T10:00:00Z", 1000)).collect();
     let r = s.events_wait("retried", &key, events).await;
-    assert_eq!(
-        error_codes(&r),
-        ["timeout", "install_disabled", "install_disabled"],
-        "{r:?}"
-    );
+    assert_eq!(error_codes(&r), ["timeout", "install_disabled", "install_disabled"], "{r:?}");
     let first = &r[0]["installs"][0];
-    assert!(
-        first["error"]
-            .as_str()
-            .unwrap()
-            .contains("after 3 attempts"),
-        "{first}"
-    );
-    let a = s
-        .get(
-            &format!("/v1/stores/retried/installs/{install}/failures"),
-            &key,
-        )
-        .await;
+    assert!(first["error"].as_str().unwrap().contains("after 3 attempts"), "{first}");
+    let a = s.get(&format!("/v1/stores/retried/installs/{install}/failures"), &key).await;
     let listed: Vec<(&str, &str)> = a
         .body
         .as_array()
@@ -417,11 +326,7 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         publish_hostile(&s, "1.0.0", HOST_MAX_DEADLINE).await;
         let (key, install) = hostile_store(&s, "stuck", "1.0.0", "loop").await;
         let a = s
-            .post(
-                "/v1/stores/stuck/events",
-                &key,
-                order("e1", "c1", "2026-03-05T10:00:00Z", 1000),
-            )
+            .post("/v1/stores/stuck/events", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000))
             .await;
         assert_eq!(a.status, StatusCode::ACCEPTED);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -436,11 +341,7 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         .await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let e = s.get("/v1/stores/stuck/events/e1", &key).await;
-        assert_eq!(
-            e.body["status"], "pending",
-            "still running when stopped: {}",
-            e.body
-        );
+        assert_eq!(e.body["status"], "pending", "still running when stopped: {}", e.body);
         s.running.pipeline.stop_workers();
     }
     let s = TestServer::start_with(|c| {
@@ -448,11 +349,7 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         unlimited_fuel(c);
     })
     .await;
-    let e = s
-        .until("/v1/stores/stuck/events/e1", &key, |b| {
-            b["status"] == "processed"
-        })
-        .await;
+    let e = s.until("/v1/stores/stuck/events/e1", &key, |b| b["status"] == "processed").await;
     let o = &e["installs"][0];
     assert_eq!(o["error_code"], "abandoned", "{e}");
     assert!(o["error"].as_str().unwrap().contains("3 times"), "{o}");
@@ -466,20 +363,9 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let r = s
-        .events_wait(
-            "stuck",
-            &key,
-            vec![order("e2", "c1", "2026-03-05T11:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("stuck", &key, order("e2", "c1", "2026-03-05T11:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
-    assert!(
-        s.points("stuck", &key, "c1").await["balance"]
-            .as_i64()
-            .unwrap()
-            > 0
-    );
+    assert!(s.points("stuck", &key, "c1").await["balance"].as_i64().unwrap() > 0);
     drop(dir);
 }
 
@@ -499,10 +385,7 @@ fn captured_log() -> &'static Arc<Mutex<Vec<u8>>> {
     LOG.get_or_init(|| {
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .init();
+        tracing_subscriber::fmt().with_ansi(false).with_writer(move || Sink(sink.clone())).init();
         log
     })
 }
@@ -527,25 +410,15 @@ async fn plugin_output_cannot_forge_a_log_line() {
     assert_eq!(o["status"], "ok", "{o}");
     let text = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
     let forged: Vec<&str> = text.lines().filter(|l| l.contains("FORGED")).collect();
-    assert_eq!(
-        forged.len(),
-        2,
-        "one log line and one stdout line: {forged:#?}"
-    );
+    assert_eq!(forged.len(), 2, "one log line and one stdout line: {forged:#?}");
     for line in forged {
         // Each is one record of the plugin's, tagged, on a line of its own.
         assert!(line.contains(" plugin: "), "{line}");
-        assert!(
-            line.contains("store=forger") || line.contains("store=\"forger\""),
-            "{line}"
-        );
+        assert!(line.contains("store=forger") || line.contains("store=\"forger\""), "{line}");
         assert!(!line.starts_with("2099"), "{line}");
         assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
     }
     assert!(text.contains("ok\\n2099-01-01"), "newline escaped");
     assert!(text.contains("\\u{1b}[31mred"), "ANSI escape escaped");
-    assert!(
-        text.contains("out\\rFORGED-STDOUT"),
-        "carriage return escaped"
-    );
+    assert!(text.contains("out\\rFORGED-STDOUT"), "carriage return escaped");
 }

@@ -17,12 +17,7 @@ async fn setup(config: Value) -> (TestServer, String) {
 }
 
 fn sum_entries(p: &Value) -> i64 {
-    p["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["points"].as_i64().unwrap())
-        .sum()
+    p["entries"].as_array().unwrap().iter().map(|e| e["points"].as_i64().unwrap()).sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,50 +41,35 @@ async fn conversion_tiers_bonus_birthday_and_refund() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
     // 150 units: 100 × 1 + 50 × 2 = 200, not July, plus the first-order bonus.
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("e1", "c1", "2026-03-05T10:00:00Z", 15_000)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 15_000)).await;
     let p = s.points("acme", &key, "c1").await;
     assert_eq!(p["balance"], 250);
     assert_eq!(p["tier"], Value::Null);
 
     // July (birthday month): 100 units × 2 = 200; net spend 250.00 → silver
     // (after the order, so this one still earns at 1×).
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("e2", "c1", "2026-07-10T10:00:00Z", 10_000)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("e2", "c1", "2026-07-10T10:00:00Z", 10_000)).await;
     let p = s.points("acme", &key, "c1").await;
     assert_eq!(p["balance"], 450);
     assert_eq!(p["tier"], "silver");
 
     // 33 units × 1.5 (silver) × 2 (July) = 99.
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("e3", "c1", "2026-07-11T10:00:00Z", 3_399)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("e3", "c1", "2026-07-11T10:00:00Z", 3_399)).await;
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 549);
 
     // Full refund of e2's order: it earned 200 (no bonus), all taken back;
     // net spend 183.99 drops below silver.
     let r = s
-        .events_wait(
+        .event_wait(
             "acme",
             &key,
-            vec![event(
+            event(
                 "e4",
                 "order.refunded",
                 "c1",
                 "2026-07-12T10:00:00Z",
                 json!({"order_id": "o-e2", "refund_cents": 10_000}),
-            )],
+            ),
         )
         .await;
     assert_eq!(r[0]["effects"][0]["op"], "deduct");
@@ -99,12 +79,8 @@ async fn conversion_tiers_bonus_birthday_and_refund() {
     assert_eq!(p["balance"], 349);
     assert_eq!(p["tier"], Value::Null);
     assert_eq!(sum_entries(&p), 349);
-    let kinds: Vec<&str> = p["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> =
+        p["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["earn", "earn", "earn", "earn", "deduct"]);
 
     let c = s.get("/v1/stores/acme/customers/c1", &key).await.body;
@@ -118,24 +94,19 @@ async fn conversion_tiers_bonus_birthday_and_refund() {
 async fn partial_refund_floors_and_never_goes_below_zero() {
     let (s, key) = setup(json!({"first_order_bonus": 7})).await;
     // 99.99 → 99 points (+7 bonus).
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("e1", "c1", "2026-03-05T10:00:00Z", 9_999)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 9_999)).await;
     // floor(99 × 3333 / 9999) = 33
     let r = s
-        .events_wait(
+        .event_wait(
             "acme",
             &key,
-            vec![event(
+            event(
                 "e2",
                 "order.refunded",
                 "c1",
                 "2026-03-06T10:00:00Z",
                 json!({"order_id": "o-e1", "refund_cents": 3_333}),
-            )],
+            ),
         )
         .await;
     assert_eq!(r[0]["effects"][0]["points"], 33);
@@ -151,16 +122,16 @@ async fn partial_refund_floors_and_never_goes_below_zero() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["balance"], 3);
     let r = s
-        .events_wait(
+        .event_wait(
             "acme",
             &key,
-            vec![event(
+            event(
                 "e3",
                 "order.refunded",
                 "c1",
                 "2026-03-07T10:00:00Z",
                 json!({"order_id": "o-e1", "refund_cents": 6_666}),
-            )],
+            ),
         )
         .await;
     assert_eq!(r[0]["effects"][0]["requested"], 66);
@@ -216,12 +187,7 @@ async fn reviews_checkins_and_referrals() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["reason"].as_str().unwrap().to_string(),
-                e["points"].as_i64().unwrap(),
-            )
-        })
+        .map(|e| (e["reason"].as_str().unwrap().to_string(), e["points"].as_i64().unwrap()))
         .collect();
     assert_eq!(
         reasons,
@@ -262,24 +228,14 @@ async fn expiry_and_oldest_first_redemption() {
     let p = s.points("acme", &key, "c1").await;
     assert_eq!(p["balance"], 25);
     // The first lot expired before the next event was applied.
-    let kinds: Vec<&str> = p["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> =
+        p["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["earn", "expire", "earn", "earn"]);
     assert_eq!(p["entries"][1]["points"], -10);
     assert!(p["entries"][0]["expires_at"].is_string());
 
     // Too much: 409, nothing changes.
-    let a = s
-        .post(
-            "/v1/stores/acme/customers/c1/points/redeem",
-            &key,
-            json!({"points": 26}),
-        )
-        .await;
+    let a = s.post("/v1/stores/acme/customers/c1/points/redeem", &key, json!({"points": 26})).await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert_eq!(a.content_type, "application/problem+json");
 
@@ -297,26 +253,15 @@ async fn expiry_and_oldest_first_redemption() {
     // 70 days on, the older lot would expire, but it was spent: nothing expires.
     let day = 86_400_000;
     let p0 = &s.running.pipeline;
-    p0.expire_due(chrono_like_now_ms() + 70 * day)
-        .await
-        .unwrap();
+    p0.expire_due(chrono_like_now_ms() + 70 * day).await.unwrap();
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 18);
     // A year on, the newer lot's remaining 18 expire.
-    p0.expire_due(chrono_like_now_ms() + 400 * day)
-        .await
-        .unwrap();
+    p0.expire_due(chrono_like_now_ms() + 400 * day).await.unwrap();
     let p = s.points("acme", &key, "c1").await;
     assert_eq!(p["balance"], 0);
     assert_eq!(sum_entries(&p), 0);
-    let kinds: Vec<&str> = p["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        kinds,
-        ["earn", "expire", "earn", "earn", "redeem", "expire"]
-    );
+    let kinds: Vec<&str> =
+        p["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["earn", "expire", "earn", "earn", "redeem", "expire"]);
     assert_eq!(p["entries"][5]["points"], -18);
 }

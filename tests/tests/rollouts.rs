@@ -13,10 +13,7 @@ use serde_json::{json, Value};
 const LIMITS: &str = "[limits]\nmemory_mib = 32\nfuel = 10000000\ntimeout_ms = 3000\n";
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 /// A store running `hostile@1.0.0` with `body` (plugin and version filled
@@ -31,29 +28,18 @@ async fn hostile_store(s: &TestServer, store: &str, body: Value) -> (String, Str
 }
 
 async fn patch(s: &TestServer, store: &str, key: &str, install: &str, body: Value) -> Value {
-    s.patch_ok(&format!("/v1/stores/{store}/installs/{install}"), key, body)
-        .await
+    s.patch_ok(&format!("/v1/stores/{store}/installs/{install}"), key, body).await
 }
 
 async fn failures(s: &TestServer, store: &str, key: &str, install: &str, q: &str) -> Vec<Value> {
-    let a = s
-        .get(
-            &format!("/v1/stores/{store}/installs/{install}/failures{q}"),
-            key,
-        )
-        .await;
+    let a = s.get(&format!("/v1/stores/{store}/installs/{install}/failures{q}"), key).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     a.body.as_array().unwrap().clone()
 }
 
 async fn redrive(s: &TestServer, store: &str, key: &str, install: &str, body: Value) -> Value {
-    let a = s
-        .post(
-            &format!("/v1/stores/{store}/installs/{install}/failures/retry"),
-            key,
-            body,
-        )
-        .await;
+    let a =
+        s.post(&format!("/v1/stores/{store}/installs/{install}/failures/retry"), key, body).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
     a.body
 }
@@ -64,10 +50,7 @@ fn entries(p: &Value) -> Vec<(String, i64)> {
         .unwrap()
         .iter()
         .map(|e| {
-            (
-                e["event_id"].as_str().unwrap_or_default().to_string(),
-                e["points"].as_i64().unwrap(),
-            )
+            (e["event_id"].as_str().unwrap_or_default().to_string(), e["points"].as_i64().unwrap())
         })
         .collect()
 }
@@ -101,13 +84,7 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
         assert!(f["message"].as_str().unwrap().contains("refuses"), "{f}");
     }
     assert_eq!(s.points("dlq", &key, "c1").await["balance"], 0);
-    let text = s
-        .get("/metrics", "")
-        .await
-        .body
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = s.get("/metrics", "").await.body.as_str().unwrap().to_string();
     assert!(text.contains("clientele_dead_letters{"), "{text}");
     assert!(text.contains("clientele_plugin_call_fuel"), "{text}");
 
@@ -115,23 +92,14 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
     let again = redrive(&s, "dlq", &key, &install, json!({"ids": [dead[0]["id"]]})).await;
     assert_eq!(again["redriving"], 1, "{again}");
     let listed = s
-        .until(
-            &format!("/v1/stores/dlq/installs/{install}/failures"),
-            &key,
-            |b| b.as_array().unwrap().iter().all(|f| f["state"] == "dead"),
-        )
+        .until(&format!("/v1/stores/dlq/installs/{install}/failures"), &key, |b| {
+            b.as_array().unwrap().iter().all(|f| f["state"] == "dead")
+        })
         .await;
     assert_eq!(listed.as_array().unwrap().len(), 3);
 
     // The fix: a new version, the config it needs; then the re-drive.
-    patch(
-        &s,
-        "dlq",
-        &key,
-        &install,
-        json!({"version": "1.0.1", "config": {"mode": "ok"}}),
-    )
-    .await;
+    patch(&s, "dlq", &key, &install, json!({"version": "1.0.1", "config": {"mode": "ok"}})).await;
     let all = redrive(&s, "dlq", &key, &install, json!({})).await;
     assert_eq!(all["redriving"], 3, "{all}");
     for id in ["d1", "d2", "d3"] {
@@ -151,10 +119,7 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
     // they ran again, so each of its events earned 2 + 1.
     let c1 = entries(&s.points("dlq", &key, "c1").await);
     assert_eq!(c1, [("d1".to_string(), 3), ("d3".to_string(), 3)], "{c1:?}");
-    assert_eq!(
-        entries(&s.points("dlq", &key, "c2").await),
-        [("d2".to_string(), 2)]
-    );
+    assert_eq!(entries(&s.points("dlq", &key, "c2").await), [("d2".to_string(), 2)]);
     // A second re-drive finds nothing to do and changes nothing.
     let none = redrive(&s, "dlq", &key, &install, json!({})).await;
     assert_eq!(none["redriving"], 0, "{none}");
@@ -176,16 +141,11 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
 async fn hold_keeps_a_customers_later_events_until_the_redrive_runs_them_in_order() {
     let s = TestServer::start().await;
     s.publish_hostile("1.0.0", LIMITS).await;
-    let (key, install) = hostile_store(
-        &s,
-        "hold",
-        json!({"config": {"mode": "error"}, "failure_policy": "hold"}),
-    )
-    .await;
+    let (key, install) =
+        hostile_store(&s, "hold", json!({"config": {"mode": "error"}, "failure_policy": "hold"}))
+            .await;
     assert_eq!(
-        s.get(&format!("/v1/stores/hold/installs/{install}"), &key)
-            .await
-            .body["failure_policy"],
+        s.get(&format!("/v1/stores/hold/installs/{install}"), &key).await.body["failure_policy"],
         "hold"
     );
     let events: Vec<Value> = ["h1", "h2", "h3"]
@@ -196,49 +156,26 @@ async fn hold_keeps_a_customers_later_events_until_the_redrive_runs_them_in_orde
         .collect();
     let r = s.events_wait("hold", &key, events).await;
     // c1's first failure holds its later events; c2 fails on its own.
-    assert_eq!(
-        error_codes(&r),
-        ["plugin_error", "held", "held", "plugin_error"],
-        "{r:?}"
-    );
+    assert_eq!(error_codes(&r), ["plugin_error", "held", "held", "plugin_error"], "{r:?}");
     let listed = failures(&s, "hold", &key, &install, "").await;
     let mut states: Vec<(&str, &str)> = listed
         .iter()
-        .map(|f| {
-            (
-                f["event_id"].as_str().unwrap(),
-                f["state"].as_str().unwrap(),
-            )
-        })
+        .map(|f| (f["event_id"].as_str().unwrap(), f["state"].as_str().unwrap()))
         .collect();
     states.sort();
     assert_eq!(
         states,
-        [
-            ("h1", "dead"),
-            ("h2", "held"),
-            ("h3", "held"),
-            ("h4", "dead")
-        ],
+        [("h1", "dead"), ("h2", "held"), ("h3", "held"), ("h4", "dead")],
         "{listed:?}"
     );
     // The fix counts each customer's calls (its state): the n-th call of a
     // customer earns n, so the entries show the order they ran in.
-    patch(
-        &s,
-        "hold",
-        &key,
-        &install,
-        json!({"config": {"mode": "state"}}),
-    )
-    .await;
+    patch(&s, "hold", &key, &install, json!({"config": {"mode": "state"}})).await;
     let all = redrive(&s, "hold", &key, &install, json!({})).await;
     assert_eq!(all["redriving"], 4, "{all}");
-    s.until(
-        &format!("/v1/stores/hold/installs/{install}/failures"),
-        &key,
-        |b| b.as_array().unwrap().is_empty(),
-    )
+    s.until(&format!("/v1/stores/hold/installs/{install}/failures"), &key, |b| {
+        b.as_array().unwrap().is_empty()
+    })
     .await;
     let c1 = entries(&s.points("hold", &key, "c1").await);
     assert_eq!(
@@ -247,13 +184,7 @@ async fn hold_keeps_a_customers_later_events_until_the_redrive_runs_them_in_orde
         "in arrival order: {c1:?}"
     );
     // With the failures resolved, the customer's new events run at once.
-    let r = s
-        .events_wait(
-            "hold",
-            &key,
-            vec![order("h5", "c1", "2026-03-06T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("hold", &key, order("h5", "c1", "2026-03-06T10:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
     assert_eq!(s.points("hold", &key, "c1").await["balance"], 1 + 2 + 3 + 4);
 }
@@ -265,12 +196,8 @@ async fn a_failure_that_may_pass_is_retried_and_the_customer_waits_for_it() {
     // Fails (retryable) for 300 ms; the retries (at 50, 250 and 1050 ms)
     // get past it.
     let until = now_ms() + 300;
-    let (key, install) = hostile_store(
-        &s,
-        "flaky",
-        json!({"config": {"mode": "flaky", "until": until}}),
-    )
-    .await;
+    let (key, install) =
+        hostile_store(&s, "flaky", json!({"config": {"mode": "flaky", "until": until}})).await;
     let started = Instant::now();
     let r = s
         .events_wait(
@@ -283,28 +210,16 @@ async fn a_failure_that_may_pass_is_retried_and_the_customer_waits_for_it() {
             ],
         )
         .await;
-    assert!(
-        r.iter().all(|e| e["installs"][0]["status"] == "ok"),
-        "{r:?}"
-    );
+    assert!(r.iter().all(|e| e["installs"][0]["status"] == "ok"), "{r:?}");
     assert!(started.elapsed() >= Duration::from_millis(300));
     let log = failures(&s, "flaky", &key, &install, "?state=all").await;
-    let r1 = log
-        .iter()
-        .find(|f| f["event_id"] == "r1")
-        .expect("r1 failed first");
+    let r1 = log.iter().find(|f| f["event_id"] == "r1").expect("r1 failed first");
     assert_eq!(r1["state"], "resolved", "{r1}");
     let failed = r1["attempts"].as_i64().unwrap();
-    assert!(
-        (2..=3).contains(&failed),
-        "failed attempts before the one that passed: {r1}"
-    );
+    assert!((2..=3).contains(&failed), "failed attempts before the one that passed: {r1}");
     // r2 waited behind r1: it ran after it, in order.
     let c1 = entries(&s.points("flaky", &key, "c1").await);
-    assert_eq!(
-        c1.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
-        ["r1", "r2"]
-    );
+    assert_eq!(c1.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), ["r1", "r2"]);
 
     // One that keeps failing uses up its attempts and goes to the list;
     // the customer's next event then runs (the policy is `skip`).
@@ -316,37 +231,15 @@ async fn a_failure_that_may_pass_is_retried_and_the_customer_waits_for_it() {
         json!({"config": {"mode": "flaky", "until": now_ms() + 3_600_000}}),
     )
     .await;
-    let r = s
-        .events_wait(
-            "flaky",
-            &key,
-            vec![order("r4", "c3", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("flaky", &key, order("r4", "c3", "2026-03-05T10:00:00Z", 1000)).await;
     let o = &r[0]["installs"][0];
     assert_eq!(o["error_code"], "plugin_error", "{o}");
-    assert!(
-        o["error"].as_str().unwrap().contains("after 4 attempts"),
-        "{o}"
-    );
+    assert!(o["error"].as_str().unwrap().contains("after 4 attempts"), "{o}");
     let dead = failures(&s, "flaky", &key, &install, "?state=dead").await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["attempts"], 4);
-    patch(
-        &s,
-        "flaky",
-        &key,
-        &install,
-        json!({"config": {"mode": "ok"}}),
-    )
-    .await;
-    let r = s
-        .events_wait(
-            "flaky",
-            &key,
-            vec![order("r5", "c3", "2026-03-05T11:00:00Z", 1000)],
-        )
-        .await;
+    patch(&s, "flaky", &key, &install, json!({"config": {"mode": "ok"}})).await;
+    let r = s.event_wait("flaky", &key, order("r5", "c3", "2026-03-05T11:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
 }
 
@@ -371,14 +264,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     let events: Vec<Value> = totals
         .iter()
         .enumerate()
-        .map(|(n, t)| {
-            order(
-                &format!("s{n}"),
-                &format!("c{n}"),
-                "2026-03-05T10:00:00Z",
-                *t,
-            )
-        })
+        .map(|(n, t)| order(&format!("s{n}"), &format!("c{n}"), "2026-03-05T10:00:00Z", *t))
         .collect();
     let r = s.events_wait("shadowed", &key, events).await;
     // Only the live version decided: one outcome, live points.
@@ -387,12 +273,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
         assert_eq!(e["installs"][0]["plugin"], "hostile@1.0.0", "{e}");
     }
     assert_eq!(s.points("shadowed", &key, "c1").await["balance"], 2);
-    let a = s
-        .get(
-            &format!("/v1/stores/shadowed/installs/{install}/shadow"),
-            &key,
-        )
-        .await;
+    let a = s.get(&format!("/v1/stores/shadowed/installs/{install}/shadow"), &key).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let rep = a.body;
     assert_eq!(rep["calls"], 5, "{rep}");
@@ -412,10 +293,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     assert_eq!(ex["live"]["decision"]["ledger"][0]["points"], 2, "{ex}");
     let m = s.get("/metrics", "").await;
     assert!(
-        m.body
-            .as_str()
-            .unwrap_or_default()
-            .contains("clientele_shadow_disagreements_total"),
+        m.body.as_str().unwrap_or_default().contains("clientele_shadow_disagreements_total"),
         "{}",
         m.body
     );
@@ -425,13 +303,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     assert_eq!(v["version"], "1.1.0", "{v}");
     assert_eq!(v["config"], json!({"mode": "big"}), "{v}");
     assert_eq!(v["shadow"], Value::Null, "{v}");
-    let r = s
-        .events_wait(
-            "shadowed",
-            &key,
-            vec![order("s9", "c9", "2026-03-06T10:00:00Z", 8000)],
-        )
-        .await;
+    let r = s.event_wait("shadowed", &key, order("s9", "c9", "2026-03-06T10:00:00Z", 8000)).await;
     assert_eq!(r[0]["installs"][0]["plugin"], "hostile@1.1.0", "{}", r[0]);
     assert_eq!(s.points("shadowed", &key, "c9").await["balance"], 999);
     let a = s
@@ -442,12 +314,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
             Some(json!({"promote": true})),
         )
         .await;
-    assert_eq!(
-        a.status,
-        StatusCode::CONFLICT,
-        "nothing left to promote: {}",
-        a.body
-    );
+    assert_eq!(a.status, StatusCode::CONFLICT, "nothing left to promote: {}", a.body);
 }
 
 /// The customer's bucket, 0–99, computed here independently of the host:
@@ -467,14 +334,8 @@ async fn a_canary_takes_its_share_by_customer_and_rolls_back_when_it_fails_more(
     s.publish_hostile("1.0.0", LIMITS).await;
     s.publish_hostile("1.1.0", LIMITS).await;
     let (key, install) = hostile_store(&s, "canary", json!({"config": {"mode": "ok"}})).await;
-    patch(
-        &s,
-        "canary",
-        &key,
-        &install,
-        json!({"canary": {"version": "1.1.0", "percent": 30}}),
-    )
-    .await;
+    patch(&s, "canary", &key, &install, json!({"canary": {"version": "1.1.0", "percent": 30}}))
+        .await;
     let customers: Vec<String> = (0..100).map(|n| format!("k{n}")).collect();
     let events: Vec<Value> = customers
         .iter()
@@ -482,11 +343,7 @@ async fn a_canary_takes_its_share_by_customer_and_rolls_back_when_it_fails_more(
         .collect();
     let r = s.events_wait("canary", &key, events).await;
     for (e, c) in r.iter().zip(&customers) {
-        let want = if bucket(c) < 30 {
-            "hostile@1.1.0"
-        } else {
-            "hostile@1.0.0"
-        };
+        let want = if bucket(c) < 30 { "hostile@1.1.0" } else { "hostile@1.0.0" };
         assert_eq!(e["installs"][0]["plugin"], want, "{c}: {e}");
         assert_eq!(e["installs"][0]["status"], "ok", "{e}");
     }
@@ -501,12 +358,7 @@ async fn a_canary_takes_its_share_by_customer_and_rolls_back_when_it_fails_more(
     for (a, b) in r.iter().zip(&r2) {
         assert_eq!(a["installs"][0]["plugin"], b["installs"][0]["plugin"]);
     }
-    let a = s
-        .get(
-            &format!("/v1/stores/canary/installs/{install}/canary"),
-            &key,
-        )
-        .await;
+    let a = s.get(&format!("/v1/stores/canary/installs/{install}/canary"), &key).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["calls"]["calls"], 2 * routed, "{}", a.body);
     assert_eq!(a.body["live"]["calls"], 2 * (100 - routed), "{}", a.body);
@@ -529,36 +381,20 @@ async fn a_canary_takes_its_share_by_customer_and_rolls_back_when_it_fails_more(
         .map(|c| order(&format!("c-{c}"), c, "2026-03-05T12:00:00Z", 1000))
         .collect();
     let r = s.events_wait("canary", &key, bad).await;
-    assert!(
-        r.iter()
-            .all(|e| e["installs"][0]["error_code"] == "plugin_error"),
-        "{r:?}"
-    );
-    let v = s
-        .get(&format!("/v1/stores/canary/installs/{install}"), &key)
-        .await
-        .body;
+    assert!(r.iter().all(|e| e["installs"][0]["error_code"] == "plugin_error"), "{r:?}");
+    let v = s.get(&format!("/v1/stores/canary/installs/{install}"), &key).await.body;
     assert_eq!(v["canary"]["state"], "rolled_back", "{v}");
     let why = v["canary"]["reason"].as_str().unwrap();
     assert!(why.contains("failed 5 of 5"), "{why}");
     let next = order("d-1", routed_customers[0], "2026-03-05T13:00:00Z", 1000);
-    let r = s.events_wait("canary", &key, vec![next]).await;
+    let r = s.event_wait("canary", &key, next).await;
     assert_eq!(r[0]["installs"][0]["plugin"], "hostile@1.0.0", "{}", r[0]);
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
-    let h = s
-        .get(
-            &format!("/v1/stores/canary/installs/{install}/history"),
-            &key,
-        )
-        .await
-        .body;
+    let h = s.get(&format!("/v1/stores/canary/installs/{install}/history"), &key).await.body;
     let last = h.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["action"], "canary_rollback", "{h}");
     assert_eq!(last["actor"], "canary", "{h}");
-    assert!(
-        last["reason"].as_str().unwrap().contains("failed"),
-        "{last}"
-    );
+    assert!(last["reason"].as_str().unwrap().contains("failed"), "{last}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,38 +405,20 @@ async fn yank_rollback_and_history() {
     }
     let (key, install) = hostile_store(&s, "ops", json!({"config": {"mode": "ok"}})).await;
     let other = s.store("other").await;
-    let theirs = s
-        .install("other", &other, "hostile", "1.0.1", json!({"mode": "ok"}))
-        .await;
+    let theirs = s.install("other", &other, "hostile", "1.0.1", json!({"mode": "ok"})).await;
     patch(&s, "ops", &key, &install, json!({"version": "1.0.1"})).await;
-    patch(
-        &s,
-        "ops",
-        &key,
-        &install,
-        json!({"version": "1.0.2", "config": {"mode": "state"}}),
-    )
-    .await;
+    patch(&s, "ops", &key, &install, json!({"version": "1.0.2", "config": {"mode": "state"}}))
+        .await;
 
     // Rollback: the version (and config) it ran before.
-    let a = s
-        .post(
-            &format!("/v1/stores/ops/installs/{install}/rollback"),
-            &key,
-            json!({}),
-        )
-        .await;
+    let a = s.post(&format!("/v1/stores/ops/installs/{install}/rollback"), &key, json!({})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["version"], "1.0.1", "{}", a.body);
     assert_eq!(a.body["config"], json!({"mode": "ok"}));
 
     // Yank 1.0.1: both installs running it go on, and are listed.
     let a = s
-        .post(
-            "/v1/plugins/hostile/versions/1.0.1/yank",
-            &key,
-            json!({"reason": "double points"}),
-        )
+        .post("/v1/plugins/hostile/versions/1.0.1/yank", &key, json!({"reason": "double points"}))
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "admins only: {}", a.body);
     let a = s
@@ -626,77 +444,31 @@ async fn yank_rollback_and_history() {
     // A store's key sees its own installs only.
     let mine = s.get("/v1/plugins/hostile/versions/1.0.1", &other).await;
     assert_eq!(mine.status, StatusCode::OK);
-    assert_eq!(
-        mine.body["installs"].as_array().unwrap().len(),
-        1,
-        "{}",
-        mine.body
-    );
-    let r = s
-        .events_wait(
-            "other",
-            &other,
-            vec![order("y1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    assert_eq!(mine.body["installs"].as_array().unwrap().len(), 1, "{}", mine.body);
+    let r = s.event_wait("other", &other, order("y1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok", "still runs: {}", r[0]);
     // It can no longer be installed, nor rolled back to.
     let third = s.store("third").await;
     let a = s
-        .post(
-            "/v1/stores/third/installs",
-            &third,
-            json!({"plugin": "hostile", "version": "1.0.1"}),
-        )
+        .post("/v1/stores/third/installs", &third, json!({"plugin": "hostile", "version": "1.0.1"}))
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
-    assert!(
-        a.body["detail"].as_str().unwrap().contains("yanked"),
-        "{}",
-        a.body
-    );
+    assert!(a.body["detail"].as_str().unwrap().contains("yanked"), "{}", a.body);
     patch(&s, "ops", &key, &install, json!({"version": "1.0.2"})).await;
-    let a = s
-        .post(
-            &format!("/v1/stores/ops/installs/{install}/rollback"),
-            &key,
-            json!({}),
-        )
-        .await;
+    let a = s.post(&format!("/v1/stores/ops/installs/{install}/rollback"), &key, json!({})).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     // Without a version, the newest that is not yanked.
-    let a = s
-        .post(
-            "/v1/stores/third/installs",
-            &third,
-            json!({"plugin": "hostile"}),
-        )
-        .await;
+    let a = s.post("/v1/stores/third/installs", &third, json!({"plugin": "hostile"})).await;
     assert_eq!(a.body["version"], "1.0.2", "{}", a.body);
 
     // The history: every change, who made it, what changed.
-    let h = s
-        .get(&format!("/v1/stores/ops/installs/{install}/history"), &key)
-        .await
-        .body;
+    let h = s.get(&format!("/v1/stores/ops/installs/{install}/history"), &key).await.body;
     let list = h.as_array().unwrap();
     let actions: Vec<&str> = list.iter().map(|c| c["action"].as_str().unwrap()).collect();
-    assert_eq!(
-        actions,
-        ["install", "update", "update", "rollback", "update"],
-        "{h}"
-    );
+    assert_eq!(actions, ["install", "update", "update", "rollback", "update"], "{h}");
     assert!(list.iter().all(|c| c["actor"] == "store"), "{h}");
-    assert_eq!(
-        list[3]["changed"]["version"],
-        json!({"from": "1.0.2", "to": "1.0.1"}),
-        "{h}"
-    );
-    assert_eq!(
-        list[2]["changed"]["config"]["to"],
-        json!({"mode": "state"}),
-        "{h}"
-    );
+    assert_eq!(list[3]["changed"]["version"], json!({"from": "1.0.2", "to": "1.0.1"}), "{h}");
+    assert_eq!(list[2]["changed"]["config"]["to"], json!({"mode": "state"}), "{h}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -708,12 +480,8 @@ async fn personal_data_reaches_only_an_install_granted_pii() {
     assert_eq!(hostile["scopes"], json!(["pii"]), "{}", plugins.body);
     let mut seen = Vec::new();
     for (store, grants) in [("plain", json!([])), ("granted", json!(["pii"]))] {
-        let (key, _) = hostile_store(
-            &s,
-            store,
-            json!({"config": {"mode": "pii"}, "grants": grants}),
-        )
-        .await;
+        let (key, _) =
+            hostile_store(&s, store, json!({"config": {"mode": "pii"}, "grants": grants})).await;
         let a = s
             .call(
                 Method::PUT,
@@ -724,38 +492,21 @@ async fn personal_data_reaches_only_an_install_granted_pii() {
             )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        s.events_wait(
-            store,
-            &key,
-            vec![order("p1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+        s.event_wait(store, &key, order("p1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
         let p = s.points(store, &key, "c1").await;
         seen.push(p["entries"][0]["reason"].as_str().unwrap().to_string());
     }
-    assert_eq!(
-        seen[0], "email=;phone=;name=;birthday=;get-email=",
-        "no grant"
-    );
+    assert_eq!(seen[0], "email=;phone=;name=;birthday=;get-email=", "no grant");
     assert_eq!(
         seen[1],
         "email=li@example.cn;phone=+8613800000000;name=Li;birthday=1990-05-17;get-email=li@example.cn"
     );
     // A grant the plugin does not ask for, or an unknown one, is refused.
-    let m = manifest(
-        "quiet",
-        "1.0.0",
-        "point-rules",
-        &["state", "messaging"],
-        LIMITS,
-    );
+    let m = manifest("quiet", "1.0.0", "point-rules", &["state", "messaging"], LIMITS);
     let a = s.publish_file(&m, guests::HOSTILE).await;
     assert!(a.status.is_success(), "{}", a.body);
     let key = s.store("asks-nothing").await;
-    for (grants, why) in [
-        (json!(["pii"]), "does not ask"),
-        (json!(["wallet"]), "unknown scope"),
-    ] {
+    for (grants, why) in [(json!(["pii"]), "does not ask"), (json!(["wallet"]), "unknown scope")] {
         let a = s
             .post(
                 "/v1/stores/asks-nothing/installs",
@@ -804,24 +555,13 @@ async fn the_same_call_has_the_same_outcome_on_a_busy_machine() {
     s.publish_hostile("1.0.0", limits).await;
     let key = s.store("steady").await;
     let within = s
-        .install(
-            "steady",
-            &key,
-            "hostile",
-            "1.0.0",
-            json!({"mode": "work", "n": 1_000_000}),
-        )
+        .install("steady", &key, "hostile", "1.0.0", json!({"mode": "work", "n": 1_000_000}))
         .await;
     let run = |id: String| {
         let (s, key) = (&s, &key);
         async move {
-            let r = s
-                .events_wait(
-                    "steady",
-                    key,
-                    vec![order(&id, "c1", "2026-03-05T10:00:00Z", 1000)],
-                )
-                .await;
+            let r =
+                s.event_wait("steady", key, order(&id, "c1", "2026-03-05T10:00:00Z", 1000)).await;
             r[0]["installs"][0].clone()
         }
     };
@@ -829,10 +569,7 @@ async fn the_same_call_has_the_same_outcome_on_a_busy_machine() {
     let busy = with_cpu_burner(run("busy-1".into())).await;
     assert_eq!(idle["status"], "ok", "{idle}");
     assert_eq!(busy["status"], "ok", "{busy}");
-    assert_eq!(
-        idle["fuel"], busy["fuel"],
-        "fuel does not depend on the load"
-    );
+    assert_eq!(idle["fuel"], busy["fuel"], "fuel does not depend on the load");
     assert!(idle["fuel"].as_i64().unwrap() > 1_000_000, "{idle}");
     println!(
         "work call: {} fuel; {} µs idle, {} µs beside a CPU burner",
@@ -840,27 +577,14 @@ async fn the_same_call_has_the_same_outcome_on_a_busy_machine() {
     );
 
     // Over its budget: used up the same way, idle or busy.
-    patch(
-        &s,
-        "steady",
-        &key,
-        &within,
-        json!({"config": {"mode": "work", "n": 100_000_000}}),
-    )
-    .await;
+    patch(&s, "steady", &key, &within, json!({"config": {"mode": "work", "n": 100_000_000}})).await;
     let idle = run("idle-2".into()).await;
     let busy = with_cpu_burner(run("busy-2".into())).await;
     for o in [&idle, &busy] {
         assert_eq!(o["error_code"], "fuel_exhausted", "{o}");
         assert_eq!(o["fuel"], 20_000_000, "{o}");
-        assert!(
-            o["elapsed_us"].as_i64().unwrap() > 0,
-            "failed calls have a time: {o}"
-        );
+        assert!(o["elapsed_us"].as_i64().unwrap() > 0, "failed calls have a time: {o}");
     }
     // Not retried: it fails the same way every time.
-    assert!(
-        !idle["error"].as_str().unwrap().contains("attempts"),
-        "{idle}"
-    );
+    assert!(!idle["error"].as_str().unwrap().contains("attempts"), "{idle}");
 }

@@ -23,8 +23,7 @@ async fn hostile_with(
 ) -> String {
     s.publish_hostile(version, limits).await;
     let key = s.store(store).await;
-    s.install(store, &key, "hostile", version, json!({"mode": mode}))
-        .await;
+    s.install(store, &key, "hostile", version, json!({"mode": mode})).await;
     key
 }
 
@@ -38,36 +37,21 @@ async fn infinite_loop_stops_at_its_fuel_budget_and_server_keeps_serving() {
     let key = hostile(&s, "loopy", "loop").await;
     s.publish_points_basic("1.0.0").await;
     let good = s.store("good").await;
-    s.install("good", &good, "points-basic", "1.0.0", json!({}))
-        .await;
+    s.install("good", &good, "points-basic", "1.0.0", json!({})).await;
 
     let started = std::time::Instant::now();
-    let r = s
-        .events_wait(
-            "loopy",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("loopy", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     let o = outcome(&r, 0);
     assert_eq!(o["status"], "failed");
     assert_eq!(o["error_code"], "fuel_exhausted", "{o}");
-    assert!(
-        o["error"].as_str().unwrap().contains("10000000 fuel"),
-        "{o}"
-    );
+    assert!(o["error"].as_str().unwrap().contains("10000000 fuel"), "{o}");
     assert_eq!(o["fuel"], 10_000_000, "{o}");
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(s.points("loopy", &key, "c1").await["balance"], 0);
 
     // The other store is served as usual.
     assert_eq!(s.get("/healthz", "").await.status, StatusCode::OK);
-    s.events_wait(
-        "good",
-        &good,
-        vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-    )
-    .await;
+    s.event_wait("good", &good, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     assert_eq!(s.points("good", &good, "c1").await["balance"], 10);
 }
 
@@ -77,13 +61,7 @@ async fn memory_bomb_stops_at_its_cap() {
     // A deadline the allocation never reaches first, even on a busy machine.
     let limits = "[limits]\nmemory_mib = 32\ntimeout_ms = 3000\n";
     let key = hostile_with(&s, "bomb", "alloc", "1.0.0", limits).await;
-    let r = s
-        .events_wait(
-            "bomb",
-            &key,
-            vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("bomb", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
     let o = outcome(&r, 0);
     assert_eq!(o["status"], "failed");
     assert_eq!(o["error_code"], "memory_limit", "{o}");
@@ -103,17 +81,10 @@ async fn traps_errors_and_garbage_are_contained() {
             hostile(&s, store, mode).await
         } else {
             let key = s.store(store).await;
-            s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode}))
-                .await;
+            s.install(store, &key, "hostile", "1.0.0", json!({"mode": mode})).await;
             key
         };
-        let r = s
-            .events_wait(
-                store,
-                &key,
-                vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)],
-            )
-            .await;
+        let r = s.event_wait(store, &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
         let o = outcome(&r, 0);
         assert_eq!(o["status"], "failed", "{mode}: {o}");
         assert_eq!(o["error_code"], code, "{mode}: {o}");
@@ -129,37 +100,17 @@ async fn circuit_breaker_disables_a_failing_install() {
     let s = TestServer::start_with(|c| c.pipeline.trip_after = 3).await;
     let key = hostile(&s, "flaky", "trap").await;
     let events: Vec<Value> = (0..5)
-        .map(|i| {
-            order(
-                &format!("e{i}"),
-                &format!("c{i}"),
-                "2026-03-05T10:00:00Z",
-                1000,
-            )
-        })
+        .map(|i| order(&format!("e{i}"), &format!("c{i}"), "2026-03-05T10:00:00Z", 1000))
         .collect();
     let r = s.events_wait("flaky", &key, events).await;
     let codes = error_codes(&r);
     // It stops after 3 consecutive failures; the events already queued
     // are recorded as failed for it instead of running it.
-    assert_eq!(
-        codes,
-        [
-            "trap",
-            "trap",
-            "trap",
-            "install_disabled",
-            "install_disabled"
-        ],
-        "{r:?}"
-    );
+    assert_eq!(codes, ["trap", "trap", "trap", "install_disabled", "install_disabled"], "{r:?}");
     let list = s.get("/v1/stores/flaky/installs", &key).await.body;
     assert_eq!(list[0]["state"], "tripped");
     assert_eq!(list[0]["enabled"], false);
-    assert!(list[0]["disabled_reason"]
-        .as_str()
-        .unwrap()
-        .contains("3 consecutive failures"));
+    assert!(list[0]["disabled_reason"].as_str().unwrap().contains("3 consecutive failures"));
     assert_eq!(list[0]["counters"]["failures"], 3);
 
     // Swapping the mode and re-enabling brings it back.
@@ -174,13 +125,7 @@ async fn circuit_breaker_disables_a_failing_install() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["state"], "enabled");
-    let r = s
-        .events_wait(
-            "flaky",
-            &key,
-            vec![order("e9", "c9", "2026-03-05T10:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("flaky", &key, order("e9", "c9", "2026-03-05T10:00:00Z", 1000)).await;
     assert_eq!(outcome(&r, 0)["status"], "ok");
 }
 
@@ -201,29 +146,15 @@ async fn state_messages_logs_and_store_scoping() {
             ],
         )
         .await;
-    let pts: Vec<i64> = r
-        .iter()
-        .map(|e| e["effects"][0]["points"].as_i64().unwrap())
-        .collect();
+    let pts: Vec<i64> = r.iter().map(|e| e["effects"][0]["points"].as_i64().unwrap()).collect();
     assert_eq!(pts, [1, 2, 1, 3]);
 
     // Messaging: queued in the outbox.
     let list = s.get("/v1/stores/a/installs", &key).await.body;
     let id = list[0]["install_id"].as_str().unwrap().to_string();
     let patch = |mode: &str| json!({"config": {"mode": mode}});
-    s.patch_ok(
-        &format!("/v1/stores/a/installs/{id}"),
-        &key,
-        patch("message"),
-    )
-    .await;
-    let r = s
-        .events_wait(
-            "a",
-            &key,
-            vec![order("e5", "c1", "2026-03-05T14:00:00Z", 1000)],
-        )
-        .await;
+    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("message")).await;
+    let r = s.event_wait("a", &key, order("e5", "c1", "2026-03-05T14:00:00Z", 1000)).await;
     assert_eq!(r[0]["effects"][0]["op"], "message");
     let msgs = s.get("/v1/stores/a/messages", &key).await.body;
     assert_eq!(msgs[0]["template"], "welcome");
@@ -232,45 +163,24 @@ async fn state_messages_logs_and_store_scoping() {
     assert!(["queued", "delivered"].contains(&msgs[0]["state"].as_str().unwrap()));
 
     // Printing and logging are fine.
-    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("print"))
-        .await;
-    let r = s
-        .events_wait(
-            "a",
-            &key,
-            vec![order("e6", "c1", "2026-03-05T15:00:00Z", 1000)],
-        )
-        .await;
+    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("print")).await;
+    let r = s.event_wait("a", &key, order("e6", "c1", "2026-03-05T15:00:00Z", 1000)).await;
     assert_eq!(r[0]["installs"][0]["status"], "ok");
 
     // `customers.get("c-other")` only sees this store: store b has a
     // c-other, store a does not.
     let b = s.store("b").await;
-    s.put_ok("/v1/stores/b/customers/c-other", &b, json!({"name": "B"}))
-        .await;
-    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("peek"))
-        .await;
+    s.put_ok("/v1/stores/b/customers/c-other", &b, json!({"name": "B"})).await;
+    s.patch_ok(&format!("/v1/stores/a/installs/{id}"), &key, patch("peek")).await;
     let before = s.points("a", &key, "c1").await["balance"].as_i64().unwrap();
-    let r = s
-        .events_wait(
-            "a",
-            &key,
-            vec![order("e7", "c1", "2026-03-05T16:00:00Z", 1000)],
-        )
-        .await;
+    let r = s.event_wait("a", &key, order("e7", "c1", "2026-03-05T16:00:00Z", 1000)).await;
     assert_eq!(r[0]["effects"][0]["points"].as_i64().unwrap(), 1 + before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked() {
     let s = TestServer::start().await;
-    let good = manifest(
-        "hostile",
-        "1.0.0",
-        "point-rules",
-        &["state", "messaging"],
-        LIMITS,
-    );
+    let good = manifest("hostile", "1.0.0", "point-rules", &["state", "messaging"], LIMITS);
     let bytes = std::fs::read(guests::HOSTILE).unwrap();
 
     // Not wasm at all.
@@ -278,19 +188,13 @@ async fn uploads_are_checked() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.content_type, "application/problem+json");
     assert_eq!(a.body["errors"][0]["field"], "component");
-    assert!(a.body["detail"]
-        .as_str()
-        .unwrap()
-        .contains("not a WebAssembly file"));
+    assert!(a.body["detail"].as_str().unwrap().contains("not a WebAssembly file"));
 
     // A core module, not a component.
     let core = b"\0asm\x01\0\0\0".to_vec();
     let a = s.publish(&good, core).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body["detail"]
-        .as_str()
-        .unwrap()
-        .contains("core WebAssembly module"));
+    assert!(a.body["detail"].as_str().unwrap().contains("core WebAssembly module"));
 
     // Truncated component.
     let a = s.publish(&good, bytes[..bytes.len() / 2].to_vec()).await;
@@ -298,50 +202,23 @@ async fn uploads_are_checked() {
 
     // A segmenter published as point-rules, and the other way round.
     let seg = std::fs::read(guests::SEGMENTER).unwrap();
-    let a = s
-        .publish(
-            &manifest("seg", "1.0.0", "point-rules", &[], ""),
-            seg.clone(),
-        )
-        .await;
+    let a = s.publish(&manifest("seg", "1.0.0", "point-rules", &[], ""), seg.clone()).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        a.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("implements `segmenter`"),
-        "{}",
-        a.body
-    );
-    let a = s
-        .publish(&manifest("seg", "1.0.0", "segmenter", &[], ""), seg)
-        .await;
+    assert!(a.body["detail"].as_str().unwrap().contains("implements `segmenter`"), "{}", a.body);
+    let a = s.publish(&manifest("seg", "1.0.0", "segmenter", &[], ""), seg).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["world"], "segmenter");
 
     // Imports `state` and `messaging` without declaring them.
     let a = s
-        .publish(
-            &manifest("hostile", "1.0.0", "point-rules", &["messaging"], ""),
-            bytes.clone(),
-        )
+        .publish(&manifest("hostile", "1.0.0", "point-rules", &["messaging"], ""), bytes.clone())
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        a.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("`state` capability"),
-        "{}",
-        a.body
-    );
+    assert!(a.body["detail"].as_str().unwrap().contains("`state` capability"), "{}", a.body);
 
     // Manifest errors name the field.
     let a = s
-        .publish(
-            "name = \"Bad\"\nversion = \"x\"\nworld = \"point-rules\"\n",
-            bytes.clone(),
-        )
+        .publish("name = \"Bad\"\nversion = \"x\"\nworld = \"point-rules\"\n", bytes.clone())
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.body["errors"][0]["field"], "manifest.name");
@@ -370,16 +247,10 @@ async fn uploads_are_checked() {
 
     // The registry lists both plugins; the artifact is cached on disk.
     let list = s.get("/v1/plugins", &s.admin).await.body;
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["hostile", "seg"]);
-    let cached = std::fs::read_dir(s.dir.path().join("artifacts"))
-        .unwrap()
-        .count();
+    let cached = std::fs::read_dir(s.dir.path().join("artifacts")).unwrap().count();
     assert_eq!(cached, 2);
 }
 
@@ -405,39 +276,21 @@ async fn every_guest_publishes_with_its_manifest() {
 async fn a_plugin_of_the_frozen_contract_runs_next_to_a_newer_one() {
     let s = TestServer::start().await;
     let a = s
-        .publish_file(
-            &repo_file("tests/guests/since-v0-1-0/plugin.toml"),
-            guests::SINCE_V0_1_0,
-        )
+        .publish_file(&repo_file("tests/guests/since-v0-1-0/plugin.toml"), guests::SINCE_V0_1_0)
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS)
-        .await;
+    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
     // The catalogue says which contract each version was built against.
     let catalogue = s.get("/v1/plugins", &s.admin).await.body;
     let contract = |name: &str| {
-        let p = catalogue
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name);
+        let p = catalogue.as_array().unwrap().iter().find(|p| p["name"] == name);
         p.map(|p| p["versions"][0]["contract"].clone())
     };
-    assert_eq!(
-        contract("since-v0-1-0"),
-        Some(json!("0.1.0")),
-        "{catalogue}"
-    );
-    assert_eq!(
-        contract("rfm-segments"),
-        Some(json!("0.2.0")),
-        "{catalogue}"
-    );
+    assert_eq!(contract("since-v0-1-0"), Some(json!("0.1.0")), "{catalogue}");
+    assert_eq!(contract("rfm-segments"), Some(json!("0.2.0")), "{catalogue}");
     let key = s.store("frozen").await;
-    s.install("frozen", &key, "since-v0-1-0", "1.0.0", json!({}))
-        .await;
-    s.install("frozen", &key, "rfm-segments", "1.0.0", json!({}))
-        .await;
+    s.install("frozen", &key, "since-v0-1-0", "1.0.0", json!({})).await;
+    s.install("frozen", &key, "rfm-segments", "1.0.0", json!({})).await;
     let results = s
         .events_wait(
             "frozen",
@@ -462,11 +315,7 @@ async fn a_plugin_of_the_frozen_contract_runs_next_to_a_newer_one() {
     assert_eq!(messages[0]["template"], "welcome");
     let c1 = s.get("/v1/stores/frozen/customers/c1", &key).await.body;
     assert!(
-        c1["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g.as_str().unwrap().starts_with("type:")),
+        c1["segments"].as_array().unwrap().iter().any(|g| g.as_str().unwrap().starts_with("type:")),
         "the 0.2.0 segmenter classified the customer: {c1}"
     );
 }
@@ -479,10 +328,7 @@ async fn a_plugin_of_the_frozen_contract_runs_next_to_a_newer_one() {
 async fn a_plugin_of_0_2_0_sees_its_store_and_says_how_it_failed() {
     let s = TestServer::start().await;
     let a = s
-        .publish_file(
-            &repo_file("tests/guests/store-context/plugin.toml"),
-            guests::STORE_CONTEXT,
-        )
+        .publish_file(&repo_file("tests/guests/store-context/plugin.toml"), guests::STORE_CONTEXT)
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let created = s
@@ -494,9 +340,7 @@ async fn a_plugin_of_0_2_0_sees_its_store_and_says_how_it_failed() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let key = created.body["api_key"].as_str().unwrap().to_string();
-    let install = s
-        .install("ny", &key, "store-context", "1.0.0", json!({}))
-        .await;
+    let install = s.install("ny", &key, "store-context", "1.0.0", json!({})).await;
     let store = s.get("/v1/stores/ny", &key).await;
     assert_eq!(store.body["timezone"], "America/New_York", "{}", store.body);
     s.events_wait(
@@ -515,54 +359,32 @@ async fn a_plugin_of_0_2_0_sees_its_store_and_says_how_it_failed() {
         .iter()
         .map(|e| e["reason"].as_str().unwrap())
         .collect();
-    for want in [
-        "ny USD America/New_York -300 1768478400000",
-        "ny USD America/New_York -240 1784116800000",
-    ] {
+    for want in
+        ["ny USD America/New_York -300 1768478400000", "ny USD America/New_York -240 1784116800000"]
+    {
         assert!(reasons.contains(&want), "{want} in {reasons:?}");
     }
 
     let path = format!("/v1/stores/ny/installs/{install}");
-    s.patch_ok(&path, &key, json!({"config": {"mode": "error"}}))
-        .await;
-    let r = s
-        .events_wait(
-            "ny",
-            &key,
-            vec![order("e1", "c1", "2026-08-01T12:00:00Z", 500)],
-        )
-        .await;
+    s.patch_ok(&path, &key, json!({"config": {"mode": "error"}})).await;
+    let r = s.event_wait("ny", &key, order("e1", "c1", "2026-08-01T12:00:00Z", 500)).await;
     let o = &r[0]["installs"][0];
     assert_eq!(o["error_code"], "plugin_error", "{o}");
     let error = o["error"].as_str().unwrap();
     assert!(error.contains("`out-of-stock`"), "{error}");
     assert!(error.contains("cannot handle order o-e1"), "{error}");
     let dead = s
-        .until(&format!("{path}/failures"), &key, |f| {
-            f.as_array().is_some_and(|l| !l.is_empty())
-        })
+        .until(&format!("{path}/failures"), &key, |f| f.as_array().is_some_and(|l| !l.is_empty()))
         .await;
     assert_eq!(dead[0]["attempts"], 1, "not retryable: {dead}");
 
-    s.patch_ok(&path, &key, json!({"config": {"mode": "retry"}}))
-        .await;
-    s.events_wait(
-        "ny",
-        &key,
-        vec![order("e2", "c1", "2026-08-02T12:00:00Z", 500)],
-    )
-    .await;
+    s.patch_ok(&path, &key, json!({"config": {"mode": "retry"}})).await;
+    s.event_wait("ny", &key, order("e2", "c1", "2026-08-02T12:00:00Z", 500)).await;
     let dead = s
         .until(&format!("{path}/failures"), &key, |f| {
-            f.as_array()
-                .is_some_and(|l| l.iter().any(|d| d["event_id"] == "e2"))
+            f.as_array().is_some_and(|l| l.iter().any(|d| d["event_id"] == "e2"))
         })
         .await;
-    let e2 = dead
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["event_id"] == "e2")
-        .unwrap();
+    let e2 = dead.as_array().unwrap().iter().find(|d| d["event_id"] == "e2").unwrap();
     assert_eq!(e2["attempts"], 4, "retried as it asked: {e2}");
 }

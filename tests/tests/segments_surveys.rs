@@ -9,12 +9,7 @@ fn segment_counts(body: &Value) -> Vec<(String, i64)> {
     body.as_array()
         .unwrap()
         .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_string(),
-                s["members"].as_i64().unwrap(),
-            )
-        })
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s["members"].as_i64().unwrap()))
         .collect()
 }
 
@@ -22,12 +17,7 @@ fn orders(customer: &str, days: &[&str], cents: i64) -> Vec<Value> {
     days.iter()
         .enumerate()
         .map(|(i, d)| {
-            order(
-                &format!("{customer}-o{i}"),
-                customer,
-                &format!("{d}T10:00:00Z"),
-                cents,
-            )
+            order(&format!("{customer}-o{i}"), customer, &format!("{d}T10:00:00Z"), cents)
         })
         .collect()
 }
@@ -35,45 +25,22 @@ fn orders(customer: &str, days: &[&str], cents: i64) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfm_fit_classify_and_reclassify_after_an_event() {
     let s = TestServer::start().await;
-    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS)
-        .await;
+    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
     let key = s.store("acme").await;
-    let install = s
-        .install("acme", &key, "rfm-segments", "1.0.0", json!({}))
-        .await;
+    let install = s.install("acme", &key, "rfm-segments", "1.0.0", json!({})).await;
 
     // Five customers with 5..1 orders; c6 only checks in.
     let mut events = Vec::new();
     events.extend(orders(
         "c1",
-        &[
-            "2026-05-27",
-            "2026-05-28",
-            "2026-05-29",
-            "2026-05-30",
-            "2026-05-31",
-        ],
+        &["2026-05-27", "2026-05-28", "2026-05-29", "2026-05-30", "2026-05-31"],
         10_000,
     ));
-    events.extend(orders(
-        "c2",
-        &["2026-05-17", "2026-05-18", "2026-05-19", "2026-05-20"],
-        5_000,
-    ));
-    events.extend(orders(
-        "c3",
-        &["2026-03-01", "2026-03-15", "2026-04-01"],
-        3_000,
-    ));
+    events.extend(orders("c2", &["2026-05-17", "2026-05-18", "2026-05-19", "2026-05-20"], 5_000));
+    events.extend(orders("c3", &["2026-03-01", "2026-03-15", "2026-04-01"], 3_000));
     events.extend(orders("c4", &["2025-12-01", "2026-01-01"], 1_000));
     events.extend(orders("c5", &["2025-06-01"], 500));
-    events.push(event(
-        "c6-in",
-        "checkin",
-        "c6",
-        "2026-05-01T09:00:00Z",
-        json!({}),
-    ));
+    events.push(event("c6-in", "checkin", "c6", "2026-05-01T09:00:00Z", json!({})));
     s.events_wait("acme", &key, events).await;
 
     let fit = s
@@ -91,12 +58,7 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
     // M q = [500, 2000, 9000, 20000] (n = 5: q_k = sorted[k − 1]).
     let models = s.get("/v1/stores/acme/models", &key).await;
     let cut = &models.body[0]["summary"]["cutoffs"];
-    assert_eq!(
-        cut["recency_days"],
-        json!([0, 11, 60, 150]),
-        "{}",
-        models.body
-    );
+    assert_eq!(cut["recency_days"], json!([0, 11, 60, 150]), "{}", models.body);
     assert_eq!(cut["frequency"], json!([1, 2, 3, 4]));
     assert_eq!(cut["monetary_cents"], json!([500, 2000, 9000, 20000]));
     assert_eq!(models.body[0]["install_id"], install.as_str());
@@ -106,9 +68,7 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
     // c4 R2 F2 and c5 R1 F1 hibernating. Types: c1, c2 loyal; c3, c4
     // repeat; c5 lapsed (364 > 180 days); c6 potential.
     let segs = s
-        .until("/v1/stores/acme/segments", &key, |b| {
-            b.as_array().is_some_and(|l| l.len() == 8)
-        })
+        .until("/v1/stores/acme/segments", &key, |b| b.as_array().is_some_and(|l| l.len() == 8))
         .await;
     assert_eq!(
         segment_counts(&segs),
@@ -123,31 +83,17 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
             ("type:repeat".into(), 2),
         ]
     );
-    let members = s
-        .get("/v1/stores/acme/segments/rfm:hibernating/members", &key)
-        .await;
+    let members = s.get("/v1/stores/acme/segments/rfm:hibernating/members", &key).await;
     assert_eq!(members.body, json!(["c4", "c5"]));
-    let page = s
-        .get(
-            "/v1/stores/acme/segments/rfm:hibernating/members?after=c4&limit=1",
-            &key,
-        )
-        .await;
+    let page =
+        s.get("/v1/stores/acme/segments/rfm:hibernating/members?after=c4&limit=1", &key).await;
     assert_eq!(page.body, json!(["c5"]));
     let c3 = s.get("/v1/stores/acme/customers/c3", &key).await;
-    assert_eq!(
-        c3.body["segments"],
-        json!(["rfm:need_attention", "type:repeat"])
-    );
+    assert_eq!(c3.body["segments"], json!(["rfm:need_attention", "type:repeat"]));
 
     // c5 orders again on 2026-06-02: as of then R = 0 → 5, F = 2 → 2:
     // potential_loyalist; two orders, 0 days ago: repeat.
-    s.events_wait(
-        "acme",
-        &key,
-        vec![order("c5-again", "c5", "2026-06-02T08:00:00Z", 700)],
-    )
-    .await;
+    s.event_wait("acme", &key, order("c5-again", "c5", "2026-06-02T08:00:00Z", 700)).await;
     let c5 = s
         .until("/v1/stores/acme/customers/c5", &key, |b| {
             b["segments"] == json!(["rfm:potential_loyalist", "type:repeat"])
@@ -155,9 +101,7 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
         .await;
     assert_eq!(c5["stats"]["orders"], 2);
     // The segment changes became events of c5 that were processed too.
-    let metrics = s
-        .raw(reqwest::Method::GET, "/metrics", "", Vec::new())
-        .await;
+    let metrics = s.raw(reqwest::Method::GET, "/metrics", "", Vec::new()).await;
     let processed: u64 = metrics
         .body
         .as_str()
@@ -174,8 +118,7 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survey_scoring_in_python_nps_and_kano() {
     let s = TestServer::start().await;
-    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING)
-        .await;
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
     let key = s.store("acme").await;
     let a = s
         .post(
@@ -185,28 +128,18 @@ async fn survey_scoring_in_python_nps_and_kano() {
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    let again = s
-        .post(
-            "/v1/stores/acme/surveys",
-            &key,
-            json!({"id": "nps-q2", "kind": "nps"}),
-        )
-        .await;
+    let again =
+        s.post("/v1/stores/acme/surveys", &key, json!({"id": "nps-q2", "kind": "nps"})).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     let bad = s
-        .post(
-            "/v1/stores/acme/surveys",
-            &key,
-            json!({"id": "k", "kind": "kano", "questions": []}),
-        )
+        .post("/v1/stores/acme/surveys", &key, json!({"id": "k", "kind": "kano", "questions": []}))
         .await;
     assert_eq!(bad.fields(), vec!["questions"]);
 
     // No scorer yet: a report says what to do.
     let none = s.get("/v1/stores/acme/surveys/nps-q2/report", &key).await;
     assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.body);
-    s.install("acme", &key, "survey-scoring", "1.0.0", json!({}))
-        .await;
+    s.install("acme", &key, "survey-scoring", "1.0.0", json!({})).await;
 
     let submit = |id: &str, survey: &str, answers: Value| {
         event(
@@ -219,11 +152,7 @@ async fn survey_scoring_in_python_nps_and_kano() {
     };
     // Out of range, wrong type, unknown survey: 422 naming the field.
     let a = s
-        .post(
-            "/v1/stores/acme/events",
-            &key,
-            submit("bad1", "nps-q2", json!({"score": 11})),
-        )
+        .post("/v1/stores/acme/events", &key, submit("bad1", "nps-q2", json!({"score": 11})))
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.fields(), vec!["data.answers.score"]);
@@ -271,20 +200,13 @@ async fn survey_scoring_in_python_nps_and_kano() {
         .post(
             "/v1/stores/acme/events",
             &key,
-            submit(
-                "k4",
-                "kano-1",
-                json!({"features": {"gift": f("like", "like")}}),
-            ),
+            submit("k4", "kano-1", json!({"features": {"gift": f("like", "like")}})),
         )
         .await;
     assert_eq!(bad.fields(), vec!["data.answers.features.gift"]);
     let r = s.get("/v1/stores/acme/surveys/kano-1/report", &key).await;
     let wrap = &r.body["features"]["wrap"];
-    assert_eq!(
-        wrap["counts"],
-        json!({"A": 1, "O": 1, "M": 0, "I": 1, "R": 0, "Q": 0})
-    );
+    assert_eq!(wrap["counts"], json!({"A": 1, "O": 1, "M": 0, "I": 1, "R": 0, "Q": 0}));
     assert_eq!(wrap["category"], "O");
     assert_eq!(wrap["better"], 0.667);
     assert_eq!(wrap["worse"], -0.333);
@@ -295,28 +217,18 @@ async fn survey_scoring_in_python_nps_and_kano() {
 /// The plugins' own unit tests, in their own languages.
 #[test]
 fn python_and_javascript_unit_tests_pass() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let py = std::process::Command::new("python3")
         .args(["-m", "unittest", "-q"])
         .current_dir(root.join("plugins/survey-scoring"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("python3");
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     let js = std::process::Command::new("node")
         .args(["--test"])
         .current_dir(root.join("plugins/points-campaign"))
         .output()
         .expect("node");
-    assert!(
-        js.status.success(),
-        "{}",
-        String::from_utf8_lossy(&js.stdout)
-    );
+    assert!(js.status.success(), "{}", String::from_utf8_lossy(&js.stdout));
 }

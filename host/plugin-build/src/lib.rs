@@ -26,34 +26,16 @@ pub const COMPONENTIZE_JS: &str = "0.23.0";
 /// The WIT package every plugin is built against (the newest contract),
 /// carried in the binary.
 pub const WIT_FILES: &[(&str, &str)] = &[
-    (
-        "types.wit",
-        include_str!("../../../wit/since_v0.2.0/types.wit"),
-    ),
-    (
-        "host.wit",
-        include_str!("../../../wit/since_v0.2.0/host.wit"),
-    ),
-    (
-        "worlds.wit",
-        include_str!("../../../wit/since_v0.2.0/worlds.wit"),
-    ),
+    ("types.wit", include_str!("../../../wit/since_v0.2.0/types.wit")),
+    ("host.wit", include_str!("../../../wit/since_v0.2.0/host.wit")),
+    ("worlds.wit", include_str!("../../../wit/since_v0.2.0/worlds.wit")),
 ];
 
 /// The frozen 0.1.0 package, for `clientele wit --contract 0.1.0`.
 const WIT_FILES_0_1_0: &[(&str, &str)] = &[
-    (
-        "types.wit",
-        include_str!("../../../wit/since_v0.1.0/types.wit"),
-    ),
-    (
-        "host.wit",
-        include_str!("../../../wit/since_v0.1.0/host.wit"),
-    ),
-    (
-        "worlds.wit",
-        include_str!("../../../wit/since_v0.1.0/worlds.wit"),
-    ),
+    ("types.wit", include_str!("../../../wit/since_v0.1.0/types.wit")),
+    ("host.wit", include_str!("../../../wit/since_v0.1.0/host.wit")),
+    ("worlds.wit", include_str!("../../../wit/since_v0.1.0/worlds.wit")),
 ];
 
 /// Every contract version a host serves, oldest first, with its files.
@@ -105,10 +87,7 @@ pub struct ManifestHead {
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestHead> {
     let path = dir.join("plugin.toml");
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{} has no readable plugin.toml; a plugin folder needs one",
-            dir.display()
-        )
+        format!("{} has no readable plugin.toml; a plugin folder needs one", dir.display())
     })?;
     toml::from_str(&text).with_context(|| format!("{} is not a valid manifest", path.display()))
 }
@@ -142,10 +121,7 @@ pub fn write_build_wit(dir: &Path, manifest: &ManifestHead) -> anyhow::Result<()
             other => bail!("plugin.toml declares unknown capability `{other}`; the capabilities are state, messaging"),
         }
     }
-    world.push_str(&format!(
-        "    export {};\n}}\n",
-        export_of(&manifest.world)?
-    ));
+    world.push_str(&format!("    export {};\n}}\n", export_of(&manifest.world)?));
     std::fs::write(dir.join("zz-plugin-build.wit"), world)?;
     Ok(())
 }
@@ -155,12 +131,7 @@ pub fn write_build_wit(dir: &Path, manifest: &ManifestHead) -> anyhow::Result<()
 pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let manifest = read_manifest(dir)?;
     let language = detect(dir)?;
-    eprintln!(
-        "building {} ({}, world {}) …",
-        manifest.name,
-        language.name(),
-        manifest.world
-    );
+    eprintln!("building {} ({}, world {}) …", manifest.name, language.name(), manifest.world);
     let default_out = dir.join("build").join(format!("{}.wasm", manifest.name));
     let built = match language {
         Language::Rust => build_rust(dir)?,
@@ -204,14 +175,9 @@ pub fn fingerprint(dir: &Path) -> anyhow::Result<String> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if matches!(
-                name,
-                "build" | "node_modules" | "__pycache__" | ".git" | "target"
-            ) || name == JS_ENTRY_FILE
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if matches!(name, "build" | "node_modules" | "__pycache__" | ".git" | "target")
+                || name == JS_ENTRY_FILE
             {
                 continue;
             }
@@ -265,9 +231,8 @@ pub fn toolchains_dir() -> PathBuf {
 }
 
 fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("{what}: could not start {:?}", cmd.get_program()))?;
+    let status =
+        cmd.status().with_context(|| format!("{what}: could not start {:?}", cmd.get_program()))?;
     if !status.success() {
         bail!("{what} failed ({status})");
     }
@@ -279,10 +244,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(out: &Path) -> anyhow::Result<Scratch> {
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)?;
         let dir = parent.join(format!(
             ".clientele-build-{}-{}",
@@ -314,10 +276,7 @@ pub fn python_tool(package: &str, version: &str, bin: &str) -> anyhow::Result<Pa
     if path.exists() {
         return Ok(path);
     }
-    eprintln!(
-        "installing {package} {version} into {} (first use) …",
-        venv.display()
-    );
+    eprintln!("installing {package} {version} into {} (first use) …", venv.display());
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     run(
         Command::new(&python).args(["-m", "venv"]).arg(&venv),
@@ -338,10 +297,7 @@ pub fn python_tool(package: &str, version: &str, bin: &str) -> anyhow::Result<Pa
 /// componentize-js in an npm prefix of its own; installed once.
 pub fn componentize_js() -> anyhow::Result<PathBuf> {
     let prefix = toolchains_dir().join(format!("componentize-js-{COMPONENTIZE_JS}"));
-    let bin = prefix
-        .join("node_modules")
-        .join(".bin")
-        .join("componentize-js");
+    let bin = prefix.join("node_modules").join(".bin").join("componentize-js");
     if bin.exists() {
         return Ok(bin);
     }
@@ -356,17 +312,9 @@ pub fn componentize_js() -> anyhow::Result<PathBuf> {
     )?;
     run(
         Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
             .arg(&prefix)
-            .arg(format!(
-                "@bytecodealliance/componentize-js@{COMPONENTIZE_JS}"
-            )),
+            .arg(format!("@bytecodealliance/componentize-js@{COMPONENTIZE_JS}")),
         "installing componentize-js from npm (is Node.js installed?)",
     )?;
     Ok(bin)
@@ -443,24 +391,14 @@ fn build_js(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Result<(
     let wit = scratch.0.join("wit");
     write_build_wit(&wit, manifest)?;
     let entry = dir.join(JS_ENTRY_FILE);
-    std::fs::write(
-        &entry,
-        JS_ENTRY.replace("EXPORT", export_of(&manifest.world)?),
-    )
-    .with_context(|| format!("writing {}", entry.display()))?;
+    std::fs::write(&entry, JS_ENTRY.replace("EXPORT", export_of(&manifest.world)?))
+        .with_context(|| format!("writing {}", entry.display()))?;
     let built = run(
         Command::new(tool)
             .arg(&entry)
             .arg("--wit")
             .arg(&wit)
-            .args([
-                "--world-name",
-                "plugin-build",
-                "-d",
-                "http",
-                "fetch-event",
-                "-o",
-            ])
+            .args(["--world-name", "plugin-build", "-d", "http", "fetch-event", "-o"])
             .arg(out),
         "componentize-js",
     );
@@ -471,21 +409,12 @@ fn build_js(dir: &Path, manifest: &ManifestHead, out: &Path) -> anyhow::Result<(
 fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     let meta = Command::new("cargo")
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
         .arg(&manifest)
         .output()
         .context("running cargo (is Rust installed?)")?;
     if !meta.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&meta.stderr)
-        );
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&meta.stderr));
     }
     let meta: serde_json::Value = serde_json::from_slice(&meta.stdout)?;
     let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
@@ -494,10 +423,7 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .as_array()
         .and_then(|ps| {
             ps.iter().find(|p| {
-                p["manifest_path"]
-                    .as_str()
-                    .and_then(|m| std::fs::canonicalize(m).ok())
-                    .as_deref()
+                p["manifest_path"].as_str().and_then(|m| std::fs::canonicalize(m).ok()).as_deref()
                     == Some(canonical.as_path())
             })
         })
@@ -505,13 +431,7 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .context("cannot find the plugin's package in cargo metadata")?
         .to_string();
     let status = Command::new("cargo")
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(&manifest)
         .status()
         .context("running cargo build")?;
@@ -522,10 +442,7 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {
-        bail!(
-            "cargo did not produce {}; is the crate a cdylib?",
-            wasm.display()
-        );
+        bail!("cargo did not produce {}; is the crate a cdylib?", wasm.display());
     }
     Ok(wasm)
 }
@@ -561,10 +478,7 @@ mod tests {
         assert!(world.contains("import messaging;"));
         assert!(!world.contains("import state;"));
         assert!(world.contains("export loyalty;"));
-        let bad = ManifestHead {
-            capabilities: vec!["network".into()],
-            ..m
-        };
+        let bad = ManifestHead { capabilities: vec!["network".into()], ..m };
         assert!(write_build_wit(&dir, &bad).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

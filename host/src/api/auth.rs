@@ -46,9 +46,7 @@ impl FromRequestParts<AppState> for Caller {
         let Some(token) = bearer else {
             return console_session(parts, state);
         };
-        Caller::of_token(state, token)
-            .await?
-            .ok_or_else(ApiError::unauthorized)
+        Caller::of_token(state, token).await?.ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -60,11 +58,8 @@ fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> 
         .of_request(&parts.headers, crate::domain::time::now_ms())
         .ok_or_else(ApiError::unauthorized)?;
     if !parts.method.is_safe() {
-        let token = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+        let token =
+            parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !state.sessions.csrf_ok(value, token) {
             return Err(ApiError::forbidden(
                 "a write from the console needs the session's X-CSRF-Token",
@@ -79,18 +74,11 @@ impl Caller {
     pub async fn of_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare all bytes (no early exit) so timing says nothing.
-        if digest
-            .iter()
-            .zip(state.admin.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-        {
+        if digest.iter().zip(state.admin.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
             return Ok(Some(Caller::Admin));
         }
         let mut conn = state.pipeline.db.pool.acquire().await?;
-        Ok(stores::by_api_key(&mut conn, &hex::encode(digest))
-            .await?
-            .map(Caller::Store))
+        Ok(stores::by_api_key(&mut conn, &hex::encode(digest)).await?.map(Caller::Store))
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {

@@ -74,9 +74,8 @@ pub async fn get(
             } else {
                 "silent"
             };
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut held)
-                .into_iter()
-                .partition(|l| l.node_id == n.id);
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut held).into_iter().partition(|l| l.node_id == n.id);
             held = rest;
             NodeView {
                 state,

@@ -117,10 +117,8 @@ impl ProfilePut {
         if let Some(a) = &self.attributes {
             // The schema admits only an object; its size is checked here.
             if a.to_string().len() > 16 * 1024 {
-                errors.push(FieldError::new(
-                    "attributes",
-                    "must be a JSON object of at most 16 KiB",
-                ));
+                errors
+                    .push(FieldError::new("attributes", "must be a JSON object of at most 16 KiB"));
             }
         }
         if !errors.is_empty() {
@@ -237,23 +235,14 @@ pub async fn activity(scope: CustomerScope) -> Result<Json<CustomerActivity>, Ap
     let (store, customer) = (&scope.store, &scope.customer);
     let mut conn = scope.conn().await?;
     if customers::get(&mut conn, store, customer).await?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "customer `{customer}` not found"
-        )));
+        return Err(ApiError::not_found(format!("customer `{customer}` not found")));
     }
     let memberships = crate::db::segments::memberships_of(&mut conn, store, customer)
         .await?
         .into_iter()
-        .map(|(segment, attributes)| MembershipView {
-            segment,
-            attributes,
-        })
+        .map(|(segment, attributes)| MembershipView { segment, attributes })
         .collect();
     let answers = crate::db::surveys::responses_of(&mut conn, store, customer).await?;
     let messages = crate::db::messages::of_customer(&mut conn, store, customer).await?;
-    Ok(Json(CustomerActivity {
-        memberships,
-        answers,
-        messages,
-    }))
+    Ok(Json(CustomerActivity { memberships, answers, messages }))
 }

@@ -48,11 +48,7 @@ pub async fn put(
         if secret.len() < 16 {
             return Err(ApiError::field("secret", "must be at least 16 characters"));
         }
-        state
-            .pipeline
-            .destinations
-            .check_url(url)
-            .map_err(|why| ApiError::field("url", why))?;
+        state.pipeline.destinations.check_url(url).map_err(|why| ApiError::field("url", why))?;
     }
     let stored = serde_json::to_value(&d).expect("delivery serializes");
     let mut conn = scope.conn().await?;

@@ -44,16 +44,11 @@ struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, doc: &mut Document) {
-        doc.components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
-        doc.security = Some(vec![SecurityRequirement::new(
+        doc.components.get_or_insert_with(Default::default).add_security_scheme(
             "bearer",
-            Vec::<String>::new(),
-        )]);
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     }
 }
 
@@ -114,10 +109,7 @@ pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
     for (k, v) in schema.as_object().into_iter().flatten() {
         root[k] = v.clone();
     }
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&root)
-        .map_err(|e| e.to_string())
+    jsonschema::options().should_validate_formats(true).build(&root).map_err(|e| e.to_string())
 }
 
 /// The whole document as JSON, generated once.

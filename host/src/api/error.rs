@@ -43,12 +43,7 @@ impl ApiError {
     pub fn busy(detail: impl Into<String>, seconds: u64) -> Self {
         ApiError {
             retry_after: Some(seconds),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "busy",
-                "Too much pending work",
-                detail,
-            )
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", "Too much pending work", detail)
         }
     }
 
@@ -56,12 +51,7 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError {
             retry_after: Some(1),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Not ready",
-                detail,
-            )
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready", detail)
         }
     }
 
@@ -73,12 +63,7 @@ impl ApiError {
             .join("; ");
         ApiError {
             errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-                detail,
-            )
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request", detail)
         }
     }
 
@@ -87,12 +72,7 @@ impl ApiError {
     }
 
     pub fn bad_json(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "Malformed request body",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request body", detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -117,12 +97,7 @@ impl ApiError {
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Request too large",
-            detail,
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large", detail)
     }
 
     /// A problem for a client error the handlers did not answer themselves
@@ -193,9 +168,7 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, seconds.into());
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -151,8 +151,7 @@ pub async fn post(
     let body = json_body(body)?;
     let (events, batch) = parse_batch(&body)?;
     let p = &state.pipeline;
-    p.check_survey_answers(&store, &events, |i| prefix(batch, i))
-        .await?;
+    p.check_survey_answers(&store, &events, |i| prefix(batch, i)).await?;
     let accepted = p.ingest(&store, &events).await?;
     if q.wait {
         p.wait_processed(&accepted, WAIT_LIMIT).await?;
@@ -198,9 +197,7 @@ pub async fn get_one(
     let (store, event) = (&scope.store, &path.event);
     match state.pipeline.event_result(store, event).await? {
         Some(result) => Ok(Json(result)),
-        None => Err(ApiError::not_found(format!(
-            "no event `{event}` in store `{store}`"
-        ))),
+        None => Err(ApiError::not_found(format!("no event `{event}` in store `{store}`"))),
     }
 }
 
@@ -299,10 +296,7 @@ mod tests {
         ];
         for body in bad {
             assert!(parse_batch(&body).is_err(), "{body}");
-            assert!(
-                super::super::valid::check("EventsRequest", &body).is_err(),
-                "{body}"
-            );
+            assert!(super::super::valid::check("EventsRequest", &body).is_err(), "{body}");
         }
     }
 }

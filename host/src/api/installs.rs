@@ -248,10 +248,7 @@ pub async fn create(
         failure_policy: body.failure_policy.unwrap_or(FailurePolicy::Skip),
         grants: body.grants.unwrap_or_default(),
     };
-    let install = state
-        .pipeline
-        .install(&scope.store, new, scope.actor)
-        .await?;
+    let install = state.pipeline.install(&scope.store, new, scope.actor).await?;
     Ok((StatusCode::CREATED, Json(InstallView::new(&state, install))))
 }
 
@@ -264,11 +261,7 @@ pub async fn list(
 ) -> Result<Json<Vec<InstallView>>, ApiError> {
     let mut conn = scope.conn().await?;
     let list = installs::list(&mut conn, &scope.store).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|i| InstallView::new(&state, i))
-            .collect(),
-    ))
+    Ok(Json(list.into_iter().map(|i| InstallView::new(&state, i)).collect()))
 }
 
 /// One install
@@ -298,12 +291,7 @@ pub async fn update(
         enabled: body.enabled,
         failure_policy: body.failure_policy,
         grants: body.grants,
-        shadow: body.shadow.map(|s| {
-            s.map(|s| ShadowSpec {
-                version: s.version,
-                config: s.config,
-            })
-        }),
+        shadow: body.shadow.map(|s| s.map(|s| ShadowSpec { version: s.version, config: s.config })),
         canary: body.canary.map(|c| {
             c.map(|c| CanarySpec {
                 version: c.version,
@@ -315,9 +303,7 @@ pub async fn update(
         }),
         promote: body.promote.unwrap_or(false),
     };
-    let install = state
-        .pipeline
-        .change_install(&scope.store, &path.install, change, scope.actor)
-        .await?;
+    let install =
+        state.pipeline.change_install(&scope.store, &path.install, change, scope.actor).await?;
     Ok(Json(InstallView::new(&state, install)))
 }

@@ -51,11 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pipeline: Pipeline, admin_token: &str) -> AppState {
         let admin = AdminToken::new(admin_token);
-        AppState {
-            pipeline,
-            sessions: crate::console::SessionKey::new(&admin),
-            admin,
-        }
+        AppState { pipeline, sessions: crate::console::SessionKey::new(&admin), admin }
     }
 }
 
@@ -114,9 +110,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
     let publish = OpenApiRouter::default()
         .routes(routes!(plugins::publish, plugins::list))
-        .layer(DefaultBodyLimit::max(
-            crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024,
-        ));
+        .layer(DefaultBodyLimit::max(crate::pipeline::registry::MAX_COMPONENT_BYTES + 1024 * 1024));
     json.merge(publish)
 }
 

@@ -51,36 +51,20 @@ pub async fn fit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<FitAnswer>), ApiError> {
     let empty = body.as_ref().map(|b| b.is_empty()).unwrap_or(false);
-    let body: FitRequest = if empty {
-        FitRequest::default()
-    } else {
-        valid::parse(super::json_body(body)?)?
-    };
+    let body: FitRequest =
+        if empty { FitRequest::default() } else { valid::parse(super::json_body(body)?)? };
     let as_of = match &body.as_of {
         None => now_ms(),
         Some(s) => parse_rfc3339(s).ok_or_else(|| {
-            ApiError::field(
-                "as_of",
-                "must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z",
-            )
+            ApiError::field("as_of", "must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")
         })?,
     };
-    let (status, answer, fits) = match state
-        .pipeline
-        .request_fit(&scope.store, as_of, q.wait)
-        .await
+    let (status, answer, fits) = match state.pipeline.request_fit(&scope.store, as_of, q.wait).await
     {
         Some(reports) => (StatusCode::OK, "done", Some(reports)),
         None => (StatusCode::ACCEPTED, "queued", None),
     };
-    Ok((
-        status,
-        Json(FitAnswer {
-            as_of: to_rfc3339(as_of),
-            status: answer,
-            fits,
-        }),
-    ))
+    Ok((status, Json(FitAnswer { as_of: to_rfc3339(as_of), status: answer, fits })))
 }
 
 /// What one install's population model says.

@@ -34,7 +34,5 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("store `{}` not found", scope.store)))?;
     let now = now_ms();
     let offset_ms = crate::domain::time::utc_offset_ms(&store.timezone, now);
-    Ok(Json(
-        overview::of_store(&mut conn, &scope.store, now, days, offset_ms).await?,
-    ))
+    Ok(Json(overview::of_store(&mut conn, &scope.store, now, days, offset_ms).await?))
 }

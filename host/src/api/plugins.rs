@@ -18,16 +18,8 @@ use crate::pipeline::registry::MAX_COMPONENT_BYTES;
 pub struct Published {
     #[schema(example = "points-basic")]
     pub name: String,
-    #[schema(example = "1.0.0")]
-    pub version: String,
-    pub world: World,
-    /// Of the component's bytes.
-    pub sha256: String,
-    pub capabilities: Vec<String>,
-    /// Customer data it asks to see; an install must grant it.
-    pub scopes: Vec<String>,
-    pub size_bytes: i64,
-    pub description: String,
+    #[serde(flatten)]
+    pub version: PluginVersionView,
 }
 
 /// The two parts of a publish.
@@ -43,12 +35,14 @@ pub struct PublishForm {
 
 #[derive(Serialize, ToSchema)]
 pub struct PluginVersionView {
+    #[schema(example = "1.0.0")]
     pub version: String,
     pub world: World,
     pub description: String,
     pub capabilities: Vec<String>,
     /// Customer data it asks to see (`pii`); an install must grant it.
     pub scopes: Vec<String>,
+    /// Of the component's bytes.
     pub sha256: String,
     pub size_bytes: i64,
     #[schema(format = DateTime)]
@@ -135,9 +129,7 @@ pub async fn publish(
         let name = field.name().unwrap_or_default().to_string();
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(format!(
-                    "components are at most {MAX_COMPONENT_BYTES} bytes"
-                ))
+                ApiError::too_large(format!("components are at most {MAX_COMPONENT_BYTES} bytes"))
             } else {
                 ApiError::bad_json(format!("malformed multipart body: {}", e.body_text()))
             }
@@ -169,24 +161,8 @@ pub async fn publish(
     }
     let published = state.pipeline.publish(&manifest, component).await?;
     let v = published.version;
-    let status = if published.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(Published {
-            name: v.name,
-            version: v.version,
-            world: v.world,
-            sha256: v.sha256,
-            capabilities: v.capabilities,
-            scopes: v.scopes,
-            size_bytes: v.size_bytes,
-            description: v.description,
-        }),
-    ))
+    let status = if published.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Published { name: v.name.clone(), version: v.into() })))
 }
 
 /// Every plugin with its versions
@@ -199,17 +175,9 @@ pub async fn list(
     let mut conn = state.pipeline.db.pool.acquire().await?;
     let mut by_name: BTreeMap<String, Vec<PluginVersionView>> = BTreeMap::new();
     for v in plugins::list(&mut conn).await? {
-        by_name
-            .entry(v.name.clone())
-            .or_default()
-            .push(PluginVersionView::from(v));
+        by_name.entry(v.name.clone()).or_default().push(PluginVersionView::from(v));
     }
-    Ok(Json(
-        by_name
-            .into_iter()
-            .map(|(name, versions)| PluginView { name, versions })
-            .collect(),
-    ))
+    Ok(Json(by_name.into_iter().map(|(name, versions)| PluginView { name, versions }).collect()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -281,10 +249,7 @@ pub async fn version(
     caller: Caller,
     Path(path): Path<VersionPath>,
 ) -> Result<Json<VersionDetail>, ApiError> {
-    let (v, users) = state
-        .pipeline
-        .version_in_use(&path.name, &path.version)
-        .await?;
+    let (v, users) = state.pipeline.version_in_use(&path.name, &path.version).await?;
     Ok(Json(detail(&caller, v, users)))
 }
 
@@ -292,11 +257,7 @@ pub async fn version(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct YankRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        example = "awards double points on refunds"
-    )]
+    #[schema(min_length = 1, max_length = 500, example = "awards double points on refunds")]
     pub reason: String,
 }
 
@@ -310,9 +271,6 @@ pub async fn yank(
     Valid(body): Valid<YankRequest>,
 ) -> Result<Json<VersionDetail>, ApiError> {
     caller.require_admin()?;
-    let (v, users) = state
-        .pipeline
-        .yank(&path.name, &path.version, body.reason.trim())
-        .await?;
+    let (v, users) = state.pipeline.yank(&path.name, &path.version, body.reason.trim()).await?;
     Ok(Json(detail(&caller, v, users)))
 }

@@ -92,12 +92,7 @@ pub async fn redeem(
     Valid(body): Valid<Redeem>,
 ) -> Result<Json<Redeemed>, ApiError> {
     let reason = body.reason.unwrap_or_else(|| "redeemed".into());
-    let (balance, entry) = state
-        .pipeline
-        .redeem(&scope.store, &scope.customer, body.points, &reason)
-        .await?;
-    Ok(Json(Redeemed {
-        balance,
-        entry: EntryView::from(&entry),
-    }))
+    let (balance, entry) =
+        state.pipeline.redeem(&scope.store, &scope.customer, body.points, &reason).await?;
+    Ok(Json(Redeemed { balance, entry: EntryView::from(&entry) }))
 }

@@ -92,17 +92,8 @@ pub async fn retry(
     Path(path): Path<InstallPath>,
     Valid(body): Valid<RetryRequest>,
 ) -> Result<(StatusCode, Json<Redriven>), ApiError> {
-    let list = state
-        .pipeline
-        .redrive(&scope.store, &path.install, body.ids.as_deref())
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Redriven {
-            redriving: list.len(),
-            failures: list,
-        }),
-    ))
+    let list = state.pipeline.redrive(&scope.store, &path.install, body.ids.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Redriven { redriving: list.len(), failures: list })))
 }
 
 /// Return the install to the version it ran before its last version change
@@ -113,10 +104,7 @@ pub async fn rollback(
     scope: StoreScope,
     Path(path): Path<InstallPath>,
 ) -> Result<Json<InstallView>, ApiError> {
-    let install = state
-        .pipeline
-        .roll_back(&scope.store, &path.install, scope.actor)
-        .await?;
+    let install = state.pipeline.roll_back(&scope.store, &path.install, scope.actor).await?;
     Ok(Json(InstallView::new(&state, install)))
 }
 

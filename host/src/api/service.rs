@@ -43,9 +43,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     }
     if let Err(e) = p.db.ping().await {
         tracing::warn!(error = %e, "readiness: the database does not answer");
-        return Err(ApiError::unavailable(
-            "the database does not answer; see this node's log",
-        ));
+        return Err(ApiError::unavailable("the database does not answer; see this node's log"));
     }
     Ok(Json(Readiness {
         status: "ready",
@@ -65,10 +63,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     let p = &state.pipeline;
     p.metrics.dead_letters(&depth);
     let gauges = p.gauges(pending);
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        p.metrics.render(&gauges),
-    ))
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], p.metrics.render(&gauges)))
 }
 
 /// This document (OpenAPI 3.1), generated from the server's own handlers

@@ -78,10 +78,7 @@ pub async fn create(
         created_at: now_ms(),
     };
     let api_key = format!("ck_{}", random_token());
-    state
-        .pipeline
-        .create_store(&store, &key_hash(&api_key))
-        .await?;
+    state.pipeline.create_store(&store, &key_hash(&api_key)).await?;
     Ok((
         StatusCode::CREATED,
         Json(StoreCreated {
@@ -103,11 +100,7 @@ pub async fn list(
 ) -> Result<Json<Vec<StoreView>>, ApiError> {
     caller.require_admin()?;
     let mut conn = state.pipeline.db.pool.acquire().await?;
-    let list = stores::list(&mut conn)
-        .await?
-        .into_iter()
-        .map(StoreView::from)
-        .collect();
+    let list = stores::list(&mut conn).await?.into_iter().map(StoreView::from).collect();
     Ok(Json(list))
 }
 

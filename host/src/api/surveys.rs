@@ -51,12 +51,7 @@ pub async fn report(
     scope: StoreScope,
     Path(path): Path<SurveyPath>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .pipeline
-            .survey_report(&scope.store, &path.survey)
-            .await?,
-    ))
+    Ok(Json(state.pipeline.survey_report(&scope.store, &path.survey).await?))
 }
 
 /// Every response to the survey with its score, oldest first
@@ -67,16 +62,8 @@ pub async fn responses(
     Path(path): Path<SurveyPath>,
 ) -> Result<Json<Vec<Response>>, ApiError> {
     let mut conn = scope.conn().await?;
-    if crate::db::surveys::get(&mut conn, &scope.store, &path.survey)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!(
-            "survey `{}` not found",
-            path.survey
-        )));
+    if crate::db::surveys::get(&mut conn, &scope.store, &path.survey).await?.is_none() {
+        return Err(ApiError::not_found(format!("survey `{}` not found", path.survey)));
     }
-    Ok(Json(
-        crate::db::surveys::responses(&mut conn, &scope.store, &path.survey).await?,
-    ))
+    Ok(Json(crate::db::surveys::responses(&mut conn, &scope.store, &path.survey).await?))
 }

@@ -54,10 +54,7 @@ pub fn check(name: &str, body: &Value) -> Result<(), ApiError> {
 
 /// Every way `body` breaks the schema named `name`, as field errors.
 fn schema_errors(name: &str, body: &Value) -> Vec<FieldError> {
-    validator(name)
-        .iter_errors(body)
-        .flat_map(|e| field_errors(body, &e))
-        .collect()
+    validator(name).iter_errors(body).flat_map(|e| field_errors(body, &e)).collect()
 }
 
 /// The fields of `T` in the order the type declares them (built from the
@@ -134,18 +131,13 @@ fn join(parent: &str, child: &str) -> String {
 fn field_errors(root: &Value, e: &ValidationError) -> Vec<FieldError> {
     let at = field_name(root, &e.instance_path.to_string());
     let here = |message: String| {
-        let field = if at.is_empty() {
-            "body".to_string()
-        } else {
-            at.clone()
-        };
+        let field = if at.is_empty() { "body".to_string() } else { at.clone() };
         vec![FieldError::new(field, message)]
     };
     match &e.kind {
-        ValidationErrorKind::Required { property } => vec![FieldError::new(
-            join(&at, property.as_str().unwrap_or_default()),
-            "is required",
-        )],
+        ValidationErrorKind::Required { property } => {
+            vec![FieldError::new(join(&at, property.as_str().unwrap_or_default()), "is required")]
+        }
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|name| {
@@ -173,11 +165,7 @@ fn field_errors(root: &Value, e: &ValidationError) -> Vec<FieldError> {
             "must be one of {}",
             options
                 .as_array()
-                .map(|o| o
-                    .iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "))
+                .map(|o| o.iter().map(Value::to_string).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default()
         )),
         ValidationErrorKind::Format { format } if format == "date-time" => {
@@ -197,11 +185,9 @@ fn type_words(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => word(t),
-        TypeKind::Multiple(set) => set
-            .into_iter()
-            .map(|t| word(&t))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Multiple(set) => {
+            set.into_iter().map(|t| word(&t)).collect::<Vec<_>>().join(" or ")
+        }
     }
 }
 
@@ -232,9 +218,7 @@ mod tests {
             .unwrap();
         let fields: Vec<&str> = e.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["colour", "name"]);
-        let e = parse::<crate::api::points::Redeem>(json!([1]))
-            .err()
-            .unwrap();
+        let e = parse::<crate::api::points::Redeem>(json!([1])).err().unwrap();
         assert_eq!(e.errors[0].field, "body");
     }
 

@@ -54,16 +54,9 @@ impl Lang {
         if let Some(l) = session::cookie(headers, "clientele_lang") {
             return if l == "zh" { Lang::Zh } else { Lang::En };
         }
-        let accept = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let first = accept
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let accept =
+            headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let first = accept.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
         if first.starts_with("zh") {
             Lang::Zh
         } else {
@@ -91,10 +84,7 @@ impl Lang {
 fn page(status: StatusCode, html: String) -> Response {
     let mut r = (status, html).into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -102,15 +92,9 @@ fn page(status: StatusCode, html: String) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     r
 }
 
@@ -118,14 +102,8 @@ async fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
 }
 
@@ -157,10 +135,7 @@ fn document(lang: Lang, title: &str, body: &str) -> String {
 
 /// Who the request's session cookie signs in, if anyone.
 fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
-    state
-        .sessions
-        .of_request(headers, now_ms())
-        .map(|(_, who)| who)
+    state.sessions.of_request(headers, now_ms()).map(|(_, who)| who)
 }
 
 /// Where a session's console opens: ops for the admin, the store's
@@ -173,9 +148,7 @@ fn landing(who: &Caller) -> String {
 }
 
 fn secure(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https")
+    headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes() == b"https")
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -194,10 +167,7 @@ fn form_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Resp
     let csrf = state.sessions.csrf(&nonce);
     let error = error
         .map(|e| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"sign-in-error\">{}</p>",
-                escape(e)
-            )
+            format!("<p class=\"error\" role=\"alert\" id=\"sign-in-error\">{}</p>", escape(e))
         })
         .unwrap_or_default();
     let body = format!(
@@ -220,19 +190,10 @@ fn form_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Resp
         ),
         submit = lang.t("Sign in", "登录"),
     );
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNAUTHORIZED
-    };
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
     with_cookies(
         page(status, document(lang, lang.t("Sign in", "登录"), &body)),
-        &[session::set_cookie(
-            session::SIGN_IN_COOKIE,
-            &nonce,
-            3600,
-            secure(headers),
-        )],
+        &[session::set_cookie(session::SIGN_IN_COOKIE, &nonce, 3600, secure(headers))],
     )
 }
 
@@ -250,10 +211,7 @@ async fn sign_in(
     let lang = Lang::of(&headers);
     let nonce = session::cookie(&headers, session::SIGN_IN_COOKIE).unwrap_or_default();
     if nonce.is_empty() || !state.sessions.csrf_ok(nonce, &form.csrf) {
-        let why = lang.t(
-            "The form expired; sign in again.",
-            "表单已过期，请重新登录。",
-        );
+        let why = lang.t("The form expired; sign in again.", "表单已过期，请重新登录。");
         return form_page(&state, &headers, Some(why));
     }
     let who = match identify(&state, form.token.trim()).await {
@@ -307,20 +265,11 @@ async fn sign_out(
 ) -> Response {
     let value = session::cookie(&headers, session::COOKIE).unwrap_or_default();
     if !state.sessions.csrf_ok(value, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "sign-out needs the session's CSRF token",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "sign-out needs the session's CSRF token").into_response();
     }
     with_cookies(
         Redirect::to("/sign-in").into_response(),
-        &[session::set_cookie(
-            session::COOKIE,
-            "",
-            0,
-            secure(&headers),
-        )],
+        &[session::set_cookie(session::COOKIE, "", 0, secure(&headers))],
     )
 }
 
@@ -341,8 +290,7 @@ async fn session_info(State(state): State<AppState>, headers: HeaderMap) -> Resp
         "lang": match Lang::of(&headers) { Lang::En => "en", Lang::Zh => "zh" },
     }))
     .into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -354,10 +302,7 @@ fn not_found(lang: Lang) -> Response {
         lang.t("There is no such page.", "页面不存在。"),
         lang.t("Back to the console", "返回控制台")
     );
-    page(
-        StatusCode::NOT_FOUND,
-        document(lang, lang.t("Not found", "未找到"), &body),
-    )
+    page(StatusCode::NOT_FOUND, document(lang, lang.t("Not found", "未找到"), &body))
 }
 
 /// The application's page, for a session that may see it.

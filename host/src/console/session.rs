@@ -58,9 +58,7 @@ impl SessionKey {
         }
         match role {
             "admin" => Some(Caller::Admin),
-            "store" => Some(Caller::Store(
-                String::from_utf8(hex::decode(store).ok()?).ok()?,
-            )),
+            "store" => Some(Caller::Store(String::from_utf8(hex::decode(store).ok()?).ok()?)),
             _ => None,
         }
     }
@@ -86,11 +84,7 @@ impl SessionKey {
         let want = self.csrf(cookie_value);
         // Every byte compared, so timing says nothing.
         want.len() == token.len()
-            && want
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+            && want.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 
@@ -135,9 +129,7 @@ mod tests {
         // Another store, a changed expiry or another key: refused.
         let forged = store.replace(&hex::encode("tea.house"), &hex::encode("other"));
         assert!(key.open(&forged, 1_000).is_none());
-        assert!(key
-            .open(&store.replace(".2000.", ".9000."), 1_000)
-            .is_none());
+        assert!(key.open(&store.replace(".2000.", ".9000."), 1_000).is_none());
         let other = SessionKey::new(&AdminToken::new("another token"));
         assert!(other.open(&store, 1_000).is_none());
         assert!(key.open("garbage", 1_000).is_none());

@@ -54,13 +54,7 @@ pub async fn mark(
              WHERE store_id = $1 AND event_id = $2 AND install_id = $3"
         }
     };
-    sqlx::query(sql)
-        .bind(store)
-        .bind(event)
-        .bind(install)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(sql).bind(store).bind(event).bind(install).bind(now).execute(conn).await?;
     Ok(())
 }
 

@@ -112,10 +112,7 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        assert_eq!(
-            Style::Numbered.values(2, 3, 1),
-            "($1, $2, $3), ($4, $5, $6)"
-        );
+        assert_eq!(Style::Numbered.values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(Style::Numbered.values(1, 2, 3), "($3, $4)");
         assert_eq!(Style::Numbered.list(3, 2), "$2, $3, $4");
         assert_eq!(Style::Anonymous.values(2, 2, 1), "(?, ?), (?, ?)");
@@ -125,9 +122,8 @@ mod tests {
     #[tokio::test]
     async fn lists_in_either_style() {
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect("sqlite::memory:")
-            .await
-            .unwrap();
+        let mut conn =
+            <sqlx::AnyConnection as sqlx::Connection>::connect("sqlite::memory:").await.unwrap();
         let sql = "SELECT a FROM t WHERE s = $1 AND n <= $2 AND id IN ($list)";
         assert_eq!(
             super::with_list(&conn, sql, 2, 3),

@@ -1,5 +1,6 @@
 //! Churn assessments and rescue flows.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -58,16 +59,15 @@ pub async fn latest_assessment(
     store: &str,
     customer: &str,
 ) -> DbResult<Option<Assessment>> {
-    let row = sqlx::query(
+    sqlx::query(
         "SELECT install_id, customer_id, p_alive, risk, value_cents, details, as_of, assessed_at
          FROM assessments WHERE store_id = $1 AND customer_id = $2
          ORDER BY assessed_at DESC LIMIT 1",
     )
     .bind(store)
     .bind(customer)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(read).transpose()
+    .read_one(conn, read)
+    .await
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -172,26 +172,23 @@ pub async fn latest_of(
 
 /// Active flows whose step is due, oldest first.
 pub async fn due(conn: &mut Conn, store: &str, now: Millis, limit: u32) -> DbResult<Vec<Flow>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND state = 'active' AND due_at <= $2
          ORDER BY due_at LIMIT $3"
     ))
     .bind(store)
     .bind(now)
     .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 /// The stores with flow steps due by `now`.
 pub async fn stores_due(conn: &mut Conn, now: Millis) -> DbResult<Vec<String>> {
-    let rows =
-        sqlx::query("SELECT DISTINCT store_id FROM flows WHERE state = 'active' AND due_at <= $1")
-            .bind(now)
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(|r| Ok(r.try_get("store_id")?)).collect()
+    sqlx::query("SELECT DISTINCT store_id FROM flows WHERE state = 'active' AND due_at <= $1")
+        .bind(now)
+        .read_all(conn, |r| Ok(r.try_get("store_id")?))
+        .await
 }
 
 pub async fn list(
@@ -200,14 +197,13 @@ pub async fn list(
     state: Option<FlowState>,
     limit: u32,
 ) -> DbResult<Vec<Flow>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND ($2 = '' OR state = $2)
          ORDER BY started_at, id LIMIT $3"
     ))
     .bind(store)
     .bind(state.map_or("", FlowState::as_str))
     .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }

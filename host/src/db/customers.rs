@@ -1,3 +1,4 @@
+use super::row::ReadRows;
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -42,14 +43,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Customer> {
 }
 
 pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Customer>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM customers WHERE store_id = $1 AND id = $2"
-    ))
-    .bind(store)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE store_id = $1 AND id = $2"))
+        .bind(store)
+        .bind(id)
+        .read_one(conn, from_row)
+        .await
 }
 
 /// Makes sure the customer exists (events may name customers the merchant
@@ -81,10 +79,7 @@ pub async fn upsert_profile(
         None => old.clone(),
     };
     let tags = update.tags.clone().unwrap_or(current.tags.clone());
-    let attributes = update
-        .attributes
-        .clone()
-        .unwrap_or(current.attributes.clone());
+    let attributes = update.attributes.clone().unwrap_or(current.attributes.clone());
     sqlx::query(
         "UPDATE customers SET email = $3, phone = $4, name = $5, birthday = $6, tags = $7,
          attributes = $8, updated_at = $9 WHERE store_id = $1 AND id = $2",
@@ -138,10 +133,7 @@ pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]
             .iter()
             .map(|r| r.try_get("order_id"))
             .collect::<Result<_, _>>()?;
-        let new: Vec<&NewOrder> = chunk
-            .iter()
-            .filter(|o| inserted.contains(o.order_id))
-            .collect();
+        let new: Vec<&NewOrder> = chunk.iter().filter(|o| inserted.contains(o.order_id)).collect();
         if new.is_empty() {
             continue;
         }
@@ -316,11 +308,8 @@ pub async fn search(
     limit: u32,
 ) -> DbResult<(Vec<Customer>, i64)> {
     // LIKE's own wildcards in the query are matched as themselves.
-    let escaped = query
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped =
+        query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     let pattern = format!("%{escaped}%");
     let filter = "store_id = $1 AND ($2 = '%%' OR LOWER(id) LIKE $2 ESCAPE '\\'
         OR LOWER(COALESCE(name, '')) LIKE $2 ESCAPE '\\'
@@ -344,13 +333,10 @@ pub async fn search(
 
 /// Every customer of the store, by id.
 pub async fn all(conn: &mut Conn, store: &str) -> DbResult<Vec<Customer>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM customers WHERE store_id = $1 ORDER BY id"
-    ))
-    .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE store_id = $1 ORDER BY id"))
+        .bind(store)
+        .read_all(conn, from_row)
+        .await
 }
 
 /// One customer's purchases as of an instant.
@@ -394,10 +380,7 @@ pub async fn population(
     .await?;
     let mut refunded = std::collections::HashMap::with_capacity(refunds.len());
     for r in &refunds {
-        refunded.insert(
-            r.try_get::<String, _>("customer_id")?,
-            r.try_get::<i64, _>("refunded")?,
-        );
+        refunded.insert(r.try_get::<String, _>("customer_id")?, r.try_get::<i64, _>("refunded")?);
     }
     rows.iter()
         .map(|r| {

@@ -117,10 +117,7 @@ pub async fn status_of(
         .fetch_optional(conn)
         .await?;
     Ok(match row {
-        Some(r) => Some((
-            r.try_get("seq")?,
-            super::state_col(&r, "status", EventStatus::parse)?,
-        )),
+        Some(r) => Some((r.try_get("seq")?, super::state_col(&r, "status", EventStatus::parse)?)),
         None => None,
     })
 }
@@ -151,9 +148,7 @@ pub async fn pending_by_store(conn: &mut Conn) -> DbResult<Vec<(String, i64)>> {
     )
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("store_id")?, r.try_get("n")?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get("store_id")?, r.try_get("n")?))).collect()
 }
 
 /// The last seq of the store's batch that began and never committed, if
@@ -186,10 +181,7 @@ pub async fn begin_batch(conn: &mut Conn, store: &str, to_seq: i64) -> DbResult<
 
 /// The store's batch committed: nothing of it is left open.
 pub async fn end_batch(conn: &mut Conn, store: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM open_batches WHERE store_id = $1")
-        .bind(store)
-        .execute(conn)
-        .await?;
+    sqlx::query("DELETE FROM open_batches WHERE store_id = $1").bind(store).execute(conn).await?;
     Ok(())
 }
 
@@ -228,9 +220,7 @@ pub async fn requeue(conn: &mut Conn, store: &str, ids: &[&str]) -> DbResult<()>
             1,
             chunk.len(),
         );
-        bind_list(sqlx::query(&sql).bind(store), chunk)
-            .execute(&mut *conn)
-            .await?;
+        bind_list(sqlx::query(&sql).bind(store), chunk).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -114,9 +114,7 @@ pub async fn set_state(conn: &mut Conn, ids: &[i64], state: FailureState) -> DbR
             1,
             chunk.len(),
         );
-        bind_list(sqlx::query(&sql).bind(state.as_str()), chunk)
-            .execute(&mut *conn)
-            .await?;
+        bind_list(sqlx::query(&sql).bind(state.as_str()), chunk).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -150,9 +148,7 @@ pub async fn to_run_again(
             1,
             chunk.len(),
         );
-        let rows = bind_list(sqlx::query(&sql).bind(store), chunk)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = bind_list(sqlx::query(&sql).bind(store), chunk).fetch_all(&mut *conn).await?;
         for r in &rows {
             let f: Failure = read(r)?;
             out.entry(f.event_id.clone()).or_default().push(f);
@@ -178,16 +174,11 @@ pub async fn holding(
             1,
             chunk.len(),
         );
-        let rows = bind_list(sqlx::query(&sql).bind(install), chunk)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = bind_list(sqlx::query(&sql).bind(install), chunk).fetch_all(&mut *conn).await?;
         for r in &rows {
             use sqlx::Row;
-            let (c, seq, event): (String, i64, String) = (
-                r.try_get("customer_id")?,
-                r.try_get("event_seq")?,
-                r.try_get("event_id")?,
-            );
+            let (c, seq, event): (String, i64, String) =
+                (r.try_get("customer_id")?, r.try_get("event_seq")?, r.try_get("event_id")?);
             let slot = out.entry(c).or_insert((seq, event.clone()));
             if seq < slot.0 {
                 *slot = (seq, event);
@@ -207,11 +198,7 @@ pub async fn list(
     before: Option<i64>,
 ) -> DbResult<Vec<Failure>> {
     let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-    let filter = if names.is_empty() {
-        String::new()
-    } else {
-        "AND state IN ($list)".to_string()
-    };
+    let filter = if names.is_empty() { String::new() } else { "AND state IN ($list)".to_string() };
     let sql = with_list(
         conn,
         &format!(
@@ -221,9 +208,7 @@ pub async fn list(
         2,
         names.len(),
     );
-    let q = sqlx::query(&sql)
-        .bind(install)
-        .bind(before.unwrap_or(i64::MAX));
+    let q = sqlx::query(&sql).bind(install).bind(before.unwrap_or(i64::MAX));
     let rows = bind_list(q, &names).fetch_all(conn).await?;
     rows.iter().map(read).collect()
 }
@@ -258,9 +243,7 @@ pub async fn redrivable(
                     chunk.len(),
                 );
                 rows.extend(
-                    bind_list(sqlx::query(&sql).bind(install), chunk)
-                        .fetch_all(&mut *conn)
-                        .await?,
+                    bind_list(sqlx::query(&sql).bind(install), chunk).fetch_all(&mut *conn).await?,
                 );
             }
             rows
@@ -280,12 +263,6 @@ pub async fn depth(conn: &mut Conn) -> DbResult<Vec<(String, String, i64)>> {
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("store_id")?,
-                r.try_get("install_id")?,
-                r.try_get("n")?,
-            ))
-        })
+        .map(|r| Ok((r.try_get("store_id")?, r.try_get("install_id")?, r.try_get("n")?)))
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Every change of an install: who made it, when, and the install before
 //! and after.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,12 +57,11 @@ pub async fn record(conn: &mut Conn, c: &NewChange<'_>, now: Millis) -> DbResult
 
 /// The install's changes, oldest first.
 pub async fn of_install(conn: &mut Conn, install: &str) -> DbResult<Vec<Change>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT id, install_id, at, actor, action, reason, before, after FROM install_history
          WHERE install_id = $1 ORDER BY id",
     )
     .bind(install)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }

@@ -1,3 +1,4 @@
+use super::row::ReadRows;
 use crate::domain::World;
 use serde::Serialize;
 use serde_json::Value;
@@ -76,8 +77,7 @@ const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, di
     failure_policy, grants, shadow, canary";
 
 fn json_of<T: Serialize>(v: &Option<T>) -> Option<String> {
-    v.as_ref()
-        .map(|v| serde_json::to_string(v).expect("serializes"))
+    v.as_ref().map(|v| serde_json::to_string(v).expect("serializes"))
 }
 
 pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
@@ -102,49 +102,43 @@ pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
 }
 
 pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM installs WHERE store_id = $1 ORDER BY created_at, id"
     ))
     .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Install>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM installs WHERE store_id = $1 AND id = $2"
-    ))
-    .bind(store)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(read).transpose()
+    sqlx::query(&format!("SELECT {COLUMNS} FROM installs WHERE store_id = $1 AND id = $2"))
+        .bind(store)
+        .bind(id)
+        .read_one(conn, read)
+        .await
 }
 
 /// The installs a batch of the store's events meets, oldest first (the
 /// order they run in): the enabled ones, and those a breaker disabled
 /// (events received before the trip are recorded as failed for them).
 pub async fn for_events(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM installs
          WHERE store_id = $1 AND (enabled = 1 OR tripped_at IS NOT NULL) ORDER BY created_at, id"
     ))
     .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 /// The store's enabled installs, oldest first (the order they run in).
 pub async fn enabled(conn: &mut Conn, store: &str) -> DbResult<Vec<Install>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM installs WHERE store_id = $1 AND enabled = 1 ORDER BY created_at, id"
     ))
     .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
@@ -226,9 +220,7 @@ pub async fn enabled_versions(conn: &mut Conn) -> DbResult<Vec<(String, String)>
     let rows = sqlx::query("SELECT DISTINCT plugin, version FROM installs WHERE enabled = 1")
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("plugin")?, r.try_get("version")?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get("plugin")?, r.try_get("version")?))).collect()
 }
 
 /// Every install of any store that runs `plugin@version`: live, as a

@@ -4,6 +4,7 @@
 //! hold it. The same SQL runs on SQLite and PostgreSQL.
 
 use super::row::read;
+use super::row::ReadRows;
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
@@ -68,10 +69,7 @@ pub async fn heartbeat(
 
 /// The node stops: it holds nothing any more.
 pub async fn node_stopped(conn: &mut Conn, id: &str, now: Millis) -> DbResult<()> {
-    sqlx::query("DELETE FROM leases WHERE node_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM leases WHERE node_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query("UPDATE nodes SET stopped_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
@@ -151,18 +149,13 @@ pub async fn held_by_others(
 }
 
 pub async fn nodes(conn: &mut Conn) -> DbResult<Vec<NodeRow>> {
-    let rows = sqlx::query(
-        "SELECT id, started_at, heartbeat_at, version, stopped_at FROM nodes ORDER BY id",
-    )
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    sqlx::query("SELECT id, started_at, heartbeat_at, version, stopped_at FROM nodes ORDER BY id")
+        .read_all(conn, read)
+        .await
 }
 
 pub async fn all(conn: &mut Conn) -> DbResult<Vec<LeaseRow>> {
-    let rows =
-        sqlx::query("SELECT name, node_id, acquired_at, expires_at FROM leases ORDER BY name")
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(read).collect()
+    sqlx::query("SELECT name, node_id, acquired_at, expires_at FROM leases ORDER BY name")
+        .read_all(conn, read)
+        .await
 }

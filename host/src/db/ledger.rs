@@ -3,6 +3,7 @@
 //! balance is always both the sum of the entries and the sum of the open
 //! lots, and never below zero.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -38,13 +39,7 @@ pub struct Account<'a> {
 impl<'a> Account<'a> {
     /// Entries the host makes by itself (expiry, redemption).
     pub fn host(store: &'a str, customer: &'a str, now: Millis) -> Self {
-        Account {
-            store,
-            customer,
-            now,
-            event_id: None,
-            install_id: None,
-        }
+        Account { store, customer, now, event_id: None, install_id: None }
     }
 }
 
@@ -174,15 +169,7 @@ pub async fn expire_customer(
             .execute(&mut *conn)
             .await?;
         out.push(
-            insert(
-                &mut *conn,
-                &account,
-                -remaining,
-                EntryKind::Expire,
-                "expired",
-                None,
-            )
-            .await?,
+            insert(&mut *conn, &account, -remaining, EntryKind::Expire, "expired", None).await?,
         );
     }
     Ok(out)
@@ -202,21 +189,18 @@ pub async fn due_for_expiry(
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("store_id")?, r.try_get("customer_id")?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get("store_id")?, r.try_get("customer_id")?))).collect()
 }
 
 pub async fn entries(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Entry>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT id, points, kind, reason, event_id, install_id, created_at, expires_at
          FROM ledger_entries WHERE store_id = $1 AND customer_id = $2 ORDER BY seq",
     )
     .bind(store)
     .bind(customer)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 pub async fn balance(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i64> {
@@ -272,11 +256,7 @@ pub async fn earn_many(conn: &mut Conn, earns: &[NewEarn], now: Millis) -> DbRes
     }
     let mut totals: Vec<(&str, &str, i64)> = Vec::new();
     for e in earns {
-        match totals
-            .iter_mut()
-            .rev()
-            .find(|(s, c, _)| *s == e.store && *c == e.customer)
-        {
+        match totals.iter_mut().rev().find(|(s, c, _)| *s == e.store && *c == e.customer) {
             Some((_, _, t)) => *t += e.points,
             None => totals.push((&e.store, &e.customer, e.points)),
         }
@@ -291,12 +271,7 @@ pub async fn earn_many(conn: &mut Conn, earns: &[NewEarn], now: Millis) -> DbRes
         );
         let mut q = sqlx::query(&sql);
         for (store, customer, points) in chunk {
-            q = q
-                .bind(*store)
-                .bind(*customer)
-                .bind(*points)
-                .bind(now)
-                .bind(now);
+            q = q.bind(*store).bind(*customer).bind(*points).bind(now).bind(now);
         }
         q.execute(&mut *conn).await?;
     }

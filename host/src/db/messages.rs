@@ -1,5 +1,6 @@
 //! The outbox: every message a plugin asked to send, and its delivery.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -92,27 +93,25 @@ const COLUMNS: &str =
     state, attempts, last_error, created_at, delivered_at";
 
 pub async fn list(conn: &mut Conn, store: &str, limit: u32) -> DbResult<Vec<Message>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM messages WHERE store_id = $1 ORDER BY created_at, id LIMIT $2"
     ))
     .bind(store)
     .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 /// The messages queued for one customer, oldest first.
 pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Message>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM messages WHERE store_id = $1 AND customer_id = $2
          ORDER BY created_at, id LIMIT 1000"
     ))
     .bind(store)
     .bind(customer)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 /// Queued messages whose next attempt is due, with their store.
@@ -125,9 +124,7 @@ pub async fn due(conn: &mut Conn, now: Millis, limit: u32) -> DbResult<Vec<(Stri
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("store_id")?, read(r)?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get("store_id")?, read(r)?))).collect()
 }
 
 /// Records one delivery attempt: delivered, failed for good, or to be

@@ -124,10 +124,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 impl Db {
     /// The embedded default: `clientele.db` in the data directory.
     pub fn sqlite_url(data_dir: &Path) -> String {
-        format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("clientele.db").display()
-        )
+        format!("sqlite://{}?mode=rwc", data_dir.join("clientele.db").display())
     }
 
     /// Opens a pool of at most `max_connections`.
@@ -176,11 +173,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db {
-            pool,
-            backend,
-            turns: Default::default(),
-        })
+        Ok(Db { pool, backend, turns: Default::default() })
     }
 
     pub async fn migrate(&self) -> DbResult<()> {
@@ -202,13 +195,9 @@ impl Db {
         if self.backend != Backend::Sqlite {
             return Ok(());
         }
-        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
         let frames: i64 = sqlx::Row::try_get(&row, 1)?;
-        let page: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&self.pool)
-            .await?;
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
         if frames * page > WAL_LIMIT_BYTES {
             self.truncate_log().await?;
         }
@@ -225,9 +214,7 @@ impl Db {
     /// nothing (SQLite, at a clean stop; a no-op elsewhere).
     pub async fn truncate_log(&self) -> DbResult<()> {
         if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
-                .await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         }
         Ok(())
     }
@@ -239,15 +226,9 @@ impl Db {
         Ok(match self.backend {
             Backend::Sqlite => {
                 let turn = self.turns.clone().lock_owned().await;
-                Tx {
-                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: Some(turn),
-                }
+                Tx { inner: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
             }
-            Backend::Postgres => Tx {
-                inner: self.pool.begin().await?,
-                _turn: None,
-            },
+            Backend::Postgres => Tx { inner: self.pool.begin().await?, _turn: None },
         })
     }
 
@@ -272,8 +253,7 @@ impl Db {
 
 /// Reads a JSON TEXT column, falling back to `default` on bad data.
 pub fn json_col(text: Option<String>, default: serde_json::Value) -> serde_json::Value {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(default)
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(default)
 }
 
 /// Reads a TEXT column holding one of a closed set of states.

@@ -1,5 +1,6 @@
 //! Fitted models, one per install (the latest).
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -87,25 +88,22 @@ pub async fn save_failure(
 
 /// The model bytes of an install (empty before its first fit).
 pub async fn bytes(conn: &mut Conn, install_id: &str) -> DbResult<Vec<u8>> {
-    Ok(
-        sqlx::query("SELECT model FROM models WHERE install_id = $1")
-            .bind(install_id)
-            .fetch_optional(conn)
-            .await?
-            .map(|r| r.try_get::<Vec<u8>, _>("model"))
-            .transpose()?
-            .unwrap_or_default(),
-    )
+    Ok(sqlx::query("SELECT model FROM models WHERE install_id = $1")
+        .bind(install_id)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.try_get::<Vec<u8>, _>("model"))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<ModelInfo>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT install_id, plugin, as_of, customers, elapsed_ms, fitted_at, summary, last_error,
                 last_attempt_at
          FROM models WHERE store_id = $1 ORDER BY install_id",
     )
     .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }

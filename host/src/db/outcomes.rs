@@ -1,3 +1,4 @@
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,15 +35,14 @@ pub struct Outcome {
 }
 
 pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Vec<Outcome>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT install_id, plugin, status, error_code, error, effects, elapsed_us, fuel, logs
          FROM outcomes WHERE store_id = $1 AND event_id = $2 ORDER BY created_at, install_id",
     )
     .bind(store)
     .bind(event)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }
 
 /// The outcomes of these events of the store, by event id.
@@ -66,9 +66,7 @@ pub async fn for_events(
             .fetch_all(&mut *conn)
             .await?;
         for r in &rows {
-            out.entry(r.try_get("event_id")?)
-                .or_default()
-                .push(read(r)?);
+            out.entry(r.try_get("event_id")?).or_default().push(read(r)?);
         }
     }
     Ok(out)

@@ -78,13 +78,7 @@ pub async fn of_store(
     let mut by_day: BTreeMap<String, Day> = (first..=today)
         .map(|d| {
             let day = day_of(d * DAY_MS - offset_ms, offset_ms);
-            (
-                day.clone(),
-                Day {
-                    day,
-                    ..Day::default()
-                },
-            )
+            (day.clone(), Day { day, ..Day::default() })
         })
         .collect();
     // Bucketed in SQL, so the rows read are days, not events.
@@ -181,12 +175,7 @@ async fn days_of(
     offset_ms: i64,
     from: i64,
 ) -> DbResult<Vec<sqlx::any::AnyRow>> {
-    Ok(sqlx::query(sql)
-        .bind(store)
-        .bind(offset_ms)
-        .bind(from)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query(sql).bind(store).bind(offset_ms).bind(from).fetch_all(conn).await?)
 }
 
 /// The day of a row bucketed by day (column `d`, days since the epoch in
@@ -202,14 +191,7 @@ fn the_day<'a>(
 
 async fn counts(conn: &mut Conn, sql: &str, store: &str) -> DbResult<Vec<Count>> {
     let rows = sqlx::query(sql).bind(store).fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Count {
-                name: r.try_get("name")?,
-                count: r.try_get("n")?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| Ok(Count { name: r.try_get("name")?, count: r.try_get("n")? })).collect()
 }
 
 /// NPS and CSAT by day, from the stored scores of NPS and CSAT surveys'
@@ -244,9 +226,7 @@ async fn survey_trend(
         else {
             continue;
         };
-        let t = tally
-            .entry((day_of(at, offset_ms), kind.clone()))
-            .or_default();
+        let t = tally.entry((day_of(at, offset_ms), kind.clone())).or_default();
         t.0 += 1;
         match kind.as_str() {
             "nps" if s >= 9 => t.1 += 1,

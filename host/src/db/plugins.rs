@@ -1,3 +1,4 @@
+use super::row::ReadRows;
 use crate::domain::World;
 use serde::Serialize;
 use sqlx::Row;
@@ -63,14 +64,11 @@ const COLUMNS: &str = "name, version, world, description, capabilities, scopes, 
     size_bytes, published_at, contract, yanked_at, yank_reason";
 
 pub async fn get(conn: &mut Conn, name: &str, version: &str) -> DbResult<Option<PluginVersion>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM plugin_versions WHERE name = $1 AND version = $2"
-    ))
-    .bind(name)
-    .bind(version)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(read).transpose()
+    sqlx::query(&format!("SELECT {COLUMNS} FROM plugin_versions WHERE name = $1 AND version = $2"))
+        .bind(name)
+        .bind(version)
+        .read_one(conn, read)
+        .await
 }
 
 pub async fn component_bytes(conn: &mut Conn, name: &str, version: &str) -> DbResult<Vec<u8>> {
@@ -83,12 +81,9 @@ pub async fn component_bytes(conn: &mut Conn, name: &str, version: &str) -> DbRe
 }
 
 pub async fn list(conn: &mut Conn) -> DbResult<Vec<PluginVersion>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM plugin_versions ORDER BY name, published_at"
-    ))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    sqlx::query(&format!("SELECT {COLUMNS} FROM plugin_versions ORDER BY name, published_at"))
+        .read_all(conn, read)
+        .await
 }
 
 /// Yanks a version: it can no longer be installed. Returns whether the

@@ -1,6 +1,7 @@
 //! Counters of shadow and canary runs, and examples of where a shadow
 //! decided differently from the live version.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -166,12 +167,11 @@ pub async fn add_diffs(conn: &mut Conn, install: &str, diffs: &[Diff]) -> DbResu
 
 /// The shadow's examples, oldest first.
 pub async fn diffs(conn: &mut Conn, install: &str) -> DbResult<Vec<Diff>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT event_id, customer_id, live, shadow, at FROM shadow_diffs
          WHERE install_id = $1 ORDER BY id",
     )
     .bind(install)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(read).collect()
+    .read_all(conn, read)
+    .await
 }

@@ -115,3 +115,38 @@ pub fn read<T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>>(
 ) -> super::DbResult<T> {
     Ok(T::from_row(r)?)
 }
+
+/// Reads what a query gives with a row reader: each row of it, or the one
+/// row there may be.
+#[allow(async_fn_in_trait)] // implemented here once, for sqlx's query
+pub trait ReadRows {
+    async fn read_all<T>(
+        self,
+        conn: &mut super::Conn,
+        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
+    ) -> super::DbResult<Vec<T>>;
+
+    async fn read_one<T>(
+        self,
+        conn: &mut super::Conn,
+        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
+    ) -> super::DbResult<Option<T>>;
+}
+
+impl<'q> ReadRows for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    async fn read_all<T>(
+        self,
+        conn: &mut super::Conn,
+        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
+    ) -> super::DbResult<Vec<T>> {
+        self.fetch_all(conn).await?.iter().map(read).collect()
+    }
+
+    async fn read_one<T>(
+        self,
+        conn: &mut super::Conn,
+        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
+    ) -> super::DbResult<Option<T>> {
+        self.fetch_optional(conn).await?.as_ref().map(read).transpose()
+    }
+}

@@ -1,5 +1,6 @@
 //! Segment memberships per (segmenter install, customer).
 
+use super::row::ReadRows;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -116,15 +117,14 @@ pub async fn remove(
 
 /// Segment names of enabled installs with their member counts.
 pub async fn counts(conn: &mut Conn, store: &str) -> DbResult<Vec<SegmentCount>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT m.segment AS name, COUNT(DISTINCT m.customer_id) AS members FROM memberships m
          JOIN installs i ON i.id = m.install_id AND i.enabled = 1
          WHERE m.store_id = $1 GROUP BY m.segment ORDER BY m.segment",
     )
     .bind(store)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(super::row::read).collect()
+    .read_all(conn, super::row::read)
+    .await
 }
 
 /// Members of a segment in id order, after `after`, at most `limit`.
@@ -135,7 +135,7 @@ pub async fn members(
     after: &str,
     limit: u32,
 ) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT DISTINCT m.customer_id FROM memberships m
          JOIN installs i ON i.id = m.install_id AND i.enabled = 1
          WHERE m.store_id = $1 AND m.segment = $2 AND m.customer_id > $3
@@ -145,9 +145,8 @@ pub async fn members(
     .bind(segment)
     .bind(after)
     .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("customer_id")?)).collect()
+    .read_all(conn, |r| Ok(r.try_get("customer_id")?))
+    .await
 }
 
 /// A customer's memberships (enabled installs) with their attributes
@@ -168,10 +167,7 @@ pub async fn memberships_of(
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                r.try_get("segment")?,
-                json_col(r.try_get("attributes")?, serde_json::json!({})),
-            ))
+            Ok((r.try_get("segment")?, json_col(r.try_get("attributes")?, serde_json::json!({}))))
         })
         .collect()
 }
@@ -202,9 +198,7 @@ pub async fn names_of(
         );
         let q = bind_list(sqlx::query(&sql).bind(store), chunk);
         for r in q.fetch_all(&mut *conn).await? {
-            out.entry(r.try_get("customer_id")?)
-                .or_default()
-                .push(r.try_get("segment")?);
+            out.entry(r.try_get("customer_id")?).or_default().push(r.try_get("segment")?);
         }
     }
     Ok(out)

@@ -46,11 +46,7 @@ pub async fn apply_many(
         );
         let mut q = sqlx::query(&sql);
         for (install, customer, key, value) in chunk {
-            q = q
-                .bind(install)
-                .bind(customer)
-                .bind(key)
-                .bind(value.clone().unwrap_or_default());
+            q = q.bind(install).bind(customer).bind(key).bind(value.clone().unwrap_or_default());
         }
         q.execute(&mut *conn).await?;
     }

@@ -1,3 +1,4 @@
+use super::row::ReadRows;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -30,20 +31,16 @@ pub async fn insert(conn: &mut Conn, store: &Store, api_key_sha256: &str) -> DbR
 }
 
 pub async fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Store>> {
-    let row =
-        sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    row.as_ref().map(read).transpose()
+    sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores WHERE id = $1")
+        .bind(id)
+        .read_one(conn, read)
+        .await
 }
 
 pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
-    let rows =
-        sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(read).collect()
+    sqlx::query("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")
+        .read_all(conn, read)
+        .await
 }
 
 /// The store an API key belongs to.

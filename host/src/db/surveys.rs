@@ -1,5 +1,6 @@
 //! Surveys and their scored responses.
 
+use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -43,12 +44,10 @@ pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Surv
 }
 
 pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Survey>> {
-    let rows =
-        sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 ORDER BY id")
-            .bind(store)
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 ORDER BY id")
+        .bind(store)
+        .read_all(conn, from_row)
+        .await
 }
 
 /// A response as stored, and as the API shows it.

@@ -20,15 +20,9 @@ pub fn check_manifest(path: &Path) -> anyhow::Result<Manifest> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}; a plugin needs one", path.display()))?;
     Manifest::parse(&text).map_err(|errors| {
-        let why: Vec<String> = errors
-            .iter()
-            .map(|e| format!("  {}: {}", e.field, e.message))
-            .collect();
-        anyhow::anyhow!(
-            "{} would be refused when published:\n{}",
-            path.display(),
-            why.join("\n")
-        )
+        let why: Vec<String> =
+            errors.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+        anyhow::anyhow!("{} would be refused when published:\n{}", path.display(), why.join("\n"))
     })
 }
 
@@ -44,10 +38,7 @@ pub async fn publish(
         check_manifest(&manifest)?;
         (clientele_plugin_build::build(target, None)?, manifest)
     } else {
-        let beside = target
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("plugin.toml");
+        let beside = target.parent().unwrap_or(Path::new(".")).join("plugin.toml");
         (target.to_path_buf(), beside)
     };
     check_manifest(&manifest_path)?;
@@ -59,9 +50,7 @@ pub async fn publish(
         anyhow::bail!(
             "the server refused the plugin ({}): {}",
             reply.status,
-            reply.body["detail"]
-                .as_str()
-                .map_or_else(|| reply.body.to_string(), str::to_string)
+            reply.body["detail"].as_str().map_or_else(|| reply.body.to_string(), str::to_string)
         );
     }
     Ok(reply.body)
@@ -73,14 +62,14 @@ pub fn write_wit(dir: &Path, version: Option<&str>) -> anyhow::Result<Vec<PathBu
     let contracts = clientele_plugin_build::CONTRACTS;
     let files = match version {
         None => clientele_plugin_build::WIT_FILES,
-        Some(v) => contracts
-            .iter()
-            .find(|(known, _)| *known == v)
-            .map(|(_, files)| *files)
-            .with_context(|| {
-                let known: Vec<&str> = contracts.iter().map(|(v, _)| *v).collect();
-                format!("no contract {v}; this host serves {}", known.join(", "))
-            })?,
+        Some(v) => {
+            contracts.iter().find(|(known, _)| *known == v).map(|(_, files)| *files).with_context(
+                || {
+                    let known: Vec<&str> = contracts.iter().map(|(v, _)| *v).collect();
+                    format!("no contract {v}; this host serves {}", known.join(", "))
+                },
+            )?
+        }
     };
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();

@@ -28,19 +28,10 @@ pub struct ReplayArgs {
     /// The plugin.toml of a .wasm (default: the one beside it).
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    #[arg(
-        long,
-        env = "CLIENTELE_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, env = "CLIENTELE_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// The store's API key (or the admin token).
-    #[arg(
-        long = "key",
-        value_name = "KEY",
-        env = "CLIENTELE_API_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long = "key", value_name = "KEY", env = "CLIENTELE_API_KEY", hide_env_values = true)]
     pub token: String,
     #[arg(long)]
     pub store: String,
@@ -113,9 +104,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
         currency: text("currency", "USD"),
         timezone: text("timezone", "UTC"),
     };
-    let pii = live["grants"]
-        .as_array()
-        .is_some_and(|g| g.iter().any(|s| s == "pii"));
+    let pii = live["grants"].as_array().is_some_and(|g| g.iter().any(|s| s == "pii"));
 
     // The recorded events, in arrival order, with their outcomes.
     let mut recorded: Vec<Value> = Vec::new();
@@ -140,15 +129,11 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
     }
     let mut profiles = Vec::new();
     for id in &customers {
-        let p = api
-            .get(&format!("/v1/stores/{store}/customers/{id}"), &args.token)
-            .await?;
+        let p = api.get(&format!("/v1/stores/{store}/customers/{id}"), &args.token).await?;
         profiles.push(profile_of(id, &p.body));
     }
     let surveys = if world == World::SurveyScorer {
-        api.get(&format!("/v1/stores/{store}/surveys"), &args.token)
-            .await?
-            .ok()?
+        api.get(&format!("/v1/stores/{store}/surveys"), &args.token).await?.ok()?
     } else {
         json!([])
     };
@@ -246,17 +231,9 @@ fn profile_of(id: &str, p: &Value) -> Customer {
         birthday: text("birthday"),
         tags: p["tags"]
             .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|t| t.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
-        attributes: if p["attributes"].is_object() {
-            p["attributes"].clone()
-        } else {
-            json!({})
-        },
+        attributes: if p["attributes"].is_object() { p["attributes"].clone() } else { json!({}) },
         ..Default::default()
     }
 }
@@ -289,14 +266,12 @@ fn live_summary(world: World, o: &Value) -> Value {
                 .filter_map(|e| e["segment"].as_str().map(str::to_string))
                 .collect::<BTreeSet<_>>(),
         }),
-        World::SurveyScorer => of("survey_scored")
-            .map(|e| e["score"].clone())
-            .next()
-            .unwrap_or(Value::Null),
-        World::ChurnRescue => of("assessed")
-            .map(|e| json!({"risk": round(&e["risk"])}))
-            .next()
-            .unwrap_or(Value::Null),
+        World::SurveyScorer => {
+            of("survey_scored").map(|e| e["score"].clone()).next().unwrap_or(Value::Null)
+        }
+        World::ChurnRescue => {
+            of("assessed").map(|e| json!({"risk": round(&e["risk"])})).next().unwrap_or(Value::Null)
+        }
     }
 }
 
@@ -336,6 +311,5 @@ fn replay_summary(world: World, view: &Value, prev: &mut BTreeSet<String>) -> Va
 }
 
 fn round(v: &Value) -> Value {
-    v.as_f64()
-        .map_or(Value::Null, |x| json!((x * 1e6).round() / 1e6))
+    v.as_f64().map_or(Value::Null, |x| json!((x * 1e6).round() / 1e6))
 }

@@ -193,10 +193,8 @@ fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
         };
         for (i, v) in list.iter().enumerate() {
             let e = parse_event(v, "").map_err(|errors| {
-                let why: Vec<String> = errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect();
+                let why: Vec<String> =
+                    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
                 anyhow::anyhow!("{from}, event {i}: {}", why.join("; "))
             })?;
             events.push(e);
@@ -223,24 +221,13 @@ impl HostServices for Local {
         Box::pin(async move { Ok(c) })
     }
     fn orders<'a>(&'a self, _: &'a str, id: &'a str, limit: u32) -> HostFuture<'a, Vec<Order>> {
-        let mut list = self
-            .orders
-            .lock()
-            .unwrap()
-            .get(id)
-            .cloned()
-            .unwrap_or_default();
+        let mut list = self.orders.lock().unwrap().get(id).cloned().unwrap_or_default();
         list.reverse();
         list.truncate(limit as usize);
         Box::pin(async move { Ok(list) })
     }
     fn points_balance<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, i64> {
-        let balance = self
-            .customers
-            .lock()
-            .unwrap()
-            .get(id)
-            .map_or(0, |c| c.points_balance);
+        let balance = self.customers.lock().unwrap().get(id).map_or(0, |c| c.points_balance);
         Box::pin(async move { Ok(balance) })
     }
 }
@@ -257,14 +244,8 @@ pub(super) fn component(
         let wasm = clientele_plugin_build::build(target, None)?;
         (wasm, manifest)
     } else {
-        let beside = target
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("plugin.toml");
-        (
-            target.to_path_buf(),
-            manifest.map_or(beside, Path::to_path_buf),
-        )
+        let beside = target.parent().unwrap_or(Path::new(".")).join("plugin.toml");
+        (target.to_path_buf(), manifest.map_or(beside, Path::to_path_buf))
     };
     let manifest = super::check_manifest(&manifest_path)?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
@@ -314,20 +295,12 @@ impl Session {
         store: StoreInfo,
     ) -> anyhow::Result<Session> {
         if store.timezone.parse::<chrono_tz::Tz>().is_err() {
-            bail!(
-                "`{}` is not an IANA time zone (such as Asia/Shanghai or UTC)",
-                store.timezone
-            );
+            bail!("`{}` is not an IANA time zone (such as Asia/Shanghai or UTC)", store.timezone);
         }
         if let Err(errors) = check_config(&manifest.config_schema, config) {
-            let why: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            bail!(
-                "the config does not fit the plugin's schema: {}",
-                why.join("; ")
-            );
+            let why: Vec<String> =
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            bail!("the config does not fit the plugin's schema: {}", why.join("; "));
         }
         let scratch = tempfile::tempdir()?;
         let runtime = Runtime::new(scratch.path(), Limits::HOST_MAX)?;
@@ -335,11 +308,8 @@ impl Session {
         let plugin = runtime
             .publish(&id, "local", bytes, manifest)
             .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
-        let local = Arc::new(Local {
-            store,
-            customers: Mutex::default(),
-            orders: Mutex::default(),
-        });
+        let local =
+            Arc::new(Local { store, customers: Mutex::default(), orders: Mutex::default() });
         Ok(Session {
             runtime,
             _scratch: scratch,
@@ -359,11 +329,7 @@ impl Session {
     /// Starts a customer from what is known of them.
     pub fn seed(&mut self, customer: Customer, state: HashMap<String, Vec<u8>>) {
         self.states.insert(customer.id.clone(), state);
-        self.local
-            .customers
-            .lock()
-            .unwrap()
-            .insert(customer.id.clone(), customer);
+        self.local.customers.lock().unwrap().insert(customer.id.clone(), customer);
     }
 
     pub fn state_of(&self, customer: &str) -> HashMap<String, Vec<u8>> {
@@ -379,9 +345,7 @@ impl Session {
             CallInput::new("local", "local", &self.id, None, &self.services).with_pii(self.pii);
         let trace = input.trace.clone();
         let started = Instant::now();
-        let fitted = self
-            .runtime
-            .fit(&self.plugin, input, &self.config, population);
+        let fitted = self.runtime.fit(&self.plugin, input, &self.config, population);
         let report = Report::new(started, &trace, &self.plugin.limits, true);
         match fitted {
             Ok(f) => {
@@ -403,23 +367,15 @@ impl Session {
         if !worlds::concerns(self.plugin.world, e, "local", &self.surveys) {
             return None;
         }
-        let customer = self
-            .local
-            .customers
-            .lock()
-            .unwrap()
-            .get(&e.customer_id)
-            .cloned()
-            .unwrap_or_default();
+        let customer =
+            self.local.customers.lock().unwrap().get(&e.customer_id).cloned().unwrap_or_default();
         let loaded = match self.plugin.world {
-            World::Segmenter => Loaded::Segmenter {
-                model: self.model.clone(),
-                memberships: HashMap::new(),
-            },
-            World::ChurnRescue => Loaded::ChurnRescue {
-                model: self.model.clone(),
-                flows: HashMap::new(),
-            },
+            World::Segmenter => {
+                Loaded::Segmenter { model: self.model.clone(), memberships: HashMap::new() }
+            }
+            World::ChurnRescue => {
+                Loaded::ChurnRescue { model: self.model.clone(), flows: HashMap::new() }
+            }
             _ => Loaded::Nothing,
         };
         let state = self.state_of(&e.customer_id);
@@ -464,22 +420,15 @@ impl Session {
     /// order stats. Returns the refunded order's total for a refund.
     fn record_facts(&mut self, e: &Event) -> Option<i64> {
         let mut customers = self.local.customers.lock().unwrap();
-        let c = customers
-            .entry(e.customer_id.clone())
-            .or_insert_with(|| Customer {
-                id: e.customer_id.clone(),
-                attributes: json!({}),
-                ..Default::default()
-            });
+        let c = customers.entry(e.customer_id.clone()).or_insert_with(|| Customer {
+            id: e.customer_id.clone(),
+            attributes: json!({}),
+            ..Default::default()
+        });
         let mut all = self.local.orders.lock().unwrap();
         let orders = all.entry(e.customer_id.clone()).or_default();
         match &e.kind {
-            EventKind::OrderPlaced {
-                order_id,
-                total_cents,
-                currency,
-                ..
-            } => {
+            EventKind::OrderPlaced { order_id, total_cents, currency, .. } => {
                 if orders.iter().any(|o| o.order_id == *order_id) {
                     return None;
                 }
@@ -493,23 +442,16 @@ impl Session {
                 let s = &mut c.stats;
                 s.orders += 1;
                 s.net_spend_cents += total_cents;
-                s.first_order_at = Some(
-                    s.first_order_at
-                        .map_or(e.occurred_at, |t| t.min(e.occurred_at)),
-                );
-                s.last_order_at = Some(
-                    s.last_order_at
-                        .map_or(e.occurred_at, |t| t.max(e.occurred_at)),
-                );
+                s.first_order_at =
+                    Some(s.first_order_at.map_or(e.occurred_at, |t| t.min(e.occurred_at)));
+                s.last_order_at =
+                    Some(s.last_order_at.map_or(e.occurred_at, |t| t.max(e.occurred_at)));
                 let days = self.days.entry(e.customer_id.clone()).or_default();
                 days.insert(utc_day(e.occurred_at));
                 s.repeat_days = s.repeat_days.max(days.len().saturating_sub(1) as u32);
                 None
             }
-            EventKind::OrderRefunded {
-                order_id,
-                refund_cents,
-            } => {
+            EventKind::OrderRefunded { order_id, refund_cents } => {
                 let order = orders.iter_mut().find(|o| o.order_id == *order_id)?;
                 let refund = (*refund_cents).min(order.total_cents - order.refunded_cents);
                 order.refunded_cents += refund;
@@ -570,10 +512,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
             .with_context(|| format!("{} is not a survey", p.display()))?;
         session.surveys = HashMap::from([(("local".to_string(), s.id.clone()), s)]);
     }
-    let mut out = Printer {
-        json: args.json,
-        records: Vec::new(),
-    };
+    let mut out = Printer { json: args.json, records: Vec::new() };
     out.plugin(&session.plugin, &manifest);
     let mut all_ok = true;
     // A population model first, where the world has one.
@@ -594,26 +533,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
     for e in &events {
         match session.call(e) {
             None => out.skipped(e),
-            Some(Called {
-                result: Ok(view),
-                report,
-            }) => {
+            Some(Called { result: Ok(view), report }) => {
                 let state = session.state_of(&e.customer_id);
                 out.decided(e, &view, &state, &report);
             }
-            Some(Called {
-                result: Err((code, message)),
-                report,
-            }) => {
+            Some(Called { result: Err((code, message)), report }) => {
                 all_ok = false;
                 out.failed(&e.id, &code, &message, &report);
             }
         }
     }
-    Ok(Ran {
-        ok: all_ok,
-        records: out.records,
-    })
+    Ok(Ran { ok: all_ok, records: out.records })
 }
 
 fn customer_of(path: Option<&Path>) -> anyhow::Result<Customer> {
@@ -629,11 +559,7 @@ fn customer_of(path: Option<&Path>) -> anyhow::Result<Customer> {
         name: f.name,
         birthday: f.birthday,
         tags: f.tags,
-        attributes: if f.attributes.is_null() {
-            json!({})
-        } else {
-            f.attributes
-        },
+        attributes: if f.attributes.is_null() { json!({}) } else { f.attributes },
         tier: f.tier,
         points_balance: f.points_balance,
         stats: CustomerStats {
@@ -648,9 +574,7 @@ fn customer_of(path: Option<&Path>) -> anyhow::Result<Customer> {
 
 /// `{"key": "text"}` or `{"key": [bytes]}`.
 fn state_of(v: &Value) -> anyhow::Result<HashMap<String, Vec<u8>>> {
-    let obj = v
-        .as_object()
-        .context("--state must be a JSON object of key → text or byte array")?;
+    let obj = v.as_object().context("--state must be a JSON object of key → text or byte array")?;
     obj.iter()
         .map(|(k, v)| {
             let bytes = match v {
@@ -760,11 +684,7 @@ impl Printer {
 
     fn lines(&self, r: &Report) {
         for l in &r.lines {
-            let prefix = if l.stream == "log" {
-                l.level.clone()
-            } else {
-                l.stream.clone()
-            };
+            let prefix = if l.stream == "log" { l.level.clone() } else { l.stream.clone() };
             for line in l.message.lines() {
                 println!("  {prefix:>6} │ {line}");
             }
@@ -778,19 +698,13 @@ impl Printer {
         if self.keep(v) {
             println!("fit over {} customers: ok, {}", fit["customers"], r.human());
             self.lines(r);
-            println!(
-                "  model: {} bytes; summary: {}",
-                fit["model_bytes"], fit["summary"]
-            );
+            println!("  model: {} bytes; summary: {}", fit["model_bytes"], fit["summary"]);
         }
     }
 
     fn skipped(&mut self, e: &Event) {
         if self.keep(json!({"event": e.id, "status": "not_concerned"})) {
-            println!(
-                "event {} ({}): not this world's business; no call",
-                e.id, e.event_type
-            );
+            println!("event {} ({}): not this world's business; no call", e.id, e.event_type);
         }
     }
 
@@ -801,10 +715,8 @@ impl Printer {
         state: &HashMap<String, Vec<u8>>,
         r: &Report,
     ) {
-        let state: BTreeMap<&String, String> = state
-            .iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(v).into_owned()))
-            .collect();
+        let state: BTreeMap<&String, String> =
+            state.iter().map(|(k, v)| (k, String::from_utf8_lossy(v).into_owned())).collect();
         let mut v = json!({"event": e.id, "status": "ok", "decision": decision["decision"],
             "state": state});
         if let Some(messages) = decision.get("messages") {

@@ -186,10 +186,7 @@ pub fn new_plugin(name: &str, world: World, lang: Lang, parent: &Path) -> anyhow
     }
     let dir = parent.join(name);
     if dir.exists() {
-        bail!(
-            "{} exists already; choose another name or folder",
-            dir.display()
-        );
+        bail!("{} exists already; choose another name or folder", dir.display());
     }
     let w = world_files(world);
     let crate_name = name.replace('-', "_");

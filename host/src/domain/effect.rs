@@ -43,26 +43,15 @@ pub enum Effect {
     /// A churn assessment stored.
     Assessed { p_alive: f64, risk: f64 },
     /// A rescue flow started; its first step is due in `due_in_seconds`.
-    FlowStarted {
-        flow_id: String,
-        step: i64,
-        due_in_seconds: u64,
-    },
+    FlowStarted { flow_id: String, step: i64, due_in_seconds: u64 },
     /// The plan decided against a flow.
     FlowSkipped { flow_id: String },
     /// An order ended the customer's active flow.
     FlowRescued { flow_id: String },
     /// The flow's next step is scheduled.
-    FlowScheduled {
-        flow_id: String,
-        step: i64,
-        after_seconds: u64,
-    },
+    FlowScheduled { flow_id: String, step: i64, after_seconds: u64 },
     /// The flow ended (`rescued`, `expired` or `skipped`).
-    FlowEnded {
-        flow_id: String,
-        state: super::states::FlowState,
-    },
+    FlowEnded { flow_id: String, state: super::states::FlowState },
     /// A coupon made for a message.
     Coupon { percent: u32, code: String },
     /// The customer entered a segment.

@@ -22,10 +22,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -40,30 +37,12 @@ pub struct OrderItem {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     CustomerCreated,
-    OrderPlaced {
-        order_id: String,
-        total_cents: i64,
-        currency: String,
-        items: Vec<OrderItem>,
-    },
-    OrderRefunded {
-        order_id: String,
-        refund_cents: i64,
-    },
-    ReviewSubmitted {
-        order_id: String,
-        rating: u8,
-        has_photo: bool,
-        text_length: u32,
-    },
+    OrderPlaced { order_id: String, total_cents: i64, currency: String, items: Vec<OrderItem> },
+    OrderRefunded { order_id: String, refund_cents: i64 },
+    ReviewSubmitted { order_id: String, rating: u8, has_photo: bool, text_length: u32 },
     Checkin,
-    ReferralConverted {
-        referred_customer_id: String,
-    },
-    SurveySubmitted {
-        survey_id: String,
-        answers: Value,
-    },
+    ReferralConverted { referred_customer_id: String },
+    SurveySubmitted { survey_id: String, answers: Value },
     Other,
 }
 
@@ -175,15 +154,7 @@ pub fn from_stored(
     occurred_at: Millis,
     data: Value,
 ) -> Result<Event, Vec<FieldError>> {
-    typed(
-        id,
-        event_type,
-        customer_id,
-        occurred_at,
-        data,
-        "",
-        Vec::new(),
-    )
+    typed(id, event_type, customer_id, occurred_at, data, "", Vec::new())
 }
 
 /// Derives the typed kind from `data` and assembles the event, unless
@@ -201,14 +172,7 @@ fn typed(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Event {
-        id,
-        event_type,
-        customer_id,
-        occurred_at,
-        data,
-        kind,
-    })
+    Ok(Event { id, event_type, customer_id, occurred_at, data, kind })
 }
 
 /// Parses one event object. `path` prefixes field names (e.g. `events[3].`).
@@ -221,20 +185,13 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
         };
         return Err(vec![FieldError::new(field, "must be an event object")]);
     };
-    let mut f = Fields {
-        prefix: path.to_string(),
-        obj,
-        errors: Vec::new(),
-    };
+    let mut f = Fields { prefix: path.to_string(), obj, errors: Vec::new() };
     let id = f.id("id");
     let customer_id = f.id("customer_id");
     let event_type = match obj.get("type") {
         Some(Value::String(s)) if is_valid_event_type(s) => s.clone(),
         Some(_) => {
-            f.err(
-                "type",
-                "must be a string of [a-z0-9_.-], at most 64 characters",
-            );
+            f.err("type", "must be a string of [a-z0-9_.-], at most 64 characters");
             String::new()
         }
         None => {
@@ -244,10 +201,7 @@ pub fn parse_event(value: &Value, path: &str) -> Result<Event, Vec<FieldError>> 
     };
     let occurred_at = match obj.get("occurred_at") {
         Some(Value::String(s)) => parse_rfc3339(s).unwrap_or_else(|| {
-            f.err(
-                "occurred_at",
-                "must be an RFC 3339 time such as 2026-03-05T10:00:00Z",
-            );
+            f.err("occurred_at", "must be an RFC 3339 time such as 2026-03-05T10:00:00Z");
             0
         }),
         None => {
@@ -285,11 +239,7 @@ fn parse_kind(
 ) -> EventKind {
     let empty = Map::new();
     let obj = data.as_object().unwrap_or(&empty);
-    let mut f = Fields {
-        prefix: prefix.to_string(),
-        obj,
-        errors: Vec::new(),
-    };
+    let mut f = Fields { prefix: prefix.to_string(), obj, errors: Vec::new() };
     let kind = match event_type {
         "customer.created" => EventKind::CustomerCreated,
         "checkin" => EventKind::Checkin,
@@ -329,12 +279,7 @@ fn parse_kind(
                 }
                 Some(_) => f.err("items", "must be a list of at most 1000 items"),
             }
-            EventKind::OrderPlaced {
-                order_id,
-                total_cents,
-                currency,
-                items,
-            }
+            EventKind::OrderPlaced { order_id, total_cents, currency, items }
         }
         "order.refunded" => EventKind::OrderRefunded {
             order_id: f.id("order_id"),
@@ -346,9 +291,9 @@ fn parse_kind(
             has_photo: f.bool("has_photo", false),
             text_length: f.int("text_length", 0, 1_000_000, Some(0)) as u32,
         },
-        "referral.converted" => EventKind::ReferralConverted {
-            referred_customer_id: f.id("referred_customer_id"),
-        },
+        "referral.converted" => {
+            EventKind::ReferralConverted { referred_customer_id: f.id("referred_customer_id") }
+        }
         "survey.submitted" => {
             let survey_id = f.id("survey_id");
             let answers = match obj.get("answers") {
@@ -387,9 +332,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.occurred_at, 1_772_704_800_000);
         match e.kind {
-            EventKind::OrderPlaced {
-                total_cents, items, ..
-            } => {
+            EventKind::OrderPlaced { total_cents, items, .. } => {
                 assert_eq!(total_cents, 1999);
                 assert_eq!(items[0].qty, 2);
             }
@@ -406,14 +349,7 @@ mod tests {
         )
         .unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "events[2].id",
-                "events[2].occurred_at",
-                "events[2].data.total_cents"
-            ]
-        );
+        assert_eq!(fields, ["events[2].id", "events[2].occurred_at", "events[2].data.total_cents"]);
     }
 
     #[test]

@@ -29,18 +29,9 @@ impl EntryKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum LedgerOp {
-    Earn {
-        points: i64,
-        reason: String,
-        expires_at: Option<Millis>,
-    },
-    Deduct {
-        points: i64,
-        reason: String,
-    },
-    SetTier {
-        tier: Option<String>,
-    },
+    Earn { points: i64, reason: String, expires_at: Option<Millis> },
+    Deduct { points: i64, reason: String },
+    SetTier { tier: Option<String> },
 }
 
 /// Largest number of points one op may move.
@@ -61,19 +52,13 @@ pub fn validate_ops(ops: &[LedgerOp], occurred_at: Millis) -> Result<(), String>
     for (i, op) in ops.iter().enumerate() {
         let check_label = |what: &str, s: &str| {
             if s.is_empty() || s.len() > MAX_LABEL_LEN || s.chars().any(char::is_control) {
-                Err(format!(
-                    "op {i}: {what} must be 1-{MAX_LABEL_LEN} printable characters"
-                ))
+                Err(format!("op {i}: {what} must be 1-{MAX_LABEL_LEN} printable characters"))
             } else {
                 Ok(())
             }
         };
         match op {
-            LedgerOp::Earn {
-                points,
-                reason,
-                expires_at,
-            } => {
+            LedgerOp::Earn { points, reason, expires_at } => {
                 if !(1..=MAX_POINTS_PER_OP).contains(points) {
                     return Err(format!(
                         "op {i}: earn of {points} points is outside 1..={MAX_POINTS_PER_OP}"
@@ -115,35 +100,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_ops() {
-        let earn = |points| LedgerOp::Earn {
-            points,
-            reason: "order".into(),
-            expires_at: None,
-        };
+        let earn = |points| LedgerOp::Earn { points, reason: "order".into(), expires_at: None };
         assert!(validate_ops(&[earn(5)], 0).is_ok());
         assert!(validate_ops(&[earn(0)], 0).is_err());
         assert!(validate_ops(&[earn(-3)], 0).is_err());
         assert!(validate_ops(&[earn(MAX_POINTS_PER_OP + 1)], 0).is_err());
         let many: Vec<_> = (0..MAX_OPS_PER_CALL + 1).map(|_| earn(1)).collect();
         assert!(validate_ops(&many, 0).is_err());
-        let past = LedgerOp::Earn {
-            points: 1,
-            reason: "x".into(),
-            expires_at: Some(10),
-        };
+        let past = LedgerOp::Earn { points: 1, reason: "x".into(), expires_at: Some(10) };
         assert!(validate_ops(&[past], 10).is_err());
-        let expiring = |at| LedgerOp::Earn {
-            points: 1,
-            reason: "x".into(),
-            expires_at: Some(at),
-        };
+        let expiring = |at| LedgerOp::Earn { points: 1, reason: "x".into(), expires_at: Some(at) };
         assert!(validate_ops(&[expiring(crate::domain::time::LATEST_MS)], 10).is_ok());
         assert!(validate_ops(&[expiring(crate::domain::time::LATEST_MS + 1)], 10).is_err());
         assert!(validate_ops(&[expiring(i64::MAX)], 10).is_err());
-        let blank = LedgerOp::Deduct {
-            points: 1,
-            reason: String::new(),
-        };
+        let blank = LedgerOp::Deduct { points: 1, reason: String::new() };
         assert!(validate_ops(&[blank], 0).is_err());
     }
 }

@@ -124,10 +124,7 @@ impl Manifest {
         })?;
         let mut errors = Vec::new();
         if !is_valid_plugin_name(&raw.name) {
-            errors.push(FieldError::new(
-                "manifest.name",
-                "must match [a-z0-9-]{1,64}",
-            ));
+            errors.push(FieldError::new("manifest.name", "must match [a-z0-9-]{1,64}"));
         }
         let version = semver::Version::parse(&raw.version).unwrap_or_else(|_| {
             errors.push(FieldError::new(
@@ -179,10 +176,7 @@ impl Manifest {
             ("manifest.limits.fuel", limits.fuel),
             ("manifest.limits.fit_fuel", limits.fit_fuel),
             ("manifest.limits.timeout_ms", u64::from(limits.timeout_ms)),
-            (
-                "manifest.limits.fit_timeout_ms",
-                u64::from(limits.fit_timeout_ms),
-            ),
+            ("manifest.limits.fit_timeout_ms", u64::from(limits.fit_timeout_ms)),
         ] {
             if v == 0 {
                 errors.push(FieldError::new(field, "must be at least 1"));
@@ -229,12 +223,8 @@ impl Manifest {
 /// Checks an install config against a plugin's schema; every failure names
 /// its JSON path under `config`.
 pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError>> {
-    let validator = jsonschema::validator_for(schema).map_err(|e| {
-        vec![FieldError::new(
-            "config",
-            format!("plugin schema is invalid: {e}"),
-        )]
-    })?;
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| vec![FieldError::new("config", format!("plugin schema is invalid: {e}"))])?;
     let errors: Vec<FieldError> = validator
         .iter_errors(config)
         .map(|e| {
@@ -303,12 +293,7 @@ schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minim
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "manifest.name",
-                "manifest.version",
-                "manifest.world",
-                "manifest.capabilities"
-            ]
+            ["manifest.name", "manifest.version", "manifest.world", "manifest.capabilities"]
         );
         assert!(Manifest::parse("not toml [").is_err());
     }

@@ -28,12 +28,8 @@ pub enum World {
 }
 
 impl World {
-    pub const ALL: [World; 4] = [
-        World::PointRules,
-        World::Segmenter,
-        World::SurveyScorer,
-        World::ChurnRescue,
-    ];
+    pub const ALL: [World; 4] =
+        [World::PointRules, World::Segmenter, World::SurveyScorer, World::ChurnRescue];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -67,10 +63,7 @@ impl World {
 impl TryFrom<String> for World {
     type Error = UnknownText;
     fn try_from(text: String) -> Result<World, UnknownText> {
-        World::parse(&text).ok_or(UnknownText {
-            kind: "World",
-            text,
-        })
+        World::parse(&text).ok_or(UnknownText { kind: "World", text })
     }
 }
 

@@ -76,15 +76,11 @@ pub fn validate_actions(list: &[FlowAction]) -> Result<(), String> {
     }
     for a in list {
         match a {
-            FlowAction::Send {
-                channel,
-                template,
-                vars,
-            } => {
+            FlowAction::Send { channel, template, vars } => {
                 let ok = |s: &str| !s.is_empty() && s.len() <= 128;
                 if !ok(channel) || !ok(template) {
                     return Err(
-                        "a message needs a channel and a template of 1 to 128 characters".into(),
+                        "a message needs a channel and a template of 1 to 128 characters".into()
                     );
                 }
                 if !vars.is_object() {
@@ -131,24 +127,11 @@ pub struct FlowNote {
 #[serde(tag = "what", rename_all = "snake_case")]
 pub enum FlowEvent {
     /// The plan started the flow.
-    Started {
-        p_alive: f64,
-        value_cents: i64,
-        event_id: Option<String>,
-    },
+    Started { p_alive: f64, value_cents: i64, event_id: Option<String> },
     /// A coupon was made for the step's messages.
-    Coupon {
-        step: i64,
-        percent: u32,
-        code: String,
-    },
+    Coupon { step: i64, percent: u32, code: String },
     /// The step queued a message.
-    Message {
-        step: i64,
-        message_id: String,
-        channel: String,
-        template: String,
-    },
+    Message { step: i64, message_id: String, channel: String, template: String },
     /// The step granted points.
     Points { step: i64, points: i64 },
     /// An order ended the flow (`event_id`), or the plugin did (`step`).

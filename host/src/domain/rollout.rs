@@ -59,11 +59,7 @@ impl Canary {
             return None;
         }
         let rate = 100.0 * failures as f64 / calls as f64;
-        let live_rate = if live.0 > 0 {
-            100.0 * live.1 as f64 / live.0 as f64
-        } else {
-            0.0
-        };
+        let live_rate = if live.0 > 0 { 100.0 * live.1 as f64 / live.0 as f64 } else { 0.0 };
         (rate > live_rate + self.max_failure_margin).then(|| {
             format!(
                 "canary {} failed {failures} of {calls} calls ({rate:.1} %), the live version \
@@ -117,11 +113,7 @@ mod tests {
     fn rolls_back_past_the_margin_only() {
         let c = canary(30);
         assert_eq!(c.verdict((10, 10), (10, 0)), None, "too few calls");
-        assert_eq!(
-            c.verdict((20, 2), (100, 0)),
-            None,
-            "10 % is not past 10 points"
-        );
+        assert_eq!(c.verdict((20, 2), (100, 0)), None, "10 % is not past 10 points");
         assert!(c.verdict((20, 3), (100, 0)).is_some());
         assert_eq!(c.verdict((20, 6), (100, 20)), None, "30 % against 20 %");
     }

@@ -16,10 +16,7 @@ pub struct Membership {
 /// Checks a classification; the error says what is wrong.
 pub fn validate(list: &[Membership]) -> Result<(), String> {
     if list.len() > MAX_MEMBERSHIPS {
-        return Err(format!(
-            "{} memberships; at most {MAX_MEMBERSHIPS}",
-            list.len()
-        ));
+        return Err(format!("{} memberships; at most {MAX_MEMBERSHIPS}", list.len()));
     }
     let mut seen = std::collections::HashSet::new();
     for m in list {

@@ -94,10 +94,7 @@ mod tests {
         agrees(EventStatus::ALL);
         agrees(FailureState::ALL);
         agrees(FailurePolicy::ALL);
-        assert_eq!(
-            SurveyKind::parse("satisfaction7"),
-            Some(SurveyKind::Satisfaction7)
-        );
+        assert_eq!(SurveyKind::parse("satisfaction7"), Some(SurveyKind::Satisfaction7));
         assert_eq!(FlowState::list(), "active, rescued, expired, skipped");
     }
 }

@@ -50,10 +50,7 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
     let mut seen = std::collections::HashSet::new();
     for (i, q) in s.questions.iter().enumerate() {
         if q.is_empty() || q.len() > 64 {
-            errors.push(FieldError::new(
-                format!("questions[{i}]"),
-                "must be 1 to 64 characters",
-            ));
+            errors.push(FieldError::new(format!("questions[{i}]"), "must be 1 to 64 characters"));
         } else if !seen.insert(q) {
             errors.push(FieldError::new(format!("questions[{i}]"), "is repeated"));
         }
@@ -64,14 +61,12 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
 fn int_in(v: &Value, field: &str, low: i64, high: i64, errors: &mut Vec<FieldError>) {
     match v.get(field.rsplit('.').next().unwrap_or(field)) {
         Some(Value::Number(n)) if n.as_i64().is_some_and(|x| (low..=high).contains(&x)) => {}
-        Some(Value::Number(n)) if n.as_i64().is_some() => errors.push(FieldError::new(
-            field,
-            format!("must be from {low} to {high}, not {n}"),
-        )),
-        _ => errors.push(FieldError::new(
-            field,
-            format!("must be an integer from {low} to {high}"),
-        )),
+        Some(Value::Number(n)) if n.as_i64().is_some() => {
+            errors.push(FieldError::new(field, format!("must be from {low} to {high}, not {n}")))
+        }
+        _ => {
+            errors.push(FieldError::new(field, format!("must be an integer from {low} to {high}")))
+        }
     }
 }
 
@@ -106,10 +101,9 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
                     }
                 }
             }
-            _ => errors.push(FieldError::new(
-                field("items"),
-                "must be a non-empty object of items",
-            )),
+            _ => {
+                errors.push(FieldError::new(field("items"), "must be a non-empty object of items"))
+            }
         },
         SurveyKind::Kano => match answers.get("features") {
             Some(Value::Object(features)) if !features.is_empty() => {
@@ -136,10 +130,8 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
                     }
                 }
             }
-            _ => errors.push(FieldError::new(
-                field("features"),
-                "must be a non-empty object of features",
-            )),
+            _ => errors
+                .push(FieldError::new(field("features"), "must be a non-empty object of features")),
         },
     }
     errors
@@ -167,24 +159,13 @@ mod tests {
         let nps = survey("nps", &[]);
         assert!(check_answers(&nps, &json!({"score": 0}), "data.answers").is_empty());
         assert!(check_answers(&nps, &json!({"score": 10}), "data.answers").is_empty());
-        for bad in [
-            json!({"score": 11}),
-            json!({"score": "9"}),
-            json!({"score": 9.5}),
-            json!({}),
-        ] {
-            assert_eq!(
-                fields(check_answers(&nps, &bad, "data.answers")),
-                ["data.answers.score"]
-            );
+        for bad in [json!({"score": 11}), json!({"score": "9"}), json!({"score": 9.5}), json!({})] {
+            assert_eq!(fields(check_answers(&nps, &bad, "data.answers")), ["data.answers.score"]);
         }
         let csat = survey("csat", &[]);
         assert!(!check_answers(&csat, &json!({"score": 0}), "a").is_empty());
         let s7 = survey("satisfaction7", &[]);
-        assert_eq!(
-            fields(check_answers(&s7, &json!({"level": 8}), "a")),
-            ["a.level"]
-        );
+        assert_eq!(fields(check_answers(&s7, &json!({"level": 8}), "a")), ["a.level"]);
         assert!(!check_answers(&nps, &json!([1]), "a").is_empty());
     }
 
@@ -207,15 +188,9 @@ mod tests {
     #[test]
     fn definitions() {
         assert!(check_definition(&survey("nps", &[])).is_empty());
-        assert_eq!(
-            fields(check_definition(&survey("kano", &[]))),
-            ["questions"]
-        );
+        assert_eq!(fields(check_definition(&survey("kano", &[]))), ["questions"]);
         assert!(SurveyKind::parse("vibes").is_none());
         assert!(serde_json::from_value::<Survey>(json!({"id": "s", "kind": "vibes"})).is_err());
-        assert_eq!(
-            fields(check_definition(&survey("gap", &["a", "a"]))),
-            ["questions[1]"]
-        );
+        assert_eq!(fields(check_definition(&survey("gap", &["a", "a"]))), ["questions[1]"]);
     }
 }

@@ -14,9 +14,7 @@ pub fn now_ms() -> Millis {
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc).timestamp_millis())
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
 pub fn to_rfc3339(ms: Millis) -> String {
@@ -52,9 +50,6 @@ pub fn utc_offset_ms(timezone: &str, at: Millis) -> i64 {
         return 0;
     };
     let instant = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
-    let seconds = tz
-        .offset_from_utc_datetime(&instant.naive_utc())
-        .fix()
-        .local_minus_utc();
+    let seconds = tz.offset_from_utc_datetime(&instant.naive_utc()).fix().local_minus_utc();
     i64::from(seconds) * 1000
 }

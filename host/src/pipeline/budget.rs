@@ -26,11 +26,7 @@ struct Used {
 
 impl Budgets {
     pub fn new(trip_after_timeouts: u32, per_minute: Duration) -> Self {
-        Budgets {
-            trip_after_timeouts,
-            per_minute,
-            used: Mutex::default(),
-        }
+        Budgets { trip_after_timeouts, per_minute, used: Mutex::default() }
     }
 
     /// Counts one call of `install` (`failed` with `timed_out` or for

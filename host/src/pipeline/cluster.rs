@@ -39,12 +39,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(db: Db, node_id: String, ttl: Duration) -> Cluster {
-        Cluster {
-            node_id,
-            db,
-            ttl,
-            held: Mutex::default(),
-        }
+        Cluster { node_id, db, ttl, held: Mutex::default() }
     }
 
     fn expires(&self, now: Millis) -> Millis {
@@ -54,13 +49,7 @@ impl Cluster {
     /// Records this node as running.
     pub async fn join(&self) -> PipelineResult<()> {
         let mut conn = self.db.pool.acquire().await?;
-        leases::node_started(
-            &mut conn,
-            &self.node_id,
-            env!("CARGO_PKG_VERSION"),
-            now_ms(),
-        )
-        .await?;
+        leases::node_started(&mut conn, &self.node_id, env!("CARGO_PKG_VERSION"), now_ms()).await?;
         Ok(())
     }
 
@@ -119,9 +108,7 @@ impl Cluster {
         if self.confirm(conn, &store_lease(store)).await? {
             Ok(())
         } else {
-            Err(super::PipelineError::Stale(
-                "this node no longer holds the store".into(),
-            ))
+            Err(super::PipelineError::Stale("this node no longer holds the store".into()))
         }
     }
 
@@ -161,10 +148,7 @@ impl Cluster {
     /// Stores whose lease another live node holds now.
     pub async fn stores_held_elsewhere(&self, conn: &mut Conn) -> PipelineResult<HashSet<String>> {
         let names = leases::held_by_others(conn, "store:", &self.node_id, now_ms()).await?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| n.strip_prefix("store:").map(str::to_string))
-            .collect())
+        Ok(names.into_iter().filter_map(|n| n.strip_prefix("store:").map(str::to_string)).collect())
     }
 
     /// The leases this node holds now (for `/metrics`).

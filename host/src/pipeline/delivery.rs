@@ -54,10 +54,9 @@ impl Delivery {
     pub fn public(&self) -> Delivery {
         match self {
             Delivery::Log => Delivery::Log,
-            Delivery::Webhook { url, .. } => Delivery::Webhook {
-                url: url.clone(),
-                secret: "********".into(),
-            },
+            Delivery::Webhook { url, .. } => {
+                Delivery::Webhook { url: url.clone(), secret: "********".into() }
+            }
         }
     }
 }
@@ -215,10 +214,7 @@ async fn post(
     // whatever the name resolves to a moment later.
     let pinned;
     let http = match destinations.resolve(url).await? {
-        Checked {
-            host,
-            addr: Some(addr),
-        } => {
+        Checked { host, addr: Some(addr) } => {
             pinned = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())
@@ -271,10 +267,7 @@ mod tests {
         let d: Delivery =
             serde_json::from_value(json!({"kind": "webhook", "url": "http://x", "secret": "s"}))
                 .unwrap();
-        assert_eq!(
-            serde_json::to_value(d.public()).unwrap()["secret"],
-            "********"
-        );
+        assert_eq!(serde_json::to_value(d.public()).unwrap()["secret"], "********");
         assert!(serde_json::from_value::<Delivery>(json!({"kind": "smtp"})).is_err());
     }
 }

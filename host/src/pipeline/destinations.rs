@@ -62,14 +62,8 @@ impl Destinations {
         for a in &addrs {
             public(a.ip()).map_err(|e| format!("`{host}` resolves to {e}"))?;
         }
-        let addr = addrs
-            .first()
-            .copied()
-            .ok_or_else(|| format!("`{host}` has no address"))?;
-        Ok(Checked {
-            host,
-            addr: Some(addr),
-        })
+        let addr = addrs.first().copied().ok_or_else(|| format!("`{host}` has no address"))?;
+        Ok(Checked { host, addr: Some(addr) })
     }
 
     const HOW: &'static str = "webhooks go to public addresses only (the platform admin can allow a host with --allow-webhook-host)";
@@ -83,11 +77,8 @@ impl Destinations {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err("must be an http:// or https:// URL".into());
         }
-        let host = parsed
-            .host_str()
-            .ok_or("has no host")?
-            .trim_matches(['[', ']'])
-            .to_ascii_lowercase();
+        let host =
+            parsed.host_str().ok_or("has no host")?.trim_matches(['[', ']']).to_ascii_lowercase();
         let port = parsed.port_or_known_default().unwrap_or(80);
         Ok((host, port))
     }
@@ -173,18 +164,13 @@ mod tests {
         ] {
             assert!(d.check_url(url).is_err(), "{url} should be refused");
         }
-        for url in [
-            "https://hooks.example.com/x",
-            "http://93.184.216.34/",
-            "http://[2606:4700::1111]/",
-        ] {
+        for url in
+            ["https://hooks.example.com/x", "http://93.184.216.34/", "http://[2606:4700::1111]/"]
+        {
             assert!(d.check_url(url).is_ok(), "{url} should pass");
         }
         let why = d.check_url("http://127.0.0.1/").unwrap_err();
-        assert!(
-            why.contains("loopback") && why.contains("--allow-webhook-host"),
-            "{why}"
-        );
+        assert!(why.contains("loopback") && why.contains("--allow-webhook-host"), "{why}");
     }
 
     #[test]
@@ -201,12 +187,7 @@ mod tests {
         let c = d.resolve("http://93.184.216.34:8443/hook").await.unwrap();
         assert_eq!(c.addr, Some("93.184.216.34:8443".parse().unwrap()));
         // An allowed host is resolved by the client as usual.
-        assert!(d
-            .resolve("http://127.0.0.1:9/")
-            .await
-            .unwrap()
-            .addr
-            .is_none());
+        assert!(d.resolve("http://127.0.0.1:9/").await.unwrap().addr.is_none());
         assert!(d.resolve("http://192.168.0.1/").await.is_err());
     }
 }

@@ -92,9 +92,7 @@ impl Arm {
         let plugin = registry::load(db, runtime, &install.plugin, version)
             .await
             .map_err(|e| format!("plugin could not be loaded: {e}"));
-        let pii = plugin
-            .as_ref()
-            .is_ok_and(|p| registry::sees_pii(install, p));
+        let pii = plugin.as_ref().is_ok_and(|p| registry::sees_pii(install, p));
         Arm {
             pid: plugin_id(&install.plugin, version),
             version: version.to_string(),
@@ -149,10 +147,7 @@ impl BatchInstall {
     }
 
     fn tripped(install: Install, world: World) -> BatchInstall {
-        let why = install
-            .disabled_reason
-            .clone()
-            .unwrap_or_else(|| "disabled".into());
+        let why = install.disabled_reason.clone().unwrap_or_else(|| "disabled".into());
         let at = install.tripped_at.unwrap_or(0);
         BatchInstall {
             consecutive: install.consecutive_failures,
@@ -218,16 +213,13 @@ impl Dispatcher {
         let facts = self.record_facts(store, &batch, now).await?;
         let mut inputs = self.load_inputs(store, &batch, &facts).await?;
         let results = self.run_calls(store, &batch, &facts, &mut inputs, services, now)?;
-        let (emitted, processed, retry_at) = self
-            .commit_results(store, &batch, &facts, &inputs, results, now)
-            .await?;
+        let (emitted, processed, retry_at) =
+            self.commit_results(store, &batch, &facts, &inputs, results, now).await?;
         if let Some(at) = retry_at {
             self.wake_at(store, at);
         }
         self.metrics.events_processed.increment(processed as u64);
-        self.signals
-            .processed
-            .send_modify(|n| *n += processed as u64);
+        self.signals.processed.send_modify(|n| *n += processed as u64);
         if emitted > 0 {
             self.signals.lanes.mark(store);
         }
@@ -245,10 +237,7 @@ impl Dispatcher {
         batch: &[StoredEvent],
         now: Millis,
     ) -> PipelineResult<Facts> {
-        let mut ids: Vec<&str> = batch
-            .iter()
-            .map(|ev| ev.event.customer_id.as_str())
-            .collect();
+        let mut ids: Vec<&str> = batch.iter().map(|ev| ev.event.customer_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut tx = self.db.begin_store(store).await?;
@@ -258,22 +247,16 @@ impl Dispatcher {
         for (i, ev) in batch.iter().enumerate() {
             let e = &ev.event;
             match &e.kind {
-                EventKind::OrderPlaced {
-                    order_id,
-                    total_cents,
-                    currency,
-                    ..
-                } => orders.push(customers::NewOrder {
-                    customer: &e.customer_id,
-                    order_id,
-                    total_cents: *total_cents,
-                    currency,
-                    placed_at: e.occurred_at,
-                }),
-                EventKind::OrderRefunded {
-                    order_id,
-                    refund_cents,
-                } => {
+                EventKind::OrderPlaced { order_id, total_cents, currency, .. } => {
+                    orders.push(customers::NewOrder {
+                        customer: &e.customer_id,
+                        order_id,
+                        total_cents: *total_cents,
+                        currency,
+                        placed_at: e.occurred_at,
+                    })
+                }
+                EventKind::OrderRefunded { order_id, refund_cents } => {
                     order_totals[i] = customers::record_refund(
                         &mut tx,
                         store,
@@ -339,15 +322,10 @@ impl Dispatcher {
                 Some(s) => Some(Arm::load(db, rt, &install, &s.version, &s.config).await),
                 None => None,
             };
-            let canary = match install
-                .canary
-                .as_ref()
-                .filter(|c| c.state == CanaryState::Running)
-            {
-                Some(c) => Some((
-                    Arm::load(db, rt, &install, &c.version, &c.config).await,
-                    c.clone(),
-                )),
+            let canary = match install.canary.as_ref().filter(|c| c.state == CanaryState::Running) {
+                Some(c) => {
+                    Some((Arm::load(db, rt, &install, &c.version, &c.config).await, c.clone()))
+                }
                 None => None,
             };
             let holding = if install.failure_policy == FailurePolicy::Hold {
@@ -384,12 +362,7 @@ impl Dispatcher {
         }
         let event_ids: Vec<&str> = batch.iter().map(|ev| ev.event.id.as_str()).collect();
         let again = failures::to_run_again(&mut conn, store, &event_ids).await?;
-        Ok(Inputs {
-            customers,
-            installs: list,
-            surveys: surveys_of,
-            again,
-        })
+        Ok(Inputs { customers, installs: list, surveys: surveys_of, again })
     }
 
     /// Phase 3: every install on every event it concerns, in arrival
@@ -406,12 +379,7 @@ impl Dispatcher {
         now: Millis,
     ) -> PipelineResult<Vec<Ran>> {
         let handle = tokio::runtime::Handle::current();
-        let Inputs {
-            customers,
-            installs,
-            surveys,
-            again,
-        } = inputs;
+        let Inputs { customers, installs, surveys, again } = inputs;
         tokio::task::block_in_place(|| {
             let mut results: Vec<Ran> = Vec::new();
             for (i, ev) in batch.iter().enumerate() {
@@ -453,10 +421,8 @@ impl Dispatcher {
                         }
                         continue;
                     }
-                    if let Some((_, first)) = bi
-                        .holding
-                        .get(&e.customer_id)
-                        .filter(|(seq, _)| *seq < ev.seq)
+                    if let Some((_, first)) =
+                        bi.holding.get(&e.customer_id).filter(|(seq, _)| *seq < ev.seq)
                     {
                         let why = format!(
                             "held: the call on the customer's earlier event {first} failed and \
@@ -473,10 +439,7 @@ impl Dispatcher {
                         surveys,
                         suspect,
                     };
-                    let canary = bi
-                        .canary
-                        .as_ref()
-                        .is_some_and(|(_, c)| c.routes(&e.customer_id));
+                    let canary = bi.canary.as_ref().is_some_and(|(_, c)| c.routes(&e.customer_id));
                     let base = bi
                         .shadow
                         .as_ref()
@@ -486,11 +449,7 @@ impl Dispatcher {
                     let ok = matches!(ran.result, Ok(Ok(_)));
                     self.count_call(bi, ok, timed_out, ran.elapsed, now);
                     if bi.canary.is_some() {
-                        let counts = if canary {
-                            &mut bi.tally.canary
-                        } else {
-                            &mut bi.tally.live
-                        };
+                        let counts = if canary { &mut bi.tally.canary } else { &mut bi.tally.live };
                         counts.add_call(ok, ran.elapsed, ran.fuel);
                     }
                     if let (Some(base), Ok(live)) = (base, &ran.result) {
@@ -575,12 +534,7 @@ impl Dispatcher {
                         loaded: &bi.loaded,
                     };
                     let mut fx = worlds::apply(&mut tx, &mut sinks, &at, &out.value).await?;
-                    fx.extend(
-                        sinks
-                            .writer
-                            .messages(&mut tx, &at.target, out.outbox)
-                            .await?,
-                    );
+                    fx.extend(sinks.writer.messages(&mut tx, &at.target, out.outbox).await?);
                     sinks.writer.state(&at.target, out.state.writes);
                     if let Some(prior) = ran.prior {
                         failures::resolve(&mut tx, prior.id, now).await?;
@@ -661,11 +615,7 @@ impl Dispatcher {
                 retry_at[i] = Some(retry_at[i].map_or(at, |t: Millis| t.min(at)));
                 continue;
             }
-            let why = if attempts > 1 {
-                format!("{why} (after {attempts} attempts)")
-            } else {
-                why
-            };
+            let why = if attempts > 1 { format!("{why} (after {attempts} attempts)") } else { why };
             let mut outcome = failed(bi, pid, code, why, ran.elapsed, fuel);
             outcome.logs = last_lines;
             sinks.writer.outcome(store, &e.id, outcome);
@@ -675,10 +625,7 @@ impl Dispatcher {
         let mut not_run_again = Vec::new();
         for (i, ev) in batch.iter().enumerate() {
             for f in inputs.again.get(&ev.event.id).into_iter().flatten() {
-                let k = inputs
-                    .installs
-                    .iter()
-                    .position(|bi| bi.install.install_id == f.install_id);
+                let k = inputs.installs.iter().position(|bi| bi.install.install_id == f.install_id);
                 if !k.is_some_and(|k| ran_again.contains(&(i, k))) {
                     not_run_again.push(f.id);
                 }
@@ -699,12 +646,7 @@ impl Dispatcher {
             })
             .collect();
         plugin_logs::append(&mut tx, &lines, now).await?;
-        let Sinks {
-            writer,
-            segments,
-            assessments,
-            scored,
-        } = sinks;
+        let Sinks { writer, segments, assessments, scored } = sinks;
         writer.finish(&mut tx).await?;
         let emitted = segments.finish(&mut tx).await?;
         for (store, list) in &assessments {
@@ -754,8 +696,7 @@ impl Dispatcher {
                     now,
                 )
                 .await?;
-                self.metrics
-                    .breaker_tripped(store, &bi.install.plugin, &bi.install.version);
+                self.metrics.breaker_tripped(store, &bi.install.plugin, &bi.install.version);
             }
             if let Some(why) = self.tally_rollouts(&mut tx, bi, now).await? {
                 rolled_back.push((bi.install.install_id.clone(), why));
@@ -776,11 +717,8 @@ impl Dispatcher {
         events::end_batch(&mut tx, store).await?;
         if let Some(to) = facts.open_to {
             // The suspect events are done: their journal is no longer needed.
-            let done: Vec<&str> = batch
-                .iter()
-                .filter(|ev| ev.seq <= to)
-                .map(|ev| ev.event.id.as_str())
-                .collect();
+            let done: Vec<&str> =
+                batch.iter().filter(|ev| ev.seq <= to).map(|ev| ev.event.id.as_str()).collect();
             attempts::forget(&mut tx, store, &done).await?;
         }
         tx.commit().await?;
@@ -800,11 +738,7 @@ impl Dispatcher {
                 fuel: *fuel,
             });
         }
-        Ok((
-            emitted,
-            done.len(),
-            retry_at.iter().flatten().min().copied(),
-        ))
+        Ok((emitted, done.len(), retry_at.iter().flatten().min().copied()))
     }
 
     /// Adds a batch's shadow and canary counts to their runs', and rolls a
@@ -821,8 +755,7 @@ impl Dispatcher {
         if let Some(arm) = bi.shadow.as_ref().filter(|_| !t.shadow.is_empty()) {
             rollouts::add(tx, id, RolloutArm::Shadow, &arm.version, &t.shadow).await?;
             rollouts::add_diffs(tx, id, &t.diffs).await?;
-            self.metrics
-                .shadow_calls(&install.store_id, &install.plugin, &arm.version, &t.shadow);
+            self.metrics.shadow_calls(&install.store_id, &install.plugin, &arm.version, &t.shadow);
         }
         let Some((arm, canary)) = &bi.canary else {
             return Ok(None);
@@ -838,8 +771,7 @@ impl Dispatcher {
             return Ok(None);
         };
         super::installs::roll_back_canary(tx, install, &why, now).await?;
-        self.metrics
-            .canary_rolled_back(&install.store_id, &install.plugin, &arm.version);
+        self.metrics.canary_rolled_back(&install.store_id, &install.plugin, &arm.version);
         Ok(Some(why))
     }
 }
@@ -867,8 +799,7 @@ impl Dispatcher {
             .collect();
         let changed = ran.iter().filter(|bi| bi.calls > 0).find(|bi| {
             let b = &bi.install;
-            now.get(&b.install_id)
-                .is_none_or(|a| a.decides_as() != b.decides_as())
+            now.get(&b.install_id).is_none_or(|a| a.decides_as() != b.decides_as())
         });
         if let Some(bi) = changed {
             return Err(PipelineError::Stale(format!(
@@ -1076,10 +1007,7 @@ impl Dispatcher {
             bi.failures += 1;
             bi.consecutive += 1;
             if bi.consecutive >= self.trip_after {
-                trip = Some(format!(
-                    "disabled after {} consecutive failures",
-                    bi.consecutive
-                ));
+                trip = Some(format!("disabled after {} consecutive failures", bi.consecutive));
             }
         }
         let install_id = &bi.install.install_id;
@@ -1140,11 +1068,7 @@ impl Prior {
     fn of(f: &Failure) -> Prior {
         Prior {
             id: f.id,
-            attempts: if f.state == FailureState::Redriving {
-                0
-            } else {
-                f.attempts
-            },
+            attempts: if f.state == FailureState::Redriving { 0 } else { f.attempts },
         }
     }
 }

@@ -33,12 +33,7 @@ pub struct BatchWriter {
 
 impl BatchWriter {
     pub fn new(now: Millis) -> Self {
-        BatchWriter {
-            now,
-            earns: Vec::new(),
-            state: Vec::new(),
-            outcomes: Vec::new(),
-        }
+        BatchWriter { now, earns: Vec::new(), state: Vec::new(), outcomes: Vec::new() }
     }
 
     /// Applies one call's ledger ops; returns what was done.
@@ -63,15 +58,9 @@ impl BatchWriter {
         let mut effects = Vec::with_capacity(ops.len());
         for op in ops {
             match op {
-                LedgerOp::Earn {
-                    points,
-                    reason,
-                    expires_at,
-                } => {
+                LedgerOp::Earn { points, reason, expires_at } => {
                     let id = if spends {
-                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at)
-                            .await?
-                            .id
+                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at).await?.id
                     } else {
                         let id = random_id("pts");
                         self.earns.push(NewEarn {
@@ -149,14 +138,12 @@ impl BatchWriter {
         writes: std::collections::BTreeMap<String, Option<Vec<u8>>>,
     ) {
         for (key, value) in writes {
-            self.state
-                .push((t.install_id.to_string(), t.customer.to_string(), key, value));
+            self.state.push((t.install_id.to_string(), t.customer.to_string(), key, value));
         }
     }
 
     pub fn outcome(&mut self, store: &str, event_id: &str, outcome: Outcome) {
-        self.outcomes
-            .push((store.to_string(), event_id.to_string(), outcome));
+        self.outcomes.push((store.to_string(), event_id.to_string(), outcome));
     }
 
     async fn flush_earns(&mut self, tx: &mut Tx) -> DbResult<()> {

@@ -36,10 +36,8 @@ impl Pipeline {
         }
         let queued: Vec<i64> = list.iter().map(|f| f.id).collect();
         failures::set_state(&mut tx, &queued, FailureState::Redriving).await?;
-        let pairs: Vec<(&str, &str)> = list
-            .iter()
-            .map(|f| (f.event_id.as_str(), install_id))
-            .collect();
+        let pairs: Vec<(&str, &str)> =
+            list.iter().map(|f| (f.event_id.as_str(), install_id)).collect();
         outcomes::forget(&mut tx, store, &pairs).await?;
         let event_ids: Vec<&str> = list.iter().map(|f| f.event_id.as_str()).collect();
         events::requeue(&mut tx, store, &event_ids).await?;
@@ -48,12 +46,6 @@ impl Pipeline {
             self.signals.lanes.mark(store);
         }
         tracing::info!(store, install = %install_id, failures = list.len(), "failures re-driven");
-        Ok(list
-            .into_iter()
-            .map(|f| Failure {
-                state: FailureState::Redriving,
-                ..f
-            })
-            .collect())
+        Ok(list.into_iter().map(|f| Failure { state: FailureState::Redriving, ..f }).collect())
     }
 }

@@ -88,11 +88,7 @@ impl Pipeline {
         wait: bool,
     ) -> Option<Vec<FitReport>> {
         let (tx, rx) = oneshot::channel();
-        self.fits.push([FitRequest {
-            store: store.to_string(),
-            as_of,
-            reply: wait.then_some(tx),
-        }]);
+        self.fits.push([FitRequest { store: store.to_string(), as_of, reply: wait.then_some(tx) }]);
         if wait {
             rx.await.ok()
         } else {
@@ -198,10 +194,7 @@ impl Fitter {
         };
         let mut reports = Vec::new();
         for install in targets {
-            reports.push(
-                self.fit_install(store, &install, &population, &people, services)
-                    .await?,
-            );
+            reports.push(self.fit_install(store, &install, &population, &people, services).await?);
         }
         Ok(reports)
     }
@@ -363,12 +356,7 @@ struct Progress<'a> {
 
 impl<'a> Progress<'a> {
     fn new(pid: &'a str, of: usize) -> Self {
-        Progress {
-            pid,
-            of,
-            done: 0,
-            failures: 0,
-        }
+        Progress { pid, of, done: 0, failures: 0 }
     }
 
     fn note<T>(

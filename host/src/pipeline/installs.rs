@@ -136,9 +136,7 @@ impl Pipeline {
         actor: &str,
     ) -> PipelineResult<Install> {
         let mut tx = self.db.begin_store(store).await?;
-        let mut install = installs::get(&mut tx, store, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let mut install = installs::get(&mut tx, store, id).await?.ok_or_else(|| not_found(id))?;
         let before = install.clone();
         let now = now_ms();
         let mut action = "update";
@@ -161,10 +159,7 @@ impl Pipeline {
         if v.world != install.world {
             return Err(invalid(
                 if swapping { "plugin" } else { "version" },
-                format!(
-                    "{}@{} implements {}, not {}",
-                    v.name, v.version, v.world, install.world
-                ),
+                format!("{}@{} implements {}, not {}", v.name, v.version, v.world, install.world),
             ));
         }
         let config = change.config.unwrap_or_else(|| install.config.clone());
@@ -200,11 +195,7 @@ impl Pipeline {
                     let (version, config) =
                         candidate(&mut tx, &install, &spec.version, spec.config, "shadow").await?;
                     preload.push(version.clone());
-                    Some(Shadow {
-                        version,
-                        config,
-                        since: now,
-                    })
+                    Some(Shadow { version, config, since: now })
                 }
             };
             rollouts::reset(&mut tx, id, &[Arm::Shadow]).await?;
@@ -235,8 +226,7 @@ impl Pipeline {
             };
             rollouts::reset(&mut tx, id, &[Arm::Canary, Arm::Live]).await?;
         }
-        self.save_change(&mut tx, &before, &install, actor, action, None, now)
-            .await?;
+        self.save_change(&mut tx, &before, &install, actor, action, None, now).await?;
         tx.commit().await?;
         install.updated_at = now;
         self.show_canary(&before, &install);
@@ -251,9 +241,7 @@ impl Pipeline {
     /// before its last change of version.
     pub async fn roll_back(&self, store: &str, id: &str, actor: &str) -> PipelineResult<Install> {
         let mut tx = self.db.begin_store(store).await?;
-        let mut install = installs::get(&mut tx, store, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let mut install = installs::get(&mut tx, store, id).await?.ok_or_else(|| not_found(id))?;
         let changes = history::of_install(&mut tx, id).await?;
         let earlier = changes.iter().rev().find_map(|c| {
             let (b, a) = (&c.before, &c.after);
@@ -279,8 +267,7 @@ impl Pipeline {
             install.canary = None;
         }
         let now = now_ms();
-        self.save_change(&mut tx, &before, &install, actor, "rollback", None, now)
-            .await?;
+        self.save_change(&mut tx, &before, &install, actor, "rollback", None, now).await?;
         tx.commit().await?;
         install.updated_at = now;
         self.preload(&install.plugin, &install.version).await;
@@ -309,11 +296,7 @@ impl Pipeline {
         if let Some(c) = &before.canary {
             m.canary_percent(&after.store_id, &before.plugin, &c.version, 0);
         }
-        if let Some(c) = after
-            .canary
-            .as_ref()
-            .filter(|c| c.state == CanaryState::Running)
-        {
+        if let Some(c) = after.canary.as_ref().filter(|c| c.state == CanaryState::Running) {
             m.canary_percent(&after.store_id, &after.plugin, &c.version, c.percent);
         }
     }
@@ -328,10 +311,7 @@ impl Pipeline {
 
 /// Makes the running canary, or else the shadow, the live version.
 fn promote(install: &mut Install) -> PipelineResult<()> {
-    let canary = install
-        .canary
-        .take()
-        .filter(|c| c.state == CanaryState::Running);
+    let canary = install.canary.take().filter(|c| c.state == CanaryState::Running);
     match (canary, install.shadow.take()) {
         (Some(_), Some(_)) => Err(PipelineError::Conflict(
             "both a canary and a shadow run; end one (`null`) before promoting the other".into(),
@@ -363,14 +343,12 @@ async fn candidate(
     field: &str,
 ) -> PipelineResult<(String, Value)> {
     let config = config.unwrap_or_else(|| install.config.clone());
-    let v = plugins::get(conn, &install.plugin, version)
-        .await?
-        .ok_or_else(|| {
-            invalid(
-                &format!("{field}.version"),
-                format!("{}@{version} is not published", install.plugin),
-            )
-        })?;
+    let v = plugins::get(conn, &install.plugin, version).await?.ok_or_else(|| {
+        invalid(
+            &format!("{field}.version"),
+            format!("{}@{version} is not published", install.plugin),
+        )
+    })?;
     refuse_yanked(&v)?;
     check_install_config(&v, &config, &format!("{field}.config"))?;
     Ok((v.version, config))
@@ -405,16 +383,7 @@ pub(super) async fn roll_back_canary(
         c.reason = Some(why.to_string());
     }
     installs::set_canary(tx, &install.install_id, &after.canary, now).await?;
-    remember(
-        tx,
-        Some(install),
-        &after,
-        "canary",
-        "canary_rollback",
-        Some(why),
-        now,
-    )
-    .await
+    remember(tx, Some(install), &after, "canary", "canary_rollback", Some(why), now).await
 }
 
 /// Keeps a change of an install in its history: the install before (none
@@ -524,11 +493,7 @@ fn check_grants(v: &PluginVersion, grants: &[String]) -> PipelineResult<()> {
                     "{}@{} does not ask for the `{g}` scope (it asks for: {})",
                     v.name,
                     v.version,
-                    if v.scopes.is_empty() {
-                        "none".to_string()
-                    } else {
-                        v.scopes.join(", ")
-                    }
+                    if v.scopes.is_empty() { "none".to_string() } else { v.scopes.join(", ") }
                 ),
             ));
         }

@@ -43,10 +43,7 @@ impl Pipeline {
         let pending = self.signals.pending.load(Ordering::Relaxed);
         if pending + batch.len() as i64 > self.config.max_pending {
             self.metrics.intake_refused.increment(1);
-            return Err(PipelineError::Busy {
-                pending,
-                max: self.config.max_pending,
-            });
+            return Err(PipelineError::Busy { pending, max: self.config.max_pending });
         }
         let now = now_ms();
         // Not the store's lock: intake does not read-then-write the
@@ -58,16 +55,10 @@ impl Pipeline {
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {
             let accepted_event = match new.remove(&e.id) {
-                Some(seq) => Accepted {
-                    event_id: e.id.clone(),
-                    seq,
-                    duplicate: false,
-                },
+                Some(seq) => Accepted { event_id: e.id.clone(), seq, duplicate: false },
                 None => Accepted {
                     event_id: e.id.clone(),
-                    seq: events::status_of(&mut tx, store, &e.id)
-                        .await?
-                        .map_or(0, |(seq, _)| seq),
+                    seq: events::status_of(&mut tx, store, &e.id).await?.map_or(0, |(seq, _)| seq),
                     duplicate: true,
                 },
             };
@@ -75,12 +66,8 @@ impl Pipeline {
         }
         tx.commit().await?;
         let dups = accepted.iter().filter(|a| a.duplicate).count() as u64;
-        self.signals
-            .pending
-            .fetch_add(accepted.len() as i64 - dups as i64, Ordering::Relaxed);
-        self.metrics
-            .events_ingested
-            .increment(accepted.len() as u64 - dups);
+        self.signals.pending.fetch_add(accepted.len() as i64 - dups as i64, Ordering::Relaxed);
+        self.metrics.events_ingested.increment(accepted.len() as u64 - dups);
         self.metrics.events_duplicate.increment(dups);
         self.mark_store(store);
         Ok(accepted)
@@ -92,10 +79,9 @@ impl Pipeline {
         accepted: &[Accepted],
         timeout: Duration,
     ) -> PipelineResult<()> {
-        let (Some(from), Some(to)) = (
-            accepted.iter().map(|a| a.seq).min(),
-            accepted.iter().map(|a| a.seq).max(),
-        ) else {
+        let (Some(from), Some(to)) =
+            (accepted.iter().map(|a| a.seq).min(), accepted.iter().map(|a| a.seq).max())
+        else {
             return Ok(());
         };
         let deadline = Instant::now() + timeout;
@@ -126,11 +112,7 @@ impl Pipeline {
         let Some((seq, _)) = seq else {
             return Ok(None);
         };
-        let accepted = Accepted {
-            event_id: id.to_string(),
-            seq,
-            duplicate: false,
-        };
+        let accepted = Accepted { event_id: id.to_string(), seq, duplicate: false };
         Ok(self.results(store, &[accepted]).await?.pop())
     }
 

@@ -87,11 +87,7 @@ impl Lanes {
     /// the turn, such as the update of every customer after a fit), until
     /// the answer is dropped.
     pub async fn hold(&self, store: &str) -> Held<'_> {
-        self.inner
-            .lock()
-            .expect("lanes")
-            .wanted
-            .insert(store.to_string());
+        self.inner.lock().expect("lanes").wanted.insert(store.to_string());
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -107,10 +103,7 @@ impl Lanes {
             if got {
                 return Held {
                     lanes: self,
-                    lease: Some(Lease {
-                        store: store.to_string(),
-                        mark: 0,
-                    }),
+                    lease: Some(Lease { store: store.to_string(), mark: 0 }),
                 };
             }
             notified.await;

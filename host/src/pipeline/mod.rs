@@ -120,10 +120,7 @@ impl RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            backoff: std::time::Duration::from_millis(500),
-        }
+        RetryPolicy { attempts: 4, backoff: std::time::Duration::from_millis(500) }
     }
 }
 
@@ -284,19 +281,14 @@ impl Pipeline {
         };
         let mut workers = self.workers.lock().expect("workers");
         let cluster = self.cluster.clone();
-        workers.push(spawn_on_node(&node, async move {
-            cluster.run_heartbeat().await
-        }));
+        workers.push(spawn_on_node(&node, async move { cluster.run_heartbeat().await }));
         let mut event_workers = self.event_workers.lock().expect("workers");
         for n in 0..self.config.workers.max(1) {
             let d = dispatcher.clone();
             event_workers.push(spawn_on_node(&node, async move { d.run_worker(n).await }));
         }
         drop(event_workers);
-        workers.push(spawn_on_node(
-            &node,
-            async move { dispatcher.run_scout().await },
-        ));
+        workers.push(spawn_on_node(&node, async move { dispatcher.run_scout().await }));
         workers.push(spawn_on_node(&node, async move { fitter.run().await }));
         workers.push(spawn_on_node(&node, async move { expiry.run().await }));
         workers.push(spawn_on_node(&node, async move { outbox.run().await }));
@@ -340,16 +332,9 @@ impl Pipeline {
     /// unit they are in (for at most `grace`, after which it rolls back),
     /// then every worker ends.
     pub async fn stop_gracefully(&self, grace: std::time::Duration) {
-        self.signals
-            .stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.signals.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.signals.lanes.wake_all();
-        let event_workers: Vec<_> = self
-            .event_workers
-            .lock()
-            .expect("workers")
-            .drain(..)
-            .collect();
+        let event_workers: Vec<_> = self.event_workers.lock().expect("workers").drain(..).collect();
         let deadline = tokio::time::Instant::now() + grace;
         for mut w in event_workers {
             if tokio::time::timeout_at(deadline, &mut w).await.is_err() {

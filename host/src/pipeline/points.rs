@@ -21,11 +21,7 @@ impl Pipeline {
             .await?
             .ok_or_else(|| PipelineError::NotFound(format!("customer `{customer}` not found")))?;
         let entries = ledger::entries(&mut conn, store, customer).await?;
-        Ok(PointsView {
-            balance: c.points_balance,
-            tier: c.tier,
-            entries,
-        })
+        Ok(PointsView { balance: c.points_balance, tier: c.tier, entries })
     }
 
     /// Spends `points`, oldest unexpired lots first. Returns the new
@@ -40,9 +36,7 @@ impl Pipeline {
         let now = now_ms();
         let mut tx = self.db.begin_store(store).await?;
         if customers::get(&mut tx, store, customer).await?.is_none() {
-            return Err(PipelineError::NotFound(format!(
-                "customer `{customer}` not found"
-            )));
+            return Err(PipelineError::NotFound(format!("customer `{customer}` not found")));
         }
         ledger::expire_customer(&mut tx, store, customer, now).await?;
         let balance = ledger::balance(&mut tx, store, customer).await?;

@@ -40,10 +40,7 @@ impl Pipeline {
         let mut conn = self.db.pool.acquire().await?;
         if let Some(existing) = plugins::get(&mut conn, &manifest.name, &version).await? {
             if existing.sha256 == sha256 {
-                return Ok(Published {
-                    version: existing,
-                    created: false,
-                });
+                return Ok(Published { version: existing, created: false });
             }
             return Err(PipelineError::Conflict(format!(
                 "{}@{} is already published with other bytes (sha256 {}); publish a new version instead",
@@ -68,16 +65,8 @@ impl Pipeline {
             version,
             world: manifest.world,
             description: manifest.description.clone(),
-            capabilities: manifest
-                .capabilities
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect(),
-            scopes: manifest
-                .scopes
-                .iter()
-                .map(|s| s.as_str().to_string())
-                .collect(),
+            capabilities: manifest.capabilities.iter().map(|c| c.name().to_string()).collect(),
+            scopes: manifest.scopes.iter().map(|s| s.as_str().to_string()).collect(),
             sha256,
             size_bytes: component.len() as i64,
             published_at: now_ms(),
@@ -87,30 +76,21 @@ impl Pipeline {
             yank_reason: None,
         };
         let mut tx = self.db.begin_write().await?;
-        plugins::insert(
-            &mut tx,
-            NewVersion {
-                version: v.clone(),
-                component: &component,
-            },
-        )
-        .await
-        .map_err(|e| {
-            if e.is_unique_violation() {
-                PipelineError::Conflict(format!(
-                    "{}@{} was published concurrently",
-                    v.name, v.version
-                ))
-            } else {
-                e.into()
-            }
-        })?;
+        plugins::insert(&mut tx, NewVersion { version: v.clone(), component: &component })
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    PipelineError::Conflict(format!(
+                        "{}@{} was published concurrently",
+                        v.name, v.version
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
         tx.commit().await?;
         tracing::info!(plugin = %v.name, version = %v.version, world = %v.world, sha256 = %v.sha256, "plugin published");
-        Ok(Published {
-            version: v,
-            created: true,
-        })
+        Ok(Published { version: v, created: true })
     }
 
     /// Yanks a version: it can no longer be installed (nor chosen as a
@@ -142,11 +122,9 @@ impl Pipeline {
         version: &str,
     ) -> PipelineResult<(PluginVersion, Vec<crate::db::installs::Install>)> {
         let mut conn = self.db.pool.acquire().await?;
-        let v = plugins::get(&mut conn, name, version)
-            .await?
-            .ok_or_else(|| {
-                PipelineError::NotFound(format!("{} is not published", plugin_id(name, version)))
-            })?;
+        let v = plugins::get(&mut conn, name, version).await?.ok_or_else(|| {
+            PipelineError::NotFound(format!("{} is not published", plugin_id(name, version)))
+        })?;
         let users = crate::db::installs::running(&mut conn, name, version).await?;
         Ok((v, users))
     }

@@ -20,10 +20,7 @@ use crate::runtime::rescue as wit;
 
 /// Adds a line to the flow's history.
 pub fn note(flow: &mut Flow, now: Millis, what: FlowEvent) {
-    let note = FlowNote {
-        what,
-        at: crate::domain::time::to_rfc3339(now),
-    };
+    let note = FlowNote { what, at: crate::domain::time::to_rfc3339(now) };
     let entry = serde_json::to_value(note).expect("a flow note serializes");
     if let Value::Array(list) = &mut flow.history {
         list.push(entry);
@@ -42,18 +39,9 @@ fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
 /// An order arrived: an active flow ends `rescued`. Returns the effect.
 pub async fn rescue_on_order(tx: &mut Tx, t: &Subject<'_>, flow: &mut Flow) -> DbResult<Effect> {
     end(flow, FlowEnd::Rescued, t.now);
-    note(
-        flow,
-        t.now,
-        FlowEvent::Rescued {
-            event_id: t.event_id.map(str::to_string),
-            step: None,
-        },
-    );
+    note(flow, t.now, FlowEvent::Rescued { event_id: t.event_id.map(str::to_string), step: None });
     churn::save_flow(&mut *tx, flow).await?;
-    Ok(Effect::FlowRescued {
-        flow_id: flow.id.clone(),
-    })
+    Ok(Effect::FlowRescued { flow_id: flow.id.clone() })
 }
 
 /// A flow as `plan` is shown it; `rescued_at` when the event being
@@ -109,10 +97,7 @@ pub async fn apply_plan(
     let mut loose = Vec::new();
     for a in actions {
         match a {
-            FlowAction::Schedule {
-                after_seconds,
-                step,
-            } if started.is_none() => {
+            FlowAction::Schedule { after_seconds, step } if started.is_none() => {
                 let mut f = new_flow(t, assessment, FlowState::Active);
                 f.step = i64::from(*step);
                 f.due_at = Some(t.now + (*after_seconds as i64) * 1000);
@@ -156,9 +141,7 @@ pub async fn apply_plan(
                 f.p_alive = assessment.p_alive;
                 f.value_cents = assessment.value_cents;
                 churn::save_flow(&mut *tx, &f).await?;
-                effects.push(Effect::FlowSkipped {
-                    flow_id: f.id.clone(),
-                });
+                effects.push(Effect::FlowSkipped { flow_id: f.id.clone() });
             }
             other => loose.push(other.clone()),
         }
@@ -184,11 +167,7 @@ async fn apply_loose(
     for a in actions {
         match a {
             FlowAction::Coupon(pct) => coupon = Some(*pct),
-            FlowAction::Send {
-                channel,
-                template,
-                vars,
-            } => {
+            FlowAction::Send { channel, template, vars } => {
                 let mut m = message(t, channel, template);
                 m.vars = with_coupon(vars, coupon, None);
                 messages::insert(&mut *tx, t.store, &m).await?;
@@ -244,12 +223,7 @@ async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbRes
         install_id: Some(t.install_id),
     };
     let e = ledger::earn(&mut *tx, &account, points, reason, None).await?;
-    Ok(Effect::Earn {
-        points,
-        reason: reason.to_string(),
-        entry_id: e.id,
-        expires_at: None,
-    })
+    Ok(Effect::Earn { points, reason: reason.to_string(), entry_id: e.id, expires_at: None })
 }
 
 /// Applies the actions of a flow's step (`on-timer`, or those that came
@@ -274,23 +248,12 @@ pub async fn apply_step_actions(
                 note(
                     flow,
                     t.now,
-                    FlowEvent::Coupon {
-                        step,
-                        percent: u32::from(*pct),
-                        code: code.clone(),
-                    },
+                    FlowEvent::Coupon { step, percent: u32::from(*pct), code: code.clone() },
                 );
-                effects.push(Effect::Coupon {
-                    percent: u32::from(*pct),
-                    code: code.clone(),
-                });
+                effects.push(Effect::Coupon { percent: u32::from(*pct), code: code.clone() });
                 coupon = Some((*pct, code));
             }
-            FlowAction::Send {
-                channel,
-                template,
-                vars,
-            } => {
+            FlowAction::Send { channel, template, vars } => {
                 let mut m = message(t, channel, template);
                 m.flow_id = Some(flow.id.clone());
                 m.step = Some(step);
@@ -321,20 +284,10 @@ pub async fn apply_step_actions(
                 }
             }
             FlowAction::GrantPoints { points, reason } => {
-                note(
-                    flow,
-                    t.now,
-                    FlowEvent::Points {
-                        step,
-                        points: *points,
-                    },
-                );
+                note(flow, t.now, FlowEvent::Points { step, points: *points });
                 effects.push(grant(tx, t, *points, reason).await?);
             }
-            FlowAction::Schedule {
-                after_seconds,
-                step: next_step,
-            } => {
+            FlowAction::Schedule { after_seconds, step: next_step } => {
                 if flow.state == FlowState::Active {
                     flow.step = i64::from(*next_step);
                     flow.due_at = Some(flow.started_at + (*after_seconds as i64) * 1000);
@@ -350,21 +303,13 @@ pub async fn apply_step_actions(
                 if flow.state == FlowState::Active {
                     end(flow, *how, t.now);
                     let what = match how {
-                        FlowEnd::Rescued => FlowEvent::Rescued {
-                            event_id: None,
-                            step: Some(step),
-                        },
+                        FlowEnd::Rescued => FlowEvent::Rescued { event_id: None, step: Some(step) },
                         FlowEnd::Expired => FlowEvent::Expired { step, note: None },
-                        FlowEnd::Skipped => FlowEvent::Skipped {
-                            step: Some(step),
-                            note: None,
-                        },
+                        FlowEnd::Skipped => FlowEvent::Skipped { step: Some(step), note: None },
                     };
                     note(flow, t.now, what);
-                    effects.push(Effect::FlowEnded {
-                        flow_id: flow.id.clone(),
-                        state: how.state(),
-                    });
+                    effects
+                        .push(Effect::FlowEnded { flow_id: flow.id.clone(), state: how.state() });
                 }
             }
         }
@@ -374,15 +319,9 @@ pub async fn apply_step_actions(
         note(
             flow,
             t.now,
-            FlowEvent::Expired {
-                step,
-                note: Some("the step scheduled nothing further".into()),
-            },
+            FlowEvent::Expired { step, note: Some("the step scheduled nothing further".into()) },
         );
-        effects.push(Effect::FlowEnded {
-            flow_id: flow.id.clone(),
-            state: FlowState::Expired,
-        });
+        effects.push(Effect::FlowEnded { flow_id: flow.id.clone(), state: FlowState::Expired });
     }
     flow.updated_at = t.now;
     Ok(effects)
@@ -393,19 +332,8 @@ mod tests {
     use super::*;
 
     fn flow(state: FlowState, ended_at: Option<Millis>) -> Flow {
-        let t = Subject {
-            store: "s",
-            install_id: "i",
-            customer: "c",
-            event_id: None,
-            now: 1_000,
-        };
-        let a = Assessment {
-            p_alive: 0.2,
-            risk: 0.8,
-            value_cents: 5_000,
-            details: json!({}),
-        };
+        let t = Subject { store: "s", install_id: "i", customer: "c", event_id: None, now: 1_000 };
+        let a = Assessment { p_alive: 0.2, risk: 0.8, value_cents: 5_000, details: json!({}) };
         let mut f = new_flow(&t, &a, state);
         f.step = 2;
         f.ended_at = ended_at;
@@ -416,10 +344,7 @@ mod tests {
     fn plan_sees_the_flow_as_it_stands_once_the_event_is_applied() {
         let active = summary(&flow(FlowState::Active, None), None);
         assert_eq!(active.status, wit::FlowStatus::Active);
-        assert_eq!(
-            (active.step, active.started_at, active.ended_at),
-            (2, 1_000, None)
-        );
+        assert_eq!((active.step, active.started_at, active.ended_at), (2, 1_000, None));
         // The order that rescues it: rescued, ended now.
         let rescued = summary(&flow(FlowState::Active, None), Some(9_000));
         assert_eq!(rescued.status, wit::FlowStatus::Rescued);

@@ -73,9 +73,7 @@ impl SegmentWriter {
                 ));
             }
             if !old.contains_key(&m.segment) {
-                effects.push(Effect::SegmentEntered {
-                    segment: m.segment.clone(),
-                });
+                effects.push(Effect::SegmentEntered { segment: m.segment.clone() });
                 self.event(c, "segment.entered", &m.segment, &m.attributes);
             }
         }
@@ -86,9 +84,7 @@ impl SegmentWriter {
                     c.customer.to_string(),
                     segment.clone(),
                 ));
-                effects.push(Effect::SegmentExited {
-                    segment: segment.clone(),
-                });
+                effects.push(Effect::SegmentExited { segment: segment.clone() });
                 self.event(c, "segment.exited", segment, &json!({}));
             }
         }
@@ -102,18 +98,15 @@ impl SegmentWriter {
             h.update([0]);
         }
         let id = format!("seg-{}", &hex::encode(h.finalize())[..24]);
-        self.events
-            .entry(c.store.to_string())
-            .or_default()
-            .push(Event {
-                id,
-                event_type: kind.to_string(),
-                customer_id: c.customer.to_string(),
-                occurred_at: c.as_of,
-                data: json!({"segment": segment, "install_id": c.install_id,
+        self.events.entry(c.store.to_string()).or_default().push(Event {
+            id,
+            event_type: kind.to_string(),
+            customer_id: c.customer.to_string(),
+            occurred_at: c.as_of,
+            data: json!({"segment": segment, "install_id": c.install_id,
                          "plugin": c.plugin, "attributes": attributes}),
-                kind: EventKind::Other,
-            });
+            kind: EventKind::Other,
+        });
     }
 
     pub async fn finish(self, tx: &mut Tx) -> DbResult<usize> {
@@ -125,9 +118,7 @@ impl SegmentWriter {
         }
         let mut emitted = 0;
         for (store, list) in &self.events {
-            emitted += events::insert_many(&mut *tx, store, list, self.now)
-                .await?
-                .len();
+            emitted += events::insert_many(&mut *tx, store, list, self.now).await?.len();
         }
         Ok(emitted)
     }

@@ -21,10 +21,7 @@ pub struct DbServices {
 impl DbServices {
     /// Host services over `db`.
     pub fn shared(db: &Db) -> Arc<dyn HostServices> {
-        Arc::new(DbServices {
-            db: db.clone(),
-            stores: RwLock::default(),
-        })
+        Arc::new(DbServices { db: db.clone(), stores: RwLock::default() })
     }
 }
 
@@ -51,15 +48,8 @@ impl HostServices for DbServices {
             let s = stores::get(&mut conn, store)
                 .await?
                 .ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?;
-            let info = StoreInfo {
-                id: s.id,
-                currency: s.currency,
-                timezone: s.timezone,
-            };
-            self.stores
-                .write()
-                .unwrap()
-                .insert(store.to_string(), info.clone());
+            let info = StoreInfo { id: s.id, currency: s.currency, timezone: s.timezone };
+            self.stores.write().unwrap().insert(store.to_string(), info.clone());
             Ok(info)
         })
     }

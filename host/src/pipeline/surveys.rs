@@ -90,10 +90,8 @@ impl Pipeline {
         let responses = surveys::responses(&mut conn, store, id).await?;
         drop(conn);
         let unscored = responses.iter().filter(|r| r.score.is_none()).count();
-        let scored: Vec<String> = responses
-            .iter()
-            .filter_map(|r| r.score.as_ref().map(Value::to_string))
-            .collect();
+        let scored: Vec<String> =
+            responses.iter().filter_map(|r| r.score.as_ref().map(Value::to_string)).collect();
         let plugin = self.plugin(&install.plugin, &install.version).await?;
         let pid = plugin_id(&install.plugin, &install.version);
         let services = DbServices::shared(&self.db);
@@ -105,8 +103,7 @@ impl Pipeline {
         };
         let config = install.config.to_string();
         let out = tokio::task::block_in_place(|| {
-            self.runtime
-                .aggregate(&plugin, input, &config, &wit_survey, &scored)
+            self.runtime.aggregate(&plugin, input, &config, &wit_survey, &scored)
         })?;
         let mut report: Value = serde_json::from_str(&out.value).map_err(|e| {
             PipelineError::Runtime(crate::runtime::RuntimeError::InvalidOutput(format!(

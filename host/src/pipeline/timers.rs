@@ -43,11 +43,8 @@ impl Dispatcher {
                 .await?
                 .unwrap_or_default();
             drop(conn);
-            let (store, install_id, customer_id) = (
-                flow.store_id.clone(),
-                flow.install_id.clone(),
-                flow.customer_id.clone(),
-            );
+            let (store, install_id, customer_id) =
+                (flow.store_id.clone(), flow.install_id.clone(), flow.customer_id.clone());
             let t = Subject {
                 store: &store,
                 install_id: &install_id,
@@ -87,8 +84,7 @@ impl Dispatcher {
                         };
                         let config = install.config.to_string();
                         tokio::task::block_in_place(|| {
-                            self.runtime
-                                .on_timer(&plugin, input, &config, &customer, &state)
+                            self.runtime.on_timer(&plugin, input, &config, &customer, &state)
                         })
                         .map_err(|e| e.to_string())
                     }
@@ -105,19 +101,17 @@ impl Dispatcher {
                         "flow step ran");
                 }
                 Err(error) => {
-                    let failures = flow.history.as_array().map_or(0, |h| {
-                        h.iter().filter(|n| n["what"] == "step_failed").count()
-                    });
+                    let failures = flow
+                        .history
+                        .as_array()
+                        .map_or(0, |h| h.iter().filter(|n| n["what"] == "step_failed").count());
                     tracing::warn!(store = %flow.store_id, flow = %flow.id, plugin = %pid, %error,
                         "flow step failed; retrying in a minute");
                     let step = flow.step;
                     rescue::note(
                         &mut flow,
                         now,
-                        FlowEvent::StepFailed {
-                            step,
-                            error: error.clone(),
-                        },
+                        FlowEvent::StepFailed { step, error: error.clone() },
                     );
                     flow.due_at = Some(now + RETRY_MS);
                     flow.updated_at = now;

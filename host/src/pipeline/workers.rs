@@ -128,10 +128,9 @@ impl Dispatcher {
         let mut conn = self.db.pool.acquire().await?;
         let pending = events::pending_by_store(&mut conn).await?;
         // The intake limit's count, refreshed (intake adds to it between).
-        self.signals.pending.store(
-            pending.iter().map(|(_, n)| n).sum(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.signals
+            .pending
+            .store(pending.iter().map(|(_, n)| n).sum(), std::sync::atomic::Ordering::Relaxed);
         let mut stores: Vec<String> = pending.into_iter().map(|(store, _)| store).collect();
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
         let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;

@@ -22,15 +22,11 @@ impl Artifacts {
             engine.precompile_compatibility_hash().hash(&mut h);
             format!("{:016x}", h.finish())
         };
-        Ok(Artifacts {
-            dir: dir.to_path_buf(),
-            fingerprint,
-        })
+        Ok(Artifacts { dir: dir.to_path_buf(), fingerprint })
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
-        self.dir
-            .join(format!("{sha256}-{}.cwasm", self.fingerprint))
+        self.dir.join(format!("{sha256}-{}.cwasm", self.fingerprint))
     }
 
     /// Whether a precompiled artifact for these bytes exists.
@@ -44,9 +40,7 @@ impl Artifacts {
         // SAFETY: the artifact was written by this host, with this engine
         // configuration (the file name carries its fingerprint), into its
         // own data directory; wasmtime checks compatibility as well.
-        path.exists()
-            .then(|| unsafe { Component::deserialize_file(engine, &path) }.ok())
-            .flatten()
+        path.exists().then(|| unsafe { Component::deserialize_file(engine, &path) }.ok()).flatten()
     }
 
     /// Keeps the compiled component; an existing artifact is left as it is.
@@ -55,10 +49,8 @@ impl Artifacts {
         if path.exists() {
             return;
         }
-        let result = component
-            .serialize()
-            .map_err(|e| anyhow::anyhow!("{e:#}"))
-            .and_then(|bytes| {
+        let result =
+            component.serialize().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|bytes| {
                 let tmp = path.with_extension("tmp");
                 std::fs::write(&tmp, bytes)?;
                 std::fs::rename(&tmp, &path)?;

@@ -62,9 +62,7 @@ impl Trace {
 
     /// The largest linear memory of any of the calls, in bytes.
     pub fn memory_peak_bytes(&self) -> usize {
-        self.0
-            .memory_peak
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.0.memory_peak.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The plugin's log lines and output, in the order written.
@@ -149,37 +147,22 @@ impl Runtime {
         let trace = input.trace;
         let started = Instant::now();
         let deadline = started + Duration::from_millis(u64::from(timeout_ms));
-        let ctx = CallCtx::new(
-            input.scope,
-            input.services,
-            input.state,
-            memory_cap,
-            deadline,
-        );
+        let ctx = CallCtx::new(input.scope, input.services, input.state, memory_cap, deadline);
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| &mut c.limiter);
         if self.metered {
-            store
-                .set_fuel(fuel)
-                .expect("the engine consumes fuel (engine::engine)");
+            store.set_fuel(fuel).expect("the engine consumes fuel (engine::engine)");
         }
         store.set_epoch_deadline(u64::from(timeout_ms));
         store.epoch_deadline_trap();
         let result = call(&mut store);
         let elapsed = started.elapsed();
-        let used = if self.metered {
-            fuel.saturating_sub(store.get_fuel().unwrap_or(0))
-        } else {
-            0
-        };
+        let used =
+            if self.metered { fuel.saturating_sub(store.get_fuel().unwrap_or(0)) } else { 0 };
         let ctx = store.data_mut();
         ctx.flush_stdio();
         // A trap's message leads with what the plugin wrote to stderr.
-        let stderr = if result.is_err() {
-            ctx.stderr_text()
-        } else {
-            String::new()
-        };
+        let stderr = if result.is_err() { ctx.stderr_text() } else { String::new() };
         trace.add(used, ctx.limiter.peak_bytes, std::mem::take(&mut ctx.lines));
         let state = std::mem::take(&mut ctx.state);
         let outbox = std::mem::take(&mut ctx.outbox);
@@ -198,13 +181,7 @@ impl Runtime {
             return Err(RuntimeError::Host(why));
         }
         match result {
-            Ok(Ok(value)) => Ok(CallOutput {
-                value,
-                state,
-                outbox,
-                elapsed,
-                memory_peak_bytes,
-            }),
+            Ok(Ok(value)) => Ok(CallOutput { value, state, outbox, elapsed, memory_peak_bytes }),
             Ok(Err(e)) => Err(RuntimeError::Plugin {
                 code: truncate(e.code, 64),
                 message: truncate(e.message, 2000),
@@ -212,9 +189,7 @@ impl Runtime {
             }),
             Err(e) => {
                 if exceeded {
-                    Err(RuntimeError::MemoryLimit {
-                        mib: plugin.limits.memory_mib,
-                    })
+                    Err(RuntimeError::MemoryLimit { mib: plugin.limits.memory_mib })
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
                     Err(RuntimeError::FuelExhausted { fuel })
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

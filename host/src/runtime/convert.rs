@@ -40,49 +40,42 @@ pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
         EventKind::CustomerCreated => types::EventKind::CustomerCreated,
         EventKind::Checkin => types::EventKind::Checkin,
         EventKind::Other => types::EventKind::Other,
-        EventKind::OrderPlaced {
-            order_id,
-            total_cents,
-            currency,
-            items,
-        } => types::EventKind::OrderPlaced(types::OrderPlaced {
-            order_id: order_id.clone(),
-            total_cents: *total_cents,
-            currency: currency.clone(),
-            items: items
-                .iter()
-                .map(|i| types::OrderItem {
-                    sku: i.sku.clone(),
-                    category: i.category.clone(),
-                    qty: i.qty,
-                    price_cents: i.price_cents,
-                })
-                .collect(),
-        }),
-        EventKind::OrderRefunded {
-            order_id,
-            refund_cents,
-        } => types::EventKind::OrderRefunded(types::OrderRefunded {
-            order_id: order_id.clone(),
-            refund_cents: *refund_cents,
-            order_total_cents: order_total,
-        }),
-        EventKind::ReviewSubmitted {
-            order_id,
-            rating,
-            has_photo,
-            text_length,
-        } => types::EventKind::ReviewSubmitted(types::ReviewSubmitted {
-            order_id: order_id.clone(),
-            rating: *rating,
-            has_photo: *has_photo,
-            text_length: *text_length,
-        }),
-        EventKind::ReferralConverted {
-            referred_customer_id,
-        } => types::EventKind::ReferralConverted(types::ReferralConverted {
-            referred_customer_id: referred_customer_id.clone(),
-        }),
+        EventKind::OrderPlaced { order_id, total_cents, currency, items } => {
+            types::EventKind::OrderPlaced(types::OrderPlaced {
+                order_id: order_id.clone(),
+                total_cents: *total_cents,
+                currency: currency.clone(),
+                items: items
+                    .iter()
+                    .map(|i| types::OrderItem {
+                        sku: i.sku.clone(),
+                        category: i.category.clone(),
+                        qty: i.qty,
+                        price_cents: i.price_cents,
+                    })
+                    .collect(),
+            })
+        }
+        EventKind::OrderRefunded { order_id, refund_cents } => {
+            types::EventKind::OrderRefunded(types::OrderRefunded {
+                order_id: order_id.clone(),
+                refund_cents: *refund_cents,
+                order_total_cents: order_total,
+            })
+        }
+        EventKind::ReviewSubmitted { order_id, rating, has_photo, text_length } => {
+            types::EventKind::ReviewSubmitted(types::ReviewSubmitted {
+                order_id: order_id.clone(),
+                rating: *rating,
+                has_photo: *has_photo,
+                text_length: *text_length,
+            })
+        }
+        EventKind::ReferralConverted { referred_customer_id } => {
+            types::EventKind::ReferralConverted(types::ReferralConverted {
+                referred_customer_id: referred_customer_id.clone(),
+            })
+        }
         EventKind::SurveySubmitted { survey_id, answers } => {
             types::EventKind::SurveySubmitted(types::SurveySubmitted {
                 survey_id: survey_id.clone(),
@@ -102,15 +95,10 @@ pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
 
 pub fn ledger_op(op: loyalty::LedgerOp) -> LedgerOp {
     match op {
-        loyalty::LedgerOp::Earn(e) => LedgerOp::Earn {
-            points: e.points,
-            reason: e.reason,
-            expires_at: e.expires_at,
-        },
-        loyalty::LedgerOp::Deduct(d) => LedgerOp::Deduct {
-            points: d.points,
-            reason: d.reason,
-        },
+        loyalty::LedgerOp::Earn(e) => {
+            LedgerOp::Earn { points: e.points, reason: e.reason, expires_at: e.expires_at }
+        }
+        loyalty::LedgerOp::Deduct(d) => LedgerOp::Deduct { points: d.points, reason: d.reason },
         loyalty::LedgerOp::SetTier(tier) => LedgerOp::SetTier { tier },
     }
 }
@@ -167,10 +155,9 @@ pub fn actions(
                 },
                 Action::GrantPoints((points, reason)) => FlowAction::GrantPoints { points, reason },
                 Action::GrantCoupon(pct) => FlowAction::Coupon(pct),
-                Action::Schedule((after_seconds, step)) => FlowAction::Schedule {
-                    after_seconds,
-                    step,
-                },
+                Action::Schedule((after_seconds, step)) => {
+                    FlowAction::Schedule { after_seconds, step }
+                }
                 Action::EndFlow(end) => FlowAction::End(match end {
                     W::Rescued => FlowEnd::Rescued,
                     W::Expired => FlowEnd::Expired,

@@ -94,10 +94,7 @@ pub struct StateBuffer {
 
 impl StateBuffer {
     pub fn new(base: HashMap<String, Vec<u8>>) -> Self {
-        StateBuffer {
-            base,
-            writes: BTreeMap::new(),
-        }
+        StateBuffer { base, writes: BTreeMap::new() }
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -177,11 +174,7 @@ impl CallCtx {
         CallCtx {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                cap_bytes: memory_cap_bytes,
-                peak_bytes: 0,
-                exceeded: false,
-            },
+            limiter: MemoryLimiter { cap_bytes: memory_cap_bytes, peak_bytes: 0, exceeded: false },
             scope,
             services,
             state,
@@ -314,10 +307,7 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl WasiView for CallCtx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -424,9 +414,7 @@ impl state::Host for CallCtx {
             return Ok(Err(format!("state keys are 1-{MAX_STATE_KEY} bytes")));
         }
         if self.state.size_with(&key, value.len()) > MAX_STATE_BYTES {
-            return Ok(Err(format!(
-                "state for one customer is capped at {MAX_STATE_BYTES} bytes"
-            )));
+            return Ok(Err(format!("state for one customer is capped at {MAX_STATE_BYTES} bytes")));
         }
         self.state.writes.insert(key, Some(value));
         Ok(Ok(()))
@@ -479,13 +467,7 @@ impl CallCtx {
             _ => return Err("vars must be a JSON object".into()),
         };
         let id = crate::domain::ids::random_id("msg");
-        self.outbox.push(QueuedMessage {
-            id: id.clone(),
-            channel,
-            customer_id,
-            template,
-            vars,
-        });
+        self.outbox.push(QueuedMessage { id: id.clone(), channel, customer_id, template, vars });
         Ok(id)
     }
 }

@@ -25,11 +25,7 @@ pub enum RuntimeError {
     /// The plugin's own error: its code (none from a 0.1.0 plugin), its
     /// message, and whether it said a retry may succeed.
     #[error("returned an error{}: {message}", own_code(.code))]
-    Plugin {
-        code: String,
-        message: String,
-        retryable: bool,
-    },
+    Plugin { code: String, message: String, retryable: bool },
     #[error("returned invalid output, nothing was applied: {0}")]
     InvalidOutput(String),
     #[error("failed in the host, nothing was applied: {0}")]

@@ -71,10 +71,8 @@ impl Runtime {
         order_total: Option<i64>,
     ) -> Result<CallOutput<Vec<LedgerOp>>, RuntimeError> {
         let pre = pre_of!(plugin, PointRules);
-        let (c, e) = (
-            convert::customer(customer, input.scope.pii),
-            convert::event(event, order_total),
-        );
+        let (c, e) =
+            (convert::customer(customer, input.scope.pii), convert::event(event, order_total));
         let out = self.run(plugin, input, Kind::Call, |store| {
             call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at, config,
                 newest(&c, &e), v0_1_0(&c, &e) => old::ledger_ops)
@@ -235,13 +233,7 @@ fn checked<T, U>(
     out: CallOutput<T>,
     check: impl FnOnce(T) -> Result<U, String>,
 ) -> Result<CallOutput<U>, RuntimeError> {
-    let CallOutput {
-        value,
-        state,
-        outbox,
-        elapsed,
-        memory_peak_bytes,
-    } = out;
+    let CallOutput { value, state, outbox, elapsed, memory_peak_bytes } = out;
     Ok(CallOutput {
         value: check(value).map_err(RuntimeError::InvalidOutput)?,
         state,

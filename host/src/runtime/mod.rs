@@ -212,10 +212,7 @@ impl Runtime {
         manifest: &Manifest,
     ) -> Result<Arc<Plugin>, RuntimeError> {
         let plugin = self.instantiate_pre(id, component, manifest)?;
-        self.loaded
-            .write()
-            .unwrap()
-            .insert(id.to_string(), plugin.clone());
+        self.loaded.write().unwrap().insert(id.to_string(), plugin.clone());
         Ok(plugin)
     }
 
@@ -240,13 +237,8 @@ impl Runtime {
         macro_rules! typed_pre {
             ($variant:ident, $module:ident, $pre:ident) => {
                 WorldPre::$variant(
-                    versioned(
-                        contract,
-                        instance_pre,
-                        v0_1::$module::$pre::new,
-                        $module::$pre::new,
-                    )
-                    .map_err(typed)?,
+                    versioned(contract, instance_pre, v0_1::$module::$pre::new, $module::$pre::new)
+                        .map_err(typed)?,
                 )
             };
         }

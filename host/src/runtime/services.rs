@@ -30,11 +30,7 @@ pub struct StoreInfo {
 impl StoreInfo {
     /// A store of `id` in US dollars on UTC, for runs without a store.
     pub fn plain(id: &str) -> StoreInfo {
-        StoreInfo {
-            id: id.to_string(),
-            currency: "USD".into(),
-            timezone: "UTC".into(),
-        }
+        StoreInfo { id: id.to_string(), currency: "USD".into(), timezone: "UTC".into() }
     }
 }
 

@@ -59,10 +59,7 @@ pub fn world_and_imports(
                 contract = c;
                 break;
             }
-            if let Some(w) = World::ALL
-                .into_iter()
-                .find(|w| w.export_interface() == iface)
-            {
+            if let Some(w) = World::ALL.into_iter().find(|w| w.export_interface() == iface) {
                 found_world.get_or_insert(w);
             }
         }
@@ -130,15 +127,9 @@ mod tests {
     #[test]
     fn headers() {
         assert!(matches!(header(b"hello world"), Err(RuntimeError::NotWasm)));
-        assert!(matches!(
-            header(b"\0asm\x01\0\0\0"),
-            Err(RuntimeError::CoreModule)
-        ));
+        assert!(matches!(header(b"\0asm\x01\0\0\0"), Err(RuntimeError::CoreModule)));
         assert!(header(b"\0asm\x0d\0\x01\0").is_ok());
-        assert_eq!(
-            crm_interface("clientele:crm/loyalty@0.1.0"),
-            Some(("loyalty", "0.1.0"))
-        );
+        assert_eq!(crm_interface("clientele:crm/loyalty@0.1.0"), Some(("loyalty", "0.1.0")));
         assert_eq!(crm_interface("wasi:io/streams@0.2.0"), None);
     }
 }

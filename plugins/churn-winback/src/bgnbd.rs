@@ -73,9 +73,7 @@ impl Data {
         let mut counts: BTreeMap<(u32, u64, u64), f64> = BTreeMap::new();
         let mut customers = 0.0;
         for h in histories {
-            *counts
-                .entry((h.x, h.t_x.to_bits(), h.t.to_bits()))
-                .or_default() += 1.0;
+            *counts.entry((h.x, h.t_x.to_bits(), h.t.to_bits())).or_default() += 1.0;
             customers += 1.0;
         }
         let mut xs: Vec<u32> = counts.keys().map(|k| k.0).collect();
@@ -83,26 +81,12 @@ impl Data {
         let groups: Vec<(History, f64)> = counts
             .into_iter()
             .map(|((x, tx, t), n)| {
-                (
-                    History {
-                        x,
-                        t_x: f64::from_bits(tx),
-                        t: f64::from_bits(t),
-                    },
-                    n,
-                )
+                (History { x, t_x: f64::from_bits(tx), t: f64::from_bits(t) }, n)
             })
             .collect();
-        let x_index = groups
-            .iter()
-            .map(|(h, _)| xs.binary_search(&h.x).expect("x is listed"))
-            .collect();
-        Data {
-            groups,
-            x_index,
-            xs,
-            customers,
-        }
+        let x_index =
+            groups.iter().map(|(h, _)| xs.binary_search(&h.x).expect("x is listed")).collect();
+        Data { groups, x_index, xs, customers }
     }
 
     pub fn customers(&self) -> usize {
@@ -192,23 +176,12 @@ pub fn fit(data: &Data, mut progress: impl FnMut(u32, f64)) -> Result<Fit, Strin
             break;
         }
     }
-    let params = Params {
-        r: start[0].exp(),
-        alpha: start[1].exp(),
-        a: start[2].exp(),
-        b: start[3].exp(),
-    };
-    if ![params.r, params.alpha, params.a, params.b]
-        .iter()
-        .all(|v| v.is_finite() && *v > 0.0)
-    {
+    let params =
+        Params { r: start[0].exp(), alpha: start[1].exp(), a: start[2].exp(), b: start[3].exp() };
+    if ![params.r, params.alpha, params.a, params.b].iter().all(|v| v.is_finite() && *v > 0.0) {
         return Err("the fit did not converge to finite parameters".into());
     }
-    Ok(Fit {
-        params,
-        log_likelihood: data.log_likelihood(&params),
-        iterations,
-    })
+    Ok(Fit { params, log_likelihood: data.log_likelihood(&params), iterations })
 }
 
 /// Minimises `f` from `x0` with an initial simplex of side `step`.
@@ -256,11 +229,7 @@ fn nelder_mead(
         if fr < simplex[0].1 {
             let expanded = along(-2.0);
             let fe = f(&expanded);
-            simplex[N] = if fe < fr {
-                (expanded, fe)
-            } else {
-                (reflected, fr)
-            };
+            simplex[N] = if fe < fr { (expanded, fe) } else { (reflected, fr) };
         } else if fr < simplex[N - 1].1 {
             simplex[N] = (reflected, fr);
         } else {
@@ -318,61 +287,31 @@ mod tests {
 
     #[test]
     fn p_alive_by_hand() {
-        let p = Params {
-            r: 0.243,
-            alpha: 4.414,
-            a: 0.793,
-            b: 2.426,
-        };
+        let p = Params { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
         // x = 0 → alive.
-        let h = History {
-            x: 0,
-            t_x: 0.0,
-            t: 30.0,
-        };
+        let h = History { x: 0, t_x: 0.0, t: 30.0 };
         assert_eq!(p_alive(&p, &h), 1.0);
         // x = 2, t_x = 30.43, T = 38.86:
         // odds = 0.793/3.426 · (43.274/34.844)^2.243
-        let h = History {
-            x: 2,
-            t_x: 30.43,
-            t: 38.86,
-        };
+        let h = History { x: 2, t_x: 30.43, t: 38.86 };
         let odds = 0.793 / 3.426 * (43.274f64 / 34.844).powf(2.243);
         assert!((p_alive(&p, &h) - 1.0 / (1.0 + odds)).abs() < 1e-12);
         // The last purchase at the end of observation: odds = a/(b+x−1).
-        let h = History {
-            x: 1,
-            t_x: 10.0,
-            t: 10.0,
-        };
+        let h = History { x: 1, t_x: 10.0, t: 10.0 };
         assert!((p_alive(&p, &h) - 1.0 / (1.0 + 0.793 / 2.426)).abs() < 1e-12);
     }
 
     #[test]
     fn single_customer_likelihood_by_hand() {
-        let p = Params {
-            r: 0.5,
-            alpha: 2.0,
-            a: 1.0,
-            b: 3.0,
-        };
+        let p = Params { r: 0.5, alpha: 2.0, a: 1.0, b: 3.0 };
         // x = 0, T = 4: L = (α/(α+T))^r = (2/6)^0.5.
-        let d = Data::new([History {
-            x: 0,
-            t_x: 0.0,
-            t: 4.0,
-        }]);
+        let d = Data::new([History { x: 0, t_x: 0.0, t: 4.0 }]);
         assert!((d.log_likelihood(&p) - (2.0f64 / 6.0).sqrt().ln()).abs() < 1e-12);
         // x = 1, t_x = 1, T = 4:
         // L = B(a,b+1)/B(a,b)·Γ(r+1)α^r/(Γ(r)(α+T)^(r+1))
         //   + B(a+1,b)/B(a,b)·Γ(r+1)α^r/(Γ(r)(α+t_x)^(r+1))
         // with B(1,4)/B(1,3) = 3/4, B(2,3)/B(1,3) = 1/4, Γ(1.5)/Γ(0.5) = 0.5.
-        let d = Data::new([History {
-            x: 1,
-            t_x: 1.0,
-            t: 4.0,
-        }]);
+        let d = Data::new([History { x: 1, t_x: 1.0, t: 4.0 }]);
         let common = 0.5 * 2f64.sqrt();
         let l = 0.75 * common / 6f64.powf(1.5) + 0.25 * common / 3f64.powf(1.5);
         assert!((d.log_likelihood(&p) - l.ln()).abs() < 1e-12);
@@ -404,21 +343,13 @@ mod tests {
         assert!(within(p.alpha, 4.414), "alpha = {}", p.alpha);
         assert!(within(p.a, 0.793), "a = {}", p.a);
         assert!(within(p.b, 2.426), "b = {}", p.b);
-        assert!(
-            (fit.log_likelihood + 9582.4).abs() < 0.1,
-            "{}",
-            fit.log_likelihood
-        );
+        assert!((fit.log_likelihood + 9582.4).abs() < 0.1, "{}", fit.log_likelihood);
     }
 
     #[test]
     fn fit_refuses_too_little_data() {
         assert!(fit(&Data::new([]), |_, _| {}).is_err());
-        let no_repeat = History {
-            x: 0,
-            t_x: 0.0,
-            t: 5.0,
-        };
+        let no_repeat = History { x: 0, t_x: 0.0, t: 5.0 };
         assert!(fit(&Data::new([no_repeat, no_repeat]), |_, _| {}).is_err());
     }
 }

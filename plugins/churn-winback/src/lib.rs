@@ -19,11 +19,7 @@ use exports::clientele::crm::rescue::{
 struct ChurnWinback;
 
 fn failed(code: &str, message: String) -> PluginError {
-    PluginError {
-        code: code.into(),
-        message,
-        retryable: false,
-    }
+    PluginError { code: code.into(), message, retryable: false }
 }
 
 fn config(json: &str) -> Result<winback::Config, PluginError> {
@@ -42,20 +38,13 @@ fn model_of(bytes: &[u8]) -> Result<Option<winback::Model>, PluginError> {
 fn actions(list: Vec<winback::Action>) -> Vec<Action> {
     list.into_iter()
         .map(|a| match a {
-            winback::Action::Send {
-                channel,
-                template,
-                vars,
-            } => Action::SendMessage(Message {
-                channel,
-                template,
-                vars: vars.to_string(),
-            }),
+            winback::Action::Send { channel, template, vars } => {
+                Action::SendMessage(Message { channel, template, vars: vars.to_string() })
+            }
             winback::Action::Coupon(pct) => Action::GrantCoupon(pct),
-            winback::Action::Schedule {
-                after_seconds,
-                step,
-            } => Action::Schedule((after_seconds, step)),
+            winback::Action::Schedule { after_seconds, step } => {
+                Action::Schedule((after_seconds, step))
+            }
             winback::Action::EndSkipped => Action::EndFlow(FlowEnd::Skipped),
             winback::Action::EndExpired => Action::EndFlow(FlowEnd::Expired),
         })
@@ -146,11 +135,7 @@ impl Guest for ChurnWinback {
         if winback::cooling_down(&cfg, ended, ctx.at) {
             return Ok(Vec::new());
         }
-        Ok(actions(winback::plan(
-            &cfg,
-            assessment.p_alive,
-            assessment.value_cents,
-        )))
+        Ok(actions(winback::plan(&cfg, assessment.p_alive, assessment.value_cents)))
     }
 
     fn on_timer(

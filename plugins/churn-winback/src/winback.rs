@@ -105,14 +105,8 @@ pub struct Assessment {
 
 pub fn assess(model: Option<&Model>, history: Option<History>) -> Assessment {
     match (model, history) {
-        (None, _) => Assessment {
-            p_alive: 1.0,
-            details: json!({"reason": "no fitted model yet"}),
-        },
-        (Some(_), None) => Assessment {
-            p_alive: 1.0,
-            details: json!({"reason": "no order yet"}),
-        },
+        (None, _) => Assessment { p_alive: 1.0, details: json!({"reason": "no fitted model yet"}) },
+        (Some(_), None) => Assessment { p_alive: 1.0, details: json!({"reason": "no order yet"}) },
         (Some(m), Some(h)) => Assessment {
             p_alive: crate::bgnbd::p_alive(&m.params, &h),
             details: json!({"x": h.x, "t_x_weeks": h.t_x, "t_weeks": h.t}),
@@ -147,10 +141,7 @@ pub fn plan(cfg: &Config, p_alive: f64, value_cents: i64) -> Vec<Action> {
     if value_cents < cfg.min_value_cents {
         return vec![Action::EndSkipped];
     }
-    vec![Action::Schedule {
-        after_seconds: cfg.steps[0].after_seconds,
-        step: 0,
-    }]
+    vec![Action::Schedule { after_seconds: cfg.steps[0].after_seconds, step: 0 }]
 }
 
 /// Whether a flow that ended at `ended_at` still holds off a new one at
@@ -171,16 +162,11 @@ pub fn on_timer(cfg: &Config, step: u32) -> Vec<Action> {
         vars["coupon_percent"] = json!(pct);
         actions.push(Action::Coupon(pct));
     }
-    actions.push(Action::Send {
-        channel: s.channel.clone(),
-        template: s.template.clone(),
-        vars,
-    });
+    actions.push(Action::Send { channel: s.channel.clone(), template: s.template.clone(), vars });
     match cfg.steps.get(step as usize + 1) {
-        Some(next) => actions.push(Action::Schedule {
-            after_seconds: next.after_seconds,
-            step: step + 1,
-        }),
+        Some(next) => {
+            actions.push(Action::Schedule { after_seconds: next.after_seconds, step: step + 1 })
+        }
         None => actions.push(Action::EndExpired),
     }
     actions
@@ -192,26 +178,11 @@ mod tests {
     fn a_cooldown_holds_off_a_new_flow_for_whole_days_after_the_end() {
         let mut cfg = super::Config::default();
         let end = 1_700_000_000_000;
-        assert!(
-            !super::cooling_down(&cfg, Some(end), end),
-            "none by default"
-        );
+        assert!(!super::cooling_down(&cfg, Some(end), end), "none by default");
         cfg.cooldown_days = 30;
-        assert!(super::cooling_down(
-            &cfg,
-            Some(end),
-            end + 29 * super::DAY_MS
-        ));
-        assert!(super::cooling_down(
-            &cfg,
-            Some(end),
-            end + 30 * super::DAY_MS - 1
-        ));
-        assert!(!super::cooling_down(
-            &cfg,
-            Some(end),
-            end + 30 * super::DAY_MS
-        ));
+        assert!(super::cooling_down(&cfg, Some(end), end + 29 * super::DAY_MS));
+        assert!(super::cooling_down(&cfg, Some(end), end + 30 * super::DAY_MS - 1));
+        assert!(!super::cooling_down(&cfg, Some(end), end + 30 * super::DAY_MS));
         assert!(!super::cooling_down(&cfg, None, end));
     }
 
@@ -232,19 +203,10 @@ mod tests {
 
     #[test]
     fn plan_starts_skips_or_leaves_alone() {
-        let cfg = Config {
-            min_value_cents: 5000,
-            ..Config::default()
-        };
+        let cfg = Config { min_value_cents: 5000, ..Config::default() };
         assert_eq!(plan(&cfg, 0.5, 10_000), vec![]);
         assert_eq!(plan(&cfg, 0.49, 4_999), vec![Action::EndSkipped]);
-        assert_eq!(
-            plan(&cfg, 0.2, 5_000),
-            vec![Action::Schedule {
-                after_seconds: 0,
-                step: 0
-            }]
-        );
+        assert_eq!(plan(&cfg, 0.2, 5_000), vec![Action::Schedule { after_seconds: 0, step: 0 }]);
     }
 
     #[test]
@@ -258,10 +220,7 @@ mod tests {
                     template: "miss-you".into(),
                     vars: json!({"step": 0})
                 },
-                Action::Schedule {
-                    after_seconds: 604_800,
-                    step: 1
-                }
+                Action::Schedule { after_seconds: 604_800, step: 1 }
             ]
         );
         assert_eq!(
@@ -283,23 +242,14 @@ mod tests {
     fn assess_without_model_or_orders_is_alive() {
         assert_eq!(assess(None, None).p_alive, 1.0);
         let m = Model {
-            params: Params {
-                r: 0.243,
-                alpha: 4.414,
-                a: 0.793,
-                b: 2.426,
-            },
+            params: Params { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
             as_of: 0,
             customers: 10,
             log_likelihood: 0.0,
             iterations: 0,
         };
         assert_eq!(assess(Some(&m), None).p_alive, 1.0);
-        let h = History {
-            x: 4,
-            t_x: 2.0,
-            t: 52.0,
-        };
+        let h = History { x: 4, t_x: 2.0, t: 52.0 };
         let a = assess(Some(&m), Some(h));
         assert!(a.p_alive < 0.1, "{}", a.p_alive);
     }

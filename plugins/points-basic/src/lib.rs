@@ -50,18 +50,15 @@ impl Guest for PointsBasic {
             net_spend_cents: customer.stats.net_spend_cents,
         };
         let e = match event.kind {
-            EventKind::OrderPlaced(o) => rules::Event::Order {
-                order_id: o.order_id,
-                total_cents: o.total_cents,
-            },
-            EventKind::OrderRefunded(r) => rules::Event::Refund {
-                order_id: r.order_id,
-                refund_cents: r.refund_cents,
-            },
-            EventKind::ReviewSubmitted(r) => rules::Event::Review {
-                order_id: r.order_id,
-                has_photo: r.has_photo,
-            },
+            EventKind::OrderPlaced(o) => {
+                rules::Event::Order { order_id: o.order_id, total_cents: o.total_cents }
+            }
+            EventKind::OrderRefunded(r) => {
+                rules::Event::Refund { order_id: r.order_id, refund_cents: r.refund_cents }
+            }
+            EventKind::ReviewSubmitted(r) => {
+                rules::Event::Review { order_id: r.order_id, has_photo: r.has_photo }
+            }
             EventKind::Checkin => rules::Event::Checkin,
             EventKind::ReferralConverted(_) => rules::Event::Referral,
             _ => rules::Event::Other,
@@ -70,19 +67,12 @@ impl Guest for PointsBasic {
         Ok(ops
             .into_iter()
             .map(|op| match op {
-                rules::Op::Earn {
-                    points,
-                    reason,
-                    expires_at,
-                } => LedgerOp::Earn(Earn {
-                    points,
-                    reason: reason.to_string(),
-                    expires_at,
-                }),
-                rules::Op::Deduct { points, reason } => LedgerOp::Deduct(Deduct {
-                    points,
-                    reason: reason.to_string(),
-                }),
+                rules::Op::Earn { points, reason, expires_at } => {
+                    LedgerOp::Earn(Earn { points, reason: reason.to_string(), expires_at })
+                }
+                rules::Op::Deduct { points, reason } => {
+                    LedgerOp::Deduct(Deduct { points, reason: reason.to_string() })
+                }
                 rules::Op::SetTier(t) => LedgerOp::SetTier(t),
             })
             .collect())

@@ -23,10 +23,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             unit_cents: 100,
-            earn: vec![Bracket {
-                from_units: 0,
-                rate: 1.0,
-            }],
+            earn: vec![Bracket { from_units: 0, rate: 1.0 }],
             tiers: Vec::new(),
             first_order_bonus: 0,
             birthday_month_multiplier: 1.0,
@@ -74,10 +71,7 @@ pub struct Checkin {
 
 impl Default for Checkin {
     fn default() -> Self {
-        Checkin {
-            points: 0,
-            daily_cap: 1,
-        }
+        Checkin { points: 0, daily_cap: 1 }
     }
 }
 
@@ -104,15 +98,8 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Earn {
-        points: i64,
-        reason: &'static str,
-        expires_at: Option<i64>,
-    },
-    Deduct {
-        points: i64,
-        reason: &'static str,
-    },
+    Earn { points: i64, reason: &'static str, expires_at: Option<i64> },
+    Deduct { points: i64, reason: &'static str },
     SetTier(Option<String>),
 }
 
@@ -174,10 +161,7 @@ fn birthday_month(birthday: &str) -> Option<u32> {
 
 /// The tier a net spend qualifies for: the highest threshold reached.
 pub fn tier_for(tiers: &[Tier], net_spend_cents: i64) -> Option<&Tier> {
-    tiers
-        .iter()
-        .filter(|t| t.min_spend_cents <= net_spend_cents)
-        .max_by_key(|t| t.min_spend_cents)
+    tiers.iter().filter(|t| t.min_spend_cents <= net_spend_cents).max_by_key(|t| t.min_spend_cents)
 }
 
 fn tier_change(cfg: &Config, c: &Customer) -> Option<Op> {
@@ -196,26 +180,15 @@ pub fn on_event(
     state: &mut impl State,
 ) -> Vec<Op> {
     let expires_at = cfg.expiry_days.map(|d| occurred_at + d * DAY_MS);
-    let earn = |points: i64, reason: &'static str| Op::Earn {
-        points,
-        reason,
-        expires_at,
-    };
+    let earn = |points: i64, reason: &'static str| Op::Earn { points, reason, expires_at };
     let mut ops = Vec::new();
     match event {
-        Event::Order {
-            order_id,
-            total_cents,
-        } => {
+        Event::Order { order_id, total_cents } => {
             let key = format!("order:{order_id}");
             if state.get(&key).is_some() {
                 return ops; // the same order again: already rewarded
             }
-            let units = if cfg.unit_cents > 0 {
-                total_cents / cfg.unit_cents
-            } else {
-                0
-            };
+            let units = if cfg.unit_cents > 0 { total_cents / cfg.unit_cents } else { 0 };
             let m_tier = c
                 .tier
                 .as_ref()
@@ -232,17 +205,11 @@ pub fn on_event(
             if c.orders == 1 && cfg.first_order_bonus > 0 {
                 ops.push(earn(cfg.first_order_bonus, "first_order_bonus"));
             }
-            let memo = OrderMemo {
-                earned: points,
-                total: *total_cents,
-            };
+            let memo = OrderMemo { earned: points, total: *total_cents };
             state.set(&key, serde_json::to_vec(&memo).unwrap_or_default());
             ops.extend(tier_change(cfg, c));
         }
-        Event::Refund {
-            order_id,
-            refund_cents,
-        } => {
+        Event::Refund { order_id, refund_cents } => {
             let memo: Option<OrderMemo> = state
                 .get(&format!("order:{order_id}"))
                 .and_then(|b| serde_json::from_slice(&b).ok());
@@ -250,26 +217,15 @@ pub fn on_event(
                 let points =
                     (i128::from(m.earned) * i128::from(*refund_cents) / i128::from(m.total)) as i64;
                 if points > 0 {
-                    ops.push(Op::Deduct {
-                        points,
-                        reason: "refund",
-                    });
+                    ops.push(Op::Deduct { points, reason: "refund" });
                 }
             }
             ops.extend(tier_change(cfg, c));
         }
-        Event::Review {
-            order_id,
-            has_photo,
-        } => {
+        Event::Review { order_id, has_photo } => {
             let key = format!("review:{order_id}");
             if state.get(&key).is_none() {
-                let points = cfg.review.base
-                    + if *has_photo {
-                        cfg.review.photo_bonus
-                    } else {
-                        0
-                    };
+                let points = cfg.review.base + if *has_photo { cfg.review.photo_bonus } else { 0 };
                 if points > 0 {
                     ops.push(earn(points, "review"));
                 }
@@ -324,18 +280,11 @@ mod tests {
     }
 
     fn order(id: &str, total: i64) -> Event {
-        Event::Order {
-            order_id: id.into(),
-            total_cents: total,
-        }
+        Event::Order { order_id: id.into(), total_cents: total }
     }
 
     fn cust(orders: u32, spend: i64) -> Customer {
-        Customer {
-            orders,
-            net_spend_cents: spend,
-            ..Default::default()
-        }
+        Customer { orders, net_spend_cents: spend, ..Default::default() }
     }
 
     fn earned(ops: &[Op]) -> Vec<(i64, &'static str)> {
@@ -353,13 +302,7 @@ mod tests {
     #[test]
     fn fixed_conversion_floors_units() {
         let c = Config::default();
-        let ops = on_event(
-            &c,
-            &cust(2, 0),
-            &order("o1", 12_345),
-            MARCH,
-            &mut Mem::default(),
-        );
+        let ops = on_event(&c, &cust(2, 0), &order("o1", 12_345), MARCH, &mut Mem::default());
         assert_eq!(earned(&ops), [(123, "order")]);
     }
 
@@ -382,10 +325,8 @@ mod tests {
 
     #[test]
     fn tier_and_birthday_multiply_then_floor() {
-        let c = cfg(
-            r#"{"tiers":[{"name":"silver","min_spend_cents":100000,"multiplier":1.15}],
-                        "birthday_month_multiplier":2.0}"#,
-        );
+        let c = cfg(r#"{"tiers":[{"name":"silver","min_spend_cents":100000,"multiplier":1.15}],
+                        "birthday_month_multiplier":2.0}"#);
         let mut cu = cust(3, 150_000);
         cu.tier = Some("silver".into());
         // 100 units × 1.15 = 115 exactly (decimal), not 114.
@@ -404,21 +345,11 @@ mod tests {
     fn tier_multiplier_is_the_tier_before_the_order() {
         let c = cfg(r#"{"tiers":[{"name":"silver","min_spend_cents":10000,"multiplier":2}]}"#);
         // Crossing into silver with this order: earns at 1×, then becomes silver.
-        let ops = on_event(
-            &c,
-            &cust(1, 12_000),
-            &order("o1", 12_000),
-            MARCH,
-            &mut Mem::default(),
-        );
+        let ops = on_event(&c, &cust(1, 12_000), &order("o1", 12_000), MARCH, &mut Mem::default());
         assert_eq!(
             ops,
             [
-                Op::Earn {
-                    points: 120,
-                    reason: "order",
-                    expires_at: None
-                },
+                Op::Earn { points: 120, reason: "order", expires_at: None },
                 Op::SetTier(Some("silver".into())),
             ]
         );
@@ -437,41 +368,19 @@ mod tests {
     #[test]
     fn first_order_bonus_is_separate() {
         let c = cfg(r#"{"first_order_bonus":50}"#);
-        let ops = on_event(
-            &c,
-            &cust(1, 1000),
-            &order("o1", 1000),
-            MARCH,
-            &mut Mem::default(),
-        );
+        let ops = on_event(&c, &cust(1, 1000), &order("o1", 1000), MARCH, &mut Mem::default());
         assert_eq!(earned(&ops), [(10, "order"), (50, "first_order_bonus")]);
-        let ops = on_event(
-            &c,
-            &cust(2, 2000),
-            &order("o2", 1000),
-            MARCH,
-            &mut Mem::default(),
-        );
+        let ops = on_event(&c, &cust(2, 2000), &order("o2", 1000), MARCH, &mut Mem::default());
         assert_eq!(earned(&ops), [(10, "order")]);
     }
 
     #[test]
     fn expiry_is_days_after_occurred_at() {
         let c = cfg(r#"{"expiry_days":30}"#);
-        let ops = on_event(
-            &c,
-            &cust(2, 0),
-            &order("o1", 500),
-            MARCH,
-            &mut Mem::default(),
-        );
+        let ops = on_event(&c, &cust(2, 0), &order("o1", 500), MARCH, &mut Mem::default());
         assert_eq!(
             ops,
-            [Op::Earn {
-                points: 5,
-                reason: "order",
-                expires_at: Some(MARCH + 30 * DAY_MS)
-            }]
+            [Op::Earn { points: 5, reason: "order", expires_at: Some(MARCH + 30 * DAY_MS) }]
         );
     }
 
@@ -479,17 +388,7 @@ mod tests {
     fn same_order_twice_earns_once() {
         let c = Config::default();
         let mut mem = Mem::default();
-        assert_eq!(
-            earned(&on_event(
-                &c,
-                &cust(1, 0),
-                &order("o1", 500),
-                MARCH,
-                &mut mem
-            ))
-            .len(),
-            1
-        );
+        assert_eq!(earned(&on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem)).len(), 1);
         assert!(on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem).is_empty());
     }
 
@@ -506,31 +405,16 @@ mod tests {
         let ops = on_event(
             &c,
             &cu,
-            &Event::Refund {
-                order_id: "o1".into(),
-                refund_cents: 3_333,
-            },
+            &Event::Refund { order_id: "o1".into(), refund_cents: 3_333 },
             MARCH,
             &mut mem,
         );
-        assert_eq!(
-            ops,
-            [Op::Deduct {
-                points: 33,
-                reason: "refund"
-            }]
-        );
-        let cu2 = Customer {
-            tier: Some("silver".into()),
-            ..cust(1, 4_000)
-        };
+        assert_eq!(ops, [Op::Deduct { points: 33, reason: "refund" }]);
+        let cu2 = Customer { tier: Some("silver".into()), ..cust(1, 4_000) };
         let ops = on_event(
             &c,
             &cu2,
-            &Event::Refund {
-                order_id: "o1".into(),
-                refund_cents: 100,
-            },
+            &Event::Refund { order_id: "o1".into(), refund_cents: 100 },
             MARCH,
             &mut mem,
         );
@@ -540,10 +424,7 @@ mod tests {
         assert!(on_event(
             &Config::default(),
             &cust(0, 0),
-            &Event::Refund {
-                order_id: "zz".into(),
-                refund_cents: 5
-            },
+            &Event::Refund { order_id: "zz".into(), refund_cents: 5 },
             MARCH,
             &mut mem
         )
@@ -554,23 +435,11 @@ mod tests {
     fn review_once_per_order() {
         let c = cfg(r#"{"review":{"base":10,"photo_bonus":5}}"#);
         let mut mem = Mem::default();
-        let r = |photo| Event::Review {
-            order_id: "o1".into(),
-            has_photo: photo,
-        };
-        assert_eq!(
-            earned(&on_event(&c, &cust(1, 0), &r(true), MARCH, &mut mem)),
-            [(15, "review")]
-        );
+        let r = |photo| Event::Review { order_id: "o1".into(), has_photo: photo };
+        assert_eq!(earned(&on_event(&c, &cust(1, 0), &r(true), MARCH, &mut mem)), [(15, "review")]);
         assert!(on_event(&c, &cust(1, 0), &r(false), MARCH, &mut mem).is_empty());
-        let r2 = Event::Review {
-            order_id: "o2".into(),
-            has_photo: false,
-        };
-        assert_eq!(
-            earned(&on_event(&c, &cust(1, 0), &r2, MARCH, &mut mem)),
-            [(10, "review")]
-        );
+        let r2 = Event::Review { order_id: "o2".into(), has_photo: false };
+        assert_eq!(earned(&on_event(&c, &cust(1, 0), &r2, MARCH, &mut mem)), [(10, "review")]);
     }
 
     #[test]
@@ -590,13 +459,7 @@ mod tests {
     fn referral_rewards_the_referrer() {
         let c = cfg(r#"{"referral":200}"#);
         assert_eq!(
-            earned(&on_event(
-                &c,
-                &cust(0, 0),
-                &Event::Referral,
-                MARCH,
-                &mut Mem::default()
-            )),
+            earned(&on_event(&c, &cust(0, 0), &Event::Referral, MARCH, &mut Mem::default())),
             [(200, "referral")]
         );
         assert!(on_event(

@@ -63,20 +63,13 @@ impl Guest for RfmSegments {
         };
         Ok(rfm::classify(&cfg, model.as_ref(), &stats, as_of)
             .into_iter()
-            .map(|m| Membership {
-                segment: m.segment,
-                attributes: m.attributes.to_string(),
-            })
+            .map(|m| Membership { segment: m.segment, attributes: m.attributes.to_string() })
             .collect())
     }
 }
 
 fn failed(code: &str, message: String) -> PluginError {
-    PluginError {
-        code: code.into(),
-        message,
-        retryable: false,
-    }
+    PluginError { code: code.into(), message, retryable: false }
 }
 
 fn invalid_config(message: String) -> PluginError {

@@ -24,11 +24,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            loyal_min_orders: 4,
-            active_days: 90,
-            lapsed_days: 180,
-        }
+        Config { loyal_min_orders: 4, active_days: 90, lapsed_days: 180 }
     }
 }
 
@@ -114,9 +110,7 @@ pub fn fit(rows: &[Row], as_of: i64) -> Model {
         as_of,
         customers: rows.len(),
         recency_days: quintile_cutoffs(
-            rows.iter()
-                .map(|r| days_between(r.last_order, as_of))
-                .collect(),
+            rows.iter().map(|r| days_between(r.last_order, as_of)).collect(),
         ),
         frequency: quintile_cutoffs(rows.iter().map(|r| i64::from(r.orders)).collect()),
         monetary_cents: quintile_cutoffs(rows.iter().map(|r| r.net_spend_cents).collect()),
@@ -194,11 +188,7 @@ mod tests {
     const AS_OF: i64 = 1_780_000_000_000;
 
     fn row(days_ago: i64, orders: u32, spend: i64) -> Row {
-        Row {
-            orders,
-            last_order: AS_OF - days_ago * DAY_MS,
-            net_spend_cents: spend,
-        }
+        Row { orders, last_order: AS_OF - days_ago * DAY_MS, net_spend_cents: spend }
     }
 
     #[test]
@@ -206,10 +196,7 @@ mod tests {
         // n = 10: ranks ⌈2⌉,⌈4⌉,⌈6⌉,⌈8⌉ → sorted[1], [3], [5], [7].
         assert_eq!(quintile_cutoffs((1..=10).rev().collect()), [2, 4, 6, 8]);
         // n = 7: ranks ⌈1.4⌉=2, ⌈2.8⌉=3, ⌈4.2⌉=5, ⌈5.6⌉=6.
-        assert_eq!(
-            quintile_cutoffs(vec![70, 10, 20, 30, 40, 50, 60]),
-            [20, 30, 50, 60]
-        );
+        assert_eq!(quintile_cutoffs(vec![70, 10, 20, 30, 40, 50, 60]), [20, 30, 50, 60]);
         // n = 1: every cut-off is the one value.
         assert_eq!(quintile_cutoffs(vec![5]), [5, 5, 5, 5]);
         // n = 3: ranks 1, 2, 2, 3.
@@ -232,14 +219,10 @@ mod tests {
             about_to_sleep about_to_sleep     need_attention     loyal          loyal
             promising      potential_loyalist potential_loyalist loyal          loyal
             new            potential_loyalist potential_loyalist champions      champions";
-        let expected: Vec<Vec<&str>> = table
-            .trim()
-            .lines()
-            .map(|row| row.split_whitespace().collect())
-            .collect();
-        let grid: Vec<Vec<&str>> = (1..=5)
-            .map(|r| (1..=5).map(|f| segment(r, f)).collect())
-            .collect();
+        let expected: Vec<Vec<&str>> =
+            table.trim().lines().map(|row| row.split_whitespace().collect()).collect();
+        let grid: Vec<Vec<&str>> =
+            (1..=5).map(|r| (1..=5).map(|f| segment(r, f)).collect()).collect();
         assert_eq!(grid, expected);
     }
 
@@ -253,11 +236,8 @@ mod tests {
         assert_eq!(model.monetary_cents, [2000, 4000, 6000, 8000]);
         let cfg = Config::default();
         let classify_one = |days: i64, orders: u32, spend: i64| {
-            let stats = Stats {
-                orders,
-                last_order: Some(AS_OF - days * DAY_MS),
-                net_spend_cents: spend,
-            };
+            let stats =
+                Stats { orders, last_order: Some(AS_OF - days * DAY_MS), net_spend_cents: spend };
             classify(&cfg, Some(&model), &stats, AS_OF)
         };
         // 1 day ago, 10 orders, 10 000 cents: R = 5 − 0, F = 1 + 4, M = 5.
@@ -290,11 +270,7 @@ mod tests {
         let t = |orders: u32, days: Option<i64>| {
             customer_type(
                 &cfg,
-                &Stats {
-                    orders,
-                    last_order: days.map(|d| AS_OF - d * DAY_MS),
-                    net_spend_cents: 0,
-                },
+                &Stats { orders, last_order: days.map(|d| AS_OF - d * DAY_MS), net_spend_cents: 0 },
                 AS_OF,
             )
         };
@@ -313,20 +289,12 @@ mod tests {
     #[test]
     fn no_model_or_no_order_gives_only_the_type() {
         let cfg = Config::default();
-        let stats = Stats {
-            orders: 0,
-            last_order: None,
-            net_spend_cents: 0,
-        };
+        let stats = Stats { orders: 0, last_order: None, net_spend_cents: 0 };
         let m = fit(&[row(1, 1, 100)], AS_OF);
         let out = classify(&cfg, Some(&m), &stats, AS_OF);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].segment, "type:potential");
-        let stats = Stats {
-            orders: 1,
-            last_order: Some(AS_OF),
-            net_spend_cents: 100,
-        };
+        let stats = Stats { orders: 1, last_order: Some(AS_OF), net_spend_cents: 100 };
         let out = classify(&cfg, None, &stats, AS_OF);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].segment, "type:new");
@@ -335,10 +303,7 @@ mod tests {
     #[test]
     fn config_defaults_and_unknown_fields() {
         let c = Config::parse("{}").unwrap();
-        assert_eq!(
-            (c.loyal_min_orders, c.active_days, c.lapsed_days),
-            (4, 90, 180)
-        );
+        assert_eq!((c.loyal_min_orders, c.active_days, c.lapsed_days), (4, 90, 180));
         assert!(Config::parse(r#"{"nope":1}"#).is_err());
     }
 }

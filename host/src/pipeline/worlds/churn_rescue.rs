@@ -38,36 +38,16 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         unreachable!("a churn-rescue install loads a model");
     };
     let e = a.event;
-    let (scope, services, trace) = (
-        input.scope.clone(),
-        input.services.clone(),
-        input.trace.clone(),
-    );
+    let (scope, services, trace) =
+        (input.scope.clone(), input.services.clone(), input.trace.clone());
     let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
-    let active = flows
-        .get(&e.customer_id)
-        .is_some_and(|f| f.state == FlowState::Active);
+    let active = flows.get(&e.customer_id).is_some_and(|f| f.state == FlowState::Active);
     let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
     if active && !rescue {
-        return Ok(assessed.map(|assessment| Decision::Churn {
-            assessment,
-            rescue,
-            plan: None,
-        }));
+        return Ok(assessed.map(|assessment| Decision::Churn { assessment, rescue, plan: None }));
     }
-    let CallOutput {
-        value: assessment,
-        state,
-        mut outbox,
-        elapsed,
-        memory_peak_bytes,
-    } = assessed;
-    let next = CallInput {
-        scope,
-        state,
-        services,
-        trace,
-    };
+    let CallOutput { value: assessment, state, mut outbox, elapsed, memory_peak_bytes } = assessed;
+    let next = CallInput { scope, state, services, trace };
     let current = flows
         .get(&e.customer_id)
         .map(|f| rescue::summary(f, rescue.then(crate::domain::time::now_ms)));
@@ -82,11 +62,7 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
     )?;
     outbox.extend(planned.outbox);
     Ok(CallOutput {
-        value: Decision::Churn {
-            assessment,
-            rescue,
-            plan: Some(planned.value),
-        },
+        value: Decision::Churn { assessment, rescue, plan: Some(planned.value) },
         state: planned.state,
         outbox,
         elapsed: elapsed + planned.elapsed,
@@ -126,22 +102,15 @@ pub async fn apply(
         unreachable!("a churn-rescue install loads flows");
     };
     let (store, install_id, customer) = (at.target.store, at.target.install_id, at.target.customer);
-    sinks
-        .assessments
-        .entry(store.to_string())
-        .or_default()
-        .push(stored(
-            install_id,
-            customer,
-            assessment,
-            at.event.occurred_at,
-            at.target.now,
-        ));
+    sinks.assessments.entry(store.to_string()).or_default().push(stored(
+        install_id,
+        customer,
+        assessment,
+        at.event.occurred_at,
+        at.target.now,
+    ));
     let t = &at.target;
-    let mut fx = vec![Effect::Assessed {
-        p_alive: assessment.p_alive,
-        risk: assessment.risk,
-    }];
+    let mut fx = vec![Effect::Assessed { p_alive: assessment.p_alive, risk: assessment.risk }];
     let latest = flows.get(customer).cloned();
     if let (true, Some(mut flow)) = (rescue, latest.clone()) {
         fx.push(rescue::rescue_on_order(tx, t, &mut flow).await?);
@@ -166,19 +135,14 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
     let results = p.for_everyone(people, pid, |c| {
         let input = r.input(&c.id);
         let assessed = p.runtime.assess(plugin, input, config, model, c, as_of)?;
-        if flows
-            .get(&c.id)
-            .is_some_and(|f| f.state == FlowState::Active)
-        {
+        if flows.get(&c.id).is_some_and(|f| f.state == FlowState::Active) {
             return Ok(assessed.map(|a| (a, None)));
         }
         let (a, state) = (assessed.value, assessed.state);
         let mut next = r.input(&c.id);
         next.state = state;
         let current = flows.get(&c.id).map(|f| rescue::summary(f, None));
-        let planned = p
-            .runtime
-            .plan(plugin, next, config, &a, c, current.as_ref(), as_of)?;
+        let planned = p.runtime.plan(plugin, next, config, &a, c, current.as_ref(), as_of)?;
         Ok(planned.map(|actions| (a, Some(actions))))
     });
     let mut tx = p.db.begin_store(r.store).await?;

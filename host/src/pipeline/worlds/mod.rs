@@ -182,11 +182,9 @@ pub async fn apply(
     Ok(match decision {
         Decision::Ledger(ops) => point_rules::apply(tx, sinks, at, ops).await?,
         Decision::Segments(list) => segmenter::apply(sinks, at, list),
-        Decision::Churn {
-            assessment,
-            rescue,
-            plan,
-        } => churn_rescue::apply(tx, sinks, at, assessment, *rescue, plan.as_deref()).await?,
+        Decision::Churn { assessment, rescue, plan } => {
+            churn_rescue::apply(tx, sinks, at, assessment, *rescue, plan.as_deref()).await?
+        }
         Decision::Score(score) => survey_scorer::apply(sinks, at, score),
     })
 }
@@ -219,11 +217,8 @@ pub struct Sorted<'a, T> {
 impl<'a> Refit<'a> {
     /// Sorts the calls `for_everyone` made, one per customer in `people`.
     pub fn sort<T>(&self, results: Vec<Option<CallOutput<T>>>) -> Sorted<'a, T> {
-        let mut sorted = Sorted {
-            done: Refitted::default(),
-            state_writes: Vec::new(),
-            values: Vec::new(),
-        };
+        let mut sorted =
+            Sorted { done: Refitted::default(), state_writes: Vec::new(), values: Vec::new() };
         for (c, result) in self.people.iter().zip(results) {
             let Some(out) = result else {
                 sorted.done.failed += 1;
@@ -242,18 +237,9 @@ impl<'a> Refit<'a> {
     /// A call's input for `customer`, with that customer's state.
     pub fn input(&mut self, customer: &str) -> CallInput {
         let state = StateBuffer::new(self.states.remove(customer).unwrap_or_default());
-        CallInput::new(
-            self.store,
-            &self.install.install_id,
-            self.pid,
-            None,
-            self.services,
-        )
-        .with_state(state)
-        .with_pii(crate::pipeline::registry::sees_pii(
-            self.install,
-            self.plugin,
-        ))
+        CallInput::new(self.store, &self.install.install_id, self.pid, None, self.services)
+            .with_state(state)
+            .with_pii(crate::pipeline::registry::sees_pii(self.install, self.plugin))
     }
 }
 

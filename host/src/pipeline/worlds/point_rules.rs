@@ -14,15 +14,8 @@ pub fn concerns(_e: &Event) -> bool {
 }
 
 pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
-    rt.on_event(
-        a.plugin,
-        input,
-        a.config,
-        a.customer,
-        a.event,
-        a.order_total,
-    )
-    .map(|o| o.map(Decision::Ledger))
+    rt.on_event(a.plugin, input, a.config, a.customer, a.event, a.order_total)
+        .map(|o| o.map(Decision::Ledger))
 }
 
 /// Applies the ledger ops in order (a deduction at once, earns collected).

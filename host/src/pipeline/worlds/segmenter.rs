@@ -46,9 +46,7 @@ pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, list: &[Membership]) -> Vec<E
         as_of: at.event.occurred_at,
         cause: &at.event.id,
     };
-    sinks
-        .segments
-        .apply(&who, memberships.get(at.target.customer), list)
+    sinks.segments.apply(&who, memberships.get(at.target.customer), list)
 }
 
 /// Re-classifies every customer with the new model, in one transaction.

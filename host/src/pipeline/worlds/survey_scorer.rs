@@ -31,19 +31,16 @@ pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         submitted_at: e.occurred_at,
         answers: answers.to_string(),
     };
-    rt.score(a.plugin, input, a.config, &wit_survey, &response)
-        .and_then(|o| match serde_json::from_str::<Value>(&o.value) {
+    rt.score(a.plugin, input, a.config, &wit_survey, &response).and_then(|o| {
+        match serde_json::from_str::<Value>(&o.value) {
             Ok(v) if v.is_object() => Ok(o.map(|_| Decision::Score(v))),
-            _ => Err(RuntimeError::InvalidOutput(
-                "a score must be a JSON object".into(),
-            )),
-        })
+            _ => Err(RuntimeError::InvalidOutput("a score must be a JSON object".into())),
+        }
+    })
 }
 
 /// Keeps the score for the response, written when the batch commits.
 pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, score: &Value) -> Vec<Effect> {
     sinks.scored[at.index] = Some((at.target.install_id.to_string(), score.to_string()));
-    vec![Effect::SurveyScored {
-        score: score.clone(),
-    }]
+    vec![Effect::SurveyScored { score: score.clone() }]
 }

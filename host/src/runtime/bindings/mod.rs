@@ -64,9 +64,7 @@ impl Contract {
     /// The served contract of this version (`0.1.0`), if any.
     pub fn parse(version: &str) -> Option<Contract> {
         let version = semver::Version::parse(version).ok()?;
-        Contract::SERVED
-            .into_iter()
-            .find(|c| c.version() == version)
+        Contract::SERVED.into_iter().find(|c| c.version() == version)
     }
 
     pub fn version(self) -> semver::Version {
@@ -94,9 +92,5 @@ pub fn serves(version: &str) -> bool {
 
 /// The served versions, for messages: `0.1.0`.
 pub fn served_list() -> String {
-    Contract::SERVED
-        .iter()
-        .map(|c| c.version().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    Contract::SERVED.iter().map(|c| c.version().to_string()).collect::<Vec<_>>().join(", ")
 }

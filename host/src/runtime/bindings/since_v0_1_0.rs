@@ -120,11 +120,7 @@ pub fn error(message: String) -> PluginError {
         .trim_start()
         .get(..RETRYABLE_PREFIX.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(RETRYABLE_PREFIX));
-    PluginError {
-        code: String::new(),
-        message,
-        retryable,
-    }
+    PluginError { code: String::new(), message, retryable }
 }
 
 /// A 0.1.0 export's answer as the newest contract has it.
@@ -151,15 +147,12 @@ pub mod convert {
         use new_loyalty::{Deduct, Earn, LedgerOp as New};
         ops.into_iter()
             .map(|op| match op {
-                loyalty::LedgerOp::Earn(e) => New::Earn(Earn {
-                    points: e.points,
-                    reason: e.reason,
-                    expires_at: e.expires_at,
-                }),
-                loyalty::LedgerOp::Deduct(d) => New::Deduct(Deduct {
-                    points: d.points,
-                    reason: d.reason,
-                }),
+                loyalty::LedgerOp::Earn(e) => {
+                    New::Earn(Earn { points: e.points, reason: e.reason, expires_at: e.expires_at })
+                }
+                loyalty::LedgerOp::Deduct(d) => {
+                    New::Deduct(Deduct { points: d.points, reason: d.reason })
+                }
                 loyalty::LedgerOp::SetTier(t) => New::SetTier(t),
             })
             .collect()
@@ -167,19 +160,12 @@ pub mod convert {
 
     pub fn memberships(list: Vec<segmentation::Membership>) -> Vec<new_seg::Membership> {
         list.into_iter()
-            .map(|m| new_seg::Membership {
-                segment: m.segment,
-                attributes: m.attributes,
-            })
+            .map(|m| new_seg::Membership { segment: m.segment, attributes: m.attributes })
             .collect()
     }
 
     pub fn survey(s: &new_scoring::Survey) -> scoring::Survey {
-        scoring::Survey {
-            id: s.id.clone(),
-            kind: s.kind.clone(),
-            questions: s.questions.clone(),
-        }
+        scoring::Survey { id: s.id.clone(), kind: s.kind.clone(), questions: s.questions.clone() }
     }
 
     pub fn response(r: &new_scoring::Response) -> scoring::Response {

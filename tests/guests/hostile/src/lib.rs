@@ -46,11 +46,7 @@ fn now_ms() -> u64 {
 }
 
 fn earn(points: i64, reason: &str) -> LedgerOp {
-    LedgerOp::Earn(Earn {
-        points,
-        reason: reason.to_string(),
-        expires_at: None,
-    })
+    LedgerOp::Earn(Earn { points, reason: reason.to_string(), expires_at: None })
 }
 
 impl Guest for Hostile {
@@ -150,10 +146,7 @@ impl Guest for Hostile {
                 // Reads through the customers import: same store only.
                 let other = customers::get("c-other");
                 let balance = customers::points_balance(&customer.id);
-                Ok(vec![earn(
-                    if other.is_some() { 1000 } else { 1 } + balance,
-                    "peek",
-                )])
+                Ok(vec![earn(if other.is_some() { 1000 } else { 1 } + balance, "peek")])
             }
             _ => Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")]),
         }

@@ -33,10 +33,7 @@ impl Guest for Everyone {
         _customer: Customer,
         _as_of: i64,
     ) -> Result<Vec<Membership>, String> {
-        Ok(vec![Membership {
-            segment: "everyone".into(),
-            attributes: "{}".into(),
-        }])
+        Ok(vec![Membership { segment: "everyone".into(), attributes: "{}".into() }])
     }
 }
 

@@ -57,15 +57,9 @@ impl Guest for Frozen {
         }
         log::write(
             log::Level::Info,
-            &format!(
-                "order {} is order {seen} of {}",
-                order.order_id, customer.id
-            ),
+            &format!("order {} is order {seen} of {}", order.order_id, customer.id),
         );
-        Ok(ops
-            .into_iter()
-            .filter(|op| !matches!(op, LedgerOp::Earn(e) if e.points < 1))
-            .collect())
+        Ok(ops.into_iter().filter(|op| !matches!(op, LedgerOp::Earn(e) if e.points < 1)).collect())
     }
 }
 
