@@ -223,6 +223,14 @@ impl TestServer {
 }
 
 /// The answer, after checking it against the OpenAPI document.
+/// Posts events without waiting for them, from a task running beside the
+/// test (with a clone of the server's `api`); asserts 202.
+pub async fn send_events(api: &ApiClient, store: &str, key: &str, events: Vec<Value>) {
+    let path = format!("/v1/stores/{store}/events");
+    let r = api.post(&path, key, &json!({"events": events})).await.unwrap();
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+}
+
 pub fn checked(reply: Reply) -> Answer {
     contract::check(&reply);
     reply

@@ -256,9 +256,7 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
     s.publish_points_basic("1.1.0").await;
     let key = s.store("acme").await;
     let id = s.install("acme", &key, "points-basic", "1.0.0", json!({})).await;
-    let base = s.base.clone();
-    let client = s.api.http.clone();
-    let k = key.clone();
+    let (api, k) = (s.api.clone(), key.clone());
     let sender = tokio::spawn(async move {
         for b in 0..20 {
             let events: Vec<Value> = (0..100)
@@ -271,14 +269,7 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
                     )
                 })
                 .collect();
-            let r = client
-                .post(format!("{base}/v1/stores/acme/events"))
-                .bearer_auth(&k)
-                .json(&json!({"events": events}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            send_events(&api, "acme", &k, events).await;
         }
     });
     for round in 0..10 {

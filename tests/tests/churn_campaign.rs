@@ -261,20 +261,10 @@ async fn points_campaign_in_javascript_and_a_swap_while_events_flow() {
     // earned by exactly one plugin (10 points basic, 30 campaign).
     let path = format!("/v1/stores/acme/installs/{id}");
     let sender = {
-        let base = s.base.clone();
-        let key = key.clone();
+        let (api, key) = (s.api.clone(), key.clone());
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
             for b in 0..6 {
-                let events = swap_batch(b);
-                let r = client
-                    .post(format!("{base}/v1/stores/acme/events"))
-                    .bearer_auth(&key)
-                    .json(&json!({"events": events}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
+                send_events(&api, "acme", &key, swap_batch(b)).await;
                 tokio::time::sleep(std::time::Duration::from_millis(30)).await;
             }
         })

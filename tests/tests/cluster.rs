@@ -45,8 +45,7 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
     // the batches whose request had begun.
     let started = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (base, client, k, n, halt) =
-        (b.base.clone(), b.api.http.clone(), key.clone(), started.clone(), stop.clone());
+    let (api, k, n, halt) = (b.api.clone(), key.clone(), started.clone(), stop.clone());
     let sender = tokio::spawn(async move {
         let mut batch = 0;
         while !halt.load(Ordering::SeqCst) {
@@ -56,14 +55,7 @@ async fn a_version_swap_reaches_every_node_before_it_is_answered() {
                 })
                 .collect();
             n.store(batch + 1, Ordering::SeqCst);
-            let r = client
-                .post(format!("{base}/v1/stores/acme/events"))
-                .bearer_auth(&k)
-                .json(&json!({"events": events}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            send_events(&api, "acme", &k, events).await;
             batch += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

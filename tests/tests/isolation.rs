@@ -87,8 +87,7 @@ fn keep_attacking(
     key: &str,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (client, base, store, key) =
-        (s.api.http.clone(), s.base.clone(), store.to_string(), key.to_string());
+    let (api, store, key) = (s.api.clone(), store.to_string(), key.to_string());
     tokio::spawn(async move {
         let mut n = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -98,14 +97,7 @@ fn keep_attacking(
                     order(&format!("a-{n}"), &format!("c{c}"), "2026-03-05T10:00:00Z", 1000)
                 })
                 .collect();
-            let r = client
-                .post(format!("{base}/v1/stores/{store}/events"))
-                .bearer_auth(&key)
-                .json(&json!({ "events": events }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            send_events(&api, &store, &key, events).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     })

@@ -3,7 +3,10 @@
 //! integers, and closed sets of states kept as their text.
 
 use serde_json::Value;
-use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
+use sqlx::any::{Any, AnyArguments, AnyRow, AnyTypeInfo, AnyValueRef};
+use sqlx::query::Query;
+
+use super::{Conn, DbResult};
 use sqlx::decode::Decode;
 use sqlx::error::BoxDynError;
 use sqlx::types::Type;
@@ -116,37 +119,25 @@ pub fn read<T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>>(
     Ok(T::from_row(r)?)
 }
 
+/// Makes a value of one row.
+pub trait Reader<T>: Fn(&AnyRow) -> DbResult<T> {}
+
+impl<T, F: Fn(&AnyRow) -> DbResult<T>> Reader<T> for F {}
+
 /// Reads what a query gives with a row reader: each row of it, or the one
 /// row there may be.
 #[allow(async_fn_in_trait)] // implemented here once, for sqlx's query
 pub trait ReadRows {
-    async fn read_all<T>(
-        self,
-        conn: &mut super::Conn,
-        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
-    ) -> super::DbResult<Vec<T>>;
-
-    async fn read_one<T>(
-        self,
-        conn: &mut super::Conn,
-        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
-    ) -> super::DbResult<Option<T>>;
+    async fn read_all<T>(self, conn: &mut Conn, read: impl Reader<T>) -> DbResult<Vec<T>>;
+    async fn read_one<T>(self, conn: &mut Conn, read: impl Reader<T>) -> DbResult<Option<T>>;
 }
 
-impl<'q> ReadRows for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    async fn read_all<T>(
-        self,
-        conn: &mut super::Conn,
-        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
-    ) -> super::DbResult<Vec<T>> {
+impl<'q> ReadRows for Query<'q, Any, AnyArguments<'q>> {
+    async fn read_all<T>(self, conn: &mut Conn, read: impl Reader<T>) -> DbResult<Vec<T>> {
         self.fetch_all(conn).await?.iter().map(read).collect()
     }
 
-    async fn read_one<T>(
-        self,
-        conn: &mut super::Conn,
-        read: impl Fn(&sqlx::any::AnyRow) -> super::DbResult<T>,
-    ) -> super::DbResult<Option<T>> {
+    async fn read_one<T>(self, conn: &mut Conn, read: impl Reader<T>) -> DbResult<Option<T>> {
         self.fetch_optional(conn).await?.as_ref().map(read).transpose()
     }
 }
