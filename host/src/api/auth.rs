@@ -114,13 +114,14 @@ pub struct StoreScope {
     /// Who is asking, as an install's history names them: `admin`, or
     /// `store` (the store's own key).
     pub actor: &'static str,
-    db: crate::db::Db,
+    /// What the request works with.
+    pub pipeline: crate::pipeline::Pipeline,
 }
 
 impl StoreScope {
     /// A connection for the request's reads.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
-        Ok(self.db.pool.acquire().await?)
+        Ok(self.pipeline.db.pool.acquire().await?)
     }
 }
 
@@ -140,7 +141,7 @@ impl FromRequestParts<AppState> for StoreScope {
                 Caller::Store(_) => "store",
             },
             store,
-            db: state.pipeline.db.clone(),
+            pipeline: state.pipeline.clone(),
         })
     }
 }

@@ -1,4 +1,4 @@
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::auth::{CustomerScope, StoreScope};
 use super::params::{CustomerPath, StorePath};
 use super::valid::Valid;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::customers::{self, ProfileUpdate};
 use crate::domain::customer::Customer;
 use crate::domain::event::FieldError;
@@ -140,12 +140,11 @@ impl ProfilePut {
     params(StorePath, CustomerPath), request_body = ProfilePut,
     responses((status = 200, body = CustomerView)))]
 pub async fn put(
-    State(state): State<AppState>,
     scope: CustomerScope,
     Valid(body): Valid<ProfilePut>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let update = body.into_update()?;
-    let mut tx = state.pipeline.db.begin_store(&scope.store).await?;
+    let mut tx = scope.pipeline.db.begin_store(&scope.store).await?;
     let c = customers::upsert_profile(&mut tx, &scope.store, &scope.customer, &update, now_ms())
         .await?;
     tx.commit().await?;

@@ -3,12 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
 use axum::Json;
 
 use super::auth::StoreScope;
 use super::params::StorePath;
-use super::{json_body, ApiError, AppState};
+use super::{json_body, ApiError};
 use crate::db::messages::{self, Message};
 use crate::db::stores;
 use crate::pipeline::delivery::Delivery;
@@ -29,7 +28,6 @@ pub async fn get(scope: StoreScope) -> Result<Json<Delivery>, ApiError> {
 #[utoipa::path(put, path = "/v1/stores/{store}/delivery", operation_id = "putDelivery", tag = "messages",
     params(StorePath), request_body = Delivery, responses((status = 200, body = Delivery)))]
 pub async fn put(
-    State(state): State<AppState>,
     scope: StoreScope,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Delivery>, ApiError> {
@@ -48,7 +46,7 @@ pub async fn put(
         if secret.len() < 16 {
             return Err(ApiError::field("secret", "must be at least 16 characters"));
         }
-        state.pipeline.destinations.check_url(url).map_err(|why| ApiError::field("url", why))?;
+        scope.pipeline.destinations.check_url(url).map_err(|why| ApiError::field("url", why))?;
     }
     let stored = serde_json::to_value(&d).expect("delivery serializes");
     let mut conn = scope.conn().await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::auth::StoreScope;
 use super::params::{StorePath, WaitQuery};
-use super::{json_body, ApiError, AppState};
+use super::{json_body, ApiError};
 use crate::domain::event::{parse_event, Event};
 use crate::pipeline::intake::EventResult;
 
@@ -142,7 +142,6 @@ fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
         (status = 200, body = EventResults, description = "With `?wait=true`: processed"),
     ))]
 pub async fn post(
-    State(state): State<AppState>,
     scope: StoreScope,
     Query(q): Query<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
@@ -150,7 +149,7 @@ pub async fn post(
     let store = scope.store;
     let body = json_body(body)?;
     let (events, batch) = parse_batch(&body)?;
-    let p = &state.pipeline;
+    let p = &scope.pipeline;
     p.check_survey_answers(&store, &events, |i| prefix(batch, i)).await?;
     let accepted = p.ingest(&store, &events).await?;
     if q.wait {
@@ -190,12 +189,11 @@ pub struct EventPath {
 #[utoipa::path(get, path = "/v1/stores/{store}/events/{event}", operation_id = "getEvent", tag = "events",
     params(StorePath, EventPath), responses((status = 200, body = EventResult)))]
 pub async fn get_one(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<EventPath>,
 ) -> Result<Json<EventResult>, ApiError> {
     let (store, event) = (&scope.store, &path.event);
-    match state.pipeline.event_result(store, event).await? {
+    match scope.pipeline.event_result(store, event).await? {
         Some(result) => Ok(Json(result)),
         None => Err(ApiError::not_found(format!("no event `{event}` in store `{store}`"))),
     }

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::auth::{InstallScope, StoreScope};
 use super::params::StorePath;
 use super::valid::Valid;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::installs::{self, Install};
 use crate::domain::rollout::{Canary, CanaryState};
 use crate::domain::states::FailurePolicy;
@@ -184,8 +184,8 @@ pub struct InstallCounters {
 }
 
 impl InstallView {
-    pub(super) fn new(state: &AppState, i: Install) -> Self {
-        let latency = state.pipeline.metrics.latency(&i.install_id);
+    pub(super) fn new(pipeline: &crate::pipeline::Pipeline, i: Install) -> Self {
+        let latency = pipeline.metrics.latency(&i.install_id);
         InstallView {
             state: if i.enabled {
                 "enabled"
@@ -234,7 +234,6 @@ pub struct InstallPath {
     params(StorePath), request_body = InstallRequest,
     responses((status = 201, body = InstallView)))]
 pub async fn create(
-    State(state): State<AppState>,
     scope: StoreScope,
     Valid(body): Valid<InstallRequest>,
 ) -> Result<(StatusCode, Json<InstallView>), ApiError> {
@@ -248,30 +247,25 @@ pub async fn create(
         failure_policy: body.failure_policy.unwrap_or(FailurePolicy::Skip),
         grants: body.grants.unwrap_or_default(),
     };
-    let install = state.pipeline.install(&scope.store, new, scope.actor).await?;
-    Ok((StatusCode::CREATED, Json(InstallView::new(&state, install))))
+    let install = scope.pipeline.install(&scope.store, new, scope.actor).await?;
+    Ok((StatusCode::CREATED, Json(InstallView::new(&scope.pipeline, install))))
 }
 
 /// Installs with state and counters
 #[utoipa::path(get, path = "/v1/stores/{store}/installs", operation_id = "listInstalls", tag = "installs",
     params(StorePath), responses((status = 200, body = Vec<InstallView>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Vec<InstallView>>, ApiError> {
+pub async fn list(scope: StoreScope) -> Result<Json<Vec<InstallView>>, ApiError> {
     let mut conn = scope.conn().await?;
     let list = installs::list(&mut conn, &scope.store).await?;
-    Ok(Json(list.into_iter().map(|i| InstallView::new(&state, i)).collect()))
+    Ok(Json(list.into_iter().map(|i| InstallView::new(&scope.pipeline, i)).collect()))
 }
 
 /// One install
 #[utoipa::path(get, path = "/v1/stores/{store}/installs/{install}", operation_id = "getInstall", tag = "installs",
     params(StorePath, InstallPath), responses((status = 200, body = InstallView)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    scope: InstallScope,
-) -> Result<Json<InstallView>, ApiError> {
-    Ok(Json(InstallView::new(&state, scope.install)))
+pub async fn get_one(scope: InstallScope) -> Result<Json<InstallView>, ApiError> {
+    let InstallScope { scope, install } = scope;
+    Ok(Json(InstallView::new(&scope.pipeline, install)))
 }
 
 /// Swap plugin, version, config or enabled state without a restart
@@ -279,7 +273,6 @@ pub async fn get_one(
     params(StorePath, InstallPath), request_body = InstallPatch,
     responses((status = 200, body = InstallView)))]
 pub async fn update(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<InstallPath>,
     Valid(body): Valid<InstallPatch>,
@@ -304,6 +297,6 @@ pub async fn update(
         promote: body.promote.unwrap_or(false),
     };
     let install =
-        state.pipeline.change_install(&scope.store, &path.install, change, scope.actor).await?;
-    Ok(Json(InstallView::new(&state, install)))
+        scope.pipeline.change_install(&scope.store, &path.install, change, scope.actor).await?;
+    Ok(Json(InstallView::new(&scope.pipeline, install)))
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::StoreScope;
 use super::params::{StorePath, WaitQuery};
-use super::{valid, ApiError, AppState};
+use super::{valid, ApiError};
 use crate::db::models;
 use crate::domain::time::{now_ms, parse_rfc3339, to_rfc3339};
 use crate::pipeline::fits::FitReport;
@@ -45,7 +45,6 @@ pub struct FitAnswer {
         (status = 202, body = FitAnswer, description = "Queued"),
     ))]
 pub async fn fit(
-    State(state): State<AppState>,
     scope: StoreScope,
     Query(q): Query<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
@@ -59,7 +58,7 @@ pub async fn fit(
             ApiError::field("as_of", "must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")
         })?,
     };
-    let (status, answer, fits) = match state.pipeline.request_fit(&scope.store, as_of, q.wait).await
+    let (status, answer, fits) = match scope.pipeline.request_fit(&scope.store, as_of, q.wait).await
     {
         Some(reports) => (StatusCode::OK, "done", Some(reports)),
         None => (StatusCode::ACCEPTED, "queued", None),

@@ -1,4 +1,3 @@
-use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -6,7 +5,7 @@ use utoipa::ToSchema;
 use super::auth::CustomerScope;
 use super::params::{CustomerPath, StorePath};
 use super::valid::Valid;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::ledger::Entry;
 use crate::domain::time::to_rfc3339;
 
@@ -70,11 +69,8 @@ pub struct Redeemed {
 /// Balance, tier and ledger entries
 #[utoipa::path(get, path = "/v1/stores/{store}/customers/{customer}/points", operation_id = "getPoints", tag = "customers",
     params(StorePath, CustomerPath), responses((status = 200, body = PointsAnswer)))]
-pub async fn get(
-    State(state): State<AppState>,
-    scope: CustomerScope,
-) -> Result<Json<PointsAnswer>, ApiError> {
-    let view = state.pipeline.points(&scope.store, &scope.customer).await?;
+pub async fn get(scope: CustomerScope) -> Result<Json<PointsAnswer>, ApiError> {
+    let view = scope.pipeline.points(&scope.store, &scope.customer).await?;
     Ok(Json(PointsAnswer {
         balance: view.balance,
         tier: view.tier,
@@ -87,12 +83,11 @@ pub async fn get(
     tag = "customers", params(StorePath, CustomerPath), request_body = Redeem,
     responses((status = 200, body = Redeemed)))]
 pub async fn redeem(
-    State(state): State<AppState>,
     scope: CustomerScope,
     Valid(body): Valid<Redeem>,
 ) -> Result<Json<Redeemed>, ApiError> {
     let reason = body.reason.unwrap_or_else(|| "redeemed".into());
     let (balance, entry) =
-        state.pipeline.redeem(&scope.store, &scope.customer, body.points, &reason).await?;
+        scope.pipeline.redeem(&scope.store, &scope.customer, body.points, &reason).await?;
     Ok(Json(Redeemed { balance, entry: EntryView::from(&entry) }))
 }

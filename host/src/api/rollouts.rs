@@ -2,7 +2,7 @@
 //! dead-letter list and its re-drive, the shadow and canary reports,
 //! rollback and the history of every change.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::auth::{InstallScope, StoreScope};
 use super::installs::{InstallPath, InstallView};
 use super::params::StorePath;
 use super::valid::Valid;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::failures::{self, Failure};
 use crate::db::history;
 use crate::db::rollouts::{self, Arm, Counts, Diff};
@@ -87,12 +87,11 @@ pub struct Redriven {
     params(StorePath, InstallPath), request_body = RetryRequest,
     responses((status = 202, body = Redriven)))]
 pub async fn retry(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<InstallPath>,
     Valid(body): Valid<RetryRequest>,
 ) -> Result<(StatusCode, Json<Redriven>), ApiError> {
-    let list = state.pipeline.redrive(&scope.store, &path.install, body.ids.as_deref()).await?;
+    let list = scope.pipeline.redrive(&scope.store, &path.install, body.ids.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(Redriven { redriving: list.len(), failures: list })))
 }
 
@@ -100,12 +99,11 @@ pub async fn retry(
 #[utoipa::path(post, path = "/v1/stores/{store}/installs/{install}/rollback", operation_id = "rollbackInstall", tag = "installs",
     params(StorePath, InstallPath), responses((status = 200, body = InstallView)))]
 pub async fn rollback(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<InstallPath>,
 ) -> Result<Json<InstallView>, ApiError> {
-    let install = state.pipeline.roll_back(&scope.store, &path.install, scope.actor).await?;
-    Ok(Json(InstallView::new(&state, install)))
+    let install = scope.pipeline.roll_back(&scope.store, &path.install, scope.actor).await?;
+    Ok(Json(InstallView::new(&scope.pipeline, install)))
 }
 
 /// One change of an install.

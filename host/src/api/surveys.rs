@@ -1,6 +1,6 @@
 //! Surveys: create, list, and the scorer's report.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::auth::StoreScope;
 use super::params::StorePath;
 use super::valid::Valid;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::db::surveys::Response;
 use crate::domain::survey::Survey;
 
@@ -17,22 +17,18 @@ use crate::domain::survey::Survey;
 #[utoipa::path(post, path = "/v1/stores/{store}/surveys", operation_id = "createSurvey", tag = "surveys",
     params(StorePath), request_body = Survey, responses((status = 201, body = Survey)))]
 pub async fn create(
-    State(state): State<AppState>,
     scope: StoreScope,
     Valid(survey): Valid<Survey>,
 ) -> Result<(StatusCode, Json<Survey>), ApiError> {
-    state.pipeline.create_survey(&scope.store, &survey).await?;
+    scope.pipeline.create_survey(&scope.store, &survey).await?;
     Ok((StatusCode::CREATED, Json(survey)))
 }
 
 /// Surveys
 #[utoipa::path(get, path = "/v1/stores/{store}/surveys", operation_id = "listSurveys", tag = "surveys",
     params(StorePath), responses((status = 200, body = Vec<Survey>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<Vec<Survey>>, ApiError> {
-    Ok(Json(state.pipeline.surveys(&scope.store).await?))
+pub async fn list(scope: StoreScope) -> Result<Json<Vec<Survey>>, ApiError> {
+    Ok(Json(scope.pipeline.surveys(&scope.store).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -47,11 +43,10 @@ pub struct SurveyPath {
     params(StorePath, SurveyPath), responses((status = 200, body = Object,
         description = "The report of the store's survey-scorer plugin")))]
 pub async fn report(
-    State(state): State<AppState>,
     scope: StoreScope,
     Path(path): Path<SurveyPath>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.pipeline.survey_report(&scope.store, &path.survey).await?))
+    Ok(Json(scope.pipeline.survey_report(&scope.store, &path.survey).await?))
 }
 
 /// Every response to the survey with its score, oldest first
