@@ -96,9 +96,13 @@ impl TestServer {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
     /// PATCHes `body`; the answer must be 200. Returns its body.
     pub async fn patch_ok(&self, path: &str, token: &str, body: Value) -> Value {
-        let a = self.call(Method::PATCH, path, token, Some(body)).await;
+        let a = self.patch(path, token, body).await;
         assert_eq!(a.status, StatusCode::OK, "PATCH {path}: {}", a.body);
         a.body
     }

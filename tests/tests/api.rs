@@ -179,7 +179,7 @@ async fn installs_are_validated_and_unique_per_world() {
     problem(&s.post(path, &key, json!({"plugin": "points-basic"})).await, StatusCode::CONFLICT);
     let id = a.body["install_id"].as_str().unwrap();
     let install_path = format!("{path}/{id}");
-    let patch = |body: Value| s.call(Method::PATCH, &install_path, &key, Some(body));
+    let patch = |body: Value| s.patch(&install_path, &key, body);
     problem(&patch(json!({"version": "2.0.0"})).await, StatusCode::UNPROCESSABLE_ENTITY);
     problem(&patch(json!({"plugin": "other"})).await, StatusCode::UNPROCESSABLE_ENTITY);
     problem(&patch(json!({"config": {"referral": -1}})).await, StatusCode::UNPROCESSABLE_ENTITY);
@@ -274,14 +274,8 @@ async fn swapping_versions_mid_stream_loses_and_doubles_nothing() {
     });
     for round in 0..10 {
         let v = if round % 2 == 0 { "1.1.0" } else { "1.0.0" };
-        let a = s
-            .call(
-                Method::PATCH,
-                &format!("/v1/stores/acme/installs/{id}"),
-                &key,
-                Some(json!({"version": v})),
-            )
-            .await;
+        let a =
+            s.patch(&format!("/v1/stores/acme/installs/{id}"), &key, json!({"version": v})).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use clientele_e2e::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// Fuel no spin uses up before the host's maximum deadline: for the tests
@@ -145,11 +145,10 @@ async fn one_store_under_attack_does_not_delay_another() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         attack.await.unwrap();
         let a = s
-            .call(
-                Method::PATCH,
+            .patch(
                 &format!("/v1/stores/{attacker}/installs/{install}"),
                 &key,
-                Some(json!({"enabled": false})),
+                json!({"enabled": false}),
             )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -266,11 +265,10 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
     assert_eq!(r[0]["installs"], json!([]), "{}", r[0]);
     // Enabled again, it runs again.
     let a = s
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/v1/stores/burner/installs/{install}"),
             &key,
-            Some(json!({"enabled": true, "config": {"mode": "ok"}})),
+            json!({"enabled": true, "config": {"mode": "ok"}}),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -347,11 +345,10 @@ async fn a_call_that_never_finishes_is_given_up_after_three_starts() {
     assert!(o["error"].as_str().unwrap().contains("3 times"), "{o}");
     // The customer is not blocked: the next event runs (on a fixed config).
     let a = s
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/v1/stores/stuck/installs/{install}"),
             &key,
-            Some(json!({"config": {"mode": "ok"}})),
+            json!({"config": {"mode": "ok"}}),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);

@@ -307,12 +307,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     assert_eq!(r[0]["installs"][0]["plugin"], "hostile@1.1.0", "{}", r[0]);
     assert_eq!(s.points("shadowed", &key, "c9").await["balance"], 999);
     let a = s
-        .call(
-            Method::PATCH,
-            &format!("/v1/stores/shadowed/installs/{install}"),
-            &key,
-            Some(json!({"promote": true})),
-        )
+        .patch(&format!("/v1/stores/shadowed/installs/{install}"), &key, json!({"promote": true}))
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "nothing left to promote: {}", a.body);
 }
