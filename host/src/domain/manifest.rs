@@ -140,29 +140,17 @@ impl Manifest {
             ));
             World::PointRules
         });
-        let mut capabilities = Vec::new();
-        for c in &raw.capabilities {
-            match Capability::parse(c) {
-                Some(cap) if !capabilities.contains(&cap) => capabilities.push(cap),
-                Some(_) => {}
-                None => errors.push(FieldError::new(
-                    "manifest.capabilities",
-                    format!("unknown capability `{c}` (known: messaging, state)"),
-                )),
-            }
-        }
+        let known = "messaging, state";
+        let mut capabilities = set_of(
+            &raw.capabilities,
+            Capability::parse,
+            ["capabilities", "capability", known],
+            &mut errors,
+        );
         capabilities.sort();
-        let mut scopes = Vec::new();
-        for name in &raw.scopes {
-            match DataScope::parse(name) {
-                Some(scope) if !scopes.contains(&scope) => scopes.push(scope),
-                Some(_) => {}
-                None => errors.push(FieldError::new(
-                    "manifest.scopes",
-                    format!("unknown scope `{name}` (known: {})", DataScope::list()),
-                )),
-            }
-        }
+        let known = DataScope::list();
+        let scopes =
+            set_of(&raw.scopes, DataScope::parse, ["scopes", "scope", &known], &mut errors);
         let d = Limits::DEFAULT;
         let limits = Limits {
             memory_mib: raw.limits.memory_mib.unwrap_or(d.memory_mib),
@@ -242,6 +230,28 @@ pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError
     } else {
         Err(errors)
     }
+}
+
+/// The distinct known names of a manifest list, in their order; an
+/// unknown one is an error at `manifest.{field}` naming the known ones.
+fn set_of<T: PartialEq>(
+    names: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+    [field, noun, known]: [&str; 3],
+    errors: &mut Vec<FieldError>,
+) -> Vec<T> {
+    let mut set = Vec::new();
+    for name in names {
+        match parse(name) {
+            Some(t) if !set.contains(&t) => set.push(t),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                format!("manifest.{field}"),
+                format!("unknown {noun} `{name}` (known: {known})"),
+            )),
+        }
+    }
+    set
 }
 
 #[cfg(test)]

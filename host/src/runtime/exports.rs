@@ -77,11 +77,8 @@ impl Runtime {
             call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at, config,
                 newest(&c, &e), v0_1_0(&c, &e) => old::ledger_ops)
         })?;
-        checked(out, |ops| {
-            let ops: Vec<LedgerOp> = ops.into_iter().map(convert::ledger_op).collect();
-            validate_ops(&ops, event.occurred_at)?;
-            Ok(ops)
-        })
+        let ops = |ops: Vec<_>| Ok(ops.into_iter().map(convert::ledger_op).collect());
+        checked(out, ops, |ops: &Vec<LedgerOp>| validate_ops(ops, event.occurred_at))
     }
 
     /// `segmenter` or `churn-rescue`: fit a model over the population,
@@ -123,11 +120,7 @@ impl Runtime {
             call_either!(store, pre, clientele_crm_segmentation.call_classify, as_of, config,
                 newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::memberships)
         })?;
-        checked(out, |list| {
-            let list = convert::memberships(list)?;
-            crate::domain::segment::validate(&list)?;
-            Ok(list)
-        })
+        checked(out, convert::memberships, |l| crate::domain::segment::validate(l))
     }
 
     /// `survey-scorer`: check and score one response.
@@ -179,11 +172,7 @@ impl Runtime {
             call_either!(store, pre, clientele_crm_rescue.call_assess, as_of, config,
                 newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::assessment_from)
         })?;
-        checked(out, |a| {
-            let a = convert::assessment(a)?;
-            crate::domain::rescue::validate_assessment(&a)?;
-            Ok(a)
-        })
+        checked(out, convert::assessment, crate::domain::rescue::validate_assessment)
     }
 
     /// `churn-rescue`: what to do about an assessment made as of `as_of`,
@@ -206,7 +195,7 @@ impl Runtime {
             call_either!(store, pre, clientele_crm_rescue.call_plan, as_of, config,
                 newest(&a, &c, current), v0_1_0(&old::assessment_to(&a), &c) => old::actions)
         })?;
-        checked(out, checked_actions)
+        checked(out, convert::actions, |l| crate::domain::rescue::validate_actions(l))
     }
 
     /// `churn-rescue`: a flow's timer is due.
@@ -224,27 +213,23 @@ impl Runtime {
             call_either!(store, pre, clientele_crm_rescue.call_on_timer, flow.now, config,
                 newest(&c, flow), v0_1_0(&c, &old::flow_state(flow)) => old::actions)
         })?;
-        checked(out, checked_actions)
+        checked(out, convert::actions, |l| crate::domain::rescue::validate_actions(l))
     }
 }
 
-/// Converts and checks a call's value; a bad value fails the call.
+/// Converts a call's value and checks it; a bad value fails the call.
 fn checked<T, U>(
     out: CallOutput<T>,
-    check: impl FnOnce(T) -> Result<U, String>,
+    convert: impl FnOnce(T) -> Result<U, String>,
+    check: impl FnOnce(&U) -> Result<(), String>,
 ) -> Result<CallOutput<U>, RuntimeError> {
     let CallOutput { value, state, outbox, elapsed, memory_peak_bytes } = out;
+    let value = convert(value).and_then(|v| check(&v).map(|()| v));
     Ok(CallOutput {
-        value: check(value).map_err(RuntimeError::InvalidOutput)?,
+        value: value.map_err(RuntimeError::InvalidOutput)?,
         state,
         outbox,
         elapsed,
         memory_peak_bytes,
     })
-}
-
-fn checked_actions(list: Vec<rescue::Action>) -> Result<Vec<FlowAction>, String> {
-    let list = convert::actions(list)?;
-    crate::domain::rescue::validate_actions(&list)?;
-    Ok(list)
 }
