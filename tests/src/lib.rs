@@ -265,6 +265,12 @@ pub fn order(id: &str, customer: &str, at: &str, total_cents: i64) -> Value {
     )
 }
 
+/// A refund of `cents` of the order event `order_event` placed.
+pub fn refund(id: &str, customer: &str, at: &str, order_event: &str, cents: i64) -> Value {
+    let data = json!({"order_id": format!("o-{order_event}"), "refund_cents": cents});
+    event(id, "order.refunded", customer, at, data)
+}
+
 /// Manifest for a test guest.
 pub fn manifest(
     name: &str,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clientele::db::Db;
 use clientele::server::{self, ServerConfig};
-use clientele_e2e::{event, guests, order, pg, repo_file, TestServer};
+use clientele_e2e::{event, guests, order, pg, refund, repo_file, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -154,13 +154,7 @@ fn customer_events(c: usize) -> Vec<Value> {
         list.push(order(&format!("{id}-o{k}"), &id, &at(day, 10), cents));
         day += 1 + rng.below(10);
         if k == 1 {
-            list.push(event(
-                &format!("{id}-r"),
-                "order.refunded",
-                &id,
-                &at(day, 11),
-                json!({"order_id": format!("o-{id}-o1"), "refund_cents": 500}),
-            ));
+            list.push(refund(&format!("{id}-r"), &id, &at(day, 11), &format!("{id}-o1"), 500));
         }
         if k == 2 {
             list.push(event(

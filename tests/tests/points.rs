@@ -59,19 +59,8 @@ async fn conversion_tiers_bonus_birthday_and_refund() {
 
     // Full refund of e2's order: it earned 200 (no bonus), all taken back;
     // net spend 183.99 drops below silver.
-    let r = s
-        .event_wait(
-            "acme",
-            &key,
-            event(
-                "e4",
-                "order.refunded",
-                "c1",
-                "2026-07-12T10:00:00Z",
-                json!({"order_id": "o-e2", "refund_cents": 10_000}),
-            ),
-        )
-        .await;
+    let r =
+        s.event_wait("acme", &key, refund("e4", "c1", "2026-07-12T10:00:00Z", "e2", 10_000)).await;
     assert_eq!(r[0]["effects"][0]["op"], "deduct");
     assert_eq!(r[0]["effects"][0]["points"], 200);
     assert_eq!(r[0]["effects"][1], json!({"op": "set_tier", "tier": null}));
@@ -96,19 +85,8 @@ async fn partial_refund_floors_and_never_goes_below_zero() {
     // 99.99 → 99 points (+7 bonus).
     s.event_wait("acme", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 9_999)).await;
     // floor(99 × 3333 / 9999) = 33
-    let r = s
-        .event_wait(
-            "acme",
-            &key,
-            event(
-                "e2",
-                "order.refunded",
-                "c1",
-                "2026-03-06T10:00:00Z",
-                json!({"order_id": "o-e1", "refund_cents": 3_333}),
-            ),
-        )
-        .await;
+    let r =
+        s.event_wait("acme", &key, refund("e2", "c1", "2026-03-06T10:00:00Z", "e1", 3_333)).await;
     assert_eq!(r[0]["effects"][0]["points"], 33);
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 73);
     // Spend most of it, then refund the rest: the deduction stops at zero.
@@ -121,19 +99,8 @@ async fn partial_refund_floors_and_never_goes_below_zero() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["balance"], 3);
-    let r = s
-        .event_wait(
-            "acme",
-            &key,
-            event(
-                "e3",
-                "order.refunded",
-                "c1",
-                "2026-03-07T10:00:00Z",
-                json!({"order_id": "o-e1", "refund_cents": 6_666}),
-            ),
-        )
-        .await;
+    let r =
+        s.event_wait("acme", &key, refund("e3", "c1", "2026-03-07T10:00:00Z", "e1", 6_666)).await;
     assert_eq!(r[0]["effects"][0]["requested"], 66);
     assert_eq!(r[0]["effects"][0]["points"], 3);
     let p = s.points("acme", &key, "c1").await;
