@@ -43,6 +43,18 @@ def _int_in(answers, field, low, high):
     return value
 
 
+def _named(answers, questions, part, noun):
+    """Each (name, answer) of the answers' `part`: a non-empty object whose
+    names are the survey's questions."""
+    named = answers.get(part)
+    if not isinstance(named, dict) or not named:
+        raise Invalid(f"answers.{part} must be a non-empty object of {part}")
+    for name, answer in named.items():
+        if name not in questions:
+            raise Invalid(f"answers.{part}.{name} is not {noun} of this survey")
+        yield name, answer
+
+
 def kano_category(functional, dysfunctional):
     return KANO_TABLE[functional][KANO_ANSWERS.index(dysfunctional)]
 
@@ -63,25 +75,15 @@ def score(kind, questions, answers):
     if kind == "satisfaction7":
         return {"level": _int_in(answers, "level", 1, 7)}
     if kind == "gap":
-        items = answers.get("items")
-        if not isinstance(items, dict) or not items:
-            raise Invalid("answers.items must be a non-empty object of items")
         out = {}
-        for name, item in items.items():
-            if name not in questions:
-                raise Invalid(f"answers.items.{name} is not an item of this survey")
+        for name, item in _named(answers, questions, "items", "an item"):
             e = _int_in(item, "expectation", 1, 7)
             x = _int_in(item, "experience", 1, 7)
             out[name] = {"expectation": e, "experience": x, "gap": x - e}
         return {"items": out}
     if kind == "kano":
-        features = answers.get("features")
-        if not isinstance(features, dict) or not features:
-            raise Invalid("answers.features must be a non-empty object of features")
         out = {}
-        for name, pair in features.items():
-            if name not in questions:
-                raise Invalid(f"answers.features.{name} is not a feature of this survey")
+        for name, pair in _named(answers, questions, "features", "a feature"):
             if not isinstance(pair, dict):
                 raise Invalid(f"answers.features.{name} must be an object")
             for side in ("functional", "dysfunctional"):

@@ -72,6 +72,36 @@ fn int_in(v: &Value, field: &str, low: i64, high: i64, errors: &mut Vec<FieldErr
 
 /// Checks the `answers` of a `survey.submitted` event for `survey`;
 /// `prefix` is where the answers are in the request (`data.answers`).
+/// Checks the answers' named parts (`items`, `features`): a non-empty
+/// object whose names are the survey's questions, each part of a known
+/// name checked by `check` at its field.
+fn named(
+    survey: &Survey,
+    answers: &Value,
+    (part, noun): (&str, &str),
+    field: &dyn Fn(&str) -> String,
+    errors: &mut Vec<FieldError>,
+    mut check: impl FnMut(String, &Value, &mut Vec<FieldError>),
+) {
+    match answers.get(part) {
+        Some(Value::Object(parts)) if !parts.is_empty() => {
+            for (name, answer) in parts {
+                let at = field(&format!("{part}.{name}"));
+                if survey.questions.contains(name) {
+                    check(at, answer, errors);
+                } else {
+                    errors.push(FieldError::new(
+                        at,
+                        format!("is not {noun} of survey {}", survey.id),
+                    ));
+                }
+            }
+        }
+        _ => errors
+            .push(FieldError::new(field(part), format!("must be a non-empty object of {part}"))),
+    }
+}
+
 pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if !answers.is_object() {
@@ -84,55 +114,37 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
         SurveyKind::Csat => int_in(answers, &field("score"), 1, 5, &mut errors),
         SurveyKind::Ces => int_in(answers, &field("score"), 1, 7, &mut errors),
         SurveyKind::Satisfaction7 => int_in(answers, &field("level"), 1, 7, &mut errors),
-        SurveyKind::Gap => match answers.get("items") {
-            Some(Value::Object(items)) if !items.is_empty() => {
-                for (name, item) in items {
-                    let at = field(&format!("items.{name}"));
-                    if !survey.questions.contains(name) {
+        SurveyKind::Gap => {
+            named(survey, answers, ("items", "an item"), &field, &mut errors, |at, item, errors| {
+                if !item.is_object() {
+                    errors.push(FieldError::new(at, "must be an object"));
+                } else {
+                    int_in(item, &format!("{at}.expectation"), 1, 7, errors);
+                    int_in(item, &format!("{at}.experience"), 1, 7, errors);
+                }
+            })
+        }
+        SurveyKind::Kano => named(
+            survey,
+            answers,
+            ("features", "a feature"),
+            &field,
+            &mut errors,
+            |at, pair, errors| {
+                for side in ["functional", "dysfunctional"] {
+                    let ok = pair
+                        .get(side)
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| KANO_ANSWERS.contains(&a));
+                    if !ok {
                         errors.push(FieldError::new(
-                            at,
-                            format!("is not an item of survey {}", survey.id),
+                            format!("{at}.{side}"),
+                            format!("must be one of {}", KANO_ANSWERS.join(", ")),
                         ));
-                    } else if !item.is_object() {
-                        errors.push(FieldError::new(at, "must be an object"));
-                    } else {
-                        int_in(item, &format!("{at}.expectation"), 1, 7, &mut errors);
-                        int_in(item, &format!("{at}.experience"), 1, 7, &mut errors);
                     }
                 }
-            }
-            _ => {
-                errors.push(FieldError::new(field("items"), "must be a non-empty object of items"))
-            }
-        },
-        SurveyKind::Kano => match answers.get("features") {
-            Some(Value::Object(features)) if !features.is_empty() => {
-                for (name, pair) in features {
-                    let at = field(&format!("features.{name}"));
-                    if !survey.questions.contains(name) {
-                        errors.push(FieldError::new(
-                            at,
-                            format!("is not a feature of survey {}", survey.id),
-                        ));
-                        continue;
-                    }
-                    for side in ["functional", "dysfunctional"] {
-                        let ok = pair
-                            .get(side)
-                            .and_then(Value::as_str)
-                            .is_some_and(|a| KANO_ANSWERS.contains(&a));
-                        if !ok {
-                            errors.push(FieldError::new(
-                                format!("{at}.{side}"),
-                                format!("must be one of {}", KANO_ANSWERS.join(", ")),
-                            ));
-                        }
-                    }
-                }
-            }
-            _ => errors
-                .push(FieldError::new(field("features"), "must be a non-empty object of features")),
-        },
+            },
+        ),
     }
     errors
 }
