@@ -10,17 +10,7 @@ use super::auth::Caller;
 use super::valid::Valid;
 use super::{ApiError, AppState};
 use crate::db::plugins::{self, PluginVersion};
-use crate::domain::World;
 use crate::pipeline::registry::MAX_COMPONENT_BYTES;
-
-/// A plugin version as published.
-#[derive(Serialize, ToSchema)]
-pub struct Published {
-    #[schema(example = "points-basic")]
-    pub name: String,
-    #[serde(flatten)]
-    pub version: PluginVersionView,
-}
 
 /// The two parts of a publish.
 #[derive(ToSchema)]
@@ -33,49 +23,24 @@ pub struct PublishForm {
     component: Vec<u8>,
 }
 
+/// A published version, with what it asks of an install.
 #[derive(Serialize, ToSchema)]
 pub struct PluginVersionView {
-    #[schema(example = "1.0.0")]
-    pub version: String,
-    pub world: World,
-    pub description: String,
-    pub capabilities: Vec<String>,
-    /// Customer data it asks to see (`pii`); an install must grant it.
-    pub scopes: Vec<String>,
-    /// Of the component's bytes.
-    pub sha256: String,
-    pub size_bytes: i64,
-    #[schema(format = DateTime)]
-    pub published_at: String,
-    /// The `clientele:crm` contract version it was built against.
-    #[schema(example = "0.2.0")]
-    pub contract: String,
+    #[serde(flatten)]
+    pub version: PluginVersion,
     /// The JSON Schema an install's config must match.
     #[schema(value_type = Object)]
     pub config_schema: serde_json::Value,
-    /// A yanked version cannot be installed; installs running it go on.
+    /// Whether it is yanked (`yanked_at`).
     pub yanked: bool,
-    #[schema(format = DateTime)]
-    pub yanked_at: Option<String>,
-    pub yank_reason: Option<String>,
 }
 
 impl From<PluginVersion> for PluginVersionView {
     fn from(v: PluginVersion) -> Self {
         PluginVersionView {
-            version: v.version,
-            world: v.world,
-            description: v.description,
-            capabilities: v.capabilities,
-            scopes: v.scopes,
-            sha256: v.sha256,
-            size_bytes: v.size_bytes,
-            published_at: crate::domain::time::to_rfc3339(v.published_at),
-            contract: v.contract,
             config_schema: crate::domain::manifest::Manifest::published_config_schema(&v.manifest),
             yanked: v.yanked_at.is_some(),
-            yanked_at: v.yanked_at.map(crate::domain::time::to_rfc3339),
-            yank_reason: v.yank_reason,
+            version: v,
         }
     }
 }
@@ -93,14 +58,14 @@ pub struct PluginView {
 #[utoipa::path(post, path = "/v1/plugins", operation_id = "publishPlugin", tag = "plugins",
     request_body(content = PublishForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, body = Published, description = "Published"),
-        (status = 200, body = Published, description = "Already published with these bytes"),
+        (status = 201, body = PluginVersionView, description = "Published"),
+        (status = 200, body = PluginVersionView, description = "Already published with these bytes"),
     ))]
 pub async fn publish(
     State(state): State<AppState>,
     caller: Caller,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Published>), ApiError> {
+) -> Result<(StatusCode, Json<PluginVersionView>), ApiError> {
     caller.require_admin()?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_json(format!(
@@ -162,7 +127,7 @@ pub async fn publish(
     let published = state.pipeline.publish(&manifest, component).await?;
     let v = published.version;
     let status = if published.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Published { name: v.name.clone(), version: v.into() })))
+    Ok((status, Json(v.into())))
 }
 
 /// Every plugin with its versions
@@ -202,7 +167,6 @@ pub struct VersionUser {
 
 #[derive(Serialize, ToSchema)]
 pub struct VersionDetail {
-    pub name: String,
     #[serde(flatten)]
     pub version: PluginVersionView,
     /// The installs running it (a store's key sees its own only): those a
@@ -217,7 +181,6 @@ fn detail(
 ) -> VersionDetail {
     let version = v.version.clone();
     VersionDetail {
-        name: v.name.clone(),
         version: v.into(),
         installs: users
             .into_iter()

@@ -6,27 +6,37 @@ use sqlx::Row;
 use super::row::{read, JsonArray};
 use super::{Conn, DbResult};
 
-/// A published plugin version (without its bytes).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A published plugin version (without its bytes), as stored and as the
+/// API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PluginVersion {
+    #[schema(example = "points-basic")]
     pub name: String,
+    #[schema(example = "1.0.0")]
     pub version: String,
     #[sqlx(try_from = "String")]
     pub world: World,
     pub description: String,
     #[sqlx(try_from = "JsonArray")]
     pub capabilities: Vec<String>,
-    /// The customer data it asks to see (`pii`).
+    /// The customer data it asks to see (`pii`); an install must grant it.
     #[sqlx(try_from = "JsonArray")]
     pub scopes: Vec<String>,
+    /// Of the component's bytes.
     pub sha256: String,
     pub size_bytes: i64,
+    #[serde(serialize_with = "crate::domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub published_at: i64,
-    /// The contract version it was built against, e.g. `0.2.0`.
+    /// The `clientele:crm` contract version it was built against.
+    #[schema(example = "0.2.0")]
     pub contract: String,
     #[serde(skip)]
+    #[schema(ignore)]
     pub manifest: String,
-    /// Yanked versions cannot be installed; installs running one go on.
+    /// A yanked version cannot be installed; installs running it go on.
+    #[serde(serialize_with = "crate::domain::time::rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub yanked_at: Option<i64>,
     pub yank_reason: Option<String>,
 }
