@@ -6,6 +6,7 @@
 use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
+use super::row::ReadRows;
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 
@@ -18,12 +19,9 @@ pub async fn unfinished(conn: &mut Conn, store: &str, event: &str, install: &str
     .bind(store)
     .bind(event)
     .bind(install)
-    .fetch_optional(conn)
+    .read_one(conn, |r| Ok(r.try_get("n")?))
     .await?;
-    Ok(match row {
-        Some(r) => r.try_get("n")?,
-        None => 0,
-    })
+    Ok(row.unwrap_or(0))
 }
 
 /// What the journal counts of a call.

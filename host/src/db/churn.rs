@@ -1,13 +1,12 @@
 //! Churn assessments and rescue flows.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
 use super::bulk::Style;
 use super::bulk::{bind_list, with_list};
-use super::row::{read, JsonArray, JsonObject};
+use super::row::{read, JsonArray, JsonObject, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::states::FlowState;
 use crate::domain::time::Millis;

@@ -1,8 +1,8 @@
-use super::row::ReadRows;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
+use super::row::ReadRows;
 use super::{json_col, Conn, DbResult};
 use crate::domain::customer::{Customer, CustomerStats, Order};
 use crate::domain::time::{utc_day, Millis};

@@ -1,6 +1,7 @@
 use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
+use super::row::ReadRows;
 use super::{json_col, Conn, DbResult};
 use crate::domain::event::{from_stored, Event};
 use crate::domain::states::EventStatus;
@@ -111,15 +112,13 @@ pub async fn status_of(
     store: &str,
     id: &str,
 ) -> DbResult<Option<(i64, EventStatus)>> {
-    let row = sqlx::query("SELECT seq, status FROM events WHERE store_id = $1 AND id = $2")
+    sqlx::query("SELECT seq, status FROM events WHERE store_id = $1 AND id = $2")
         .bind(store)
         .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(match row {
-        Some(r) => Some((r.try_get("seq")?, super::state_col(&r, "status", EventStatus::parse)?)),
-        None => None,
-    })
+        .read_one(conn, |r| {
+            Ok((r.try_get("seq")?, super::state_col(r, "status", EventStatus::parse)?))
+        })
+        .await
 }
 
 /// How many events with seq in `[from, to]` are still pending.
@@ -155,14 +154,10 @@ pub async fn pending_by_store(conn: &mut Conn) -> DbResult<Vec<(String, i64)>> {
 /// one did: its pending events up to there may have met a call that never
 /// came back.
 pub async fn open_batch(conn: &mut Conn, store: &str) -> DbResult<Option<i64>> {
-    let row = sqlx::query("SELECT to_seq FROM open_batches WHERE store_id = $1")
+    sqlx::query("SELECT to_seq FROM open_batches WHERE store_id = $1")
         .bind(store)
-        .fetch_optional(conn)
-        .await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get("to_seq")?),
-        None => None,
-    })
+        .read_one(conn, |r| Ok(r.try_get("to_seq")?))
+        .await
 }
 
 /// Marks a batch of the store's events up to `to_seq` as begun (committed

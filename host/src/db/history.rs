@@ -1,11 +1,10 @@
 //! Every change of an install: who made it, when, and the install before
 //! and after.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::row::{read, JsonObject};
+use super::row::{read, JsonObject, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 

@@ -1,10 +1,9 @@
-use super::row::ReadRows;
 use crate::domain::World;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::row::{read, Flag, JsonArray, JsonObject, JsonOpt};
+use super::row::{read, Flag, JsonArray, JsonObject, JsonOpt, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::rollout::{Canary, Shadow};
 use crate::domain::states::FailurePolicy;

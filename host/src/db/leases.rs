@@ -3,8 +3,7 @@
 //! the row is free, lapsed or already ours, so two nodes can never both
 //! hold it. The same SQL runs on SQLite and PostgreSQL.
 
-use super::row::read;
-use super::row::ReadRows;
+use super::row::{read, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 

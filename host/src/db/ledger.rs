@@ -3,12 +3,11 @@
 //! balance is always both the sum of the entries and the sum of the open
 //! lots, and never below zero.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
-use super::row::read;
+use super::row::{read, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
 use crate::domain::ledger::EntryKind;
@@ -207,12 +206,9 @@ pub async fn balance(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i
     let row = sqlx::query("SELECT points_balance FROM customers WHERE store_id = $1 AND id = $2")
         .bind(store)
         .bind(customer)
-        .fetch_optional(conn)
+        .read_one(conn, |r| Ok(r.try_get("points_balance")?))
         .await?;
-    Ok(match row {
-        Some(r) => r.try_get("points_balance")?,
-        None => 0,
-    })
+    Ok(row.unwrap_or(0))
 }
 
 /// An earn entry to write in bulk (its id is chosen up front).

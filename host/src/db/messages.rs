@@ -1,11 +1,10 @@
 //! The outbox: every message a plugin asked to send, and its delivery.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::row::{read, JsonObject};
+use super::row::{read, JsonObject, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::states::MessageState;
 use crate::domain::time::{self, Millis};

@@ -1,11 +1,10 @@
 //! Fitted models, one per install (the latest).
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::row::{read, JsonObject};
+use super::row::{read, JsonObject, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 

@@ -1,8 +1,7 @@
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::row::{read, JsonArray};
+use super::row::{read, JsonArray, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::states::OutcomeStatus;
 use crate::domain::time::Millis;

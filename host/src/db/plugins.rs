@@ -1,9 +1,8 @@
-use super::row::ReadRows;
 use crate::domain::World;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::row::{read, JsonArray};
+use super::row::{read, JsonArray, ReadRows};
 use super::{Conn, DbResult};
 
 /// A published plugin version (without its bytes), as stored and as the

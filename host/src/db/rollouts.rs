@@ -1,11 +1,10 @@
 //! Counters of shadow and canary runs, and examples of where a shadow
 //! decided differently from the live version.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::row::{read, JsonObject};
+use super::row::{read, JsonObject, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::time::Millis;
 

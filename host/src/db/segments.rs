@@ -1,6 +1,5 @@
 //! Segment memberships per (segmenter install, customer).
 
-use super::row::ReadRows;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use sqlx::Row;
 
 use super::bulk::Style;
 use super::bulk::{bind_list, with_list};
+use super::row::ReadRows;
 use super::{json_col, Conn, DbResult};
 use crate::domain::time::Millis;
 
@@ -37,12 +37,7 @@ pub async fn of_customers(
             chunk.len(),
         );
         let q = bind_list(sqlx::query(&sql).bind(install_id), chunk);
-        for r in q.fetch_all(&mut *conn).await? {
-            out.entry(r.try_get("customer_id")?).or_default().insert(
-                r.try_get("segment")?,
-                json_col(r.try_get("attributes")?, serde_json::json!({})),
-            );
-        }
+        add_rows(&mut out, &q.fetch_all(&mut *conn).await?)?;
     }
     Ok(out)
 }
@@ -58,14 +53,20 @@ pub async fn of_install(
     .bind(install_id)
     .fetch_all(conn)
     .await?;
-    let mut out: HashMap<String, Memberships> = HashMap::new();
-    for r in &rows {
+    let mut out = HashMap::new();
+    add_rows(&mut out, &rows)?;
+    Ok(out)
+}
+
+/// Adds rows of `(customer_id, segment, attributes)` to memberships by customer.
+fn add_rows(out: &mut HashMap<String, Memberships>, rows: &[sqlx::any::AnyRow]) -> DbResult<()> {
+    for r in rows {
         out.entry(r.try_get("customer_id")?).or_default().insert(
             r.try_get("segment")?,
             json_col(r.try_get("attributes")?, serde_json::json!({})),
         );
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Adds or refreshes memberships: (customer, segment, attributes JSON).

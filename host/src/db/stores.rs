@@ -1,8 +1,7 @@
-use super::row::ReadRows;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::row::read;
+use super::row::{read, ReadRows};
 use super::{Conn, DbResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

@@ -1,10 +1,10 @@
 //! Surveys and their scored responses.
 
-use super::row::ReadRows;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
+use super::row::ReadRows;
 use super::{json_col, Conn, DbResult};
 use crate::domain::states::SurveyKind;
 use crate::domain::survey::Survey;
