@@ -49,7 +49,7 @@ pub async fn put(
         scope.pipeline.destinations.check_url(url).map_err(|why| ApiError::field("url", why))?;
     }
     let stored = serde_json::to_value(&d).expect("delivery serializes");
-    let mut conn = scope.conn().await?;
+    let mut conn = scope.pipeline.db.write_conn().await?;
     stores::set_delivery(&mut conn, &scope.store, &stored).await?;
     Ok(Json(d.public()))
 }

@@ -62,6 +62,28 @@ impl std::ops::DerefMut for Tx {
         &mut self.inner
     }
 }
+/// A connection for writes outside a transaction (single statements).
+/// On SQLite it holds this process's turn to write, like `Tx`: a writer
+/// outside the turns would make the next transaction's `BEGIN IMMEDIATE`
+/// wait in SQLite's busy handler, which sleeps up to 100 ms at a time.
+pub struct WriteConn {
+    conn: sqlx::pool::PoolConnection<Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 pub type Conn = AnyConnection;
 
 #[derive(Debug, Error)]
@@ -214,9 +236,20 @@ impl Db {
     /// nothing (SQLite, at a clean stop; a no-op elsewhere).
     pub async fn truncate_log(&self) -> DbResult<()> {
         if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+            // It takes the write lock: in turn, like any writer.
+            let mut conn = self.write_conn().await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    /// A connection to write with outside a transaction, in turn.
+    pub async fn write_conn(&self) -> DbResult<WriteConn> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(self.turns.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
     }
 
     /// A write transaction that touches no one store's data (a new

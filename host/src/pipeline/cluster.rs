@@ -48,7 +48,7 @@ impl Cluster {
 
     /// Records this node as running.
     pub async fn join(&self) -> PipelineResult<()> {
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         leases::node_started(&mut conn, &self.node_id, env!("CARGO_PKG_VERSION"), now_ms()).await?;
         Ok(())
     }
@@ -60,7 +60,7 @@ impl Cluster {
             return Ok(true);
         }
         let now = now_ms();
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         let got = leases::acquire(&mut conn, name, &self.node_id, now, self.expires(now)).await?;
         if got {
             self.held.lock().expect("held").insert(name.to_string());
@@ -86,7 +86,7 @@ impl Cluster {
         if !self.held.lock().expect("held").remove(name) {
             return Ok(());
         }
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         leases::release(&mut conn, name, &self.node_id).await?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Cluster {
     /// Renews every lease of this node and learns which it still holds.
     pub async fn heartbeat(&self) -> PipelineResult<()> {
         let now = now_ms();
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         let still = leases::heartbeat(&mut conn, &self.node_id, now, self.expires(now)).await?;
         let still: HashSet<String> = still.into_iter().collect();
         let mut held = self.held.lock().expect("held");
@@ -140,7 +140,7 @@ impl Cluster {
     /// This node stops: everything it holds is free at once.
     pub async fn leave(&self) -> PipelineResult<()> {
         self.held.lock().expect("held").clear();
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         leases::node_stopped(&mut conn, &self.node_id, now_ms()).await?;
         Ok(())
     }

@@ -146,7 +146,7 @@ impl Outbox {
                 }
             };
             let now = now_ms();
-            let mut conn = self.db.pool.acquire().await?;
+            let mut conn = self.db.write_conn().await?;
             match outcome {
                 Ok(()) => {
                     messages::record_attempt(

@@ -863,7 +863,7 @@ impl Dispatcher {
         event: &str,
         install: &str,
     ) -> PipelineResult<Option<String>> {
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         let unfinished = attempts::unfinished(&mut conn, store, event, install).await?;
         if unfinished >= MAX_UNFINISHED_STARTS {
             return Ok(Some(format!(
@@ -1024,7 +1024,7 @@ impl Dispatcher {
 
     /// Journals that a suspect event's call returned.
     async fn journal_finish(&self, store: &str, event: &str, install: &str) -> PipelineResult<()> {
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         attempts::mark(&mut conn, (store, event, install), Mark::Finished, now_ms()).await?;
         Ok(())
     }

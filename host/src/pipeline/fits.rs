@@ -250,7 +250,7 @@ impl Fitter {
             Err(e) => {
                 tracing::warn!(store, install = %install.install_id, plugin = %pid,
                     code = e.code(), error = %e, "fit failed; the previous model stays in use");
-                let mut conn = self.db.pool.acquire().await?;
+                let mut conn = self.db.write_conn().await?;
                 models::save_failure(
                     &mut conn,
                     store,

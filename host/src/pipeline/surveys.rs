@@ -18,7 +18,7 @@ impl Pipeline {
         if !errors.is_empty() {
             return Err(PipelineError::Invalid(errors));
         }
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write_conn().await?;
         match surveys::insert(&mut conn, store, s, now_ms()).await {
             Err(e) if e.is_unique_violation() => Err(PipelineError::Conflict(format!(
                 "survey `{}` already exists; surveys are immutable, create one with a new id",
