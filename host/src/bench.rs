@@ -374,8 +374,10 @@ pub struct ClusterRun<'a> {
     pub customers: usize,
     /// Seconds of each paced phase (0: none).
     pub paced_seconds: u64,
-    /// The paced phases' loads, as shares of the measured rate.
+    /// The paced phases' loads, as shares of the measured rate …
     pub paced_at: &'a [f64],
+    /// … and then as rates (events/s).
+    pub paced_rates: &'a [f64],
 }
 
 /// An order of customer `c{k}`.
@@ -479,20 +481,13 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         total.as_secs_f64(),
         total.as_secs_f64() * 1e6 / sent as f64,
     );
-    for (phase, &share) in run.paced_at.iter().enumerate() {
+    let loads = run.paced_at.iter().map(|&share| (rate * share, share));
+    let loads = loads.chain(run.paced_rates.iter().map(|&r| (r, r / rate)));
+    for (phase, load) in loads.enumerate() {
         if run.paced_seconds == 0 {
             break;
         }
-        paced(
-            &apis,
-            &keys,
-            &db,
-            (rate * share, share),
-            run.paced_seconds,
-            per_store_customers,
-            phase,
-        )
-        .await?;
+        paced(&apis, &keys, &db, load, run.paced_seconds, per_store_customers, phase).await?;
     }
     let wal = dir.path().join("clientele.db-wal");
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());

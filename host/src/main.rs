@@ -143,6 +143,10 @@ enum Command {
         /// (a list: one phase each, in order).
         #[arg(long, value_delimiter = ',', default_value = "0.8")]
         paced_at: Vec<f64>,
+        /// Paced phases at these rates (events/s), after those of
+        /// `--paced-at`: the same load whatever the measured rate.
+        #[arg(long, value_delimiter = ',')]
+        paced_rate: Vec<f64>,
     },
 }
 
@@ -274,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
             customers,
             paced_seconds,
             paced_at,
+            paced_rate,
             ..
         } => {
             let postgres = (target != "sqlite").then_some(target.as_str());
@@ -289,6 +294,7 @@ async fn main() -> anyhow::Result<()> {
                         customers,
                         paced_seconds,
                         paced_at: &paced_at,
+                        paced_rates: &paced_rate,
                     })
                     .await?;
                 }
