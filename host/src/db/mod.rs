@@ -25,6 +25,7 @@ pub mod segments;
 pub mod state;
 pub mod stores;
 pub mod surveys;
+pub mod turns;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,12 +33,13 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use thiserror::Error;
+use turns::Priority;
 
 /// A write transaction. On SQLite it also holds this process's turn to
 /// write (`Db::begin_write`), given back when it ends.
 pub struct Tx {
     inner: Transaction<'static, Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<turns::Turn>,
 }
 
 impl Tx {
@@ -68,7 +70,7 @@ impl std::ops::DerefMut for Tx {
 /// wait in SQLite's busy handler, which sleeps up to 100 ms at a time.
 pub struct WriteConn {
     conn: sqlx::pool::PoolConnection<Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<turns::Turn>,
 }
 
 impl std::ops::Deref for WriteConn {
@@ -133,11 +135,9 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
-    /// SQLite writes one transaction at a time. Writers of this process
-    /// take turns here, first come first served, instead of in SQLite's
-    /// busy handler, which polls with sleeps of up to 100 ms: a write
-    /// starts the moment the one before it ends.
-    turns: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite writes one transaction at a time: the writers of this
+    /// process take turns (`turns`).
+    turns: turns::Turns,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -246,7 +246,7 @@ impl Db {
     /// A connection to write with outside a transaction, in turn.
     pub async fn write_conn(&self) -> DbResult<WriteConn> {
         let turn = match self.backend {
-            Backend::Sqlite => Some(self.turns.clone().lock_owned().await),
+            Backend::Sqlite => Some(self.turns.take(Priority::Normal).await),
             Backend::Postgres => None,
         };
         Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
@@ -256,9 +256,19 @@ impl Db {
     /// store, a published version). On SQLite it takes the write lock up
     /// front (`BEGIN IMMEDIATE`) so two writers queue instead of failing.
     pub async fn begin_write(&self) -> DbResult<Tx> {
+        self.begin_in_turn(Priority::Normal).await
+    }
+
+    /// A write transaction storing events a client waits for: on SQLite
+    /// its turn comes before the workers' (`turns`).
+    pub async fn begin_intake(&self) -> DbResult<Tx> {
+        self.begin_in_turn(Priority::Intake).await
+    }
+
+    async fn begin_in_turn(&self, priority: Priority) -> DbResult<Tx> {
         Ok(match self.backend {
             Backend::Sqlite => {
-                let turn = self.turns.clone().lock_owned().await;
+                let turn = self.turns.take(priority).await;
                 Tx { inner: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
             }
             Backend::Postgres => Tx { inner: self.pool.begin().await?, _turn: None },

@@ -50,7 +50,7 @@ impl Pipeline {
         // store's data (a repeated id is left to the unique key), so it
         // need not wait for a batch's commit. A customer's events sent one
         // request after another are numbered, and so applied, in order.
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_intake().await?;
         let mut new = events::insert_many(&mut tx, store, batch, now).await?;
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {
