@@ -35,52 +35,40 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use thiserror::Error;
 use turns::Priority;
 
-/// A write transaction. On SQLite it also holds this process's turn to
-/// write (`Db::begin_write`), given back when it ends.
-pub struct Tx {
-    inner: Transaction<'static, Any>,
+/// A connection that writes in its turn: on SQLite it holds this
+/// process's turn to write (`turns`) until it is dropped.
+pub struct InTurn<C> {
+    conn: C,
     _turn: Option<turns::Turn>,
 }
+
+/// A write transaction (`Db::begin_write`).
+pub type Tx = InTurn<Transaction<'static, Any>>;
+
+/// A connection for writes outside a transaction (single statements,
+/// `Db::write_conn`): in turn like a transaction, since a writer outside
+/// the turns would make the next transaction's `BEGIN IMMEDIATE` wait in
+/// SQLite's busy handler, which sleeps up to 100 ms at a time.
+pub type WriteConn = InTurn<sqlx::pool::PoolConnection<Any>>;
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await
+        self.conn.commit().await
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
+        self.conn.rollback().await
     }
 }
 
-impl std::ops::Deref for Tx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.inner
-    }
-}
-/// A connection for writes outside a transaction (single statements).
-/// On SQLite it holds this process's turn to write, like `Tx`: a writer
-/// outside the turns would make the next transaction's `BEGIN IMMEDIATE`
-/// wait in SQLite's busy handler, which sleeps up to 100 ms at a time.
-pub struct WriteConn {
-    conn: sqlx::pool::PoolConnection<Any>,
-    _turn: Option<turns::Turn>,
-}
-
-impl std::ops::Deref for WriteConn {
+impl<C: std::ops::DerefMut<Target = AnyConnection>> std::ops::Deref for InTurn<C> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         &self.conn
     }
 }
 
-impl std::ops::DerefMut for WriteConn {
+impl<C: std::ops::DerefMut<Target = AnyConnection>> std::ops::DerefMut for InTurn<C> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }
@@ -269,9 +257,9 @@ impl Db {
         Ok(match self.backend {
             Backend::Sqlite => {
                 let turn = self.turns.take(priority).await;
-                Tx { inner: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
+                Tx { conn: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
             }
-            Backend::Postgres => Tx { inner: self.pool.begin().await?, _turn: None },
+            Backend::Postgres => Tx { conn: self.pool.begin().await?, _turn: None },
         })
     }
 
