@@ -90,13 +90,7 @@ async fn partial_refund_floors_and_never_goes_below_zero() {
     assert_eq!(r[0]["effects"][0]["points"], 33);
     assert_eq!(s.points("acme", &key, "c1").await["balance"], 73);
     // Spend most of it, then refund the rest: the deduction stops at zero.
-    let a = s
-        .post(
-            "/v1/stores/acme/customers/c1/points/redeem",
-            &key,
-            json!({"points": 70, "reason": "coupon"}),
-        )
-        .await;
+    let a = redeem(&s, &key, json!({"points": 70, "reason": "coupon"})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["balance"], 3);
     let r =
@@ -202,18 +196,12 @@ async fn expiry_and_oldest_first_redemption() {
     assert!(p["entries"][0]["expires_at"].is_string());
 
     // Too much: 409, nothing changes.
-    let a = s.post("/v1/stores/acme/customers/c1/points/redeem", &key, json!({"points": 26})).await;
+    let a = redeem(&s, &key, json!({"points": 26})).await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert_eq!(a.content_type, "application/problem+json");
 
     // 7 points: the 5 of the older lot first, then 2 of the newer.
-    let a = s
-        .post(
-            "/v1/stores/acme/customers/c1/points/redeem",
-            &key,
-            json!({"points": 7, "reason": "coupon"}),
-        )
-        .await;
+    let a = redeem(&s, &key, json!({"points": 7, "reason": "coupon"})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["balance"], 18);
 
@@ -231,4 +219,9 @@ async fn expiry_and_oldest_first_redemption() {
         p["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["earn", "expire", "earn", "earn", "redeem", "expire"]);
     assert_eq!(p["entries"][5]["points"], -18);
+}
+
+/// Redeems points of `c1` in `acme`.
+async fn redeem(s: &TestServer, key: &str, body: Value) -> Answer {
+    s.post("/v1/stores/acme/customers/c1/points/redeem", key, body).await
 }
