@@ -19,6 +19,30 @@ impl AdminToken {
     }
 }
 
+/// Store keys found valid, by their sha256, so that a store's requests do
+/// not look their key up each time. A store's key never changes and no
+/// store is removed, so a key once found stays right on every node (a
+/// way to change keys must forget them here); a key not known is looked
+/// up every time, so a new store's key works at once.
+#[derive(Default)]
+pub struct KnownKeys(std::sync::RwLock<std::collections::HashMap<[u8; 32], String>>);
+
+impl KnownKeys {
+    /// Past this many, keys are looked up instead of kept.
+    const MAX: usize = 100_000;
+
+    fn store_of(&self, digest: &[u8; 32]) -> Option<String> {
+        self.0.read().expect("keys").get(digest).cloned()
+    }
+
+    fn learn(&self, digest: [u8; 32], store: &str) {
+        let mut known = self.0.write().expect("keys");
+        if known.len() < Self::MAX {
+            known.insert(digest, store.to_string());
+        }
+    }
+}
+
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -77,8 +101,15 @@ impl Caller {
         if digest.iter().zip(state.admin.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
             return Ok(Some(Caller::Admin));
         }
+        if let Some(store) = state.keys.store_of(&digest) {
+            return Ok(Some(Caller::Store(store)));
+        }
         let mut conn = state.pipeline.db.pool.acquire().await?;
-        Ok(stores::by_api_key(&mut conn, &hex::encode(digest)).await?.map(Caller::Store))
+        let store = stores::by_api_key(&mut conn, &hex::encode(digest)).await?;
+        if let Some(store) = &store {
+            state.keys.learn(digest, store);
+        }
+        Ok(store.map(Caller::Store))
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {

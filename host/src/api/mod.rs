@@ -46,12 +46,15 @@ pub struct AppState {
     pub admin: AdminToken,
     /// Signs the console's session cookies (derived from the admin token).
     pub sessions: crate::console::SessionKey,
+    /// Store keys already found valid.
+    pub keys: std::sync::Arc<auth::KnownKeys>,
 }
 
 impl AppState {
     pub fn new(pipeline: Pipeline, admin_token: &str) -> AppState {
         let admin = AdminToken::new(admin_token);
-        AppState { pipeline, sessions: crate::console::SessionKey::new(&admin), admin }
+        let sessions = crate::console::SessionKey::new(&admin);
+        AppState { pipeline, sessions, admin, keys: Default::default() }
     }
 }
 
