@@ -233,11 +233,17 @@ impl Db {
 
     /// A connection to write with outside a transaction, in turn.
     pub async fn write_conn(&self) -> DbResult<WriteConn> {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(self.turns.take(Priority::Normal).await),
-            Backend::Postgres => None,
-        };
+        let turn = self.turn(Priority::Normal).await;
         Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
+    }
+
+    /// This process's turn to write, on SQLite (taken before the
+    /// connection, so that no one holds a connection while queued).
+    async fn turn(&self, priority: Priority) -> Option<turns::Turn> {
+        match self.backend {
+            Backend::Sqlite => Some(self.turns.take(priority).await),
+            Backend::Postgres => None,
+        }
     }
 
     /// A write transaction that touches no one store's data (a new
@@ -254,13 +260,12 @@ impl Db {
     }
 
     async fn begin_in_turn(&self, priority: Priority) -> DbResult<Tx> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let turn = self.turns.take(priority).await;
-                Tx { conn: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
-            }
-            Backend::Postgres => Tx { conn: self.pool.begin().await?, _turn: None },
-        })
+        let turn = self.turn(priority).await;
+        let conn = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx { conn, _turn: turn })
     }
 
     /// A write transaction on one store's data. Every such transaction of
