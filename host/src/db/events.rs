@@ -54,6 +54,12 @@ pub async fn insert_many(
 /// order, one batch after the other). A customer whose event waits for a
 /// retry (`retry_at` after `now`) is left out whole: their later events
 /// wait behind it.
+///
+/// The customers waiting for a retry are one uncorrelated subquery, read
+/// once per batch (few rows, on `events_retrying`), not a lookup per
+/// candidate: a correlated `NOT EXISTS` let PostgreSQL, with a young
+/// table's statistics, plan a nested loop over the store's pending events
+/// for each of them (0.6 s for a batch of 1000 behind 17,000 pending).
 pub async fn next_batch(
     conn: &mut Conn,
     store: &str,
@@ -62,9 +68,9 @@ pub async fn next_batch(
 ) -> DbResult<Vec<StoredEvent>> {
     let rows = sqlx::query(
         "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at
-         FROM events e WHERE store_id = $1 AND status = 'pending'
-           AND NOT EXISTS (SELECT 1 FROM events w WHERE w.store_id = e.store_id
-             AND w.customer_id = e.customer_id AND w.retry_at > $3 AND w.status = 'pending')
+         FROM events WHERE store_id = $1 AND status = 'pending'
+           AND customer_id NOT IN (SELECT customer_id FROM events WHERE store_id = $1
+             AND retry_at IS NOT NULL AND retry_at > $3 AND status = 'pending')
          ORDER BY seq LIMIT $2",
     )
     .bind(store)
