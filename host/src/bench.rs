@@ -437,6 +437,12 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         apis[0].post(&format!("/v1/stores/s{s}/installs"), &key, &install).await?.ok()?;
         keys.push(key);
     }
+    // Every node has the plugin ready before the clock starts, as its
+    // scout makes it within a round of the install.
+    let version = Manifest::parse(&manifest_text).map_err(|e| anyhow::anyhow!("{e:?}"))?.version;
+    for r in &running {
+        r.pipeline.plugin("points-basic", &version.to_string()).await?;
+    }
     let db = running[0].pipeline.db.clone();
     let per_store_customers = (run.customers / stores).max(1);
     make_customers(&db, stores, per_store_customers).await?;

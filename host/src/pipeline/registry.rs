@@ -136,7 +136,8 @@ impl Pipeline {
     }
 }
 
-/// The ready plugin for `name@version` (for every worker that runs one).
+/// The ready plugin for `name@version` (for every worker that runs one),
+/// loaded once however many ask at the same time.
 pub(super) async fn load(
     db: &Db,
     runtime: &Arc<Runtime>,
@@ -144,6 +145,11 @@ pub(super) async fn load(
     version: &str,
 ) -> PipelineResult<Arc<Plugin>> {
     let id = plugin_id(name, version);
+    if let Some(p) = runtime.cached(&id) {
+        return Ok(p);
+    }
+    let gate = runtime.loading_gate(&id);
+    let _gate = gate.lock().await;
     if let Some(p) = runtime.cached(&id) {
         return Ok(p);
     }

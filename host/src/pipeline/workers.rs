@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::cluster::store_lease;
 use super::dispatcher::Dispatcher;
+use super::registry::{self, plugin_id};
 use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
-use crate::db::{churn, events};
+use crate::db::{churn, events, installs};
 use crate::domain::time::now_ms;
 
 /// How often the scout looks for stores with work.
@@ -134,10 +135,34 @@ impl Dispatcher {
         let mut stores: Vec<String> = pending.into_iter().map(|(store, _)| store).collect();
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
         let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
+        let versions = installs::enabled_versions(&mut conn).await?;
         drop(conn);
+        self.warm(versions);
         for store in stores.iter().filter(|s| !elsewhere.contains(*s)) {
             self.signals.lanes.mark(store);
         }
         Ok(())
+    }
+}
+
+impl Dispatcher {
+    /// Loads, in the background, the installed versions this node has not
+    /// tried yet: a version installed through another node is compiled
+    /// here within a scout's round, not while the first event that needs
+    /// it waits. (One that fails is tried again only by the batches that
+    /// need it, which report why.)
+    fn warm(&self, versions: Vec<(String, String)>) {
+        for (name, version) in versions {
+            let id = plugin_id(&name, &version);
+            if self.runtime.cached(&id).is_some() || self.runtime.tried(&id) {
+                continue;
+            }
+            let (db, runtime) = (self.db.clone(), self.runtime.clone());
+            tokio::spawn(async move {
+                if let Err(e) = registry::load(&db, &runtime, &name, &version).await {
+                    tracing::warn!(plugin = %name, %version, error = %e, "installed plugin cannot be loaded on this node");
+                }
+            });
+        }
     }
 }

@@ -103,6 +103,9 @@ pub struct Runtime {
     artifacts: Artifacts,
     max: Limits,
     loaded: RwLock<HashMap<String, Arc<Plugin>>>,
+    /// One gate per plugin id, so that the workers which all meet a new
+    /// version at once load (and compile) it once between them.
+    loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Stops the deadline clock when the runtime is dropped.
     _ticker: engine::Ticker,
     /// Components compiled by this process (publishes, and loads that
@@ -136,6 +139,7 @@ impl Runtime {
             linker,
             max,
             loaded: RwLock::new(HashMap::new()),
+            loading: Default::default(),
             compilations: Default::default(),
             metered,
         })
@@ -175,6 +179,17 @@ impl Runtime {
     /// A plugin already loaded in this process.
     pub fn cached(&self, id: &str) -> Option<Arc<Plugin>> {
         self.loaded.read().unwrap().get(id).cloned()
+    }
+
+    /// The gate to hold while loading `id`: the first holder loads it, the
+    /// others find it `cached` once they get through.
+    pub fn loading_gate(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.loading.lock().unwrap().entry(id.to_string()).or_default().clone()
+    }
+
+    /// Whether this process has loaded `id` or begun to.
+    pub fn tried(&self, id: &str) -> bool {
+        self.loading.lock().unwrap().contains_key(id)
     }
 
     /// Whether a precompiled artifact for these bytes exists on disk.
