@@ -472,10 +472,10 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         latencies.extend(s.await??);
     }
     let accepted = started.elapsed();
-    wait_idle(&db).await?;
+    wait_idle(&running, per_store * stores).await?;
     let total = started.elapsed();
     latencies.sort();
-    let sent = per_store * stores;
+    let mut sent = per_store * stores;
     let rate = sent as f64 / total.as_secs_f64();
     let engine = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
@@ -493,7 +493,7 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         if run.paced_seconds == 0 {
             break;
         }
-        paced(&apis, &keys, &db, load, run.paced_seconds, per_store_customers, phase).await?;
+        sent += paced(&apis, &keys, (&running, sent), load, run.paced_seconds, per_store_customers, phase).await?;
     }
     let wal = dir.path().join("clientele.db-wal");
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
@@ -534,8 +534,16 @@ async fn make_customers(
     Ok(())
 }
 
-/// Waits until no event is pending.
-async fn wait_idle(db: &clientele::db::Db) -> anyhow::Result<()> {
+/// Waits until the nodes have processed `sent` events in all, then
+/// until none is pending. The nodes' own counters are watched, not the
+/// database: a count of the pending events every few milliseconds would
+/// take a share of the cores being measured.
+async fn wait_idle(running: &[server::Running], sent: usize) -> anyhow::Result<()> {
+    let processed = || running.iter().map(|r| r.pipeline.events_processed() as usize).sum::<usize>();
+    while processed() < sent {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let db = &running[0].pipeline.db;
     loop {
         let mut conn = db.pool.acquire().await?;
         if clientele::db::events::pending_count(&mut conn).await? == 0 {
@@ -548,16 +556,17 @@ async fn wait_idle(db: &clientele::db::Db) -> anyhow::Result<()> {
 
 /// Open loop: requests of 10 events at `rate` events/s for `seconds`,
 /// each sent at its time whatever the others do; intake latency of each,
-/// and whether the nodes kept up.
+/// and whether the nodes kept up. `before`: the events sent until then;
+/// returns how many it sent.
 async fn paced(
     apis: &[ApiClient],
     keys: &[String],
-    db: &clientele::db::Db,
+    (running, before): (&[server::Running], usize),
     (rate, share): (f64, f64),
     seconds: u64,
     per_store_customers: usize,
     phase: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let requests = (rate * seconds as f64 / 10.0) as usize;
     let every = Duration::from_secs_f64(10.0 / rate);
     let started = Instant::now();
@@ -585,7 +594,7 @@ async fn paced(
         took.push(t.await??);
     }
     let sent_for = started.elapsed();
-    wait_idle(db).await?;
+    wait_idle(running, before + requests * 10).await?;
     let behind = started.elapsed().saturating_sub(sent_for);
     took.sort();
     println!(
@@ -596,5 +605,5 @@ async fn paced(
         percentile(&took, 0.99).as_secs_f64() * 1e3,
         behind.as_secs_f64()
     );
-    Ok(())
+    Ok(requests * 10)
 }
