@@ -493,7 +493,16 @@ pub async fn cluster(run: &ClusterRun<'_>) -> anyhow::Result<()> {
         if run.paced_seconds == 0 {
             break;
         }
-        sent += paced(&apis, &keys, (&running, sent), load, run.paced_seconds, per_store_customers, phase).await?;
+        sent += paced(
+            &apis,
+            &keys,
+            (&running, sent),
+            load,
+            run.paced_seconds,
+            per_store_customers,
+            phase,
+        )
+        .await?;
     }
     let wal = dir.path().join("clientele.db-wal");
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
@@ -539,7 +548,8 @@ async fn make_customers(
 /// database: a count of the pending events every few milliseconds would
 /// take a share of the cores being measured.
 async fn wait_idle(running: &[server::Running], sent: usize) -> anyhow::Result<()> {
-    let processed = || running.iter().map(|r| r.pipeline.events_processed() as usize).sum::<usize>();
+    let processed =
+        || running.iter().map(|r| r.pipeline.events_processed() as usize).sum::<usize>();
     while processed() < sent {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -1,6 +1,8 @@
 //! The scheduler: every tick, lots past `expires_at` become `expire`
 //! entries (also done for a customer before their balance is read or
-//! spent), and the SQLite write-ahead log is checkpointed.
+//! spent), the SQLite write-ahead log is checkpointed, and (by the node
+//! that holds the expiry job) PostgreSQL's planner statistics are kept
+//! fresh.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +34,13 @@ impl Expiry {
                     tracing::warn!(error = %e, "could not claim point expiry; will retry");
                     continue;
                 }
+            }
+            match self.db.refresh_statistics().await {
+                Ok(tables) if !tables.is_empty() => {
+                    tracing::debug!(?tables, "planner statistics refreshed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not refresh planner statistics"),
             }
             match expire_due(&self.db, now_ms()).await {
                 Ok(0) => {}
