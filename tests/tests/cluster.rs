@@ -170,3 +170,50 @@ fn problem(a: &Answer, status: StatusCode) {
     assert_eq!(a.status, status, "{}", a.body);
     assert!(a.body["detail"].is_string(), "{}", a.body);
 }
+
+/// A young PostgreSQL database is planned from statistics made as it
+/// grows, not from an empty table's until autovacuum's first round: a
+/// table that changed by half since its last analyze is analyzed, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_young_postgres_database_keeps_planner_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = pg::database_for(dir.path()).await else {
+        // SQLite plans without collected statistics: nothing to refresh.
+        let db = Db::connect(&Db::sqlite_url(dir.path()), 2).await.unwrap();
+        db.migrate().await.unwrap();
+        assert!(db.refresh_statistics().await.unwrap().is_empty());
+        return;
+    };
+    let db = Db::connect(&url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+    sqlx::query("INSERT INTO stores (id, name, currency, timezone, api_key_sha256, created_at) VALUES ('s', 's', 'EUR', 'UTC', 'h', 0)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO customers (store_id, id, created_at, updated_at)
+         SELECT 's', 'c' || n, 0, 0 FROM generate_series(1, 3000) AS n",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // The activity counters reach the statistics views within a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let analyzed = db.refresh_statistics().await.unwrap();
+        if analyzed.iter().any(|t| t == "customers") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "customers was never analyzed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let estimate: f32 =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'customers'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(estimate, 3000.0, "the planner now knows the table's size");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = db.refresh_statistics().await.unwrap();
+    assert!(!again.iter().any(|t| t == "customers"), "analyzed again without changes: {again:?}");
+}
