@@ -60,6 +60,11 @@ pub async fn insert_many(
 /// candidate: a correlated `NOT EXISTS` let PostgreSQL, with a young
 /// table's statistics, plan a nested loop over the store's pending events
 /// for each of them (0.6 s for a batch of 1000 behind 17,000 pending).
+/// The lower bound on `seq` (the store's oldest pending event, the first
+/// entry of `events_pending_by_store`) bounds the other plan PostgreSQL
+/// may pick when its statistics say most events are pending: a walk of
+/// the primary key in seq order, which without it starts at the table's
+/// first event, however many were processed since.
 pub async fn next_batch(
     conn: &mut Conn,
     store: &str,
@@ -69,6 +74,7 @@ pub async fn next_batch(
     let rows = sqlx::query(
         "SELECT seq, store_id, id, type, customer_id, occurred_at, data, received_at
          FROM events WHERE store_id = $1 AND status = 'pending'
+           AND seq >= (SELECT MIN(seq) FROM events WHERE store_id = $1 AND status = 'pending')
            AND customer_id NOT IN (SELECT customer_id FROM events WHERE store_id = $1
              AND retry_at IS NOT NULL AND retry_at > $3 AND status = 'pending')
          ORDER BY seq LIMIT $2",
