@@ -56,7 +56,7 @@ pub async fn insert_many(
 /// wait behind it.
 ///
 /// The customers waiting for a retry are one uncorrelated subquery, read
-/// once per batch (few rows, on `events_retrying`), not a lookup per
+/// once per batch (few rows, on `events_waiting`), not a lookup per
 /// candidate: a correlated `NOT EXISTS` let PostgreSQL, with a young
 /// table's statistics, plan a nested loop over the store's pending events
 /// for each of them (0.6 s for a batch of 1000 behind 17,000 pending).

@@ -220,7 +220,7 @@ impl Db {
     /// a database once a minute and waits for a tenth of a table to
     /// change: until then a young, fast-growing table is planned as if it
     /// were nearly empty, and the dispatcher's joins and `IN` lists become
-    /// scans of everything (a 1.3x slower run in the benchmark). This
+    /// scans of everything (the benchmark ran 1.5-1.8x slower). This
     /// costs one catalog read per call, and analyzes a growing table
     /// O(log n) times. A no-op on SQLite.
     pub async fn refresh_statistics(&self) -> DbResult<Vec<String>> {
