@@ -82,6 +82,8 @@ pub struct PipelineConfig {
     pub time_budget_per_minute: std::time::Duration,
     /// How often due points are expired.
     pub expiry_every: std::time::Duration,
+    /// How often the SQLite write-ahead log is checkpointed.
+    pub checkpoint_every: std::time::Duration,
     /// How often every store's population models are refitted (None:
     /// only on request).
     pub fit_every: Option<std::time::Duration>,
@@ -133,6 +135,7 @@ impl Default for PipelineConfig {
             trip_after_timeouts: 3,
             time_budget_per_minute: std::time::Duration::from_secs(30),
             expiry_every: std::time::Duration::from_secs(1),
+            checkpoint_every: std::time::Duration::from_millis(250),
             fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
             webhook_allow_hosts: Vec::new(),
             node_id: "node-1".into(),
@@ -291,6 +294,10 @@ impl Pipeline {
         workers.push(spawn_on_node(&node, async move { dispatcher.run_scout().await }));
         workers.push(spawn_on_node(&node, async move { fitter.run().await }));
         workers.push(spawn_on_node(&node, async move { expiry.run().await }));
+        if self.db.backend == crate::db::Backend::Sqlite {
+            let (db, every) = (self.db.clone(), self.config.checkpoint_every);
+            workers.push(spawn_on_node(&node, async move { expiry::checkpoint(db, every).await }));
+        }
         workers.push(spawn_on_node(&node, async move { outbox.run().await }));
         if let Some(every) = self.config.fit_every {
             let p = self.clone();
