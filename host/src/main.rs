@@ -287,6 +287,11 @@ async fn main() -> anyhow::Result<()> {
             paced_rate,
             ..
         } => {
+            // Quiet unless asked: `CLIENTELE_LOG=sqlx=debug` logs every
+            // statement with its time.
+            if std::env::var("CLIENTELE_LOG").is_ok() {
+                init_tracing();
+            }
             let postgres = (target != "sqlite").then_some(target.as_str());
             let customers =
                 if customers.is_empty() { vec![(events / 10).max(1)] } else { customers };

@@ -221,13 +221,28 @@ pub async fn record_refund(
     Ok(total)
 }
 
-pub async fn set_tier(conn: &mut Conn, store: &str, id: &str, tier: Option<&str>) -> DbResult<()> {
-    sqlx::query("UPDATE customers SET tier = $3 WHERE store_id = $1 AND id = $2")
-        .bind(store)
-        .bind(id)
-        .bind(tier)
-        .execute(conn)
-        .await?;
+/// Sets many customers' tiers: `(customer, tier)`, at most one entry per
+/// customer (an upsert may touch a row once per statement on
+/// PostgreSQL). The rows exist (`ensure_many`), so the insert half never
+/// runs; an upsert is the multi-row `UPDATE` both engines spell alike.
+pub async fn set_tiers(
+    conn: &mut Conn,
+    store: &str,
+    tiers: &[(String, Option<String>)],
+    now: Millis,
+) -> DbResult<()> {
+    for chunk in tiers.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO customers (store_id, id, tier, created_at, updated_at) VALUES {}
+             ON CONFLICT (store_id, id) DO UPDATE SET tier = excluded.tier",
+            super::bulk::Style::of(conn).values(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, tier) in chunk {
+            q = q.bind(store).bind(id.as_str()).bind(tier.as_deref()).bind(now).bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

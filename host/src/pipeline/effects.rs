@@ -1,7 +1,8 @@
 //! Applying a batch's validated decisions inside the dispatcher's
-//! transaction. Plain earns, state writes and outcomes are collected and
-//! written with multi-row statements at the end of the batch; anything
-//! that spends points (a deduction) is applied at once, in order.
+//! transaction. Plain earns, tiers, state writes and outcomes are
+//! collected and written with multi-row statements at the end of the
+//! batch; anything that spends points (a deduction) is applied at once,
+//! in order, after what was collected before it.
 
 use crate::db::ledger::{self, Account, NewEarn};
 use crate::db::outcomes::Outcome;
@@ -27,13 +28,21 @@ pub struct Subject<'a> {
 pub struct BatchWriter {
     now: Millis,
     earns: Vec<NewEarn>,
+    /// Per store, per customer: the last tier set.
+    tiers: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Option<String>>>,
     state: Vec<(String, String, String, Option<Vec<u8>>)>,
     outcomes: Vec<(String, String, Outcome)>,
 }
 
 impl BatchWriter {
     pub fn new(now: Millis) -> Self {
-        BatchWriter { now, earns: Vec::new(), state: Vec::new(), outcomes: Vec::new() }
+        BatchWriter {
+            now,
+            earns: Vec::new(),
+            tiers: Default::default(),
+            state: Vec::new(),
+            outcomes: Vec::new(),
+        }
     }
 
     /// Applies one call's ledger ops; returns what was done.
@@ -46,7 +55,7 @@ impl BatchWriter {
         let spends = ops.iter().any(|op| matches!(op, LedgerOp::Deduct { .. }));
         if spends {
             // A deduction consumes lots: everything before it must be in place.
-            self.flush_earns(tx).await?;
+            self.flush(tx).await?;
         }
         let account = Account {
             store: t.store,
@@ -96,7 +105,10 @@ impl BatchWriter {
                     });
                 }
                 LedgerOp::SetTier { tier } => {
-                    customers::set_tier(&mut *tx, t.store, t.customer, tier.as_deref()).await?;
+                    self.tiers
+                        .entry(t.store.to_string())
+                        .or_default()
+                        .insert(t.customer.to_string(), tier.clone());
                     effects.push(Effect::SetTier { tier: tier.clone() });
                 }
             }
@@ -146,17 +158,22 @@ impl BatchWriter {
         self.outcomes.push((store.to_string(), event_id.to_string(), outcome));
     }
 
-    async fn flush_earns(&mut self, tx: &mut Tx) -> DbResult<()> {
+    /// Writes the earns and tiers collected so far.
+    async fn flush(&mut self, tx: &mut Tx) -> DbResult<()> {
         if !self.earns.is_empty() {
             ledger::earn_many(&mut *tx, &self.earns, self.now).await?;
             self.earns.clear();
+        }
+        for (store, tiers) in std::mem::take(&mut self.tiers) {
+            let tiers: Vec<(String, Option<String>)> = tiers.into_iter().collect();
+            customers::set_tiers(&mut *tx, &store, &tiers, self.now).await?;
         }
         Ok(())
     }
 
     /// Writes everything collected.
     pub async fn finish(mut self, tx: &mut Tx) -> DbResult<()> {
-        self.flush_earns(tx).await?;
+        self.flush(tx).await?;
         state::apply_many(&mut *tx, &self.state).await?;
         crate::db::outcomes::insert_many(&mut *tx, &self.outcomes, self.now).await?;
         Ok(())
