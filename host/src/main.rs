@@ -146,12 +146,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         paced_seconds: u64,
         /// The loads of the paced phases, as shares of the measured rate
-        /// (a list: one phase each, in order).
-        #[arg(long, value_delimiter = ',', default_value = "0.8")]
+        /// (a list: one phase each, in order; default 0.8 unless
+        /// `--paced-rate` is given).
+        #[arg(long, value_delimiter = ',', value_parser = positive)]
         paced_at: Vec<f64>,
         /// Paced phases at these rates (events/s), after those of
         /// `--paced-at`: the same load whatever the measured rate.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = positive)]
         paced_rate: Vec<f64>,
     },
 }
@@ -201,6 +202,15 @@ enum PluginCommand {
     /// decision, what the plugin logged and printed, its time, fuel and
     /// memory; exits 1 if a call failed.
     Run(clientele::devkit::run::RunArgs),
+}
+
+/// A load for a paced phase: a positive, finite number (a zero rate
+/// would never send).
+fn positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a positive number; leave the phase out, or use --paced-seconds 0 for none")),
+    }
 }
 
 fn init_tracing() {
@@ -304,7 +314,11 @@ async fn main() -> anyhow::Result<()> {
                         stores: stores.max(1),
                         customers,
                         paced_seconds,
-                        paced_at: &paced_at,
+                        paced_at: if paced_at.is_empty() && paced_rate.is_empty() {
+                            &[0.8]
+                        } else {
+                            &paced_at
+                        },
                         paced_rates: &paced_rate,
                     })
                     .await?;
