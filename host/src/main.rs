@@ -76,6 +76,21 @@ enum Command {
         /// manifest asks for.
         #[arg(long, env = "CLIENTELE_MAX_FUEL", default_value_t = clientele::domain::manifest::Limits::HOST_MAX.fuel)]
         max_fuel: u64,
+        /// Also serve `GET /metrics` here without a token, for a scraper
+        /// (e.g. 127.0.0.1:9464; keep it off the public network). On the
+        /// main address `/metrics` needs the admin token.
+        #[arg(long, env = "CLIENTELE_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
+        /// Let the console sign in over plain HTTP from other machines
+        /// (keys and session cookies then cross the network readable).
+        /// Without it, signing in needs HTTPS in front (X-Forwarded-Proto:
+        /// https) or a browser on this machine.
+        #[arg(long, env = "CLIENTELE_INSECURE_HTTP")]
+        insecure_http: bool,
+        /// A PEM file of CA certificates that `https://` webhooks trust
+        /// beside the platform's roots (receivers with a private CA).
+        #[arg(long, env = "CLIENTELE_WEBHOOK_CA_FILE")]
+        webhook_ca_file: Option<PathBuf>,
     },
     /// Run the database migrations and exit.
     Migrate {
@@ -241,6 +256,9 @@ async fn main() -> anyhow::Result<()> {
             retry_attempts,
             retry_backoff_ms,
             max_fuel,
+            metrics_listen,
+            insecure_http,
+            webhook_ca_file,
         } => {
             init_tracing();
             let mut config = ServerConfig::new(data_dir);
@@ -260,6 +278,9 @@ async fn main() -> anyhow::Result<()> {
                 backoff: std::time::Duration::from_millis(retry_backoff_ms),
             };
             config.max_limits.fuel = max_fuel.max(1);
+            config.metrics_listen = metrics_listen;
+            config.insecure_http = insecure_http;
+            config.webhook_ca_file = webhook_ca_file;
             let running = server::start(config).await?;
             println!("clientele listening on http://{}", running.addr);
             let mut term =

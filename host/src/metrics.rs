@@ -71,6 +71,8 @@ pub struct Gauges {
     pub compilations: u64,
     /// Leases (stores, cluster jobs) this node holds.
     pub leases_held: usize,
+    /// Whether the database answered this node last time it asked.
+    pub database_up: bool,
 }
 
 /// Latency quantiles of one install, in microseconds.
@@ -259,7 +261,7 @@ impl Metrics {
 
     /// The Prometheus text, with `gauges` as they are now.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let values: [(&'static str, &'static str, f64); 5] = [
+        let values: [(&'static str, &'static str, f64); 6] = [
             (
                 "clientele_events_pending",
                 "Events taken in and not yet processed",
@@ -276,6 +278,11 @@ impl Metrics {
                 "clientele_leases_held",
                 "Leases (stores, cluster jobs) this node holds",
                 gauges.leases_held as f64,
+            ),
+            (
+                "clientele_database_up",
+                "1 while the database answers this node, 0 during an outage",
+                if gauges.database_up { 1.0 } else { 0.0 },
             ),
         ];
         for (name, help, value) in values {

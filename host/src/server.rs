@@ -27,6 +27,14 @@ pub struct ServerConfig {
     pub pipeline: PipelineConfig,
     /// `None`: the one kept in the data directory (made up once).
     pub node_id: Option<String>,
+    /// Where `/metrics` is also served without a token (None: only on
+    /// `listen`, to the admin token).
+    pub metrics_listen: Option<SocketAddr>,
+    /// The console signs in over plain HTTP from other machines too.
+    pub insecure_http: bool,
+    /// A PEM bundle of CAs that webhooks' TLS trusts beside the
+    /// platform's roots.
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -39,12 +47,17 @@ impl ServerConfig {
             max_limits: Limits::HOST_MAX,
             pipeline: PipelineConfig::default(),
             node_id: None,
+            metrics_listen: None,
+            insecure_http: false,
+            webhook_ca_file: None,
         }
     }
 }
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without a token, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub admin_token: String,
     pub pipeline: Pipeline,
     pub task: tokio::task::JoinHandle<()>,
@@ -110,6 +123,17 @@ fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String>
     Ok(token)
 }
 
+/// The CAs of a PEM bundle, for webhooks' TLS.
+fn webhook_roots(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("reading the webhook CA file {}", path.display()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("{} is not a PEM bundle of certificates", path.display()))?;
+    anyhow::ensure!(!roots.is_empty(), "{} holds no certificate", path.display());
+    tracing::info!(file = %path.display(), certificates = roots.len(), "webhook CAs added");
+    Ok(roots)
+}
+
 /// Connects and migrates the database.
 pub async fn open_db(config: &ServerConfig) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&config.data_dir)
@@ -150,27 +174,52 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             .context("starting the wasm runtime")?,
     );
     let mut pipeline_config = config.pipeline.clone();
+    if let Some(path) = &config.webhook_ca_file {
+        pipeline_config.webhook_roots.extend(webhook_roots(path)?);
+    }
     pipeline_config.node_id = node_id(&config.data_dir, config.node_id.clone())?;
     let pipeline = Pipeline::new(db, runtime, pipeline_config);
     preload(&pipeline).await?;
     pipeline.cluster.join().await.context("registering this node")?;
     pipeline.spawn_workers();
-    let state = AppState::new(pipeline.clone(), &token);
+    let mut state = AppState::new(pipeline.clone(), &token);
+    state.insecure_http = config.insecure_http;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = api::app(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    let (stop_http, mut stopping) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = stopping.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::error!(error = %e, "HTTP server stopped");
+    let (stop_http, stopping) = tokio::sync::watch::channel(false);
+    let metrics_addr = match config.metrics_listen {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .with_context(|| format!("listening for metrics on {at}"))?;
+            let metrics_addr = listener.local_addr()?;
+            tokio::spawn(serve(listener, api::metrics_app(state.clone()), stopping.clone()));
+            tracing::info!(addr = %metrics_addr, "metrics served without a token");
+            Some(metrics_addr)
         }
-    });
+        None => None,
+    };
+    let app = api::app(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let task = tokio::spawn(serve(listener, app, stopping));
     tracing::info!(%addr, node = %pipeline.cluster.node_id, database = pipeline.db.backend.name(),
         data_dir = %config.data_dir.display(), "clientele is serving");
-    Ok(Running { addr, admin_token: token, pipeline, task, stop_http })
+    Ok(Running { addr, metrics_addr, admin_token: token, pipeline, task, stop_http })
+}
+
+/// Serves `app` on `listener` until `stopping` turns true; each request
+/// knows the address it came from (for counting failed sign-ins).
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let stop = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::error!(error = %e, "HTTP server stopped");
+    }
 }

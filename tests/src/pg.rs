@@ -24,7 +24,8 @@ pub fn server_url() -> String {
 
 static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
-async fn admin() -> sqlx::PgConnection {
+/// A connection to the server's `postgres` database, for the harness.
+pub async fn admin() -> sqlx::PgConnection {
     sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
         .await
         .expect("PostgreSQL is reachable (CLIENTELE_TEST_POSTGRES)")

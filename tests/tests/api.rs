@@ -14,7 +14,7 @@ fn problem(a: &Answer, status: StatusCode) {
 async fn service_endpoints_and_auth() {
     let s = TestServer::start().await;
     assert_eq!(s.get("/healthz", "").await.body, json!({"status": "ok"}));
-    let m = s.get("/metrics", "").await;
+    let m = s.get("/metrics", &s.admin).await;
     let text = m.body.as_str().unwrap();
     assert!(text.contains("clientele_events_processed_total"));
     let workers = clientele::pipeline::default_workers();
@@ -449,6 +449,7 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/plugins/{name}/versions/{version}", &["get"]),
         ("/v1/plugins/{name}/versions/{version}/yank", &["post"]),
         ("/v1/stores/{store}", &["get"]),
+        ("/v1/stores/{store}/key", &["post"]),
         ("/v1/stores/{store}/overview", &["get"]),
         ("/v1/stores/{store}/customers", &["get"]),
         ("/v1/stores/{store}/customers/{customer}/activity", &["get"]),
@@ -458,7 +459,7 @@ async fn the_openapi_document_passes_a_validator() {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 38, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 39, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// What the console's pages read, on either database: a store at a glance

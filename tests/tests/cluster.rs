@@ -166,6 +166,86 @@ async fn cluster_readiness_and_back_pressure() {
     b.until("/v1/stores/acme/events/e4", &key, |e| e["status"] == "processed").await;
 }
 
+/// The node holding `lease` now, as the database says.
+async fn holder(s: &TestServer, lease: &str) -> Option<String> {
+    let mut conn = s.running.pipeline.db.pool.acquire().await.unwrap();
+    clientele::db::leases::all(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.name == lease)
+        .map(|l| l.node_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_lease_with_nothing_to_do_is_given_up_within_a_heartbeat() {
+    let s = TestServer::start_with(|c| c.pipeline.lease_ttl = Duration::from_millis(1000)).await;
+    s.store("idle").await;
+    // Held with no worker on the store and no work for it (as a unit of
+    // work that failed half-way, or a fit that stopped, leaves it).
+    let cluster = &s.running.pipeline.cluster;
+    assert!(cluster.hold("store:idle").await.unwrap());
+    assert_eq!(holder(&s, "store:idle").await.as_deref(), Some(cluster.node_id.as_str()));
+    let held_at = std::time::Instant::now();
+    while holder(&s, "store:idle").await.is_some() {
+        assert!(
+            held_at.elapsed() < 2 * cluster.beat() + Duration::from_millis(500),
+            "an idle store's lease is given up within a heartbeat ({:?})",
+            cluster.beat()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cluster.holds("store:idle"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fit_waits_for_a_store_held_elsewhere_at_most_twice_the_lease_time() {
+    let s = TestServer::start_with(|c| c.pipeline.lease_ttl = Duration::from_millis(1000)).await;
+    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
+    let key = s.store("busy").await;
+    let install = s.install("busy", &key, "rfm-segments", "1.0.0", json!({})).await;
+    s.events_wait("busy", &key, vec![order("e1", "c1", "2026-03-05T10:00:00Z", 1000)]).await;
+    // A node that renews its heartbeat but never lets the store go takes
+    // it as soon as this node, idle, gives it up.
+    let took = std::time::Instant::now();
+    loop {
+        let mut conn = s.running.pipeline.db.pool.acquire().await.unwrap();
+        let now = clientele::domain::time::now_ms();
+        let lease = clientele::db::leases::acquire(
+            &mut conn,
+            "store:busy",
+            "stuck-node",
+            now,
+            now + 600_000,
+        );
+        if lease.await.unwrap() {
+            break;
+        }
+        assert!(took.elapsed() < Duration::from_secs(5), "the idle store was never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = std::time::Instant::now();
+    let a = s.post("/v1/stores/busy/models/fit?wait=true", &key, json!({})).await;
+    let took = asked.elapsed();
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.body);
+    assert_eq!(a.body["type"], "https://clientele.dev/problems/unavailable", "{}", a.body);
+    assert!(a.body["detail"].as_str().unwrap().contains("stuck-node"), "{}", a.body);
+    assert!(took < Duration::from_secs(2) + Duration::from_millis(1500), "answered in {took:?}");
+    // What happened shows on the model.
+    let models = s.get("/v1/stores/busy/models", &key).await.body;
+    let m =
+        models.as_array().unwrap().iter().find(|m| m["install_id"] == install.as_str()).unwrap();
+    assert!(m["last_error"].as_str().unwrap().contains("not updated"), "{m}");
+    // The fit queue did not stall: once the store is free, a fit answers.
+    {
+        let mut conn = s.running.pipeline.db.pool.acquire().await.unwrap();
+        clientele::db::leases::release(&mut conn, "store:busy", "stuck-node").await.unwrap();
+    }
+    let a = s.post("/v1/stores/busy/models/fit?wait=true", &key, json!({})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["fits"][0]["status"], "ok", "{}", a.body);
+}
+
 fn problem(a: &Answer, status: StatusCode) {
     assert_eq!(a.status, status, "{}", a.body);
     assert!(a.body["detail"].is_string(), "{}", a.body);

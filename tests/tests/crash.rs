@@ -219,28 +219,41 @@ async fn set_up(http: &reqwest::Client, base: &str, admin: &str) -> BTreeMap<Str
     let mut keys = BTreeMap::new();
     for s in 0..STORES {
         let store = format!("shop{s}");
-        let a: Value = http
-            .post(format!("{base}/v1/stores"))
-            .bearer_auth(admin)
-            .json(&json!({"id": store, "timezone": "UTC"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = a["api_key"].as_str().unwrap().to_string();
-        let r = http
-            .post(format!("{base}/v1/stores/{store}/installs"))
-            .bearer_auth(&key)
-            .json(&json!({"plugin": "points-basic", "version": "1.0.0", "config": points_config()}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
+        let key = store_with(http, base, admin, &store, "points-basic", points_config()).await;
         keys.insert(store, key);
     }
     keys
+}
+
+/// Creates `store` running `plugin@1.0.0` with `config`; returns its key.
+async fn store_with(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    store: &str,
+    plugin: &str,
+    config: Value,
+) -> String {
+    let a: Value = http
+        .post(format!("{base}/v1/stores"))
+        .bearer_auth(admin)
+        .json(&json!({"id": store, "timezone": "UTC"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = a["api_key"].as_str().unwrap().to_string();
+    let r = http
+        .post(format!("{base}/v1/stores/{store}/installs"))
+        .bearer_auth(&key)
+        .json(&json!({"plugin": plugin, "version": "1.0.0", "config": config}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    key
 }
 
 /// Sends one batch until some node answers 202.
@@ -477,5 +490,165 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         let wal = root.path().join("clientele.db-wal");
         let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
         assert_eq!(left, 0, "{} holds {left} bytes after a clean stop", wal.display());
+    }
+}
+
+/// Leases in the database: (name, node, acquired_at).
+async fn leases(url: &str) -> Vec<(String, String, i64)> {
+    let db = Db::connect(url, 1).await.unwrap();
+    let rows = sqlx::query("SELECT name, node_id, acquired_at FROM leases ORDER BY name")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    db.pool.close().await;
+    rows.iter().map(|r| (r.get("name"), r.get("node_id"), r.get("acquired_at"))).collect()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Starts a fit of `store` through `base` and returns once `node` holds
+/// the store's lease for it (the update of every customer), within 20 s.
+async fn fit_until_held(http: &reqwest::Client, base: &str, key: &str, url: &str, node: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lease = "store:refit".to_string();
+    loop {
+        let r = http
+            .post(format!("{base}/v1/stores/refit/models/fit"))
+            .bearer_auth(key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let tried = Instant::now();
+        while tried.elapsed() < Duration::from_secs(3) {
+            if leases(url).await.iter().any(|(n, by, _)| *n == lease && by == node) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(Instant::now() < deadline, "{node} was never seen holding {lease}");
+    }
+}
+
+/// A fit through `base`, waited for: it must answer 200 within `within`.
+async fn fit_answers(http: &reqwest::Client, base: &str, key: &str, within: Duration) {
+    let asked = Instant::now();
+    let r = http
+        .post(format!("{base}/v1/stores/refit/models/fit?wait=true"))
+        .bearer_auth(key)
+        .json(&json!({}))
+        .timeout(within + Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    let (status, took) = (r.status(), asked.elapsed());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["fits"].as_array().unwrap().iter().all(|f| f["status"] == "ok"), "{body}");
+    assert!(took < within, "the fit answered after {took:?} (bound {within:?})");
+}
+
+/// A node killed while it holds a store (the update of every customer
+/// after a fit) and started again at once holds no lease of its earlier
+/// run, so a fit through another node answers within its bound; the same
+/// for a node that comes back under a new id, whose old leases lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_holding_a_store_and_restarted_holds_nothing_of_its_earlier_run() {
+    let root = tempfile::tempdir().unwrap();
+    let url = match pg::database_for(&root.path().join("cluster")).await {
+        Some(url) => url,
+        None => Db::sqlite_url(root.path()),
+    };
+    let dir = |n: &str| {
+        let d = root.path().join(n);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let mut a = Node::start("ra", &dir("ra"), &url);
+    let b = Node::start("rb", &dir("rb"), &url);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let api = clientele::client::ApiClient::new(a.base.clone());
+    let manifest = repo_file("plugins/rfm-segments/plugin.toml");
+    let published = api.publish(ADMIN, &manifest, std::fs::read(guests::RFM_SEGMENTS).unwrap());
+    assert!(published.await.unwrap().status.is_success());
+    let key = store_with(&http, &a.base, ADMIN, "refit", "rfm-segments", json!({})).await;
+    // Enough customers that updating them after a fit takes a while.
+    for chunk in (0..4_000).collect::<Vec<usize>>().chunks(500) {
+        let events: Vec<Value> = chunk
+            .iter()
+            .map(|c| {
+                let day = 1 + c % 28;
+                order(
+                    &format!("o{c}"),
+                    &format!("c{c}"),
+                    &format!("2026-02-{day:02}T10:00:00Z"),
+                    1000 + *c as i64,
+                )
+            })
+            .collect();
+        let r = http
+            .post(format!("{}/v1/stores/refit/events", a.base))
+            .bearer_auth(&key)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    let deadline = Instant::now() + SETTLE;
+    while count(&url, "SELECT COUNT(*) FROM events WHERE status = 'pending'").await > 0 {
+        assert!(Instant::now() < deadline, "the events were not processed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // What a fit through another node may wait for: a dead node's lease
+    // lapsing (the lease time), a live one's idle store (a heartbeat),
+    // and the fit itself.
+    let bound = Duration::from_millis(2 * LEASE_TTL_MS) + Duration::from_secs(15);
+
+    // Killed holding the store, back at once under the same id.
+    fit_until_held(&http, &a.base, &key, &url, "ra").await;
+    let killed_at = now_ms();
+    tokio::task::block_in_place(|| a.kill_and_restart(Duration::ZERO));
+    // Two heartbeats of the new run.
+    tokio::time::sleep(Duration::from_millis(LEASE_TTL_MS / 2)).await;
+    let left: Vec<_> = leases(&url)
+        .await
+        .into_iter()
+        .filter(|(_, node, at)| node == "ra" && *at < killed_at)
+        .collect();
+    assert!(left.is_empty(), "the restarted node holds leases of its earlier run: {left:?}");
+    fit_answers(&http, &b.base, &key, bound).await;
+    // The cluster view shows where the store went: not to the earlier run.
+    let view: Value = http
+        .get(format!("{}/v1/cluster", b.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ra = view["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "ra").unwrap();
+    assert_eq!(ra["state"], "alive", "{view}");
+
+    // Killed holding the store again, back under a new id: the old id's
+    // leases are renewed by nobody and lapse.
+    fit_until_held(&http, &a.base, &key, &url, "ra").await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let c = Node::start("rc", &dir("rc"), &url);
+    fit_answers(&http, &c.base, &key, bound).await;
+    fit_answers(&http, &b.base, &key, bound).await;
+    let held_by_ra: Vec<_> = leases(&url)
+        .await
+        .into_iter()
+        .filter(|(name, node, _)| node == "ra" && name.starts_with("store:"))
+        .collect();
+    assert!(held_by_ra.is_empty(), "{held_by_ra:?}");
+    for node in [b, c] {
+        assert!(node.stop(Duration::from_secs(20)), "a node did not stop cleanly");
     }
 }

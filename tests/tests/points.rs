@@ -225,3 +225,48 @@ async fn expiry_and_oldest_first_redemption() {
 async fn redeem(s: &TestServer, key: &str, body: Value) -> Answer {
     s.post("/v1/stores/acme/customers/c1/points/redeem", key, body).await
 }
+
+/// A setting the plugin can apply only with a grant is refused without
+/// it, at its field, instead of being accepted and silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_that_needs_a_grant_is_refused_without_it() {
+    let s = TestServer::start().await;
+    s.publish_points_basic("1.0.0").await;
+    let key = s.store("acme").await;
+    let body = |config: Value, grants: Value| json!({"plugin": "points-basic", "version": "1.0.0", "config": config, "grants": grants});
+    let a = s
+        .post(
+            "/v1/stores/acme/installs",
+            &key,
+            body(json!({"birthday_month_multiplier": 2.0}), json!([])),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(a.fields(), ["config.birthday_month_multiplier"], "{}", a.body);
+    assert!(a.body["errors"][0]["message"].as_str().unwrap().contains("`pii` grant"), "{}", a.body);
+    // The default does nothing either way; with the grant it applies.
+    let a = s
+        .post(
+            "/v1/stores/acme/installs",
+            &key,
+            body(json!({"birthday_month_multiplier": 1.0}), json!([])),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let id = a.body["install_id"].as_str().unwrap().to_string();
+    let path = format!("/v1/stores/acme/installs/{id}");
+    let a = s.patch(&path, &key, json!({"config": {"birthday_month_multiplier": 2.0}})).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    s.patch_ok(
+        &path,
+        &key,
+        json!({"config": {"birthday_month_multiplier": 2.0}, "grants": ["pii"]}),
+    )
+    .await;
+    // Taking the grant back while the setting stays is refused too.
+    let a = s.patch(&path, &key, json!({"grants": []})).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(a.fields(), ["config.birthday_month_multiplier"], "{}", a.body);
+    let install = s.get(&path, &key).await.body;
+    assert_eq!(install["grants"], json!(["pii"]), "nothing of the refused change was kept");
+}

@@ -84,7 +84,7 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
         assert!(f["message"].as_str().unwrap().contains("refuses"), "{f}");
     }
     assert_eq!(s.points("dlq", &key, "c1").await["balance"], 0);
-    let text = s.get("/metrics", "").await.body.as_str().unwrap().to_string();
+    let text = s.get("/metrics", &s.admin).await.body.as_str().unwrap().to_string();
     assert!(text.contains("clientele_dead_letters{"), "{text}");
     assert!(text.contains("clientele_plugin_call_fuel"), "{text}");
 
@@ -115,16 +115,17 @@ async fn a_failing_version_is_fixed_and_its_dead_letters_redriven_once() {
     let resolved = failures(&s, "dlq", &key, &install, "?state=resolved").await;
     assert_eq!(resolved.len(), 3, "{resolved:?}");
 
-    // Each event applied once: one entry per event. c1 had two orders when
-    // they ran again, so each of its events earned 2 + 1.
+    // Each event applied once: one entry per event, each decided on the
+    // customer as of that event (c1 had one order at d1, two at d3),
+    // although both ran again after c1's two orders were recorded.
     let c1 = entries(&s.points("dlq", &key, "c1").await);
-    assert_eq!(c1, [("d1".to_string(), 3), ("d3".to_string(), 3)], "{c1:?}");
+    assert_eq!(c1, [("d1".to_string(), 2), ("d3".to_string(), 3)], "{c1:?}");
     assert_eq!(entries(&s.points("dlq", &key, "c2").await), [("d2".to_string(), 2)]);
     // A second re-drive finds nothing to do and changes nothing.
     let none = redrive(&s, "dlq", &key, &install, json!({})).await;
     assert_eq!(none["redriving"], 0, "{none}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(s.points("dlq", &key, "c1").await["balance"], 6);
+    assert_eq!(s.points("dlq", &key, "c1").await["balance"], 5);
 
     // Ids that are not dead or held are refused.
     let a = s
@@ -243,6 +244,120 @@ async fn a_failure_that_may_pass_is_retried_and_the_customer_waits_for_it() {
     assert_eq!(r[0]["installs"][0]["status"], "ok", "{}", r[0]);
 }
 
+/// Per customer: the balance, and each event's entries (sorted: a
+/// re-driven event's entry comes later in the ledger than in the twin's).
+async fn books(
+    s: &TestServer,
+    store: &str,
+    key: &str,
+    customers: &[&str],
+) -> Vec<(i64, Vec<(String, i64)>)> {
+    let mut out = Vec::new();
+    for c in customers {
+        let p = s.points(store, key, c).await;
+        let mut e = entries(&p);
+        e.sort();
+        out.push((p["balance"].as_i64().unwrap(), e));
+    }
+    out
+}
+
+/// The same events into a twin store, whose install never fails, and
+/// into `store`, whose install fails with `config` until it is set to
+/// `ok` and its failures re-driven: afterwards every balance and every
+/// event's entries are the same in both, because each call decided its
+/// event on the customer as of that event, however late it ran. Returns
+/// the store's key and install.
+async fn the_same_as_a_twin(
+    s: &TestServer,
+    store: &str,
+    body: Value,
+    events: Vec<Value>,
+) -> (String, String) {
+    let (twin_key, _) =
+        hostile_store(s, &format!("{store}-twin"), json!({"config": {"mode": "ok"}})).await;
+    let (key, install) = hostile_store(s, store, body).await;
+    let customers: Vec<String> = {
+        let mut c: Vec<String> =
+            events.iter().map(|e| e["customer_id"].as_str().unwrap().to_string()).collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let customers: Vec<&str> = customers.iter().map(String::as_str).collect();
+    let ids: Vec<String> = events.iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    s.events_wait(&format!("{store}-twin"), &twin_key, events.clone()).await;
+    s.events_wait(store, &key, events).await;
+    patch(s, store, &key, &install, json!({"config": {"mode": "ok"}})).await;
+    redrive(s, store, &key, &install, json!({})).await;
+    s.until(&format!("/v1/stores/{store}/installs/{install}/failures"), &key, |b| {
+        b.as_array().unwrap().is_empty()
+    })
+    .await;
+    for e in &ids {
+        s.until(&format!("/v1/stores/{store}/events/{e}"), &key, |b| {
+            b["status"] == "processed"
+                && b["installs"].as_array().is_some_and(|l| l.iter().all(|o| o["status"] == "ok"))
+        })
+        .await;
+    }
+    let twin = books(s, &format!("{store}-twin"), &twin_key, &customers).await;
+    let ours = books(s, store, &key, &customers).await;
+    assert_eq!(ours, twin, "{store} against its twin");
+    (key, install)
+}
+
+fn four_orders() -> Vec<Value> {
+    vec![
+        order("e1", "c1", "2026-03-05T10:00:00Z", 1000),
+        order("e2", "c1", "2026-03-05T11:00:00Z", 1000),
+        order("e3", "c2", "2026-03-05T10:00:00Z", 1000),
+        order("e4", "c1", "2026-03-05T12:00:00Z", 1000),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_event_redriven_is_decided_as_it_happened() {
+    let s = TestServer::start().await;
+    s.publish_hostile("1.0.0", LIMITS).await;
+    // Every call fails; c1's later events are held behind its first.
+    let body = json!({"config": {"mode": "error"}, "failure_policy": "hold"});
+    let (key, install) = the_same_as_a_twin(&s, "held", body, four_orders()).await;
+    let resolved = failures(&s, "held", &key, &install, "?state=resolved").await;
+    assert_eq!(resolved.len(), 4, "{resolved:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_event_redriven_is_decided_as_it_happened() {
+    let s = TestServer::start().await;
+    s.publish_hostile("1.0.0", LIMITS).await;
+    // Each customer's first order fails and waits for a re-drive; their
+    // later orders go on meanwhile (`skip`).
+    let body = json!({"config": {"mode": "fail-first"}});
+    let (key, install) = the_same_as_a_twin(&s, "skipped", body, four_orders()).await;
+    let resolved = failures(&s, "skipped", &key, &install, "?state=resolved").await;
+    let mut ids: Vec<&str> = resolved.iter().map(|f| f["event_id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["e1", "e3"], "only first orders failed: {resolved:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_timeout_is_decided_as_it_happened() {
+    let s = TestServer::start().await;
+    s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\nfuel = 10000000\ntimeout_ms = 1000\n")
+        .await;
+    // The first call of each customer runs to its deadline; the retry,
+    // past `until`, earns.
+    let until = now_ms() + 600;
+    let body = json!({"config": {"mode": "stall", "until": until}});
+    let (key, install) = the_same_as_a_twin(&s, "stalled", body, four_orders()).await;
+    let resolved = failures(&s, "stalled", &key, &install, "?state=resolved").await;
+    assert!(
+        resolved.iter().any(|f| f["event_id"] == "e1" && f["code"] == "timeout"),
+        "e1 ran to its deadline first: {resolved:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     let s = TestServer::start().await;
@@ -291,7 +406,7 @@ async fn a_shadow_reports_exactly_the_events_it_decides_differently() {
     let ex = &rep["examples"][0];
     assert_eq!(ex["shadow"]["decision"]["ledger"][0]["points"], 999, "{ex}");
     assert_eq!(ex["live"]["decision"]["ledger"][0]["points"], 2, "{ex}");
-    let m = s.get("/metrics", "").await;
+    let m = s.get("/metrics", &s.admin).await;
     assert!(
         m.body.as_str().unwrap_or_default().contains("clientele_shadow_disagreements_total"),
         "{}",

@@ -177,6 +177,33 @@ async fn state_messages_logs_and_store_scoping() {
     assert_eq!(r[0]["effects"][0]["points"].as_i64().unwrap(), 1 + before);
 }
 
+/// The cap on one customer's state counts what earlier calls stored, as
+/// the database keeps it: written, rewritten and deleted across calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_cap_counts_what_earlier_calls_stored() {
+    let s = TestServer::start().await;
+    let key = hostile(&s, "a", "hoard").await;
+    let mut seen = Vec::new();
+    for (i, at) in ["10", "11", "12", "13"].iter().enumerate() {
+        let e = order(&format!("e{i}"), "c1", &format!("2026-03-05T{at}:00:00Z"), 1000);
+        let r = s.event_wait("a", &key, e).await;
+        assert_eq!(outcome(&r, 0)["status"], "ok", "{r:?}");
+        seen.push(r[0]["effects"][0]["reason"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        seen,
+        [
+            "stored k1=true k2=0",
+            "stored k1=true k2=81920",
+            "made-room k1=false k2=81920",
+            "capped k1=false k2=81920",
+        ]
+    );
+    // Another customer's state is their own.
+    let r = s.event_wait("a", &key, order("e9", "c2", "2026-03-05T14:00:00Z", 1000)).await;
+    assert_eq!(r[0]["effects"][0]["reason"], "stored k1=true k2=0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked() {
     let s = TestServer::start().await;

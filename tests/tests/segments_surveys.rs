@@ -101,7 +101,7 @@ async fn rfm_fit_classify_and_reclassify_after_an_event() {
         .await;
     assert_eq!(c5["stats"]["orders"], 2);
     // The segment changes became events of c5 that were processed too.
-    let metrics = s.raw(reqwest::Method::GET, "/metrics", "", Vec::new()).await;
+    let metrics = s.raw(reqwest::Method::GET, "/metrics", &s.admin, Vec::new()).await;
     let processed: u64 = metrics
         .body
         .as_str()

@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 use super::{ApiError, AppState};
 use crate::db::installs::{self, Install};
@@ -20,26 +21,39 @@ impl AdminToken {
 }
 
 /// Store keys found valid, by their sha256, so that a store's requests do
-/// not look their key up each time. A store's key never changes and no
-/// store is removed, so a key once found stays right on every node (a
-/// way to change keys must forget them here); a key not known is looked
-/// up every time, so a new store's key works at once.
+/// not look their key up each time. A key is trusted from here for
+/// `TRUSTED_FOR` after it was looked up: a key rotated through another
+/// node stops working here within that time (through this node, at once:
+/// `forget_store`). A key not known is looked up every time, so a new
+/// store's key works at once.
 #[derive(Default)]
-pub struct KnownKeys(std::sync::RwLock<std::collections::HashMap<[u8; 32], String>>);
+pub struct KnownKeys(std::sync::RwLock<std::collections::HashMap<[u8; 32], (String, Instant)>>);
 
 impl KnownKeys {
     /// Past this many, keys are looked up instead of kept.
     const MAX: usize = 100_000;
+    /// How long a key found valid is trusted without a lookup.
+    pub const TRUSTED_FOR: Duration = Duration::from_secs(5);
 
     fn store_of(&self, digest: &[u8; 32]) -> Option<String> {
-        self.0.read().expect("keys").get(digest).cloned()
+        let known = self.0.read().expect("keys");
+        let (store, at) = known.get(digest)?;
+        (at.elapsed() < Self::TRUSTED_FOR).then(|| store.clone())
     }
 
     fn learn(&self, digest: [u8; 32], store: &str) {
         let mut known = self.0.write().expect("keys");
-        if known.len() < Self::MAX {
-            known.insert(digest, store.to_string());
+        if known.len() >= Self::MAX {
+            known.retain(|_, (_, at)| at.elapsed() < Self::TRUSTED_FOR);
         }
+        if known.len() < Self::MAX {
+            known.insert(digest, (store.to_string(), Instant::now()));
+        }
+    }
+
+    /// The store's key changed: its old key is looked up again.
+    pub fn forget_store(&self, store: &str) {
+        self.0.write().expect("keys").retain(|_, (s, _)| s != store);
     }
 }
 
@@ -61,25 +75,52 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let peer = peer(parts);
+        state.attempts.check(peer).map_err(ApiError::throttled)?;
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let Some(token) = bearer else {
-            return console_session(parts, state);
+        let found = match bearer {
+            Some(token) => Caller::of_token(state, token).await?.ok_or_else(ApiError::unauthorized),
+            None => console_session(parts, state).await,
         };
-        Caller::of_token(state, token).await?.ok_or_else(ApiError::unauthorized)
+        // A credential that was sent and did not match counts against the
+        // address; sending none does not.
+        let sent = bearer.is_some() || crate::console::session::carries_session(&parts.headers);
+        if sent && found.as_ref().is_err_and(|e| e.status == axum::http::StatusCode::UNAUTHORIZED) {
+            state.attempts.failed(peer);
+        }
+        found
+    }
+}
+
+/// The connecting address, when the server records it.
+pub fn peer(parts: &Parts) -> Option<std::net::SocketAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
+}
+
+/// The connecting address as an extractor (None where the server does
+/// not record it).
+pub struct Peer(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(peer(parts)))
     }
 }
 
 /// The console's session cookie, when no bearer token was sent. A write
 /// must also carry the session's CSRF token in `X-CSRF-Token`.
-fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+async fn console_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let (value, caller) = state
         .sessions
-        .of_request(&parts.headers, crate::domain::time::now_ms())
+        .of_request(&state.pipeline.db, &parts.headers, crate::domain::time::now_ms())
+        .await
         .ok_or_else(ApiError::unauthorized)?;
     if !parts.method.is_safe() {
         let token =

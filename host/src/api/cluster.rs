@@ -50,6 +50,14 @@ pub struct LeaseView {
     pub expires_at: String,
 }
 
+/// The nodes and their leases, as the database has them.
+async fn read(
+    db: &crate::db::Db,
+) -> Result<(Vec<leases::NodeRow>, Vec<leases::LeaseRow>), crate::db::DbError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok((leases::nodes(&mut conn).await?, leases::all(&mut conn).await?))
+}
+
 /// The cluster (admin)
 #[utoipa::path(get, path = "/v1/cluster", operation_id = "getCluster", tag = "cluster",
     responses((status = 200, body = ClusterView)))]
@@ -59,9 +67,23 @@ pub async fn get(
 ) -> Result<Json<ClusterView>, ApiError> {
     caller.require_admin()?;
     let p = &state.pipeline;
-    let mut conn = p.db.pool.acquire().await?;
-    let nodes = leases::nodes(&mut conn).await?;
-    let mut held = leases::all(&mut conn).await?;
+    let (nodes, mut held) = match read(&p.db).await {
+        Ok(read) => read,
+        // The view lives in the database: during an outage it says since
+        // when this node has not reached it.
+        Err(e) if p.db.health.away(&e) => {
+            let since = p.db.health.away_since().map_or_else(|| "now".into(), to_rfc3339);
+            return Err(ApiError {
+                retry_after: Some(2),
+                ..ApiError::unavailable(format!(
+                    "node {} has not reached the database since {since} ({e}); the nodes and \
+                     their leases show again when it answers",
+                    p.cluster.node_id
+                ))
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let now = now_ms();
     let ttl = p.cluster.ttl.as_millis() as i64;
     let nodes = nodes

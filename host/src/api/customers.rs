@@ -9,6 +9,7 @@ use super::params::{CustomerPath, StorePath};
 use super::valid::Valid;
 use super::ApiError;
 use crate::db::customers::{self, ProfileUpdate};
+use crate::domain::contact;
 use crate::domain::customer::Customer;
 use crate::domain::event::FieldError;
 use crate::domain::time::{now_ms, to_rfc3339};
@@ -106,6 +107,16 @@ impl ProfilePut {
                     format!("tags[{i}]"),
                     "must be a string of 1-64 characters",
                 ));
+            }
+        }
+        if let Some(Some(e)) = &self.email {
+            if !contact::is_valid_email(e) {
+                errors.push(FieldError::new("email", contact::EMAIL_RULE));
+            }
+        }
+        if let Some(Some(p)) = &self.phone {
+            if !contact::is_valid_phone(p) {
+                errors.push(FieldError::new("phone", contact::PHONE_RULE));
             }
         }
         // The schema checks the shape of a date; this, that the day exists.

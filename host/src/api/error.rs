@@ -47,11 +47,32 @@ impl ApiError {
         }
     }
 
+    /// The caller's address failed to sign in too often: wait `seconds`.
+    pub fn throttled(seconds: u64) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "Too many failed sign-ins",
+                format!(
+                    "this address sent too many tokens that did not match; try again after \
+                     {seconds} s"
+                ),
+            )
+        }
+    }
+
     /// The service cannot serve now (not ready, stopping).
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError {
             retry_after: Some(1),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready", detail)
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable for now",
+                detail,
+            )
         }
     }
 
@@ -179,6 +200,19 @@ impl From<DbError> for ApiError {
         if e.is_unique_violation() {
             return ApiError::conflict("it already exists");
         }
+        if e.is_transient() {
+            // The node logs the outage once (its heartbeat meets it too);
+            // each request's answer says it.
+            tracing::debug!(error = %e, "request answered 503: the database is unreachable");
+            return ApiError {
+                retry_after: Some(2),
+                ..ApiError::unavailable(format!(
+                    "the database is unreachable for now ({e}); send the request again after \
+                     Retry-After: events are idempotent, and nothing this request was answered \
+                     for is lost"
+                ))
+            };
+        }
         tracing::error!(error = %e, "database error");
         ApiError::internal()
     }
@@ -211,6 +245,9 @@ impl From<PipelineError> for ApiError {
                 1,
             ),
             PipelineError::NotFound(d) => ApiError::not_found(d),
+            PipelineError::Unavailable { what, retry_after } => {
+                ApiError { retry_after: Some(retry_after), ..ApiError::unavailable(what) }
+            }
             PipelineError::Invalid(errors) => ApiError::invalid(errors),
         }
     }

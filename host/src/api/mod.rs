@@ -20,6 +20,7 @@ mod segments;
 mod service;
 mod stores;
 mod surveys;
+mod throttle;
 mod valid;
 
 use axum::body::Bytes;
@@ -48,13 +49,25 @@ pub struct AppState {
     pub sessions: crate::console::SessionKey,
     /// Store keys already found valid.
     pub keys: std::sync::Arc<auth::KnownKeys>,
+    /// Failed sign-ins per source address.
+    pub attempts: std::sync::Arc<throttle::FailedAttempts>,
+    /// The console signs in over plain HTTP from any address (else only
+    /// behind HTTPS, or from this machine).
+    pub insecure_http: bool,
 }
 
 impl AppState {
     pub fn new(pipeline: Pipeline, admin_token: &str) -> AppState {
         let admin = AdminToken::new(admin_token);
         let sessions = crate::console::SessionKey::new(&admin);
-        AppState { pipeline, sessions, admin, keys: Default::default() }
+        AppState {
+            pipeline,
+            sessions,
+            admin,
+            keys: Default::default(),
+            attempts: Default::default(),
+            insecure_http: false,
+        }
     }
 }
 
@@ -64,6 +77,16 @@ pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
         .merge(crate::console::routes())
+        .fallback(service::not_found)
+        .layer(axum::middleware::from_fn(edge::problems_only))
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, without a token: for the `--metrics-listen`
+/// address, which ops keep off the public network.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(service::metrics_text))
         .fallback(service::not_found)
         .layer(axum::middleware::from_fn(edge::problems_only))
         .with_state(state)
@@ -80,6 +103,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(service::openapi))
         .routes(routes!(stores::create, stores::list))
         .routes(routes!(stores::get))
+        .routes(routes!(stores::rotate_key))
         .routes(routes!(overview::get))
         .routes(routes!(customers::get, customers::put))
         .routes(routes!(customers::list))

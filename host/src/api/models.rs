@@ -38,6 +38,12 @@ pub struct FitAnswer {
 }
 
 /// Fit every population model as of as_of (default now)
+///
+/// With `?wait=true` the answer comes when the fit is done, or as a `503`
+/// with `Retry-After` when it is not done within 30 s (it goes on; its
+/// result shows in `GET …/models`) or another node kept the store for
+/// twice the lease time (the model is saved, the customers not updated:
+/// fit again).
 #[utoipa::path(post, path = "/v1/stores/{store}/models/fit", operation_id = "fitModels", tag = "segments",
     params(StorePath, WaitQuery), request_body(content = Option<FitRequest>),
     responses(
@@ -58,11 +64,11 @@ pub async fn fit(
             ApiError::field("as_of", "must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")
         })?,
     };
-    let (status, answer, fits) = match scope.pipeline.request_fit(&scope.store, as_of, q.wait).await
-    {
-        Some(reports) => (StatusCode::OK, "done", Some(reports)),
-        None => (StatusCode::ACCEPTED, "queued", None),
-    };
+    let (status, answer, fits) =
+        match scope.pipeline.request_fit(&scope.store, as_of, q.wait).await? {
+            Some(reports) => (StatusCode::OK, "done", Some(reports)),
+            None => (StatusCode::ACCEPTED, "queued", None),
+        };
     Ok((status, Json(FitAnswer { as_of: to_rfc3339(as_of), status: answer, fits })))
 }
 

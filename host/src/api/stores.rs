@@ -126,3 +126,34 @@ pub async fn get(scope: StoreScope) -> Result<Json<StoreView>, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("store `{}` not found", scope.store)))?;
     Ok(Json(store.into()))
 }
+
+/// A store's new API key (shown this once).
+#[derive(Serialize, ToSchema)]
+pub struct KeyRotated {
+    pub id: String,
+    /// The store's new key; the old one stops working at once on this
+    /// node and within 5 s on every other.
+    pub api_key: String,
+    /// Console sessions of the store that were ended.
+    pub sessions_ended: u64,
+}
+
+/// Rotate the store's API key (its own key, or admin)
+///
+/// The old key stops working, and every console session opened with it
+/// ends, on every node.
+#[utoipa::path(post, path = "/v1/stores/{store}/key", operation_id = "rotateStoreKey", tag = "stores",
+    params(StorePath), responses((status = 200, body = KeyRotated)))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<KeyRotated>, ApiError> {
+    let api_key = format!("ck_{}", random_token());
+    let mut tx = state.pipeline.db.begin_store(&scope.store).await?;
+    stores::set_api_key(&mut tx, &scope.store, &key_hash(&api_key)).await?;
+    let sessions_ended = crate::db::sessions::end_store(&mut tx, &scope.store).await?;
+    tx.commit().await?;
+    state.keys.forget_store(&scope.store);
+    tracing::info!(store = %scope.store, by = scope.actor, sessions_ended, "store key rotated");
+    Ok(Json(KeyRotated { id: scope.store.clone(), api_key, sessions_ended }))
+}

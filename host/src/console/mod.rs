@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Peer};
 use crate::api::AppState;
 use crate::domain::time::now_ms;
 pub use session::SessionKey;
@@ -134,8 +134,8 @@ fn document(lang: Lang, title: &str, body: &str) -> String {
 }
 
 /// Who the request's session cookie signs in, if anyone.
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
-    state.sessions.of_request(headers, now_ms()).map(|(_, who)| who)
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
+    state.sessions.of_request(&state.pipeline.db, headers, now_ms()).await.map(|(_, who)| who)
 }
 
 /// Where a session's console opens: ops for the admin, the store's
@@ -152,13 +152,54 @@ fn secure(headers: &HeaderMap) -> bool {
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let to = signed_in(&state, &headers).map_or_else(|| "/sign-in".to_string(), |w| landing(&w));
+    let to =
+        signed_in(&state, &headers).await.map_or_else(|| "/sign-in".to_string(), |w| landing(&w));
     Redirect::to(&to).into_response()
 }
 
 /// The sign-in form, with a CSRF token paired with a fresh nonce cookie.
-async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn sign_in_page(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = plain_http_refused(&state, &headers, peer) {
+        return refused;
+    }
     form_page(&state, &headers, None)
+}
+
+/// Signing in sends a key, and the session cookie it gets back opens the
+/// store: over plain HTTP from another machine both cross the network
+/// readable. Refused then, unless the server was started with
+/// `--insecure-http`; behind an HTTPS proxy (`X-Forwarded-Proto: https`)
+/// or from this machine it is allowed.
+fn plain_http_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<Response> {
+    if sign_in_allowed(secure(headers), peer, state.insecure_http) {
+        return None;
+    }
+    let lang = Lang::of(headers);
+    let body = format!(
+        "<main class=\"sign-in\"><h1>HTTPS</h1><p>{}</p></main>",
+        lang.t(
+            "Signing in over plain HTTP would send your key and session across the network \
+             readable. Open the console through HTTPS (a proxy that sets X-Forwarded-Proto: https), \
+             or ask ops to start the server with --insecure-http.",
+            "通过明文 HTTP 登录会让密钥和会话在网络上以明文传输。请通过 HTTPS 打开控制台（代理需设置 \
+             X-Forwarded-Proto: https），或请运维以 --insecure-http 启动服务。"
+        )
+    );
+    Some(page(StatusCode::FORBIDDEN, document(lang, "HTTPS", &body)))
+}
+
+/// Signing in is allowed behind HTTPS, from this machine, or anywhere
+/// with `--insecure-http`.
+fn sign_in_allowed(https: bool, peer: Option<std::net::SocketAddr>, insecure_http: bool) -> bool {
+    https || insecure_http || peer.is_none_or(|p| p.ip().is_loopback())
 }
 
 fn form_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
@@ -205,10 +246,17 @@ struct SignIn {
 
 async fn sign_in(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Response {
+    if let Some(refused) = plain_http_refused(&state, &headers, peer) {
+        return refused;
+    }
     let lang = Lang::of(&headers);
+    if let Err(seconds) = state.attempts.check(peer) {
+        return crate::api::ApiError::throttled(seconds).into_response();
+    }
     let nonce = session::cookie(&headers, session::SIGN_IN_COOKIE).unwrap_or_default();
     if nonce.is_empty() || !state.sessions.csrf_ok(nonce, &form.csrf) {
         let why = lang.t("The form expired; sign in again.", "表单已过期，请重新登录。");
@@ -217,12 +265,26 @@ async fn sign_in(
     let who = match identify(&state, form.token.trim()).await {
         Some(who) => who,
         None => {
+            state.attempts.failed(peer);
             tracing::info!("console sign-in refused");
             let why = lang.t("That key or token is not known here.", "该密钥或令牌无效。");
             return form_page(&state, &headers, Some(why));
         }
     };
-    let value = state.sessions.seal(&who, now_ms() + session::LIFETIME_MS);
+    let now = now_ms();
+    let value =
+        match state.sessions.begin(&state.pipeline.db, &who, now, now + session::LIFETIME_MS).await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "console sign-in failed: the session could not be kept");
+                let why = lang.t(
+                    "The service cannot sign you in right now; try again in a moment.",
+                    "服务暂时无法登录，请稍后再试。",
+                );
+                return form_page(&state, &headers, Some(why));
+            }
+        };
     let to = landing(&who);
     tracing::info!(who = ?who, "console sign-in");
     let secure = secure(&headers);
@@ -267,6 +329,13 @@ async fn sign_out(
     if !state.sessions.csrf_ok(value, &form.csrf) {
         return (StatusCode::FORBIDDEN, "sign-out needs the session's CSRF token").into_response();
     }
+    // Ended on the server: the cookie stops working on every node, not
+    // only in this browser.
+    if let Err(e) = state.sessions.end(&state.pipeline.db, value).await {
+        tracing::warn!(error = %e, "sign-out: the session could not be ended");
+        return (StatusCode::SERVICE_UNAVAILABLE, "the session could not be ended; try again")
+            .into_response();
+    }
     with_cookies(
         Redirect::to("/sign-in").into_response(),
         &[session::set_cookie(session::COOKIE, "", 0, secure(&headers))],
@@ -276,7 +345,9 @@ async fn sign_out(
 /// What the console's pages need to know of the session: who, which store
 /// (with its currency and time zone), and the CSRF token for writes.
 async fn session_info(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some((value, who)) = state.sessions.of_request(&headers, now_ms()) else {
+    let Some((value, who)) =
+        state.sessions.of_request(&state.pipeline.db, &headers, now_ms()).await
+    else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let (role, store) = match &who {
@@ -330,7 +401,7 @@ async fn store_subpage(
 
 async fn store_view(state: &AppState, headers: &HeaderMap, store: &str) -> Response {
     let lang = Lang::of(headers);
-    match signed_in(state, headers) {
+    match signed_in(state, headers).await {
         None => Redirect::to("/sign-in").into_response(),
         Some(who) => match who.require_store(state, store).await {
             Ok(()) => shell(lang),
@@ -341,9 +412,26 @@ async fn store_view(state: &AppState, headers: &HeaderMap, store: &str) -> Respo
 
 async fn ops_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers);
-    match signed_in(&state, &headers) {
+    match signed_in(&state, &headers).await {
         None => Redirect::to("/sign-in").into_response(),
         Some(Caller::Admin) => shell(lang),
         Some(Caller::Store(_)) => not_found(lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sign_in_allowed;
+
+    #[test]
+    fn plain_http_sign_in_only_from_this_machine_unless_allowed() {
+        let far = Some("203.0.113.7:5000".parse().unwrap());
+        let near = Some("127.0.0.1:5000".parse().unwrap());
+        let near6 = Some("[::1]:5000".parse().unwrap());
+        assert!(!sign_in_allowed(false, far, false));
+        assert!(sign_in_allowed(true, far, false), "behind HTTPS");
+        assert!(sign_in_allowed(false, far, true), "--insecure-http");
+        assert!(sign_in_allowed(false, near, false));
+        assert!(sign_in_allowed(false, near6, false));
     }
 }

@@ -1,18 +1,21 @@
-//! Console sessions: a signed cookie, so that every node of a cluster
-//! accepts a session another node opened without sharing any state but the
-//! admin token (the signing key is derived from it; rotating the token ends
-//! every session).
+//! Console sessions: a signed cookie naming a session that the database
+//! keeps live. The signature lets a node refuse a forged cookie without a
+//! lookup; the row (`db::sessions`) lets signing out, or rotating the
+//! store's key, end the session on every node at once. The signing key is
+//! derived from the admin token (rotating the token ends every session).
 //!
-//! The cookie is `v1.<role>.<store, hex>.<expiry ms>.<HMAC-SHA256, hex>`,
-//! sent `HttpOnly; SameSite=Strict; Path=/`. A write made with it must also
-//! carry the session's CSRF token (`X-CSRF-Token`, or a form's `csrf`
-//! field), which only a page of the console can read (`GET
-//! /console/session`).
+//! The cookie is `v2.<role>.<store, hex>.<expiry ms>.<session id>.<HMAC-SHA256, hex>`,
+//! sent `HttpOnly; SameSite=Strict; Path=/` (and `Secure` behind HTTPS).
+//! A write made with it must also carry the session's CSRF token
+//! (`X-CSRF-Token`, or a form's `csrf` field), which only a page of the
+//! console can read (`GET /console/session`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::api::auth::{AdminToken, Caller};
+use crate::db::{sessions, Db, DbResult};
+use crate::domain::ids::random_token;
 
 /// The cookie's name.
 pub const COOKIE: &str = "clientele_session";
@@ -32,46 +35,95 @@ impl SessionKey {
         SessionKey(sign(&admin.0, b"clientele console sessions v1"))
     }
 
-    /// A session cookie's value for `who`, ending at `expires_ms`.
-    pub fn seal(&self, who: &Caller, expires_ms: i64) -> String {
+    /// A session cookie's value for `who`, session `sid`, ending at
+    /// `expires_ms`.
+    pub fn seal(&self, who: &Caller, sid: &str, expires_ms: i64) -> String {
         let (role, store) = match who {
             Caller::Admin => ("admin", String::new()),
             Caller::Store(s) => ("store", hex::encode(s)),
         };
-        let body = format!("v1.{role}.{store}.{expires_ms}");
+        let body = format!("v2.{role}.{store}.{expires_ms}.{sid}");
         let mac = hex::encode(sign(&self.0, body.as_bytes()));
         format!("{body}.{mac}")
     }
 
-    /// Who a cookie's value signs in, if it is ours and has not expired.
-    pub fn open(&self, value: &str, now_ms: i64) -> Option<Caller> {
+    /// Who a cookie's value signs in, and its session id, if it is ours
+    /// and has not expired (whether the session was ended is the
+    /// database's to say: `of_request`).
+    pub fn open(&self, value: &str, now_ms: i64) -> Option<(Caller, String)> {
         let (body, mac) = value.rsplit_once('.')?;
         let mac = hex::decode(mac).ok()?;
         let mut check = Signer::new_from_slice(&self.0).expect("any key length");
         check.update(body.as_bytes());
         check.verify_slice(&mac).ok()?;
         let mut parts = body.split('.');
-        let (v, role, store, expires) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if v != "v1" || parts.next().is_some() || expires.parse::<i64>().ok()? <= now_ms {
+        let (v, role, store, expires, sid) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if v != "v2" || parts.next().is_some() || expires.parse::<i64>().ok()? <= now_ms {
             return None;
         }
-        match role {
-            "admin" => Some(Caller::Admin),
-            "store" => Some(Caller::Store(String::from_utf8(hex::decode(store).ok()?).ok()?)),
-            _ => None,
-        }
+        let who = match role {
+            "admin" => Caller::Admin,
+            "store" => Caller::Store(String::from_utf8(hex::decode(store).ok()?).ok()?),
+            _ => return None,
+        };
+        Some((who, sid.to_string()))
+    }
+
+    /// A new session for `who`, live from now until `expires_ms`: its
+    /// cookie's value.
+    pub async fn begin(
+        &self,
+        db: &Db,
+        who: &Caller,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> DbResult<String> {
+        let sid = random_token();
+        let store = match who {
+            Caller::Admin => None,
+            Caller::Store(s) => Some(s.as_str()),
+        };
+        let mut conn = db.write_conn().await?;
+        sessions::begin(&mut conn, &sid_hash(&sid), store, expires_ms, now_ms).await?;
+        Ok(self.seal(who, &sid, expires_ms))
     }
 
     /// The session cookie a request carries and who it signs in, if it
-    /// is ours and has not expired.
-    pub fn of_request<'a>(
+    /// is ours, has not expired and was not ended.
+    pub async fn of_request<'a>(
         &self,
+        db: &Db,
         headers: &'a axum::http::HeaderMap,
         now_ms: i64,
     ) -> Option<(&'a str, Caller)> {
         let value = cookie(headers, COOKIE)?;
-        Some((value, self.open(value, now_ms)?))
+        let (who, sid) = self.open(value, now_ms)?;
+        let mut conn = match db.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "console session not checked: the database does not answer");
+                return None;
+            }
+        };
+        match sessions::is_live(&mut conn, &sid_hash(&sid), now_ms).await {
+            Ok(true) => Some((value, who)),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "console session not checked");
+                None
+            }
+        }
+    }
+
+    /// Ends the session of a cookie's value (signing out), on every node.
+    pub async fn end(&self, db: &Db, value: &str) -> DbResult<()> {
+        // An expired cookie's session is ended too: `open` would refuse it.
+        let Some((_, sid)) = self.open(value, i64::MIN) else {
+            return Ok(());
+        };
+        let mut conn = db.write_conn().await?;
+        sessions::end(&mut conn, &sid_hash(&sid)).await
     }
 
     /// The CSRF token of a session (or of a sign-in form's nonce).
@@ -86,6 +138,17 @@ impl SessionKey {
         want.len() == token.len()
             && want.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
+}
+
+/// What the database keeps of a session id.
+fn sid_hash(sid: &str) -> String {
+    hex::encode(<Sha256 as sha2::Digest>::digest(sid.as_bytes()))
+}
+
+/// Whether a request carries a session cookie at all (a credential that,
+/// when it does not match, counts as a failed sign-in).
+pub fn carries_session(headers: &axum::http::HeaderMap) -> bool {
+    cookie(headers, COOKIE).is_some_and(|v| !v.is_empty())
 }
 
 fn sign(key: &[u8], message: &[u8]) -> [u8; 32] {
@@ -121,15 +184,18 @@ mod tests {
     #[test]
     fn a_session_opens_only_as_sealed_and_until_it_expires() {
         let key = SessionKey::new(&AdminToken::new("admin-token"));
-        let store = key.seal(&Caller::Store("tea.house".into()), 2_000);
-        assert!(matches!(key.open(&store, 1_000), Some(Caller::Store(s)) if s == "tea.house"));
+        let store = key.seal(&Caller::Store("tea.house".into()), "s1", 2_000);
+        assert!(
+            matches!(key.open(&store, 1_000), Some((Caller::Store(s), sid)) if s == "tea.house" && sid == "s1")
+        );
         assert!(key.open(&store, 2_000).is_none(), "expired");
-        let admin = key.seal(&Caller::Admin, 2_000);
-        assert!(matches!(key.open(&admin, 1_999), Some(Caller::Admin)));
-        // Another store, a changed expiry or another key: refused.
+        let admin = key.seal(&Caller::Admin, "s2", 2_000);
+        assert!(matches!(key.open(&admin, 1_999), Some((Caller::Admin, _))));
+        // Another store, a changed expiry or session, or another key: refused.
         let forged = store.replace(&hex::encode("tea.house"), &hex::encode("other"));
         assert!(key.open(&forged, 1_000).is_none());
         assert!(key.open(&store.replace(".2000.", ".9000."), 1_000).is_none());
+        assert!(key.open(&store.replace(".s1.", ".s2."), 1_000).is_none());
         let other = SessionKey::new(&AdminToken::new("another token"));
         assert!(other.open(&store, 1_000).is_none());
         assert!(key.open("garbage", 1_000).is_none());

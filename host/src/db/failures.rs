@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::bulk::{bind_list, with_list};
 use super::row::read;
 use super::{Conn, DbResult};
+use crate::domain::customer::AsOfEvent;
 use crate::domain::states::FailureState;
 use crate::domain::time::{self, Millis};
 
@@ -46,10 +47,21 @@ pub struct Failure {
     #[serde(serialize_with = "time::rfc3339_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Millis>,
+    /// The customer as the first attempt saw them (JSON `AsOfEvent`).
+    #[serde(skip)]
+    pub customer_as_of: Option<String>,
+}
+
+impl Failure {
+    /// The customer as the first attempt saw them, if it was kept.
+    pub fn as_of_event(&self) -> Option<AsOfEvent> {
+        serde_json::from_str(self.customer_as_of.as_deref()?).ok()
+    }
 }
 
 const COLUMNS: &str = "id, store_id, install_id, event_id, event_seq, customer_id, plugin, code,
-    message, attempts, state, first_failed_at, last_failed_at, next_retry_at, resolved_at";
+    message, attempts, state, first_failed_at, last_failed_at, next_retry_at, resolved_at,
+    customer_as_of";
 
 /// One attempt's failure of `install` on `event`.
 pub struct Attempt<'a> {
@@ -65,16 +77,20 @@ pub struct Attempt<'a> {
     pub attempts: i64,
     pub state: FailureState,
     pub next_retry_at: Option<Millis>,
+    /// The customer as this attempt saw them; the first attempt's is kept.
+    pub as_of: &'a AsOfEvent,
 }
 
 /// Records an attempt that failed (the pair's row, made or updated).
 pub async fn record(conn: &mut Conn, a: &Attempt<'_>, now: Millis) -> DbResult<()> {
+    let as_of = serde_json::to_string(a.as_of).expect("a customer's state serializes");
     sqlx::query(
         "INSERT INTO failures (store_id, install_id, event_id, event_seq, customer_id, plugin, code,
-           message, attempts, state, first_failed_at, last_failed_at, next_retry_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
+           message, attempts, state, first_failed_at, last_failed_at, next_retry_at, customer_as_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
          ON CONFLICT (install_id, event_id) DO UPDATE SET plugin = $6, code = $7, message = $8,
-           attempts = $9, state = $10, last_failed_at = $11, next_retry_at = $12, resolved_at = NULL",
+           attempts = $9, state = $10, last_failed_at = $11, next_retry_at = $12, resolved_at = NULL,
+           customer_as_of = COALESCE(failures.customer_as_of, $13)",
     )
     .bind(a.store)
     .bind(a.install)
@@ -88,6 +104,7 @@ pub async fn record(conn: &mut Conn, a: &Attempt<'_>, now: Millis) -> DbResult<(
     .bind(a.state.as_str())
     .bind(now)
     .bind(a.next_retry_at)
+    .bind(as_of)
     .execute(conn)
     .await?;
     Ok(())

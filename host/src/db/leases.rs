@@ -26,8 +26,11 @@ pub struct LeaseRow {
     pub expires_at: Millis,
 }
 
-/// Records that the node runs (again), as of `now`.
+/// Records that the node runs (again), as of `now`. Leases left by an
+/// earlier run under the same id are dropped: a node holds only what it
+/// acquired in this run (an earlier run's work may have been cut short).
 pub async fn node_started(conn: &mut Conn, id: &str, version: &str, now: Millis) -> DbResult<()> {
+    sqlx::query("DELETE FROM leases WHERE node_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query(
         "INSERT INTO nodes (id, started_at, heartbeat_at, version, stopped_at) VALUES ($1, $2, $2, $3, NULL)
          ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
@@ -41,11 +44,13 @@ pub async fn node_started(conn: &mut Conn, id: &str, version: &str, now: Millis)
     Ok(())
 }
 
-/// The node is alive: its heartbeat and every lease it holds move on.
-/// Returns the names of the leases it still holds.
+/// The node is alive: its heartbeat and the leases it acquired (`held`)
+/// move on. Returns those of `held` it still holds. Rows carrying its id
+/// that it did not acquire (an earlier run's) are never renewed here.
 pub async fn heartbeat(
     conn: &mut Conn,
     id: &str,
+    held: &[String],
     now: Millis,
     expires_at: Millis,
 ) -> DbResult<Vec<String>> {
@@ -54,16 +59,22 @@ pub async fn heartbeat(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE leases SET expires_at = $2 WHERE node_id = $1")
-        .bind(id)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
-    let rows = sqlx::query_scalar("SELECT name FROM leases WHERE node_id = $1")
-        .bind(id)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows)
+    let mut still = Vec::with_capacity(held.len());
+    for chunk in held.chunks(super::bulk::CHUNK) {
+        let sql = super::bulk::with_list(
+            conn,
+            // In the order they appear: SQLite binds them by position.
+            "UPDATE leases SET expires_at = $1 WHERE node_id = $2 AND name IN ($list) RETURNING name",
+            2,
+            chunk.len(),
+        );
+        let mut q = sqlx::query_scalar(&sql).bind(expires_at).bind(id);
+        for name in chunk {
+            q = q.bind(name.as_str());
+        }
+        still.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(still)
 }
 
 /// The node stops: it holds nothing any more.

@@ -9,6 +9,7 @@ pub mod churn;
 pub mod customers;
 pub mod events;
 pub mod failures;
+pub mod health;
 pub mod history;
 pub mod installs;
 pub mod leases;
@@ -22,6 +23,7 @@ pub mod plugins;
 pub mod rollouts;
 pub mod row;
 pub mod segments;
+pub mod sessions;
 pub mod state;
 pub mod stores;
 pub mod surveys;
@@ -125,6 +127,8 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Whether the database answers, as this node last saw it.
+    pub health: std::sync::Arc<health::Health>,
     /// SQLite writes one transaction at a time: the writers of this
     /// process take turns (`turns`).
     turns: turns::Turns,
@@ -153,6 +157,9 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
+            // While the database is away a request waits this long for a
+            // connection, then answers 503 (sqlx's default is 30 s).
+            .acquire_timeout(health::ACQUIRE_WITHIN)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -184,7 +191,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend, turns: Default::default() })
+        Ok(Db { pool, backend, health: Default::default(), turns: Default::default() })
     }
 
     pub async fn migrate(&self) -> DbResult<()> {

@@ -31,13 +31,39 @@ pub async fn load_many(
     Ok(out)
 }
 
+/// One stored key of the install's state for the customer (`None`: not
+/// stored), and the bytes of keys and values that customer's state holds
+/// in all (kept by triggers in `plugin_state_usage`).
+pub async fn key(
+    conn: &mut Conn,
+    install: &str,
+    customer: &str,
+    key: &str,
+) -> DbResult<(Option<Vec<u8>>, i64)> {
+    let row = sqlx::query(
+        "SELECT (SELECT value FROM plugin_state WHERE install_id = $1 AND customer_id = $2 AND key = $3) AS value,
+                (SELECT bytes FROM plugin_state_usage WHERE install_id = $1 AND customer_id = $2) AS bytes",
+    )
+    .bind(install)
+    .bind(customer)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    let bytes: Option<i64> = row.try_get("bytes")?;
+    Ok((row.try_get("value")?, bytes.unwrap_or(0)))
+}
+
 /// Applies many calls' writes: `(install, customer, key, value)`, where a
 /// `None` value deletes the key.
 pub async fn apply_many(
     conn: &mut Conn,
     writes: &[(String, String, String, Option<Vec<u8>>)],
 ) -> DbResult<()> {
-    let (sets, deletes): (Vec<_>, Vec<_>) = writes.iter().partition(|w| w.3.is_some());
+    // In key order, so that two transactions writing the same customers
+    // (a batch and a fit) take their rows' locks in the same order.
+    let mut writes: Vec<_> = writes.iter().collect();
+    writes.sort_unstable_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+    let (sets, deletes): (Vec<_>, Vec<_>) = writes.into_iter().partition(|w| w.3.is_some());
     for chunk in sets.chunks(super::bulk::CHUNK) {
         let sql = format!(
             "INSERT INTO plugin_state (install_id, customer_id, key, value) VALUES {}

@@ -42,6 +42,16 @@ pub async fn list(conn: &mut Conn) -> DbResult<Vec<Store>> {
         .await
 }
 
+/// Gives the store a new API key (its sha256); the old one stops working.
+pub async fn set_api_key(conn: &mut Conn, id: &str, api_key_sha256: &str) -> DbResult<()> {
+    sqlx::query("UPDATE stores SET api_key_sha256 = $2 WHERE id = $1")
+        .bind(id)
+        .bind(api_key_sha256)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The store an API key belongs to.
 pub async fn by_api_key(conn: &mut Conn, api_key_sha256: &str) -> DbResult<Option<String>> {
     let row = sqlx::query("SELECT id FROM stores WHERE api_key_sha256 = $1")

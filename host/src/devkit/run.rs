@@ -23,7 +23,7 @@ use crate::domain::survey::Survey;
 use crate::domain::time::{parse_rfc3339, to_rfc3339, utc_day, Millis};
 use crate::domain::World;
 use crate::pipeline::worlds::{self, CallArgs, Decision, Loaded, Surveys};
-use crate::runtime::services::{HostFuture, HostServices, StoreInfo};
+use crate::runtime::services::{HostFuture, HostServices, StoreInfo, StoredKey};
 use crate::runtime::{self as rt, CallInput, Plugin, Runtime, StateBuffer};
 
 /// What `plugin run` was asked to do.
@@ -230,6 +230,10 @@ impl HostServices for Local {
         let balance = self.customers.lock().unwrap().get(id).map_or(0, |c| c.points_balance);
         Box::pin(async move { Ok(balance) })
     }
+    /// Never asked: a local run hands each call its customer's whole state.
+    fn state_key<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> HostFuture<'a, StoredKey> {
+        Box::pin(async { Ok(StoredKey::default()) })
+    }
 }
 
 /// The component and manifest to run: a folder is checked and built; a
@@ -380,7 +384,7 @@ impl Session {
         };
         let state = self.state_of(&e.customer_id);
         let input = CallInput::new("local", "local", &self.id, Some(&e.id), &self.services)
-            .with_state(StateBuffer::new(state.clone()))
+            .with_state(StateBuffer::whole(state.clone()))
             .with_pii(self.pii);
         let trace = input.trace.clone();
         let call = CallArgs {

@@ -192,6 +192,18 @@ impl Manifest {
                 }
             },
         };
+        for (field, scope) in fields_needing_grants(&config_schema) {
+            let asked = DataScope::parse(&scope).is_some_and(|s| scopes.contains(&s));
+            if !asked {
+                errors.push(FieldError::new(
+                    "manifest.config.schema",
+                    format!(
+                        "`{field}` says it needs the `{scope}` grant (x-needs-grant), which the \
+                         plugin does not ask for in `scopes`"
+                    ),
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -225,6 +237,87 @@ pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError
             FieldError::new(field, e.to_string())
         })
         .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// A config field the schema marks `"x-needs-grant": "<scope>"`: a field
+/// whose value the plugin can act on only when the install grants that
+/// scope (a birthday multiplier needs `pii` to see the birthday).
+struct NeedsGrant<'a> {
+    /// Property names from the config's root.
+    names: Vec<&'a str>,
+    scope: &'a str,
+    /// The property's own schema (for its `default`).
+    property: &'a Value,
+}
+
+impl NeedsGrant<'_> {
+    /// `config.<name>.<name>…`, as errors name fields.
+    fn field(&self) -> String {
+        std::iter::once("config").chain(self.names.iter().copied()).collect::<Vec<_>>().join(".")
+    }
+}
+
+/// Every property a schema marks `x-needs-grant`, at any depth of
+/// `properties`.
+fn needing_grants(schema: &Value) -> Vec<NeedsGrant<'_>> {
+    fn walk<'a>(schema: &'a Value, names: &mut Vec<&'a str>, out: &mut Vec<NeedsGrant<'a>>) {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (name, property) in properties {
+            names.push(name);
+            if let Some(scope) = property.get("x-needs-grant").and_then(Value::as_str) {
+                out.push(NeedsGrant { names: names.clone(), scope, property });
+            }
+            walk(property, names, out);
+            names.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, &mut Vec::new(), &mut out);
+    out
+}
+
+/// Config fields a schema marks `x-needs-grant`, as (`config.<path>`,
+/// scope).
+pub fn fields_needing_grants(schema: &Value) -> Vec<(String, String)> {
+    needing_grants(schema).iter().map(|n| (n.field(), n.scope.to_string())).collect()
+}
+
+/// The config sets a field the install cannot use: one the schema marks
+/// `x-needs-grant` with a scope not in `grants`, set to anything but its
+/// `default` (or null). A 422 at that field, naming the grant, instead of
+/// a setting accepted and then silently never applied.
+pub fn check_grants_for_config(
+    schema: &Value,
+    config: &Value,
+    grants: &[String],
+) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    for need in needing_grants(schema) {
+        if grants.iter().any(|g| g == need.scope) {
+            continue;
+        }
+        let value = need.names.iter().fold(config, |v, name| v.get(name).unwrap_or(&Value::Null));
+        let default = need.property.get("default").unwrap_or(&Value::Null);
+        let same_as_default =
+            value == default || (value.as_f64().is_some() && value.as_f64() == default.as_f64());
+        if !value.is_null() && !same_as_default {
+            let scope = need.scope;
+            errors.push(FieldError::new(
+                need.field(),
+                format!(
+                    "needs the `{scope}` grant: without it the plugin cannot apply this setting; \
+                     add \"{scope}\" to the install's `grants`, or leave the field out"
+                ),
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -306,5 +399,52 @@ schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minim
             ["manifest.name", "manifest.version", "manifest.world", "manifest.capabilities"]
         );
         assert!(Manifest::parse("not toml [").is_err());
+    }
+
+    #[test]
+    fn a_field_may_need_only_a_grant_the_plugin_asks_for() {
+        let with = |scopes: &str| {
+            GOOD.replace(
+                "capabilities = [\"state\"]",
+                &format!("capabilities = [\"state\"]\nscopes = [{scopes}]"),
+            )
+            .replace(
+                r#"{"type":"integer","minimum":1}"#,
+                r#"{"type":"integer","minimum":1,"x-needs-grant":"pii"}"#,
+            )
+        };
+        assert!(Manifest::parse(&with("\"pii\"")).is_ok());
+        let errs = Manifest::parse(&with("")).unwrap_err();
+        assert_eq!(errs[0].field, "manifest.config.schema");
+        assert!(errs[0].message.contains("config.unit_cents"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn a_field_that_needs_a_grant_is_refused_without_it() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "m": {"type": "number", "default": 1.0, "x-needs-grant": "pii"},
+            "nested": {"type": "object", "properties": {"n": {"type": "string", "x-needs-grant": "pii"}}},
+            "free": {"type": "number"}}});
+        assert_eq!(
+            super::fields_needing_grants(&schema),
+            [
+                ("config.m".to_string(), "pii".to_string()),
+                ("config.nested.n".to_string(), "pii".to_string())
+            ]
+        );
+        let check = |config: serde_json::Value, grants: &[&str]| {
+            let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+            super::check_grants_for_config(&schema, &config, &grants)
+                .err()
+                .map(|e| e.into_iter().map(|e| e.field).collect::<Vec<_>>())
+        };
+        assert_eq!(check(serde_json::json!({"m": 2.0}), &[]), Some(vec!["config.m".to_string()]));
+        assert_eq!(check(serde_json::json!({"m": 2.0}), &["pii"]), None);
+        assert_eq!(check(serde_json::json!({"m": 1}), &[]), None, "the default does nothing");
+        assert_eq!(check(serde_json::json!({"m": null, "free": 3}), &[]), None);
+        assert_eq!(
+            check(serde_json::json!({"nested": {"n": "x"}}), &[]),
+            Some(vec!["config.nested.n".to_string()])
+        );
     }
 }

@@ -73,12 +73,30 @@ impl Cluster {
         self.held.lock().expect("held").contains(name)
     }
 
-    /// Holds `name`, waiting (polling) while another node does.
-    pub async fn hold_waiting(&self, name: &str) -> PipelineResult<()> {
-        while !self.hold(name).await? {
+    /// Holds `name`, waiting (polling) while another node does, for at
+    /// most `within`; false if it is still held elsewhere then.
+    pub async fn hold_within(&self, name: &str, within: Duration) -> PipelineResult<bool> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.hold(name).await? {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Ok(())
+    }
+
+    /// Who holds `name` now, if another live node does.
+    pub async fn holder(&self, name: &str) -> PipelineResult<Option<String>> {
+        let mut conn = self.db.pool.acquire().await?;
+        let all = leases::all(&mut conn).await?;
+        let now = now_ms();
+        Ok(all
+            .into_iter()
+            .find(|l| l.name == name && l.node_id != self.node_id && l.expires_at >= now)
+            .map(|l| l.node_id))
     }
 
     /// Gives `name` up, so another node may take it at once.
@@ -112,29 +130,56 @@ impl Cluster {
         }
     }
 
-    /// Renews every lease of this node and learns which it still holds.
+    /// Renews the leases this node acquired in this run and learns which
+    /// it still holds.
     pub async fn heartbeat(&self) -> PipelineResult<()> {
         let now = now_ms();
+        let names: Vec<String> = self.held.lock().expect("held").iter().cloned().collect();
         let mut conn = self.db.write_conn().await?;
-        let still = leases::heartbeat(&mut conn, &self.node_id, now, self.expires(now)).await?;
+        let still =
+            leases::heartbeat(&mut conn, &self.node_id, &names, now, self.expires(now)).await?;
+        drop(conn);
         let still: HashSet<String> = still.into_iter().collect();
         let mut held = self.held.lock().expect("held");
-        for lost in held.difference(&still) {
-            tracing::warn!(node = %self.node_id, lease = %lost, "lease was taken over by another node");
+        // Only what was asked about can have been lost: a lease taken
+        // meanwhile (after `names` was read) stays.
+        for lost in names.iter().filter(|n| !still.contains(*n)) {
+            if held.remove(lost) {
+                tracing::warn!(node = %self.node_id, lease = %lost, "lease was taken over by another node");
+            }
         }
-        *held = still;
         Ok(())
     }
 
-    /// The heartbeat, every quarter of the lease time.
-    pub async fn run_heartbeat(&self) {
-        let every = (self.ttl / 4).max(Duration::from_millis(100));
+    /// How often the heartbeat runs: a quarter of the lease time.
+    pub fn beat(&self) -> Duration {
+        (self.ttl / 4).max(Duration::from_millis(100))
+    }
+
+    /// The heartbeat, every `beat`, then `after_beat` (which gives up the
+    /// stores this node holds with nothing to do).
+    pub async fn run_heartbeat<F: std::future::Future<Output = ()>>(
+        &self,
+        mut after_beat: impl FnMut() -> F,
+    ) {
         loop {
-            if let Err(e) = self.heartbeat().await {
-                tracing::warn!(node = %self.node_id, error = %e, "heartbeat failed; retrying");
+            match self.heartbeat().await {
+                Ok(()) => self.db.health.answered(),
+                Err(e) => {
+                    if super::outage_pause(&self.db, &e).is_none() {
+                        tracing::warn!(node = %self.node_id, error = %e, "heartbeat failed; retrying");
+                    }
+                }
             }
-            tokio::time::sleep(every).await;
+            after_beat().await;
+            tokio::time::sleep(self.beat()).await;
         }
+    }
+
+    /// The stores whose lease this node holds now.
+    pub fn stores_held(&self) -> Vec<String> {
+        let held = self.held.lock().expect("held");
+        held.iter().filter_map(|n| n.strip_prefix("store:").map(str::to_string)).collect()
     }
 
     /// This node stops: everything it holds is free at once.

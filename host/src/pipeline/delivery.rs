@@ -1,10 +1,12 @@
 //! Outbox delivery: every queued message leaves through its store's sink.
 //! - `log` (the default): the message is written to the log and counts
 //!   as delivered;
-//! - `webhook`: an HTTP POST of the message as JSON, signed with
-//!   HMAC-SHA256 over the body (`X-Clientele-Signature: sha256=<hex>`),
-//!   retried with exponential backoff until `delivered` or, after the
-//!   last attempt, `failed`.
+//! - `webhook`: an HTTP POST of the message as JSON (`https://` over TLS,
+//!   rustls, trusting the platform's roots and the CAs of
+//!   `--webhook-ca-file`, the certificate checked against the URL's host),
+//!   signed with HMAC-SHA256 over the body (`X-Clientele-Signature:
+//!   sha256=<hex>`), retried with exponential backoff until `delivered`
+//!   or, after the last attempt, `failed`.
 //!
 //! A message changes state only from `queued`, so one is never delivered
 //! twice by this worker; a receiver can de-duplicate retries by the
@@ -31,8 +33,6 @@ use crate::metrics::Metrics;
 
 /// Attempts before a message is `failed`.
 pub const MAX_ATTEMPTS: i64 = 6;
-/// Backoff after the first failure; doubles each time, at most 5 minutes.
-const FIRST_RETRY_MS: i64 = 1000;
 
 /// How a store's messages leave: `{"kind": "log"}`, or
 /// `{"kind": "webhook", "url": "https://…", "secret": "…"}` (the secret
@@ -68,15 +68,57 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// The wait before attempt `attempts + 1` after `attempts` failed.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    (FIRST_RETRY_MS << (attempts - 1).clamp(0, 16)).min(300_000)
+/// The wait before attempt `attempts + 1` after `attempts` failed:
+/// `first`, doubling each time, at most 5 minutes.
+pub fn backoff_ms(first: Duration, attempts: i64) -> i64 {
+    ((first.as_millis() as i64) << (attempts - 1).clamp(0, 16)).min(300_000)
+}
+
+/// The client webhooks leave through: TLS by rustls with the platform's
+/// roots and `extra` CAs, no redirects, 10 s per request; `pin` sends the
+/// host's connections to the address that was checked (TLS still checks
+/// the certificate against the host's name).
+pub fn webhook_client(
+    extra: &[reqwest::Certificate],
+    pin: Option<(&str, std::net::SocketAddr)>,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
+    for ca in extra {
+        b = b.add_root_certificate(ca.clone());
+    }
+    if let Some((host, addr)) = pin {
+        b = b.resolve(host, addr);
+    }
+    b.build().map_err(|e| format!("the webhook client could not be made: {}", chain(&e)))
+}
+
+/// An error and its causes, one after the other (a TLS failure is three
+/// levels down a request's error).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// The delivery worker's part of the pipeline.
 pub(crate) struct Outbox {
     pub db: Db,
     pub destinations: Arc<Destinations>,
+    /// CAs trusted for webhooks beside the platform's (`--webhook-ca-file`).
+    pub roots: Arc<Vec<reqwest::Certificate>>,
+    /// The wait after a delivery's first failure (it doubles after each).
+    pub first_retry: Duration,
     pub metrics: Arc<Metrics>,
     pub cluster: Arc<Cluster>,
     pub signals: Arc<Signals>,
@@ -91,11 +133,7 @@ impl Pipeline {
 
 impl Outbox {
     pub(super) async fn run(self) {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
+        let http = webhook_client(&self.roots, None).expect("the webhook client");
         loop {
             match self.deliver_due(&http).await {
                 Ok(0) => {
@@ -106,10 +144,13 @@ impl Outbox {
                     .await;
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox delivery failed; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+                Err(e) => match super::outage_pause(&self.db, &e) {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        tracing::error!(error = %e, "outbox delivery failed; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
             }
         }
     }
@@ -142,7 +183,7 @@ impl Outbox {
                     Ok(())
                 }
                 Delivery::Webhook { url, secret } => {
-                    post(http, &self.destinations, url, secret, store, m).await
+                    post(http, &self.destinations, &self.roots, url, secret, store, m).await
                 }
             };
             let now = now_ms();
@@ -176,7 +217,7 @@ impl Outbox {
                         .await?;
                         self.metrics.messages_failed.increment(1);
                     } else {
-                        let retry_at = now + backoff_ms(attempts);
+                        let retry_at = now + backoff_ms(self.first_retry, attempts);
                         tracing::info!(store, message = %m.id, attempts, %error,
                             retry_in_ms = retry_at - now, "message delivery failed; will retry");
                         messages::record_attempt(
@@ -199,6 +240,7 @@ impl Outbox {
 async fn post(
     http: &reqwest::Client,
     destinations: &Destinations,
+    roots: &[reqwest::Certificate],
     url: &str,
     secret: &str,
     store: &str,
@@ -215,12 +257,7 @@ async fn post(
     let pinned;
     let http = match destinations.resolve(url).await? {
         Checked { host, addr: Some(addr) } => {
-            pinned = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .resolve(&host, addr)
-                .build()
-                .map_err(|e| e.to_string())?;
+            pinned = webhook_client(roots, Some((&host, addr)))?;
             &pinned
         }
         Checked { addr: None, .. } => http,
@@ -233,7 +270,7 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
+        .map_err(|e| format!("POST {url}: {}", chain(&e)))?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -256,10 +293,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {
-        assert_eq!(backoff_ms(1), 1000);
-        assert_eq!(backoff_ms(2), 2000);
-        assert_eq!(backoff_ms(5), 16000);
-        assert_eq!(backoff_ms(20), 300_000);
+        let first = Duration::from_secs(1);
+        assert_eq!(backoff_ms(first, 1), 1000);
+        assert_eq!(backoff_ms(first, 2), 2000);
+        assert_eq!(backoff_ms(first, 5), 16000);
+        assert_eq!(backoff_ms(first, 20), 300_000);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::budget::Budgets;
 use super::cluster::Cluster;
 use super::effects::Subject;
 use super::registry::{self, plugin_id};
-use super::worlds::{self, Applying, CallArgs, CallResult, Loaded, Sinks, Surveys};
+use super::worlds::{self, Applying, CallArgs, CallResult, Decision, Loaded, Sinks, Surveys};
 use super::{PipelineError, PipelineResult, Signals};
 use crate::db::events::StoredEvent;
 use crate::db::failures::{self, Failure};
@@ -38,14 +38,15 @@ use crate::db::outcomes::Outcome;
 use crate::db::rollouts::{self, Arm as RolloutArm, Counts, Diff};
 use crate::db::{
     attempts::{self, Mark},
-    churn, customers, events, installs, ledger, plugin_logs, state, surveys, Db,
+    churn, customers, events, installs, ledger, plugin_logs, surveys, Db,
 };
-use crate::domain::customer::Customer;
+use crate::domain::customer::{AsOfEvent, Customer};
 use crate::domain::event::{Event, EventKind};
+use crate::domain::ledger::LedgerOp;
 use crate::domain::rollout::{Canary, CanaryState};
 use crate::domain::states::{FailurePolicy, FailureState, OutcomeStatus};
 use crate::domain::time::{now_ms, Millis};
-use crate::domain::{Capability, World};
+use crate::domain::World;
 use crate::metrics::{CallRecord, Metrics};
 use crate::runtime::services::HostServices;
 use crate::runtime::{CallInput, LogLine, Plugin, Runtime, RuntimeError, StateBuffer, Trace};
@@ -121,8 +122,6 @@ struct BatchInstall {
     live: Arm,
     shadow: Option<Arm>,
     canary: Option<(Arm, Canary)>,
-    /// Plugin state per customer of the batch (if it has the capability).
-    state: HashMap<String, HashMap<String, Vec<u8>>>,
     /// Under the `hold` policy: per customer, the first event whose
     /// failure stays unresolved; the customer's later events wait.
     holding: HashMap<String, (i64, String)>,
@@ -161,7 +160,6 @@ impl BatchInstall {
             },
             shadow: None,
             canary: None,
-            state: HashMap::new(),
             holding: HashMap::new(),
             tally: RolloutTally::default(),
             loaded: Loaded::Nothing,
@@ -311,12 +309,6 @@ impl Dispatcher {
             }
             let (db, rt) = (&self.db, &self.runtime);
             let live = Arm::load(db, rt, &install, &install.version, &install.config).await;
-            let state = match &live.plugin {
-                Ok(p) if p.capabilities.contains(&Capability::State) => {
-                    state::load_many(&mut conn, &install.install_id, &ids).await?
-                }
-                _ => HashMap::new(),
-            };
             let loaded = worlds::load(world, &mut conn, store, &install.install_id, &ids).await?;
             let shadow = match &install.shadow {
                 Some(s) => Some(Arm::load(db, rt, &install, &s.version, &s.config).await),
@@ -340,7 +332,6 @@ impl Dispatcher {
                 live,
                 shadow,
                 canary,
-                state,
                 holding,
                 tally: RolloutTally::default(),
                 loaded,
@@ -391,15 +382,21 @@ impl Dispatcher {
                 let suspect = facts.open_to.is_some_and(|to| ev.seq <= to);
                 let again = again.get(&e.id);
                 for (k, bi) in installs.iter_mut().enumerate() {
-                    let prior = match again {
+                    let earlier = match again {
                         Some(list) => {
                             match list.iter().find(|f| f.install_id == bi.install.install_id) {
-                                Some(f) => Some(Prior::of(f)),
+                                Some(f) => Some(f),
                                 None => continue,
                             }
                         }
                         None => None,
                     };
+                    // A call that runs again decides the event as it
+                    // happened: on the customer as its first attempt saw
+                    // them, not as later events left them.
+                    let then = earlier.and_then(Failure::as_of_event);
+                    let as_then = then.as_ref().map(|t| t.applied_to(&customer));
+                    let prior = earlier.map(|f| Prior::of(f, then.as_ref(), &customer));
                     if !worlds::concerns(bi.world, e, store, surveys) {
                         continue;
                     }
@@ -434,16 +431,12 @@ impl Dispatcher {
                     }
                     let call = Call {
                         event: ev,
-                        customer: &customer,
+                        customer: as_then.as_ref().unwrap_or(&customer),
                         order_total: facts.order_totals[i],
                         surveys,
                         suspect,
                     };
                     let canary = bi.canary.as_ref().is_some_and(|(_, c)| c.routes(&e.customer_id));
-                    let base = bi
-                        .shadow
-                        .as_ref()
-                        .map(|_| bi.state.get(&e.customer_id).cloned().unwrap_or_default());
                     let ran = self.run_install(&handle, bi, &call, services, canary)?;
                     let timed_out = matches!(ran.result, Ok(Err(RuntimeError::Timeout { .. })));
                     let ok = matches!(ran.result, Ok(Ok(_)));
@@ -452,8 +445,8 @@ impl Dispatcher {
                         let counts = if canary { &mut bi.tally.canary } else { &mut bi.tally.live };
                         counts.add_call(ok, ran.elapsed, ran.fuel);
                     }
-                    if let (Some(base), Ok(live)) = (base, &ran.result) {
-                        self.run_shadow(bi, &call, services, live, base);
+                    if let Ok(live) = &ran.result {
+                        self.run_shadow(bi, &call, services, live);
                     }
                     results.push(Ran {
                         event: i,
@@ -519,7 +512,15 @@ impl Dispatcher {
             };
             written.extend(ran.lines.into_iter().map(|l| (k, i, pid, l)));
             let (code, why, may_pass) = match ran.result {
-                Ok(Ok(out)) => {
+                Ok(Ok(mut out)) => {
+                    if ran.prior.is_some_and(|p| p.tier_moved) {
+                        // A later event set the customer's tier since, on
+                        // statistics that include this event: this call's
+                        // tier, decided as of before it, is out of date.
+                        if let Decision::Ledger(ops) = &mut out.value {
+                            ops.retain(|op| !matches!(op, LedgerOp::SetTier { .. }));
+                        }
+                    }
                     let at = Applying {
                         target: Subject {
                             store,
@@ -606,6 +607,9 @@ impl Dispatcher {
                     attempts,
                     state,
                     next_retry_at: retry,
+                    as_of: &AsOfEvent::of(
+                        inputs.customers.get(&e.customer_id).unwrap_or(&Customer::default()),
+                    ),
                 },
                 now,
             )
@@ -906,9 +910,8 @@ impl Dispatcher {
                 return Ok(not_run("abandoned", why));
             }
         }
-        let state = bi.state.remove(&e.customer_id).unwrap_or_default();
         let arm = bi.arm(canary);
-        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services, state);
+        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services);
         if call.suspect {
             handle.block_on(self.journal_finish(store, &e.id, &install_id))?;
         }
@@ -920,8 +923,10 @@ impl Dispatcher {
         })
     }
 
-    /// One call of an arm of the install on the event, from `state`: what
-    /// it decided, its time and what it used and wrote.
+    /// One call of an arm of the install on the event: what it decided,
+    /// its time and what it used and wrote. Its plugin state is read key
+    /// by key as the call asks (`StateBuffer::stored`): the committed
+    /// state, since a batch holds at most one event per customer.
     fn decide(
         &self,
         bi: &BatchInstall,
@@ -929,12 +934,11 @@ impl Dispatcher {
         plugin: &Arc<Plugin>,
         call: &Call<'_>,
         services: &Arc<dyn HostServices>,
-        state: HashMap<String, Vec<u8>>,
     ) -> (CallResult, Duration, Trace) {
         let (store, e) = (call.event.store_id.as_str(), &call.event.event);
         let install = &bi.install.install_id;
         let input = CallInput::new(store, install, &plugin.id, Some(&e.id), services)
-            .with_state(StateBuffer::new(state))
+            .with_state(StateBuffer::stored(&e.customer_id))
             .with_pii(arm.pii);
         let trace = input.trace.clone();
         let args = CallArgs {
@@ -953,7 +957,7 @@ impl Dispatcher {
     }
 
     /// Runs the install's shadow version on the same event and customer,
-    /// from the same state, after the live call; applies nothing, and
+    /// from the same committed state, after the live call; applies nothing, and
     /// counts whether it decided as `live` did.
     fn run_shadow(
         &self,
@@ -961,7 +965,6 @@ impl Dispatcher {
         call: &Call<'_>,
         services: &Arc<dyn HostServices>,
         live: &CallResult,
-        base: HashMap<String, Vec<u8>>,
     ) {
         let Some(arm) = &bi.shadow else { return };
         let e = &call.event.event;
@@ -974,7 +977,7 @@ impl Dispatcher {
                 return;
             }
         };
-        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services, base);
+        let (result, elapsed, trace) = self.decide(bi, arm, &plugin, call, services);
         let tally = &mut bi.tally;
         let fuel = Some(trace.fuel());
         match result {
@@ -1062,13 +1065,17 @@ struct Prior {
     id: i64,
     /// Attempts so far (since the last re-drive).
     attempts: i64,
+    /// The customer's tier is no longer the one the first attempt saw
+    /// (`then`): a later event set it.
+    tier_moved: bool,
 }
 
 impl Prior {
-    fn of(f: &Failure) -> Prior {
+    fn of(f: &Failure, then: Option<&AsOfEvent>, now: &Customer) -> Prior {
         Prior {
             id: f.id,
             attempts: if f.state == FailureState::Redriving { 0 } else { f.attempts },
+            tier_moved: then.is_some_and(|t| t.tier != now.tier),
         }
     }
 }

@@ -28,7 +28,9 @@ impl Expiry {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not claim point expiry; will retry");
+                    if super::outage_pause(&self.db, &e).is_none() {
+                        tracing::warn!(error = %e, "could not claim point expiry; will retry");
+                    }
                     continue;
                 }
             }
@@ -37,11 +39,13 @@ impl Expiry {
                     tracing::debug!(?tables, "planner statistics refreshed")
                 }
                 Ok(_) => {}
+                Err(e) if self.db.health.away(&e) => {}
                 Err(e) => tracing::warn!(error = %e, "could not refresh planner statistics"),
             }
             match expire_due(&self.db, now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(customers = n, "expired due points"),
+                Err(e) if super::outage_pause(&self.db, &e).is_some() => {}
                 Err(e) => tracing::error!(error = %e, "point expiry failed; will retry"),
             }
         }
@@ -56,7 +60,9 @@ pub(super) async fn checkpoint(db: Db, every: Duration) {
     loop {
         tick.tick().await;
         if let Err(e) = db.checkpoint().await {
-            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            if !db.health.away(&e) {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
         }
     }
 }

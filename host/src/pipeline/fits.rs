@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ use super::cluster::Cluster;
 use super::registry::{self, plugin_id};
 use super::services::DbServices;
 use super::worlds::{self, Refit};
-use super::{Pipeline, PipelineResult, Signals};
+use super::{Pipeline, PipelineError, PipelineResult, Signals};
 use crate::db::customers::PopulationRow;
 use crate::db::installs::Install;
 use crate::db::Db;
@@ -35,11 +35,15 @@ use crate::runtime::{self, CallInput};
 /// How often a long re-classification logs its progress.
 const PROGRESS_EVERY: usize = 5000;
 
+/// How long a caller waits for its fit's answer (`?wait=true`): past it
+/// the fit goes on, and its result shows in `GET …/models`.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
 /// A queued fit of one store.
 pub struct FitRequest {
     pub store: String,
     pub as_of: Millis,
-    pub reply: Option<oneshot::Sender<Vec<FitReport>>>,
+    pub reply: Option<oneshot::Sender<PipelineResult<Vec<FitReport>>>>,
 }
 
 /// What one install's fit did.
@@ -80,19 +84,33 @@ impl FitQueue {
 
 impl Pipeline {
     /// Queues a fit of `store` as of `as_of`; with `wait`, answers when
-    /// it is done.
+    /// it is done, or `Unavailable` when that takes longer than
+    /// `ANSWER_WITHIN` or another node kept the store too long.
     pub async fn request_fit(
         &self,
         store: &str,
         as_of: Millis,
         wait: bool,
-    ) -> Option<Vec<FitReport>> {
+    ) -> PipelineResult<Option<Vec<FitReport>>> {
         let (tx, rx) = oneshot::channel();
         self.fits.push([FitRequest { store: store.to_string(), as_of, reply: wait.then_some(tx) }]);
-        if wait {
-            rx.await.ok()
-        } else {
-            None
+        if !wait {
+            return Ok(None);
+        }
+        match tokio::time::timeout(ANSWER_WITHIN, rx).await {
+            Ok(Ok(answer)) => answer.map(Some),
+            Ok(Err(_)) => Err(PipelineError::Unavailable {
+                what: "the node stopped before the fit was done; fit again".into(),
+                retry_after: 1,
+            }),
+            Err(_) => Err(PipelineError::Unavailable {
+                what: format!(
+                    "the fit is still queued or running after {} s; it goes on, and its \
+                     result shows in GET /v1/stores/{store}/models",
+                    ANSWER_WITHIN.as_secs()
+                ),
+                retry_after: 10,
+            }),
         }
     }
 
@@ -134,13 +152,14 @@ impl Fitter {
                 .await;
                 continue;
             };
-            match self.fit_store(&req.store, req.as_of, &services).await {
-                Ok(reports) => {
-                    if let Some(reply) = req.reply {
-                        let _ = reply.send(reports);
-                    }
+            let done = self.fit_store(&req.store, req.as_of, &services).await;
+            if let Err(e) = &done {
+                if super::outage_pause(&self.db, e).is_none() {
+                    tracing::error!(store = %req.store, error = %e, "fit failed");
                 }
-                Err(e) => tracing::error!(store = %req.store, error = %e, "fit failed"),
+            }
+            if let Some(reply) = req.reply {
+                let _ = reply.send(done);
             }
         }
     }
@@ -292,7 +311,21 @@ impl Fitter {
         // events runs until every one of them is updated.
         let _held = self.signals.lanes.hold(store).await;
         let claim = super::cluster::store_lease(store);
-        self.cluster.hold_waiting(&claim).await?;
+        let within = self.store_wait();
+        if !self.cluster.hold_within(&claim, within).await? {
+            let holder =
+                self.cluster.holder(&claim).await?.unwrap_or_else(|| "another node".into());
+            let why = format!(
+                "the model is saved, but node {holder} kept the store for {} s, so its customers \
+                 were not updated: fit again",
+                within.as_secs()
+            );
+            tracing::warn!(store, install = %install.install_id, %holder, "{why}");
+            let mut conn = self.db.write_conn().await?;
+            models::save_failure(&mut conn, store, &install.install_id, &pid, &why, now_ms())
+                .await?;
+            return Err(PipelineError::Unavailable { what: why, retry_after: 5 });
+        }
         let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
         let states = if plugin.capabilities.contains(&Capability::State) {
             let mut conn = self.db.pool.acquire().await?;
@@ -327,6 +360,13 @@ impl Fitter {
         // Segment changes were queued as events of the store.
         self.signals.lanes.mark(store);
         Ok(report)
+    }
+
+    /// How long a fit's update waits for the store while another node
+    /// holds it: twice the lease time (a dead node's lease lapses within
+    /// one, an idle one is given up within a heartbeat).
+    pub fn store_wait(&self) -> Duration {
+        self.cluster.ttl * 2
     }
 
     /// Calls `f` for every customer on this thread, logging progress; a

@@ -15,7 +15,7 @@ use crate::db::rollouts::{self, Arm};
 use crate::db::Conn;
 use crate::domain::event::FieldError;
 use crate::domain::ids::random_id;
-use crate::domain::manifest::{check_config, Manifest};
+use crate::domain::manifest::{check_config, check_grants_for_config, Manifest};
 use crate::domain::rollout::{Canary, CanaryState, Shadow};
 use crate::domain::states::FailurePolicy;
 use crate::domain::time::{now_ms, Millis};
@@ -90,8 +90,8 @@ impl Pipeline {
     ) -> PipelineResult<Install> {
         let mut tx = self.db.begin_store(store).await?;
         let v = find_version(&mut tx, &new.plugin, new.version.as_deref()).await?;
-        check_install_config(&v, &new.config, "config")?;
         check_grants(&v, &new.grants)?;
+        check_install_config(&v, &new.config, "config", &new.grants)?;
         if new.enabled {
             check_world_free(&mut tx, store, v.world, None).await?;
         }
@@ -162,12 +162,14 @@ impl Pipeline {
                 format!("{}@{} implements {}, not {}", v.name, v.version, v.world, install.world),
             ));
         }
-        let config = change.config.unwrap_or_else(|| install.config.clone());
-        check_install_config(&v, &config, "config")?;
         if let Some(grants) = change.grants {
             check_grants(&v, &grants)?;
             install.grants = grants;
         }
+        // With the grants as they will be: revoking `pii` while the config
+        // still sets a field that needs it is refused too.
+        let config = change.config.unwrap_or_else(|| install.config.clone());
+        check_install_config(&v, &config, "config", &install.grants)?;
         if change.enabled == Some(true) && !install.enabled {
             check_world_free(&mut tx, store, install.world, Some(&install.install_id)).await?;
             install.disabled_reason = None;
@@ -350,7 +352,7 @@ async fn candidate(
         )
     })?;
     refuse_yanked(&v)?;
-    check_install_config(&v, &config, &format!("{field}.config"))?;
+    check_install_config(&v, &config, &format!("{field}.config"), &install.grants)?;
     Ok((v.version, config))
 }
 
@@ -460,21 +462,30 @@ fn refuse_yanked(v: &PluginVersion) -> PipelineResult<()> {
     }
 }
 
-fn check_install_config(v: &PluginVersion, config: &Value, field: &str) -> PipelineResult<()> {
+/// The config fits the version's schema, and sets no field that needs a
+/// grant the install does not give (`grants`).
+fn check_install_config(
+    v: &PluginVersion,
+    config: &Value,
+    field: &str,
+    grants: &[String],
+) -> PipelineResult<()> {
     let manifest = Manifest::parse(&v.manifest).map_err(PipelineError::Invalid)?;
-    check_config(&manifest.config_schema, config).map_err(|errors| {
-        PipelineError::Invalid(
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    if field != "config" {
-                        e.field = e.field.replacen("config", field, 1);
-                    }
-                    e
-                })
-                .collect(),
-        )
-    })
+    check_config(&manifest.config_schema, config)
+        .and_then(|()| check_grants_for_config(&manifest.config_schema, config, grants))
+        .map_err(|errors| {
+            PipelineError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        if field != "config" {
+                            e.field = e.field.replacen("config", field, 1);
+                        }
+                        e
+                    })
+                    .collect(),
+            )
+        })
 }
 
 /// Every grant names a scope, and one the plugin asks for.

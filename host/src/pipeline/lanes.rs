@@ -110,6 +110,21 @@ impl Lanes {
         }
     }
 
+    /// Holds `store` if nobody does, nobody waits for it and no work is
+    /// known for it (it is not in the turn): for giving up an idle
+    /// store's lease without a worker taking the store meanwhile.
+    pub fn hold_if_idle(&self, store: &str) -> Option<Held<'_>> {
+        let mut inner = self.inner.lock().expect("lanes");
+        let busy = inner.held.contains(store)
+            || inner.wanted.contains(store)
+            || inner.marks.contains_key(store);
+        if busy {
+            return None;
+        }
+        inner.held.insert(store.to_string());
+        Some(Held { lanes: self, lease: Some(Lease { store: store.to_string(), mark: 0 }) })
+    }
+
     /// Stores with work (waiting or being served), and stores held.
     pub fn counts(&self) -> (usize, usize) {
         let inner = self.inner.lock().expect("lanes");
@@ -173,6 +188,22 @@ mod tests {
         lanes.release(lease, true);
         assert!(lanes.take().is_none());
         assert!(lanes.inner.lock().unwrap().queue.is_empty());
+    }
+
+    #[test]
+    fn only_a_store_without_work_or_worker_is_held_as_idle() {
+        let lanes = Lanes::default();
+        lanes.mark("a");
+        assert!(lanes.hold_if_idle("a").is_none(), "work is known for it");
+        let lease = lanes.take().unwrap();
+        lanes.release(lease, true);
+        let held = lanes.hold_if_idle("a").expect("idle now");
+        // Held as idle: work added meanwhile waits for the hold to end.
+        lanes.mark("a");
+        assert!(lanes.take().is_none());
+        drop(held);
+        assert_eq!(lanes.take().unwrap().store, "a");
+        assert!(lanes.hold_if_idle("a").is_none(), "a worker has it");
     }
 
     #[tokio::test]

@@ -52,6 +52,11 @@ pub enum PipelineError {
     /// and is done again.
     #[error("rolled back to be done again: {0}")]
     Stale(String),
+    /// Something this work needs is not there now (the store is held by
+    /// another node too long, the database is away): try again after
+    /// `retry_after` seconds.
+    #[error("unavailable: {what}")]
+    Unavailable { what: String, retry_after: u64 },
     /// Intake is full: more events wait than the node takes.
     #[error("{pending} events pending (limit {max})")]
     Busy { pending: i64, max: i64 },
@@ -64,6 +69,16 @@ impl From<sqlx::Error> for PipelineError {
 }
 
 pub type PipelineResult<T> = Result<T, PipelineError>;
+
+/// Background work met `e`: during a database outage (which `db.health`
+/// logs once) how long to wait before trying again; None for any other
+/// error, which the caller logs.
+pub(crate) fn outage_pause(db: &Db, e: &PipelineError) -> Option<std::time::Duration> {
+    match e {
+        PipelineError::Db(d) if db.health.away(d) => Some(db.health.pause()),
+        _ => None,
+    }
+}
 
 /// Settings of the pipeline's background work.
 #[derive(Debug, Clone)]
@@ -89,6 +104,12 @@ pub struct PipelineConfig {
     pub fit_every: Option<std::time::Duration>,
     /// Hosts a webhook may point at although they are not public.
     pub webhook_allow_hosts: Vec<String>,
+    /// CAs trusted for `https://` webhooks beside the platform's roots
+    /// (`--webhook-ca-file`), for receivers with a private CA.
+    pub webhook_roots: Vec<reqwest::Certificate>,
+    /// The wait after a message's first failed delivery; it doubles after
+    /// each, up to 5 minutes.
+    pub delivery_first_retry: std::time::Duration,
     /// This node's name among the nodes on one database.
     pub node_id: String,
     /// How long a node's leases last without its heartbeat: after this,
@@ -138,6 +159,8 @@ impl Default for PipelineConfig {
             checkpoint_every: std::time::Duration::from_millis(250),
             fit_every: Some(std::time::Duration::from_secs(24 * 3600)),
             webhook_allow_hosts: Vec::new(),
+            webhook_roots: Vec::new(),
+            delivery_first_retry: std::time::Duration::from_secs(1),
             node_id: "node-1".into(),
             lease_ttl: std::time::Duration::from_secs(5),
             max_pending: 500_000,
@@ -273,6 +296,8 @@ impl Pipeline {
         let outbox = delivery::Outbox {
             db: self.db.clone(),
             destinations: self.destinations.clone(),
+            roots: Arc::new(self.config.webhook_roots.clone()),
+            first_retry: self.config.delivery_first_retry,
             metrics: self.metrics.clone(),
             cluster: self.cluster.clone(),
             signals: self.signals.clone(),
@@ -283,8 +308,15 @@ impl Pipeline {
             every: self.config.expiry_every,
         };
         let mut workers = self.workers.lock().expect("workers");
-        let cluster = self.cluster.clone();
-        workers.push(spawn_on_node(&node, async move { cluster.run_heartbeat().await }));
+        let (cluster, d) = (self.cluster.clone(), dispatcher.clone());
+        workers.push(spawn_on_node(&node, async move {
+            cluster
+                .run_heartbeat(|| {
+                    let d = d.clone();
+                    async move { d.give_up_idle_stores().await }
+                })
+                .await
+        }));
         let mut event_workers = self.event_workers.lock().expect("workers");
         for n in 0..self.config.workers.max(1) {
             let d = dispatcher.clone();
@@ -310,13 +342,17 @@ impl Pipeline {
                         Ok(true) => {}
                         Ok(false) => continue,
                         Err(e) => {
-                            tracing::warn!(error = %e, "could not claim the fit schedule");
+                            if outage_pause(&p.db, &e).is_none() {
+                                tracing::warn!(error = %e, "could not claim the fit schedule");
+                            }
                             continue;
                         }
                     }
                     tracing::info!("scheduled fit of every store");
                     if let Err(e) = p.request_all_fits().await {
-                        tracing::error!(error = %e, "could not queue the scheduled fits");
+                        if outage_pause(&p.db, &e).is_none() {
+                            tracing::error!(error = %e, "could not queue the scheduled fits");
+                        }
                     }
                 }
             }));

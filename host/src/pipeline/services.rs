@@ -1,5 +1,5 @@
 //! The runtime's view of the database, for the host functions a plugin
-//! imports (`customers`). A database error is handed back to the runtime,
+//! imports (`customers`, `state`). A database error is handed back to the runtime,
 //! which fails the call with `host_error`: a plugin never decides on an
 //! answer the host could not give.
 
@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use crate::db::{customers, ledger, stores, Db, DbError, DbResult};
+use crate::db::{customers, ledger, state, stores, Db, DbError, DbResult};
 use crate::domain::customer::{Customer, Order};
-use crate::runtime::services::{HostFuture, HostServices, StoreInfo};
+use crate::runtime::services::{HostFuture, HostServices, StoreInfo, StoredKey};
 
 pub struct DbServices {
     db: Db,
@@ -81,6 +81,19 @@ impl HostServices for DbServices {
         answer("customers.points-balance", async move {
             let mut conn = self.db.pool.acquire().await?;
             ledger::balance(&mut conn, store, customer).await
+        })
+    }
+
+    fn state_key<'a>(
+        &'a self,
+        install: &'a str,
+        customer: &'a str,
+        key: &'a str,
+    ) -> HostFuture<'a, StoredKey> {
+        answer("state", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            let (value, bytes) = state::key(&mut conn, install, customer, key).await?;
+            Ok(StoredKey { value, bytes: usize::try_from(bytes).unwrap_or(0) })
         })
     }
 }

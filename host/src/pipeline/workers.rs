@@ -23,6 +23,12 @@ impl Pipeline {
         self.signals.lanes.mark(store);
     }
 
+    /// Pending events as intake last counted them (without asking the
+    /// database).
+    pub fn signals_pending(&self) -> i64 {
+        self.signals.pending.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The pipeline's gauges for `/metrics`.
     pub fn gauges(&self, pending_events: i64) -> crate::metrics::Gauges {
         let (stores_with_work, stores_held) = self.signals.lanes.counts();
@@ -33,6 +39,7 @@ impl Pipeline {
             stores_held,
             compilations: self.runtime.compilations(),
             leases_held: self.cluster.held_count(),
+            database_up: self.db.health.away_since().is_none(),
         }
     }
 
@@ -71,9 +78,12 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     lanes.release(lease, false);
-                    tracing::error!(worker = n, store = %store, error = %e,
-                        "could not claim the store; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let pause = super::outage_pause(&self.db, &e).unwrap_or_else(|| {
+                        tracing::error!(worker = n, store = %store, error = %e,
+                            "could not claim the store; retrying in 1 s");
+                        Duration::from_secs(1)
+                    });
+                    tokio::time::sleep(pause).await;
                     continue;
                 }
             }
@@ -93,9 +103,12 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     lanes.release(lease, false);
-                    tracing::error!(worker = n, store = %store, error = %e,
-                        "batch failed and was rolled back; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let pause = super::outage_pause(&self.db, &e).unwrap_or_else(|| {
+                        tracing::error!(worker = n, store = %store, error = %e,
+                            "batch failed and was rolled back; retrying in 1 s");
+                        Duration::from_secs(1)
+                    });
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
@@ -116,12 +129,34 @@ impl Dispatcher {
         Ok(steps + events)
     }
 
+    /// Gives up the lease of every store this node holds with nothing to
+    /// do and no worker on it, so that another node may take the store at
+    /// once (a fit's update of every customer, its next events). A worker
+    /// that finds its store idle gives it up itself; this catches the
+    /// rest (a unit of work that failed, a fit that stopped half-way).
+    pub(super) async fn give_up_idle_stores(&self) {
+        for store in self.cluster.stores_held() {
+            let Some(_held) = self.signals.lanes.hold_if_idle(&store) else {
+                continue;
+            };
+            if let Err(e) = self.cluster.release(&store_lease(&store)).await {
+                if super::outage_pause(&self.db, &e).is_none() {
+                    tracing::warn!(store = %store, error = %e, "could not give up an idle store");
+                }
+            }
+        }
+    }
+
     pub(super) async fn run_scout(self) {
         loop {
-            if let Err(e) = self.scout().await {
-                tracing::error!(error = %e, "could not look for pending work; retrying");
-            }
-            tokio::time::sleep(SCOUT_EVERY).await;
+            let pause = match self.scout().await {
+                Ok(()) => SCOUT_EVERY,
+                Err(e) => super::outage_pause(&self.db, &e).unwrap_or_else(|| {
+                    tracing::error!(error = %e, "could not look for pending work; retrying");
+                    SCOUT_EVERY
+                }),
+            };
+            tokio::time::sleep(pause.max(SCOUT_EVERY)).await;
         }
     }
 

@@ -84,39 +84,72 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The `state` capability's view for one call: what was stored before,
-/// plus this call's writes (applied by the host only if the call succeeds).
+/// The `state` capability's view for one call: the stored keys it has
+/// seen, and its writes (applied by the host only if the call succeeds).
+///
+/// A call on a customer the host has stored state for reads each key
+/// when it first asks for it (`StateBuffer::stored`): a customer's state
+/// grows with their history (a key per order, say), and a call reads a
+/// key or two of it. Runs without a database hold the whole state up
+/// front (`StateBuffer::whole`).
 #[derive(Debug, Default, Clone)]
 pub struct StateBuffer {
-    pub base: HashMap<String, Vec<u8>>,
+    /// Whose stored state a key not seen yet is read from; `None`: `seen`
+    /// is all of it.
+    customer: Option<String>,
+    /// Stored values seen by the call (`None`: not stored).
+    seen: HashMap<String, Option<Vec<u8>>>,
+    /// Bytes (keys and values) the stored state holds, once known.
+    stored_bytes: Option<usize>,
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
 }
 
 impl StateBuffer {
-    pub fn new(base: HashMap<String, Vec<u8>>) -> Self {
-        StateBuffer { base, writes: BTreeMap::new() }
+    /// The whole state, known before the call.
+    pub fn whole(state: HashMap<String, Vec<u8>>) -> Self {
+        let stored_bytes = state.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let seen = state.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        StateBuffer {
+            customer: None,
+            seen,
+            stored_bytes: Some(stored_bytes),
+            writes: BTreeMap::new(),
+        }
     }
 
+    /// The customer's state as stored for the call's install, each key
+    /// read from the host when the call first asks for it.
+    pub fn stored(customer: &str) -> Self {
+        StateBuffer { customer: Some(customer.to_string()), ..StateBuffer::default() }
+    }
+
+    /// The customer whose stored state still has to be asked for `key`.
+    fn unseen(&self, key: &str) -> Option<&str> {
+        self.customer.as_deref().filter(|_| !self.seen.contains_key(key))
+    }
+
+    /// What `key` holds now: this call's write, else the stored value
+    /// (which the caller has made sure is seen).
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         match self.writes.get(key) {
             Some(v) => v.clone(),
-            None => self.base.get(key).cloned(),
+            None => self.seen.get(key).cloned().flatten(),
         }
     }
 
+    /// The bytes the state would hold with `key` set to `value_len` bytes
+    /// (every written key, and `key`, seen).
     fn size_with(&self, key: &str, value_len: usize) -> usize {
-        let mut total = 0;
-        for (k, v) in &self.base {
-            if k != key && !self.writes.contains_key(k) {
-                total += k.len() + v.len();
-            }
+        // Signed: the stored total is the database's, and a sum that went
+        // wrong there must not panic here.
+        let size = |k: &str, v: Option<&Vec<u8>>| v.map_or(0, |v| (k.len() + v.len()) as i64);
+        let stored = |k: &str| size(k, self.seen.get(k).and_then(Option::as_ref));
+        let mut total = self.stored_bytes.unwrap_or(0) as i64 + (key.len() + value_len) as i64;
+        total -= stored(key);
+        for (k, v) in self.writes.iter().filter(|(k, _)| *k != key) {
+            total += size(k, v.as_ref()) - stored(k);
         }
-        for (k, v) in &self.writes {
-            if k != key {
-                total += v.as_ref().map_or(0, |v| k.len() + v.len());
-            }
-        }
-        total + key.len() + value_len
+        total.max(0) as usize
     }
 }
 
@@ -404,8 +437,30 @@ impl log::Host for CallCtx {
     }
 }
 
+impl CallCtx {
+    /// Makes sure the call has seen the stored `key` (and so the stored
+    /// state's size): asks the host, within the call's deadline, the
+    /// first time.
+    fn see_state(&mut self, key: &str) -> wasmtime::Result<()> {
+        let Some(customer) = self.state.unseen(key).map(str::to_string) else {
+            return Ok(());
+        };
+        let (services, install) = (self.services.clone(), self.scope.install_id.clone());
+        let found = self.answer(services.state_key(&install, &customer, key))?;
+        self.state.stored_bytes.get_or_insert(found.bytes);
+        self.state.seen.insert(key.to_string(), found.value);
+        Ok(())
+    }
+}
+
 impl state::Host for CallCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if key.is_empty() || key.len() > MAX_STATE_KEY {
+            return Ok(None);
+        }
+        if !self.state.writes.contains_key(&key) {
+            self.see_state(&key)?;
+        }
         Ok(self.state.get(&key))
     }
 
@@ -413,6 +468,7 @@ impl state::Host for CallCtx {
         if key.is_empty() || key.len() > MAX_STATE_KEY {
             return Ok(Err(format!("state keys are 1-{MAX_STATE_KEY} bytes")));
         }
+        self.see_state(&key)?;
         if self.state.size_with(&key, value.len()) > MAX_STATE_BYTES {
             return Ok(Err(format!("state for one customer is capped at {MAX_STATE_BYTES} bytes")));
         }
@@ -421,7 +477,11 @@ impl state::Host for CallCtx {
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        if self.state.base.contains_key(&key) {
+        if key.is_empty() || key.len() > MAX_STATE_KEY {
+            return Ok(());
+        }
+        self.see_state(&key)?;
+        if self.state.seen.get(&key).is_some_and(Option::is_some) {
             self.state.writes.insert(key, None);
         } else {
             self.state.writes.remove(&key);
@@ -474,7 +534,41 @@ impl CallCtx {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{printable, StateBuffer};
+    use std::collections::HashMap;
+
+    #[test]
+    fn state_size_counts_stored_written_and_deleted_keys() {
+        let whole = StateBuffer::whole(HashMap::from([
+            ("a".to_string(), vec![0; 10]),
+            ("bb".to_string(), vec![0; 20]),
+        ]));
+        // Stored: 11 + 22 bytes.
+        assert_eq!(whole.size_with("c", 5), 33 + 6);
+        assert_eq!(whole.size_with("a", 5), 22 + 6);
+        let mut b = whole.clone();
+        b.writes.insert("bb".into(), None);
+        b.writes.insert("new".into(), Some(vec![0; 7]));
+        assert_eq!(b.size_with("a", 1), 2 + 10);
+        assert_eq!(b.get("bb"), None);
+        assert_eq!(b.get("a"), Some(vec![0; 10]));
+
+        // Read key by key: the stored total comes from the host, the keys
+        // one at a time as the call touches them.
+        let mut lazy = StateBuffer::stored("c1");
+        assert_eq!(lazy.unseen("a"), Some("c1"));
+        lazy.stored_bytes = Some(33);
+        lazy.seen.insert("a".into(), Some(vec![0; 10]));
+        lazy.seen.insert("zz".into(), None);
+        assert_eq!(lazy.unseen("a"), None);
+        assert_eq!(lazy.size_with("a", 1), 22 + 2);
+        assert_eq!(lazy.size_with("zz", 1), 33 + 3);
+        lazy.writes.insert("a".into(), None);
+        assert_eq!(lazy.size_with("zz", 1), 22 + 3);
+        // A total that went wrong in the database does not underflow.
+        lazy.stored_bytes = Some(0);
+        assert_eq!(lazy.size_with("zz", 0), 0);
+    }
 
     #[test]
     fn control_characters_are_escaped() {

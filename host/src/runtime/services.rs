@@ -34,6 +34,14 @@ impl StoreInfo {
     }
 }
 
+/// One key of an install's state for a customer, as stored, and the bytes
+/// (keys and values) that customer's state of the install holds in all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredKey {
+    pub value: Option<Vec<u8>>,
+    pub bytes: usize,
+}
+
 pub trait HostServices: Send + Sync {
     /// The store's currency and time zone.
     fn store<'a>(&'a self, store: &'a str) -> HostFuture<'a, StoreInfo>;
@@ -49,6 +57,15 @@ pub trait HostServices: Send + Sync {
         limit: u32,
     ) -> HostFuture<'a, Vec<Order>>;
     fn points_balance<'a>(&'a self, store: &'a str, customer: &'a str) -> HostFuture<'a, i64>;
+    /// The `state` capability's stored `key` of `install` for `customer`,
+    /// read when a call first asks for it (a customer's state grows with
+    /// their history; a call reads a key or two of it).
+    fn state_key<'a>(
+        &'a self,
+        install: &'a str,
+        customer: &'a str,
+        key: &'a str,
+    ) -> HostFuture<'a, StoredKey>;
 }
 
 /// Services for calls that must not read store data (benchmarks, local
@@ -67,5 +84,8 @@ impl HostServices for NoServices {
     }
     fn points_balance<'a>(&'a self, _: &'a str, _: &'a str) -> HostFuture<'a, i64> {
         Box::pin(async { Ok(0) })
+    }
+    fn state_key<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> HostFuture<'a, StoredKey> {
+        Box::pin(async { Ok(StoredKey::default()) })
     }
 }

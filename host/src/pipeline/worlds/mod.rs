@@ -236,7 +236,7 @@ impl<'a> Refit<'a> {
 
     /// A call's input for `customer`, with that customer's state.
     pub fn input(&mut self, customer: &str) -> CallInput {
-        let state = StateBuffer::new(self.states.remove(customer).unwrap_or_default());
+        let state = StateBuffer::whole(self.states.remove(customer).unwrap_or_default());
         CallInput::new(self.store, &self.install.install_id, self.pid, None, self.services)
             .with_state(state)
             .with_pii(crate::pipeline::registry::sees_pii(self.install, self.plugin))

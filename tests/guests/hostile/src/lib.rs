@@ -124,6 +124,24 @@ impl Guest for Hostile {
                 );
                 Ok(vec![earn(1, &seen)])
             }
+            "fail-first" => {
+                // Refuses a customer's first order, and earns as `ok` does
+                // for the rest: what it decides shows the statistics it
+                // was handed.
+                if customer.stats.orders <= 1 {
+                    Err("this plugin refuses first orders".to_string())
+                } else {
+                    Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")])
+                }
+            }
+            "stall" => {
+                // Runs past its deadline (in the host, like `sleep`) until
+                // the config's `until` (epoch ms), then earns as `ok` does.
+                if now_ms() < number(&config, "until") {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+                Ok(vec![earn(customer.stats.orders as i64 + 1, "ok")])
+            }
             "trap" => panic!("deliberate trap for event {}", event.id),
             "error" => Err("this plugin refuses".to_string()),
             "negative" => Ok(vec![earn(-50, "garbage")]),
@@ -137,6 +155,29 @@ impl Guest for Hostile {
                 let n = state::get("n").map(|b| b[0]).unwrap_or(0) + 1;
                 state::set("n", &[n])?;
                 Ok(vec![earn(i64::from(n), "nth-event")])
+            }
+            "hoard" => {
+                // 80 KiB a call under a new key, beside a pad rewritten on
+                // every call: the third key fits the cap on one customer's
+                // state only once the first is deleted, the fourth not at all.
+                let n = state::get("n").map(|b| b[0]).unwrap_or(0) + 1;
+                state::set("n", &[n])?;
+                let value = vec![n; 80 * 1024];
+                state::set("pad", &value)?;
+                let key = format!("k{n}");
+                let how = if state::set(&key, &value).is_ok() {
+                    "stored"
+                } else {
+                    state::delete("k1");
+                    if state::set(&key, &value).is_ok() {
+                        "made-room"
+                    } else {
+                        "capped"
+                    }
+                };
+                let k1 = state::get("k1").is_some();
+                let k2 = state::get("k2").map_or(0, |v| v.len());
+                Ok(vec![earn(i64::from(n), &format!("{how} k1={k1} k2={k2}"))])
             }
             "message" => {
                 messaging::send("email", &customer.id, "welcome", "{\"name\":\"x\"}")?;
