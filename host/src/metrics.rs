@@ -205,7 +205,7 @@ impl Metrics {
         store: &str,
         plugin: &str,
         version: &str,
-        counts: &crate::db::rollouts::Counts,
+        counts: &crate::domain::rollout::Counts,
     ) {
         let labels = Self::plugin_labels(store, plugin, version);
         self.add("clientele_shadow_calls_total", labels.clone(), counts.calls as u64);

@@ -1,6 +1,9 @@
 //! Hostile and misbehaving plugins are contained: the call fails, nothing
 //! is applied, the server keeps serving.
 
+use clientele::domain::customer::{Customer, Order};
+use clientele::pipeline::ServicesLayer;
+use clientele::runtime::services::{HostFuture, HostServices, StoreInfo, StoredKey};
 use clientele_e2e::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -414,4 +417,62 @@ async fn a_plugin_of_0_2_0_sees_its_store_and_says_how_it_failed() {
         .await;
     let e2 = dead.as_array().unwrap().iter().find(|d| d["event_id"] == "e2").unwrap();
     assert_eq!(e2["attempts"], 4, "retried as it asked: {e2}");
+}
+
+/// The host's services, failing the first `points_balance` reads: the
+/// database, as a call of the plugin meets it, going away for a moment.
+struct FailingFirst {
+    inner: std::sync::Arc<dyn HostServices>,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl HostServices for FailingFirst {
+    fn store<'a>(&'a self, store: &'a str) -> HostFuture<'a, StoreInfo> {
+        self.inner.store(store)
+    }
+    fn customer<'a>(&'a self, store: &'a str, c: &'a str) -> HostFuture<'a, Option<Customer>> {
+        self.inner.customer(store, c)
+    }
+    fn orders<'a>(&'a self, store: &'a str, c: &'a str, n: u32) -> HostFuture<'a, Vec<Order>> {
+        self.inner.orders(store, c, n)
+    }
+    fn points_balance<'a>(&'a self, store: &'a str, c: &'a str) -> HostFuture<'a, i64> {
+        use std::sync::atomic::Ordering;
+        let failing =
+            self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Box::pin(async { Err("the database did not answer".to_string()) });
+        }
+        self.inner.points_balance(store, c)
+    }
+    fn state_key<'a>(&'a self, i: &'a str, c: &'a str, k: &'a str) -> HostFuture<'a, StoredKey> {
+        self.inner.state_key(i, c, k)
+    }
+}
+
+/// A host call that fails fails the plugin's call with `host_error`:
+/// nothing of it is applied, and it is tried again (it may pass), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_host_call_applies_nothing_and_is_retried() {
+    let s = TestServer::start_with(|c| {
+        c.pipeline.services_layer = Some(ServicesLayer(std::sync::Arc::new(|inner| {
+            std::sync::Arc::new(FailingFirst { inner, left: 1.into() })
+        })));
+    })
+    .await;
+    let key = hostile(&s, "hostfail", "peek").await;
+    let r = s.event_wait("hostfail", &key, order("e1", "c1", "2026-03-05T10:00:00Z", 1000)).await;
+    // The retry read the balance (0) and decided once: one earn of 1.
+    assert_eq!(outcome(&r, 0)["status"], "ok", "{r:?}");
+    assert_eq!(r[0]["effects"][0]["points"], 1, "{r:?}");
+    let points = s.points("hostfail", &key, "c1").await;
+    assert_eq!(points["balance"], 1, "{points}");
+    let list = s.get("/v1/stores/hostfail/installs", &key).await.body;
+    let id = list[0]["install_id"].as_str().unwrap();
+    let a = s.get(&format!("/v1/stores/hostfail/installs/{id}/failures?state=all"), &key).await;
+    let failures = a.body.as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{}", a.body);
+    assert_eq!(failures[0]["code"], "host_error", "{}", a.body);
+    assert_eq!(failures[0]["state"], "resolved", "{}", a.body);
+    assert!(failures[0]["message"].as_str().unwrap().contains("did not answer"), "{}", a.body);
 }

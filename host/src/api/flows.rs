@@ -33,8 +33,7 @@ pub struct FlowView {
     pub p_alive: f64,
     pub value_cents: i64,
     /// What happened, in order: `[{"at", "what", …}]`.
-    #[schema(value_type = Vec<crate::domain::rescue::FlowNote>)]
-    pub history: Value,
+    pub history: Vec<crate::domain::rescue::FlowNote>,
 }
 
 impl From<&Flow> for FlowView {

@@ -1,5 +1,6 @@
 //! Churn assessments and rescue flows.
 
+use crate::domain::rescue::FlowNote;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -85,9 +86,9 @@ pub struct Flow {
     pub updated_at: Millis,
     pub p_alive: f64,
     pub value_cents: i64,
-    /// What happened, in order: `[{"at", "what", ...}]`.
+    /// What happened, in order.
     #[sqlx(try_from = "JsonArray")]
-    pub history: Value,
+    pub history: Vec<FlowNote>,
 }
 
 const COLUMNS: &str =
@@ -116,7 +117,7 @@ pub async fn save_flow(conn: &mut Conn, f: &Flow) -> DbResult<()> {
     .bind(f.updated_at)
     .bind(f.p_alive)
     .bind(f.value_cents)
-    .bind(f.history.to_string())
+    .bind(serde_json::to_string(&f.history).expect("a flow's history serializes"))
     .execute(conn)
     .await?;
     Ok(())

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::row::{read, JsonObject, ReadRows};
 use super::{Conn, DbResult};
+pub use crate::domain::rollout::Counts;
 use crate::domain::time::Millis;
 
 /// Which run a counter is of.
@@ -24,33 +25,6 @@ impl Arm {
             Arm::Canary => "canary",
             Arm::Live => "live",
         }
-    }
-}
-
-/// One run's counts (a batch's, to add; or the total since it began).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Counts {
-    pub calls: i64,
-    pub failures: i64,
-    pub agreements: i64,
-    pub disagreements: i64,
-    /// Sum of the calls' times.
-    pub elapsed_us: i64,
-    /// Sum of the calls' fuel.
-    pub fuel: i64,
-}
-
-impl Counts {
-    pub fn is_empty(&self) -> bool {
-        self.calls == 0
-    }
-
-    /// Counts one call.
-    pub fn add_call(&mut self, ok: bool, elapsed: std::time::Duration, fuel: Option<u64>) {
-        self.calls += 1;
-        self.failures += i64::from(!ok);
-        self.elapsed_us += elapsed.as_micros() as i64;
-        self.fuel += fuel.unwrap_or(0) as i64;
     }
 }
 
@@ -94,7 +68,16 @@ pub async fn counts(conn: &mut Conn, install: &str, arm: Arm) -> DbResult<Counts
     .bind(arm.as_str())
     .fetch_optional(conn)
     .await?;
-    Ok(row.as_ref().map(read).transpose()?.unwrap_or_default())
+    let Some(r) = row else { return Ok(Counts::default()) };
+    use sqlx::Row;
+    Ok(Counts {
+        calls: r.try_get("calls")?,
+        failures: r.try_get("failures")?,
+        agreements: r.try_get("agreements")?,
+        disagreements: r.try_get("disagreements")?,
+        elapsed_us: r.try_get("elapsed_us")?,
+        fuel: r.try_get("fuel")?,
+    })
 }
 
 /// A new run begins: its counters (and a shadow's examples) start over.

@@ -68,33 +68,56 @@ pub struct Response {
 
 /// Stores a response with its score (None when no scorer is installed).
 #[allow(clippy::too_many_arguments)]
-pub async fn save_response(
+/// A response as the batch that takes its event records it (before any
+/// scorer runs); recording it again changes nothing.
+pub struct NewResponse<'a> {
+    pub survey_id: &'a str,
+    pub event_id: &'a str,
+    pub customer: &'a str,
+    pub submitted_at: Millis,
+    pub answers: String,
+}
+
+pub async fn record_responses(
     conn: &mut Conn,
     store: &str,
-    survey_id: &str,
-    event_id: &str,
-    customer: &str,
-    submitted_at: Millis,
-    answers: &str,
-    scored: Option<(&str, &str)>,
+    list: &[NewResponse<'_>],
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO survey_responses (store_id, event_id, survey_id, customer_id, submitted_at, answers,
-           install_id, score)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (store_id, event_id) DO UPDATE SET install_id = excluded.install_id,
-           score = excluded.score",
-    )
-    .bind(store)
-    .bind(event_id)
-    .bind(survey_id)
-    .bind(customer)
-    .bind(submitted_at)
-    .bind(answers)
-    .bind(scored.map(|s| s.0))
-    .bind(scored.map(|s| s.1))
-    .execute(conn)
-    .await?;
+    for r in list {
+        sqlx::query(
+            "INSERT INTO survey_responses (store_id, event_id, survey_id, customer_id, submitted_at, answers)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (store_id, event_id) DO NOTHING",
+        )
+        .bind(store)
+        .bind(r.event_id)
+        .bind(r.survey_id)
+        .bind(r.customer)
+        .bind(r.submitted_at)
+        .bind(&r.answers)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sets the scores of responses: (event id, install that scored, score).
+pub async fn set_scores(
+    conn: &mut Conn,
+    store: &str,
+    scored: &[(String, String, String)],
+) -> DbResult<()> {
+    for (event_id, install, score) in scored {
+        sqlx::query(
+            "UPDATE survey_responses SET install_id = $1, score = $2 WHERE store_id = $3 AND event_id = $4",
+        )
+        .bind(install)
+        .bind(score)
+        .bind(store)
+        .bind(event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

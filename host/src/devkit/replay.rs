@@ -148,7 +148,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
             if let Ok(survey) = serde_json::from_value::<crate::domain::survey::Survey>(s.clone()) {
                 session
                     .surveys
-                    .insert(("local".to_string(), survey.id.clone()), survey);
+                    .insert(survey.id.clone(), survey);
             }
         }
         let mut differences: BTreeMap<String, Vec<(String, Value, Value)>> = BTreeMap::new();

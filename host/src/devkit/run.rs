@@ -22,7 +22,7 @@ use crate::domain::manifest::{check_config, Limits, Manifest};
 use crate::domain::survey::Survey;
 use crate::domain::time::{parse_rfc3339, to_rfc3339, utc_day, Millis};
 use crate::domain::World;
-use crate::pipeline::worlds::{self, CallArgs, Decision, Loaded, Surveys};
+use crate::pipeline::worlds::{self, CallArgs, Decision, Unit};
 use crate::runtime::services::{HostFuture, HostServices, StoreInfo, StoredKey};
 use crate::runtime::{self as rt, CallInput, Plugin, Runtime, StateBuffer};
 
@@ -276,7 +276,7 @@ pub(super) struct Session {
     states: HashMap<String, HashMap<String, Vec<u8>>>,
     days: HashMap<String, BTreeSet<i64>>,
     model: Vec<u8>,
-    pub surveys: Surveys,
+    pub surveys: HashMap<String, Survey>,
     pii: bool,
 }
 
@@ -368,20 +368,12 @@ impl Session {
     /// world's business.
     pub fn call(&mut self, e: &Event) -> Option<Called> {
         let order_total = self.record_facts(e);
-        if !worlds::concerns(self.plugin.world, e, "local", &self.surveys) {
+        let unit = Unit::local(self.plugin.world, self.model.clone(), self.surveys.clone());
+        if !unit.concerns(e) {
             return None;
         }
         let customer =
             self.local.customers.lock().unwrap().get(&e.customer_id).cloned().unwrap_or_default();
-        let loaded = match self.plugin.world {
-            World::Segmenter => {
-                Loaded::Segmenter { model: self.model.clone(), memberships: HashMap::new() }
-            }
-            World::ChurnRescue => {
-                Loaded::ChurnRescue { model: self.model.clone(), flows: HashMap::new() }
-            }
-            _ => Loaded::Nothing,
-        };
         let state = self.state_of(&e.customer_id);
         let input = CallInput::new("local", "local", &self.id, Some(&e.id), &self.services)
             .with_state(StateBuffer::whole(state.clone()))
@@ -390,15 +382,12 @@ impl Session {
         let call = CallArgs {
             plugin: &self.plugin,
             config: &self.config,
-            loaded: &loaded,
             customer: &customer,
             event: e,
             order_total,
-            surveys: &self.surveys,
-            store: "local",
         };
         let started = Instant::now();
-        let result = worlds::decide(self.plugin.world, &self.runtime, call, input);
+        let result = unit.decide(&self.runtime, call, input);
         let report = Report::new(started, &trace, &self.plugin.limits, false);
         let result = match result {
             Ok(done) => {
@@ -514,7 +503,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
     if let Some(p) = &args.survey {
         let s: Survey = serde_json::from_value(read_json(p)?)
             .with_context(|| format!("{} is not a survey", p.display()))?;
-        session.surveys = HashMap::from([(("local".to_string(), s.id.clone()), s)]);
+        session.surveys = HashMap::from([(s.id.clone(), s)]);
     }
     let mut out = Printer { json: args.json, records: Vec::new() };
     out.plugin(&session.plugin, &manifest);

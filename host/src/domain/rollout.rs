@@ -118,3 +118,30 @@ mod tests {
         assert_eq!(c.verdict((20, 6), (100, 20)), None, "30 % against 20 %");
     }
 }
+
+/// One run's counts (a batch's, to add; or the total since it began).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub calls: i64,
+    pub failures: i64,
+    pub agreements: i64,
+    pub disagreements: i64,
+    /// Sum of the calls' times.
+    pub elapsed_us: i64,
+    /// Sum of the calls' fuel.
+    pub fuel: i64,
+}
+
+impl Counts {
+    pub fn is_empty(&self) -> bool {
+        self.calls == 0
+    }
+
+    /// Counts one call.
+    pub fn add_call(&mut self, ok: bool, elapsed: std::time::Duration, fuel: Option<u64>) {
+        self.calls += 1;
+        self.failures += i64::from(!ok);
+        self.elapsed_us += elapsed.as_micros() as i64;
+        self.fuel += fuel.unwrap_or(0) as i64;
+    }
+}

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use super::cluster::Cluster;
 use super::registry::{self, plugin_id};
 use super::services::DbServices;
+use super::worlds::refit::Refitted;
 use super::worlds::{self, Refit};
 use super::{Pipeline, PipelineError, PipelineResult, Signals};
 use crate::db::customers::PopulationRow;
@@ -31,9 +32,6 @@ use crate::domain::{Capability, World};
 use crate::runtime::services::HostServices;
 use crate::runtime::Runtime;
 use crate::runtime::{self, CallInput};
-
-/// How often a long re-classification logs its progress.
-const PROGRESS_EVERY: usize = 5000;
 
 /// How long a caller waits for its fit's answer (`?wait=true`): past it
 /// the fit goes on, and its result shows in `GET …/models`.
@@ -62,6 +60,25 @@ pub struct FitReport {
     /// Customers whose re-classification / re-assessment failed.
     pub failed: usize,
     pub summary: Value,
+}
+
+impl FitReport {
+    /// A fit just begun: failed until it is done.
+    fn begun(install: &Install, pid: &str, population: &runtime::Population) -> FitReport {
+        FitReport {
+            install_id: install.install_id.clone(),
+            plugin: pid.to_string(),
+            world: install.world,
+            status: OutcomeStatus::Failed,
+            error: None,
+            as_of: to_rfc3339(population.as_of),
+            customers: population.rows.len(),
+            fit_ms: 0,
+            updated: 0,
+            failed: 0,
+            summary: json!({}),
+        }
+    }
 }
 
 /// Fits waiting for the fit worker, and its wake-up.
@@ -174,7 +191,7 @@ impl Fitter {
         let targets: Vec<Install> = installs::enabled(&mut conn, store)
             .await?
             .into_iter()
-            .filter(|i| matches!(Some(i.world), Some(World::Segmenter | World::ChurnRescue)))
+            .filter(|i| worlds::fits(i.world))
             .collect();
         if targets.is_empty() {
             return Ok(Vec::new());
@@ -227,30 +244,11 @@ impl Fitter {
         services: &Arc<dyn HostServices>,
     ) -> PipelineResult<FitReport> {
         let pid = plugin_id(&install.plugin, &install.version);
-        let world = install.world;
         let as_of = population.as_of;
-        let mut report = FitReport {
-            install_id: install.install_id.clone(),
-            plugin: pid.clone(),
-            world: install.world,
-            status: OutcomeStatus::Failed,
-            error: None,
-            as_of: to_rfc3339(as_of),
-            customers: population.rows.len(),
-            fit_ms: 0,
-            updated: 0,
-            failed: 0,
-            summary: json!({}),
-        };
+        let mut report = FitReport::begun(install, &pid, population);
         let now = now_ms();
-        let plugin = match registry::load(
-            &self.db,
-            &self.runtime,
-            &install.plugin,
-            &install.version,
-        )
-        .await
-        {
+        let (db, rt) = (&self.db, &self.runtime);
+        let plugin = match registry::load(db, rt, &install.plugin, &install.version).await {
             Ok(p) => p,
             Err(e) => {
                 report.error = Some(format!("plugin could not be loaded: {e}"));
@@ -269,16 +267,7 @@ impl Fitter {
             Err(e) => {
                 tracing::warn!(store, install = %install.install_id, plugin = %pid,
                     code = e.code(), error = %e, "fit failed; the previous model stays in use");
-                let mut conn = self.db.write_conn().await?;
-                models::save_failure(
-                    &mut conn,
-                    store,
-                    &install.install_id,
-                    &pid,
-                    &e.to_string(),
-                    now,
-                )
-                .await?;
+                self.note_failure(store, install, &pid, &e.to_string()).await?;
                 report.error = Some(e.to_string());
                 return Ok(report);
             }
@@ -286,29 +275,60 @@ impl Fitter {
         report.fit_ms = fitted.elapsed.as_millis() as u64;
         report.summary = serde_json::from_str(&fitted.value.summary).unwrap_or(json!({}));
         let model = fitted.value.model;
-        {
-            let mut tx = self.db.begin_store(store).await?;
-            models::save(
-                &mut tx,
-                &models::NewModel {
-                    store,
-                    install_id: &install.install_id,
-                    plugin: &pid,
-                    as_of,
-                    model: &model,
-                    summary: &fitted.value.summary,
-                    customers: population.rows.len() as i64,
-                    elapsed_ms: report.fit_ms as i64,
-                },
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-        }
+        let saved = models::NewModel {
+            store,
+            install_id: &install.install_id,
+            plugin: &pid,
+            as_of,
+            model: &model,
+            summary: &fitted.value.summary,
+            customers: population.rows.len() as i64,
+            elapsed_ms: report.fit_ms as i64,
+        };
+        let mut tx = self.db.begin_store(store).await?;
+        models::save(&mut tx, &saved, now).await?;
+        tx.commit().await?;
         tracing::info!(store, install = %install.install_id, plugin = %pid, ms = report.fit_ms,
             "fit done; updating every customer");
-        // From here on the store's customers are worked on: no batch of its
-        // events runs until every one of them is updated.
+        let mut refit = Refit {
+            runtime: &self.runtime,
+            store,
+            install,
+            plugin: &plugin,
+            pid: &pid,
+            config: &config,
+            model: &model,
+            as_of,
+            now,
+            people,
+            states: HashMap::new(),
+            services,
+        };
+        let done = self.update_everyone(&mut refit).await?;
+        report.updated = done.updated;
+        report.failed = done.failed;
+        report.status = OutcomeStatus::Ok;
+        Ok(report)
+    }
+
+    /// Keeps why a fit (or the update after it) failed, for `GET …/models`.
+    async fn note_failure(
+        &self,
+        store: &str,
+        install: &Install,
+        pid: &str,
+        why: &str,
+    ) -> PipelineResult<()> {
+        let mut conn = self.db.write_conn().await?;
+        models::save_failure(&mut conn, store, &install.install_id, pid, why, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Every customer updated with the new model, holding the store (no
+    /// batch of its events runs meanwhile) for at most `store_wait` while
+    /// another node has it.
+    async fn update_everyone(&self, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
+        let (store, install, pid, now) = (r.store, r.install, r.pid, r.now);
         let _held = self.signals.lanes.hold(store).await;
         let claim = super::cluster::store_lease(store);
         let within = self.store_wait();
@@ -321,45 +341,28 @@ impl Fitter {
                 within.as_secs()
             );
             tracing::warn!(store, install = %install.install_id, %holder, "{why}");
-            let mut conn = self.db.write_conn().await?;
-            models::save_failure(&mut conn, store, &install.install_id, &pid, &why, now_ms())
-                .await?;
+            self.note_failure(store, install, pid, &why).await?;
             return Err(PipelineError::Unavailable { what: why, retry_after: 5 });
         }
-        let ids: Vec<&str> = people.iter().map(|c| c.id.as_str()).collect();
-        let states = if plugin.capabilities.contains(&Capability::State) {
-            let mut conn = self.db.pool.acquire().await?;
-            state::load_many(&mut conn, &install.install_id, &ids).await?
-        } else {
-            HashMap::new()
-        };
-        let mut refit = Refit {
-            store,
-            install,
-            plugin: &plugin,
-            pid: &pid,
-            config: &config,
-            model: &model,
-            as_of,
-            now,
-            people,
-            states,
-            services,
-        };
-        let done = match world {
-            World::Segmenter => worlds::segmenter::refit(self, &mut refit).await?,
-            _ => worlds::churn_rescue::refit(self, &mut refit).await?,
-        };
-        report.updated = done.updated;
-        report.failed = done.failed;
-        report.status = OutcomeStatus::Ok;
+        let ids: Vec<&str> = r.people.iter().map(|c| c.id.as_str()).collect();
+        let mut conn = self.db.pool.acquire().await?;
+        if r.plugin.capabilities.contains(&Capability::State) {
+            r.states = state::load_many(&mut conn, &install.install_id, &ids).await?;
+        }
+        let rewrite = worlds::refit(install.world, &mut conn, r).await?;
+        drop(conn);
+        let done = rewrite.done;
+        let mut tx = self.db.begin_store(store).await?;
+        self.cluster.confirm_store(&mut tx, store).await?;
+        rewrite.write(&mut tx).await?;
+        tx.commit().await?;
         tracing::info!(store, install = %install.install_id, plugin = %pid,
-            updated = report.updated, failed = report.failed,
+            updated = done.updated, failed = done.failed,
             ms = now_ms() - now, "every customer updated after the fit");
         self.cluster.release(&claim).await?;
         // Segment changes were queued as events of the store.
         self.signals.lanes.mark(store);
-        Ok(report)
+        Ok(done)
     }
 
     /// How long a fit's update waits for the store while another node
@@ -367,63 +370,6 @@ impl Fitter {
     /// one, an idle one is given up within a heartbeat).
     pub fn store_wait(&self) -> Duration {
         self.cluster.ttl * 2
-    }
-
-    /// Calls `f` for every customer on this thread, logging progress; a
-    /// failed call gives None.
-    pub(super) fn for_everyone<T>(
-        &self,
-        people: &[Customer],
-        pid: &str,
-        mut f: impl FnMut(&Customer) -> Result<runtime::CallOutput<T>, runtime::RuntimeError>,
-    ) -> Vec<Option<runtime::CallOutput<T>>> {
-        tokio::task::block_in_place(|| {
-            let mut progress = Progress::new(pid, people.len());
-            people.iter().map(|c| progress.note(c, f(c))).collect()
-        })
-    }
-}
-
-/// Progress of the update of every customer after a fit: logs every
-/// `PROGRESS_EVERY` customers and the first few failures; a failed call
-/// gives None.
-struct Progress<'a> {
-    pid: &'a str,
-    of: usize,
-    done: usize,
-    failures: usize,
-}
-
-impl<'a> Progress<'a> {
-    fn new(pid: &'a str, of: usize) -> Self {
-        Progress { pid, of, done: 0, failures: 0 }
-    }
-
-    fn note<T>(
-        &mut self,
-        c: &Customer,
-        result: Result<runtime::CallOutput<T>, runtime::RuntimeError>,
-    ) -> Option<runtime::CallOutput<T>> {
-        self.done += 1;
-        if self.done.is_multiple_of(PROGRESS_EVERY) {
-            tracing::info!(
-                plugin = self.pid,
-                done = self.done,
-                of = self.of,
-                "updating customers after fit"
-            );
-        }
-        match result {
-            Ok(o) => Some(o),
-            Err(e) => {
-                self.failures += 1;
-                if self.failures <= 5 {
-                    tracing::warn!(plugin = self.pid, customer = %c.id, code = e.code(),
-                        error = %e, "call after fit failed");
-                }
-                None
-            }
-        }
     }
 }
 

@@ -190,44 +190,8 @@ impl Pipeline {
             install.failure_policy = p;
         }
         let mut preload = vec![v.version.clone()];
-        if let Some(shadow) = change.shadow {
-            install.shadow = match shadow {
-                None => None,
-                Some(spec) => {
-                    let (version, config) =
-                        candidate(&mut tx, &install, &spec.version, spec.config, "shadow").await?;
-                    preload.push(version.clone());
-                    Some(Shadow { version, config, since: now })
-                }
-            };
-            rollouts::reset(&mut tx, id, &[Arm::Shadow]).await?;
-        }
-        if let Some(canary) = change.canary {
-            install.canary = match canary {
-                None => None,
-                Some(spec) => {
-                    let (version, config) =
-                        candidate(&mut tx, &install, &spec.version, spec.config, "canary").await?;
-                    if !(1..=100).contains(&spec.percent) {
-                        return Err(invalid("canary.percent", "must be 1 to 100".into()));
-                    }
-                    preload.push(version.clone());
-                    Some(Canary {
-                        version,
-                        config,
-                        percent: spec.percent,
-                        max_failure_margin: spec
-                            .max_failure_margin
-                            .unwrap_or(Canary::DEFAULT_MARGIN),
-                        min_calls: spec.min_calls.unwrap_or(Canary::DEFAULT_MIN_CALLS),
-                        since: now,
-                        state: CanaryState::Running,
-                        reason: None,
-                    })
-                }
-            };
-            rollouts::reset(&mut tx, id, &[Arm::Canary, Arm::Live]).await?;
-        }
+        preload
+            .extend(set_rollouts(&mut tx, &mut install, change.shadow, change.canary, now).await?);
         self.save_change(&mut tx, &before, &install, actor, action, None, now).await?;
         tx.commit().await?;
         install.updated_at = now;
@@ -533,4 +497,54 @@ async fn check_world_free(
         )));
     }
     Ok(())
+}
+
+/// Sets or ends the install's shadow and canary runs as the change asks
+/// (their counters start over); returns the versions they will run.
+async fn set_rollouts(
+    tx: &mut Conn,
+    install: &mut Install,
+    shadow: Option<Option<ShadowSpec>>,
+    canary: Option<Option<CanarySpec>>,
+    now: Millis,
+) -> PipelineResult<Vec<String>> {
+    let id = install.install_id.clone();
+    let mut preload = Vec::new();
+    if let Some(shadow) = shadow {
+        install.shadow = match shadow {
+            None => None,
+            Some(spec) => {
+                let (version, config) =
+                    candidate(&mut *tx, install, &spec.version, spec.config, "shadow").await?;
+                preload.push(version.clone());
+                Some(Shadow { version, config, since: now })
+            }
+        };
+        rollouts::reset(&mut *tx, &id, &[Arm::Shadow]).await?;
+    }
+    if let Some(canary) = canary {
+        install.canary = match canary {
+            None => None,
+            Some(spec) => {
+                let (version, config) =
+                    candidate(&mut *tx, install, &spec.version, spec.config, "canary").await?;
+                if !(1..=100).contains(&spec.percent) {
+                    return Err(invalid("canary.percent", "must be 1 to 100".into()));
+                }
+                preload.push(version.clone());
+                Some(Canary {
+                    version,
+                    config,
+                    percent: spec.percent,
+                    max_failure_margin: spec.max_failure_margin.unwrap_or(Canary::DEFAULT_MARGIN),
+                    min_calls: spec.min_calls.unwrap_or(Canary::DEFAULT_MIN_CALLS),
+                    since: now,
+                    state: CanaryState::Running,
+                    reason: None,
+                })
+            }
+        };
+        rollouts::reset(&mut *tx, &id, &[Arm::Canary, Arm::Live]).await?;
+    }
+    Ok(preload)
 }

@@ -9,6 +9,7 @@ pub mod destinations;
 pub mod dispatcher;
 mod effects;
 pub mod expiry;
+mod facts;
 mod failures;
 pub mod fits;
 pub mod installs;
@@ -17,7 +18,6 @@ mod lanes;
 pub mod points;
 pub mod registry;
 mod rescue;
-mod segments;
 mod services;
 mod stores;
 mod surveys;
@@ -33,6 +33,7 @@ use tokio::sync::{watch, Notify};
 use crate::db::{Db, DbError};
 use crate::domain::time::Millis;
 use crate::metrics::Metrics;
+use crate::runtime::services::HostServices;
 use crate::runtime::{Runtime, RuntimeError};
 
 #[derive(Debug, Error)]
@@ -120,6 +121,22 @@ pub struct PipelineConfig {
     pub max_pending: i64,
     /// How a failed call that may pass is tried again.
     pub retry: RetryPolicy,
+    /// Wraps the services the event workers' calls read the store through
+    /// (a test's failing one; a cache, a tracer).
+    pub services_layer: Option<ServicesLayer>,
+}
+
+/// A wrapper of the host's services: given the database's, it returns
+/// what the calls use.
+#[derive(Clone)]
+pub struct ServicesLayer(
+    pub Arc<dyn Fn(Arc<dyn HostServices>) -> Arc<dyn HostServices> + Send + Sync>,
+);
+
+impl std::fmt::Debug for ServicesLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServicesLayer")
+    }
 }
 
 /// Retries of a call that failed in a way that may pass (the backstop
@@ -165,6 +182,7 @@ impl Default for PipelineConfig {
             lease_ttl: std::time::Duration::from_secs(5),
             max_pending: 500_000,
             retry: RetryPolicy::default(),
+            services_layer: None,
         }
     }
 }
@@ -285,6 +303,10 @@ impl Pipeline {
             batch_size: self.config.batch_size,
             trip_after: self.config.trip_after,
             retry: self.config.retry,
+            services: match &self.config.services_layer {
+                Some(layer) => (layer.0)(services::DbServices::shared(&self.db)),
+                None => services::DbServices::shared(&self.db),
+            },
         };
         let fitter = fits::Fitter {
             db: self.db.clone(),
@@ -333,29 +355,33 @@ impl Pipeline {
         workers.push(spawn_on_node(&node, async move { outbox.run().await }));
         if let Some(every) = self.config.fit_every {
             let p = self.clone();
-            workers.push(spawn_on_node(&node, async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    match p.cluster.hold(cluster::FIT_SCHEDULE).await {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => {
-                            if outage_pause(&p.db, &e).is_none() {
-                                tracing::warn!(error = %e, "could not claim the fit schedule");
-                            }
-                            continue;
-                        }
+            workers.push(spawn_on_node(&node, async move { p.run_fit_schedule(every).await }));
+        }
+    }
+
+    /// Queues a fit of every store every `every`, on the one node that
+    /// holds the schedule's lease.
+    async fn run_fit_schedule(&self, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match self.cluster.hold(cluster::FIT_SCHEDULE).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    if outage_pause(&self.db, &e).is_none() {
+                        tracing::warn!(error = %e, "could not claim the fit schedule");
                     }
-                    tracing::info!("scheduled fit of every store");
-                    if let Err(e) = p.request_all_fits().await {
-                        if outage_pause(&p.db, &e).is_none() {
-                            tracing::error!(error = %e, "could not queue the scheduled fits");
-                        }
-                    }
+                    continue;
                 }
-            }));
+            }
+            tracing::info!("scheduled fit of every store");
+            if let Err(e) = self.request_all_fits().await {
+                if outage_pause(&self.db, &e).is_none() {
+                    tracing::error!(error = %e, "could not queue the scheduled fits");
+                }
+            }
         }
     }
 

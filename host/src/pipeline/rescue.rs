@@ -20,13 +20,7 @@ use crate::runtime::rescue as wit;
 
 /// Adds a line to the flow's history.
 pub fn note(flow: &mut Flow, now: Millis, what: FlowEvent) {
-    let note = FlowNote { what, at: crate::domain::time::to_rfc3339(now) };
-    let entry = serde_json::to_value(note).expect("a flow note serializes");
-    if let Value::Array(list) = &mut flow.history {
-        list.push(entry);
-    } else {
-        flow.history = json!([entry]);
-    }
+    flow.history.push(FlowNote { what, at: crate::domain::time::to_rfc3339(now) });
 }
 
 fn end(flow: &mut Flow, how: FlowEnd, now: Millis) {
@@ -79,7 +73,7 @@ fn new_flow(t: &Subject<'_>, assessment: &Assessment, state: FlowState) -> Flow 
         updated_at: t.now,
         p_alive: assessment.p_alive,
         value_cents: assessment.value_cents,
-        history: json!([]),
+        history: Vec::new(),
     }
 }
 
@@ -226,6 +220,57 @@ async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbRes
     Ok(Effect::Earn { points, reason: reason.to_string(), entry_id: e.id, expires_at: None })
 }
 
+/// Queues a step's message (with the step's coupon, if one was made);
+/// returns the effect when it was new.
+async fn send(
+    tx: &mut Tx,
+    t: &Subject<'_>,
+    flow: &mut Flow,
+    step: i64,
+    (channel, template, vars): (&String, &String, &Value),
+    coupon: Option<&(u8, String)>,
+) -> DbResult<Option<Effect>> {
+    let mut m = message(t, channel, template);
+    m.flow_id = Some(flow.id.clone());
+    m.step = Some(step);
+    m.vars = with_coupon(vars, coupon.map(|c| c.0), coupon.map(|c| c.1.as_str()));
+    if !messages::insert(&mut *tx, t.store, &m).await? {
+        return Ok(None);
+    }
+    let (channel, template) = (channel.clone(), template.clone());
+    let message_id = m.id.clone();
+    let what = FlowEvent::Message {
+        step,
+        message_id,
+        channel: channel.clone(),
+        template: template.clone(),
+    };
+    note(flow, t.now, what);
+    Ok(Some(Effect::Message {
+        message_id: m.id,
+        channel,
+        template,
+        customer_id: None,
+        flow_id: Some(flow.id.clone()),
+        step: Some(step),
+    }))
+}
+
+/// Ends an active flow as the plugin's step said.
+fn end_by_plugin(flow: &mut Flow, step: i64, how: FlowEnd, now: Millis) -> Option<Effect> {
+    if flow.state != FlowState::Active {
+        return None;
+    }
+    end(flow, how, now);
+    let what = match how {
+        FlowEnd::Rescued => FlowEvent::Rescued { event_id: None, step: Some(step) },
+        FlowEnd::Expired => FlowEvent::Expired { step, note: None },
+        FlowEnd::Skipped => FlowEvent::Skipped { step: Some(step), note: None },
+    };
+    note(flow, now, what);
+    Some(Effect::FlowEnded { flow_id: flow.id.clone(), state: how.state() })
+}
+
 /// Applies the actions of a flow's step (`on-timer`, or those that came
 /// with the start): messages once per step, coupons, points, the next
 /// step or the end. With `timer` set, a step that neither schedules nor
@@ -254,34 +299,8 @@ pub async fn apply_step_actions(
                 coupon = Some((*pct, code));
             }
             FlowAction::Send { channel, template, vars } => {
-                let mut m = message(t, channel, template);
-                m.flow_id = Some(flow.id.clone());
-                m.step = Some(step);
-                m.vars = with_coupon(
-                    vars,
-                    coupon.as_ref().map(|c| c.0),
-                    coupon.as_ref().map(|c| c.1.as_str()),
-                );
-                if messages::insert(&mut *tx, t.store, &m).await? {
-                    note(
-                        flow,
-                        t.now,
-                        FlowEvent::Message {
-                            step,
-                            message_id: m.id.clone(),
-                            channel: channel.clone(),
-                            template: template.clone(),
-                        },
-                    );
-                    effects.push(Effect::Message {
-                        message_id: m.id.clone(),
-                        channel: channel.clone(),
-                        template: template.clone(),
-                        customer_id: None,
-                        flow_id: Some(flow.id.clone()),
-                        step: Some(step),
-                    });
-                }
+                let msg = (channel, template, vars);
+                effects.extend(send(tx, t, flow, step, msg, coupon.as_ref()).await?);
             }
             FlowAction::GrantPoints { points, reason } => {
                 note(flow, t.now, FlowEvent::Points { step, points: *points });
@@ -299,19 +318,7 @@ pub async fn apply_step_actions(
                     });
                 }
             }
-            FlowAction::End(how) => {
-                if flow.state == FlowState::Active {
-                    end(flow, *how, t.now);
-                    let what = match how {
-                        FlowEnd::Rescued => FlowEvent::Rescued { event_id: None, step: Some(step) },
-                        FlowEnd::Expired => FlowEvent::Expired { step, note: None },
-                        FlowEnd::Skipped => FlowEvent::Skipped { step: Some(step), note: None },
-                    };
-                    note(flow, t.now, what);
-                    effects
-                        .push(Effect::FlowEnded { flow_id: flow.id.clone(), state: how.state() });
-                }
-            }
+            FlowAction::End(how) => effects.extend(end_by_plugin(flow, step, *how, t.now)),
         }
     }
     if timer && !next && flow.state == FlowState::Active {

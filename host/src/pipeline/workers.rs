@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::cluster::store_lease;
 use super::dispatcher::Dispatcher;
 use super::registry::{self, plugin_id};
-use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::{churn, events, installs};
 use crate::domain::time::now_ms;
@@ -57,7 +56,7 @@ impl Pipeline {
 
 impl Dispatcher {
     pub(super) async fn run_worker(self, n: usize) {
-        let services = DbServices::shared(&self.db);
+        let services = self.services.clone();
         loop {
             if self.signals.is_stopping() {
                 return;

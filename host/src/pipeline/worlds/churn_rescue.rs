@@ -3,138 +3,174 @@
 //! may start one. An order ends an active flow `rescued`. Every fit
 //! re-assesses (and plans for) everyone. Flow timers are `timers.rs`.
 
-use super::{Applying, CallArgs, CallResult, Decision, Loaded, Refit, Refitted, Sinks};
-use crate::db::{churn, models, state, Conn, DbResult, Tx};
+use std::collections::HashMap;
+
+use super::refit::{Changes, Refit, Rewrite};
+use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
+use crate::db::churn::{self, Flow};
+use crate::db::{models, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::event::EventKind;
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::states::FlowState;
+use crate::domain::time::Millis;
 use crate::pipeline::effects::Subject;
-use crate::pipeline::fits::Fitter;
 use crate::pipeline::rescue;
 use crate::pipeline::PipelineResult;
 use crate::runtime::{CallInput, CallOutput, Runtime};
 
-pub async fn load(
-    conn: &mut Conn,
-    store: &str,
-    install_id: &str,
-    customers: &[&str],
-) -> DbResult<Loaded> {
-    Ok(Loaded::ChurnRescue {
-        model: models::bytes(conn, install_id).await?,
-        flows: churn::latest_of(conn, store, customers).await?,
-    })
+/// A churn model's batch: its model, the customers' latest flows, and the
+/// assessments made.
+pub struct Unit {
+    model: Vec<u8>,
+    flows: HashMap<String, Flow>,
+    store: String,
+    assessments: Vec<churn::Assessment>,
 }
 
 /// A customer is re-assessed on the events a segmenter re-classifies on:
 /// all but the host's own segment changes.
 pub use super::segmenter::concerns;
 
-/// `assess`, then `plan` (in the same scope, seeing the state `assess`
-/// left) unless the customer's flow is still active.
-pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
-    let Loaded::ChurnRescue { model, flows } = a.loaded else {
-        unreachable!("a churn-rescue install loads a model");
-    };
-    let e = a.event;
-    let (scope, services, trace) =
-        (input.scope.clone(), input.services.clone(), input.trace.clone());
-    let assessed = rt.assess(a.plugin, input, a.config, model, a.customer, e.occurred_at)?;
-    let active = flows.get(&e.customer_id).is_some_and(|f| f.state == FlowState::Active);
-    let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
-    if active && !rescue {
-        return Ok(assessed.map(|assessment| Decision::Churn { assessment, rescue, plan: None }));
+impl Unit {
+    pub async fn load(conn: &mut Conn, scope: &BatchScope<'_>) -> DbResult<Unit> {
+        Ok(Unit {
+            model: models::bytes(conn, scope.install_id).await?,
+            flows: churn::latest_of(conn, scope.store, scope.customers).await?,
+            store: scope.store.to_string(),
+            assessments: Vec::new(),
+        })
     }
-    let CallOutput { value: assessment, state, mut outbox, elapsed, memory_peak_bytes } = assessed;
-    let next = CallInput { scope, state, services, trace };
-    let current = flows
-        .get(&e.customer_id)
-        .map(|f| rescue::summary(f, rescue.then(crate::domain::time::now_ms)));
-    let planned = rt.plan(
-        a.plugin,
-        next,
-        a.config,
-        &assessment,
-        a.customer,
-        current.as_ref(),
-        e.occurred_at,
-    )?;
-    outbox.extend(planned.outbox);
-    Ok(CallOutput {
-        value: Decision::Churn { assessment, rescue, plan: Some(planned.value) },
-        state: planned.state,
-        outbox,
-        elapsed: elapsed + planned.elapsed,
-        memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
-    })
+
+    pub fn local(model: Vec<u8>) -> Unit {
+        Unit { model, flows: HashMap::new(), store: "local".into(), assessments: Vec::new() }
+    }
+
+    fn active(&self, customer: &str) -> bool {
+        self.flows.get(customer).is_some_and(|f| f.state == FlowState::Active)
+    }
+
+    /// `assess`, then `plan` (in the same scope, seeing the state `assess`
+    /// left) unless the customer's flow is still active.
+    pub fn decide(&self, rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
+        let e = a.event;
+        let (scope, services, trace) =
+            (input.scope.clone(), input.services.clone(), input.trace.clone());
+        let assessed =
+            rt.assess(a.plugin, input, a.config, &self.model, a.customer, e.occurred_at)?;
+        let active = self.active(&e.customer_id);
+        let rescue = active && matches!(e.kind, EventKind::OrderPlaced { .. });
+        if active && !rescue {
+            return Ok(assessed.map(|assessment| Decision::Churn {
+                assessment,
+                rescue,
+                plan: None,
+            }));
+        }
+        let CallOutput { value: assessment, state, mut outbox, elapsed, memory_peak_bytes } =
+            assessed;
+        let next = CallInput { scope, state, services, trace };
+        let current = self
+            .flows
+            .get(&e.customer_id)
+            .map(|f| rescue::summary(f, rescue.then(crate::domain::time::now_ms)));
+        let planned = rt.plan(
+            a.plugin,
+            next,
+            a.config,
+            &assessment,
+            a.customer,
+            current.as_ref(),
+            e.occurred_at,
+        )?;
+        outbox.extend(planned.outbox);
+        Ok(CallOutput {
+            value: Decision::Churn { assessment, rescue, plan: Some(planned.value) },
+            state: planned.state,
+            outbox,
+            elapsed: elapsed + planned.elapsed,
+            memory_peak_bytes: memory_peak_bytes.max(planned.memory_peak_bytes),
+        })
+    }
+
+    /// Keeps the assessment, ends an active flow on an order, applies a plan.
+    pub async fn apply(
+        &mut self,
+        tx: &mut Tx,
+        at: &Applying<'_>,
+        assessment: Assessment,
+        rescue: bool,
+        plan: Option<&[FlowAction]>,
+    ) -> PipelineResult<Vec<Effect>> {
+        let t = &at.target;
+        let mut fx = vec![Effect::Assessed { p_alive: assessment.p_alive, risk: assessment.risk }];
+        let latest = self.flows.get(t.customer).cloned();
+        if let (true, Some(mut flow)) = (rescue, latest.clone()) {
+            fx.push(rescue::rescue_on_order(tx, t, &mut flow).await?);
+        }
+        if let Some(actions) = plan {
+            let ended = latest.filter(|f| f.state != FlowState::Active);
+            fx.extend(rescue::apply_plan(tx, t, &assessment, ended.as_ref(), actions).await?);
+        }
+        self.assessments.push(stored(t, &assessment, at.event.occurred_at));
+        Ok(fx)
+    }
+
+    pub async fn finish(&mut self, tx: &mut Tx) -> DbResult<()> {
+        churn::save_assessments(tx, &self.store, &std::mem::take(&mut self.assessments)).await
+    }
 }
 
-fn stored(
-    at_install: &str,
-    customer: &str,
-    a: &Assessment,
-    as_of: i64,
-    now: i64,
-) -> churn::Assessment {
+fn stored(t: &Subject<'_>, a: &Assessment, as_of: Millis) -> churn::Assessment {
     churn::Assessment {
-        install_id: at_install.to_string(),
-        customer_id: customer.to_string(),
+        install_id: t.install_id.to_string(),
+        customer_id: t.customer.to_string(),
         p_alive: a.p_alive,
         risk: a.risk,
         value_cents: a.value_cents,
         details: a.details.clone(),
         as_of,
-        assessed_at: now,
+        assessed_at: t.now,
     }
 }
 
-/// Keeps the assessment, ends an active flow on an order, applies a plan.
-pub async fn apply(
-    tx: &mut Tx,
-    sinks: &mut Sinks,
-    at: &Applying<'_>,
-    assessment: &Assessment,
-    rescue: bool,
-    plan: Option<&[FlowAction]>,
-) -> PipelineResult<Vec<Effect>> {
-    let Loaded::ChurnRescue { flows, .. } = at.loaded else {
-        unreachable!("a churn-rescue install loads flows");
-    };
-    let (store, install_id, customer) = (at.target.store, at.target.install_id, at.target.customer);
-    sinks.assessments.entry(store.to_string()).or_default().push(stored(
-        install_id,
-        customer,
-        assessment,
-        at.event.occurred_at,
-        at.target.now,
-    ));
-    let t = &at.target;
-    let mut fx = vec![Effect::Assessed { p_alive: assessment.p_alive, risk: assessment.risk }];
-    let latest = flows.get(customer).cloned();
-    if let (true, Some(mut flow)) = (rescue, latest.clone()) {
-        fx.push(rescue::rescue_on_order(tx, t, &mut flow).await?);
+/// Everyone re-assessed after a fit: the plans to apply and the
+/// assessments to keep.
+pub struct Reassessed {
+    store: String,
+    install_id: String,
+    now: Millis,
+    /// (customer, assessment, their latest ended flow, actions).
+    plans: Vec<(String, Assessment, Option<Flow>, Vec<FlowAction>)>,
+    assessments: Vec<churn::Assessment>,
+}
+
+impl Reassessed {
+    pub async fn write(self, tx: &mut Tx) -> PipelineResult<()> {
+        for (customer, a, latest, actions) in &self.plans {
+            let t = Subject {
+                store: &self.store,
+                install_id: &self.install_id,
+                customer,
+                event_id: None,
+                now: self.now,
+            };
+            rescue::apply_plan(tx, &t, a, latest.as_ref(), actions).await?;
+        }
+        churn::save_assessments(tx, &self.store, &self.assessments).await?;
+        Ok(())
     }
-    if let Some(actions) = plan {
-        let ended = latest.filter(|f| f.state != FlowState::Active);
-        fx.extend(rescue::apply_plan(tx, t, assessment, ended.as_ref(), actions).await?);
-    }
-    Ok(fx)
 }
 
 /// Re-assesses everyone with the new model, planning for those without
-/// an active flow, in one transaction.
-pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
+/// an active flow.
+pub async fn refit(conn: &mut Conn, r: &mut Refit<'_>) -> PipelineResult<Rewrite> {
     let ids: Vec<&str> = r.people.iter().map(|c| c.id.as_str()).collect();
-    let flows = {
-        let mut conn = p.db.pool.acquire().await?;
-        churn::latest_of(&mut conn, r.store, &ids).await?
-    };
-    let (people, plugin, pid, config, model, as_of) =
-        (r.people, r.plugin, r.pid, r.config, r.model, r.as_of);
-    let results = p.for_everyone(people, pid, |c| {
+    let flows = churn::latest_of(conn, r.store, &ids).await?;
+    let (plugin, config, model, as_of) = (r.plugin, r.config, r.model, r.as_of);
+    let sorted = r.for_everyone(|r, c| {
         let input = r.input(&c.id);
-        let assessed = p.runtime.assess(plugin, input, config, model, c, as_of)?;
+        let assessed = r.runtime.assess(plugin, input, config, model, c, as_of)?;
         if flows.get(&c.id).is_some_and(|f| f.state == FlowState::Active) {
             return Ok(assessed.map(|a| (a, None)));
         }
@@ -142,29 +178,33 @@ pub async fn refit(p: &Fitter, r: &mut Refit<'_>) -> PipelineResult<Refitted> {
         let mut next = r.input(&c.id);
         next.state = state;
         let current = flows.get(&c.id).map(|f| rescue::summary(f, None));
-        let planned = p.runtime.plan(plugin, next, config, &a, c, current.as_ref(), as_of)?;
+        let planned = r.runtime.plan(plugin, next, config, &a, c, current.as_ref(), as_of)?;
         Ok(planned.map(|actions| (a, Some(actions))))
     });
-    let mut tx = p.db.begin_store(r.store).await?;
-    p.cluster.confirm_store(&mut tx, r.store).await?;
-    let mut assessments = Vec::new();
-    let sorted = r.sort(results);
-    for (c, (a, plan)) in &sorted.values {
-        if let Some(actions) = plan.as_ref().filter(|p| !p.is_empty()) {
-            let t = Subject {
-                store: r.store,
-                install_id: &r.install.install_id,
-                customer: &c.id,
-                event_id: None,
-                now: r.now,
-            };
-            let latest = flows.get(&c.id).filter(|f| f.state != FlowState::Active);
-            rescue::apply_plan(&mut tx, &t, a, latest, actions).await?;
+    let mut out = Reassessed {
+        store: r.store.to_string(),
+        install_id: r.install.install_id.clone(),
+        now: r.now,
+        plans: Vec::new(),
+        assessments: Vec::new(),
+    };
+    for (c, (a, plan)) in sorted.values {
+        let t = Subject {
+            store: r.store,
+            install_id: &r.install.install_id,
+            customer: &c.id,
+            event_id: None,
+            now: r.now,
+        };
+        out.assessments.push(stored(&t, &a, as_of));
+        if let Some(actions) = plan.filter(|p| !p.is_empty()) {
+            let latest = flows.get(&c.id).filter(|f| f.state != FlowState::Active).cloned();
+            out.plans.push((c.id.clone(), a, latest, actions));
         }
-        assessments.push(stored(&r.install.install_id, &c.id, a, as_of, r.now));
     }
-    churn::save_assessments(&mut tx, r.store, &assessments).await?;
-    state::apply_many(&mut tx, &sorted.state_writes).await?;
-    tx.commit().await?;
-    Ok(sorted.done)
+    Ok(Rewrite {
+        done: sorted.done,
+        state_writes: sorted.state_writes,
+        changes: Changes::Assessments(out),
+    })
 }

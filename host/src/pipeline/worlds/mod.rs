@@ -1,32 +1,32 @@
-//! One module per world, each with the same small lifecycle, so that what
-//! a world means to the host lives in one place:
+//! One module per world, each a unit with the same small lifecycle, so
+//! that what a world means to the host lives in one place:
 //! - `load`: what a batch needs for an install of it (a model, current
-//!   memberships, flows);
+//!   memberships, flows, the surveys its responses answer);
 //! - `concerns`: whether an event is one of its installs' business;
 //! - `decide`: the call (or calls) into the component;
-//! - `apply`: the decision's effects, inside the batch's transaction;
-//! - for worlds with a population model, the update of every customer
-//!   after a fit (`segmenter`, `churn_rescue`).
+//! - `apply`: the decision's effects, into the unit's own sink (or the
+//!   batch's common writer), inside the batch's transaction;
+//! - `finish`: the sink written, before the batch commits;
+//! - for worlds with a population model, `refit`: every customer updated
+//!   after a fit, returned as what to write (`refit::Rewrite`).
 //!
-//! The dispatcher and the fit worker only sequence these; a new kind of
-//! run (a shadow or canary version) meets every world here.
+//! The dispatcher and the fitter only sequence these; a new world is a new
+//! module and a new variant of `Unit`.
 
 pub mod churn_rescue;
 pub mod point_rules;
+pub mod refit;
 pub mod segmenter;
+pub mod segments;
 pub mod survey_scorer;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::effects::{BatchWriter, Subject};
-use super::segments::SegmentWriter;
 use super::PipelineResult;
-use crate::db::churn::{self, Flow};
-use crate::db::installs::Install;
-use crate::db::segments::Memberships;
+use crate::db::events::StoredEvent;
 use crate::db::{Conn, DbResult, Tx};
 use crate::domain::customer::Customer;
 use crate::domain::effect::Effect;
@@ -37,27 +37,9 @@ use crate::domain::segment::Membership;
 use crate::domain::survey::Survey;
 use crate::domain::time::Millis;
 use crate::domain::World;
-use crate::runtime::services::HostServices;
-use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError, StateBuffer};
+use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError};
 
-/// The surveys a batch's responses answer, by (store, survey id).
-pub type Surveys = HashMap<(String, String), Survey>;
-
-/// What a batch loaded for one install, by world.
-pub enum Loaded {
-    Nothing,
-    Segmenter {
-        /// The latest fitted model (empty before the first fit).
-        model: Vec<u8>,
-        /// Current memberships of the batch's customers.
-        memberships: HashMap<String, Memberships>,
-    },
-    ChurnRescue {
-        model: Vec<u8>,
-        /// Latest flow of the batch's customers.
-        flows: HashMap<String, Flow>,
-    },
-}
+pub use refit::{Refit, Rewrite};
 
 /// What one install decided about one event.
 #[derive(serde::Serialize)]
@@ -95,38 +77,25 @@ pub fn compared(out: &CallOutput<Decision>) -> Value {
     v
 }
 
+/// What an install's unit loads for: its batch of events and customers.
+pub struct BatchScope<'a> {
+    pub store: &'a str,
+    pub install_id: &'a str,
+    /// The batch's customers, once each.
+    pub customers: &'a [&'a str],
+    pub events: &'a [StoredEvent],
+    pub now: Millis,
+}
+
 /// One call: the install, the event and what the batch knows around it.
 pub struct CallArgs<'a> {
     pub plugin: &'a Plugin,
     /// The install's config, serialized once per batch.
     pub config: &'a str,
-    pub loaded: &'a Loaded,
     pub customer: &'a Customer,
     pub event: &'a Event,
     /// The refunded order's total, for `order.refunded`.
     pub order_total: Option<i64>,
-    pub surveys: &'a Surveys,
-    pub store: &'a str,
-}
-
-/// Where a batch's decisions are written, collected for its one commit.
-pub struct Sinks {
-    pub writer: BatchWriter,
-    pub segments: SegmentWriter,
-    pub assessments: BTreeMap<String, Vec<churn::Assessment>>,
-    /// Per event of the batch: (install, score) of a scored response.
-    pub scored: Vec<Option<(String, String)>>,
-}
-
-impl Sinks {
-    pub fn new(now: Millis, events: usize) -> Self {
-        Sinks {
-            writer: BatchWriter::new(now),
-            segments: SegmentWriter::new(now),
-            assessments: BTreeMap::new(),
-            scored: vec![None; events],
-        }
-    }
 }
 
 /// Who a decision is applied for.
@@ -135,117 +104,114 @@ pub struct Applying<'a> {
     /// `name@version` of the plugin that decided.
     pub plugin: &'a str,
     pub event: &'a Event,
-    /// The event's place in the batch.
-    pub index: usize,
-    pub loaded: &'a Loaded,
+    /// A call run again whose customer's tier a later event set since:
+    /// a tier it decided, as of before that event, is out of date.
+    pub tier_moved: bool,
 }
 
-pub async fn load(
-    world: World,
-    conn: &mut Conn,
-    store: &str,
-    install_id: &str,
-    customers: &[&str],
-) -> DbResult<Loaded> {
-    match world {
-        World::Segmenter => segmenter::load(conn, install_id, customers).await,
-        World::ChurnRescue => churn_rescue::load(conn, store, install_id, customers).await,
-        World::PointRules | World::SurveyScorer => Ok(Loaded::Nothing),
-    }
+/// An install's world for one batch: what it loaded and what it will write.
+pub enum Unit {
+    PointRules,
+    Segmenter(segmenter::Unit),
+    ChurnRescue(churn_rescue::Unit),
+    SurveyScorer(survey_scorer::Unit),
 }
 
-pub fn concerns(world: World, e: &Event, store: &str, surveys: &Surveys) -> bool {
-    match world {
-        World::PointRules => point_rules::concerns(e),
-        World::Segmenter => segmenter::concerns(e),
-        World::ChurnRescue => churn_rescue::concerns(e),
-        World::SurveyScorer => survey_scorer::concerns(e, store, surveys),
-    }
-}
-
-pub fn decide(world: World, rt: &Runtime, args: CallArgs<'_>, input: CallInput) -> CallResult {
-    match world {
-        World::PointRules => point_rules::decide(rt, args, input),
-        World::Segmenter => segmenter::decide(rt, args, input),
-        World::ChurnRescue => churn_rescue::decide(rt, args, input),
-        World::SurveyScorer => survey_scorer::decide(rt, args, input),
-    }
-}
-
-/// Applies one decision; returns its effects as the outcome shows them.
-pub async fn apply(
-    tx: &mut Tx,
-    sinks: &mut Sinks,
-    at: &Applying<'_>,
-    decision: &Decision,
-) -> PipelineResult<Vec<Effect>> {
-    Ok(match decision {
-        Decision::Ledger(ops) => point_rules::apply(tx, sinks, at, ops).await?,
-        Decision::Segments(list) => segmenter::apply(sinks, at, list),
-        Decision::Churn { assessment, rescue, plan } => {
-            churn_rescue::apply(tx, sinks, at, assessment, *rescue, plan.as_deref()).await?
-        }
-        Decision::Score(score) => survey_scorer::apply(sinks, at, score),
-    })
-}
-
-/// The update of every customer after a fit: what both model worlds need.
-pub struct Refit<'a> {
-    pub store: &'a str,
-    pub install: &'a Install,
-    pub plugin: &'a Plugin,
-    /// `name@version`.
-    pub pid: &'a str,
-    pub config: &'a str,
-    pub model: &'a [u8],
-    pub as_of: Millis,
-    pub now: Millis,
-    pub people: &'a [Customer],
-    /// Plugin state per customer (empty without the capability).
-    pub states: HashMap<String, HashMap<String, Vec<u8>>>,
-    pub services: &'a Arc<dyn HostServices>,
-}
-
-/// A refit's calls, sorted: how many failed, the plugin state the others
-/// wrote, and what each of those customers got.
-pub struct Sorted<'a, T> {
-    pub done: Refitted,
-    pub state_writes: Vec<(String, String, String, Option<Vec<u8>>)>,
-    pub values: Vec<(&'a Customer, T)>,
-}
-
-impl<'a> Refit<'a> {
-    /// Sorts the calls `for_everyone` made, one per customer in `people`.
-    pub fn sort<T>(&self, results: Vec<Option<CallOutput<T>>>) -> Sorted<'a, T> {
-        let mut sorted =
-            Sorted { done: Refitted::default(), state_writes: Vec::new(), values: Vec::new() };
-        for (c, result) in self.people.iter().zip(results) {
-            let Some(out) = result else {
-                sorted.done.failed += 1;
-                continue;
-            };
-            for (k, v) in out.state.writes {
-                let install = self.install.install_id.clone();
-                sorted.state_writes.push((install, c.id.clone(), k, v));
+impl Unit {
+    /// Loads what an install of `world` needs for the batch.
+    pub async fn load(world: World, conn: &mut Conn, scope: &BatchScope<'_>) -> DbResult<Unit> {
+        Ok(match world {
+            World::PointRules => Unit::PointRules,
+            World::Segmenter => Unit::Segmenter(segmenter::Unit::load(conn, scope).await?),
+            World::ChurnRescue => Unit::ChurnRescue(churn_rescue::Unit::load(conn, scope).await?),
+            World::SurveyScorer => {
+                Unit::SurveyScorer(survey_scorer::Unit::load(conn, scope).await?)
             }
-            sorted.values.push((c, out.value));
-            sorted.done.updated += 1;
-        }
-        sorted
+        })
     }
 
-    /// A call's input for `customer`, with that customer's state.
-    pub fn input(&mut self, customer: &str) -> CallInput {
-        let state = StateBuffer::whole(self.states.remove(customer).unwrap_or_default());
-        CallInput::new(self.store, &self.install.install_id, self.pid, None, self.services)
-            .with_state(state)
-            .with_pii(crate::pipeline::registry::sees_pii(self.install, self.plugin))
+    /// A unit with nothing loaded from a store: `plugin run`'s, with the
+    /// model it fitted and the surveys it was given.
+    pub fn local(world: World, model: Vec<u8>, surveys: HashMap<String, Survey>) -> Unit {
+        match world {
+            World::PointRules => Unit::PointRules,
+            World::Segmenter => Unit::Segmenter(segmenter::Unit::local(model)),
+            World::ChurnRescue => Unit::ChurnRescue(churn_rescue::Unit::local(model)),
+            World::SurveyScorer => Unit::SurveyScorer(survey_scorer::Unit::local(surveys)),
+        }
+    }
+
+    /// Whether the event is the install's business.
+    pub fn concerns(&self, e: &Event) -> bool {
+        match self {
+            Unit::PointRules => point_rules::concerns(e),
+            Unit::Segmenter(_) => segmenter::concerns(e),
+            Unit::ChurnRescue(_) => churn_rescue::concerns(e),
+            Unit::SurveyScorer(u) => u.concerns(e),
+        }
+    }
+
+    pub fn decide(&self, rt: &Runtime, args: CallArgs<'_>, input: CallInput) -> CallResult {
+        match self {
+            Unit::PointRules => point_rules::decide(rt, args, input),
+            Unit::Segmenter(u) => u.decide(rt, args, input),
+            Unit::ChurnRescue(u) => u.decide(rt, args, input),
+            Unit::SurveyScorer(u) => u.decide(rt, args, input),
+        }
+    }
+
+    /// Applies one decision; returns its effects as the outcome shows them.
+    pub async fn apply(
+        &mut self,
+        tx: &mut Tx,
+        writer: &mut BatchWriter,
+        at: &Applying<'_>,
+        decision: Decision,
+    ) -> PipelineResult<Vec<Effect>> {
+        Ok(match (self, decision) {
+            (Unit::PointRules, Decision::Ledger(ops)) => {
+                point_rules::apply(tx, writer, at, ops).await?
+            }
+            (Unit::Segmenter(u), Decision::Segments(list)) => u.apply(at, &list),
+            (Unit::ChurnRescue(u), Decision::Churn { assessment, rescue, plan }) => {
+                u.apply(tx, at, assessment, rescue, plan.as_deref()).await?
+            }
+            (Unit::SurveyScorer(u), Decision::Score(score)) => u.apply(at, score),
+            _ => unreachable!("a unit applies only what its own world decides"),
+        })
+    }
+
+    /// Writes what the batch's decisions left in the unit's sink; returns
+    /// how many events it queued (segment changes).
+    pub async fn finish(&mut self, tx: &mut Tx) -> PipelineResult<usize> {
+        Ok(match self {
+            Unit::PointRules => 0,
+            Unit::Segmenter(u) => u.finish(tx).await?,
+            Unit::ChurnRescue(u) => {
+                u.finish(tx).await?;
+                0
+            }
+            Unit::SurveyScorer(u) => {
+                u.finish(tx).await?;
+                0
+            }
+        })
     }
 }
 
-/// How many customers a refit updated, and how many calls failed.
-#[derive(Default)]
-pub struct Refitted {
-    pub updated: usize,
-    pub failed: usize,
+/// Whether installs of `world` fit a model of the store's population.
+pub fn fits(world: World) -> bool {
+    matches!(world, World::Segmenter | World::ChurnRescue)
+}
+
+/// Updates every customer after a fit of an install of `world` (one that
+/// `fits`): returns what to write.
+pub async fn refit(world: World, conn: &mut Conn, r: &mut Refit<'_>) -> PipelineResult<Rewrite> {
+    match world {
+        World::Segmenter => segmenter::refit(conn, r).await,
+        World::ChurnRescue => churn_rescue::refit(conn, r).await,
+        World::PointRules | World::SurveyScorer => {
+            unreachable!("only a world that fits is refitted")
+        }
+    }
 }

@@ -1,46 +1,85 @@
 //! `survey-scorer`: each response to a known survey is scored, and the
-//! score stored with the response.
+//! score stored with the response (which the batch's facts recorded).
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Applying, CallArgs, CallResult, Decision, Sinks, Surveys};
+use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
+use crate::db::{surveys, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::event::{Event, EventKind};
+use crate::domain::survey::Survey;
 use crate::runtime::{scoring, CallInput, Runtime, RuntimeError};
 
-/// Responses to a survey the store has.
-pub fn concerns(e: &Event, store: &str, surveys: &Surveys) -> bool {
-    matches!(&e.kind, EventKind::SurveySubmitted { survey_id, .. }
-        if surveys.contains_key(&(store.to_string(), survey_id.clone())))
+/// A scorer's batch: the surveys its responses answer and the scores
+/// decided, written when the batch commits.
+pub struct Unit {
+    surveys: HashMap<String, Survey>,
+    /// (event id, install, score as JSON).
+    scored: Vec<(String, String, String)>,
+    store: String,
 }
 
-pub fn decide(rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
-    let e = a.event;
-    // `concerns` let only responses to a known survey through.
-    let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
-        unreachable!("a survey-scorer runs on survey.submitted only");
-    };
-    let survey = &a.surveys[&(a.store.to_string(), survey_id.clone())];
-    let wit_survey = scoring::Survey {
-        id: survey.id.clone(),
-        kind: survey.kind.to_string(),
-        questions: survey.questions.clone(),
-    };
-    let response = scoring::Response {
-        customer_id: e.customer_id.clone(),
-        submitted_at: e.occurred_at,
-        answers: answers.to_string(),
-    };
-    rt.score(a.plugin, input, a.config, &wit_survey, &response).and_then(|o| {
-        match serde_json::from_str::<Value>(&o.value) {
-            Ok(v) if v.is_object() => Ok(o.map(|_| Decision::Score(v))),
-            _ => Err(RuntimeError::InvalidOutput("a score must be a JSON object".into())),
+impl Unit {
+    pub async fn load(conn: &mut Conn, scope: &BatchScope<'_>) -> DbResult<Unit> {
+        let mut list = HashMap::new();
+        for ev in scope.events {
+            if let EventKind::SurveySubmitted { survey_id, .. } = &ev.event.kind {
+                if !list.contains_key(survey_id) {
+                    if let Some(s) = surveys::get(conn, scope.store, survey_id).await? {
+                        list.insert(survey_id.clone(), s);
+                    }
+                }
+            }
         }
-    })
-}
+        Ok(Unit { surveys: list, scored: Vec::new(), store: scope.store.to_string() })
+    }
 
-/// Keeps the score for the response, written when the batch commits.
-pub fn apply(sinks: &mut Sinks, at: &Applying<'_>, score: &Value) -> Vec<Effect> {
-    sinks.scored[at.index] = Some((at.target.install_id.to_string(), score.to_string()));
-    vec![Effect::SurveyScored { score: score.clone() }]
+    pub fn local(surveys: HashMap<String, Survey>) -> Unit {
+        Unit { surveys, scored: Vec::new(), store: "local".into() }
+    }
+
+    /// Responses to a survey the store has.
+    pub fn concerns(&self, e: &Event) -> bool {
+        matches!(&e.kind, EventKind::SurveySubmitted { survey_id, .. }
+            if self.surveys.contains_key(survey_id))
+    }
+
+    pub fn decide(&self, rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
+        let e = a.event;
+        // `concerns` let only responses to a known survey through.
+        let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
+            unreachable!("a survey-scorer runs on survey.submitted only");
+        };
+        let survey = &self.surveys[survey_id];
+        let wit_survey = scoring::Survey {
+            id: survey.id.clone(),
+            kind: survey.kind.to_string(),
+            questions: survey.questions.clone(),
+        };
+        let response = scoring::Response {
+            customer_id: e.customer_id.clone(),
+            submitted_at: e.occurred_at,
+            answers: answers.to_string(),
+        };
+        rt.score(a.plugin, input, a.config, &wit_survey, &response).and_then(|o| {
+            match serde_json::from_str::<Value>(&o.value) {
+                Ok(v) if v.is_object() => Ok(o.map(|_| Decision::Score(v))),
+                _ => Err(RuntimeError::InvalidOutput("a score must be a JSON object".into())),
+            }
+        })
+    }
+
+    /// Keeps the score for the response, written when the batch commits.
+    pub fn apply(&mut self, at: &Applying<'_>, score: Value) -> Vec<Effect> {
+        let install = at.target.install_id.to_string();
+        self.scored.push((at.event.id.clone(), install, score.to_string()));
+        vec![Effect::SurveyScored { score }]
+    }
+
+    pub async fn finish(&mut self, tx: &mut Tx) -> DbResult<()> {
+        let scored = std::mem::take(&mut self.scored);
+        surveys::set_scores(tx, &self.store, &scored).await
+    }
 }

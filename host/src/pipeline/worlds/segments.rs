@@ -53,6 +53,11 @@ impl SegmentWriter {
         }
     }
 
+    /// When the changes are written.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
     /// Replaces `old` by `new` for the customer; returns the changes.
     pub fn apply(
         &mut self,

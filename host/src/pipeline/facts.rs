@@ -1,0 +1,74 @@
+//! What a batch's events say by themselves, recorded before any plugin
+//! sees them: the customers exist, orders and refunds are counted, survey
+//! responses are kept (a scorer adds its score later), and points past
+//! their expiry are expired. Each step is idempotent, so a replay of the
+//! batch records nothing twice.
+
+use crate::db::events::StoredEvent;
+use crate::db::surveys::NewResponse;
+use crate::db::{customers, ledger, surveys, DbResult, Tx};
+use crate::domain::event::EventKind;
+use crate::domain::time::Millis;
+
+/// What recording left for the phases after it.
+pub struct Recorded {
+    /// The batch's customers, once each, sorted.
+    pub customers: Vec<String>,
+    /// Per event: the refunded order's total, for `order.refunded`.
+    pub order_totals: Vec<Option<i64>>,
+}
+
+pub async fn record(
+    tx: &mut Tx,
+    store: &str,
+    batch: &[StoredEvent],
+    now: Millis,
+) -> DbResult<Recorded> {
+    let mut ids: Vec<&str> = batch.iter().map(|ev| ev.event.customer_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    customers::ensure_many(tx, store, &ids, now).await?;
+    let mut order_totals = vec![None; batch.len()];
+    let mut orders = Vec::new();
+    let mut responses = Vec::new();
+    for (i, ev) in batch.iter().enumerate() {
+        let e = &ev.event;
+        match &e.kind {
+            EventKind::OrderPlaced { order_id, total_cents, currency, .. } => {
+                orders.push(customers::NewOrder {
+                    customer: &e.customer_id,
+                    order_id,
+                    total_cents: *total_cents,
+                    currency,
+                    placed_at: e.occurred_at,
+                })
+            }
+            EventKind::OrderRefunded { order_id, refund_cents } => {
+                order_totals[i] = customers::record_refund(
+                    tx,
+                    store,
+                    &e.id,
+                    &e.customer_id,
+                    order_id,
+                    *refund_cents,
+                    e.occurred_at,
+                )
+                .await?;
+            }
+            EventKind::SurveySubmitted { survey_id, answers } => responses.push(NewResponse {
+                survey_id,
+                event_id: &e.id,
+                customer: &e.customer_id,
+                submitted_at: e.occurred_at,
+                answers: answers.to_string(),
+            }),
+            _ => {}
+        }
+    }
+    customers::record_orders(tx, store, &orders).await?;
+    surveys::record_responses(tx, store, &responses).await?;
+    for customer in ledger::due_among(tx, store, &ids, now).await? {
+        ledger::expire_customer(tx, store, &customer, now).await?;
+    }
+    Ok(Recorded { customers: ids.into_iter().map(str::to_string).collect(), order_totals })
+}
