@@ -201,7 +201,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let app = api::app(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = api::app(crate::console::routes(), state)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(serve(listener, app, stopping));
     tracing::info!(%addr, node = %pipeline.cluster.node_id, database = pipeline.db.backend.name(),
         data_dir = %config.data_dir.display(), "clientele is serving");

@@ -89,7 +89,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         // A credential that was sent and did not match counts against the
         // address; sending none does not.
-        let sent = bearer.is_some() || crate::console::session::carries_session(&parts.headers);
+        let sent = bearer.is_some() || carries_session(&parts.headers);
         if sent && found.as_ref().is_err_and(|e| e.status == axum::http::StatusCode::UNAUTHORIZED) {
             state.attempts.failed(peer);
         }
@@ -286,3 +286,25 @@ scope_of_one!(
             .ok_or_else(|| ApiError::not_found(format!("install `{id}` not found")))?
     }
 );
+
+/// The console session cookie's name (see `session`).
+pub const COOKIE: &str = "clientele_session";
+
+/// Whether a request carries a session cookie at all (a credential that,
+/// when it does not match, counts as a failed sign-in).
+pub fn carries_session(headers: &axum::http::HeaderMap) -> bool {
+    cookie(headers, COOKIE).is_some_and(|v| !v.is_empty())
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}

@@ -18,6 +18,7 @@ mod points;
 mod rollouts;
 mod segments;
 mod service;
+pub mod session;
 mod stores;
 mod surveys;
 mod throttle;
@@ -46,7 +47,7 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub admin: AdminToken,
     /// Signs the console's session cookies (derived from the admin token).
-    pub sessions: crate::console::SessionKey,
+    pub sessions: session::SessionKey,
     /// Store keys already found valid.
     pub keys: std::sync::Arc<auth::KnownKeys>,
     /// Failed sign-ins per source address.
@@ -59,7 +60,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pipeline: Pipeline, admin_token: &str) -> AppState {
         let admin = AdminToken::new(admin_token);
-        let sessions = crate::console::SessionKey::new(&admin);
+        let sessions = session::SessionKey::new(&admin);
         AppState {
             pipeline,
             sessions,
@@ -71,12 +72,11 @@ impl AppState {
     }
 }
 
-/// The whole API and the console; shared by `serve`, the tests and the
-/// benchmarks.
-pub fn app(state: AppState) -> Router {
+/// The whole API, with `pages` (the console's) beside it.
+pub fn app(pages: Router<AppState>, state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
-        .merge(crate::console::routes())
+        .merge(pages)
         .fallback(service::not_found)
         .layer(axum::middleware::from_fn(edge::problems_only))
         .with_state(state)

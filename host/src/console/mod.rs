@@ -9,8 +9,6 @@
 //! refusing a page the session may not see with a bare 404, before any
 //! of it is sent.
 
-pub mod session;
-
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,9 +17,9 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 
 use crate::api::auth::{Caller, Peer};
+use crate::api::session;
 use crate::api::AppState;
 use crate::domain::time::now_ms;
-pub use session::SessionKey;
 
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");

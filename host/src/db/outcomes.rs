@@ -29,8 +29,7 @@ pub struct Outcome {
     /// A failed call's last lines: what the plugin logged and printed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[sqlx(try_from = "JsonArray")]
-    #[schema(value_type = Vec<crate::runtime::LogLine>)]
-    pub logs: Vec<crate::runtime::LogLine>,
+    pub logs: Vec<crate::domain::log::LogLine>,
 }
 
 pub async fn for_event(conn: &mut Conn, store: &str, event: &str) -> DbResult<Vec<Outcome>> {

@@ -8,6 +8,7 @@ pub mod effect;
 pub mod event;
 pub mod ids;
 pub mod ledger;
+pub mod log;
 pub mod manifest;
 pub mod rescue;
 pub mod rollout;

@@ -29,16 +29,7 @@ pub const MAX_MESSAGES_PER_CALL: usize = 16;
 pub const MAX_STATE_KEY: usize = 256;
 pub const MAX_STATE_BYTES: usize = 256 * 1024;
 
-/// A line a plugin wrote: through the `log` interface (`level` as it
-/// said), or to stdout (`info`) or stderr (`warn`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct LogLine {
-    /// `trace`, `debug`, `info`, `warn` or `error`.
-    pub level: String,
-    /// `log`, `stdout` or `stderr`.
-    pub stream: String,
-    pub message: String,
-}
+pub use crate::domain::log::LogLine;
 
 /// Who a call is for; filled in by the host, never by the guest.
 #[derive(Debug, Clone, Default)]

@@ -4,10 +4,11 @@
 //! counters written, and the batch's events marked.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use super::failures::{tail, Failed};
-use super::{Attempted, BatchInstall, BatchRef, Dispatcher, Facts, Inputs, Prior, Ran};
+use super::{
+    Attempted, BatchInstall, BatchRef, Dispatcher, Facts, Inputs, Made, Ran, Settled, Settling,
+};
 use crate::db::events::StoredEvent;
 use crate::db::installs::Install;
 use crate::db::outcomes::Outcome;
@@ -28,40 +29,6 @@ pub(super) struct Committed {
     pub processed: usize,
     /// When the first of the others (waiting for a retry) is due.
     pub retry_at: Option<Millis>,
-}
-
-/// What the commit collects as it settles each call.
-pub(super) struct Settling {
-    pub writer: BatchWriter,
-    /// The calls made, for the metrics once committed.
-    pub made: Vec<Made>,
-    /// Per event: when it runs again, if one of its calls is retried.
-    pub retry_at: Vec<Option<Millis>>,
-    /// (event, install) pairs that ran.
-    pub ran: HashSet<(usize, usize)>,
-    /// What the plugins wrote: (install, event, plugin, line).
-    pub lines: Vec<(usize, usize, String, LogLine)>,
-}
-
-/// A call made (or owed), as the metrics count it.
-pub(super) struct Made {
-    pub install: usize,
-    pub code: &'static str,
-    pub elapsed: Duration,
-    pub fuel: Option<u64>,
-    pub canary: bool,
-}
-
-/// One settled pair: which, by which version, and what the call used.
-pub(super) struct Settled {
-    pub event: usize,
-    pub install: usize,
-    /// `name@version` of the version that ran.
-    pub pid: String,
-    pub elapsed: Duration,
-    pub fuel: Option<u64>,
-    pub canary: bool,
-    pub prior: Option<Prior>,
 }
 
 impl Dispatcher {

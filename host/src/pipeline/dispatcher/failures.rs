@@ -5,8 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::commit::{Settled, Settling};
-use super::{BatchRef, Dispatcher, Inputs, NotRun, NotRunCode};
+use super::{BatchRef, Dispatcher, Inputs, NotRun, NotRunCode, Settled, Settling};
 use crate::db::events::StoredEvent;
 use crate::db::failures::{self, Attempt};
 use crate::db::outcomes::Outcome;

@@ -30,12 +30,13 @@ mod journal;
 mod rollouts;
 mod run;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::budget::Budgets;
 use super::cluster::Cluster;
+use super::effects::BatchWriter;
 use super::registry::{self, plugin_id};
 use super::worlds::{CallResult, Unit};
 use super::{PipelineResult, Signals};
@@ -316,4 +317,38 @@ impl Prior {
             tier_moved: then.is_some_and(|t| t.tier != now.tier),
         }
     }
+}
+
+/// What the commit collects as it settles each call.
+struct Settling {
+    writer: BatchWriter,
+    /// The calls made, for the metrics once committed.
+    made: Vec<Made>,
+    /// Per event: when it runs again, if one of its calls is retried.
+    retry_at: Vec<Option<Millis>>,
+    /// (event, install) pairs that ran.
+    ran: HashSet<(usize, usize)>,
+    /// What the plugins wrote: (install, event, plugin, line).
+    lines: Vec<(usize, usize, String, LogLine)>,
+}
+
+/// A call made (or owed), as the metrics count it.
+struct Made {
+    install: usize,
+    code: &'static str,
+    elapsed: Duration,
+    fuel: Option<u64>,
+    canary: bool,
+}
+
+/// One settled pair: which, by which version, and what the call used.
+struct Settled {
+    event: usize,
+    install: usize,
+    /// `name@version` of the version that ran.
+    pid: String,
+    elapsed: Duration,
+    fuel: Option<u64>,
+    canary: bool,
+    prior: Option<Prior>,
 }

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::refit::{Changes, Refit, Rewrite};
 use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
+use super::{Changes, Refit, Rewrite};
 use crate::db::churn::{self, Flow};
 use crate::db::{models, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;

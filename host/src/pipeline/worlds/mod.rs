@@ -39,7 +39,7 @@ use crate::domain::time::Millis;
 use crate::domain::World;
 use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError};
 
-pub use refit::{Refit, Rewrite};
+pub use refit::{Refit, Refitted};
 
 /// What one install decided about one event.
 #[derive(serde::Serialize)]
@@ -196,6 +196,34 @@ impl Unit {
                 0
             }
         })
+    }
+}
+
+/// What a refit writes: the plugin state its calls left and its world's
+/// own changes.
+pub struct Rewrite {
+    pub done: Refitted,
+    pub state_writes: Vec<(String, String, String, Option<Vec<u8>>)>,
+    pub changes: Changes,
+}
+
+/// A model world's changes after a fit.
+pub enum Changes {
+    Segments(segments::SegmentWriter),
+    Assessments(churn_rescue::Reassessed),
+}
+
+impl Rewrite {
+    /// Writes everything in the fitter's transaction.
+    pub async fn write(self, tx: &mut Tx) -> PipelineResult<()> {
+        match self.changes {
+            Changes::Segments(writer) => {
+                writer.finish(tx).await?;
+            }
+            Changes::Assessments(reassessed) => reassessed.write(tx).await?,
+        }
+        crate::db::state::apply_many(tx, &self.state_writes).await?;
+        Ok(())
     }
 }
 

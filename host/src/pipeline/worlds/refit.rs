@@ -7,15 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::installs::Install;
-use crate::db::{state, Tx};
+
 use crate::domain::customer::Customer;
 use crate::domain::time::Millis;
 use crate::runtime::services::HostServices;
 use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError, StateBuffer};
-
-use super::churn_rescue::Reassessed;
-use super::segments::SegmentWriter;
-use crate::pipeline::PipelineResult;
 
 /// How often a long update logs its progress.
 const PROGRESS_EVERY: usize = 5000;
@@ -51,34 +47,6 @@ pub struct Sorted<'a, T> {
 pub struct Refitted {
     pub updated: usize,
     pub failed: usize,
-}
-
-/// What a refit writes: the plugin state its calls left and its world's
-/// own changes.
-pub struct Rewrite {
-    pub done: Refitted,
-    pub state_writes: Vec<(String, String, String, Option<Vec<u8>>)>,
-    pub changes: Changes,
-}
-
-/// A model world's changes after a fit.
-pub enum Changes {
-    Segments(SegmentWriter),
-    Assessments(Reassessed),
-}
-
-impl Rewrite {
-    /// Writes everything in the fitter's transaction.
-    pub async fn write(self, tx: &mut Tx) -> PipelineResult<()> {
-        match self.changes {
-            Changes::Segments(writer) => {
-                writer.finish(tx).await?;
-            }
-            Changes::Assessments(reassessed) => reassessed.write(tx).await?,
-        }
-        state::apply_many(tx, &self.state_writes).await?;
-        Ok(())
-    }
 }
 
 impl<'a> Refit<'a> {

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::refit::{Changes, Refit, Rewrite};
 use super::segments::{is_segment_event, Classified, SegmentWriter};
 use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
+use super::{Changes, Refit, Rewrite};
 use crate::db::segments::Memberships;
 use crate::db::{models, segments, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;

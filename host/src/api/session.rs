@@ -13,12 +13,11 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::api::auth::{AdminToken, Caller};
+pub use super::auth::{cookie, COOKIE};
+use super::auth::{AdminToken, Caller};
 use crate::db::{sessions, Db, DbResult};
 use crate::domain::ids::random_token;
 
-/// The cookie's name.
-pub const COOKIE: &str = "clientele_session";
 /// The cookie a sign-in form's CSRF token is paired with.
 pub const SIGN_IN_COOKIE: &str = "clientele_sign_in";
 /// How long a session lasts.
@@ -145,29 +144,10 @@ fn sid_hash(sid: &str) -> String {
     hex::encode(<Sha256 as sha2::Digest>::digest(sid.as_bytes()))
 }
 
-/// Whether a request carries a session cookie at all (a credential that,
-/// when it does not match, counts as a failed sign-in).
-pub fn carries_session(headers: &axum::http::HeaderMap) -> bool {
-    cookie(headers, COOKIE).is_some_and(|v| !v.is_empty())
-}
-
 fn sign(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Signer::new_from_slice(key).expect("any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
-}
-
-/// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site;
