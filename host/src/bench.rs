@@ -18,10 +18,7 @@ use clientele::server::{self, ServerConfig};
 use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
+use clientele::metrics::quantile as percentile;
 
 fn order(i: usize, customers: usize) -> Value {
     order_of(i, i % customers)

@@ -82,9 +82,11 @@ pub struct Latency {
     pub p99_us: u32,
 }
 
-fn quantile(sorted: &[u32], q: f64) -> u32 {
+/// The `q` quantile of sorted samples by nearest rank (the default of
+/// none).
+pub fn quantile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
     if sorted.is_empty() {
-        return 0;
+        return T::default();
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
@@ -312,7 +314,7 @@ mod tests {
         assert_eq!(quantile(&v, 0.5), 50);
         assert_eq!(quantile(&v, 0.99), 99);
         assert_eq!(quantile(&[7], 0.99), 7);
-        assert_eq!(quantile(&[], 0.5), 0);
+        assert_eq!(quantile::<u32>(&[], 0.5), 0);
     }
 
     #[test]

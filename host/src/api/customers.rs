@@ -12,7 +12,7 @@ use crate::db::customers::{self, ProfileUpdate};
 use crate::domain::contact;
 use crate::domain::customer::Customer;
 use crate::domain::event::FieldError;
-use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::time::to_rfc3339;
 
 /// What a customer's record says, with points, tier, segments and stats.
 #[derive(Serialize, ToSchema)]
@@ -155,10 +155,7 @@ pub async fn put(
     Valid(body): Valid<ProfilePut>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let update = body.into_update()?;
-    let mut tx = scope.pipeline.db.begin_store(&scope.store).await?;
-    let c = customers::upsert_profile(&mut tx, &scope.store, &scope.customer, &update, now_ms())
-        .await?;
-    tx.commit().await?;
+    let c = scope.pipeline.put_profile(&scope.store, &scope.customer, &update).await?;
     Ok(Json(CustomerView::new(&c, Vec::new())))
 }
 

@@ -46,11 +46,8 @@ pub async fn put(
         if secret.len() < 16 {
             return Err(ApiError::field("secret", "must be at least 16 characters"));
         }
-        scope.pipeline.destinations.check_url(url).map_err(|why| ApiError::field("url", why))?;
     }
-    let stored = serde_json::to_value(&d).expect("delivery serializes");
-    let mut conn = scope.pipeline.db.write_conn().await?;
-    stores::set_delivery(&mut conn, &scope.store, &stored).await?;
+    scope.pipeline.set_delivery(&scope.store, &d).await?;
     Ok(Json(d.public()))
 }
 

@@ -245,6 +245,10 @@ impl From<PipelineError> for ApiError {
                 1,
             ),
             PipelineError::NotFound(d) => ApiError::not_found(d),
+            PipelineError::Internal(d) => {
+                tracing::error!(error = %d, "the host failed at its own work");
+                ApiError::internal()
+            }
             PipelineError::Unavailable { what, retry_after } => {
                 ApiError { retry_after: Some(retry_after), ..ApiError::unavailable(what) }
             }

@@ -50,6 +50,14 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// `log` or `webhook`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Delivery::Log => "log",
+            Delivery::Webhook { .. } => "webhook",
+        }
+    }
+
     /// The settings as shown to the merchant (the secret masked).
     pub fn public(&self) -> Delivery {
         match self {

@@ -58,6 +58,10 @@ pub enum PipelineError {
     /// `retry_after` seconds.
     #[error("unavailable: {what}")]
     Unavailable { what: String, retry_after: u64 },
+    /// The host failed at its own work (a compilation thread panicked):
+    /// nothing of the request was kept.
+    #[error("{0}")]
+    Internal(String),
     /// Intake is full: more events wait than the node takes.
     #[error("{pending} events pending (limit {max})")]
     Busy { pending: i64, max: i64 },
@@ -129,9 +133,10 @@ pub struct PipelineConfig {
 /// A wrapper of the host's services: given the database's, it returns
 /// what the calls use.
 #[derive(Clone)]
-pub struct ServicesLayer(
-    pub Arc<dyn Fn(Arc<dyn HostServices>) -> Arc<dyn HostServices> + Send + Sync>,
-);
+pub struct ServicesLayer(pub Arc<WrapServices>);
+
+/// What a `ServicesLayer` does.
+pub type WrapServices = dyn Fn(Arc<dyn HostServices>) -> Arc<dyn HostServices> + Send + Sync;
 
 impl std::fmt::Debug for ServicesLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

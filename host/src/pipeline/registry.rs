@@ -58,7 +58,7 @@ impl Pipeline {
                     .map(|p| (manifest, component, p.contract))
             })
             .await
-            .map_err(|e| PipelineError::Conflict(format!("compilation was interrupted: {e}")))??
+            .map_err(|e| PipelineError::Internal(format!("compilation was interrupted: {e}")))??
         };
         let v = PluginVersion {
             name: manifest.name.clone(),
@@ -168,7 +168,7 @@ pub(super) async fn load(
     let plugin =
         tokio::task::spawn_blocking(move || runtime.load(&id, &v.sha256, &bytes, &manifest))
             .await
-            .map_err(|e| PipelineError::Conflict(format!("loading was interrupted: {e}")))??;
+            .map_err(|e| PipelineError::Internal(format!("loading was interrupted: {e}")))??;
     Ok(plugin)
 }
 

@@ -1,7 +1,13 @@
-//! Stores come into being here, below the HTTP layer like every write.
+//! Stores come into being here, below the HTTP layer like every write;
+//! so do their customers' profiles and their delivery settings.
 
+use super::delivery::Delivery;
 use super::{Pipeline, PipelineError, PipelineResult};
+use crate::db::customers::{self, ProfileUpdate};
 use crate::db::stores::{self, Store};
+use crate::domain::customer::Customer;
+use crate::domain::event::FieldError;
+use crate::domain::time::now_ms;
 
 impl Pipeline {
     /// Creates `store` with the key whose sha256 is `key_sha256`;
@@ -17,6 +23,34 @@ impl Pipeline {
         })?;
         tx.commit().await?;
         tracing::info!(store = %store.id, "store created");
+        Ok(())
+    }
+
+    /// Creates or updates a customer's profile; returns the customer.
+    pub async fn put_profile(
+        &self,
+        store: &str,
+        customer: &str,
+        update: &ProfileUpdate,
+    ) -> PipelineResult<Customer> {
+        let mut tx = self.db.begin_store(store).await?;
+        let c = customers::upsert_profile(&mut tx, store, customer, update, now_ms()).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Sets where the store's messages go; a webhook's address must be
+    /// one the host may reach.
+    pub async fn set_delivery(&self, store: &str, d: &Delivery) -> PipelineResult<()> {
+        if let Delivery::Webhook { url, .. } = d {
+            self.destinations
+                .check_url(url)
+                .map_err(|why| PipelineError::Invalid(vec![FieldError::new("url", why)]))?;
+        }
+        let stored = serde_json::to_value(d).expect("delivery serializes");
+        let mut conn = self.db.write_conn().await?;
+        stores::set_delivery(&mut conn, store, &stored).await?;
+        tracing::info!(store, kind = d.kind(), "delivery set");
         Ok(())
     }
 }

@@ -222,11 +222,7 @@ fn own_message(stderr: &str, e: &wasmtime::Error) -> String {
 
 pub(super) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
+        s.truncate(s.floor_char_boundary(max));
         s.push('…');
     }
     s

@@ -390,11 +390,7 @@ impl log::Host for CallCtx {
         }
         let mut message = message;
         if message.len() > MAX_LOG_LINE {
-            let mut end = MAX_LOG_LINE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
+            message.truncate(message.floor_char_boundary(MAX_LOG_LINE));
         }
         let name = match level {
             log::Level::Trace => "trace",
