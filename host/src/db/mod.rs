@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod bulk;
 pub mod churn;
 pub mod customers;
+pub mod dialect;
 pub mod events;
 pub mod failures;
 pub mod health;
