@@ -1,44 +1,21 @@
 //! The typed calls of every world's exports: inputs converted to the WIT
 //! types, outputs converted back and checked (a bad value fails the call).
-//! A component of an older contract is called through its own bindings,
-//! its inputs and outputs converted to and from the newest
-//! (`bindings::since_v0_1_0`), so everything past this file sees one
-//! contract.
+//! A component of any contract is called through its rung of the ladder
+//! (`bindings::ladder`), in the newest contract's types, so everything
+//! past this file sees one contract.
 
 use super::bindings::churn_rescue::exports::clientele::crm::rescue;
-use super::bindings::since_v0_1_0::{answer, convert as old};
 use super::bindings::survey_scorer::exports::clientele::crm::scoring;
 use super::bindings::types::{Fitted, Population};
+use super::bindings::WorldPre;
 use super::call::Kind;
-use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError, Versioned, WorldPre};
+use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError};
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::ledger::{validate_ops, LedgerOp};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
-
-/// Calls one export on whichever contract the component speaks. Every
-/// export takes the install's config first (the generated calls take
-/// strings as `&String`); the newest takes the store's context as of `$at`
-/// before it, and 0.1.0 its own arguments after, its answer converted to
-/// the newest by `$up`.
-macro_rules! call_either {
-    ($store:ident, $pre:expr, $iface:ident . $export:ident, $at:expr, $config:expr,
-     newest($($arg:expr),*), v0_1_0($($old:expr),*) => $up:expr) => {{
-        let config = &$config.to_string();
-        match $pre {
-            Versioned::Newest(pre) => {
-                let ctx = $store.data_mut().store_context($at)?;
-                pre.instantiate(&mut *$store)?.$iface().$export($store, &ctx, config, $($arg),*)
-            }
-            Versioned::V0_1_0(pre) => answer(
-                pre.instantiate(&mut *$store)?.$iface().$export($store, config, $($old),*),
-                $up,
-            ),
-        }
-    }};
-}
 
 /// The plugin's prepared component, if it implements `$world`.
 macro_rules! pre_of {
@@ -73,10 +50,8 @@ impl Runtime {
         let pre = pre_of!(plugin, PointRules);
         let (c, e) =
             (convert::customer(customer, input.scope.pii), convert::event(event, order_total));
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_loyalty.call_on_event, event.occurred_at, config,
-                newest(&c, &e), v0_1_0(&c, &e) => old::ledger_ops)
-        })?;
+        let out =
+            self.run(plugin, input, Kind::Call, |store| pre.on_event(store, config, &c, &e))?;
         let ops = |ops: Vec<_>| Ok(ops.into_iter().map(convert::ledger_op).collect());
         checked(out, ops, |ops: &Vec<LedgerOp>| validate_ops(ops, event.occurred_at))
     }
@@ -90,16 +65,13 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
-        let (at, same) = (population.as_of, |f: Fitted| f);
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                call_either!(store, pre, clientele_crm_segmentation.call_fit, at, config,
-                    newest(population), v0_1_0(population) => same)
-            }),
-            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                call_either!(store, pre, clientele_crm_rescue.call_fit, at, config,
-                    newest(population), v0_1_0(population) => same)
-            }),
+            WorldPre::Segmenter(pre) => {
+                self.run(plugin, input, Kind::Fit, |store| pre.fit(store, config, population))
+            }
+            WorldPre::ChurnRescue(pre) => {
+                self.run(plugin, input, Kind::Fit, |store| pre.fit(store, config, population))
+            }
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
     }
@@ -117,8 +89,7 @@ impl Runtime {
         let pre = pre_of!(plugin, Segmenter);
         let c = convert::customer(customer, input.scope.pii);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_segmentation.call_classify, as_of, config,
-                newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::memberships)
+            pre.classify(store, config, model, &c, as_of)
         })?;
         checked(out, convert::memberships, |l| crate::domain::segment::validate(l))
     }
@@ -133,10 +104,7 @@ impl Runtime {
         response: &scoring::Response,
     ) -> Result<CallOutput<String>, RuntimeError> {
         let pre = pre_of!(plugin, SurveyScorer);
-        self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_scoring.call_score, response.submitted_at, config,
-                newest(survey, response), v0_1_0(&old::survey(survey), &old::response(response)) => |s| s)
-        })
+        self.run(plugin, input, Kind::Call, |store| pre.score(store, config, survey, response))
     }
 
     /// `survey-scorer`: the report over every stored score.
@@ -151,8 +119,7 @@ impl Runtime {
         let pre = pre_of!(plugin, SurveyScorer);
         let now = chrono::Utc::now().timestamp_millis();
         self.run(plugin, input, Kind::Fit, |store| {
-            call_either!(store, pre, clientele_crm_scoring.call_aggregate, now, config,
-                newest(survey, scored), v0_1_0(&old::survey(survey), scored) => |s| s)
+            pre.aggregate(store, now, config, survey, scored)
         })
     }
 
@@ -168,10 +135,8 @@ impl Runtime {
     ) -> Result<CallOutput<Assessment>, RuntimeError> {
         let pre = pre_of!(plugin, ChurnRescue);
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_assess, as_of, config,
-                newest(model, &c, as_of), v0_1_0(model, &c, as_of) => old::assessment_from)
-        })?;
+        let out = self
+            .run(plugin, input, Kind::Call, |store| pre.assess(store, config, model, &c, as_of))?;
         checked(out, convert::assessment, crate::domain::rescue::validate_assessment)
     }
 
@@ -192,8 +157,7 @@ impl Runtime {
         let c = convert::customer(customer, input.scope.pii);
         let a = convert::wit_assessment(assessment);
         let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_plan, as_of, config,
-                newest(&a, &c, current), v0_1_0(&old::assessment_to(&a), &c) => old::actions)
+            pre.plan(store, config, &a, &c, current, as_of)
         })?;
         checked(out, convert::actions, |l| crate::domain::rescue::validate_actions(l))
     }
@@ -209,10 +173,8 @@ impl Runtime {
     ) -> Result<CallOutput<Vec<FlowAction>>, RuntimeError> {
         let pre = pre_of!(plugin, ChurnRescue);
         let c = convert::customer(customer, input.scope.pii);
-        let out = self.run(plugin, input, Kind::Call, |store| {
-            call_either!(store, pre, clientele_crm_rescue.call_on_timer, flow.now, config,
-                newest(&c, flow), v0_1_0(&c, &old::flow_state(flow)) => old::actions)
-        })?;
+        let out =
+            self.run(plugin, input, Kind::Call, |store| pre.on_timer(store, config, &c, flow))?;
         checked(out, convert::actions, |l| crate::domain::rescue::validate_actions(l))
     }
 }

@@ -42,7 +42,7 @@ pub use bindings::Contract;
 use crate::domain::manifest::{Limits, Manifest};
 use crate::domain::World;
 use artifacts::Artifacts;
-use bindings::{churn_rescue, point_rules, segmenter, since_v0_1_0 as v0_1, survey_scorer};
+use bindings::WorldPre;
 
 /// A published plugin version, ready to instantiate.
 pub struct Plugin {
@@ -55,46 +55,6 @@ pub struct Plugin {
     /// The contract version it was built against.
     pub contract: Contract,
     pre: WorldPre,
-}
-
-/// A world's linked component, in the contract version it was built
-/// against: calls of an older version are converted to and from the newest
-/// (`exports`).
-enum Versioned<Then, Now> {
-    V0_1_0(Then),
-    Newest(Now),
-}
-
-enum WorldPre {
-    PointRules(
-        Versioned<v0_1::point_rules::PointRulesPre<CallCtx>, point_rules::PointRulesPre<CallCtx>>,
-    ),
-    Segmenter(Versioned<v0_1::segmenter::SegmenterPre<CallCtx>, segmenter::SegmenterPre<CallCtx>>),
-    SurveyScorer(
-        Versioned<
-            v0_1::survey_scorer::SurveyScorerPre<CallCtx>,
-            survey_scorer::SurveyScorerPre<CallCtx>,
-        >,
-    ),
-    ChurnRescue(
-        Versioned<
-            v0_1::churn_rescue::ChurnRescuePre<CallCtx>,
-            churn_rescue::ChurnRescuePre<CallCtx>,
-        >,
-    ),
-}
-
-/// The typed pre-instance of `pre` in `contract`.
-fn versioned<Then, Now>(
-    contract: Contract,
-    pre: wasmtime::component::InstancePre<CallCtx>,
-    then: impl FnOnce(wasmtime::component::InstancePre<CallCtx>) -> wasmtime::Result<Then>,
-    now: impl FnOnce(wasmtime::component::InstancePre<CallCtx>) -> wasmtime::Result<Now>,
-) -> wasmtime::Result<Versioned<Then, Now>> {
-    Ok(match contract {
-        Contract::V0_1_0 => Versioned::V0_1_0(then(pre)?),
-        Contract::V0_2_0 => Versioned::Newest(now(pre)?),
-    })
 }
 
 pub struct Runtime {
@@ -248,21 +208,8 @@ impl Runtime {
                 manifest.world.name()
             ))
         };
-        // Each world's typed pre-instance, in the contract it was built for.
-        macro_rules! typed_pre {
-            ($variant:ident, $module:ident, $pre:ident) => {
-                WorldPre::$variant(
-                    versioned(contract, instance_pre, v0_1::$module::$pre::new, $module::$pre::new)
-                        .map_err(typed)?,
-                )
-            };
-        }
-        let pre = match manifest.world {
-            World::PointRules => typed_pre!(PointRules, point_rules, PointRulesPre),
-            World::Segmenter => typed_pre!(Segmenter, segmenter, SegmenterPre),
-            World::SurveyScorer => typed_pre!(SurveyScorer, survey_scorer, SurveyScorerPre),
-            World::ChurnRescue => typed_pre!(ChurnRescue, churn_rescue, ChurnRescuePre),
-        };
+        // The world's typed pre-instance, in the contract it was built for.
+        let pre = contract.prepare(manifest.world, instance_pre).map_err(typed)?;
         Ok(Arc::new(Plugin {
             id: id.to_string(),
             world: manifest.world,

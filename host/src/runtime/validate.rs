@@ -45,7 +45,7 @@ pub fn world_and_imports(
     let exported: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let wanted = manifest.world.export_interface();
     let mut found_world = None;
-    let mut contract = Contract::NEWEST;
+    let mut contract = Contract::newest();
     for name in &exported {
         if let Some((iface, version)) = crm_interface(name) {
             let Some(c) = Contract::parse(version) else {

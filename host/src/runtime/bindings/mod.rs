@@ -40,38 +40,64 @@ macro_rules! worlds {
     };
 }
 
+mod ladder;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 
-// The newest contract: what the runtime calls through. Older versions
-// forward to it.
-pub use since_v0_2_0::*;
+pub use ladder::{Answer, ChurnRescue, PointRules, Rung, Segmenter, SurveyScorer, WorldPre};
 
-/// The contract a component was built against, among those served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contract {
-    V0_1_0,
-    V0_2_0,
+/// The ladder: every contract version this host runs plugins of, oldest
+/// first. A new version is its folder (`wit/since_vX.Y.Z/`), its module
+/// (`since_vX_Y_Z`, with its `RUNG`), and its entry here; the newest's
+/// bindings are what the runtime calls through (`newest` below), and every
+/// older rung converts to and from them.
+pub static LADDER: [&Rung; 2] = [&since_v0_1_0::RUNG, &since_v0_2_0::RUNG];
+
+pub use newest::*;
+/// The newest contract: its types are the ones the runtime speaks.
+pub use since_v0_2_0 as newest;
+
+/// The contract a component was built against: a rung of the ladder.
+#[derive(Clone, Copy)]
+pub struct Contract(&'static Rung);
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Contract({})", self.0.version)
+    }
 }
 
-impl Contract {
-    /// Every contract version this host runs plugins of, oldest first.
-    pub const SERVED: [Contract; 2] = [Contract::V0_1_0, Contract::V0_2_0];
+impl PartialEq for Contract {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
 
+impl Eq for Contract {}
+
+impl Contract {
     /// The newest: what `clientele wit` writes and new plugins build on.
-    pub const NEWEST: Contract = Contract::V0_2_0;
+    pub fn newest() -> Contract {
+        Contract(LADDER[LADDER.len() - 1])
+    }
 
     /// The served contract of this version (`0.1.0`), if any.
     pub fn parse(version: &str) -> Option<Contract> {
         let version = semver::Version::parse(version).ok()?;
-        Contract::SERVED.into_iter().find(|c| c.version() == version)
+        LADDER.iter().find(|r| r.version == version).map(|r| Contract(r))
     }
 
     pub fn version(self) -> semver::Version {
-        match self {
-            Contract::V0_1_0 => since_v0_1_0::MIN_VERSION,
-            Contract::V0_2_0 => since_v0_2_0::MIN_VERSION,
-        }
+        self.0.version.clone()
+    }
+
+    /// A component of this contract, typed for its world.
+    pub fn prepare(
+        self,
+        world: crate::domain::World,
+        pre: wasmtime::component::InstancePre<crate::runtime::CallCtx>,
+    ) -> wasmtime::Result<WorldPre> {
+        (self.0.prepare)(world, pre)
     }
 }
 
@@ -79,9 +105,7 @@ impl Contract {
 pub fn add_to_linker(
     linker: &mut wasmtime::component::Linker<crate::runtime::CallCtx>,
 ) -> wasmtime::Result<()> {
-    type Own = wasmtime::component::HasSelf<crate::runtime::CallCtx>;
-    since_v0_2_0::host::PluginHost::add_to_linker::<_, Own>(linker, |c| c)?;
-    since_v0_1_0::add_to_linker(linker)
+    LADDER.iter().try_for_each(|rung| (rung.link)(linker))
 }
 
 /// Whether a component built against `version` (as it appears in its
@@ -90,7 +114,7 @@ pub fn serves(version: &str) -> bool {
     Contract::parse(version).is_some()
 }
 
-/// The served versions, for messages: `0.1.0`.
+/// The served versions, for messages: `0.1.0, 0.2.0`.
 pub fn served_list() -> String {
-    Contract::SERVED.iter().map(|c| c.version().to_string()).collect::<Vec<_>>().join(", ")
+    LADDER.iter().map(|r| r.version.to_string()).collect::<Vec<_>>().join(", ")
 }

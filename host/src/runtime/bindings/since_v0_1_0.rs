@@ -29,8 +29,14 @@ pub mod host {
 
 worlds!("../wit/since_v0.1.0", types: since_v0_2_0, host: since_v0_1_0);
 
+/// This version on the ladder.
+pub static RUNG: super::ladder::Rung =
+    super::ladder::Rung { version: MIN_VERSION, link: add_to_linker, prepare };
+
+super::ladder::prepare!();
+
 /// Links this version's host interfaces (each forwarding to the newest).
-pub fn add_to_linker(linker: &mut wasmtime::component::Linker<CallCtx>) -> wasmtime::Result<()> {
+fn add_to_linker(linker: &mut wasmtime::component::Linker<CallCtx>) -> wasmtime::Result<()> {
     use host::clientele::crm::{customers, log, messaging, state};
     type Own = wasmtime::component::HasSelf<CallCtx>;
     log::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
@@ -222,5 +228,159 @@ pub mod convert {
                 }),
             })
             .collect()
+    }
+}
+
+mod calls {
+    //! The newest contract's calls on a 0.1.0 component: no store context
+    //! (0.1.0 has none), arguments and answers converted.
+
+    use super::convert as old;
+    use super::latest::churn_rescue::exports::clientele::crm::rescue;
+    use super::latest::point_rules::exports::clientele::crm::loyalty;
+    use super::latest::segmenter::exports::clientele::crm::segmentation;
+    use super::latest::survey_scorer::exports::clientele::crm::scoring;
+    use super::latest::types::{Customer, Event, Fitted, Population};
+    use super::{answer, churn_rescue, point_rules, segmenter, survey_scorer};
+    use crate::runtime::bindings::ladder::{self as l, Answer};
+    use crate::runtime::CallCtx;
+    use wasmtime::Store;
+
+    impl l::PointRules for point_rules::PointRulesPre<CallCtx> {
+        fn on_event(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            c: &Customer,
+            e: &Event,
+        ) -> Answer<Vec<loyalty::LedgerOp>> {
+            let p = self.instantiate(&mut *store)?;
+            answer(
+                p.clientele_crm_loyalty().call_on_event(store, &config.to_string(), c, e),
+                old::ledger_ops,
+            )
+        }
+    }
+
+    impl l::Segmenter for segmenter::SegmenterPre<CallCtx> {
+        fn fit(&self, store: &mut Store<CallCtx>, config: &str, p: &Population) -> Answer<Fitted> {
+            let s = self.instantiate(&mut *store)?;
+            answer(s.clientele_crm_segmentation().call_fit(store, &config.to_string(), p), |f| f)
+        }
+
+        fn classify(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            model: &[u8],
+            c: &Customer,
+            as_of: i64,
+        ) -> Answer<Vec<segmentation::Membership>> {
+            let s = self.instantiate(&mut *store)?;
+            let got = s.clientele_crm_segmentation().call_classify(
+                store,
+                &config.to_string(),
+                model,
+                c,
+                as_of,
+            );
+            answer(got, old::memberships)
+        }
+    }
+
+    impl l::SurveyScorer for survey_scorer::SurveyScorerPre<CallCtx> {
+        fn score(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            survey: &scoring::Survey,
+            response: &scoring::Response,
+        ) -> Answer<String> {
+            let (survey, response) = (old::survey(survey), old::response(response));
+            let s = self.instantiate(&mut *store)?;
+            answer(
+                s.clientele_crm_scoring().call_score(
+                    store,
+                    &config.to_string(),
+                    &survey,
+                    &response,
+                ),
+                |s| s,
+            )
+        }
+
+        fn aggregate(
+            &self,
+            store: &mut Store<CallCtx>,
+            _now: i64,
+            config: &str,
+            survey: &scoring::Survey,
+            scored: &[String],
+        ) -> Answer<String> {
+            let survey = old::survey(survey);
+            let s = self.instantiate(&mut *store)?;
+            answer(
+                s.clientele_crm_scoring().call_aggregate(
+                    store,
+                    &config.to_string(),
+                    &survey,
+                    scored,
+                ),
+                |s| s,
+            )
+        }
+    }
+
+    impl l::ChurnRescue for churn_rescue::ChurnRescuePre<CallCtx> {
+        fn fit(&self, store: &mut Store<CallCtx>, config: &str, p: &Population) -> Answer<Fitted> {
+            let r = self.instantiate(&mut *store)?;
+            answer(r.clientele_crm_rescue().call_fit(store, &config.to_string(), p), |f| f)
+        }
+
+        fn assess(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            model: &[u8],
+            c: &Customer,
+            as_of: i64,
+        ) -> Answer<rescue::Assessment> {
+            let r = self.instantiate(&mut *store)?;
+            let got =
+                r.clientele_crm_rescue().call_assess(store, &config.to_string(), model, c, as_of);
+            answer(got, old::assessment_from)
+        }
+
+        fn plan(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            a: &rescue::Assessment,
+            c: &Customer,
+            _current: Option<&rescue::FlowSummary>,
+            _as_of: i64,
+        ) -> Answer<Vec<rescue::Action>> {
+            let a = old::assessment_to(a);
+            let r = self.instantiate(&mut *store)?;
+            answer(
+                r.clientele_crm_rescue().call_plan(store, &config.to_string(), &a, c),
+                old::actions,
+            )
+        }
+
+        fn on_timer(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            c: &Customer,
+            flow: &rescue::FlowState,
+        ) -> Answer<Vec<rescue::Action>> {
+            let flow = old::flow_state(flow);
+            let r = self.instantiate(&mut *store)?;
+            answer(
+                r.clientele_crm_rescue().call_on_timer(store, &config.to_string(), c, &flow),
+                old::actions,
+            )
+        }
     }
 }

@@ -19,3 +19,154 @@ pub mod host {
 worlds!("../wit/since_v0.2.0", types: since_v0_2_0, host: since_v0_2_0);
 
 pub use host::clientele::crm::types;
+
+/// This version on the ladder.
+pub static RUNG: super::ladder::Rung =
+    super::ladder::Rung { version: MIN_VERSION, link: add_to_linker, prepare };
+
+super::ladder::prepare!();
+
+/// Links this version's host interfaces.
+fn add_to_linker(linker: &mut Linker<CallCtx>) -> wasmtime::Result<()> {
+    type Own = wasmtime::component::HasSelf<CallCtx>;
+    host::PluginHost::add_to_linker::<_, Own>(linker, |c| c)
+}
+
+use super::ladder::{self as l, Answer};
+use crate::runtime::CallCtx;
+use churn_rescue::exports::clientele::crm::rescue;
+use point_rules::exports::clientele::crm::loyalty;
+use segmenter::exports::clientele::crm::segmentation;
+use survey_scorer::exports::clientele::crm::scoring;
+use types::{Customer, Event, Fitted, Population};
+use wasmtime::component::Linker;
+use wasmtime::Store;
+
+impl l::PointRules for point_rules::PointRulesPre<CallCtx> {
+    fn on_event(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        c: &Customer,
+        e: &Event,
+    ) -> Answer<Vec<loyalty::LedgerOp>> {
+        let ctx = store.data_mut().store_context(e.occurred_at)?;
+        self.instantiate(&mut *store)?.clientele_crm_loyalty().call_on_event(
+            store,
+            &ctx,
+            &config.to_string(),
+            c,
+            e,
+        )
+    }
+}
+
+impl l::Segmenter for segmenter::SegmenterPre<CallCtx> {
+    fn fit(&self, store: &mut Store<CallCtx>, config: &str, p: &Population) -> Answer<Fitted> {
+        let ctx = store.data_mut().store_context(p.as_of)?;
+        self.instantiate(&mut *store)?.clientele_crm_segmentation().call_fit(
+            store,
+            &ctx,
+            &config.to_string(),
+            p,
+        )
+    }
+
+    fn classify(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        model: &[u8],
+        c: &Customer,
+        as_of: i64,
+    ) -> Answer<Vec<segmentation::Membership>> {
+        let ctx = store.data_mut().store_context(as_of)?;
+        let seg = self.instantiate(&mut *store)?;
+        seg.clientele_crm_segmentation().call_classify(
+            store,
+            &ctx,
+            &config.to_string(),
+            model,
+            c,
+            as_of,
+        )
+    }
+}
+
+impl l::SurveyScorer for survey_scorer::SurveyScorerPre<CallCtx> {
+    fn score(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        survey: &scoring::Survey,
+        response: &scoring::Response,
+    ) -> Answer<String> {
+        let ctx = store.data_mut().store_context(response.submitted_at)?;
+        let s = self.instantiate(&mut *store)?;
+        s.clientele_crm_scoring().call_score(store, &ctx, &config.to_string(), survey, response)
+    }
+
+    fn aggregate(
+        &self,
+        store: &mut Store<CallCtx>,
+        now: i64,
+        config: &str,
+        survey: &scoring::Survey,
+        scored: &[String],
+    ) -> Answer<String> {
+        let ctx = store.data_mut().store_context(now)?;
+        let s = self.instantiate(&mut *store)?;
+        s.clientele_crm_scoring().call_aggregate(store, &ctx, &config.to_string(), survey, scored)
+    }
+}
+
+impl l::ChurnRescue for churn_rescue::ChurnRescuePre<CallCtx> {
+    fn fit(&self, store: &mut Store<CallCtx>, config: &str, p: &Population) -> Answer<Fitted> {
+        let ctx = store.data_mut().store_context(p.as_of)?;
+        self.instantiate(&mut *store)?.clientele_crm_rescue().call_fit(
+            store,
+            &ctx,
+            &config.to_string(),
+            p,
+        )
+    }
+
+    fn assess(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        model: &[u8],
+        c: &Customer,
+        as_of: i64,
+    ) -> Answer<rescue::Assessment> {
+        let ctx = store.data_mut().store_context(as_of)?;
+        let r = self.instantiate(&mut *store)?;
+        r.clientele_crm_rescue().call_assess(store, &ctx, &config.to_string(), model, c, as_of)
+    }
+
+    fn plan(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        a: &rescue::Assessment,
+        c: &Customer,
+        current: Option<&rescue::FlowSummary>,
+        as_of: i64,
+    ) -> Answer<Vec<rescue::Action>> {
+        let ctx = store.data_mut().store_context(as_of)?;
+        let r = self.instantiate(&mut *store)?;
+        r.clientele_crm_rescue().call_plan(store, &ctx, &config.to_string(), a, c, current)
+    }
+
+    fn on_timer(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        c: &Customer,
+        flow: &rescue::FlowState,
+    ) -> Answer<Vec<rescue::Action>> {
+        let ctx = store.data_mut().store_context(flow.now)?;
+        let r = self.instantiate(&mut *store)?;
+        r.clientele_crm_rescue().call_on_timer(store, &ctx, &config.to_string(), c, flow)
+    }
+}
