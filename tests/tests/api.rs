@@ -546,3 +546,31 @@ async fn a_store_at_a_glance_customers_found_and_their_activity() {
     let store = s.get("/v1/stores/glance", &key).await.body;
     assert_eq!(store["currency"], "CNY", "{store}");
 }
+
+/// What the document allows, the server takes; what it refuses, it names:
+/// a query parameter that cannot be read, an offset past the documented
+/// maximum, an integer written `419.0`, an empty `since`, a `null` fit body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_holds_to_the_documents_rules() {
+    let s = TestServer::start().await;
+    let key = s.store("rules").await;
+    for (path, field, status) in [
+        ("/v1/stores/rules/customers?limit=abc", "limit", StatusCode::BAD_REQUEST),
+        ("/v1/stores/rules/customers?offset=10000001", "offset", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/stores/rules/events?after=x", "after", StatusCode::BAD_REQUEST),
+    ] {
+        let a = s.get(path, &key).await;
+        assert_eq!(a.status, status, "{path}: {}", a.body);
+        assert_eq!(a.fields(), vec![field], "{path}: {}", a.body);
+    }
+    let a = s.call(Method::POST, "/v1/stores/rules/models/fit?wait=maybe", &key, None).await;
+    assert_eq!(a.fields(), vec!["wait"], "{}", a.body);
+    let a = s.get("/v1/stores/rules/events?since=", &key).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    s.put_ok("/v1/stores/rules/customers/c1", &key, json!({"name": "C"})).await;
+    let a =
+        s.post("/v1/stores/rules/customers/c1/points/redeem", &key, json!({"points": 5.0})).await;
+    assert_ne!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let a = s.raw(Method::POST, "/v1/stores/rules/models/fit", &key, b"null".to_vec()).await;
+    assert!(a.status.is_success(), "{}", a.body);
+}

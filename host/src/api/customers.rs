@@ -1,4 +1,4 @@
-use axum::extract::Query;
+use super::params::ValidQuery;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -179,8 +179,9 @@ pub struct CustomersQuery {
     #[serde(default)]
     #[param(max_length = 200)]
     q: String,
-    /// Customers to skip (the page's start).
+    /// Customers to skip (the page's start), at most 10,000,000.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 10_000_000)]
     offset: u32,
     /// Customers per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -200,11 +201,14 @@ pub struct CustomerPage {
     params(StorePath, CustomersQuery), responses((status = 200, body = CustomerPage)))]
 pub async fn list(
     scope: StoreScope,
-    Query(q): Query<CustomersQuery>,
+    ValidQuery(q): ValidQuery<CustomersQuery>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     let limit = super::params::page_limit(q.limit)?;
     if q.q.chars().count() > 200 {
         return Err(ApiError::field("q", "must be at most 200 characters"));
+    }
+    if q.offset > 10_000_000 {
+        return Err(ApiError::field("offset", "must be 0 to 10000000"));
     }
     let mut conn = scope.conn().await?;
     let (found, total) =

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
+use super::params::ValidQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -143,7 +144,7 @@ fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
     ))]
 pub async fn post(
     scope: StoreScope,
-    Query(q): Query<WaitQuery>,
+    ValidQuery(q): ValidQuery<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let store = scope.store;
@@ -238,7 +239,7 @@ pub struct EventRecord {
     params(StorePath, EventsQuery), responses((status = 200, body = Vec<EventRecord>)))]
 pub async fn list(
     scope: StoreScope,
-    Query(q): Query<EventsQuery>,
+    ValidQuery(q): ValidQuery<EventsQuery>,
 ) -> Result<Json<Vec<EventRecord>>, ApiError> {
     let limit = super::params::page_limit(q.limit)?;
     let since = super::params::since(q.since.as_deref())?.unwrap_or(i64::MIN);

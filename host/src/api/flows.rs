@@ -1,6 +1,6 @@
 //! Churn: a customer's latest assessment and rescue flows.
 
-use axum::extract::Query;
+use super::params::ValidQuery;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -112,7 +112,7 @@ pub struct FlowQuery {
     params(StorePath, FlowQuery), responses((status = 200, body = Vec<FlowView>)))]
 pub async fn list(
     scope: StoreScope,
-    Query(q): Query<FlowQuery>,
+    ValidQuery(q): ValidQuery<FlowQuery>,
 ) -> Result<Json<Vec<FlowView>>, ApiError> {
     let wanted = match q.state.as_deref() {
         None => None,

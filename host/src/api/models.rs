@@ -1,8 +1,8 @@
 //! Population models: fit on request, and what each install's model says.
 
+use super::params::ValidQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -52,10 +52,11 @@ pub struct FitAnswer {
     ))]
 pub async fn fit(
     scope: StoreScope,
-    Query(q): Query<WaitQuery>,
+    ValidQuery(q): ValidQuery<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<FitAnswer>), ApiError> {
-    let empty = body.as_ref().map(|b| b.is_empty()).unwrap_or(false);
+    // No body, or `null`, fits as of now.
+    let empty = body.as_ref().map(|b| b.is_empty() || b.trim_ascii() == b"null").unwrap_or(false);
     let body: FitRequest =
         if empty { FitRequest::default() } else { valid::parse(super::json_body(body)?)? };
     let as_of = match &body.as_of {

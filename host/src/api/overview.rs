@@ -1,4 +1,4 @@
-use axum::extract::Query;
+use super::params::ValidQuery;
 use axum::Json;
 use serde::Deserialize;
 
@@ -22,7 +22,7 @@ pub struct OverviewQuery {
     params(StorePath, OverviewQuery), responses((status = 200, body = Overview)))]
 pub async fn get(
     scope: StoreScope,
-    Query(q): Query<OverviewQuery>,
+    ValidQuery(q): ValidQuery<OverviewQuery>,
 ) -> Result<Json<Overview>, ApiError> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {

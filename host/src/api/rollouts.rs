@@ -2,7 +2,8 @@
 //! dead-letter list and its re-drive, the shadow and canary reports,
 //! rollback and the history of every change.
 
-use axum::extract::{Path, Query};
+use super::params::ValidQuery;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ pub struct FailureQuery {
     params(StorePath, InstallPath, FailureQuery), responses((status = 200, body = Vec<Failure>)))]
 pub async fn failures(
     scope: InstallScope,
-    Query(q): Query<FailureQuery>,
+    ValidQuery(q): ValidQuery<FailureQuery>,
 ) -> Result<Json<Vec<Failure>>, ApiError> {
     let limit = super::params::page_limit(q.limit)?;
     let states: Vec<FailureState> = match q.state.as_deref() {
@@ -272,7 +273,7 @@ const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
     params(StorePath, InstallPath, LogQuery), responses((status = 200, body = Vec<crate::db::plugin_logs::Line>)))]
 pub async fn logs(
     scope: InstallScope,
-    Query(q): Query<LogQuery>,
+    ValidQuery(q): ValidQuery<LogQuery>,
 ) -> Result<Json<Vec<crate::db::plugin_logs::Line>>, ApiError> {
     let id = &scope.install.install_id;
     let limit = super::params::page_limit(q.limit)?;

@@ -1,6 +1,7 @@
 //! Segments: counts and members, from every enabled segmenter.
 
-use axum::extract::{Path, Query};
+use super::params::ValidQuery;
+use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
 
@@ -41,7 +42,7 @@ pub struct Page {
 pub async fn members(
     scope: StoreScope,
     Path(path): Path<SegmentPath>,
-    Query(page): Query<Page>,
+    ValidQuery(page): ValidQuery<Page>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let limit = super::params::page_limit(page.limit)?;
     let mut conn = scope.conn().await?;

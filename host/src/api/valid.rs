@@ -38,7 +38,23 @@ pub fn parse<T: DeserializeOwned + ToSchema>(body: Value) -> Result<T, ApiError>
     }
     // The schema is generated from `T`, so this only fails where serde is
     // stricter than the schema can say; the message still names the field.
-    serde_json::from_value(body).map_err(|e| ApiError::field("body", e.to_string()))
+    serde_json::from_value(integral(body)).map_err(|e| ApiError::field("body", e.to_string()))
+}
+
+/// JSON Schema's integers include `30.0`; serde's do not: a number with
+/// no fraction (within i64) becomes the integer it is.
+fn integral(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(list) => Value::Array(list.into_iter().map(integral).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Every way `body` breaks the schema named `name`.
