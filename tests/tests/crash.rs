@@ -405,6 +405,24 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
         }));
     }
 
+    // Who holds the stores, looked at every 100 ms while the load runs
+    // (a few looks at the moments of the kills can all meet one node).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let watcher = {
+        let (seen, url) = (seen.clone(), database_url.clone());
+        tokio::spawn(async move {
+            let db = Db::connect(&url, 1).await.unwrap();
+            loop {
+                let now: Vec<String> =
+                    sqlx::query_scalar("SELECT node_id FROM leases WHERE name LIKE 'store:%'")
+                        .fetch_all(&db.pool)
+                        .await
+                        .unwrap_or_default();
+                seen.lock().unwrap().extend(now);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
     // Meanwhile: at least five kill -9s of random nodes at random moments.
     let mut rng = Rng(42);
     let mut kills = 0;
@@ -436,6 +454,8 @@ async fn kill_nine_under_load_loses_nothing_and_applies_nothing_twice() {
     for c in clients {
         retried += c.await.unwrap();
     }
+    watcher.abort();
+    holders.extend(seen.lock().unwrap().iter().cloned());
     let sent = CUSTOMERS as i64 * 10;
     println!("nodes seen holding stores: {holders:?}");
     if nodes_wanted > 1 {
