@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clientele::api::parse_event;
 use clientele::client::ApiClient;
 use clientele::domain::customer::{Customer, CustomerStats};
-use clientele::domain::event::parse_event;
 use clientele::domain::manifest::{Limits, Manifest};
 use clientele::runtime::services::NoServices;
 use clientele::runtime::{CallInput, Runtime};
@@ -69,7 +69,7 @@ fn per_call_of(
     let mut samples = Vec::with_capacity(calls);
     let mut fuel = 0;
     for i in 0..calls + calls / 10 {
-        let event = parse_event(&order(i, 1), "").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let event = parse_event(order(i, 1)).map_err(|e| anyhow::anyhow!("{:?}", e.errors))?;
         let input = CallInput::new("s", "i", "points-basic", None, &services).with_pii(true);
         let trace = input.trace.clone();
         let t = Instant::now();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clientele::client::ApiClient;
+use clientele::domain::effect::Effect;
 use clientele::server::{self, ServerConfig};
 use clientele_plugin_build as plugin_build;
 use serde_json::{json, Value};
@@ -183,22 +184,26 @@ pub async fn run(
 
     println!("\n{:<10} {:<10} {:<18} {:>7}  what happened", "event", "customer", "type", "points");
     for (e, r) in events.iter().zip(&results) {
-        let effects = r["effects"].as_array().cloned().unwrap_or_default();
+        let effects: Vec<Effect> = serde_json::from_value(r["effects"].clone()).unwrap_or_default();
         let pts: i64 = effects
             .iter()
-            .filter_map(|f| {
-                let p = f["points"].as_i64()?;
-                Some(if f["op"] == "deduct" { -p } else { p })
+            .map(|f| match f {
+                Effect::Earn { points, .. } => *points,
+                Effect::Deduct { points, .. } => -points,
+                _ => 0,
             })
             .sum();
         let what: Vec<String> = effects
             .iter()
-            .map(|f| match f["op"].as_str() {
-                Some("set_tier") => format!("tier → {}", f["tier"].as_str().unwrap_or("none")),
-                Some(op) => {
-                    format!("{op} {} ({})", f["points"], f["reason"].as_str().unwrap_or(""))
+            .filter_map(|f| match f {
+                Effect::SetTier { tier } => {
+                    Some(format!("tier → {}", tier.as_deref().unwrap_or("none")))
                 }
-                None => String::new(),
+                Effect::Earn { points, reason, .. } => Some(format!("earn {points} ({reason})")),
+                Effect::Deduct { points, reason, .. } => {
+                    Some(format!("deduct {points} ({reason})"))
+                }
+                _ => None,
             })
             .collect();
         println!(

@@ -363,7 +363,7 @@ async fn every_template_builds_passes_its_test_and_runs() {
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolds"),
     );
     for lang in [scaffold::Lang::Rust, scaffold::Lang::Python, scaffold::Lang::Js] {
-        for world in World::ALL {
+        for &world in World::ALL {
             let name = format!("t-{}-{lang:?}", world.name()).to_lowercase();
             let dir = scaffold::new_plugin(&name, world, lang, parent.path()).unwrap();
             match lang {

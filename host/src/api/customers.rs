@@ -74,10 +74,10 @@ impl CustomerView {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePut {
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 254, example = "li@example.cn")]
+    #[schema(schema_with = super::schemas::email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 32)]
+    #[schema(schema_with = super::schemas::phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 200)]
@@ -86,7 +86,7 @@ pub struct ProfilePut {
     #[schema(format = Date, example = "1990-05-17")]
     pub birthday: Option<Option<String>>,
     /// At most 100 tags of 1-64 characters; replaces the current tags.
-    #[schema(max_items = 100)]
+    #[schema(schema_with = super::schemas::tags)]
     pub tags: Option<Vec<String>>,
     /// A JSON object of at most 16 KiB; replaces the current attributes.
     #[schema(value_type = Option<Object>)]

@@ -10,12 +10,12 @@ use super::params::StorePath;
 use super::{json_body, ApiError};
 use crate::db::messages::{self, Message};
 use crate::db::stores;
-use crate::pipeline::delivery::Delivery;
+use crate::pipeline::delivery::{Delivery, DeliveryView};
 
 /// How the store's messages leave
 #[utoipa::path(get, path = "/v1/stores/{store}/delivery", operation_id = "getDelivery", tag = "messages",
-    params(StorePath), responses((status = 200, body = Delivery)))]
-pub async fn get(scope: StoreScope) -> Result<Json<Delivery>, ApiError> {
+    params(StorePath), responses((status = 200, body = DeliveryView)))]
+pub async fn get(scope: StoreScope) -> Result<Json<DeliveryView>, ApiError> {
     let mut conn = scope.conn().await?;
     let d = stores::delivery(&mut conn, &scope.store)
         .await?
@@ -26,11 +26,11 @@ pub async fn get(scope: StoreScope) -> Result<Json<Delivery>, ApiError> {
 
 /// Set the delivery sink: {kind: log} or {kind: webhook, url, secret}
 #[utoipa::path(put, path = "/v1/stores/{store}/delivery", operation_id = "putDelivery", tag = "messages",
-    params(StorePath), request_body = Delivery, responses((status = 200, body = Delivery)))]
+    params(StorePath), request_body = Delivery, responses((status = 200, body = DeliveryView)))]
 pub async fn put(
     scope: StoreScope,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Delivery>, ApiError> {
+) -> Result<Json<DeliveryView>, ApiError> {
     // Read by serde rather than the schema: for a choice of shapes its
     // message ("unknown variant `smtp`") says more than "matches none".
     let d: Delivery = serde_json::from_value(json_body(body)?).map_err(|e| {
@@ -40,10 +40,12 @@ pub async fn put(
         )
     })?;
     if let Delivery::Webhook { url, secret } = &d {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 {
+        let scheme = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+        let web = scheme.starts_with("http://") || scheme.starts_with("https://");
+        if !web || url.chars().count() > 2000 {
             return Err(ApiError::field("url", "must be an http:// or https:// URL"));
         }
-        if secret.len() < 16 {
+        if secret.chars().count() < 16 {
             return Err(ApiError::field("secret", "must be at least 16 characters"));
         }
     }

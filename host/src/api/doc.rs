@@ -112,12 +112,21 @@ pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
     jsonschema::options().should_validate_formats(true).build(&root).map_err(|e| e.to_string())
 }
 
+/// The document, generated once.
+pub fn document() -> &'static Document {
+    static DOC: LazyLock<Document> = LazyLock::new(|| {
+        let (_, mut doc) = super::routes().split_for_parts();
+        Problems.modify(&mut doc);
+        super::schemas::CrossFieldRules.modify(&mut doc);
+        doc
+    });
+    &DOC
+}
+
 /// The whole document as JSON, generated once.
 pub fn openapi_json() -> &'static Value {
     static DOC: LazyLock<Value> = LazyLock::new(|| {
-        let (_, mut doc) = super::routes().split_for_parts();
-        Problems.modify(&mut doc);
-        serde_json::to_value(doc).expect("the OpenAPI document serializes")
+        serde_json::to_value(document()).expect("the OpenAPI document serializes")
     });
     &DOC
 }

@@ -18,44 +18,22 @@ use utoipa::ToSchema;
 use super::auth::StoreScope;
 use super::params::{StorePath, WaitQuery};
 use super::{json_body, ApiError};
-use crate::domain::event::{parse_event, Event};
+use crate::domain::event::{Envelope, Event};
 use crate::pipeline::intake::EventResult;
 
-/// Most events in one request.
-pub const MAX_BATCH: usize = 1000;
 /// How long `?wait=true` waits before answering with what is done.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
 /// One event. `(store, id)` is its idempotency key: a repeat is answered
-/// as a duplicate and changes nothing.
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)] // read by `domain::event`; this type is its contract
-pub struct EventIn {
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "evt_0001")]
-    pub id: String,
-    /// `order.placed`, `order.refunded`, `review.submitted`,
-    /// `customer.created`, `checkin`, `referral.converted`,
-    /// `survey.submitted`, or a type of the shop's own.
-    #[serde(rename = "type")]
-    #[schema(pattern = "^[a-z0-9_.-]{1,64}$", example = "order.placed")]
-    pub event_type: String,
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "c_42")]
-    pub customer_id: String,
-    #[schema(format = DateTime, example = "2026-03-05T10:00:00Z")]
-    pub occurred_at: String,
-    /// Per type: `order.placed` `{order_id, total_cents, currency?,
-    /// items?: [{sku, category?, qty, price_cents}]}`; `order.refunded`
-    /// `{order_id, refund_cents}`; `review.submitted` `{order_id, rating
-    /// (1-5), has_photo?, text_length?}`; `referral.converted`
-    /// `{referred_customer_id}`; `survey.submitted` `{survey_id, answers}`.
-    /// At most 64 KiB.
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<Value>,
-}
+/// as a duplicate and changes nothing. Its schema is one branch per
+/// built-in type (`OrderPlacedEvent`, …) and `OtherEvent` for a type of the
+/// shop's own, chosen by `type` (see `schema` below).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct EventIn(Envelope);
 
 /// Up to 1000 events, processed in order per customer.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct EventBatch {
     #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<EventIn>,
@@ -64,7 +42,7 @@ pub struct EventBatch {
 /// One event, or a batch.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code)] // the document's name for the body; `parse_batch` reads it
 pub enum EventsRequest {
     Batch(EventBatch),
     One(EventIn),
@@ -102,28 +80,18 @@ fn prefix(batch: bool, i: usize) -> String {
     }
 }
 
-/// The events of a request, and whether it was a batch.
+/// The events of a request, and whether it was a batch: the body is
+/// checked against `EventBatch` or `EventIn`, then each event is read.
 fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
-    let (items, batch): (Vec<&Value>, bool) = match body.get("events") {
-        Some(Value::Array(list)) => {
-            if list.len() > MAX_BATCH {
-                return Err(ApiError::field(
-                    "events",
-                    format!("has {} events; at most {MAX_BATCH} per request", list.len()),
-                ));
-            }
-            if list.is_empty() {
-                return Err(ApiError::field("events", "must hold at least one event"));
-            }
-            (list.iter().collect(), true)
-        }
-        Some(_) => return Err(ApiError::field("events", "must be a list of events")),
-        None => (vec![body], false),
+    let (envelopes, batch) = if body.get("events").is_some() {
+        (super::valid::parse::<EventBatch>(body.clone())?.events, true)
+    } else {
+        (vec![super::valid::parse::<EventIn>(body.clone())?], false)
     };
-    let mut events = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(envelopes.len());
     let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match parse_event(item, &prefix(batch, i)) {
+    for (i, EventIn(envelope)) in envelopes.into_iter().enumerate() {
+        match Event::new(envelope, &prefix(batch, i)) {
             Ok(e) => events.push(e),
             Err(mut errs) => errors.append(&mut errs),
         }
@@ -133,6 +101,12 @@ fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
     } else {
         Err(ApiError::invalid(errors))
     }
+}
+
+/// One event read as intake reads it (for `plugin run` and `replay`).
+pub fn parse_event(body: Value) -> Result<Event, ApiError> {
+    let EventIn(envelope) = super::valid::parse::<EventIn>(body)?;
+    Event::new(envelope, "").map_err(ApiError::invalid)
 }
 
 /// Ingest one event or a batch of up to 1000 (idempotent per id)
@@ -206,7 +180,8 @@ pub struct EventsQuery {
     /// Only events after this `seq` (the last one of the previous page).
     #[serde(default)]
     after: i64,
-    /// Only events that occurred at or after this time (RFC 3339).
+    /// Only events that occurred at or after this time (RFC 3339; empty: none).
+    #[param(schema_with = super::schemas::since)]
     since: Option<String>,
     /// Events per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -7,6 +7,7 @@ mod delivery;
 mod doc;
 mod edge;
 mod error;
+mod event_doc;
 mod events;
 mod flows;
 mod installs;
@@ -16,6 +17,7 @@ mod params;
 mod plugins;
 mod points;
 mod rollouts;
+mod schemas;
 mod segments;
 mod service;
 pub mod session;
@@ -23,6 +25,8 @@ mod stores;
 mod surveys;
 mod throttle;
 mod valid;
+
+pub use events::parse_event;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -256,7 +256,8 @@ pub async fn canary(scope: InstallScope) -> Result<Json<CanaryReport>, ApiError>
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
-    /// Only lines written at or after this time (RFC 3339).
+    /// Only lines written at or after this time (RFC 3339; empty: none).
+    #[param(schema_with = super::schemas::since)]
     since: Option<String>,
     /// Only lines at this level or above: `trace`, `debug`, `info`
     /// (default), `warn`, `error`.

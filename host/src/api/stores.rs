@@ -16,7 +16,10 @@ use crate::domain::time::{now_ms, to_rfc3339};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStore {
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "acme")]
+    #[schema(
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}|\.\.[A-Za-z0-9._:-]{1,62})$",
+        example = "acme"
+    )]
     pub id: String,
     /// Shown in the console; the id when absent.
     #[schema(min_length = 1, max_length = 200, example = "Acme Tea")]
@@ -25,7 +28,7 @@ pub struct NewStore {
     #[schema(pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: Option<String>,
     /// IANA time zone that day boundaries are counted in; `UTC` when absent.
-    #[schema(min_length = 1, max_length = 64, example = "Asia/Shanghai")]
+    #[schema(schema_with = super::schemas::timezone)]
     pub timezone: Option<String>,
 }
 

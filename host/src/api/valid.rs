@@ -70,7 +70,15 @@ pub fn check(name: &str, body: &Value) -> Result<(), ApiError> {
 
 /// Every way `body` breaks the schema named `name`, as field errors.
 fn schema_errors(name: &str, body: &Value) -> Vec<FieldError> {
-    validator(name).iter_errors(body).flat_map(|e| field_errors(body, &e)).collect()
+    errors_under(name, body, body, "")
+}
+
+/// The errors of `instance` (found at `base` in `root`) against the schema
+/// named `name`.
+fn errors_under(name: &str, root: &Value, instance: &Value, base: &str) -> Vec<FieldError> {
+    let validator = validator(name);
+    let errors: Vec<ValidationError> = validator.iter_errors(instance).collect();
+    errors.iter().flat_map(|e| field_errors(root, name, base, e)).collect()
 }
 
 /// The fields of `T` in the order the type declares them (built from the
@@ -92,6 +100,27 @@ fn in_field_order(errors: &mut [FieldError], declared: &[String]) {
         declared.iter().position(|f| f == top).map_or(0, |i| i + 1)
     };
     errors.sort_by_key(rank);
+}
+
+/// `in_field_order` for errors below the field `at`.
+fn in_field_order_under(errors: &mut [FieldError], at: &str, declared: &[String]) {
+    let rank = |e: &FieldError| {
+        let rest = e.field.strip_prefix(at).unwrap_or(&e.field).trim_start_matches('.');
+        let top = rest.split(['.', '[']).next().unwrap_or_default();
+        declared.iter().position(|f| f == top).map_or(0, |i| i + 1)
+    };
+    errors.sort_by_key(rank);
+}
+
+/// The properties of the document's schema `name`, in their order (the
+/// JSON document's maps are sorted).
+fn declared_in_document(name: &str) -> Vec<String> {
+    use utoipa::openapi::{RefOr, Schema};
+    let components = super::doc::document().components.as_ref();
+    match components.and_then(|c| c.schemas.get(name)) {
+        Some(RefOr::T(Schema::Object(o))) => o.properties.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// One compiled validator per schema, built on first use from the
@@ -144,8 +173,9 @@ fn join(parent: &str, child: &str) -> String {
     }
 }
 
-fn field_errors(root: &Value, e: &ValidationError) -> Vec<FieldError> {
-    let at = field_name(root, &e.instance_path.to_string());
+fn field_errors(root: &Value, schema: &str, base: &str, e: &ValidationError) -> Vec<FieldError> {
+    let pointer = format!("{base}{}", e.instance_path);
+    let at = field_name(root, &pointer);
     let here = |message: String| {
         let field = if at.is_empty() { "body".to_string() } else { at.clone() };
         vec![FieldError::new(field, message)]
@@ -184,11 +214,80 @@ fn field_errors(root: &Value, e: &ValidationError) -> Vec<FieldError> {
                 .map(|o| o.iter().map(Value::to_string).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default()
         )),
+        ValidationErrorKind::OneOfNotValid => {
+            match discriminated(schema, &e.schema_path.to_string()) {
+                Some(branches) => {
+                    let instance = root.pointer(&pointer).unwrap_or(&Value::Null);
+                    let mut errors = Vec::new();
+                    for branch in branches.choose(instance) {
+                        let mut found = errors_under(&branch, root, instance, &pointer);
+                        in_field_order_under(&mut found, &at, &declared_in_document(&branch));
+                        errors.append(&mut found);
+                    }
+                    errors
+                }
+                None => here(e.to_string()),
+            }
+        }
         ValidationErrorKind::Format { format } if format == "date-time" => {
             here("must be an RFC 3339 time such as 2026-03-01T00:00:00Z".into())
         }
         _ => here(e.to_string()),
     }
+}
+
+/// The branches of a `oneOf` that has a discriminator.
+struct Branches {
+    property: String,
+    mapping: Vec<(String, String)>,
+    all: Vec<String>,
+}
+
+impl Branches {
+    /// The branch the instance's discriminator names; else every branch
+    /// the mapping does not name (a type of the shop's own).
+    fn choose(&self, instance: &Value) -> Vec<String> {
+        let value = instance.get(&self.property).and_then(Value::as_str);
+        if let Some((_, name)) = self.mapping.iter().find(|(v, _)| Some(v.as_str()) == value) {
+            return vec![name.clone()];
+        }
+        let mapped: Vec<&String> = self.mapping.iter().map(|(_, n)| n).collect();
+        self.all.iter().filter(|n| !mapped.contains(n)).cloned().collect()
+    }
+}
+
+/// The discriminated `oneOf` a schema path ends at, walked from the schema
+/// named `name` through the document (following each `$ref`).
+fn discriminated(name: &str, schema_path: &str) -> Option<Branches> {
+    let doc = super::doc::openapi_json();
+    let resolve = |r: &Value| doc.pointer(r.as_str()?.strip_prefix('#')?);
+    // The validator's root is `{"$ref": "#/components/schemas/<name>"}`.
+    let mut node = doc.pointer(&format!("/components/schemas/{name}"))?;
+    let path = schema_path.strip_prefix("/$ref")?.strip_suffix("/oneOf")?;
+    for seg in path.split('/').skip(1) {
+        node = match (seg, node) {
+            ("$ref", _) => resolve(node.get("$ref")?)?,
+            (_, Value::Array(items)) => items.get(seg.parse::<usize>().ok()?)?,
+            (_, other) => other.get(seg)?,
+        };
+    }
+    let discriminator = node.get("discriminator")?;
+    let short = |r: &str| r.rsplit('/').next().unwrap_or_default().to_string();
+    Some(Branches {
+        property: discriminator.get("propertyName")?.as_str()?.to_string(),
+        mapping: discriminator
+            .get("mapping")?
+            .as_object()?
+            .iter()
+            .map(|(k, v)| (k.clone(), short(v.as_str().unwrap_or_default())))
+            .collect(),
+        all: node
+            .get("oneOf")?
+            .as_array()?
+            .iter()
+            .filter_map(|b| Some(short(b.get("$ref")?.as_str()?)))
+            .collect(),
+    })
 }
 
 fn type_words(kind: &TypeKind) -> String {

@@ -11,6 +11,7 @@ use super::row::{read, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
 use crate::domain::ledger::EntryKind;
+use crate::domain::subject::Subject;
 use crate::domain::time::Millis;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -25,26 +26,9 @@ pub struct Entry {
     pub expires_at: Option<Millis>,
 }
 
-/// Whose ledger, when, and what caused the entries.
-#[derive(Debug, Clone, Copy)]
-pub struct Account<'a> {
-    pub store: &'a str,
-    pub customer: &'a str,
-    pub now: Millis,
-    pub event_id: Option<&'a str>,
-    pub install_id: Option<&'a str>,
-}
-
-impl<'a> Account<'a> {
-    /// Entries the host makes by itself (expiry, redemption).
-    pub fn host(store: &'a str, customer: &'a str, now: Millis) -> Self {
-        Account { store, customer, now, event_id: None, install_id: None }
-    }
-}
-
 async fn insert(
     conn: &mut Conn,
-    a: &Account<'_>,
+    a: &Subject<'_>,
     points: i64,
     kind: EntryKind,
     reason: &str,
@@ -93,7 +77,7 @@ async fn insert(
 
 pub async fn earn(
     conn: &mut Conn,
-    a: &Account<'_>,
+    a: &Subject<'_>,
     points: i64,
     reason: &str,
     expires_at: Option<Millis>,
@@ -106,7 +90,7 @@ pub async fn earn(
 /// is zero. Call [`expire_customer`] first so expired lots are not spent.
 pub async fn take(
     conn: &mut Conn,
-    a: &Account<'_>,
+    a: &Subject<'_>,
     points: i64,
     kind: EntryKind,
     reason: &str,
@@ -148,7 +132,7 @@ pub async fn expire_customer(
     customer: &str,
     now: Millis,
 ) -> DbResult<Vec<Entry>> {
-    let account = Account::host(store, customer, now);
+    let account = Subject::host(store, customer, now);
     let lots = sqlx::query(
         "SELECT seq, remaining FROM ledger_entries
          WHERE store_id = $1 AND customer_id = $2 AND remaining > 0

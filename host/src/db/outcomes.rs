@@ -1,8 +1,8 @@
 use serde::Serialize;
-use serde_json::Value;
 
 use super::row::{read, JsonArray, ReadRows};
 use super::{Conn, DbResult};
+use crate::domain::effect::Effect;
 use crate::domain::states::OutcomeStatus;
 use crate::domain::time::Millis;
 
@@ -18,9 +18,8 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The effects applied for this install.
-    #[schema(value_type = Vec<crate::domain::effect::Effect>)]
     #[sqlx(try_from = "JsonArray")]
-    pub effects: Value,
+    pub effects: Vec<Effect>,
     /// The call's real time, failed calls too.
     pub elapsed_us: i64,
     /// Fuel the call used (none where no call ran).
@@ -93,7 +92,7 @@ pub async fn insert_many(
                 .bind(o.status.as_str())
                 .bind(&o.error_code)
                 .bind(&o.error)
-                .bind(o.effects.to_string())
+                .bind(serde_json::to_string(&o.effects).expect("effects serialize"))
                 .bind(o.elapsed_us)
                 .bind(o.fuel)
                 .bind(if o.logs.is_empty() {

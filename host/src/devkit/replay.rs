@@ -16,8 +16,12 @@ use serde_json::{json, Value};
 use super::run::{component, read_json, Session};
 use crate::client::ApiClient;
 use crate::domain::customer::Customer;
-use crate::domain::event::{parse_event, Event};
+use crate::domain::effect::Effect;
+use crate::domain::event::Event;
+use crate::domain::ledger::LedgerOp;
+use crate::domain::states::OutcomeStatus;
 use crate::domain::World;
+use crate::pipeline::worlds::Decision;
 use crate::runtime::services::StoreInfo;
 
 /// What `plugin replay` was asked to do.
@@ -160,16 +164,17 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|o| o["install_id"] == install_id.as_str());
+                .find(|o| o["install_id"] == install_id.as_str())
+                .and_then(|o| serde_json::from_value::<LiveOutcome>(o.clone()).ok());
             let Some(called) = session.call(&event) else {
                 continue;
             };
             replayed += 1;
-            let live = live_outcome.map_or(json!("not run"), |o| live_summary(world, o));
+            let live = live_outcome.map_or(json!("not run"), |o| live_summary(world, &o));
             let replay = match &called.result {
-                Ok(view) => {
+                Ok(decided) => {
                     let prev = memberships.entry(event.customer_id.clone()).or_default();
-                    replay_summary(world, view, prev)
+                    replay_summary(&decided.decision, prev)
                 }
                 Err((code, _)) => json!({"failed": code}),
             };
@@ -217,7 +222,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<Replayed> {
 fn event_of(r: &Value) -> anyhow::Result<Event> {
     let v = json!({"id": r["id"], "type": r["type"], "customer_id": r["customer_id"],
         "occurred_at": r["occurred_at"], "data": r["data"]});
-    parse_event(&v, "").map_err(|e| anyhow::anyhow!("a recorded event does not parse: {e:?}"))
+    crate::api::parse_event(v)
+        .map_err(|e| anyhow::anyhow!("a recorded event does not parse: {:?}", e.errors))
 }
 
 /// A customer as the replay starts them: their profile, no history.
@@ -238,78 +244,87 @@ fn profile_of(id: &str, p: &Value) -> Customer {
     }
 }
 
+/// An install's outcome as the API lists it, read back typed.
+#[derive(serde::Deserialize)]
+struct LiveOutcome {
+    status: OutcomeStatus,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    effects: Vec<Effect>,
+}
+
 /// What a live outcome decided, in the terms a replay is compared in.
-fn live_summary(world: World, o: &Value) -> Value {
-    if o["status"] != "ok" {
-        return json!({"failed": o["error_code"]});
+fn live_summary(world: World, o: &LiveOutcome) -> Value {
+    if o.status != OutcomeStatus::Ok {
+        return json!({"failed": o.error_code});
     }
-    let effects = o["effects"].as_array().cloned().unwrap_or_default();
-    let of = |op: &'static str| effects.iter().filter(move |e| e["op"] == op);
+    let fx = &o.effects;
     match world {
-        World::PointRules => {
-            let mut ops: Vec<Value> = Vec::new();
-            for e in &effects {
-                match e["op"].as_str() {
-                    Some("earn") => ops.push(json!({"earn": e["points"]})),
-                    Some("deduct") => ops.push(json!({"deduct": e["requested"]})),
-                    Some("set_tier") => ops.push(json!({"tier": e["tier"]})),
-                    _ => {}
-                }
+        World::PointRules => Value::Array(
+            fx.iter()
+                .filter_map(|e| match e {
+                    Effect::Earn { points, .. } => Some(json!({"earn": points})),
+                    Effect::Deduct { requested, .. } => Some(json!({"deduct": requested})),
+                    Effect::SetTier { tier } => Some(json!({"tier": tier})),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        World::Segmenter => {
+            let (mut entered, mut exited) = (BTreeSet::new(), BTreeSet::new());
+            for e in fx {
+                match e {
+                    Effect::SegmentEntered { segment } => entered.insert(segment),
+                    Effect::SegmentExited { segment } => exited.insert(segment),
+                    _ => false,
+                };
             }
-            Value::Array(ops)
+            json!({"entered": entered, "exited": exited})
         }
-        World::Segmenter => json!({
-            "entered": of("segment_entered")
-                .filter_map(|e| e["segment"].as_str().map(str::to_string))
-                .collect::<BTreeSet<_>>(),
-            "exited": of("segment_exited")
-                .filter_map(|e| e["segment"].as_str().map(str::to_string))
-                .collect::<BTreeSet<_>>(),
-        }),
-        World::SurveyScorer => {
-            of("survey_scored").map(|e| e["score"].clone()).next().unwrap_or(Value::Null)
-        }
-        World::ChurnRescue => {
-            of("assessed").map(|e| json!({"risk": round(&e["risk"])})).next().unwrap_or(Value::Null)
-        }
+        World::SurveyScorer => fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::SurveyScored { score } => Some(score.clone()),
+                _ => None,
+            })
+            .unwrap_or(Value::Null),
+        World::ChurnRescue => fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::Assessed { risk, .. } => Some(json!({"risk": round(*risk)})),
+                _ => None,
+            })
+            .unwrap_or(Value::Null),
     }
 }
 
 /// A replayed decision in the same terms; a segmenter's memberships
 /// become what entered and exited since the customer's last call.
-fn replay_summary(world: World, view: &Value, prev: &mut BTreeSet<String>) -> Value {
-    let d = &view["decision"];
-    match world {
-        World::PointRules => Value::Array(
-            d["ledger"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|op| match op["op"].as_str() {
-                    Some("earn") => json!({"earn": op["points"]}),
-                    Some("deduct") => json!({"deduct": op["points"]}),
-                    _ => json!({"tier": op["tier"]}),
+fn replay_summary(decision: &Decision, prev: &mut BTreeSet<String>) -> Value {
+    match decision {
+        Decision::Ledger(ops) => Value::Array(
+            ops.iter()
+                .map(|op| match op {
+                    LedgerOp::Earn { points, .. } => json!({"earn": points}),
+                    LedgerOp::Deduct { points, .. } => json!({"deduct": points}),
+                    LedgerOp::SetTier { tier } => json!({"tier": tier}),
                 })
                 .collect(),
         ),
-        World::Segmenter => {
-            let now: BTreeSet<String> = d["segments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m["segment"].as_str().map(str::to_string))
-                .collect();
+        Decision::Segments(memberships) => {
+            let now: BTreeSet<String> = memberships.iter().map(|m| m.segment.clone()).collect();
             let entered: BTreeSet<&String> = now.difference(prev).collect();
             let exited: BTreeSet<&String> = prev.difference(&now).collect();
             let v = json!({"entered": entered, "exited": exited});
             *prev = now;
             v
         }
-        World::SurveyScorer => d["score"].clone(),
-        World::ChurnRescue => json!({"risk": round(&d["churn"]["assessment"]["risk"])}),
+        Decision::Score(score) => score.clone(),
+        Decision::Churn { assessment, .. } => json!({"risk": round(assessment.risk)}),
     }
 }
 
-fn round(v: &Value) -> Value {
-    v.as_f64().map_or(Value::Null, |x| json!((x * 1e6).round() / 1e6))
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }

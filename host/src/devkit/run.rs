@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::domain::customer::{Customer, CustomerStats, Order};
-use crate::domain::event::{parse_event, Event, EventKind};
+use crate::domain::event::{Event, EventKind, OrderPlaced, OrderRefunded};
 use crate::domain::ledger::LedgerOp;
 use crate::domain::manifest::{check_config, Limits, Manifest};
 use crate::domain::survey::Survey;
@@ -192,9 +192,9 @@ fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
             other => vec![other],
         };
         for (i, v) in list.iter().enumerate() {
-            let e = parse_event(v, "").map_err(|errors| {
+            let e = crate::api::parse_event(v.clone()).map_err(|problem| {
                 let why: Vec<String> =
-                    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+                    problem.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
                 anyhow::anyhow!("{from}, event {i}: {}", why.join("; "))
             })?;
             events.push(e);
@@ -282,10 +282,15 @@ pub(super) struct Session {
 
 /// One call of a session.
 pub(super) struct Called {
-    /// What it decided (`worlds::compared`), or its failure's code and
-    /// message.
-    pub result: Result<Value, (String, String)>,
+    /// What it decided, or its failure's code and message.
+    pub result: Result<Decided, (String, String)>,
     pub report: Report,
+}
+
+/// A call's decision, typed, and as it is shown (`worlds::compared`).
+pub(super) struct Decided {
+    pub decision: Decision,
+    pub view: Value,
 }
 
 impl Session {
@@ -402,7 +407,7 @@ impl Session {
                 if let Decision::Ledger(ops) = &done.value {
                     self.apply_ledger(&e.customer_id, ops);
                 }
-                Ok(worlds::compared(&done))
+                Ok(Decided { view: worlds::compared(&done), decision: done.value })
             }
             Err(err) => Err((err.code().to_string(), err.to_string())),
         };
@@ -421,7 +426,7 @@ impl Session {
         let mut all = self.local.orders.lock().unwrap();
         let orders = all.entry(e.customer_id.clone()).or_default();
         match &e.kind {
-            EventKind::OrderPlaced { order_id, total_cents, currency, .. } => {
+            EventKind::OrderPlaced(OrderPlaced { order_id, total_cents, currency, .. }) => {
                 if orders.iter().any(|o| o.order_id == *order_id) {
                     return None;
                 }
@@ -444,7 +449,7 @@ impl Session {
                 s.repeat_days = s.repeat_days.max(days.len().saturating_sub(1) as u32);
                 None
             }
-            EventKind::OrderRefunded { order_id, refund_cents } => {
+            EventKind::OrderRefunded(OrderRefunded { order_id, refund_cents }) => {
                 let order = orders.iter_mut().find(|o| o.order_id == *order_id)?;
                 let refund = (*refund_cents).min(order.total_cents - order.refunded_cents);
                 order.refunded_cents += refund;
@@ -526,9 +531,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
     for e in &events {
         match session.call(e) {
             None => out.skipped(e),
-            Some(Called { result: Ok(view), report }) => {
+            Some(Called { result: Ok(decided), report }) => {
                 let state = session.state_of(&e.customer_id);
-                out.decided(e, &view, &state, &report);
+                out.decided(e, &decided.view, &state, &report);
             }
             Some(Called { result: Err((code, message)), report }) => {
                 all_ok = false;

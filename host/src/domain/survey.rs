@@ -15,12 +15,29 @@ pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Survey {
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "post-purchase")]
+    #[schema(
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}|\.\.[A-Za-z0-9._:-]{1,62})$",
+        example = "post-purchase"
+    )]
     pub id: String,
     pub kind: SurveyKind,
-    /// The questions, in order (kano and gap surveys name features here).
+    /// The questions, in order, each 1-64 characters and named once (kano
+    /// and gap surveys name features here, at least one).
     #[serde(default)]
+    #[schema(schema_with = questions_schema)]
     pub questions: Vec<String>,
+}
+
+/// `questions` as the document states `check_definition`'s rule.
+fn questions_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(64)),
+        )
+        .max_items(Some(100))
+        .unique_items(true)
+        .build()
 }
 
 fn check_id(id: &str) -> Result<(), &'static str> {
@@ -49,7 +66,7 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
     }
     let mut seen = std::collections::HashSet::new();
     for (i, q) in s.questions.iter().enumerate() {
-        if q.is_empty() || q.len() > 64 {
+        if q.is_empty() || q.chars().count() > 64 {
             errors.push(FieldError::new(format!("questions[{i}]"), "must be 1 to 64 characters"));
         } else if !seen.insert(q) {
             errors.push(FieldError::new(format!("questions[{i}]"), "is repeated"));

@@ -42,9 +42,27 @@ pub const MAX_ATTEMPTS: i64 = 6;
 pub enum Delivery {
     Log,
     Webhook {
-        #[schema(max_length = 2000, example = "https://hooks.example.com/clientele")]
+        /// An `http://` or `https://` URL.
+        #[schema(
+            max_length = 2000,
+            pattern = "^[Hh][Tt][Tt][Pp][Ss]?://",
+            example = "https://hooks.example.com/clientele"
+        )]
         url: String,
         /// At least 16 characters; shown as `********`.
+        #[schema(min_length = 16)]
+        secret: String,
+    },
+}
+
+/// A store's delivery as it is shown: the secret masked.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeliveryView {
+    Log,
+    Webhook {
+        url: String,
+        /// Always `********`.
         secret: String,
     },
 }
@@ -59,11 +77,11 @@ impl Delivery {
     }
 
     /// The settings as shown to the merchant (the secret masked).
-    pub fn public(&self) -> Delivery {
+    pub fn public(&self) -> DeliveryView {
         match self {
-            Delivery::Log => Delivery::Log,
+            Delivery::Log => DeliveryView::Log,
             Delivery::Webhook { url, .. } => {
-                Delivery::Webhook { url: url.clone(), secret: "********".into() }
+                DeliveryView::Webhook { url: url.clone(), secret: "********".into() }
             }
         }
     }

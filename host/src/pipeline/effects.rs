@@ -4,26 +4,15 @@
 //! batch; anything that spends points (a deduction) is applied at once,
 //! in order, after what was collected before it.
 
-use crate::db::ledger::{self, Account, NewEarn};
+use crate::db::ledger::{self, NewEarn};
 use crate::db::outcomes::Outcome;
 use crate::db::{customers, messages, state, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::ids::random_id;
 use crate::domain::ledger::{EntryKind, LedgerOp};
+pub use crate::domain::subject::Subject;
 use crate::domain::time::{to_rfc3339, Millis};
 use crate::runtime::QueuedMessage;
-
-/// Who a decision is about and what caused it: what every writer of
-/// effects (ledger, messages, state, flows) is told.
-pub struct Subject<'a> {
-    pub store: &'a str,
-    pub install_id: &'a str,
-    pub customer: &'a str,
-    /// The event being processed, if an event caused this (not a fit or a
-    /// flow's timer).
-    pub event_id: Option<&'a str>,
-    pub now: Millis,
-}
 
 pub struct BatchWriter {
     now: Millis,
@@ -57,13 +46,7 @@ impl BatchWriter {
             // A deduction consumes lots: everything before it must be in place.
             self.flush(tx).await?;
         }
-        let account = Account {
-            store: t.store,
-            customer: t.customer,
-            now: self.now,
-            event_id: t.event_id,
-            install_id: Some(t.install_id),
-        };
+        let account = Subject { now: self.now, ..*t };
         let mut effects = Vec::with_capacity(ops.len());
         for op in ops {
             match op {
@@ -79,7 +62,7 @@ impl BatchWriter {
                             points: *points,
                             reason: reason.clone(),
                             event_id: t.event_id.unwrap_or_default().to_string(),
-                            install_id: t.install_id.to_string(),
+                            install_id: t.install().to_string(),
                             expires_at: *expires_at,
                         });
                         id
@@ -134,7 +117,7 @@ impl BatchWriter {
                 step: None,
             });
             let mut msg =
-                messages::Message::queued(m.id, m.customer_id, t.install_id.to_string(), self.now);
+                messages::Message::queued(m.id, m.customer_id, t.install().to_string(), self.now);
             msg.event_id = t.event_id.map(str::to_string);
             msg.channel = m.channel;
             msg.template = m.template;
@@ -150,7 +133,7 @@ impl BatchWriter {
         writes: std::collections::BTreeMap<String, Option<Vec<u8>>>,
     ) {
         for (key, value) in writes {
-            self.state.push((t.install_id.to_string(), t.customer.to_string(), key, value));
+            self.state.push((t.install().to_string(), t.customer.to_string(), key, value));
         }
     }
 

@@ -7,7 +7,7 @@
 use crate::db::events::StoredEvent;
 use crate::db::surveys::NewResponse;
 use crate::db::{customers, ledger, surveys, DbResult, Tx};
-use crate::domain::event::EventKind;
+use crate::domain::event::{self, EventKind};
 use crate::domain::time::Millis;
 
 /// What recording left for the phases after it.
@@ -34,16 +34,16 @@ pub async fn record(
     for (i, ev) in batch.iter().enumerate() {
         let e = &ev.event;
         match &e.kind {
-            EventKind::OrderPlaced { order_id, total_cents, currency, .. } => {
-                orders.push(customers::NewOrder {
-                    customer: &e.customer_id,
-                    order_id,
-                    total_cents: *total_cents,
-                    currency,
-                    placed_at: e.occurred_at,
-                })
-            }
-            EventKind::OrderRefunded { order_id, refund_cents } => {
+            EventKind::OrderPlaced(event::OrderPlaced {
+                order_id, total_cents, currency, ..
+            }) => orders.push(customers::NewOrder {
+                customer: &e.customer_id,
+                order_id,
+                total_cents: *total_cents,
+                currency,
+                placed_at: e.occurred_at,
+            }),
+            EventKind::OrderRefunded(event::OrderRefunded { order_id, refund_cents }) => {
                 order_totals[i] = customers::record_refund(
                     tx,
                     store,
@@ -55,13 +55,14 @@ pub async fn record(
                 )
                 .await?;
             }
-            EventKind::SurveySubmitted { survey_id, answers } => responses.push(NewResponse {
-                survey_id,
-                event_id: &e.id,
-                customer: &e.customer_id,
-                submitted_at: e.occurred_at,
-                answers: answers.to_string(),
-            }),
+            EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, answers }) => responses
+                .push(NewResponse {
+                    survey_id,
+                    event_id: &e.id,
+                    customer: &e.customer_id,
+                    submitted_at: e.occurred_at,
+                    answers: answers.to_string(),
+                }),
             _ => {}
         }
     }

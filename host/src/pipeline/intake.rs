@@ -32,7 +32,7 @@ pub struct EventResult {
     pub duplicate: bool,
     /// Every effect the installs' decisions had, in the order applied.
     #[schema(value_type = Vec<crate::domain::effect::Effect>)]
-    pub effects: Vec<serde_json::Value>,
+    pub effects: Vec<crate::domain::effect::Effect>,
     pub installs: Vec<Outcome>,
 }
 
@@ -129,10 +129,7 @@ impl Pipeline {
                 .map(|(_, s)| s)
                 .unwrap_or(EventStatus::Pending);
             let installs = outcomes::for_event(&mut conn, store, &a.event_id).await?;
-            let effects = installs
-                .iter()
-                .flat_map(|o| o.effects.as_array().cloned().unwrap_or_default())
-                .collect();
+            let effects = installs.iter().flat_map(|o| o.effects.iter().cloned()).collect();
             out.push(EventResult {
                 event_id: a.event_id.clone(),
                 status,

@@ -1,9 +1,10 @@
 //! Reading and redeeming a customer's points.
 
 use super::{Pipeline, PipelineError, PipelineResult};
-use crate::db::ledger::{self, Account, Entry};
+use crate::db::ledger::{self, Entry};
 use crate::db::{customers, Db};
 use crate::domain::ledger::EntryKind;
+use crate::domain::subject::Subject;
 use crate::domain::time::now_ms;
 
 pub struct PointsView {
@@ -47,7 +48,7 @@ impl Pipeline {
         }
         let entry = ledger::take(
             &mut tx,
-            &Account::host(store, customer, now),
+            &Subject::host(store, customer, now),
             points,
             EntryKind::Redeem,
             reason,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::effects::Subject;
 use crate::db::churn::{self, Flow};
-use crate::db::ledger::{self, Account};
+use crate::db::ledger;
 use crate::db::{messages, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::ids::random_id;
@@ -63,7 +63,7 @@ fn new_flow(t: &Subject<'_>, assessment: &Assessment, state: FlowState) -> Flow 
     Flow {
         id: random_id("flow"),
         store_id: t.store.to_string(),
-        install_id: t.install_id.to_string(),
+        install_id: t.install().to_string(),
         customer_id: t.customer.to_string(),
         state,
         step: 0,
@@ -114,7 +114,7 @@ pub async fn apply_plan(
             FlowAction::End(FlowEnd::Skipped) if started.is_none() => {
                 // One skipped record per customer until something changes.
                 let mut f = match latest {
-                    Some(f) if f.state == FlowState::Skipped && f.install_id == t.install_id => {
+                    Some(f) if f.state == FlowState::Skipped && f.install_id == t.install() => {
                         f.clone()
                     }
                     _ => {
@@ -188,7 +188,7 @@ fn message(t: &Subject<'_>, channel: &str, template: &str) -> messages::Message 
     let mut m = messages::Message::queued(
         random_id("msg"),
         t.customer.to_string(),
-        t.install_id.to_string(),
+        t.install().to_string(),
         t.now,
     );
     m.event_id = t.event_id.map(str::to_string);
@@ -209,14 +209,7 @@ fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
 }
 
 async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbResult<Effect> {
-    let account = Account {
-        store: t.store,
-        customer: t.customer,
-        now: t.now,
-        event_id: t.event_id,
-        install_id: Some(t.install_id),
-    };
-    let e = ledger::earn(&mut *tx, &account, points, reason, None).await?;
+    let e = ledger::earn(&mut *tx, t, points, reason, None).await?;
     Ok(Effect::Earn { points, reason: reason.to_string(), entry_id: e.id, expires_at: None })
 }
 
@@ -339,7 +332,13 @@ mod tests {
     use super::*;
 
     fn flow(state: FlowState, ended_at: Option<Millis>) -> Flow {
-        let t = Subject { store: "s", install_id: "i", customer: "c", event_id: None, now: 1_000 };
+        let t = Subject {
+            store: "s",
+            install_id: Some("i"),
+            customer: "c",
+            event_id: None,
+            now: 1_000,
+        };
         let a = Assessment { p_alive: 0.2, risk: 0.8, value_cents: 5_000, details: json!({}) };
         let mut f = new_flow(&t, &a, state);
         f.step = 2;

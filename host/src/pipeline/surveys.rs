@@ -6,7 +6,7 @@ use super::registry::plugin_id;
 use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
 use crate::db::{installs, surveys};
-use crate::domain::event::{Event, EventKind, FieldError};
+use crate::domain::event::{self, Event, EventKind, FieldError};
 use crate::domain::survey::{check_answers, check_definition, Survey};
 use crate::domain::time::now_ms;
 use crate::domain::World;
@@ -41,7 +41,7 @@ impl Pipeline {
         events: &[Event],
         prefix: impl Fn(usize) -> String,
     ) -> PipelineResult<()> {
-        let responses = |e: &Event| matches!(e.kind, EventKind::SurveySubmitted { .. });
+        let responses = |e: &Event| matches!(e.kind, EventKind::SurveySubmitted(_));
         if !events.iter().any(responses) {
             // The common case: no database round trip on the intake path.
             return Ok(());
@@ -50,7 +50,8 @@ impl Pipeline {
         let mut known = std::collections::HashMap::new();
         let mut conn = self.db.pool.acquire().await?;
         for (i, e) in events.iter().enumerate() {
-            let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
+            let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, answers }) = &e.kind
+            else {
                 continue;
             };
             if !known.contains_key(survey_id) {

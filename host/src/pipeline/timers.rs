@@ -62,7 +62,7 @@ impl Dispatcher {
             (flow.store_id.clone(), flow.install_id.clone(), flow.customer_id.clone());
         let t = Subject {
             store: &store,
-            install_id: &install_id,
+            install_id: Some(&install_id),
             customer: &customer_id,
             event_id: None,
             now,

@@ -3,7 +3,7 @@
 use super::bindings::point_rules::exports::clientele::crm::loyalty;
 use super::bindings::types;
 use crate::domain::customer::Customer;
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{self, Event, EventKind};
 use crate::domain::ledger::LedgerOp;
 
 /// The customer as a plugin sees them: their personal data (e-mail,
@@ -37,10 +37,10 @@ pub fn customer(c: &Customer, pii: bool) -> types::Customer {
 /// `order_total` is the refunded order's total when the host knows it.
 pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
     let kind = match &e.kind {
-        EventKind::CustomerCreated => types::EventKind::CustomerCreated,
-        EventKind::Checkin => types::EventKind::Checkin,
+        EventKind::CustomerCreated(_) => types::EventKind::CustomerCreated,
+        EventKind::Checkin(_) => types::EventKind::Checkin,
         EventKind::Other => types::EventKind::Other,
-        EventKind::OrderPlaced { order_id, total_cents, currency, items } => {
+        EventKind::OrderPlaced(event::OrderPlaced { order_id, total_cents, currency, items }) => {
             types::EventKind::OrderPlaced(types::OrderPlaced {
                 order_id: order_id.clone(),
                 total_cents: *total_cents,
@@ -56,27 +56,30 @@ pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
                     .collect(),
             })
         }
-        EventKind::OrderRefunded { order_id, refund_cents } => {
+        EventKind::OrderRefunded(event::OrderRefunded { order_id, refund_cents }) => {
             types::EventKind::OrderRefunded(types::OrderRefunded {
                 order_id: order_id.clone(),
                 refund_cents: *refund_cents,
                 order_total_cents: order_total,
             })
         }
-        EventKind::ReviewSubmitted { order_id, rating, has_photo, text_length } => {
-            types::EventKind::ReviewSubmitted(types::ReviewSubmitted {
-                order_id: order_id.clone(),
-                rating: *rating,
-                has_photo: *has_photo,
-                text_length: *text_length,
-            })
-        }
-        EventKind::ReferralConverted { referred_customer_id } => {
+        EventKind::ReviewSubmitted(event::ReviewSubmitted {
+            order_id,
+            rating,
+            has_photo,
+            text_length,
+        }) => types::EventKind::ReviewSubmitted(types::ReviewSubmitted {
+            order_id: order_id.clone(),
+            rating: *rating,
+            has_photo: *has_photo,
+            text_length: *text_length,
+        }),
+        EventKind::ReferralConverted(event::ReferralConverted { referred_customer_id }) => {
             types::EventKind::ReferralConverted(types::ReferralConverted {
                 referred_customer_id: referred_customer_id.clone(),
             })
         }
-        EventKind::SurveySubmitted { survey_id, answers } => {
+        EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, answers }) => {
             types::EventKind::SurveySubmitted(types::SurveySubmitted {
                 survey_id: survey_id.clone(),
                 answers: answers.to_string(),

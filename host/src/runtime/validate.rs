@@ -59,8 +59,8 @@ pub fn world_and_imports(
                 contract = c;
                 break;
             }
-            if let Some(w) = World::ALL.into_iter().find(|w| w.export_interface() == iface) {
-                found_world.get_or_insert(w);
+            if let Some(w) = World::ALL.iter().find(|w| w.export_interface() == iface) {
+                found_world.get_or_insert(*w);
             }
         }
     }

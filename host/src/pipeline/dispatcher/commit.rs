@@ -123,7 +123,7 @@ impl Dispatcher {
         let applying = Applying {
             target: Subject {
                 store,
-                install_id: &install_id,
+                install_id: Some(&install_id),
                 customer: &e.customer_id,
                 event_id: Some(&e.id),
                 now,
@@ -145,7 +145,7 @@ impl Dispatcher {
             status: OutcomeStatus::Ok,
             error_code: None,
             error: None,
-            effects: serde_json::to_value(&fx).expect("effects serialize"),
+            effects: fx,
             elapsed_us: at.elapsed.as_micros() as i64,
             fuel: at.fuel.map(|f| f as i64),
             logs: Vec::new(),

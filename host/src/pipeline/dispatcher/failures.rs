@@ -130,7 +130,7 @@ impl Dispatcher {
             status: OutcomeStatus::Failed,
             error_code: Some(failed.code.to_string()),
             error: Some(why),
-            effects: serde_json::json!([]),
+            effects: Vec::new(),
             elapsed_us: at.elapsed.as_micros() as i64,
             fuel: at.fuel.map(|f| f as i64),
             logs: failed.lines,

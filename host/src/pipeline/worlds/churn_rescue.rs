@@ -123,7 +123,7 @@ impl Unit {
 
 fn stored(t: &Subject<'_>, a: &Assessment, as_of: Millis) -> churn::Assessment {
     churn::Assessment {
-        install_id: t.install_id.to_string(),
+        install_id: t.install().to_string(),
         customer_id: t.customer.to_string(),
         p_alive: a.p_alive,
         risk: a.risk,
@@ -150,7 +150,7 @@ impl Reassessed {
         for (customer, a, latest, actions) in &self.plans {
             let t = Subject {
                 store: &self.store,
-                install_id: &self.install_id,
+                install_id: Some(&self.install_id),
                 customer,
                 event_id: None,
                 now: self.now,
@@ -191,7 +191,7 @@ pub async fn refit(conn: &mut Conn, r: &mut Refit<'_>) -> PipelineResult<Rewrite
     for (c, (a, plan)) in sorted.values {
         let t = Subject {
             store: r.store,
-            install_id: &r.install.install_id,
+            install_id: Some(&r.install.install_id),
             customer: &c.id,
             event_id: None,
             now: r.now,

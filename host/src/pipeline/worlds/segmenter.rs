@@ -47,7 +47,7 @@ impl Unit {
     pub fn apply(&mut self, at: &Applying<'_>, list: &[Membership]) -> Vec<Effect> {
         let who = Classified {
             store: at.target.store,
-            install_id: at.target.install_id,
+            install_id: at.target.install(),
             plugin: at.plugin,
             customer: at.target.customer,
             as_of: at.event.occurred_at,

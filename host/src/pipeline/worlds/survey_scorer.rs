@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
 use crate::db::{surveys, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{self, Event, EventKind};
 use crate::domain::survey::Survey;
 use crate::runtime::{scoring, CallInput, Runtime, RuntimeError};
 
@@ -25,7 +25,9 @@ impl Unit {
     pub async fn load(conn: &mut Conn, scope: &BatchScope<'_>) -> DbResult<Unit> {
         let mut list = HashMap::new();
         for ev in scope.events {
-            if let EventKind::SurveySubmitted { survey_id, .. } = &ev.event.kind {
+            if let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, .. }) =
+                &ev.event.kind
+            {
                 if !list.contains_key(survey_id) {
                     if let Some(s) = surveys::get(conn, scope.store, survey_id).await? {
                         list.insert(survey_id.clone(), s);
@@ -42,14 +44,15 @@ impl Unit {
 
     /// Responses to a survey the store has.
     pub fn concerns(&self, e: &Event) -> bool {
-        matches!(&e.kind, EventKind::SurveySubmitted { survey_id, .. }
+        matches!(&e.kind, EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, .. })
             if self.surveys.contains_key(survey_id))
     }
 
     pub fn decide(&self, rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
         let e = a.event;
         // `concerns` let only responses to a known survey through.
-        let EventKind::SurveySubmitted { survey_id, answers } = &e.kind else {
+        let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, answers }) = &e.kind
+        else {
             unreachable!("a survey-scorer runs on survey.submitted only");
         };
         let survey = &self.surveys[survey_id];
@@ -73,7 +76,7 @@ impl Unit {
 
     /// Keeps the score for the response, written when the batch commits.
     pub fn apply(&mut self, at: &Applying<'_>, score: Value) -> Vec<Effect> {
-        let install = at.target.install_id.to_string();
+        let install = at.target.install().to_string();
         self.scored.push((at.event.id.clone(), install, score.to_string()));
         vec![Effect::SurveyScored { score }]
     }
