@@ -165,11 +165,14 @@ async fn installs_are_validated_and_unique_per_world() {
         )
         .await;
     assert_eq!(a.body["errors"][0]["field"], "config.earn.0");
-    problem(&s.post(path, &key, json!({"plugin": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(
-        &s.post(path, &key, json!({"plugin": "points-basic", "version": "9.9.9"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
+    // A plugin or version that is not published: well formed, but names
+    // what is not there (409, the field named).
+    let a = s.post(path, &key, json!({"plugin": "nope"})).await;
+    problem(&a, StatusCode::CONFLICT);
+    assert_eq!(a.fields(), ["plugin"]);
+    let a = s.post(path, &key, json!({"plugin": "points-basic", "version": "9.9.9"})).await;
+    problem(&a, StatusCode::CONFLICT);
+    assert_eq!(a.fields(), ["version"]);
     // Version defaults to the newest.
     let a = s.post(path, &key, json!({"plugin": "points-basic"})).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
@@ -180,8 +183,9 @@ async fn installs_are_validated_and_unique_per_world() {
     let id = a.body["install_id"].as_str().unwrap();
     let install_path = format!("{path}/{id}");
     let patch = |body: Value| s.patch(&install_path, &key, body);
-    problem(&patch(json!({"version": "2.0.0"})).await, StatusCode::UNPROCESSABLE_ENTITY);
-    problem(&patch(json!({"plugin": "other"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    // A version that is not published: 409 naming it, as for a new install.
+    problem(&patch(json!({"version": "2.0.0"})).await, StatusCode::CONFLICT);
+    problem(&patch(json!({"plugin": "other"})).await, StatusCode::CONFLICT);
     problem(&patch(json!({"config": {"referral": -1}})).await, StatusCode::UNPROCESSABLE_ENTITY);
     let a = patch(json!({"enabled": false})).await;
     assert_eq!(a.body["state"], "disabled");

@@ -88,6 +88,17 @@ impl ApiError {
         }
     }
 
+    /// 409: the request is well formed, but names what the store does not
+    /// have; `errors` says where.
+    pub fn unknown(errors: Vec<FieldError>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "unknown-reference".into(),
+            title: "Unknown reference",
+            ..Self::invalid(errors)
+        }
+    }
+
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::invalid(vec![FieldError::new(field, message)])
     }
@@ -253,6 +264,7 @@ impl From<PipelineError> for ApiError {
                 ApiError { retry_after: Some(retry_after), ..ApiError::unavailable(what) }
             }
             PipelineError::Invalid(errors) => ApiError::invalid(errors),
+            PipelineError::Unknown(errors) => ApiError::unknown(errors),
         }
     }
 }

@@ -80,13 +80,22 @@ fn prefix(batch: bool, i: usize) -> String {
     }
 }
 
-/// The events of a request, and whether it was a batch: the body is
-/// checked against `EventBatch` or `EventIn`, then each event is read.
+/// The events of a request, and whether it was a batch. The document's
+/// body is `oneOf` a batch and one event: it is the one whose schema it
+/// matches; matching both or neither is an error (the errors of the one it
+/// looks like: a batch when it has `events`).
 fn parse_batch(body: &Value) -> Result<(Vec<Event>, bool), ApiError> {
-    let (envelopes, batch) = if body.get("events").is_some() {
-        (super::valid::parse::<EventBatch>(body.clone())?.events, true)
-    } else {
-        (vec![super::valid::parse::<EventIn>(body.clone())?], false)
+    use super::valid::{errors, read};
+    let as_batch = errors::<EventBatch>(body);
+    let as_one = errors::<EventIn>(body);
+    let (envelopes, batch) = match (as_batch.is_empty(), as_one.is_empty()) {
+        (true, false) => (read::<EventBatch>(body.clone())?.events, true),
+        (false, true) => (vec![read::<EventIn>(body.clone())?], false),
+        (true, true) => {
+            return Err(ApiError::field("events", "a body is one event or a batch, not both"))
+        }
+        (false, false) if body.get("events").is_some() => return Err(ApiError::invalid(as_batch)),
+        (false, false) => return Err(ApiError::invalid(as_one)),
     };
     let mut events = Vec::with_capacity(envelopes.len());
     let mut errors = Vec::new();

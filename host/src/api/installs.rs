@@ -34,7 +34,7 @@ pub struct InstallRequest {
     pub failure_policy: Option<FailurePolicy>,
     /// Data scopes granted to the plugin, among those it asks for:
     /// `pii` lets it see customers' e-mail, phone, name and birthday.
-    #[schema(example = json!(["pii"]))]
+    #[schema(example = json!(["pii"]), value_type = Option<Vec<crate::domain::DataScope>>)]
     pub grants: Option<Vec<String>>,
 }
 
@@ -51,6 +51,7 @@ pub struct InstallPatch {
     pub config: Option<Value>,
     pub enabled: Option<bool>,
     pub failure_policy: Option<FailurePolicy>,
+    #[schema(value_type = Option<Vec<crate::domain::DataScope>>)]
     pub grants: Option<Vec<String>>,
     /// Runs this version on the same events after the live one, with
     /// nothing applied, and compares their decisions; `null` ends it.

@@ -31,11 +31,24 @@ impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for Valid<T>
 
 /// Checks `body` against `T`'s schema and reads it as a `T`.
 pub fn parse<T: DeserializeOwned + ToSchema>(body: Value) -> Result<T, ApiError> {
-    let mut errors = schema_errors(&T::name(), &body);
+    let errors = errors::<T>(&body);
     if !errors.is_empty() {
-        in_field_order(&mut errors, &declared_fields::<T>());
         return Err(ApiError::invalid(errors));
     }
+    read(body)
+}
+
+/// Every way `body` breaks `T`'s schema, in the order a reader scans it.
+pub fn errors<T: ToSchema>(body: &Value) -> Vec<FieldError> {
+    let mut errors = schema_errors(&T::name(), body);
+    if !errors.is_empty() {
+        in_field_order(&mut errors, &declared_fields::<T>());
+    }
+    errors
+}
+
+/// Reads a body that passed its schema as a `T`.
+pub fn read<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     // The schema is generated from `T`, so this only fails where serde is
     // stricter than the schema can say; the message still names the field.
     serde_json::from_value(integral(body)).map_err(|e| ApiError::field("body", e.to_string()))

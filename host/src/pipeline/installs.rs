@@ -68,6 +68,11 @@ fn invalid(field: &str, message: String) -> PipelineError {
     PipelineError::Invalid(vec![FieldError::new(field, message)])
 }
 
+/// A well-formed request naming a plugin or version that is not there.
+fn unknown(field: &str, message: String) -> PipelineError {
+    PipelineError::Unknown(vec![FieldError::new(field, message)])
+}
+
 fn not_found(id: &str) -> PipelineError {
     PipelineError::NotFound(format!("install `{id}` not found"))
 }
@@ -310,7 +315,7 @@ async fn candidate(
 ) -> PipelineResult<(String, Value)> {
     let config = config.unwrap_or_else(|| install.config.clone());
     let v = plugins::get(conn, &install.plugin, version).await?.ok_or_else(|| {
-        invalid(
+        unknown(
             &format!("{field}.version"),
             format!("{}@{version} is not published", install.plugin),
         )
@@ -396,7 +401,7 @@ async fn find_version(
             .filter(|p| p.name == plugin && p.yanked_at.is_none())
             .max_by_key(|p| semver::Version::parse(&p.version).ok())
             .ok_or_else(|| {
-                invalid(
+                unknown(
                     "plugin",
                     format!("plugin `{plugin}` is not published (or every version is yanked)"),
                 )
@@ -411,7 +416,7 @@ async fn find_any_version(
 ) -> PipelineResult<PluginVersion> {
     plugins::get(conn, plugin, version)
         .await?
-        .ok_or_else(|| invalid("version", format!("{plugin}@{version} is not published")))
+        .ok_or_else(|| unknown("version", format!("{plugin}@{version} is not published")))
 }
 
 fn refuse_yanked(v: &PluginVersion) -> PipelineResult<()> {

@@ -48,6 +48,10 @@ pub enum PipelineError {
     NotFound(String),
     #[error("invalid: {0:?}")]
     Invalid(Vec<crate::domain::event::FieldError>),
+    /// A well-formed request names what the store does not have (an event
+    /// answering a survey the store has not created): each field named.
+    #[error("unknown: {0:?}")]
+    Unknown(Vec<crate::domain::event::FieldError>),
     /// What a unit of work read changed before it could commit (its lease
     /// was lost, or an install was changed meanwhile): it was rolled back
     /// and is done again.

@@ -47,6 +47,7 @@ impl Pipeline {
             return Ok(());
         }
         let mut errors: Vec<FieldError> = Vec::new();
+        let mut unknown: Vec<FieldError> = Vec::new();
         let mut known = std::collections::HashMap::new();
         let mut conn = self.db.pool.acquire().await?;
         for (i, e) in events.iter().enumerate() {
@@ -59,17 +60,21 @@ impl Pipeline {
                 known.insert(survey_id.clone(), s);
             }
             match &known[survey_id] {
-                None => errors.push(FieldError::new(
+                None => unknown.push(FieldError::new(
                     format!("{}data.survey_id", prefix(i)),
                     format!("no survey `{survey_id}` in this store; create it with POST /v1/stores/{store}/surveys"),
                 )),
                 Some(s) => errors.extend(check_answers(s, answers, &format!("{}data.answers", prefix(i)))),
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
+        // Answers that break their survey's rules are the request's fault
+        // (422); a survey the store lacks, the store's state (409).
+        if !errors.is_empty() {
             Err(PipelineError::Invalid(errors))
+        } else if !unknown.is_empty() {
+            Err(PipelineError::Unknown(unknown))
+        } else {
+            Ok(())
         }
     }
 
