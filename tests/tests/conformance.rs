@@ -51,7 +51,8 @@ async fn the_server_takes_what_its_document_allows_and_refuses_the_rest() {
         .arg(format!("{}/openapi.json", s.base))
         .args(["--header", &format!("Authorization: Bearer {}", s.admin)])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "30", "--seed", "20261206", "--workers", "1"])
+        .args(["--max-examples", &env_or("CLIENTELE_CONFORMANCE_EXAMPLES", "30")])
+        .args(["--seed", &env_or("CLIENTELE_CONFORMANCE_SEED", "20261206"), "--workers", "1"])
         .args(["--generation-database", "none", "--suppress-health-check", "all"])
         // Auth is the admin token for every call; a run without it, or with
         // a wrong one, answers 401 by design and is covered in `api.rs`.
@@ -68,4 +69,10 @@ async fn the_server_takes_what_its_document_allows_and_refuses_the_rest() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("passed"), "{stdout}");
+}
+
+/// A run's size and seed: fixed, so that a failure reproduces; set either
+/// variable to search further.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
