@@ -68,7 +68,7 @@ async fn churn_fit_assess_and_rescue_flows_end_to_end() {
             {"after_seconds": 2, "channel": "sms", "template": "coupon", "coupon_percent": 10}
         ]
     });
-    s.install("acme", &key, "churn-winback", "1.0.0", config).await;
+    let id = s.install("acme", &key, "churn-winback", "1.1.0", config.clone()).await;
 
     let mut events = Vec::new();
     let mut histories = HashMap::new();
@@ -82,13 +82,31 @@ async fn churn_fit_assess_and_rescue_flows_end_to_end() {
     for chunk in events.chunks(500) {
         s.events_wait("acme", &key, chunk.to_vec()).await;
     }
+    // 60 customers are too few for the default minimum (100 with an
+    // order, 30 repeat buyers): the fit is refused and says why, no model
+    // is kept and no flow starts.
+    let fit = s.post("/v1/stores/acme/models/fit?wait=true", &key, json!({"as_of": AS_OF})).await;
+    assert_eq!(fit.body["fits"][0]["status"], "failed", "{}", fit.body);
+    let why = fit.body["fits"][0]["error"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("refused: 60 customers") && why.contains("min_customers"), "{why}");
+    let models = s.get("/v1/stores/acme/models", &key).await.body;
+    assert!(models.to_string().contains("refused: 60 customers"), "{models}");
+    assert_eq!(s.get("/v1/stores/acme/flows", &key).await.body, json!([]));
+    let mut lowered = config.clone();
+    lowered["min_customers"] = json!(50);
+    lowered["min_repeat_buyers"] = json!(10);
+    s.patch_ok(&format!("/v1/stores/acme/installs/{id}"), &key, json!({"config": lowered})).await;
+
     let fit = s.post("/v1/stores/acme/models/fit?wait=true", &key, json!({"as_of": AS_OF})).await;
     assert_eq!(fit.status, StatusCode::OK, "{}", fit.body);
     assert_eq!(fit.body["fits"][0]["status"], "ok", "{}", fit.body);
     let summary = fit.body["fits"][0]["summary"].clone();
     for p in ["r", "alpha", "a", "b"] {
         assert!(summary[p].as_f64().unwrap() > 0.0, "{summary}");
+        // Each parameter's standard error, from the observed information.
+        assert!(summary["standard_errors"][p].as_f64().unwrap() > 0.0, "{summary}");
     }
+    assert_eq!(summary["customers"], 60, "{summary}");
 
     // Every customer is assessed with the fit's as-of, exactly as BG/NBD
     // says; those at risk and worth it get a flow, the others are skipped.
@@ -326,10 +344,11 @@ async fn rescue_flows_survive_a_restart() {
         let s = TestServer::start_with(|c| c.data_dir = path.clone()).await;
         s.publish_bundled("churn-winback", guests::CHURN_WINBACK).await;
         key = s.store("acme").await;
-        let config = json!({"threshold": 0.9999, "steps": [
+        let config = json!({"threshold": 0.9999, "min_customers": 2, "min_repeat_buyers": 1,
+            "steps": [
             {"after_seconds": 0, "channel": "email", "template": "miss-you"},
             {"after_seconds": 3, "channel": "sms", "template": "coupon", "coupon_percent": 15}]});
-        s.install("acme", &key, "churn-winback", "1.0.0", config).await;
+        s.install("acme", &key, "churn-winback", "1.1.0", config).await;
         let mut events = Vec::new();
         for i in 0..20i64 {
             let (times, cents) = history(i);

@@ -57,7 +57,7 @@ impl Guest for ChurnWinback {
         config_json: String,
         population: Population,
     ) -> Result<Fitted, PluginError> {
-        config(&config_json)?;
+        let cfg = config(&config_json)?;
         let as_of = population.as_of;
         let data =
             bgnbd::Data::new(population.rows.iter().filter_map(|r| {
@@ -71,6 +71,20 @@ impl Guest for ChurnWinback {
                 data.distinct()
             ),
         );
+        // Too few customers make a confident nonsense of a model (a = 9.7
+        // million on six customers): refuse, and the model before stays.
+        let (customers, repeaters) = (data.customers(), data.repeat_buyers());
+        if customers < cfg.min_customers || repeaters < cfg.min_repeat_buyers {
+            return Err(failed(
+                "too-little-data",
+                format!(
+                    "refused: {customers} customers with an order and {repeaters} with a repeat \
+                     purchase; a fit needs at least {} and {} (config `min_customers`, \
+                     `min_repeat_buyers`)",
+                    cfg.min_customers, cfg.min_repeat_buyers
+                ),
+            ));
+        }
         let fit = bgnbd::fit(&data, |iterations, ll| {
             log::write(
                 Level::Info,
@@ -85,12 +99,16 @@ impl Guest for ChurnWinback {
             log_likelihood: fit.log_likelihood,
             iterations: fit.iterations,
         };
+        let se = data.standard_errors(&fit.params);
         let summary = serde_json::json!({
             "model": "bg/nbd",
             "r": fit.params.r, "alpha": fit.params.alpha,
             "a": fit.params.a, "b": fit.params.b,
+            "standard_errors": se.map(|e| serde_json::json!(
+                {"r": e.r, "alpha": e.alpha, "a": e.a, "b": e.b})),
             "log_likelihood": fit.log_likelihood,
-            "customers": data.customers(),
+            "customers": customers,
+            "repeat_buyers": repeaters,
             "iterations": fit.iterations,
         });
         Ok(Fitted {

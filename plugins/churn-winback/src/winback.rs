@@ -27,6 +27,11 @@ pub struct Config {
     /// Whole days after a flow ended (rescued or expired) in which no new
     /// flow starts; 0 (the default) starts one at the next assessment.
     pub cooldown_days: u32,
+    /// The least customers with an order a fit needs; below it the fit is
+    /// refused and the model before it stays.
+    pub min_customers: usize,
+    /// The least customers with a repeat purchase a fit needs.
+    pub min_repeat_buyers: usize,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
                 },
             ],
             cooldown_days: 0,
+            min_customers: 100,
+            min_repeat_buyers: 30,
         }
     }
 }

@@ -14,6 +14,10 @@ const TEXT = {
   messages: ['Messages', '消息'],
   ops: ['Ops', '运维'],
   installs: ['Installs', '安装'],
+  models: ['Population models', '群体模型'],
+  fittedAsOf: ['Fitted as of', '拟合截至'],
+  model: ['Parameters (± standard error)', '参数（± 标准误）'],
+  lastFit: ['Last fit', '最近一次拟合'],
   cluster: ['Cluster', '集群'],
   stores: ['Stores', '店铺'],
   signOut: ['Sign out', '退出登录'],
@@ -500,8 +504,26 @@ async function customerPage(id) {
   );
 }
 
+/** Each population model: its parameters with their standard errors, or
+ * why its last fit was refused. */
+function modelsTable(models) {
+  const params = (m) => {
+    const se = m.summary?.standard_errors ?? {};
+    return Object.entries(m.summary ?? {})
+      .filter(([, v]) => typeof v === 'number')
+      .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}` + (typeof se[k] === 'number' ? ` ± ${Number(se[k].toPrecision(2))}` : ''))
+      .join(' · ');
+  };
+  return table([t('plugins'), t('fittedAsOf'), { label: t('customers'), num: true }, t('model')],
+    models.map((m) => h('tr', { 'data-model': m.install_id },
+      td(m.plugin), td(m.as_of ? when(m.as_of) : '—'), td(num(m.customers), 'num'),
+      td([m.as_of ? h('div', {}, params(m)) : null,
+        m.last_error ? h('p', { class: 'help bad', 'data-refused': '' }, `${t('lastFit')} ${when(m.last_attempt_at)}: ${m.last_error}`) : null]))));
+}
+
 async function pluginsPage() {
-  const [catalogue, installs] = await Promise.all([api('GET', '/v1/plugins'), api('GET', storeApi('/installs'))]);
+  const [catalogue, installs, models] = await Promise.all([api('GET', '/v1/plugins'), api('GET', storeApi('/installs')),
+    api('GET', storeApi('/models')).catch(() => [])]);
   const base = `/stores/${enc(store.id)}`;
   const act = async (fn, message) => {
     try {
@@ -524,6 +546,8 @@ async function pluginsPage() {
             i.enabled ? t('disable') : t('enable')),
           h('button', { type: 'button', class: 'danger', onclick: () => act(() => api('POST', storeApi(`/installs/${enc(i.install_id)}/rollback`), {}), t('rolledBack')) },
             t('rollBack'))))))),
+    models.length ? h('h2', {}, t('models')) : null,
+    models.length ? modelsTable(models) : null,
     h('h2', {}, t('catalogue')),
     h('div', { class: 'grid' }, catalogue.map((p) => {
       const latest = p.versions[p.versions.length - 1] ?? p.versions[0];
