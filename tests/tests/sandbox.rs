@@ -350,6 +350,78 @@ async fn a_plugin_of_the_frozen_contract_runs_next_to_a_newer_one() {
     );
 }
 
+/// What contract 0.3.0 adds, read by a 0.3.0 plugin beside 0.2.0 ones
+/// (the bundled Rust plugins) and a 0.3.0 scorer built from Python: a
+/// fit's per-row sums (`population`), a customer's scored answers
+/// (`surveys`, a capability) and their segments (`segments`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_of_0_3_0_reads_sums_answers_and_segments() {
+    let s = TestServer::start().await;
+    let a = s
+        .publish_file(&repo_file("tests/guests/reads-v0-3-0/plugin.toml"), guests::READS_V0_3_0)
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(a.body["contract"], "0.3.0", "{}", a.body);
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
+    s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
+    let key = s.store("rungs").await;
+    s.install("rungs", &key, "reads-v0-3-0", "1.0.0", json!({"window_days": 30})).await;
+    s.install("rungs", &key, "survey-scoring", "1.0.0", json!({})).await;
+    s.install("rungs", &key, "rfm-segments", "1.0.0", json!({})).await;
+    s.post("/v1/stores/rungs/surveys", &key, json!({"id": "n1", "kind": "nps"})).await;
+    // a: ¥10 + ¥5 on day 1, ¥20 on day 10, ¥30 on day 40 (¥10 of it
+    // refunded on day 41); b: ¥7 on day 5 and nothing since.
+    let events = vec![
+        order("a1", "a", "2026-01-01T09:00:00Z", 1000),
+        order("a2", "a", "2026-01-01T18:00:00Z", 500),
+        order("a3", "a", "2026-01-10T09:00:00Z", 2000),
+        order("a4", "a", "2026-02-09T09:00:00Z", 3000),
+        refund("r4", "a", "2026-02-10T09:00:00Z", "a4", 1000),
+        order("b1", "b", "2026-01-05T09:00:00Z", 700),
+        event(
+            "s1",
+            "survey.submitted",
+            "a",
+            "2026-02-11T09:00:00Z",
+            json!({"survey_id": "n1", "answers": {"score": 9}}),
+        ),
+    ];
+    s.events_wait("rungs", &key, events).await;
+    // As of day 45: the 30 days before hold a's ¥30 less its ¥10 refund
+    // and nothing of b's; a's repeat days (10 and 40) spent ¥50, b has none.
+    let as_of = json!({"as_of": "2026-02-14T00:00:00Z"});
+    let fit = s.post("/v1/stores/rungs/models/fit?wait=true", &key, as_of.clone()).await;
+    let reads =
+        fit.body["fits"].as_array().unwrap().iter().find(|f| f["plugin"] == "reads-v0-3-0@1.0.0");
+    let reads = reads.unwrap_or_else(|| panic!("{}", fit.body));
+    assert_eq!(reads["status"], "ok", "{reads}");
+    assert_eq!(
+        reads["summary"]["rows"],
+        json!([{"customer_id": "a", "within": 2000, "repeat": 5000},
+               {"customer_id": "b", "within": 0, "repeat": 0}]),
+        "{reads}"
+    );
+    let segments = |body: &Value| -> Vec<String> {
+        body["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_str().unwrap().to_string())
+            .collect()
+    };
+    let a = s.get("/v1/stores/rungs/customers/a", &key).await.body;
+    assert!(segments(&a).contains(&"answered:nps".to_string()), "{a}");
+    let b = s.get("/v1/stores/rungs/customers/b", &key).await.body;
+    assert!(!segments(&b).iter().any(|g| g.starts_with("answered:")), "{b}");
+    // Fitted again, each customer sees the segments the first fit gave
+    // them: this plugin's two and rfm-segments' one for a.
+    s.post("/v1/stores/rungs/models/fit?wait=true", &key, as_of).await;
+    let a = s.get("/v1/stores/rungs/customers/a", &key).await.body;
+    let was_in = segments(&a).into_iter().find(|g| g.starts_with("was-in:")).unwrap();
+    let before: usize = was_in["was-in:".len()..].parse().unwrap();
+    assert!(before >= 3, "{a}");
+}
+
 /// What 0.2.0 hands a plugin and takes from it: the store's context
 /// (currency, time zone and its offset at the event's time, summer and
 /// winter), and a structured error whose code is shown and whose

@@ -51,6 +51,8 @@ pub enum World {
 pub enum Capability {
     Messaging,
     State,
+    /// Customers' scored survey answers (contract 0.3.0).
+    Surveys,
 }
 
 impl World {

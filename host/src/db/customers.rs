@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -367,6 +369,70 @@ pub struct PopulationRow {
 
 /// Every customer of the store with only the orders placed and refunds
 /// made up to `as_of` counted, ordered by id.
+/// Each customer's net spend on the orders placed in `(as_of − days,
+/// as_of]`, less those orders' refunds that occurred up to `as_of`.
+pub async fn spend_within(
+    conn: &mut Conn,
+    store: &str,
+    as_of: Millis,
+    days: u32,
+) -> DbResult<HashMap<String, i64>> {
+    let from = as_of.saturating_sub(i64::from(days) * 86_400_000);
+    let placed = sqlx::query(
+        "SELECT customer_id, CAST(SUM(total_cents) AS BIGINT) AS spend FROM orders
+         WHERE store_id = $1 AND placed_at > $2 AND placed_at <= $3 GROUP BY customer_id",
+    )
+    .bind(store)
+    .bind(from)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    let refunded = sqlx::query(
+        "SELECT r.customer_id, CAST(SUM(r.refund_cents) AS BIGINT) AS refunded FROM refunds r
+         JOIN orders o ON o.store_id = r.store_id AND o.customer_id = r.customer_id
+              AND o.order_id = r.order_id
+         WHERE r.store_id = $1 AND o.placed_at > $2 AND o.placed_at <= $3
+               AND COALESCE(r.occurred_at, 0) <= $3
+         GROUP BY r.customer_id",
+    )
+    .bind(store)
+    .bind(from)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = HashMap::with_capacity(placed.len());
+    for r in &placed {
+        out.insert(r.try_get::<String, _>("customer_id")?, r.try_get::<i64, _>("spend")?);
+    }
+    for r in &refunded {
+        *out.entry(r.try_get::<String, _>("customer_id")?).or_default() -=
+            r.try_get::<i64, _>("refunded")?;
+    }
+    Ok(out)
+}
+
+/// Each customer's order totals on the UTC days after their first
+/// purchase day, up to `as_of` (before refunds).
+pub async fn repeat_day_spend(
+    conn: &mut Conn,
+    store: &str,
+    as_of: Millis,
+) -> DbResult<HashMap<String, i64>> {
+    let rows = sqlx::query(
+        "SELECT o.customer_id, CAST(SUM(o.total_cents) AS BIGINT) AS spend FROM orders o
+         JOIN (SELECT customer_id, MIN(placed_day) AS first_day FROM orders
+               WHERE store_id = $1 AND placed_at <= $2 GROUP BY customer_id) f
+           ON f.customer_id = o.customer_id
+         WHERE o.store_id = $1 AND o.placed_at <= $2 AND o.placed_day > f.first_day
+         GROUP BY o.customer_id",
+    )
+    .bind(store)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("customer_id")?, r.try_get("spend")?))).collect()
+}
+
 pub async fn population(
     conn: &mut Conn,
     store: &str,

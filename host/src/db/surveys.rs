@@ -121,6 +121,43 @@ pub async fn set_scores(
     Ok(())
 }
 
+/// The customer's latest scored answer of each survey kind in `kinds`
+/// (every kind when empty), newest first.
+pub async fn latest_scored(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+    kinds: &[String],
+) -> DbResult<Vec<crate::domain::survey::ScoredAnswer>> {
+    let rows = sqlx::query(
+        "SELECT r.survey_id, s.kind, r.submitted_at, r.answers, r.score
+         FROM survey_responses r JOIN surveys s ON s.store_id = r.store_id AND s.id = r.survey_id
+         WHERE r.store_id = $1 AND r.customer_id = $2 AND r.score IS NOT NULL
+         ORDER BY r.submitted_at DESC, r.event_id DESC",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in &rows {
+        let kind: String = r.try_get("kind")?;
+        if (!kinds.is_empty() && !kinds.contains(&kind)) || !seen.insert(kind.clone()) {
+            continue;
+        }
+        let score: String = r.try_get("score")?;
+        out.push(crate::domain::survey::ScoredAnswer {
+            survey_id: r.try_get("survey_id")?,
+            kind,
+            submitted_at: r.try_get("submitted_at")?,
+            answers: json_col(r.try_get("answers")?, serde_json::json!({})),
+            score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
+        });
+    }
+    Ok(out)
+}
+
 pub async fn responses(conn: &mut Conn, store: &str, survey_id: &str) -> DbResult<Vec<Response>> {
     responses_where(conn, "survey_id", store, survey_id).await
 }

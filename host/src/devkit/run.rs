@@ -211,6 +211,25 @@ struct Local {
     orders: Mutex<HashMap<String, Vec<Order>>>,
 }
 
+impl Local {
+    /// Each customer's order totals (net of refunds when `net`) over the
+    /// orders `keep` takes, told the customer's first purchase day.
+    fn sum_orders(&self, keep: impl Fn(&Order, i64) -> bool, net: bool) -> HashMap<String, i64> {
+        let all = self.orders.lock().unwrap();
+        all.iter()
+            .map(|(customer, orders)| {
+                let first_day = orders.iter().map(|o| utc_day(o.placed_at)).min().unwrap_or(0);
+                let sum = orders
+                    .iter()
+                    .filter(|o| keep(o, first_day))
+                    .map(|o| o.total_cents - if net { o.refunded_cents } else { 0 })
+                    .sum();
+                (customer.clone(), sum)
+            })
+            .collect()
+    }
+}
+
 impl HostServices for Local {
     fn store<'a>(&'a self, _: &'a str) -> HostFuture<'a, StoreInfo> {
         let store = self.store.clone();
@@ -233,6 +252,29 @@ impl HostServices for Local {
     /// Never asked: a local run hands each call its customer's whole state.
     fn state_key<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> HostFuture<'a, StoredKey> {
         Box::pin(async { Ok(StoredKey::default()) })
+    }
+
+    fn spend_within<'a>(
+        &'a self,
+        _: &'a str,
+        as_of: Millis,
+        days: u32,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        let from = as_of.saturating_sub(i64::from(days) * 86_400_000);
+        let sums = self.sum_orders(|o, _| o.placed_at > from && o.placed_at <= as_of, true);
+        Box::pin(async move { Ok(sums) })
+    }
+
+    fn repeat_day_spend<'a>(
+        &'a self,
+        _: &'a str,
+        as_of: Millis,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        let sums = self.sum_orders(
+            |o, first_day| o.placed_at <= as_of && utc_day(o.placed_at) > first_day,
+            false,
+        );
+        Box::pin(async move { Ok(sums) })
     }
 }
 

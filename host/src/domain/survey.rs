@@ -8,6 +8,17 @@ use serde_json::Value;
 use super::event::FieldError;
 use super::states::SurveyKind;
 
+/// A customer's scored answer to a survey, as plugins read it (the
+/// `surveys` interface of contract 0.3.0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredAnswer {
+    pub survey_id: String,
+    pub kind: String,
+    pub submitted_at: super::time::Millis,
+    pub answers: Value,
+    pub score: Value,
+}
+
 /// The answers of a Kano question, in the evaluation table's order.
 pub const KANO_ANSWERS: [&str; 5] = ["like", "must_be", "neutral", "live_with", "dislike"];
 

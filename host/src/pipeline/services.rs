@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use crate::db::{customers, ledger, state, stores, Db, DbError, DbResult};
+use crate::db::{customers, ledger, segments, state, stores, surveys, Db, DbError, DbResult};
 use crate::domain::customer::{Customer, Order};
-use crate::runtime::services::{HostFuture, HostServices, StoreInfo, StoredKey};
+use crate::domain::time::Millis;
+use crate::runtime::services::{HostFuture, HostServices, ScoredAnswer, StoreInfo, StoredKey};
 
 pub struct DbServices {
     db: Db,
@@ -94,6 +95,64 @@ impl HostServices for DbServices {
             let mut conn = self.db.pool.acquire().await?;
             let (value, bytes) = state::key(&mut conn, install, customer, key).await?;
             Ok(StoredKey { value, bytes: usize::try_from(bytes).unwrap_or(0) })
+        })
+    }
+
+    fn spend_within<'a>(
+        &'a self,
+        store: &'a str,
+        as_of: Millis,
+        days: u32,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        answer("population.spend-within", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            customers::spend_within(&mut conn, store, as_of, days).await
+        })
+    }
+
+    fn repeat_day_spend<'a>(
+        &'a self,
+        store: &'a str,
+        as_of: Millis,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        answer("population.repeat-day-spend", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            customers::repeat_day_spend(&mut conn, store, as_of).await
+        })
+    }
+
+    fn segments_of<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+    ) -> HostFuture<'a, Vec<(String, serde_json::Value)>> {
+        answer("segments.of", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            segments::memberships_of(&mut conn, store, customer).await
+        })
+    }
+
+    fn latest_answers<'a>(
+        &'a self,
+        store: &'a str,
+        customer: &'a str,
+        kinds: &'a [String],
+    ) -> HostFuture<'a, Vec<ScoredAnswer>> {
+        answer("surveys.latest", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            surveys::latest_scored(&mut conn, store, customer, kinds).await
+        })
+    }
+
+    fn survey_settings<'a>(
+        &'a self,
+        store: &'a str,
+        survey: &'a str,
+    ) -> HostFuture<'a, Option<serde_json::Value>> {
+        answer("survey-settings.get", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            let found = surveys::get(&mut conn, store, survey).await?;
+            Ok(found.map(|_| serde_json::json!({})))
         })
     }
 }

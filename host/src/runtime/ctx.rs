@@ -175,6 +175,8 @@ pub struct CallCtx {
     /// A host function stopped waiting at the deadline (a query, or a WASI
     /// sleep cut short): the call has run out of time.
     pub out_of_time: bool,
+    /// The population of the `fit` this call runs, if it runs one.
+    pub population: Option<super::host_data::PopulationScope>,
 }
 
 impl CallCtx {
@@ -210,7 +212,13 @@ impl CallCtx {
             host_error: None,
             deadline,
             out_of_time: false,
+            population: None,
         }
+    }
+
+    /// The host services behind this call's imports.
+    pub(super) fn services(&self) -> Arc<dyn HostServices> {
+        self.services.clone()
     }
 
     /// What the guest wrote to stderr in this call.
@@ -262,7 +270,7 @@ impl CallCtx {
     /// Waits for a host service's answer, but not past the call's
     /// deadline: a slow database fails the call with `timeout` at the
     /// deadline instead of holding its worker.
-    fn answer<T>(&mut self, question: HostFuture<'_, T>) -> wasmtime::Result<T> {
+    pub(super) fn answer<T>(&mut self, question: HostFuture<'_, T>) -> wasmtime::Result<T> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         match wasmtime_wasi::runtime::in_tokio(async { tokio::time::timeout(left, question).await })
         {

@@ -65,13 +65,22 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fitted>, RuntimeError> {
+        let scope = super::host_data::PopulationScope {
+            as_of: population.as_of,
+            customers: population.rows.iter().map(|r| r.customer_id.clone()).collect(),
+        };
+        let with_scope = |store: &mut wasmtime::Store<super::CallCtx>| {
+            store.data_mut().population = Some(scope.clone());
+        };
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => {
-                self.run(plugin, input, Kind::Fit, |store| pre.fit(store, config, population))
-            }
-            WorldPre::ChurnRescue(pre) => {
-                self.run(plugin, input, Kind::Fit, |store| pre.fit(store, config, population))
-            }
+            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| {
+                with_scope(store);
+                pre.fit(store, config, population)
+            }),
+            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| {
+                with_scope(store);
+                pre.fit(store, config, population)
+            }),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
     }

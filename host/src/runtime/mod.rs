@@ -17,6 +17,7 @@ pub mod ctx;
 mod engine;
 mod error;
 mod exports;
+mod host_data;
 pub mod services;
 mod validate;
 

@@ -12,7 +12,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::collections::HashMap;
+
 use crate::domain::customer::{Customer, Order};
+use crate::domain::time::Millis;
 
 /// A host service's answer, or why the host could not give one.
 pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
@@ -66,7 +69,60 @@ pub trait HostServices: Send + Sync {
         customer: &'a str,
         key: &'a str,
     ) -> HostFuture<'a, StoredKey>;
+
+    // New in contract 0.3.0. Answering nothing is a valid answer for a
+    // host without store data (a benchmark, a local run without one).
+
+    /// Each customer's net spend on orders placed in `(as_of − days,
+    /// as_of]`, less those orders' refunds up to `as_of` (customers with
+    /// none left out).
+    fn spend_within<'a>(
+        &'a self,
+        _store: &'a str,
+        _as_of: Millis,
+        _days: u32,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        Box::pin(async { Ok(HashMap::new()) })
+    }
+    /// Each customer's order totals on the UTC days after their first
+    /// purchase day, up to `as_of`.
+    fn repeat_day_spend<'a>(
+        &'a self,
+        _store: &'a str,
+        _as_of: Millis,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        Box::pin(async { Ok(HashMap::new()) })
+    }
+    /// The customer's memberships (enabled segmenters) with attributes.
+    fn segments_of<'a>(
+        &'a self,
+        _store: &'a str,
+        _customer: &'a str,
+    ) -> HostFuture<'a, Vec<(String, serde_json::Value)>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// The customer's latest scored answer of each survey kind in `kinds`
+    /// (every kind when empty), newest first.
+    fn latest_answers<'a>(
+        &'a self,
+        _store: &'a str,
+        _customer: &'a str,
+        _kinds: &'a [String],
+    ) -> HostFuture<'a, Vec<ScoredAnswer>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// A survey's own settings (`{}` when it has none); none when the
+    /// store has no such survey.
+    fn survey_settings<'a>(
+        &'a self,
+        _store: &'a str,
+        _survey: &'a str,
+    ) -> HostFuture<'a, Option<serde_json::Value>> {
+        Box::pin(async { Ok(None) })
+    }
 }
+
+pub use crate::domain::survey::ScoredAnswer;
 
 /// Services for calls that must not read store data (benchmarks, local
 /// runs without a store).

@@ -13,8 +13,9 @@ use crate::domain::{Capability, World};
 /// The WIT package plugins implement; its versions are in `bindings`.
 pub const WIT_PACKAGE: &str = "clientele:crm";
 
-/// Interfaces every plugin may import.
-const ALWAYS: [&str; 3] = ["types", "log", "customers"];
+/// Interfaces every plugin may import, whatever its manifest says.
+const ALWAYS: [&str; 6] =
+    ["types", "log", "customers", "population", "segments", "survey-settings"];
 
 pub fn header(bytes: &[u8]) -> Result<(), RuntimeError> {
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {

@@ -1,0 +1,101 @@
+//! The host interfaces new in contract 0.3.0: what a plugin reads beyond
+//! the customer it is called about — a fit's per-row sums (`population`),
+//! a customer's segments, their scored survey answers (`surveys`, a
+//! capability) and a survey's own settings. Each answer is waited for
+//! within the call's deadline like every host answer (`CallCtx::answer`).
+
+use std::sync::Arc;
+
+use super::bindings::host::clientele::crm::{population, segments, survey_settings, surveys};
+use super::ctx::CallCtx;
+use crate::domain::ids::is_valid_id;
+use crate::domain::time::Millis;
+
+/// The population a `fit` was handed: the instant it is as of, and its
+/// rows' customers in order (what `population` functions answer along).
+#[derive(Debug, Clone)]
+pub struct PopulationScope {
+    pub as_of: Millis,
+    pub customers: Arc<[String]>,
+}
+
+impl CallCtx {
+    /// One value per row of the fit's population, from a map by customer
+    /// (0 for a customer it leaves out); empty outside a fit.
+    fn per_row(&self, by_customer: &std::collections::HashMap<String, i64>) -> Vec<i64> {
+        let Some(p) = &self.population else { return Vec::new() };
+        p.customers.iter().map(|c| by_customer.get(c).copied().unwrap_or(0)).collect()
+    }
+}
+
+impl population::Host for CallCtx {
+    fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
+        let Some(as_of) = self.population.as_ref().map(|p| p.as_of) else {
+            return Ok(Vec::new());
+        };
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let sums = self.answer(services.spend_within(&store, as_of, days))?;
+        Ok(self.per_row(&sums))
+    }
+
+    fn repeat_day_spend(&mut self) -> wasmtime::Result<Vec<i64>> {
+        let Some(as_of) = self.population.as_ref().map(|p| p.as_of) else {
+            return Ok(Vec::new());
+        };
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let sums = self.answer(services.repeat_day_spend(&store, as_of))?;
+        Ok(self.per_row(&sums))
+    }
+}
+
+impl segments::Host for CallCtx {
+    fn of(&mut self, customer_id: String) -> wasmtime::Result<Vec<segments::MemberOf>> {
+        if !is_valid_id(&customer_id) {
+            return Ok(Vec::new());
+        }
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let list = self.answer(services.segments_of(&store, &customer_id))?;
+        Ok(list
+            .into_iter()
+            .map(|(segment, attributes)| segments::MemberOf {
+                segment,
+                attributes: attributes.to_string(),
+            })
+            .collect())
+    }
+}
+
+impl surveys::Host for CallCtx {
+    fn latest(
+        &mut self,
+        customer_id: String,
+        kinds: Vec<String>,
+    ) -> wasmtime::Result<Vec<surveys::ScoredAnswer>> {
+        if !is_valid_id(&customer_id) || kinds.len() > 64 {
+            return Ok(Vec::new());
+        }
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let list = self.answer(services.latest_answers(&store, &customer_id, &kinds))?;
+        Ok(list
+            .into_iter()
+            .map(|a| surveys::ScoredAnswer {
+                survey_id: a.survey_id,
+                kind: a.kind,
+                submitted_at: a.submitted_at,
+                answers: a.answers.to_string(),
+                score: a.score.to_string(),
+            })
+            .collect())
+    }
+}
+
+impl survey_settings::Host for CallCtx {
+    fn get(&mut self, survey_id: String) -> wasmtime::Result<Option<String>> {
+        if !is_valid_id(&survey_id) {
+            return Ok(None);
+        }
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let found = self.answer(services.survey_settings(&store, &survey_id))?;
+        Ok(found.map(|v| v.to_string()))
+    }
+}
