@@ -5,6 +5,7 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.imports import survey_settings
 from wit_world.imports.types import PluginError
 
 import surveys
@@ -22,6 +23,8 @@ class Scoring(exports.Scoring):
     def aggregate(self, ctx, config, survey, scored):
         try:
             docs = [json.loads(s) for s in scored]
-            return json.dumps(surveys.aggregate(survey.kind, list(survey.questions), docs))
+            # The survey's own settings (ACSI's `weights`), new in 0.3.0.
+            settings = json.loads(survey_settings.get(survey.id) or "{}")
+            return json.dumps(surveys.aggregate(survey.kind, list(survey.questions), docs, settings))
         except (surveys.Invalid, ValueError, KeyError, TypeError) as e:
             raise Err(PluginError(code="aggregate", message=f"cannot aggregate: {e}", retryable=False))

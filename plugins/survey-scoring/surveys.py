@@ -8,7 +8,9 @@ rational value (so 6.25 → 6.3 and −6.25 → −6.3), never on a binary float
 from fractions import Fraction
 import math
 
-KINDS = ("nps", "csat", "ces", "satisfaction7", "gap", "kano")
+KINDS = ("nps", "csat", "ces", "satisfaction7", "gap", "kano", "acsi")
+# ACSI's items when a survey names none.
+ACSI_ITEMS = ("satisfaction", "expectations", "ideal")
 KANO_ANSWERS = ("like", "must_be", "neutral", "live_with", "dislike")
 # Rows: functional answer; columns: dysfunctional answer (KANO_ANSWERS order).
 KANO_TABLE = {
@@ -59,6 +61,12 @@ def kano_category(functional, dysfunctional):
     return KANO_TABLE[functional][KANO_ANSWERS.index(dysfunctional)]
 
 
+def acsi_items(questions):
+    """The items an ACSI survey asks: its questions, else the three of the
+    American Customer Satisfaction Index."""
+    return list(questions) or list(ACSI_ITEMS)
+
+
 def score(kind, questions, answers):
     """Checks one response and returns what is stored with it."""
     if not isinstance(answers, dict):
@@ -97,10 +105,36 @@ def score(kind, questions, answers):
                 "category": kano_category(pair["functional"], pair["dysfunctional"]),
             }
         return {"features": out}
+    if kind == "acsi":
+        return {"items": {item: _int_in(answers, item, 1, 10) for item in acsi_items(questions)}}
     raise Invalid(f"unknown survey kind {kind!r}; known: {', '.join(KINDS)}")
 
 
-def aggregate(kind, questions, scored):
+def _weight(value):
+    """A weight as the exact decimal it was written as (3, 0.5)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise Invalid(f"weights must be positive numbers, not {value!r}")
+    return Fraction(str(value))
+
+
+def acsi(questions, scored, weights):
+    """Each item's mean and the index 100 × Σ wᵢ(x̄ᵢ − 1) / (9 Σ wᵢ), rounded
+    on the exact value; `weights` by item, each 1 when left out."""
+    items = acsi_items(questions)
+    n = len(scored)
+    w = {item: _weight(weights.get(item, 1)) for item in items}
+    means = {item: Fraction(sum(s["items"][item] for s in scored), n) if n else None
+             for item in items}
+    index = None
+    if n:
+        total = sum(w[i] * (means[i] - 1) for i in items)
+        index = round_half_away(100 * total / (9 * sum(w.values())), 1)
+    return {"responses": n,
+            "items": {i: round_half_away(m, 2) if m is not None else None for i, m in means.items()},
+            "acsi": index}
+
+
+def aggregate(kind, questions, scored, settings=None):
     """The survey's report over every stored score."""
     n = len(scored)
     if kind == "nps":
@@ -155,4 +189,6 @@ def aggregate(kind, questions, scored):
             worse = round_half_away(Fraction(-(c["O"] + c["M"]), base), 3) if base else None
             features[name] = {"counts": c, "category": category, "better": better, "worse": worse}
         return {"responses": n, "features": features}
+    if kind == "acsi":
+        return acsi(questions, scored, (settings or {}).get("weights") or {})
     raise Invalid(f"unknown survey kind {kind!r}; known: {', '.join(KINDS)}")

@@ -132,3 +132,38 @@ class Kano(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Acsi(unittest.TestCase):
+    def test_unequal_weights_by_hand(self):
+        # satisfaction 8, 9, 10 → 9; expectations 6, 7, 7 → 6.67 (20/3);
+        # ideal 5, 5, 6 → 5.33 (16/3). Weights 3, 1, 2:
+        # 100 × (3·8 + 1·17/3 + 2·13/3) / (9 × 6) = 100 × (24 + 43/3) / 54
+        # = 100 × 115/162 = 70.987… → 71.0.
+        answers = [{"satisfaction": 8, "expectations": 6, "ideal": 5},
+                   {"satisfaction": 9, "expectations": 7, "ideal": 5},
+                   {"satisfaction": 10, "expectations": 7, "ideal": 6}]
+        s = scored("acsi", [], answers)
+        r = aggregate("acsi", [], s, {"weights": {"satisfaction": 3, "expectations": 1, "ideal": 2}})
+        self.assertEqual(r["items"], {"satisfaction": 9.0, "expectations": 6.67, "ideal": 5.33})
+        self.assertEqual(r["acsi"], 71.0)
+        self.assertEqual(r["responses"], 3)
+
+    def test_equal_weights_and_own_items(self):
+        # Items of the survey's own: 10 and 1 → (9 + 0) / 18 = 50.0.
+        s = scored("acsi", ["taste", "price"], [{"taste": 10, "price": 1}])
+        self.assertEqual(aggregate("acsi", ["taste", "price"], s)["acsi"], 50.0)
+
+    def test_rounds_half_away_on_the_exact_value(self):
+        # One item, mean 1.5 of two answers (1, 2): 100 × 0.5 / 9 = 5.555… → 5.6;
+        # mean 1.45 needs 20 answers: 100 × 0.45 / 9 = 5.0 exactly.
+        s = scored("acsi", ["q"], [{"q": 1}, {"q": 2}])
+        self.assertEqual(aggregate("acsi", ["q"], s)["acsi"], 5.6)
+
+    def test_no_responses_and_bad_answers(self):
+        r = aggregate("acsi", [], [])
+        self.assertEqual((r["acsi"], r["items"]["satisfaction"]), (None, None))
+        with self.assertRaises(Invalid):
+            score("acsi", [], {"satisfaction": 11, "expectations": 5, "ideal": 5})
+        with self.assertRaises(Invalid):
+            score("acsi", [], {"satisfaction": 5, "expectations": 5})

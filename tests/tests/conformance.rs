@@ -21,15 +21,16 @@ const LEFT_OUT: &[&str] = &["putDelivery", "publishPlugin", "rotateStoreKey", "m
 
 /// Every `{store}` is the run's store, so that requests get past the
 /// store lookup to the rules under test. An install's `config` is checked
-/// against the JSON Schema of the plugin it names (a 422 naming the
-/// field), which the document cannot know: for those two operations a 422
-/// is an expected answer to a well-formed body.
+/// against the JSON Schema of the plugin it names, and an ACSI survey's
+/// `weights` must name its items (a 422 naming the field): rules that
+/// depend on other data than the request's shape, so for those operations
+/// a 422 is an expected answer to a well-formed body.
 const CONFIG: &str = r#"
 [parameters]
 "path.store" = "s1"
 
 [[operations]]
-include-operation-id = ["createInstall", "updateInstall"]
+include-operation-id = ["createInstall", "updateInstall", "createSurvey"]
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "409", "422"]
 "#;

@@ -611,12 +611,15 @@ async fn personal_data_reaches_only_an_install_granted_pii() {
         seen[1],
         "email=li@example.cn;phone=+8613800000000;name=Li;birthday=1990-05-17;get-email=li@example.cn"
     );
-    // A grant the plugin does not ask for, or an unknown one, is refused.
+    // A grant the plugin does not ask for, or an unknown one (which the
+    // document's enum of scopes refuses first), is refused.
     let m = manifest("quiet", "1.0.0", "point-rules", &["state", "messaging"], LIMITS);
     let a = s.publish_file(&m, guests::HOSTILE).await;
     assert!(a.status.is_success(), "{}", a.body);
     let key = s.store("asks-nothing").await;
-    for (grants, why) in [(json!(["pii"]), "does not ask"), (json!(["wallet"]), "unknown scope")] {
+    for (grants, why) in
+        [(json!(["pii"]), "does not ask"), (json!(["wallet"]), "must be one of \\\"pii\\\"")]
+    {
         let a = s
             .post(
                 "/v1/stores/asks-nothing/installs",

@@ -139,7 +139,7 @@ async fn survey_scoring_in_python_nps_and_kano() {
     // No scorer yet: a report says what to do.
     let none = s.get("/v1/stores/acme/surveys/nps-q2/report", &key).await;
     assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.body);
-    s.install("acme", &key, "survey-scoring", "1.0.0", json!({})).await;
+    s.install("acme", &key, "survey-scoring", "1.1.0", json!({})).await;
 
     let submit = |id: &str, survey: &str, answers: Value| {
         event(
@@ -212,6 +212,45 @@ async fn survey_scoring_in_python_nps_and_kano() {
     assert_eq!(wrap["worse"], -0.333);
     assert_eq!(r.body["features"]["fast"]["category"], "M");
     assert_eq!(r.body["responses"], 3);
+
+    // ACSI with unequal weights, read by the scorer from the survey's own
+    // settings: means 9, 20/3, 16/3; 100 × (3·8 + 17/3 + 2·13/3) / (9·6)
+    // = 70.98… → 71.0.
+    let weights = json!({"satisfaction": 3, "expectations": 1, "ideal": 2});
+    let created = s
+        .post(
+            "/v1/stores/acme/surveys",
+            &key,
+            json!({"id": "acsi-1", "kind": "acsi", "weights": weights}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let bad = s
+        .post(
+            "/v1/stores/acme/surveys",
+            &key,
+            json!({"id": "acsi-2", "kind": "acsi", "weights": {"taste": 2}}),
+        )
+        .await;
+    assert_eq!(bad.fields(), vec!["weights.taste"], "{}", bad.body);
+    let acsi = |sat: i64, exp: i64, ideal: i64| json!({"satisfaction": sat, "expectations": exp, "ideal": ideal});
+    s.events_wait(
+        "acme",
+        &key,
+        vec![
+            submit("a1", "acsi-1", acsi(8, 6, 5)),
+            submit("a2", "acsi-1", acsi(9, 7, 5)),
+            submit("a3", "acsi-1", acsi(10, 7, 6)),
+        ],
+    )
+    .await;
+    let bad = s.post("/v1/stores/acme/events", &key, submit("a4", "acsi-1", acsi(11, 7, 6))).await;
+    assert_eq!(bad.fields(), vec!["data.answers.satisfaction"]);
+    let r = s.get("/v1/stores/acme/surveys/acsi-1/report", &key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["responses"], 3);
+    assert_eq!(r.body["items"], json!({"satisfaction": 9.0, "expectations": 6.67, "ideal": 5.33}));
+    assert_eq!(r.body["acsi"], 71.0, "{}", r.body);
 }
 
 /// The plugins' own unit tests, in their own languages.

@@ -12,14 +12,21 @@ use utoipa::openapi::{RefOr, Schema};
 
 use crate::domain::contact;
 
-/// A string (or `null`) within `max` characters matching every pattern.
-fn patterned(patterns: &[String], max: usize, example: &str, nullable: bool) -> RefOr<Schema> {
+/// A string (or `null`) within `max` characters matching every pattern;
+/// `rule` says it in words (an error quotes it rather than the patterns).
+fn patterned(
+    patterns: &[String],
+    max: usize,
+    example: &str,
+    nullable: bool,
+    rule: &str,
+) -> RefOr<Schema> {
     let kind = if nullable {
         SchemaType::from_iter([Type::String, Type::Null])
     } else {
         SchemaType::Type(Type::String)
     };
-    let mut all = AllOfBuilder::new().item(
+    let mut all = AllOfBuilder::new().description(Some(rule)).item(
         ObjectBuilder::new().schema_type(kind).max_length(Some(max)).examples([json!(example)]),
     );
     for p in patterns {
@@ -30,13 +37,13 @@ fn patterned(patterns: &[String], max: usize, example: &str, nullable: bool) -> 
 
 /// `contact::is_valid_email`, or `null`.
 pub fn email() -> RefOr<Schema> {
-    patterned(&contact::email_patterns(), 254, "li@example.cn", true)
+    patterned(&contact::email_patterns(), 254, "li@example.cn", true, contact::EMAIL_RULE)
 }
 
 /// `contact::is_valid_phone`, or `null`.
 pub fn phone() -> RefOr<Schema> {
     let patterns = contact::PHONE_PATTERNS.map(str::to_string);
-    patterned(&patterns, 32, "+86 138 0013 8000", true)
+    patterned(&patterns, 32, "+86 138 0013 8000", true, contact::PHONE_RULE)
 }
 
 /// A profile's tags: at most 100 of 1-64 characters.

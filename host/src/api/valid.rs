@@ -91,7 +91,13 @@ fn schema_errors(name: &str, body: &Value) -> Vec<FieldError> {
 fn errors_under(name: &str, root: &Value, instance: &Value, base: &str) -> Vec<FieldError> {
     let validator = validator(name);
     let errors: Vec<ValidationError> = validator.iter_errors(instance).collect();
-    errors.iter().flat_map(|e| field_errors(root, name, base, e)).collect()
+    let mut out: Vec<FieldError> =
+        errors.iter().flat_map(|e| field_errors(root, name, base, e)).collect();
+    // A rule of several keywords (the patterns of an e-mail address) says
+    // its words once per field.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|e| seen.insert((e.field.clone(), e.message.clone())));
+    out
 }
 
 /// The fields of `T` in the order the type declares them (built from the
@@ -213,7 +219,10 @@ fn field_errors(root: &Value, schema: &str, base: &str, e: &ValidationError) -> 
         ValidationErrorKind::MaxLength { limit } => {
             here(format!("must be at most {limit} characters"))
         }
-        ValidationErrorKind::Pattern { pattern } => here(format!("must match `{pattern}`")),
+        ValidationErrorKind::Pattern { pattern } => here(
+            rule_words(schema, &e.schema_path.to_string())
+                .unwrap_or_else(|| format!("must match `{pattern}`")),
+        ),
         ValidationErrorKind::Minimum { limit } => here(format!("must be at least {limit}")),
         ValidationErrorKind::Maximum { limit } => here(format!("must be at most {limit}")),
         ValidationErrorKind::MinItems { limit } => {
@@ -269,14 +278,33 @@ impl Branches {
     }
 }
 
-/// The discriminated `oneOf` a schema path ends at, walked from the schema
-/// named `name` through the document (following each `$ref`).
-fn discriminated(name: &str, schema_path: &str) -> Option<Branches> {
+/// The words of the rule a keyword belongs to: the `description` of the
+/// nearest schema around it that states one (`must be …`), such as the
+/// e-mail rule whose patterns are many and unreadable.
+fn rule_words(name: &str, schema_path: &str) -> Option<String> {
+    let mut path = schema_path.to_string();
+    for _ in 0..4 {
+        path.truncate(path.rfind('/')?);
+        if let Some(words) = schema_at(name, &path)
+            .and_then(|n| n.get("description"))
+            .and_then(Value::as_str)
+            .filter(|d| d.starts_with("must "))
+        {
+            return Some(words.to_string());
+        }
+    }
+    None
+}
+
+/// The schema node at `path` (a validation error's schema path, or a
+/// prefix of one), walked from the schema named `name` through the
+/// document (following each `$ref`).
+fn schema_at(name: &str, path: &str) -> Option<&'static Value> {
     let doc = super::doc::openapi_json();
     let resolve = |r: &Value| doc.pointer(r.as_str()?.strip_prefix('#')?);
     // The validator's root is `{"$ref": "#/components/schemas/<name>"}`.
     let mut node = doc.pointer(&format!("/components/schemas/{name}"))?;
-    let path = schema_path.strip_prefix("/$ref")?.strip_suffix("/oneOf")?;
+    let path = path.strip_prefix("/$ref")?;
     for seg in path.split('/').skip(1) {
         node = match (seg, node) {
             ("$ref", _) => resolve(node.get("$ref")?)?,
@@ -284,6 +312,13 @@ fn discriminated(name: &str, schema_path: &str) -> Option<Branches> {
             (_, other) => other.get(seg)?,
         };
     }
+    Some(node)
+}
+
+/// The discriminated `oneOf` a schema path ends at, walked from the schema
+/// named `name` through the document (following each `$ref`).
+fn discriminated(name: &str, schema_path: &str) -> Option<Branches> {
+    let node = schema_at(name, schema_path.strip_suffix("/oneOf")?)?;
     let discriminator = node.get("discriminator")?;
     let short = |r: &str| r.rsplit('/').next().unwrap_or_default().to_string();
     Some(Branches {

@@ -12,13 +12,15 @@ use crate::domain::time::Millis;
 
 pub async fn insert(conn: &mut Conn, store: &str, s: &Survey, now: Millis) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO surveys (store_id, id, kind, questions, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO surveys (store_id, id, kind, questions, created_at, settings)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(store)
     .bind(&s.id)
     .bind(s.kind.as_str())
     .bind(serde_json::to_string(&s.questions).unwrap_or_else(|_| "[]".into()))
     .bind(now)
+    .bind(s.weights.as_ref().map(|_| s.settings().to_string()))
     .execute(conn)
     .await?;
     Ok(())
@@ -29,11 +31,15 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Survey> {
         id: r.try_get("id")?,
         kind: super::state_col(r, "kind", SurveyKind::parse)?,
         questions: serde_json::from_str(&r.try_get::<String, _>("questions")?).unwrap_or_default(),
+        weights: r
+            .try_get::<Option<String>, _>("settings")?
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| serde_json::from_value(v["weights"].clone()).ok()),
     })
 }
 
 pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Survey>> {
-    sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 AND id = $2")
+    sqlx::query("SELECT id, kind, questions, settings FROM surveys WHERE store_id = $1 AND id = $2")
         .bind(store)
         .bind(id)
         .fetch_optional(conn)
@@ -44,7 +50,7 @@ pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Surv
 }
 
 pub async fn list(conn: &mut Conn, store: &str) -> DbResult<Vec<Survey>> {
-    sqlx::query("SELECT id, kind, questions FROM surveys WHERE store_id = $1 ORDER BY id")
+    sqlx::query("SELECT id, kind, questions, settings FROM surveys WHERE store_id = $1 ORDER BY id")
         .bind(store)
         .read_all(conn, from_row)
         .await

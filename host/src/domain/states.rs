@@ -39,6 +39,7 @@ text_enum! {
         Satisfaction7 = "satisfaction7",
         Gap = "gap",
         Kano = "kano",
+        Acsi = "acsi",
     }
 }
 

@@ -37,6 +37,45 @@ pub struct Survey {
     #[serde(default)]
     #[schema(schema_with = questions_schema)]
     pub questions: Vec<String>,
+    /// An `acsi` survey's weight per item (positive numbers; 1 for an item
+    /// left out). The survey's scorer reads them (`survey-settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = weights_schema)]
+    pub weights: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// The items an ACSI survey asks when it names none.
+pub const ACSI_ITEMS: [&str; 3] = ["satisfaction", "expectations", "ideal"];
+
+impl Survey {
+    /// The items an `acsi` survey's answers give: its questions, else the
+    /// three of the American Customer Satisfaction Index.
+    pub fn acsi_items(&self) -> Vec<String> {
+        if self.questions.is_empty() {
+            ACSI_ITEMS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.questions.clone()
+        }
+    }
+
+    /// What the survey's scorer reads as its settings (`{}` when none).
+    pub fn settings(&self) -> Value {
+        match &self.weights {
+            Some(w) => serde_json::json!({ "weights": w }),
+            None => serde_json::json!({}),
+        }
+    }
+}
+
+/// `weights` as the document states it: positive numbers by item name.
+fn weights_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let positive = ObjectBuilder::new().schema_type(Type::Number).exclusive_minimum(Some(0.0));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .additional_properties(Some(AdditionalProperties::RefOr(positive.into())))
+        .examples([serde_json::json!({"satisfaction": 3, "expectations": 1, "ideal": 1})])
+        .build()
 }
 
 /// `questions` as the document states `check_definition`'s rule.
@@ -74,6 +113,23 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
     }
     if s.questions.len() > 100 {
         errors.push(FieldError::new("questions", "at most 100 questions"));
+    }
+    if let Some(weights) = &s.weights {
+        let items = s.acsi_items();
+        for (name, w) in weights {
+            let field = format!("weights.{name}");
+            if s.kind != SurveyKind::Acsi {
+                errors.push(FieldError::new("weights", "only an acsi survey has weights"));
+                break;
+            } else if !items.contains(name) {
+                errors.push(FieldError::new(
+                    field,
+                    format!("is not an item of this survey ({})", items.join(", ")),
+                ));
+            } else if !(w.is_finite() && *w > 0.0) {
+                errors.push(FieldError::new(field, "must be a positive number"));
+            }
+        }
     }
     let mut seen = std::collections::HashSet::new();
     for (i, q) in s.questions.iter().enumerate() {
@@ -173,6 +229,11 @@ pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<Fiel
                 }
             },
         ),
+        SurveyKind::Acsi => {
+            for item in survey.acsi_items() {
+                int_in(answers, &field(&item), 1, 10, &mut errors);
+            }
+        }
     }
     errors
 }
@@ -187,6 +248,7 @@ mod tests {
             id: "s1".into(),
             kind: SurveyKind::parse(kind).unwrap(),
             questions: questions.iter().map(|q| q.to_string()).collect(),
+            weights: None,
         }
     }
 

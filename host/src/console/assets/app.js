@@ -735,7 +735,7 @@ async function installConfigPage(id) {
   );
 }
 
-const KINDS = ['nps', 'csat', 'ces', 'satisfaction7', 'gap', 'kano'];
+const KINDS = ['nps', 'csat', 'ces', 'satisfaction7', 'gap', 'kano', 'acsi'];
 
 async function surveysPage() {
   const list = await api('GET', storeApi('/surveys'));
@@ -787,7 +787,8 @@ async function surveyPage(id) {
   parts.push(h('div', { class: 'stats' }, stat(t('responses'), num(report.responses ?? responses.length)),
     report.nps !== undefined ? stat('NPS', report.nps ?? '—') : null, report.csat !== undefined ? stat('CSAT %', report.csat ?? '—') : null,
     report.mean !== undefined ? stat('CES', report.mean ?? '—') : null, report.index !== undefined ? stat('Index', report.index ?? '—') : null,
-    report.overall_gap !== undefined ? stat(t('meanGap'), report.overall_gap ?? '—') : null));
+    report.overall_gap !== undefined ? stat(t('meanGap'), report.overall_gap ?? '—') : null,
+    report.acsi !== undefined ? stat('ACSI', report.acsi ?? '—') : null));
   const card = (title, ...kids) => h('section', { class: 'card' }, h('h2', {}, title), kids);
   if (survey.kind === 'nps') {
     parts.push(card('NPS', hbars('NPS', [{ name: t('promoters'), count: report.promoters ?? 0 }, { name: t('passives'), count: report.passives ?? 0 },
@@ -803,6 +804,8 @@ async function surveyPage(id) {
     parts.push(card(t('gapItem'), table([t('questions'), { label: t('meanGap'), num: true }, { label: t('responses'), num: true }],
       items.map(([name, x]) => h('tr', {}, td(name), td(x.mean_gap ?? '—', 'num'), td(num(x.answers), 'num')))),
     hbars(t('gapItem'), items.map(([name, x]) => ({ name, count: Math.abs(x.mean_gap ?? 0) })))));
+  } else if (survey.kind === 'acsi') {
+    parts.push(card(t('report'), bars('ACSI', Object.entries(report.items ?? {}).map(([k, n]) => ({ label: k, n: n ?? 0 })), [{ key: 'n' }])));
   } else if (survey.kind === 'kano') {
     const features = report.features ?? {};
     parts.push(card(t('kanoTitle'), h('div', { id: 'kano' }, kanoScatter(features)),
