@@ -90,7 +90,7 @@ fn events() -> Vec<Value> {
 /// run is the same. Some buy often, some once, some stop — a population a
 /// model can be fitted on (the six above alone are refused).
 fn clientele(n: u64) -> Vec<Value> {
-    let mut seed: u64 = 0x5eed_7ea;
+    let mut seed: u64 = 0x05ee_d7ea;
     let mut next = move |below: u64| {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % below
