@@ -88,6 +88,33 @@ pub fn since(since: Option<&str>) -> Result<Option<i64>, super::ApiError> {
 
 #[cfg(test)]
 mod tests {
+    /// Every id a request body carries (`id`, `*_id`) is held to the id
+    /// rule's pattern, wherever a schema states one.
+    #[test]
+    fn body_ids_are_documented_by_the_id_rule() {
+        fn walk(v: &serde_json::Value, seen: &mut usize) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                        for (name, p) in props {
+                            let is_id = name == "id" || name.ends_with("_id");
+                            if let (true, Some(pattern)) = (is_id, p.get("pattern")) {
+                                assert_eq!(pattern, crate::domain::ids::ID_PATTERN, "{name}");
+                                *seen += 1;
+                            }
+                        }
+                    }
+                    map.values().for_each(|v| walk(v, seen));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, seen)),
+                _ => {}
+            }
+        }
+        let mut seen = 0;
+        walk(&crate::api::openapi_json()["components"], &mut seen);
+        assert!(seen >= 10, "{seen} ids with a pattern");
+    }
+
     #[test]
     fn path_ids_are_documented_by_the_id_rule() {
         let doc = crate::api::openapi_json();
