@@ -42,7 +42,7 @@ pub fn parse<T: DeserializeOwned + ToSchema>(body: Value) -> Result<T, ApiError>
 pub fn errors<T: ToSchema>(body: &Value) -> Vec<FieldError> {
     let mut errors = schema_errors(&T::name(), body);
     if !errors.is_empty() {
-        in_field_order(&mut errors, &declared_fields::<T>());
+        in_field_order(&mut errors, "", &T::name());
     }
     errors
 }
@@ -100,29 +100,12 @@ fn errors_under(name: &str, root: &Value, instance: &Value, base: &str) -> Vec<F
     out
 }
 
-/// The fields of `T` in the order the type declares them (built from the
-/// type's schema, so only when there are errors to order).
-fn declared_fields<T: ToSchema>() -> Vec<String> {
-    use utoipa::openapi::{RefOr, Schema};
-    match T::schema() {
-        RefOr::T(Schema::Object(o)) => o.properties.keys().cloned().collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Errors as a reader scans the request: fields the type does not know
-/// first, then the type's fields in their declared order (the validator
-/// reports them in whatever order its maps keep).
-fn in_field_order(errors: &mut [FieldError], declared: &[String]) {
-    let rank = |e: &FieldError| {
-        let top = e.field.split(['.', '[']).next().unwrap_or_default();
-        declared.iter().position(|f| f == top).map_or(0, |i| i + 1)
-    };
-    errors.sort_by_key(rank);
-}
-
-/// `in_field_order` for errors below the field `at`.
-fn in_field_order_under(errors: &mut [FieldError], at: &str, declared: &[String]) {
+/// Errors as a reader scans the request: fields the schema does not know
+/// first, then its fields in their declared order (the validator reports
+/// them in whatever order its maps keep). `at` is where the schema's
+/// instance is in the request (`events[2]`; empty for the whole body).
+fn in_field_order(errors: &mut [FieldError], at: &str, schema: &str) {
+    let declared = declared_fields(schema);
     let rank = |e: &FieldError| {
         let rest = e.field.strip_prefix(at).unwrap_or(&e.field).trim_start_matches('.');
         let top = rest.split(['.', '[']).next().unwrap_or_default();
@@ -131,9 +114,10 @@ fn in_field_order_under(errors: &mut [FieldError], at: &str, declared: &[String]
     errors.sort_by_key(rank);
 }
 
-/// The properties of the document's schema `name`, in their order (the
-/// JSON document's maps are sorted).
-fn declared_in_document(name: &str) -> Vec<String> {
+/// The properties of the document's schema `name`, in the order its type
+/// declares them (the JSON document's maps are sorted; the generated
+/// document keeps them as declared).
+fn declared_fields(name: &str) -> Vec<String> {
     use utoipa::openapi::{RefOr, Schema};
     let components = super::doc::document().components.as_ref();
     match components.and_then(|c| c.schemas.get(name)) {
@@ -243,7 +227,7 @@ fn field_errors(root: &Value, schema: &str, base: &str, e: &ValidationError) -> 
                     let mut errors = Vec::new();
                     for branch in branches.choose(instance) {
                         let mut found = errors_under(&branch, root, instance, &pointer);
-                        in_field_order_under(&mut found, &at, &declared_in_document(&branch));
+                        in_field_order(&mut found, &at, &branch);
                         errors.append(&mut found);
                     }
                     errors
