@@ -141,7 +141,14 @@ pub async fn run(
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bundled = ["points-basic", "rfm-segments", "churn-winback", "survey-scoring"];
+    let bundled = [
+        "points-basic",
+        "rfm-segments",
+        "value-grades",
+        "loyalty-types",
+        "churn-winback",
+        "survey-scoring",
+    ];
     let mut built = Vec::new();
     for name in bundled {
         let dir = root.join("plugins").join(name);
@@ -331,7 +338,10 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
     )
     .await?;
     c.post(&format!("{base}/installs"), key, json!({"plugin": "survey-scoring"})).await?;
-    println!("\n== Installed rfm-segments, churn-winback (rescue above ¥1,000 when P(alive) < 0.5) and survey-scoring");
+    for plugin in ["value-grades", "loyalty-types"] {
+        c.post(&format!("{base}/installs"), key, json!({"plugin": plugin})).await?;
+    }
+    println!("\n== Installed rfm-segments, value-grades (ABC), loyalty-types, churn-winback (rescue above ¥1,000 when P(alive) < 0.5) and survey-scoring");
 
     c.post(&format!("{base}/surveys"), key, json!({"id": "nps-spring", "kind": "nps"})).await?;
     let scores =
@@ -367,8 +377,8 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
 
     println!(
-        "\n{:<9} {:<36} {:>8} {:>6}  {:<8} flow",
-        "customer", "segments", "P(alive)", "risk", "value"
+        "\n{:<9} {:<62} {:>8} {:>6}  {:<8} {:<8} flow",
+        "customer", "segments", "P(alive)", "risk", "value", "CLV"
     );
     for (id, _, _) in CUSTOMERS {
         let cust = c.get(&format!("{base}/customers/{id}"), key).await?;
@@ -379,13 +389,15 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
             .map(|l| l.iter().filter_map(|s| s.as_str().map(String::from)).collect())
             .unwrap_or_default();
         let flow = &churn["flow"];
+        let clv = churn["details"]["clv_cents"].as_f64().map_or("—".into(), |v| yuan(v as i64));
         println!(
-            "{:<9} {:<36} {:>8.3} {:>6.3}  {:<8} {}",
+            "{:<9} {:<62} {:>8.3} {:>6.3}  {:<8} {:<8} {}",
             id,
             segs.join(" "),
             churn["p_alive"].as_f64().unwrap_or(1.0),
             churn["risk"].as_f64().unwrap_or(0.0),
             yuan(churn["value_cents"].as_i64().unwrap_or(0)),
+            clv,
             if flow.is_null() {
                 "—".to_string()
             } else {

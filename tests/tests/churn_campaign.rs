@@ -68,7 +68,7 @@ async fn churn_fit_assess_and_rescue_flows_end_to_end() {
             {"after_seconds": 2, "channel": "sms", "template": "coupon", "coupon_percent": 10}
         ]
     });
-    let id = s.install("acme", &key, "churn-winback", "1.1.0", config.clone()).await;
+    let id = s.install("acme", &key, "churn-winback", "1.2.0", config.clone()).await;
 
     let mut events = Vec::new();
     let mut histories = HashMap::new();
@@ -348,7 +348,7 @@ async fn rescue_flows_survive_a_restart() {
             "steps": [
             {"after_seconds": 0, "channel": "email", "template": "miss-you"},
             {"after_seconds": 3, "channel": "sms", "template": "coupon", "coupon_percent": 15}]});
-        s.install("acme", &key, "churn-winback", "1.1.0", config).await;
+        s.install("acme", &key, "churn-winback", "1.2.0", config).await;
         let mut events = Vec::new();
         for i in 0..20i64 {
             let (times, cents) = history(i);

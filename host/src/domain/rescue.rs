@@ -153,6 +153,11 @@ pub enum FlowEvent {
         step: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// The assessment's details the plan decided on (CLV, the
+        /// rescue's worth and cost, …), when the plan skipped the flow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        decided_on: Option<Value>,
     },
     /// The step's `on-timer` call failed; it is retried.
     StepFailed { step: i64, error: String },

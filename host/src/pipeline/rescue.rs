@@ -126,6 +126,7 @@ pub async fn apply_plan(
                             FlowEvent::Skipped {
                                 step: None,
                                 note: Some("not worth a rescue".into()),
+                                decided_on: Some(assessment.details.clone()),
                             },
                         );
                         f
@@ -258,7 +259,7 @@ fn end_by_plugin(flow: &mut Flow, step: i64, how: FlowEnd, now: Millis) -> Optio
     let what = match how {
         FlowEnd::Rescued => FlowEvent::Rescued { event_id: None, step: Some(step) },
         FlowEnd::Expired => FlowEvent::Expired { step, note: None },
-        FlowEnd::Skipped => FlowEvent::Skipped { step: Some(step), note: None },
+        FlowEnd::Skipped => FlowEvent::Skipped { step: Some(step), note: None, decided_on: None },
     };
     note(flow, now, what);
     Some(Effect::FlowEnded { flow_id: flow.id.clone(), state: how.state() })

@@ -85,33 +85,10 @@ impl Data {
     /// by central differences). `None` where the matrix is not positive
     /// definite, so no error can be given.
     pub fn standard_errors(&self, p: &Params) -> Option<Params> {
-        let at = [p.r, p.alpha, p.a, p.b];
         let ll =
             |v: [f64; 4]| self.log_likelihood(&Params { r: v[0], alpha: v[1], a: v[2], b: v[3] });
-        let h: [f64; 4] = at.map(|v| v * 1e-3);
-        let shifted = |i: usize, di: f64, j: usize, dj: f64| {
-            let mut v = at;
-            v[i] += di * h[i];
-            v[j] += dj * h[j];
-            ll(v)
-        };
-        let mut info = [[0.0; 4]; 4];
-        for i in 0..4 {
-            for j in i..4 {
-                let second =
-                    (shifted(i, 1.0, j, 1.0) - shifted(i, 1.0, j, -1.0) - shifted(i, -1.0, j, 1.0)
-                        + shifted(i, -1.0, j, -1.0))
-                        / (4.0 * h[i] * h[j]);
-                info[i][j] = -second;
-                info[j][i] = -second;
-            }
-        }
-        let inverse = invert(info)?;
-        let se: Vec<f64> = (0..4).map(|i| inverse[i][i]).collect();
-        if se.iter().any(|v| !v.is_finite() || *v <= 0.0) {
-            return None;
-        }
-        Some(Params { r: se[0].sqrt(), alpha: se[1].sqrt(), a: se[2].sqrt(), b: se[3].sqrt() })
+        let [r, alpha, a, b] = standard_errors(ll, [p.r, p.alpha, p.a, p.b])?;
+        Some(Params { r, alpha, a, b })
     }
 
     /// The log-likelihood of the whole population (equation 6, summed).
@@ -201,29 +178,67 @@ pub fn fit(data: &Data, mut progress: impl FnMut(u32, f64)) -> Result<Fit, Strin
     Ok(Fit { params, log_likelihood: data.log_likelihood(&params), iterations })
 }
 
-/// The inverse of a 4×4 matrix by Gauss–Jordan elimination with partial
+/// The standard errors of a maximum-likelihood optimum `at` of `ll`: the
+/// square roots of the diagonal of the inverse of the observed information
+/// matrix (minus the Hessian of `ll`, by central differences). `None`
+/// where the matrix is not positive definite, so no error can be given.
+pub(crate) fn standard_errors<const N: usize>(
+    ll: impl Fn([f64; N]) -> f64,
+    at: [f64; N],
+) -> Option<[f64; N]> {
+    let h: [f64; N] = at.map(|v| v * 1e-3);
+    let shifted = |i: usize, di: f64, j: usize, dj: f64| {
+        let mut v = at;
+        v[i] += di * h[i];
+        v[j] += dj * h[j];
+        ll(v)
+    };
+    let mut info = [[0.0; N]; N];
+    for i in 0..N {
+        for j in i..N {
+            let second =
+                (shifted(i, 1.0, j, 1.0) - shifted(i, 1.0, j, -1.0) - shifted(i, -1.0, j, 1.0)
+                    + shifted(i, -1.0, j, -1.0))
+                    / (4.0 * h[i] * h[j]);
+            info[i][j] = -second;
+            info[j][i] = -second;
+        }
+    }
+    let inverse = invert(info)?;
+    let mut se = [0.0; N];
+    for i in 0..N {
+        let v = inverse[i][i];
+        if !v.is_finite() || v <= 0.0 {
+            return None;
+        }
+        se[i] = v.sqrt();
+    }
+    Some(se)
+}
+
+/// The inverse of an N×N matrix by Gauss–Jordan elimination with partial
 /// pivoting; `None` when it is singular.
-fn invert(mut m: [[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
-    let mut inv = [[0.0; 4]; 4];
+pub(crate) fn invert<const N: usize>(mut m: [[f64; N]; N]) -> Option<[[f64; N]; N]> {
+    let mut inv = [[0.0; N]; N];
     for (i, row) in inv.iter_mut().enumerate() {
         row[i] = 1.0;
     }
-    for col in 0..4 {
-        let pivot = (col..4).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
         if m[pivot][col].abs() < 1e-300 {
             return None;
         }
         m.swap(col, pivot);
         inv.swap(col, pivot);
         let d = m[col][col];
-        for k in 0..4 {
+        for k in 0..N {
             m[col][k] /= d;
             inv[col][k] /= d;
         }
-        for row in 0..4 {
+        for row in 0..N {
             if row != col {
                 let f = m[row][col];
-                for k in 0..4 {
+                for k in 0..N {
                     m[row][k] -= f * m[col][k];
                     inv[row][k] -= f * inv[col][k];
                 }
@@ -234,14 +249,13 @@ fn invert(mut m: [[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
 }
 
 /// Minimises `f` from `x0` with an initial simplex of side `step`.
-fn nelder_mead(
-    f: &impl Fn(&[f64; 4]) -> f64,
-    x0: [f64; 4],
+pub(crate) fn nelder_mead<const N: usize>(
+    f: &impl Fn(&[f64; N]) -> f64,
+    x0: [f64; N],
     step: f64,
     max_iter: u32,
-) -> ([f64; 4], f64, u32) {
-    const N: usize = 4;
-    let mut simplex: Vec<([f64; 4], f64)> = Vec::with_capacity(N + 1);
+) -> ([f64; N], f64, u32) {
+    let mut simplex: Vec<([f64; N], f64)> = Vec::with_capacity(N + 1);
     simplex.push((x0, f(&x0)));
     for i in 0..N {
         let mut x = x0;
@@ -260,14 +274,14 @@ fn nelder_mead(
         if (worst - best).abs() <= 1e-13 * (1.0 + best.abs()) && size < 1e-9 {
             break;
         }
-        let mut centroid = [0.0; 4];
+        let mut centroid = [0.0; N];
         for (x, _) in &simplex[..N] {
             for j in 0..N {
                 centroid[j] += x[j] / N as f64;
             }
         }
         let along = |t: f64| {
-            let mut x = [0.0; 4];
+            let mut x = [0.0; N];
             for j in 0..N {
                 x[j] = centroid[j] + t * (simplex[N].0[j] - centroid[j]);
             }
@@ -315,6 +329,43 @@ pub fn p_alive(p: &Params, h: &History) -> f64 {
     let ln_ratio = (p.r + x) * ((p.alpha + h.t).ln() - (p.alpha + h.t_x).ln());
     let odds = (p.a / (p.b + x - 1.0)) * ln_ratio.exp();
     1.0 / (1.0 + odds)
+}
+
+/// E[Y(t) | x, t_x, T]: the purchases expected in the next `t` weeks of a
+/// customer with history `h` (the paper's equation 10):
+/// (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]
+/// ÷ [1 + 𝟙(x>0) · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)].
+pub fn expected_purchases(p: &Params, h: &History, t: f64) -> f64 {
+    if t <= 0.0 {
+        return 0.0;
+    }
+    let x = f64::from(h.x);
+    let (r, alpha, a, b) = (p.r, p.alpha, p.a, p.b);
+    let z = t / (alpha + h.t + t);
+    let hyp = hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+    let first = (a + b + x - 1.0) / (a - 1.0);
+    let second = 1.0 - ((alpha + h.t) / (alpha + h.t + t)).powf(r + x) * hyp;
+    let alive = if h.x > 0 {
+        1.0 + a / (b + x - 1.0) * ((alpha + h.t) / (alpha + h.t_x)).powf(r + x)
+    } else {
+        1.0
+    };
+    first * second / alive
+}
+
+/// The Gauss hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1, by its
+/// series (summed until a term no longer changes the sum).
+pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut sum) = (1.0f64, 1.0f64);
+    for k in 0..200_000 {
+        let k = f64::from(k);
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        sum += term;
+        if term.abs() <= 1e-16 * sum.abs() {
+            break;
+        }
+    }
+    sum
 }
 
 #[cfg(test)]
@@ -402,6 +453,25 @@ mod tests {
         assert!(near(se.a, 0.186), "se(a) = {}", se.a);
         assert!(near(se.b, 0.705), "se(b) = {}", se.b);
         assert_eq!(data.repeat_buyers(), 946, "the paper's 946 repeat buyers");
+    }
+
+    /// E[Y(t) | x, t_x, T] under the paper's CDNOW parameters, against
+    /// what lifetimes' `BetaGeoFitter` (an independent implementation)
+    /// answers for the same inputs.
+    #[test]
+    fn expected_purchases_match_an_independent_implementation() {
+        let p = Params { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+        let cases = [
+            (History { x: 2, t_x: 30.43, t: 38.86 }, 52.0, 1.558_720_806_432_097_2),
+            (History { x: 0, t_x: 0.0, t: 38.86 }, 52.0, 0.252_073_022_282_450_4),
+            (History { x: 1, t_x: 10.0, t: 10.0 }, 365.0 / 7.0, 2.172_359_342_790_838_5),
+            (History { x: 7, t_x: 35.0, t: 39.0 }, 10.0, 1.309_536_654_852_503_4),
+        ];
+        for (h, t, want) in cases {
+            let got = expected_purchases(&p, &h, t);
+            assert!((got - want).abs() < 1e-6 * want, "{h:?} over {t}: {got} vs {want}");
+        }
+        assert_eq!(expected_purchases(&p, &cases[0].0, 0.0), 0.0);
     }
 
     #[test]

@@ -32,6 +32,26 @@ pub struct Config {
     pub min_customers: usize,
     /// The least customers with a repeat purchase a fit needs.
     pub min_repeat_buyers: usize,
+    /// Whole days ahead that expected purchases and CLV count.
+    pub horizon_days: u32,
+    /// The share of spend that is profit: CLV = purchases × spend × margin.
+    pub margin: f64,
+    /// Which customers at risk a flow is started for.
+    pub rescue_if: RescueIf,
+    /// The share of a customer's CLV a rescue is expected to win back.
+    pub expected_uplift: f64,
+    /// What one message of a flow costs.
+    pub message_cost_cents: f64,
+}
+
+/// The rule that says a customer at risk is worth a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RescueIf {
+    /// Net spend of at least `min_value_cents`.
+    Value,
+    /// `clv_cents × expected_uplift` above the flow's cost.
+    Clv,
 }
 
 impl Default for Config {
@@ -56,6 +76,11 @@ impl Default for Config {
             cooldown_days: 0,
             min_customers: 100,
             min_repeat_buyers: 30,
+            horizon_days: 365,
+            margin: 1.0,
+            rescue_if: RescueIf::Value,
+            expected_uplift: 0.1,
+            message_cost_cents: 10.0,
         }
     }
 }
@@ -68,6 +93,19 @@ impl Config {
         }
         Ok(cfg)
     }
+
+    /// What a flow of these steps costs for a customer expected to spend
+    /// `expected_value_cents` per purchase: each step's message, plus its
+    /// coupon's percent of that spend.
+    pub fn flow_cost_cents(&self, expected_value_cents: f64) -> f64 {
+        self.steps
+            .iter()
+            .map(|s| {
+                let coupon = f64::from(s.coupon_percent.unwrap_or(0)) / 100.0;
+                self.message_cost_cents + coupon * expected_value_cents
+            })
+            .sum()
+    }
 }
 
 /// The fitted model as kept by the host.
@@ -78,6 +116,14 @@ pub struct Model {
     pub customers: usize,
     pub log_likelihood: f64,
     pub iterations: u32,
+    /// The Gamma-Gamma spend model (none in models fitted before 1.2.0).
+    #[serde(default)]
+    pub spend: Option<crate::gamma_gamma::Params>,
+    /// The mean repeat-day spend of the customers the spend model was
+    /// fitted on: what a customer is expected to spend when the model has
+    /// no finite population mean (q ≤ 1).
+    #[serde(default)]
+    pub mean_spend_cents: f64,
 }
 
 /// The UTC day number of a timestamp.
@@ -110,15 +156,51 @@ pub struct Assessment {
     pub details: Value,
 }
 
-pub fn assess(model: Option<&Model>, history: Option<History>) -> Assessment {
-    match (model, history) {
-        (None, _) => Assessment { p_alive: 1.0, details: json!({"reason": "no fitted model yet"}) },
-        (Some(_), None) => Assessment { p_alive: 1.0, details: json!({"reason": "no order yet"}) },
-        (Some(m), Some(h)) => Assessment {
-            p_alive: crate::bgnbd::p_alive(&m.params, &h),
-            details: json!({"x": h.x, "t_x_weeks": h.t_x, "t_weeks": h.t}),
-        },
+/// P(alive) and, with a spend model, what the customer is expected to be
+/// worth over the horizon: `expected_purchases` (BG/NBD), their
+/// `expected_value_cents` per purchase (Gamma-Gamma, from x repeat days of
+/// mean `repeat_mean_cents`; the population mean without one) and
+/// `clv_cents` = purchases × value × margin; under `rescue_if: clv`, the
+/// numbers the rescue decision compares.
+pub fn assess(
+    cfg: &Config,
+    model: Option<&Model>,
+    history: Option<History>,
+    repeat_mean_cents: Option<f64>,
+) -> Assessment {
+    let (m, h) = match (model, history) {
+        (None, _) => {
+            return Assessment { p_alive: 1.0, details: json!({"reason": "no fitted model yet"}) }
+        }
+        (Some(_), None) => {
+            return Assessment { p_alive: 1.0, details: json!({"reason": "no order yet"}) }
+        }
+        (Some(m), Some(h)) => (m, h),
+    };
+    let mut details = json!({"x": h.x, "t_x_weeks": h.t_x, "t_weeks": h.t});
+    if let Some(spend) = &m.spend {
+        let purchases =
+            crate::bgnbd::expected_purchases(&m.params, &h, f64::from(cfg.horizon_days) / 7.0);
+        let value = match repeat_mean_cents {
+            Some(mean) if h.x > 0 && mean > 0.0 => spend.expected_spend(h.x, mean),
+            _ => spend.population_mean().unwrap_or(m.mean_spend_cents),
+        };
+        let clv = purchases * value * cfg.margin;
+        details["horizon_days"] = json!(cfg.horizon_days);
+        details["expected_purchases"] = json!(purchases);
+        details["expected_value_cents"] = json!(value.round());
+        details["clv_cents"] = json!(clv.round());
+        if cfg.rescue_if == RescueIf::Clv {
+            let (worth, cost) = (clv * cfg.expected_uplift, cfg.flow_cost_cents(value));
+            details["rescue"] = json!({
+                "rule": "clv",
+                "worth_cents": (worth * 100.0).round() / 100.0,
+                "cost_cents": (cost * 100.0).round() / 100.0,
+                "worth_it": worth > cost,
+            });
+        }
     }
+    Assessment { p_alive: crate::bgnbd::p_alive(&m.params, &h), details }
 }
 
 /// One thing the flow asks the host to do.
@@ -140,12 +222,21 @@ pub enum Action {
 }
 
 /// Starts a flow for a customer at risk and worth it, skips one at risk
-/// but not worth it, and leaves everyone else alone.
-pub fn plan(cfg: &Config, p_alive: f64, value_cents: i64) -> Vec<Action> {
+/// but not worth it, and leaves everyone else alone. Worth it: under
+/// `rescue_if: value`, net spend of at least `min_value_cents`; under
+/// `clv`, the decision `assess` put in the details (`rescue.worth_it`),
+/// or the value rule for an assessment without a CLV (a model fitted
+/// before the spend model).
+pub fn plan(cfg: &Config, p_alive: f64, value_cents: i64, details: &Value) -> Vec<Action> {
     if p_alive >= cfg.threshold {
         return Vec::new();
     }
-    if value_cents < cfg.min_value_cents {
+    let by_value = value_cents >= cfg.min_value_cents;
+    let worth_it = match cfg.rescue_if {
+        RescueIf::Value => by_value,
+        RescueIf::Clv => details["rescue"]["worth_it"].as_bool().unwrap_or(by_value),
+    };
+    if !worth_it {
         return vec![Action::EndSkipped];
     }
     vec![Action::Schedule { after_seconds: cfg.steps[0].after_seconds, step: 0 }]
@@ -211,9 +302,11 @@ mod tests {
     #[test]
     fn plan_starts_skips_or_leaves_alone() {
         let cfg = Config { min_value_cents: 5000, ..Config::default() };
-        assert_eq!(plan(&cfg, 0.5, 10_000), vec![]);
-        assert_eq!(plan(&cfg, 0.49, 4_999), vec![Action::EndSkipped]);
-        assert_eq!(plan(&cfg, 0.2, 5_000), vec![Action::Schedule { after_seconds: 0, step: 0 }]);
+        let none = json!({});
+        assert_eq!(plan(&cfg, 0.5, 10_000, &none), vec![]);
+        assert_eq!(plan(&cfg, 0.49, 4_999, &none), vec![Action::EndSkipped]);
+        let start = vec![Action::Schedule { after_seconds: 0, step: 0 }];
+        assert_eq!(plan(&cfg, 0.2, 5_000, &none), start);
     }
 
     #[test]
@@ -247,18 +340,71 @@ mod tests {
 
     #[test]
     fn assess_without_model_or_orders_is_alive() {
-        assert_eq!(assess(None, None).p_alive, 1.0);
+        let cfg = Config::default();
+        assert_eq!(assess(&cfg, None, None, None).p_alive, 1.0);
         let m = Model {
             params: Params { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
             as_of: 0,
             customers: 10,
             log_likelihood: 0.0,
             iterations: 0,
+            spend: None,
+            mean_spend_cents: 0.0,
         };
-        assert_eq!(assess(Some(&m), None).p_alive, 1.0);
+        assert_eq!(assess(&cfg, Some(&m), None, None).p_alive, 1.0);
         let h = History { x: 4, t_x: 2.0, t: 52.0 };
-        let a = assess(Some(&m), Some(h));
+        let a = assess(&cfg, Some(&m), Some(h), None);
         assert!(a.p_alive < 0.1, "{}", a.p_alive);
+    }
+
+    /// CLV by hand under the paper's CDNOW parameters (spend in dollars as
+    /// if cents): x = 2, m = 20 → E(M) = 6.25 · 55.44 / 15.24; purchases
+    /// over 52 weeks as lifetimes computes them (1.5587208064320972).
+    #[test]
+    fn clv_and_the_rescue_budget_by_hand() {
+        let m = Model {
+            params: Params { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
+            as_of: 0,
+            customers: 2357,
+            log_likelihood: 0.0,
+            iterations: 0,
+            spend: Some(crate::gamma_gamma::Params { p: 6.25, q: 3.74, v: 15.44 }),
+            mean_spend_cents: 0.0,
+        };
+        let cfg = Config { horizon_days: 364, margin: 0.5, ..Config::default() };
+        let h = History { x: 2, t_x: 30.43, t: 38.86 };
+        let a = assess(&cfg, Some(&m), Some(h), Some(20.0));
+        let purchases = 1.558_720_806_432_097_2;
+        let value: f64 = 6.25 * 55.44 / 15.24;
+        let got = a.details["expected_purchases"].as_f64().unwrap();
+        assert!((got - purchases).abs() < 1e-9, "{got}");
+        assert_eq!(a.details["expected_value_cents"], json!(value.round()));
+        assert_eq!(a.details["clv_cents"], json!((purchases * value * 0.5).round()));
+        assert!(a.details.get("rescue").is_none(), "the value rule needs no budget");
+        // No repeat day: the population mean pv/(q−1).
+        let first = History { x: 0, t_x: 0.0, t: 38.86 };
+        let a = assess(&cfg, Some(&m), Some(first), None);
+        assert_eq!(a.details["expected_value_cents"], json!((96.5f64 / 2.74).round()));
+
+        // The default flow: two messages (10 each) and a 10 % coupon of
+        // the expected spend: cost = 20 + 0.1 · value.
+        let clv = Config { rescue_if: RescueIf::Clv, ..cfg.clone() };
+        assert!((clv.flow_cost_cents(value) - (20.0 + 0.1 * value)).abs() < 1e-12);
+        // Worth = clv · 0.1 = 1.5587 · 22.736 · 0.5 · 0.1 = 1.77 < 22.27: skipped.
+        let a = assess(&clv, Some(&m), Some(h), Some(20.0));
+        assert_eq!(a.details["rescue"]["worth_it"], false);
+        assert_eq!(plan(&clv, 0.3, 1_000_000, &a.details), vec![Action::EndSkipped]);
+        // At 2,000 a repeat day and a whole margin: value = 6.25 · 4015.44 /
+        // 15.24 = 1646.75, worth = 1.5587 · 1646.75 · 0.1 = 256.7 > cost
+        // 20 + 164.7: a flow, whatever the net spend.
+        let clv = Config { margin: 1.0, ..clv };
+        let a = assess(&clv, Some(&m), Some(h), Some(2_000.0));
+        assert_eq!(a.details["rescue"]["worth_it"], true);
+        assert_eq!(
+            plan(&clv, 0.3, 0, &a.details),
+            vec![Action::Schedule { after_seconds: 0, step: 0 }]
+        );
+        assert_eq!(plan(&clv, 0.6, 0, &a.details), vec![], "not at risk");
     }
 
     #[test]

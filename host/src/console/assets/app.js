@@ -62,6 +62,12 @@ const TEXT = {
   attributes: ['Attributes', '属性'],
   churn: ['Churn risk', '流失风险'],
   pAlive: ['P(alive)', '存活概率'],
+  grade: ['Value grade', '价值等级'],
+  loyaltyType: ['Loyalty type', '忠诚类型'],
+  expectedPurchases: ['Expected purchases', '预期购买次数'],
+  expectedValue: ['Expected spend per purchase', '预期客单价'],
+  clv: ['Lifetime value (CLV)', '客户终身价值'],
+  rescueWorth: ['Rescue worth / cost', '挽救收益 / 成本'],
   risk: ['Risk', '风险'],
   flowHistory: ['Rescue flow', '挽回流程'],
   answers: ['Survey answers', '问卷回答'],
@@ -474,10 +480,20 @@ async function customerPage(id) {
   ]);
   const dl = (pairs) => h('dl', {}, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
   const flow = churn?.flow;
+  // The value grade and loyalty type, when the store runs those segmenters.
+  const tagged = (prefix) => act.memberships.find((m) => m.segment.startsWith(prefix))?.segment.slice(prefix.length);
+  const d = churn?.details ?? {};
+  const clv = d.clv_cents !== undefined
+    ? [[t('expectedPurchases'), Number(d.expected_purchases).toFixed(2)], [t('expectedValue'), money(d.expected_value_cents)],
+      [t('clv'), money(d.clv_cents)]]
+    : [];
+  if (d.rescue) clv.push([t('rescueWorth'), `${money(d.rescue.worth_cents)} / ${money(d.rescue.cost_cents)}`]);
   render(
     h('h1', {}, c.name ? `${c.name} (${c.id})` : c.id),
     h('div', { class: 'stats' }, stat(t('points'), num(pts.balance)), stat(t('tier'), pts.tier ?? c.tier ?? '—'),
-      stat(t('orders'), num(c.stats.orders)), stat(t('spend'), money(c.stats.net_spend_cents))),
+      stat(t('orders'), num(c.stats.orders)), stat(t('spend'), money(c.stats.net_spend_cents)),
+      tagged('grade:') ? stat(t('grade'), tagged('grade:')) : null,
+      tagged('loyalty:') ? stat(t('loyaltyType'), tagged('loyalty:')) : null),
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, t('profile')),
         dl([[t('email'), c.email], [t('phone'), c.phone], [t('birthday'), c.birthday], [t('tags'), c.tags.join(', ') || null],
@@ -488,7 +504,7 @@ async function customerPage(id) {
       h('section', { class: 'card' }, h('h2', {}, t('churn')),
         churn
           ? dl([[t('pAlive'), churn.p_alive.toFixed(3)], [t('risk'), churn.risk.toFixed(3)],
-            [t('spend'), money(churn.value_cents)], [t('when'), when(churn.as_of)]])
+            [t('spend'), money(churn.value_cents)], ...clv, [t('when'), when(churn.as_of)]])
           : h('p', { class: 'muted' }, t('noData')),
         flow ? [h('h2', {}, t('flowHistory')), h('p', {}, badge(flow.state), ' ', flow.id),
           h('ol', {}, (flow.history ?? []).map((n) => h('li', {}, `${when(n.at)} · ${n.what}${n.step !== undefined ? ` ${n.step}` : ''}`)))] : null)),
@@ -508,7 +524,7 @@ async function customerPage(id) {
  * why its last fit was refused. */
 function modelsTable(models) {
   const params = (m) => {
-    const se = m.summary?.standard_errors ?? {};
+    const se = { ...(m.summary?.standard_errors ?? {}), ...(m.summary?.spend_standard_errors ?? {}) };
     return Object.entries(m.summary ?? {})
       .filter(([, v]) => typeof v === 'number')
       .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}` + (typeof se[k] === 'number' ? ` ± ${Number(se[k].toPrecision(2))}` : ''))
