@@ -477,7 +477,7 @@ async fn a_store_at_a_glance_customers_found_and_their_activity() {
     s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
     let key = s.store("glance").await;
     s.install("glance", &key, "points-basic", "1.0.0", json!({})).await;
-    s.install("glance", &key, "survey-scoring", "1.1.0", json!({})).await;
+    s.install("glance", &key, "survey-scoring", "1.2.0", json!({})).await;
     s.put_ok(
         "/v1/stores/glance/customers/li",
         &key,

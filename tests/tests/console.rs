@@ -57,7 +57,7 @@ async fn merchants_and_ops_use_the_console_in_a_real_browser() {
     // The merchant's store, with a survey scorer (the browser installs
     // the point rules through the form).
     let key = s.store("tea").await;
-    s.install("tea", &key, "survey-scoring", "1.1.0", json!({})).await;
+    s.install("tea", &key, "survey-scoring", "1.2.0", json!({})).await;
     // Another store, whose customer must never show in tea's session.
     let rival = s.store("rival").await;
     s.put_ok("/v1/stores/rival/customers/r-1", &rival, json!({"name": "Rival Secret Buyer"})).await;

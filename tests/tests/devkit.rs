@@ -381,10 +381,15 @@ async fn every_template_builds_passes_its_test_and_runs() {
             };
             let ran = tokio::task::spawn_blocking(move || run::run(args)).await.unwrap().unwrap();
             assert!(ran.ok, "{name}: {:?}", ran.records);
-            let last = ran.records.last().unwrap();
+            let last = ran.records.iter().rev().find(|r| r.get("decision").is_some()).unwrap();
             assert!(last["decision"].is_object(), "{name}: {last}");
             if world == World::SurveyScorer {
                 assert_eq!(last["decision"]["score"]["group"], "promoter", "{name}: {last}");
+                // `plugin run` asks a scorer for its report too.
+                let report = ran.records.last().unwrap();
+                assert_eq!(report["call"], "aggregate", "{name}: {report}");
+                assert_eq!(report["responses"], 1, "{name}: {report}");
+                assert!(report["report"].is_object(), "{name}: {report}");
             }
         }
     }

@@ -366,7 +366,7 @@ async fn a_plugin_of_0_3_0_reads_sums_answers_and_segments() {
     s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
     let key = s.store("rungs").await;
     s.install("rungs", &key, "reads-v0-3-0", "1.0.0", json!({"window_days": 30})).await;
-    s.install("rungs", &key, "survey-scoring", "1.1.0", json!({})).await;
+    s.install("rungs", &key, "survey-scoring", "1.2.0", json!({})).await;
     s.install("rungs", &key, "rfm-segments", "1.0.0", json!({})).await;
     s.post("/v1/stores/rungs/surveys", &key, json!({"id": "n1", "kind": "nps"})).await;
     // a: ¥10 + ¥5 on day 1, ¥20 on day 10, ¥30 on day 40 (¥10 of it

@@ -139,7 +139,7 @@ async fn survey_scoring_in_python_nps_and_kano() {
     // No scorer yet: a report says what to do.
     let none = s.get("/v1/stores/acme/surveys/nps-q2/report", &key).await;
     assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.body);
-    s.install("acme", &key, "survey-scoring", "1.1.0", json!({})).await;
+    s.install("acme", &key, "survey-scoring", "1.2.0", json!({})).await;
 
     let submit = |id: &str, survey: &str, answers: Value| {
         event(
@@ -270,4 +270,96 @@ fn python_and_javascript_unit_tests_pass() {
         .output()
         .expect("node");
     assert!(js.status.success(), "{}", String::from_utf8_lossy(&js.stdout));
+}
+
+/// A kind of a third-party scorer's own beside the bundled scorer's: each
+/// kind has one scorer in a store, answers are checked against the schema
+/// its scorer declares, and responses and reports go to that scorer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_kinds_belong_to_the_scorer_that_declares_them() {
+    let s = TestServer::start().await;
+    s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
+    let manifest = repo_file("tests/guests/buy-again/plugin.toml");
+    assert!(s.publish_file(&manifest, guests::BUY_AGAIN).await.status.is_success());
+    let key = s.store("kinds").await;
+
+    // No scorer declares the kind yet: the store cannot have the survey.
+    let again = json!({"id": "again-1", "kind": "buy-again", "settings": {"target": 0.5}});
+    let a = s.post("/v1/stores/kinds/surveys", &key, again.clone()).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(a.fields(), vec!["kind"]);
+
+    let bundled = s.install("kinds", &key, "survey-scoring", "1.2.0", json!({})).await;
+    s.install("kinds", &key, "buy-again", "1.0.0", json!({})).await;
+    // A third scorer claiming `nps` is refused, naming the install that has it.
+    let rival = manifest
+        .replace("name = \"buy-again\"", "name = \"nps-rival\"")
+        .replace("[survey_kinds.buy-again]", "[survey_kinds.nps]");
+    assert!(s.publish_file(&rival, guests::BUY_AGAIN).await.status.is_success());
+    let a = s.post("/v1/stores/kinds/installs", &key, json!({"plugin": "nps-rival"})).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    let why = a.body["detail"].as_str().unwrap_or_default();
+    assert!(why.contains(&bundled) && why.contains("nps"), "{why}");
+    // Disabled, it may stay installed.
+    let body = json!({"plugin": "nps-rival", "enabled": false});
+    assert_eq!(s.post("/v1/stores/kinds/installs", &key, body).await.status, StatusCode::CREATED);
+
+    // The survey's settings are checked against the scorer's schema.
+    let mut bad = again.clone();
+    bad["settings"]["target"] = json!(2);
+    let a = s.post("/v1/stores/kinds/surveys", &key, bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(a.fields(), vec!["settings.target"]);
+    let a = s.post("/v1/stores/kinds/surveys", &key, again).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let nps = json!({"id": "nps-1", "kind": "nps", "settings": {"x": 1}});
+    let a = s.post("/v1/stores/kinds/surveys", &key, nps).await;
+    assert_eq!(a.fields(), vec!["settings"], "{}", a.body);
+    let a = s.post("/v1/stores/kinds/surveys", &key, json!({"id": "nps-1", "kind": "nps"})).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+
+    let reply = |id: &str, who: &str, survey: &str, answers: Value| {
+        event(
+            id,
+            "survey.submitted",
+            who,
+            "2026-06-01T10:00:00Z",
+            json!({"survey_id": survey, "answers": answers}),
+        )
+    };
+    // An answer outside the declared schema is refused at its field.
+    let a = s
+        .post(
+            "/v1/stores/kinds/events",
+            &key,
+            json!({"events": [reply("x", "c1", "again-1", json!({"answer": "perhaps"}))]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(a.fields(), vec!["events[0].data.answers.answer"]);
+    s.events_wait(
+        "kinds",
+        &key,
+        vec![
+            reply("r1", "c1", "again-1", json!({"answer": "yes"})),
+            reply("r2", "c2", "again-1", json!({"answer": "yes"})),
+            reply("r3", "c3", "again-1", json!({"answer": "no"})),
+            reply("r4", "c1", "nps-1", json!({"score": 9})),
+        ],
+    )
+    .await;
+    let r = s.get("/v1/stores/kinds/surveys/again-1/report", &key).await.body;
+    assert_eq!(r["plugin"], "buy-again@1.0.0", "{r}");
+    assert_eq!((r["responses"].clone(), r["yes"].clone()), (json!(3), json!(2)), "{r}");
+    assert_eq!((r["share"].clone(), r["met"].clone()), (json!(0.667), json!(true)), "{r}");
+    let r = s.get("/v1/stores/kinds/surveys/nps-1/report", &key).await.body;
+    assert_eq!(
+        (r["plugin"].clone(), r["nps"].clone()),
+        (json!("survey-scoring@1.2.0"), json!(100.0))
+    );
+    let scored = s.get("/v1/stores/kinds/surveys/again-1/responses", &key).await.body;
+    assert!(
+        scored.as_array().unwrap().iter().all(|x| x["score"]["answer"].is_string()),
+        "{scored}"
+    );
 }

@@ -157,7 +157,7 @@ async fn loyalty_types_each_of_the_five() {
     s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
     s.publish_bundled("loyalty-types", guests::LOYALTY_TYPES).await;
     let key = s.store("loyal").await;
-    s.install("loyal", &key, "survey-scoring", "1.1.0", json!({})).await;
+    s.install("loyal", &key, "survey-scoring", "1.2.0", json!({})).await;
     s.install("loyal", &key, "loyalty-types", "1.0.0", json!({})).await;
     for (id, kind) in [("nps-1", "nps"), ("csat-1", "csat")] {
         let a = s.post("/v1/stores/loyal/surveys", &key, json!({"id": id, "kind": kind})).await;

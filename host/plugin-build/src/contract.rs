@@ -81,9 +81,10 @@ impl World {
         }
     }
 
-    /// Whether a store may enable more than one install of this world.
+    /// Whether a store may enable more than one install of this world
+    /// (survey-scorers: each scoring kinds no other scores).
     pub fn allows_many_installs(self) -> bool {
-        matches!(self, World::Segmenter)
+        matches!(self, World::Segmenter | World::SurveyScorer)
     }
 }
 

@@ -17,24 +17,35 @@ pub async fn insert(conn: &mut Conn, store: &str, s: &Survey, now: Millis) -> Db
     )
     .bind(store)
     .bind(&s.id)
-    .bind(s.kind.as_str())
+    .bind(&s.kind)
     .bind(serde_json::to_string(&s.questions).unwrap_or_else(|_| "[]".into()))
     .bind(now)
-    .bind(s.weights.as_ref().map(|_| s.settings().to_string()))
+    .bind((s.weights.is_some() || s.settings.is_some()).then(|| s.scorer_settings().to_string()))
     .execute(conn)
     .await?;
     Ok(())
 }
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<Survey> {
+    let kind: String = r.try_get("kind")?;
+    let settings = r
+        .try_get::<Option<String>, _>("settings")?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    // An ACSI survey keeps its weights in its settings; a declared kind's
+    // settings are its own.
+    let (weights, settings) = match SurveyKind::parse(&kind) {
+        Some(SurveyKind::Acsi) => {
+            (settings.and_then(|v| serde_json::from_value(v["weights"].clone()).ok()), None)
+        }
+        Some(_) => (None, None),
+        None => (None, settings),
+    };
     Ok(Survey {
         id: r.try_get("id")?,
-        kind: super::state_col(r, "kind", SurveyKind::parse)?,
+        kind,
         questions: serde_json::from_str(&r.try_get::<String, _>("questions")?).unwrap_or_default(),
-        weights: r
-            .try_get::<Option<String>, _>("settings")?
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| serde_json::from_value(v["weights"].clone()).ok()),
+        weights,
+        settings,
     })
 }
 

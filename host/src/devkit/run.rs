@@ -410,6 +410,31 @@ impl Session {
         }
     }
 
+    /// The report of a survey over the scores the run gave it, as the
+    /// host asks for it (`GET …/surveys/{id}/report`).
+    pub fn aggregate(
+        &self,
+        survey: &Survey,
+        scored: &[String],
+    ) -> (Result<Value, (String, String)>, Report) {
+        let input =
+            CallInput::new("local", "local", &self.id, None, &self.services).with_pii(self.pii);
+        let trace = input.trace.clone();
+        let started = Instant::now();
+        let wit = crate::runtime::scoring::Survey {
+            id: survey.id.clone(),
+            kind: survey.kind.clone(),
+            questions: survey.questions.clone(),
+        };
+        let out = self.runtime.aggregate(&self.plugin, input, &self.config, &wit, scored);
+        let report = Report::new(started, &trace, &self.plugin.limits, true);
+        let result = out.map_err(|e| (e.code().to_string(), e.to_string())).and_then(|o| {
+            serde_json::from_str::<Value>(&o.value)
+                .map_err(|e| ("invalid-output".to_string(), format!("the report is not JSON: {e}")))
+        });
+        (result, report)
+    }
+
     /// Runs the plugin on one event as the host would: the host's facts
     /// first, then the world's call(s); `None` when the event is not the
     /// world's business.
@@ -570,16 +595,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<Ran> {
             }
         }
     }
+    let mut scores: Vec<String> = Vec::new();
     for e in &events {
         match session.call(e) {
             None => out.skipped(e),
             Some(Called { result: Ok(decided), report }) => {
                 let state = session.state_of(&e.customer_id);
                 out.decided(e, &decided.view, &state, &report);
+                if let Decision::Score(score) = &decided.decision {
+                    scores.push(score.to_string());
+                }
             }
             Some(Called { result: Err((code, message)), report }) => {
                 all_ok = false;
                 out.failed(&e.id, &code, &message, &report);
+            }
+        }
+    }
+    // A scorer's report over what it scored, as the host would ask for it.
+    if let Some(survey) = session.surveys.values().next().cloned() {
+        match session.aggregate(&survey, &scores) {
+            (Ok(v), report) => out.aggregated(&survey.id, scores.len(), &v, &report),
+            (Err((code, message)), report) => {
+                all_ok = false;
+                out.failed("aggregate", &code, &message, &report);
             }
         }
     }
@@ -739,6 +778,17 @@ impl Printer {
             println!("fit over {} customers: ok, {}", fit["customers"], r.human());
             self.lines(r);
             println!("  model: {} bytes; summary: {}", fit["model_bytes"], fit["summary"]);
+        }
+    }
+
+    fn aggregated(&mut self, survey: &str, responses: usize, value: &Value, r: &Report) {
+        let mut v = json!({"call": "aggregate", "status": "ok", "survey": survey,
+            "responses": responses, "report": value});
+        merge(&mut v, r.json());
+        if self.keep(v) {
+            println!("report of {survey} over {responses} scored responses: ok, {}", r.human());
+            self.lines(r);
+            println!("  report: {value}");
         }
     }
 

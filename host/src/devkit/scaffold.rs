@@ -46,6 +46,15 @@ const SAMPLE_SURVEY_RESPONSE: &str = r#"{
 }
 "#;
 
+/// What a new scorer's manifest says of the kinds it scores.
+const SCORER_KINDS: &str = "\n# The survey kinds this plugin scores: a store sends it the responses to\n\
+# surveys of these kinds (one scorer per kind in a store). A kind of your own\n\
+# (say `buy-again`) also gives the JSON Schema of its answers, checked at\n\
+# intake, and may give one of a survey's own settings:\n\
+#   [survey_kinds.buy-again]\n\
+#   answers = '{\"type\": \"object\", \"required\": [\"answer\"], \"properties\": {\"answer\": {\"enum\": [\"yes\", \"no\"]}}}'\n\
+[survey_kinds.nps]\n";
+
 const SAMPLE_SURVEY: &str = r#"{"id": "nps-1", "kind": "nps", "questions": []}
 "#;
 
@@ -203,7 +212,7 @@ pub fn new_plugin(name: &str, world: World, lang: Lang, parent: &Path) -> anyhow
              description = \"A {world_name} plugin.\"\ncapabilities = []\n\n\
              [limits]\nfuel = 10000000\n\n[config]\nschema = '''{}'''\n",
             w.schema
-        ),
+        ) + if world == World::SurveyScorer { SCORER_KINDS } else { "" },
     )];
     files.push(("config.json".into(), w.config.into()));
     for (path, text) in w.events.iter().chain(w.extra) {

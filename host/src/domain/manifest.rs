@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::event::FieldError;
 use super::ids::is_valid_plugin_name;
+use super::states::SurveyKind;
 use super::{Capability, DataScope, World};
+use std::collections::BTreeMap;
 
 /// Resource limits a plugin asks for; the host caps each at its maximum.
 ///
@@ -67,6 +69,19 @@ pub struct Manifest {
     pub limits: Limits,
     /// The install config's JSON Schema (`{}` accepts anything).
     pub config_schema: Value,
+    /// The survey kinds a survey-scorer declares it scores, by name (none:
+    /// it scores the built-in kinds).
+    pub survey_kinds: BTreeMap<String, DeclaredKind>,
+}
+
+/// A survey kind a scorer declares: the JSON Schema its answers must fit
+/// (checked at intake) and that of a survey's own settings, if it takes
+/// any. The built-in kinds' answers are checked by the host's own rules,
+/// which know the survey's questions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeclaredKind {
+    pub answers: Option<Value>,
+    pub settings: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +100,15 @@ struct RawManifest {
     limits: RawLimits,
     #[serde(default)]
     config: RawConfig,
+    #[serde(default)]
+    survey_kinds: BTreeMap<String, RawKind>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    answers: Option<String>,
+    settings: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +137,24 @@ impl Manifest {
             .and_then(|raw| raw.config.schema)
             .and_then(|schema| serde_json::from_str(&schema).ok())
             .unwrap_or_else(|| serde_json::json!({}))
+    }
+
+    /// The survey kinds of a manifest that was checked when its version was
+    /// published (read, not checked again).
+    pub fn published_survey_kinds(text: &str) -> BTreeMap<String, DeclaredKind> {
+        let Ok(raw) = toml::from_str::<RawManifest>(text) else {
+            return BTreeMap::new();
+        };
+        let json = |t: &Option<String>| t.as_deref().and_then(|t| serde_json::from_str(t).ok());
+        raw.survey_kinds
+            .iter()
+            .map(|(name, k)| {
+                (
+                    name.clone(),
+                    DeclaredKind { answers: json(&k.answers), settings: json(&k.settings) },
+                )
+            })
+            .collect()
     }
 
     pub fn parse(text: &str) -> Result<Manifest, Vec<FieldError>> {
@@ -170,28 +212,11 @@ impl Manifest {
                 errors.push(FieldError::new(field, "must be at least 1"));
             }
         }
-        let config_schema = match raw.config.schema.as_deref() {
-            None => serde_json::json!({}),
-            Some(text) => match serde_json::from_str::<Value>(text) {
-                Ok(schema) => match jsonschema::validator_for(&schema) {
-                    Ok(_) => schema,
-                    Err(e) => {
-                        errors.push(FieldError::new(
-                            "manifest.config.schema",
-                            format!("is not a valid JSON Schema: {e}"),
-                        ));
-                        Value::Null
-                    }
-                },
-                Err(e) => {
-                    errors.push(FieldError::new(
-                        "manifest.config.schema",
-                        format!("is not valid JSON: {e}"),
-                    ));
-                    Value::Null
-                }
-            },
-        };
+        let config_schema =
+            raw.config.schema.as_deref().map_or(serde_json::json!({}), |t| {
+                schema_of(t, "manifest.config.schema", &mut errors)
+            });
+        let survey_kinds = survey_kinds(&raw.survey_kinds, world, &mut errors);
         for (field, scope) in fields_needing_grants(&config_schema) {
             let asked = DataScope::parse(&scope).is_some_and(|s| scopes.contains(&s));
             if !asked {
@@ -216,23 +241,92 @@ impl Manifest {
             scopes,
             limits,
             config_schema,
+            survey_kinds,
         })
     }
+}
+
+/// A JSON Schema given as text, checked; `Null` (and an error at `field`)
+/// when it is not one.
+fn schema_of(text: &str, field: &str, errors: &mut Vec<FieldError>) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(schema) => match jsonschema::validator_for(&schema) {
+            Ok(_) => schema,
+            Err(e) => {
+                errors.push(FieldError::new(field, format!("is not a valid JSON Schema: {e}")));
+                Value::Null
+            }
+        },
+        Err(e) => {
+            errors.push(FieldError::new(field, format!("is not valid JSON: {e}")));
+            Value::Null
+        }
+    }
+}
+
+/// The survey kinds a manifest declares, checked: only a survey-scorer
+/// declares any; a name is 1–32 of a-z, 0-9, `_`, `-` starting with a
+/// letter; a kind of its own (not built in) needs its answers' schema.
+fn survey_kinds(
+    raw: &BTreeMap<String, RawKind>,
+    world: World,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, DeclaredKind> {
+    if !raw.is_empty() && world != World::SurveyScorer {
+        errors.push(FieldError::new(
+            "manifest.survey_kinds",
+            "only a survey-scorer declares survey kinds",
+        ));
+        return BTreeMap::new();
+    }
+    let mut out = BTreeMap::new();
+    for (name, k) in raw {
+        let at = format!("manifest.survey_kinds.{name}");
+        if !crate::domain::survey::is_valid_kind(name) {
+            errors.push(FieldError::new(
+                &at,
+                "a kind's name is 1 to 32 of a-z, 0-9, _ and -, starting with a letter",
+            ));
+            continue;
+        }
+        let builtin = SurveyKind::parse(name).is_some();
+        if k.answers.is_none() && !builtin {
+            errors.push(FieldError::new(
+                format!("{at}.answers"),
+                "a kind of the plugin's own needs the JSON Schema of its answers",
+            ));
+        }
+        let mut schema = |t: &Option<String>, part: &str| {
+            t.as_deref().map(|t| schema_of(t, &format!("{at}.{part}"), errors))
+        };
+        let kind = DeclaredKind {
+            answers: schema(&k.answers, "answers"),
+            settings: schema(&k.settings, "settings"),
+        };
+        out.insert(name.clone(), kind);
+    }
+    out
 }
 
 /// Checks an install config against a plugin's schema; every failure names
 /// its JSON path under `config`.
 pub fn check_config(schema: &Value, config: &Value) -> Result<(), Vec<FieldError>> {
+    check_against(schema, config, "config")
+}
+
+/// Checks `value` against a plugin's JSON Schema; every failure names its
+/// JSON path under `root` (`data.answers.score`).
+pub fn check_against(schema: &Value, value: &Value, root: &str) -> Result<(), Vec<FieldError>> {
     let validator = jsonschema::validator_for(schema)
-        .map_err(|e| vec![FieldError::new("config", format!("plugin schema is invalid: {e}"))])?;
+        .map_err(|e| vec![FieldError::new(root, format!("plugin schema is invalid: {e}"))])?;
     let errors: Vec<FieldError> = validator
-        .iter_errors(config)
+        .iter_errors(value)
         .map(|e| {
             let path = e.instance_path.to_string();
             let field = if path.is_empty() {
-                "config".to_string()
+                root.to_string()
             } else {
-                format!("config{}", path.replace('/', "."))
+                format!("{root}{}", path.replace('/', "."))
             };
             FieldError::new(field, e.to_string())
         })
@@ -350,6 +444,32 @@ fn set_of<T: PartialEq>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn survey_kinds_are_a_scorers_and_its_own_need_an_answer_schema() {
+        let scorer = |kinds: &str| {
+            format!("name = \"s\"\nversion = \"1.0.0\"\nworld = \"survey-scorer\"\n{kinds}")
+        };
+        let ok = scorer(
+            "[survey_kinds.buy-again]\nanswers = '{\"type\": \"object\"}'\n[survey_kinds.nps]\n",
+        );
+        let m = Manifest::parse(&ok).unwrap();
+        assert_eq!(m.survey_kinds.keys().collect::<Vec<_>>(), ["buy-again", "nps"]);
+        assert_eq!(Manifest::published_survey_kinds(&ok), m.survey_kinds);
+        let fields = |text: &str| -> Vec<String> {
+            Manifest::parse(text).unwrap_err().into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(
+            fields(&scorer("[survey_kinds.mine]\n")),
+            ["manifest.survey_kinds.mine.answers"]
+        );
+        assert_eq!(fields(&scorer("[survey_kinds.Mine]\n")), ["manifest.survey_kinds.Mine"]);
+        let bad_schema = scorer("[survey_kinds.mine]\nanswers = '{\"type\": 7}'\n");
+        assert_eq!(fields(&bad_schema), ["manifest.survey_kinds.mine.answers"]);
+        let rules =
+            "name = \"p\"\nversion = \"1.0.0\"\nworld = \"point-rules\"\n[survey_kinds.nps]\n";
+        assert_eq!(fields(rules), ["manifest.survey_kinds"]);
+    }
 
     const GOOD: &str = r#"
 name = "points-basic"

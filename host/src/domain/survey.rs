@@ -1,6 +1,7 @@
-//! Surveys: their definition and the answers each built-in kind accepts.
-//! The host checks answers at intake (a bad answer is a 422 naming the
-//! field); the survey-scorer plugin then scores what passed.
+//! Surveys: their definition and the answers each kind accepts. The host
+//! checks answers at intake (a bad answer is a 422 naming the field): a
+//! built-in kind's by its own rules, a kind a scorer declares by the JSON
+//! Schema the scorer gives; that scorer then scores what passed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,7 +32,10 @@ pub struct Survey {
         example = "post-purchase"
     )]
     pub id: String,
-    pub kind: SurveyKind,
+    /// A built-in kind (`nps`, `csat`, `ces`, `satisfaction7`, `gap`,
+    /// `kano`, `acsi`) or one an installed survey-scorer declares.
+    #[schema(pattern = r"^[a-z][a-z0-9_-]{0,31}$", example = "nps")]
+    pub kind: String,
     /// The questions, in order, each 1-64 characters and named once (kano
     /// and gap surveys name features here, at least one).
     #[serde(default)]
@@ -42,12 +46,44 @@ pub struct Survey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = weights_schema)]
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
+    /// The settings of a survey of a kind a scorer declares, checked
+    /// against the JSON Schema it gives for them; the scorer reads them
+    /// (`survey-settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+}
+
+/// Whether `kind` is a survey kind's name: 1 to 32 of a-z, 0-9, `_` and `-`,
+/// starting with a letter.
+pub fn is_valid_kind(kind: &str) -> bool {
+    let mut chars = kind.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && kind.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// The kinds a scorer scores: those it declares, or the built-in ones when
+/// it declares none.
+pub fn kinds_scored(
+    declared: &std::collections::BTreeMap<String, super::manifest::DeclaredKind>,
+) -> Vec<String> {
+    if declared.is_empty() {
+        SurveyKind::ALL.iter().map(|k| k.as_str().to_string()).collect()
+    } else {
+        declared.keys().cloned().collect()
+    }
 }
 
 /// The items an ACSI survey asks when it names none.
 pub const ACSI_ITEMS: [&str; 3] = ["satisfaction", "expectations", "ideal"];
 
 impl Survey {
+    /// The built-in kind, when it is one.
+    pub fn builtin(&self) -> Option<SurveyKind> {
+        SurveyKind::parse(&self.kind)
+    }
+
     /// The items an `acsi` survey's answers give: its questions, else the
     /// three of the American Customer Satisfaction Index.
     pub fn acsi_items(&self) -> Vec<String> {
@@ -58,11 +94,13 @@ impl Survey {
         }
     }
 
-    /// What the survey's scorer reads as its settings (`{}` when none).
-    pub fn settings(&self) -> Value {
-        match &self.weights {
-            Some(w) => serde_json::json!({ "weights": w }),
-            None => serde_json::json!({}),
+    /// What the survey's scorer reads as its settings (`{}` when none): an
+    /// ACSI survey's weights, or a declared kind's settings.
+    pub fn scorer_settings(&self) -> Value {
+        match (&self.weights, &self.settings) {
+            (Some(w), _) => serde_json::json!({ "weights": w }),
+            (None, Some(s)) => s.clone(),
+            (None, None) => serde_json::json!({}),
         }
     }
 }
@@ -104,7 +142,25 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
     if let Err(msg) = check_id(&s.id) {
         errors.push(FieldError::new("id", msg));
     }
-    let needs_questions = matches!(s.kind, SurveyKind::Gap | SurveyKind::Kano);
+    if !is_valid_kind(&s.kind) {
+        errors.push(FieldError::new(
+            "kind",
+            "must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter",
+        ));
+    }
+    let builtin = s.builtin();
+    if builtin.is_some() && s.settings.is_some() {
+        errors.push(FieldError::new(
+            "settings",
+            format!(
+                "a {} survey takes no settings (an acsi survey's weights go in `weights`)",
+                s.kind
+            ),
+        ));
+    } else if s.settings.as_ref().is_some_and(|v| !v.is_object()) {
+        errors.push(FieldError::new("settings", "must be a JSON object"));
+    }
+    let needs_questions = matches!(builtin, Some(SurveyKind::Gap | SurveyKind::Kano));
     if needs_questions && s.questions.is_empty() {
         errors.push(FieldError::new(
             "questions",
@@ -118,7 +174,7 @@ pub fn check_definition(s: &Survey) -> Vec<FieldError> {
         let items = s.acsi_items();
         for (name, w) in weights {
             let field = format!("weights.{name}");
-            if s.kind != SurveyKind::Acsi {
+            if builtin != Some(SurveyKind::Acsi) {
                 errors.push(FieldError::new("weights", "only an acsi survey has weights"));
                 break;
             } else if !items.contains(name) {
@@ -154,8 +210,6 @@ fn int_in(v: &Value, field: &str, low: i64, high: i64, errors: &mut Vec<FieldErr
     }
 }
 
-/// Checks the `answers` of a `survey.submitted` event for `survey`;
-/// `prefix` is where the answers are in the request (`data.answers`).
 /// Checks the answers' named parts (`items`, `features`): a non-empty
 /// object whose names are the survey's questions, each part of a known
 /// name checked by `check` at its field.
@@ -186,14 +240,31 @@ fn named(
     }
 }
 
-pub fn check_answers(survey: &Survey, answers: &Value, prefix: &str) -> Vec<FieldError> {
+/// Checks the `answers` of a `survey.submitted` event for `survey`;
+/// `prefix` is where the answers are in the request (`data.answers`). A
+/// built-in kind's by the host's rules; another kind's against `declared`,
+/// the JSON Schema its scorer gives for them.
+pub fn check_answers(
+    survey: &Survey,
+    answers: &Value,
+    prefix: &str,
+    declared: Option<&Value>,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if !answers.is_object() {
         errors.push(FieldError::new(prefix, "must be an object"));
         return errors;
     }
     let field = |name: &str| format!("{prefix}.{name}");
-    match survey.kind {
+    let Some(kind) = survey.builtin() else {
+        if let Some(schema) = declared {
+            if let Err(e) = super::manifest::check_against(schema, answers, prefix) {
+                errors.extend(e);
+            }
+        }
+        return errors;
+    };
+    match kind {
         SurveyKind::Nps => int_in(answers, &field("score"), 0, 10, &mut errors),
         SurveyKind::Csat => int_in(answers, &field("score"), 1, 5, &mut errors),
         SurveyKind::Ces => int_in(answers, &field("score"), 1, 7, &mut errors),
@@ -246,9 +317,10 @@ mod tests {
     fn survey(kind: &str, questions: &[&str]) -> Survey {
         Survey {
             id: "s1".into(),
-            kind: SurveyKind::parse(kind).unwrap(),
+            kind: kind.into(),
             questions: questions.iter().map(|q| q.to_string()).collect(),
             weights: None,
+            settings: None,
         }
     }
 
@@ -259,30 +331,33 @@ mod tests {
     #[test]
     fn scores_in_range() {
         let nps = survey("nps", &[]);
-        assert!(check_answers(&nps, &json!({"score": 0}), "data.answers").is_empty());
-        assert!(check_answers(&nps, &json!({"score": 10}), "data.answers").is_empty());
+        assert!(check_answers(&nps, &json!({"score": 0}), "data.answers", None).is_empty());
+        assert!(check_answers(&nps, &json!({"score": 10}), "data.answers", None).is_empty());
         for bad in [json!({"score": 11}), json!({"score": "9"}), json!({"score": 9.5}), json!({})] {
-            assert_eq!(fields(check_answers(&nps, &bad, "data.answers")), ["data.answers.score"]);
+            assert_eq!(
+                fields(check_answers(&nps, &bad, "data.answers", None)),
+                ["data.answers.score"]
+            );
         }
         let csat = survey("csat", &[]);
-        assert!(!check_answers(&csat, &json!({"score": 0}), "a").is_empty());
+        assert!(!check_answers(&csat, &json!({"score": 0}), "a", None).is_empty());
         let s7 = survey("satisfaction7", &[]);
-        assert_eq!(fields(check_answers(&s7, &json!({"level": 8}), "a")), ["a.level"]);
-        assert!(!check_answers(&nps, &json!([1]), "a").is_empty());
+        assert_eq!(fields(check_answers(&s7, &json!({"level": 8}), "a", None)), ["a.level"]);
+        assert!(!check_answers(&nps, &json!([1]), "a", None).is_empty());
     }
 
     #[test]
     fn gap_and_kano_name_the_bad_part() {
         let gap = survey("gap", &["delivery"]);
         let bad = json!({"items": {"delivery": {"expectation": 0, "experience": 3}, "price": {}}});
-        let mut f = fields(check_answers(&gap, &bad, "a"));
+        let mut f = fields(check_answers(&gap, &bad, "a", None));
         f.sort();
         assert_eq!(f, ["a.items.delivery.expectation", "a.items.price"]);
         let kano = survey("kano", &["wrap"]);
         let ok = json!({"features": {"wrap": {"functional": "like", "dysfunctional": "must_be"}}});
-        assert!(check_answers(&kano, &ok, "a").is_empty());
+        assert!(check_answers(&kano, &ok, "a", None).is_empty());
         let bad = json!({"features": {"wrap": {"functional": "love", "dysfunctional": "like"}, "gift": {}}});
-        let mut f = fields(check_answers(&kano, &bad, "a"));
+        let mut f = fields(check_answers(&kano, &bad, "a", None));
         f.sort();
         assert_eq!(f, ["a.features.gift", "a.features.wrap.functional"]);
     }
@@ -292,7 +367,28 @@ mod tests {
         assert!(check_definition(&survey("nps", &[])).is_empty());
         assert_eq!(fields(check_definition(&survey("kano", &[]))), ["questions"]);
         assert!(SurveyKind::parse("vibes").is_none());
-        assert!(serde_json::from_value::<Survey>(json!({"id": "s", "kind": "vibes"})).is_err());
+        // Any kind's name is a definition; whether a scorer scores it is
+        // the store's to say.
+        assert!(check_definition(&survey("buy-again", &[])).is_empty());
+        assert_eq!(fields(check_definition(&survey("Vibes!", &[]))), ["kind"]);
+        let mut nps = survey("nps", &[]);
+        nps.settings = Some(json!({"x": 1}));
+        assert_eq!(fields(check_definition(&nps)), ["settings"]);
         assert_eq!(fields(check_definition(&survey("gap", &["a", "a"]))), ["questions[1]"]);
+    }
+
+    #[test]
+    fn a_declared_kind_is_checked_against_its_scorers_schema() {
+        let s = survey("buy-again", &[]);
+        let schema = json!({"type": "object", "required": ["answer"],
+            "properties": {"answer": {"enum": ["yes", "no", "maybe"]}}});
+        assert!(check_answers(&s, &json!({"answer": "yes"}), "a", Some(&schema)).is_empty());
+        assert_eq!(
+            fields(check_answers(&s, &json!({"answer": "perhaps"}), "a", Some(&schema))),
+            ["a.answer"]
+        );
+        assert_eq!(fields(check_answers(&s, &json!({}), "a", Some(&schema))), ["a"]);
+        assert!(is_valid_kind("satisfaction7") && is_valid_kind("buy-again"));
+        assert!(!is_valid_kind("7up") && !is_valid_kind("") && !is_valid_kind(&"a".repeat(33)));
     }
 }

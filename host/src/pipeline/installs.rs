@@ -18,6 +18,7 @@ use crate::domain::ids::random_id;
 use crate::domain::manifest::{check_config, check_grants_for_config, Manifest};
 use crate::domain::rollout::{Canary, CanaryState, Shadow};
 use crate::domain::states::FailurePolicy;
+use crate::domain::survey::kinds_scored;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{DataScope, World};
 
@@ -98,7 +99,7 @@ impl Pipeline {
         check_grants(&v, &new.grants)?;
         check_install_config(&v, &new.config, "config", &new.grants)?;
         if new.enabled {
-            check_world_free(&mut tx, store, v.world, None).await?;
+            check_world_free(&mut tx, store, &v, None).await?;
         }
         let now = now_ms();
         let install = Install {
@@ -175,8 +176,16 @@ impl Pipeline {
         // still sets a field that needs it is refused too.
         let config = change.config.unwrap_or_else(|| install.config.clone());
         check_install_config(&v, &config, "config", &install.grants)?;
-        if change.enabled == Some(true) && !install.enabled {
-            check_world_free(&mut tx, store, install.world, Some(&install.install_id)).await?;
+        let enabling = change.enabled == Some(true) && !install.enabled;
+        // A scorer that stays enabled but runs another version may score
+        // other kinds.
+        let rescoring = install.enabled
+            && install.world == World::SurveyScorer
+            && (v.name != install.plugin || v.version != install.version);
+        if enabling || rescoring {
+            check_world_free(&mut tx, store, &v, Some(&install.install_id)).await?;
+        }
+        if enabling {
             install.disabled_reason = None;
             install.consecutive_failures = 0;
         }
@@ -481,13 +490,39 @@ fn check_grants(v: &PluginVersion, grants: &[String]) -> PipelineResult<()> {
     Ok(())
 }
 
-/// One enabled install per world per store, except segmenters.
+/// One enabled install per world per store, except segmenters and
+/// survey-scorers; a survey kind has one scorer: `v`, about to be enabled
+/// (or to replace `except`'s version), may not score a kind another
+/// enabled scorer scores.
 async fn check_world_free(
     conn: &mut Conn,
     store: &str,
-    world: World,
+    v: &PluginVersion,
     except: Option<&str>,
 ) -> PipelineResult<()> {
+    let world = v.world;
+    if world == World::SurveyScorer {
+        let mine = kinds_scored(&Manifest::published_survey_kinds(&v.manifest));
+        for other in super::surveys::scorers(conn, store).await? {
+            if Some(other.install.install_id.as_str()) == except {
+                continue;
+            }
+            let shared: Vec<String> =
+                other.kinds().into_iter().filter(|k| mine.contains(k)).collect();
+            if !shared.is_empty() {
+                let i = &other.install;
+                return Err(PipelineError::Conflict(format!(
+                    "install {} ({}@{}) already scores the survey kind(s) {}: a kind has one \
+                     scorer in a store; disable that install, or PATCH it to this plugin",
+                    i.install_id,
+                    i.plugin,
+                    i.version,
+                    shared.join(", ")
+                )));
+            }
+        }
+        return Ok(());
+    }
     if world.allows_many_installs() {
         return Ok(());
     }

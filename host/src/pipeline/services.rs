@@ -152,7 +152,7 @@ impl HostServices for DbServices {
         answer("survey-settings.get", async move {
             let mut conn = self.db.pool.acquire().await?;
             let found = surveys::get(&mut conn, store, survey).await?;
-            Ok(found.map(|s| s.settings()))
+            Ok(found.map(|s| s.scorer_settings()))
         })
     }
 }

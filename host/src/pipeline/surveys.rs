@@ -1,16 +1,81 @@
-//! Surveys: definitions, the intake check of answers, and reports.
+//! Surveys: definitions, the intake check of answers, reports, and which
+//! of the store's survey-scorers scores which kind.
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
 use super::registry::plugin_id;
 use super::services::DbServices;
 use super::{Pipeline, PipelineError, PipelineResult};
-use crate::db::{installs, surveys};
+use crate::db::installs::Install;
+use crate::db::{installs, plugins, surveys, Conn, DbResult};
 use crate::domain::event::{self, Event, EventKind, FieldError};
-use crate::domain::survey::{check_answers, check_definition, Survey};
+use crate::domain::manifest::{check_against, DeclaredKind, Manifest};
+use crate::domain::survey::{check_answers, check_definition, kinds_scored, Survey};
 use crate::domain::time::now_ms;
 use crate::domain::World;
 use crate::runtime::{scoring, CallInput};
+
+/// An enabled survey-scorer of a store and the kinds it scores.
+pub(super) struct Scorer {
+    pub install: Install,
+    /// What it declares of each kind (empty: it scores the built-in ones).
+    pub declared: BTreeMap<String, DeclaredKind>,
+}
+
+impl Scorer {
+    pub fn kinds(&self) -> Vec<String> {
+        kinds_scored(&self.declared)
+    }
+
+    pub fn scores(&self, kind: &str) -> bool {
+        self.kinds().iter().any(|k| k == kind)
+    }
+}
+
+/// The kinds a published plugin version declares.
+pub(super) async fn declared_kinds(
+    conn: &mut Conn,
+    plugin: &str,
+    version: &str,
+) -> DbResult<BTreeMap<String, DeclaredKind>> {
+    Ok(plugins::get(conn, plugin, version)
+        .await?
+        .map(|v| Manifest::published_survey_kinds(&v.manifest))
+        .unwrap_or_default())
+}
+
+/// The store's enabled survey-scorers.
+pub(super) async fn scorers(conn: &mut Conn, store: &str) -> DbResult<Vec<Scorer>> {
+    let mut out = Vec::new();
+    for install in installs::enabled(conn, store).await? {
+        if install.world == World::SurveyScorer {
+            let declared = declared_kinds(conn, &install.plugin, &install.version).await?;
+            out.push(Scorer { install, declared });
+        }
+    }
+    Ok(out)
+}
+
+/// The store's scorer of `kind`, if one is installed.
+pub(super) async fn scorer_of(
+    conn: &mut Conn,
+    store: &str,
+    kind: &str,
+) -> DbResult<Option<Scorer>> {
+    Ok(scorers(conn, store).await?.into_iter().find(|s| s.scores(kind)))
+}
+
+fn no_scorer(field: String, kind: &str, store: &str) -> FieldError {
+    FieldError::new(
+        field,
+        format!(
+            "no survey-scorer installed in this store scores the kind `{kind}`; install one that \
+             declares it (GET /v1/stores/{store}/installs lists the store's)"
+        ),
+    )
+}
 
 impl Pipeline {
     pub async fn create_survey(&self, store: &str, s: &Survey) -> PipelineResult<()> {
@@ -19,6 +84,28 @@ impl Pipeline {
             return Err(PipelineError::Invalid(errors));
         }
         let mut conn = self.db.write_conn().await?;
+        if s.builtin().is_none() {
+            // A kind of a scorer's own exists while a scorer declares it;
+            // its settings are checked against the schema it gives.
+            let scorer = scorer_of(&mut conn, store, &s.kind).await?;
+            let Some(declared) = scorer.as_ref().and_then(|sc| sc.declared.get(&s.kind)) else {
+                return Err(PipelineError::Unknown(vec![no_scorer("kind".into(), &s.kind, store)]));
+            };
+            match (&declared.settings, &s.settings) {
+                (Some(schema), settings) => {
+                    let empty = json!({});
+                    check_against(schema, settings.as_ref().unwrap_or(&empty), "settings")
+                        .map_err(PipelineError::Invalid)?;
+                }
+                (None, Some(_)) => {
+                    return Err(PipelineError::Invalid(vec![FieldError::new(
+                        "settings",
+                        format!("a {} survey takes no settings", s.kind),
+                    )]))
+                }
+                (None, None) => {}
+            }
+        }
         match surveys::insert(&mut conn, store, s, now_ms()).await {
             Err(e) if e.is_unique_violation() => Err(PipelineError::Conflict(format!(
                 "survey `{}` already exists; surveys are immutable, create one with a new id",
@@ -48,8 +135,11 @@ impl Pipeline {
         }
         let mut errors: Vec<FieldError> = Vec::new();
         let mut unknown: Vec<FieldError> = Vec::new();
-        let mut known = std::collections::HashMap::new();
+        let mut known = HashMap::new();
         let mut conn = self.db.pool.acquire().await?;
+        // Each declared kind's answer schema, from its scorer (None: no
+        // scorer declares it).
+        let mut schemas: HashMap<String, Option<Option<Value>>> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
             let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, answers }) = &e.kind
             else {
@@ -59,12 +149,27 @@ impl Pipeline {
                 let s = surveys::get(&mut conn, store, survey_id).await?;
                 known.insert(survey_id.clone(), s);
             }
-            match &known[survey_id] {
-                None => unknown.push(FieldError::new(
+            let Some(s) = &known[survey_id] else {
+                unknown.push(FieldError::new(
                     format!("{}data.survey_id", prefix(i)),
                     format!("no survey `{survey_id}` in this store; create it with POST /v1/stores/{store}/surveys"),
-                )),
-                Some(s) => errors.extend(check_answers(s, answers, &format!("{}data.answers", prefix(i)))),
+                ));
+                continue;
+            };
+            let at = format!("{}data.answers", prefix(i));
+            if s.builtin().is_some() {
+                errors.extend(check_answers(s, answers, &at, None));
+                continue;
+            }
+            if !schemas.contains_key(&s.kind) {
+                let scorer = scorer_of(&mut conn, store, &s.kind).await?;
+                let schema =
+                    scorer.map(|sc| sc.declared.get(&s.kind).and_then(|d| d.answers.clone()));
+                schemas.insert(s.kind.clone(), schema);
+            }
+            match &schemas[&s.kind] {
+                None => unknown.push(no_scorer(at, &s.kind, store)),
+                Some(schema) => errors.extend(check_answers(s, answers, &at, schema.as_ref())),
             }
         }
         // Answers that break their survey's rules are the request's fault
@@ -84,15 +189,15 @@ impl Pipeline {
         let survey = surveys::get(&mut conn, store, id)
             .await?
             .ok_or_else(|| PipelineError::NotFound(format!("survey `{id}` not found")))?;
-        let install = installs::enabled(&mut conn, store)
+        let install = scorer_of(&mut conn, store, &survey.kind)
             .await?
-            .into_iter()
-            .find(|i| i.world == World::SurveyScorer)
             .ok_or_else(|| {
-                PipelineError::Conflict(
-                    "no survey-scorer is installed in this store; install one (e.g. survey-scoring) to get reports".into(),
-                )
-            })?;
+                PipelineError::Conflict(format!(
+                    "no survey-scorer installed in this store scores the kind `{}`; install one (e.g. survey-scoring) to get reports",
+                    survey.kind
+                ))
+            })?
+            .install;
         let responses = surveys::responses(&mut conn, store, id).await?;
         drop(conn);
         let unscored = responses.iter().filter(|r| r.score.is_none()).count();

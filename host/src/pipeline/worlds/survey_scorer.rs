@@ -1,21 +1,26 @@
-//! `survey-scorer`: each response to a known survey is scored, and the
-//! score stored with the response (which the batch's facts recorded).
+//! `survey-scorer`: each response to a known survey of a kind the install
+//! scores is scored, and the score stored with the response (which the
+//! batch's facts recorded).
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
-use crate::db::{surveys, Conn, DbResult, Tx};
+use crate::db::{installs, surveys, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::event::{self, Event, EventKind};
+use crate::domain::survey::kinds_scored;
 use crate::domain::survey::Survey;
+use crate::pipeline::surveys::declared_kinds;
 use crate::runtime::{scoring, CallInput, Runtime, RuntimeError};
 
 /// A scorer's batch: the surveys its responses answer and the scores
 /// decided, written when the batch commits.
 pub struct Unit {
     surveys: HashMap<String, Survey>,
+    /// The kinds the install scores (none: `plugin run`'s, every kind).
+    kinds: Option<Vec<String>>,
     /// (event id, install, score as JSON).
     scored: Vec<(String, String, String)>,
     store: String,
@@ -35,17 +40,33 @@ impl Unit {
                 }
             }
         }
-        Ok(Unit { surveys: list, scored: Vec::new(), store: scope.store.to_string() })
+        // Which kinds the install scores, read only for a batch with responses.
+        let mut kinds = Vec::new();
+        if !list.is_empty() {
+            if let Some(i) = installs::get(conn, scope.store, scope.install_id).await? {
+                kinds = kinds_scored(&declared_kinds(conn, &i.plugin, &i.version).await?);
+            }
+        }
+        Ok(Unit {
+            surveys: list,
+            kinds: Some(kinds),
+            scored: Vec::new(),
+            store: scope.store.to_string(),
+        })
     }
 
     pub fn local(surveys: HashMap<String, Survey>) -> Unit {
-        Unit { surveys, scored: Vec::new(), store: "local".into() }
+        Unit { surveys, kinds: None, scored: Vec::new(), store: "local".into() }
     }
 
-    /// Responses to a survey the store has.
+    /// Responses to a survey the store has, of a kind the install scores.
     pub fn concerns(&self, e: &Event) -> bool {
-        matches!(&e.kind, EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, .. })
-            if self.surveys.contains_key(survey_id))
+        let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, .. }) = &e.kind else {
+            return false;
+        };
+        self.surveys.get(survey_id).is_some_and(|s| {
+            self.kinds.as_ref().is_none_or(|kinds| kinds.contains(&s.kind))
+        })
     }
 
     pub fn decide(&self, rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {
@@ -58,7 +79,7 @@ impl Unit {
         let survey = &self.surveys[survey_id];
         let wit_survey = scoring::Survey {
             id: survey.id.clone(),
-            kind: survey.kind.to_string(),
+            kind: survey.kind.clone(),
             questions: survey.questions.clone(),
         };
         let response = scoring::Response {
