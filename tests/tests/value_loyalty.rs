@@ -40,6 +40,8 @@ async fn one(s: &TestServer, store: &str, key: &str, id: &str, prefix: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn value_grades_abc_with_ties_at_a_cut_off_beside_a_0_2_0_segmenter() {
+    // value-grades (0.4.0) assigns every row its grade in the fit; the
+    // 0.2.0 rfm-segments beside it is classified customer by customer.
     let s = TestServer::start().await;
     s.publish_bundled("value-grades", guests::VALUE_GRADES).await;
     s.publish_bundled("rfm-segments", guests::RFM_SEGMENTS).await;
@@ -98,6 +100,13 @@ async fn value_grades_abc_with_ties_at_a_cut_off_beside_a_0_2_0_segmenter() {
     assert!(memberships(&s, "abc", &key, "i").await.keys().all(|k| !k.starts_with("grade:")));
     // The 0.2.0 segmenter classified the same customers.
     assert!(memberships(&s, "abc", &key, "a").await.keys().any(|k| k.starts_with("rfm:")));
+    let catalogue = s.get("/v1/plugins", &s.admin).await.body;
+    let contract = |name: &str| {
+        let p = catalogue.as_array().unwrap().iter().find(|p| p["name"] == name);
+        p.map(|p| p["versions"][0]["contract"].clone())
+    };
+    assert_eq!(contract("value-grades"), Some(json!("0.4.0")), "{catalogue}");
+    assert_eq!(contract("rfm-segments"), Some(json!("0.2.0")), "{catalogue}");
 
     // An event between fits keeps the fitted grade.
     s.event_wait("abc", &key, order("e2", "e", "2026-12-01T10:00:00Z", 90_000)).await;

@@ -400,8 +400,9 @@ impl Session {
         let report = Report::new(started, &trace, &self.plugin.limits, true);
         match fitted {
             Ok(f) => {
-                self.model = f.value.model.clone();
-                let summary: Value = serde_json::from_str(&f.value.summary).unwrap_or(Value::Null);
+                self.model = f.value.fitted.model.clone();
+                let summary: Value =
+                    serde_json::from_str(&f.value.fitted.summary).unwrap_or(Value::Null);
                 let v = json!({"customers": population.rows.len(),
                     "model_bytes": self.model.len(), "summary": summary});
                 (Ok(v), report)

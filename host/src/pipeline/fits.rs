@@ -272,15 +272,16 @@ impl Fitter {
             }
         };
         report.fit_ms = fitted.elapsed.as_millis() as u64;
-        report.summary = serde_json::from_str(&fitted.value.summary).unwrap_or(json!({}));
-        let model = fitted.value.model;
+        let runtime::Fit { fitted, memberships } = fitted.value;
+        report.summary = serde_json::from_str(&fitted.summary).unwrap_or(json!({}));
+        let model = fitted.model;
         let saved = models::NewModel {
             store,
             install_id: &install.install_id,
             plugin: &pid,
             as_of,
             model: &model,
-            summary: &fitted.value.summary,
+            summary: &fitted.summary,
             customers: population.rows.len() as i64,
             elapsed_ms: report.fit_ms as i64,
         };
@@ -300,6 +301,7 @@ impl Fitter {
             as_of,
             now,
             people,
+            assigned: memberships,
             states: HashMap::new(),
             services,
         };
@@ -345,7 +347,7 @@ impl Fitter {
         }
         let ids: Vec<&str> = r.people.iter().map(|c| c.id.as_str()).collect();
         let mut conn = self.db.pool.acquire().await?;
-        if r.plugin.capabilities.contains(&Capability::State) {
+        if r.assigned.is_none() && r.plugin.capabilities.contains(&Capability::State) {
             r.states = state::load_many(&mut conn, &install.install_id, &ids).await?;
         }
         let rewrite = worlds::refit(install.world, &mut conn, r).await?;

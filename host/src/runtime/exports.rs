@@ -5,6 +5,7 @@
 //! past this file sees one contract.
 
 use super::bindings::churn_rescue::exports::clientele::crm::rescue;
+use super::bindings::segmenter::exports::clientele::crm::segmentation;
 use super::bindings::survey_scorer::exports::clientele::crm::scoring;
 use super::bindings::types::{Fitted, Population};
 use super::bindings::WorldPre;
@@ -16,6 +17,23 @@ use crate::domain::ledger::{validate_ops, LedgerOp};
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
+
+/// What a fit returned: the model, and (from a segmenter of contract
+/// 0.4.0 on, when it assigns them itself) every population row's
+/// memberships, in the rows' order.
+pub struct Fit {
+    pub fitted: Fitted,
+    pub memberships: Option<Vec<Vec<Membership>>>,
+}
+
+/// A segmenter's fit in the host's types.
+fn assigned(s: segmentation::Segmented) -> Result<Fit, String> {
+    let memberships = match s.memberships {
+        Some(lists) => Some(lists.into_iter().map(convert::memberships).collect::<Result<_, _>>()?),
+        None => None,
+    };
+    Ok(Fit { fitted: s.fitted, memberships })
+}
 
 /// The plugin's prepared component, if it implements `$world`.
 macro_rules! pre_of {
@@ -64,7 +82,7 @@ impl Runtime {
         input: CallInput,
         config: &str,
         population: &Population,
-    ) -> Result<CallOutput<Fitted>, RuntimeError> {
+    ) -> Result<CallOutput<Fit>, RuntimeError> {
         let scope = super::host_data::PopulationScope {
             as_of: population.as_of,
             customers: population.rows.iter().map(|r| r.customer_id.clone()).collect(),
@@ -73,14 +91,29 @@ impl Runtime {
             store.data_mut().population = Some(scope.clone());
         };
         match &plugin.pre {
-            WorldPre::Segmenter(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                with_scope(store);
-                pre.fit(store, config, population)
-            }),
-            WorldPre::ChurnRescue(pre) => self.run(plugin, input, Kind::Fit, |store| {
-                with_scope(store);
-                pre.fit(store, config, population)
-            }),
+            WorldPre::Segmenter(pre) => {
+                let out = self.run(plugin, input, Kind::Fit, |store| {
+                    with_scope(store);
+                    pre.fit(store, config, population)
+                })?;
+                let rows = population.rows.len();
+                checked(out, assigned, |fit: &Fit| match &fit.memberships {
+                    Some(lists) if lists.len() != rows => Err(format!(
+                        "the fit assigned memberships to {} rows of a population of {rows}",
+                        lists.len()
+                    )),
+                    Some(lists) => {
+                        lists.iter().try_for_each(|l| crate::domain::segment::validate(l))
+                    }
+                    None => Ok(()),
+                })
+            }
+            WorldPre::ChurnRescue(pre) => Ok(self
+                .run(plugin, input, Kind::Fit, |store| {
+                    with_scope(store);
+                    pre.fit(store, config, population)
+                })?
+                .map(|fitted| Fit { fitted, memberships: None })),
             _ => Err(Self::wrong_world(plugin, World::Segmenter)),
         }
     }

@@ -39,6 +39,7 @@ pub use bindings::segmenter::exports::clientele::crm::segmentation;
 pub use bindings::survey_scorer::exports::clientele::crm::scoring;
 pub use bindings::types::{Fitted, Population, PopulationRow, StoreContext};
 pub use bindings::Contract;
+pub use exports::Fit;
 
 use crate::domain::manifest::{Limits, Manifest};
 use crate::domain::World;

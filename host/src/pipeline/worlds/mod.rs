@@ -39,7 +39,7 @@ use crate::domain::time::Millis;
 use crate::domain::World;
 use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError};
 
-pub use refit::{Refit, Refitted};
+pub use refit::{Refit, Refitted, Sorted};
 
 /// What one install decided about one event.
 #[derive(serde::Serialize)]

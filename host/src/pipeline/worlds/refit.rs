@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::db::installs::Install;
 
 use crate::domain::customer::Customer;
+use crate::domain::segment::Membership;
 use crate::domain::time::Millis;
 use crate::runtime::services::HostServices;
 use crate::runtime::{CallInput, CallOutput, Plugin, Runtime, RuntimeError, StateBuffer};
@@ -29,6 +30,9 @@ pub struct Refit<'a> {
     pub as_of: Millis,
     pub now: Millis,
     pub people: &'a [Customer],
+    /// Each customer's memberships, when the fit assigned them itself
+    /// (a segmenter of contract 0.4.0 on): no call per customer then.
+    pub assigned: Option<Vec<Vec<Membership>>>,
     /// Plugin state per customer (empty without the capability).
     pub states: HashMap<String, HashMap<String, Vec<u8>>>,
     pub services: &'a Arc<dyn HostServices>,

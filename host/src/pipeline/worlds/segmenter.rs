@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::segments::{is_segment_event, Classified, SegmentWriter};
 use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
-use super::{Changes, Refit, Rewrite};
+use super::{Changes, Refit, Refitted, Rewrite, Sorted};
 use crate::db::segments::Memberships;
 use crate::db::{models, segments, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
@@ -68,14 +68,22 @@ pub fn concerns(e: &Event) -> bool {
     !is_segment_event(&e.event_type)
 }
 
-/// Re-classifies every customer with the new model.
+/// Gives every customer the memberships the fit assigned, or (a fit that
+/// assigned none) re-classifies each with the new model.
 pub async fn refit(conn: &mut Conn, r: &mut Refit<'_>) -> PipelineResult<Rewrite> {
     let old = segments::of_install(conn, &r.install.install_id).await?;
     let (plugin, config, model, as_of) = (r.plugin, r.config, r.model, r.as_of);
-    let sorted = r.for_everyone(|r, c| {
-        let input = r.input(&c.id);
-        r.runtime.classify(plugin, input, config, model, c, as_of)
-    });
+    let sorted = match r.assigned.take() {
+        Some(lists) => Sorted {
+            done: Refitted { updated: lists.len(), failed: 0 },
+            state_writes: Vec::new(),
+            values: r.people.iter().zip(lists).collect(),
+        },
+        None => r.for_everyone(|r, c| {
+            let input = r.input(&c.id);
+            r.runtime.classify(plugin, input, config, model, c, as_of)
+        }),
+    };
     let cause = format!("fit:{}:{}", r.install.install_id, r.now);
     let mut writer = SegmentWriter::new(r.now);
     for (c, list) in &sorted.values {

@@ -64,9 +64,9 @@ impl Unit {
         let EventKind::SurveySubmitted(event::SurveySubmitted { survey_id, .. }) = &e.kind else {
             return false;
         };
-        self.surveys.get(survey_id).is_some_and(|s| {
-            self.kinds.as_ref().is_none_or(|kinds| kinds.contains(&s.kind))
-        })
+        self.surveys
+            .get(survey_id)
+            .is_some_and(|s| self.kinds.as_ref().is_none_or(|kinds| kinds.contains(&s.kind)))
     }
 
     pub fn decide(&self, rt: &Runtime, a: CallArgs<'_>, input: CallInput) -> CallResult {

@@ -36,7 +36,7 @@ pub trait Segmenter: Send + Sync {
         store: &mut Store<CallCtx>,
         config: &str,
         population: &Population,
-    ) -> Answer<Fitted>;
+    ) -> Answer<segmentation::Segmented>;
     fn classify(
         &self,
         store: &mut Store<CallCtx>,

@@ -45,6 +45,7 @@ mod older;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 pub mod since_v0_3_0;
+pub mod since_v0_4_0;
 
 pub use ladder::{Answer, ChurnRescue, PointRules, Rung, Segmenter, SurveyScorer, WorldPre};
 
@@ -53,11 +54,12 @@ pub use ladder::{Answer, ChurnRescue, PointRules, Rung, Segmenter, SurveyScorer,
 /// (`since_vX_Y_Z`, with its `RUNG`), and its entry here; the newest's
 /// bindings are what the runtime calls through (`newest` below), and every
 /// older rung converts to and from them.
-pub static LADDER: [&Rung; 3] = [&since_v0_1_0::RUNG, &since_v0_2_0::RUNG, &since_v0_3_0::RUNG];
+pub static LADDER: [&Rung; 4] =
+    [&since_v0_1_0::RUNG, &since_v0_2_0::RUNG, &since_v0_3_0::RUNG, &since_v0_4_0::RUNG];
 
 pub use newest::*;
 /// The newest contract: its types are the ones the runtime speaks.
-pub use since_v0_3_0 as newest;
+pub use since_v0_4_0 as newest;
 
 /// The contract a component was built against: a rung of the ladder.
 #[derive(Clone, Copy)]

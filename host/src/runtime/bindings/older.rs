@@ -1,18 +1,96 @@
-//! What every rung older than the newest shares: its host interfaces of
-//! the 0.1.0/0.2.0 shape forwarded to the newest's (`forward_host!`), and
-//! its export records converted to and from the newest's
-//! (`convert_exports!`). Records of the same shape are still distinct Rust
+//! What every rung older than the newest shares: its host interfaces
+//! forwarded to the newest's (`forward_host!`: those of 0.1.0's shape,
+//! and with `reads` those 0.3.0 added), its export records converted to
+//! and from the newest's (`convert_exports!`), and, for the rungs whose
+//! exports have 0.2.0's shape, the newest's calls made on them
+//! (`older_calls!`). Records of the same shape are still distinct Rust
 //! types per version, so each rung expands these in its own module, where
 //! `host`, `point_rules`, `segmenter`, `survey_scorer` and `churn_rescue`
 //! are its own bindings and `latest` the newest rung.
 
-/// The host interfaces a 0.1.0 or 0.2.0 component imports (`log`,
-/// `customers`, `state`, `messaging`: the same in both), each forwarding
-/// to the newest's, and `add_to_linker` linking them.
+/// The host interfaces an older component imports, each forwarding to the
+/// newest's, and `add_to_linker` linking them: `log`, `customers`, `state`
+/// and `messaging` (the same since 0.1.0), and with `reads` the
+/// `population`, `segments`, `surveys` and `survey-settings` of 0.3.0.
 macro_rules! forward_host {
     () => {
         /// Links this version's host interfaces (each forwarding to the newest).
         fn add_to_linker(
+            linker: &mut wasmtime::component::Linker<CallCtx>,
+        ) -> wasmtime::Result<()> {
+            link_shared(linker)
+        }
+
+        super::older::forward_host!(@shared);
+    };
+    (reads) => {
+        /// Links this version's host interfaces (each forwarding to the newest).
+        fn add_to_linker(
+            linker: &mut wasmtime::component::Linker<CallCtx>,
+        ) -> wasmtime::Result<()> {
+            use host::clientele::crm::{population, segments, survey_settings, surveys};
+            type Own = wasmtime::component::HasSelf<CallCtx>;
+            link_shared(linker)?;
+            population::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
+            segments::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
+            surveys::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
+            survey_settings::add_to_linker::<CallCtx, Own>(linker, |c| c)
+        }
+
+        super::older::forward_host!(@shared);
+
+        impl then::population::Host for CallCtx {
+            fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::spend_within(self, days)
+            }
+
+            fn repeat_day_spend(&mut self) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::repeat_day_spend(self)
+            }
+        }
+
+        impl then::segments::Host for CallCtx {
+            fn of(
+                &mut self,
+                customer_id: String,
+            ) -> wasmtime::Result<Vec<then::segments::MemberOf>> {
+                let list = now::segments::Host::of(self, customer_id)?;
+                Ok(list
+                    .into_iter()
+                    .map(|m| then::segments::MemberOf { segment: m.segment, attributes: m.attributes })
+                    .collect())
+            }
+        }
+
+        impl then::surveys::Host for CallCtx {
+            fn latest(
+                &mut self,
+                customer_id: String,
+                kinds: Vec<String>,
+            ) -> wasmtime::Result<Vec<then::surveys::ScoredAnswer>> {
+                let list = now::surveys::Host::latest(self, customer_id, kinds)?;
+                Ok(list
+                    .into_iter()
+                    .map(|a| then::surveys::ScoredAnswer {
+                        survey_id: a.survey_id,
+                        kind: a.kind,
+                        submitted_at: a.submitted_at,
+                        answers: a.answers,
+                        score: a.score,
+                    })
+                    .collect())
+            }
+        }
+
+        impl then::survey_settings::Host for CallCtx {
+            fn get(&mut self, survey_id: String) -> wasmtime::Result<Option<String>> {
+                now::survey_settings::Host::get(self, survey_id)
+            }
+        }
+    };
+    (@shared) => {
+        /// Links the host interfaces every version has.
+        fn link_shared(
             linker: &mut wasmtime::component::Linker<CallCtx>,
         ) -> wasmtime::Result<()> {
             use host::clientele::crm::{customers, log, messaging, state};
@@ -100,7 +178,7 @@ pub(super) use forward_host;
 macro_rules! convert_exports {
     () => {
         pub mod convert {
-            //! The export types of 0.1.0 to and from the newest.
+            //! This rung's export types to and from the newest.
 
             use super::churn_rescue::exports::clientele::crm::rescue;
             use super::latest::churn_rescue::exports::clientele::crm::rescue as new_rescue;
@@ -132,6 +210,12 @@ macro_rules! convert_exports {
                 list.into_iter()
                     .map(|m| new_seg::Membership { segment: m.segment, attributes: m.attributes })
                     .collect()
+            }
+
+            /// A fit of a rung before 0.4.0: its model; the host classifies
+            /// every customer with it.
+            pub fn segmented(fitted: super::latest::types::Fitted) -> new_seg::Segmented {
+                new_seg::Segmented { fitted, memberships: None }
             }
 
             pub fn survey(s: &new_scoring::Survey) -> scoring::Survey {
@@ -201,3 +285,230 @@ macro_rules! convert_exports {
     };
 }
 pub(super) use convert_exports;
+
+/// `mod calls` (and `flow_summary`): the newest contract's calls on a
+/// component of a rung whose exports have 0.2.0's shape (0.2.0, 0.3.0).
+macro_rules! older_calls {
+    () => {
+        /// The customer's flow, as this rung's `plan` sees it.
+        fn flow_summary(
+            f: &latest::churn_rescue::exports::clientele::crm::rescue::FlowSummary,
+        ) -> churn_rescue::exports::clientele::crm::rescue::FlowSummary {
+            use churn_rescue::exports::clientele::crm::rescue::{FlowStatus as Then, FlowSummary};
+            use latest::churn_rescue::exports::clientele::crm::rescue::FlowStatus as Now;
+            FlowSummary {
+                flow_id: f.flow_id.clone(),
+                status: match f.status {
+                    Now::Active => Then::Active,
+                    Now::Rescued => Then::Rescued,
+                    Now::Expired => Then::Expired,
+                    Now::Skipped => Then::Skipped,
+                },
+                step: f.step,
+                started_at: f.started_at,
+                ended_at: f.ended_at,
+            }
+        }
+
+        mod calls {
+            //! The newest contract's calls on a component of this rung: the same
+            //! store context, arguments and answers converted.
+
+            use super::convert as old;
+            use super::latest::churn_rescue::exports::clientele::crm::rescue;
+            use super::latest::point_rules::exports::clientele::crm::loyalty;
+            use super::latest::segmenter::exports::clientele::crm::segmentation;
+            use super::latest::survey_scorer::exports::clientele::crm::scoring;
+            use super::latest::types::{Customer, Event, Fitted, Population};
+            use super::{churn_rescue, point_rules, segmenter, survey_scorer};
+            use crate::runtime::bindings::ladder::{self as l, Answer};
+            use crate::runtime::CallCtx;
+            use wasmtime::Store;
+
+            /// An answer of this rung's export, converted.
+            fn answer<T, U>(result: Answer<T>, convert: impl FnOnce(T) -> U) -> Answer<U> {
+                result.map(|r| r.map(convert))
+            }
+
+            impl l::PointRules for point_rules::PointRulesPre<CallCtx> {
+                fn on_event(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    c: &Customer,
+                    e: &Event,
+                ) -> Answer<Vec<loyalty::LedgerOp>> {
+                    let ctx = store.data_mut().store_context(e.occurred_at)?;
+                    let p = self.instantiate(&mut *store)?;
+                    let got = p.clientele_crm_loyalty().call_on_event(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        c,
+                        e,
+                    );
+                    answer(got, old::ledger_ops)
+                }
+            }
+
+            impl l::Segmenter for segmenter::SegmenterPre<CallCtx> {
+                fn fit(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    p: &Population,
+                ) -> Answer<segmentation::Segmented> {
+                    let ctx = store.data_mut().store_context(p.as_of)?;
+                    let s = self.instantiate(&mut *store)?;
+                    let got = s.clientele_crm_segmentation().call_fit(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        p,
+                    );
+                    answer(got, old::segmented)
+                }
+
+                fn classify(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    model: &[u8],
+                    c: &Customer,
+                    as_of: i64,
+                ) -> Answer<Vec<segmentation::Membership>> {
+                    let ctx = store.data_mut().store_context(as_of)?;
+                    let s = self.instantiate(&mut *store)?;
+                    let got = s.clientele_crm_segmentation().call_classify(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        model,
+                        c,
+                        as_of,
+                    );
+                    answer(got, old::memberships)
+                }
+            }
+
+            impl l::SurveyScorer for survey_scorer::SurveyScorerPre<CallCtx> {
+                fn score(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    survey: &scoring::Survey,
+                    response: &scoring::Response,
+                ) -> Answer<String> {
+                    let ctx = store.data_mut().store_context(response.submitted_at)?;
+                    let (survey, response) = (old::survey(survey), old::response(response));
+                    let s = self.instantiate(&mut *store)?;
+                    s.clientele_crm_scoring().call_score(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        &survey,
+                        &response,
+                    )
+                }
+
+                fn aggregate(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    now: i64,
+                    config: &str,
+                    survey: &scoring::Survey,
+                    scored: &[String],
+                ) -> Answer<String> {
+                    let ctx = store.data_mut().store_context(now)?;
+                    let survey = old::survey(survey);
+                    let s = self.instantiate(&mut *store)?;
+                    s.clientele_crm_scoring().call_aggregate(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        &survey,
+                        scored,
+                    )
+                }
+            }
+
+            impl l::ChurnRescue for churn_rescue::ChurnRescuePre<CallCtx> {
+                fn fit(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    p: &Population,
+                ) -> Answer<Fitted> {
+                    let ctx = store.data_mut().store_context(p.as_of)?;
+                    let r = self.instantiate(&mut *store)?;
+                    r.clientele_crm_rescue().call_fit(store, &ctx, &config.to_string(), p)
+                }
+
+                fn assess(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    model: &[u8],
+                    c: &Customer,
+                    as_of: i64,
+                ) -> Answer<rescue::Assessment> {
+                    let ctx = store.data_mut().store_context(as_of)?;
+                    let r = self.instantiate(&mut *store)?;
+                    let got = r.clientele_crm_rescue().call_assess(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        model,
+                        c,
+                        as_of,
+                    );
+                    answer(got, old::assessment_from)
+                }
+
+                fn plan(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    a: &rescue::Assessment,
+                    c: &Customer,
+                    current: Option<&rescue::FlowSummary>,
+                    as_of: i64,
+                ) -> Answer<Vec<rescue::Action>> {
+                    let ctx = store.data_mut().store_context(as_of)?;
+                    let (a, current) = (old::assessment_to(a), current.map(super::flow_summary));
+                    let r = self.instantiate(&mut *store)?;
+                    let got = r.clientele_crm_rescue().call_plan(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        &a,
+                        c,
+                        current.as_ref(),
+                    );
+                    answer(got, old::actions)
+                }
+
+                fn on_timer(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    c: &Customer,
+                    flow: &rescue::FlowState,
+                ) -> Answer<Vec<rescue::Action>> {
+                    let ctx = store.data_mut().store_context(flow.now)?;
+                    let flow = old::flow_state(flow);
+                    let r = self.instantiate(&mut *store)?;
+                    let got = r.clientele_crm_rescue().call_on_timer(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        c,
+                        &flow,
+                    );
+                    answer(got, old::actions)
+                }
+            }
+        }
+    };
+}
+pub(super) use older_calls;

@@ -93,9 +93,15 @@ mod calls {
     }
 
     impl l::Segmenter for segmenter::SegmenterPre<CallCtx> {
-        fn fit(&self, store: &mut Store<CallCtx>, config: &str, p: &Population) -> Answer<Fitted> {
+        fn fit(
+            &self,
+            store: &mut Store<CallCtx>,
+            config: &str,
+            p: &Population,
+        ) -> Answer<segmentation::Segmented> {
             let s = self.instantiate(&mut *store)?;
-            answer(s.clientele_crm_segmentation().call_fit(store, &config.to_string(), p), |f| f)
+            let got = s.clientele_crm_segmentation().call_fit(store, &config.to_string(), p);
+            answer(got, old::segmented)
         }
 
         fn classify(

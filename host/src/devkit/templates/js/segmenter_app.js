@@ -8,7 +8,11 @@ export const segmentation = {
   fit(ctx, config, population) {
     const vip = vipCents(config);
     const count = population.rows.filter((r) => isVip(Number(r.netSpendCents), vip)).length;
-    return { model: new Uint8Array(), summary: JSON.stringify({ vip_customers: count }) };
+    const fitted = { model: new Uint8Array(), summary: JSON.stringify({ vip_customers: count }) };
+    // No `memberships`: the host classifies every customer with `classify`.
+    // A segment that ranks the population can give every row's memberships
+    // here instead (an array per row, in order).
+    return { fitted, memberships: undefined };
   },
   classify(ctx, config, model, customer, asOf) {
     const spend = Number(customer.stats.netSpendCents);

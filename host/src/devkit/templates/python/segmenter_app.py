@@ -5,7 +5,7 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.exports.segmentation import Membership
+from wit_world.exports.segmentation import Membership, Segmented
 from wit_world.imports.types import Fitted, PluginError
 
 import rules
@@ -28,7 +28,11 @@ class Segmentation(exports.Segmentation):
     def fit(self, ctx, config, population):
         vip = vip_cents(config)
         count = sum(1 for r in population.rows if rules.is_vip(r.net_spend_cents, vip))
-        return Fitted(model=b"", summary=json.dumps({"vip_customers": count}))
+        fitted = Fitted(model=b"", summary=json.dumps({"vip_customers": count}))
+        # memberships=None: the host classifies every customer with
+        # `classify`. A segment that ranks the population can give every
+        # row's memberships here instead (one list per row, in order).
+        return Segmented(fitted=fitted, memberships=None)
 
     def classify(self, ctx, config, model, customer, as_of):
         spend = customer.stats.net_spend_cents

@@ -9,7 +9,7 @@ wit_bindgen::generate!({
 mod error;
 
 use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
-use exports::clientele::crm::segmentation::{Guest, Membership};
+use exports::clientele::crm::segmentation::{Guest, Membership, Segmented};
 
 fn vip_cents(config: &str) -> Result<i64, PluginError> {
     let config: serde_json::Value =
@@ -31,16 +31,22 @@ impl Guest for Plugin {
         _ctx: StoreContext,
         config: String,
         population: Population,
-    ) -> Result<Fitted, PluginError> {
+    ) -> Result<Segmented, PluginError> {
         let vip = vip_cents(&config)?;
         let count = population
             .rows
             .iter()
             .filter(|r| is_vip(r.net_spend_cents, vip))
             .count();
-        Ok(Fitted {
-            model: Vec::new(),
-            summary: serde_json::json!({"vip_customers": count}).to_string(),
+        Ok(Segmented {
+            fitted: Fitted {
+                model: Vec::new(),
+                summary: serde_json::json!({"vip_customers": count}).to_string(),
+            },
+            // `None`: the host classifies every customer with `classify`.
+            // A segment that ranks the population can give every row's
+            // memberships here instead (one list per row, in order).
+            memberships: None,
         })
     }
 
