@@ -341,6 +341,106 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The population models at scale: a store of `customers` customers (1 to
+/// 5 orders each, every tenth with an NPS answer) on SQLite or a fresh
+/// PostgreSQL database, `value-grades`, `loyalty-types`, `churn-winback`
+/// (BG/NBD with Gamma-Gamma) and `rfm-segments` installed, then one fit:
+/// each plugin's own fit time and the update of every customer after it.
+pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir()?;
+    let name = format!("clientele_fits_{}", std::process::id());
+    let mut config = ServerConfig::new(dir.path());
+    config.admin_token = Some("bench".into());
+    if let Some(server) = postgres {
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        config.database_url = Some(format!("{server}/{name}"));
+    }
+    let running = server::start(config).await?;
+    let api = ApiClient::new(format!("http://{}", running.addr));
+    let store = json!({"id": "fit", "currency": "CNY"});
+    let r = api.post("/v1/stores", "bench", &store).await?.ok()?;
+    let key = r["api_key"].as_str().context("store key")?.to_string();
+    let plugins =
+        ["survey-scoring", "value-grades", "loyalty-types", "churn-winback", "rfm-segments"];
+    for name in plugins {
+        let dir = root.join("plugins").join(name);
+        let wasm = plugin_build::build(&dir, None)?;
+        let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?;
+        api.publish("bench", &manifest, std::fs::read(&wasm)?).await?.ok()?;
+    }
+    api.post("/v1/stores/fit/installs", &key, &json!({"plugin": "survey-scoring"})).await?.ok()?;
+    let nps = json!({"id": "nps", "kind": "nps"});
+    api.post("/v1/stores/fit/surveys", &key, &nps).await?.ok()?;
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut batch = Vec::with_capacity(1000);
+    for c in 0..customers {
+        let n = 1 + c % 5;
+        let first = 3 * (c % 200);
+        for k in 0..n {
+            let day = first + k * (7 + c % 23);
+            batch.push(json!({"id": format!("f{c}-{k}"), "type": "order.placed", "customer_id": format!("c{c}"),
+                "occurred_at": format!("{}T10:00:00Z", date_of(day)),
+                "data": {"order_id": format!("o{c}-{k}"), "total_cents": 1000 + (c % 50) as i64 * 300 + (k as i64 * 977) % 2000,
+                         "currency": "CNY", "items": []}}));
+        }
+        if c % 10 == 0 {
+            batch.push(json!({"id": format!("s{c}"), "type": "survey.submitted", "customer_id": format!("c{c}"),
+                "occurred_at": format!("{}T12:00:00Z", date_of(first + 1)),
+                "data": {"survey_id": "nps", "answers": {"score": c % 11}}}));
+        }
+        if batch.len() >= 1000 || c + 1 == customers {
+            sent += batch.len();
+            let body = json!({"events": std::mem::take(&mut batch)});
+            api.post("/v1/stores/fit/events", &key, &body).await?.ok()?;
+        }
+        if c % 100_000 == 99_999 {
+            eprintln!(
+                "  … {} customers sent ({sent} events, {:.0} s)",
+                c + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    while (running.pipeline.events_processed() as usize) < sent {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "  … {sent} events of {customers} customers processed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    for name in ["value-grades", "loyalty-types", "churn-winback", "rfm-segments"] {
+        api.post("/v1/stores/fit/installs", &key, &json!({"plugin": name})).await?.ok()?;
+    }
+    let db = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let as_of = clientele::domain::time::parse_rfc3339("2027-06-01T00:00:00Z").context("as_of")?;
+    let started = Instant::now();
+    let reports = running.pipeline.fit_and_wait("fit", as_of).await?;
+    let total = started.elapsed();
+    for f in &reports {
+        if f.error.is_some() {
+            bail!("fit of {} failed: {:?}", f.plugin, f.error);
+        }
+        println!(
+            "fit ({customers} customers, {db}): {} fit {} ms, every customer updated in {} ms ({} updated, {} failed)",
+            f.plugin, f.fit_ms, f.update_ms, f.updated, f.failed
+        );
+    }
+    println!(
+        "fit ({customers} customers, {db}): POST /models/fit, population built, four fits and every customer updated after each: {:.1} s",
+        total.as_secs_f64()
+    );
+    running.task.abort();
+    if let Some(server) = postgres {
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
+    }
+    Ok(())
+}
+
 /// `YYYY-MM-DD` of day `n` counted from 2026-01-01 (n < 730).
 fn date_of(n: usize) -> String {
     let mut year = 2026;

@@ -169,6 +169,11 @@ enum Command {
         /// `--paced-at`: the same load whatever the measured rate.
         #[arg(long, value_delimiter = ',', value_parser = positive)]
         paced_rate: Vec<f64>,
+        /// Instead: the population models' fits over this many customers
+        /// (a list: one run each), on SQLite, or on the PostgreSQL server
+        /// `--cluster` names.
+        #[arg(long, value_delimiter = ',')]
+        fits: Vec<usize>,
     },
 }
 
@@ -304,6 +309,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { data_dir, serve, listen } => demo::run(data_dir, serve, listen).await,
         Command::Openapi => {
             println!("{:#}", clientele::api::openapi_json());
+            Ok(())
+        }
+        Command::Bench { fits, cluster, .. } if !fits.is_empty() => {
+            let postgres = cluster.as_deref().filter(|c| *c != "sqlite");
+            for customers in fits {
+                bench::population_fits(customers, postgres).await?;
+            }
             Ok(())
         }
         Command::Bench { events, calls, cluster: None, .. } => bench::run(events, calls).await,

@@ -54,6 +54,9 @@ pub struct FitReport {
     pub as_of: String,
     pub customers: usize,
     pub fit_ms: u64,
+    /// How long the update of every customer after the fit took (their
+    /// memberships or assessments written, in one transaction).
+    pub update_ms: u64,
     /// Customers re-classified / re-assessed after the fit.
     pub updated: usize,
     /// Customers whose re-classification / re-assessment failed.
@@ -73,6 +76,7 @@ impl FitReport {
             as_of: to_rfc3339(population.as_of),
             customers: population.rows.len(),
             fit_ms: 0,
+            update_ms: 0,
             updated: 0,
             failed: 0,
             summary: json!({}),
@@ -128,6 +132,18 @@ impl Pipeline {
                 retry_after: 10,
             }),
         }
+    }
+
+    /// Fits `store` as of `as_of` and answers when it is done, however long
+    /// that takes (what `clientele bench` measures; the API answers within
+    /// `ANSWER_WITHIN`).
+    pub async fn fit_and_wait(&self, store: &str, as_of: Millis) -> PipelineResult<Vec<FitReport>> {
+        let (tx, rx) = oneshot::channel();
+        self.fits.push([FitRequest { store: store.to_string(), as_of, reply: Some(tx) }]);
+        rx.await.map_err(|_| PipelineError::Unavailable {
+            what: "the node stopped before the fit was done".into(),
+            retry_after: 1,
+        })?
     }
 
     /// Queues a fit of every store as of now (the schedule).
@@ -305,7 +321,9 @@ impl Fitter {
             states: HashMap::new(),
             services,
         };
+        let updating = Instant::now();
         let done = self.update_everyone(&mut refit).await?;
+        report.update_ms = updating.elapsed().as_millis() as u64;
         report.updated = done.updated;
         report.failed = done.failed;
         report.status = OutcomeStatus::Ok;
