@@ -377,6 +377,7 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
     let started = Instant::now();
     let mut sent = 0;
     let mut batch = Vec::with_capacity(1000);
+    // At most six events a customer: a batch stays within 1000.
     for c in 0..customers {
         let n = 1 + c % 5;
         let first = 3 * (c % 200);
@@ -392,7 +393,7 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
                 "occurred_at": format!("{}T12:00:00Z", date_of(first + 1)),
                 "data": {"survey_id": "nps", "answers": {"score": c % 11}}}));
         }
-        if batch.len() >= 1000 || c + 1 == customers {
+        if batch.len() > 990 || c + 1 == customers {
             sent += batch.len();
             let body = json!({"events": std::mem::take(&mut batch)});
             api.post("/v1/stores/fit/events", &key, &body).await?.ok()?;

@@ -215,6 +215,11 @@ async fn loyalty_types_each_of_the_five() {
     let fitted = fits.iter().find(|f| f["plugin"] == "loyalty-types@1.0.0").unwrap();
     assert_eq!(fitted["status"], "ok", "{fitted}");
     assert_eq!(fitted["updated"], 7, "every customer is typed: {fitted}");
+    // The fit typed every row at once (contract 0.4.0) and counted them.
+    let types = &fitted["summary"]["types"];
+    let want = json!({"loyalty:true": 1, "loyalty:latent": 2, "loyalty:spurious": 2,
+                      "loyalty:none": 1, "loyalty:unknown": 1});
+    assert_eq!(types, &want, "{fitted}");
     let want = [
         ("t1", "loyalty:true", "repeat"),
         ("t2", "loyalty:latent", "not-repeat"),

@@ -411,6 +411,26 @@ pub async fn spend_within(
     Ok(out)
 }
 
+/// Each customer's orders placed in `(as_of − days, as_of]`.
+pub async fn orders_within(
+    conn: &mut Conn,
+    store: &str,
+    as_of: Millis,
+    days: u32,
+) -> DbResult<HashMap<String, i64>> {
+    let from = as_of.saturating_sub(i64::from(days) * 86_400_000);
+    let rows = sqlx::query(
+        "SELECT customer_id, COUNT(*) AS n FROM orders
+         WHERE store_id = $1 AND placed_at > $2 AND placed_at <= $3 GROUP BY customer_id",
+    )
+    .bind(store)
+    .bind(from)
+    .bind(as_of)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("customer_id")?, r.try_get("n")?))).collect()
+}
+
 /// Each customer's order totals on the UTC days after their first
 /// purchase day, up to `as_of` (before refunds).
 pub async fn repeat_day_spend(

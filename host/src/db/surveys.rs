@@ -1,5 +1,7 @@
 //! Surveys and their scored responses.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -171,6 +173,43 @@ pub async fn latest_scored(
             answers: json_col(r.try_get("answers")?, serde_json::json!({})),
             score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
         });
+    }
+    Ok(out)
+}
+
+/// Each customer's latest scored answer among `kinds` (every kind when
+/// empty) submitted up to `as_of`.
+pub async fn latest_scored_of_store(
+    conn: &mut Conn,
+    store: &str,
+    as_of: Millis,
+    kinds: &[String],
+) -> DbResult<HashMap<String, crate::domain::survey::ScoredAnswer>> {
+    let rows = sqlx::query(
+        "SELECT r.customer_id, r.survey_id, s.kind, r.submitted_at, r.answers, r.score
+         FROM survey_responses r JOIN surveys s ON s.store_id = r.store_id AND s.id = r.survey_id
+         WHERE r.store_id = $1 AND r.score IS NOT NULL AND r.submitted_at <= $2
+         ORDER BY r.customer_id, r.submitted_at DESC, r.event_id DESC",
+    )
+    .bind(store)
+    .bind(as_of)
+    .fetch_all(conn)
+    .await?;
+    let mut out = HashMap::new();
+    for r in &rows {
+        let (customer, kind): (String, String) = (r.try_get("customer_id")?, r.try_get("kind")?);
+        if (!kinds.is_empty() && !kinds.contains(&kind)) || out.contains_key(&customer) {
+            continue;
+        }
+        let score: String = r.try_get("score")?;
+        let answer = crate::domain::survey::ScoredAnswer {
+            survey_id: r.try_get("survey_id")?,
+            kind,
+            submitted_at: r.try_get("submitted_at")?,
+            answers: json_col(r.try_get("answers")?, serde_json::json!({})),
+            score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
+        };
+        out.insert(customer, answer);
     }
     Ok(out)
 }

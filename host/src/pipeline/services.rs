@@ -132,6 +132,30 @@ impl HostServices for DbServices {
         })
     }
 
+    fn orders_within<'a>(
+        &'a self,
+        store: &'a str,
+        as_of: Millis,
+        days: u32,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        answer("population.orders-within", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            customers::orders_within(&mut conn, store, as_of, days).await
+        })
+    }
+
+    fn latest_answer_of_each<'a>(
+        &'a self,
+        store: &'a str,
+        as_of: Millis,
+        kinds: &'a [String],
+    ) -> HostFuture<'a, HashMap<String, ScoredAnswer>> {
+        answer("surveys.latest-of-population", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            surveys::latest_scored_of_store(&mut conn, store, as_of, kinds).await
+        })
+    }
+
     fn latest_answers<'a>(
         &'a self,
         store: &'a str,

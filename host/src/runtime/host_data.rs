@@ -1,5 +1,6 @@
-//! The host interfaces new in contract 0.3.0: what a plugin reads beyond
-//! the customer it is called about — a fit's per-row sums (`population`),
+//! The host interfaces new in contract 0.3.0 (and what 0.4.0 added to
+//! them): what a plugin reads beyond the customer it is called about — a
+//! fit's per-row sums and counts (`population`),
 //! a customer's segments, their scored survey answers (`surveys`, a
 //! capability) and a survey's own settings. Each answer is waited for
 //! within the call's deadline like every host answer (`CallCtx::answer`).
@@ -23,8 +24,24 @@ impl CallCtx {
     /// One value per row of the fit's population, from a map by customer
     /// (0 for a customer it leaves out); empty outside a fit.
     fn per_row(&self, by_customer: &std::collections::HashMap<String, i64>) -> Vec<i64> {
+        self.each_row(|c| by_customer.get(c).copied().unwrap_or(0))
+    }
+
+    /// `f` of each row's customer, in the fit's population's order; empty
+    /// outside a fit.
+    fn each_row<T>(&self, f: impl FnMut(&String) -> T) -> Vec<T> {
         let Some(p) = &self.population else { return Vec::new() };
-        p.customers.iter().map(|c| by_customer.get(c).copied().unwrap_or(0)).collect()
+        p.customers.iter().map(f).collect()
+    }
+}
+
+fn scored(a: crate::domain::survey::ScoredAnswer) -> surveys::ScoredAnswer {
+    surveys::ScoredAnswer {
+        survey_id: a.survey_id,
+        kind: a.kind,
+        submitted_at: a.submitted_at,
+        answers: a.answers.to_string(),
+        score: a.score.to_string(),
     }
 }
 
@@ -45,6 +62,19 @@ impl population::Host for CallCtx {
         let (services, store) = (self.services(), self.scope.store_id.clone());
         let sums = self.answer(services.repeat_day_spend(&store, as_of))?;
         Ok(self.per_row(&sums))
+    }
+
+    fn orders_within(&mut self, days: u32) -> wasmtime::Result<Vec<u32>> {
+        let Some(as_of) = self.population.as_ref().map(|p| p.as_of) else {
+            return Ok(Vec::new());
+        };
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let counts = self.answer(services.orders_within(&store, as_of, days))?;
+        Ok(self
+            .per_row(&counts)
+            .into_iter()
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+            .collect())
     }
 }
 
@@ -76,16 +106,22 @@ impl surveys::Host for CallCtx {
         }
         let (services, store) = (self.services(), self.scope.store_id.clone());
         let list = self.answer(services.latest_answers(&store, &customer_id, &kinds))?;
-        Ok(list
-            .into_iter()
-            .map(|a| surveys::ScoredAnswer {
-                survey_id: a.survey_id,
-                kind: a.kind,
-                submitted_at: a.submitted_at,
-                answers: a.answers.to_string(),
-                score: a.score.to_string(),
-            })
-            .collect())
+        Ok(list.into_iter().map(scored).collect())
+    }
+
+    fn latest_of_population(
+        &mut self,
+        kinds: Vec<String>,
+    ) -> wasmtime::Result<Vec<Option<surveys::ScoredAnswer>>> {
+        let Some(as_of) = self.population.as_ref().map(|p| p.as_of) else {
+            return Ok(Vec::new());
+        };
+        if kinds.len() > 64 {
+            return Ok(self.each_row(|_| None));
+        }
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let mut latest = self.answer(services.latest_answer_of_each(&store, as_of, &kinds))?;
+        Ok(self.each_row(|c| latest.remove(c).map(scored)))
     }
 }
 

@@ -93,6 +93,26 @@ pub trait HostServices: Send + Sync {
     ) -> HostFuture<'a, HashMap<String, i64>> {
         Box::pin(async { Ok(HashMap::new()) })
     }
+    /// Each customer's orders placed in `(as_of − days, as_of]` (new in
+    /// contract 0.4.0).
+    fn orders_within<'a>(
+        &'a self,
+        _store: &'a str,
+        _as_of: Millis,
+        _days: u32,
+    ) -> HostFuture<'a, HashMap<String, i64>> {
+        Box::pin(async { Ok(HashMap::new()) })
+    }
+    /// Each customer's latest scored answer among `kinds` (every kind when
+    /// empty) submitted up to `as_of` (new in contract 0.4.0).
+    fn latest_answer_of_each<'a>(
+        &'a self,
+        _store: &'a str,
+        _as_of: Millis,
+        _kinds: &'a [String],
+    ) -> HostFuture<'a, HashMap<String, ScoredAnswer>> {
+        Box::pin(async { Ok(HashMap::new()) })
+    }
     /// The customer's memberships (enabled segmenters) with attributes.
     fn segments_of<'a>(
         &'a self,

@@ -1,19 +1,21 @@
 //! `loyalty-types`: attitude × behaviour loyalty types, as a `segmenter`
-//! component of contract 0.3.0 (capability `surveys`). The type needs no
-//! model: `classify` reads the customer's latest scored answers
-//! (`surveys.latest`) and recent orders (`customers.orders`), on each of
-//! their events and for everyone after each fit.
+//! component of contract 0.4.0 (capability `surveys`). The type needs no
+//! model. A fit types every row at once from what the host counts for the
+//! whole population (`population.orders-within`,
+//! `surveys.latest-of-population`); on each of a customer's events
+//! `classify` reads their own latest answers (`surveys.latest`) and recent
+//! orders (`customers.orders`).
 
 pub mod loyalty;
 
 wit_bindgen::generate!({
-    path: "../../wit/since_v0.3.0",
+    path: "../../wit/since_v0.4.0",
     world: "segmenter",
 });
 
 use clientele::crm::types::{Customer, Fitted, PluginError, Population, StoreContext};
-use clientele::crm::{customers, surveys};
-use exports::clientele::crm::segmentation::{Guest, Membership};
+use clientele::crm::{customers, population, surveys};
+use exports::clientele::crm::segmentation::{Guest, Membership, Segmented};
 
 /// The most orders `customers.orders` answers; a window with more orders
 /// than this counts this many, which is repeat patronage under any
@@ -28,15 +30,40 @@ impl Guest for LoyaltyTypes {
         _ctx: StoreContext,
         config: String,
         population: Population,
-    ) -> Result<Fitted, PluginError> {
+    ) -> Result<Segmented, PluginError> {
         let cfg = loyalty::Config::parse(&config).map_err(invalid_config)?;
+        let rows = population.rows.len();
+        let counts = population::orders_within(cfg.window_days);
+        let latest = surveys::latest_of_population(&cfg.kinds());
+        if counts.len() != rows || latest.len() != rows {
+            return Err(PluginError {
+                code: "host".into(),
+                message: "the population's counts or answers came in another length".into(),
+                retryable: false,
+            });
+        }
+        let mut types = std::collections::BTreeMap::<String, usize>::new();
+        let memberships: Vec<Vec<Membership>> = counts
+            .into_iter()
+            .zip(latest)
+            .map(|(n, answer)| {
+                let answer: Vec<loyalty::Answer> = answer.into_iter().map(answer_of).collect();
+                let (segment, attributes) = loyalty::loyalty_type(&cfg, &answer, n);
+                *types.entry(segment.clone()).or_default() += 1;
+                vec![Membership { segment, attributes: attributes.to_string() }]
+            })
+            .collect();
         let summary = serde_json::json!({
-            "customers": population.rows.len(),
+            "customers": rows,
+            "types": types,
             "window_days": cfg.window_days,
             "repeat_orders": cfg.repeat_orders,
             "kinds": cfg.kinds(),
         });
-        Ok(Fitted { model: Vec::new(), summary: summary.to_string() })
+        Ok(Segmented {
+            fitted: Fitted { model: Vec::new(), summary: summary.to_string() },
+            memberships: Some(memberships),
+        })
     }
 
     fn classify(
@@ -53,15 +80,19 @@ impl Guest for LoyaltyTypes {
         let latest: Vec<loyalty::Answer> = surveys::latest(&customer.id, &cfg.kinds())
             .into_iter()
             .filter(|a| a.submitted_at <= as_of)
-            .map(|a| loyalty::Answer {
-                survey_id: a.survey_id,
-                kind: a.kind,
-                submitted_at: a.submitted_at,
-                answers: serde_json::from_str(&a.answers).unwrap_or_default(),
-            })
+            .map(answer_of)
             .collect();
         let (segment, attributes) = loyalty::loyalty_type(&cfg, &latest, in_window);
         Ok(vec![Membership { segment, attributes: attributes.to_string() }])
+    }
+}
+
+fn answer_of(a: surveys::ScoredAnswer) -> loyalty::Answer {
+    loyalty::Answer {
+        survey_id: a.survey_id,
+        kind: a.kind,
+        submitted_at: a.submitted_at,
+        answers: serde_json::from_str(&a.answers).unwrap_or_default(),
     }
 }
 
