@@ -396,7 +396,15 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
         if batch.len() > 990 || c + 1 == customers {
             sent += batch.len();
             let body = json!({"events": std::mem::take(&mut batch)});
-            api.post("/v1/stores/fit/events", &key, &body).await?.ok()?;
+            // The server takes no more while half a million events wait.
+            loop {
+                let r = api.post("/v1/stores/fit/events", &key, &body).await?;
+                if r.status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    r.ok()?;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
         if c % 100_000 == 99_999 {
             eprintln!(

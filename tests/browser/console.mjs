@@ -118,6 +118,8 @@ await step("events sent through the API show in the customer's points", async ()
   });
   const balance = (await api('GET', `/v1/stores/${STORE}/customers/li/points`)).balance;
   assert.ok(balance > 0, `balance ${balance}`);
+  // A fit grades li, the store's only buyer: grade A, shown on the page.
+  await api('POST', `/v1/stores/${STORE}/models/fit?wait=true`, { as_of: '2026-04-01T00:00:00Z' });
   await open(page, `/stores/${STORE}/customers?q=wei`);
   await page.getByRole('link', { name: 'li', exact: true }).click();
   await page.waitForSelector('body[data-ready="true"]');
@@ -125,6 +127,8 @@ await step("events sent through the API show in the customer's points", async ()
   assert.match(text, /Li Wei/);
   assert.ok(text.includes(new Intl.NumberFormat('en').format(balance)), `the page shows ${balance} points`);
   assert.match(text, /¥1,284\.56/, 'money in the store currency');
+  assert.match(text, /Value grade\s*A/, 'the value grade among the stats');
+  assert.match(text, /grade:A/, 'the grade among the segments, with its attributes');
   await shot(page, '05-customer');
 });
 

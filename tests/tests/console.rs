@@ -52,12 +52,14 @@ async fn merchants_and_ops_use_the_console_in_a_real_browser() {
     s.publish_points_basic("1.0.0").await;
     s.publish_points_basic("1.1.0").await;
     s.publish_bundled("survey-scoring", guests::SURVEY_SCORING).await;
+    s.publish_bundled("value-grades", guests::VALUE_GRADES).await;
     s.publish_hostile("1.0.0", "[limits]\nmemory_mib = 32\n").await;
 
     // The merchant's store, with a survey scorer (the browser installs
     // the point rules through the form).
     let key = s.store("tea").await;
     s.install("tea", &key, "survey-scoring", "1.2.0", json!({})).await;
+    s.install("tea", &key, "value-grades", "1.0.0", json!({})).await;
     // Another store, whose customer must never show in tea's session.
     let rival = s.store("rival").await;
     s.put_ok("/v1/stores/rival/customers/r-1", &rival, json!({"name": "Rival Secret Buyer"})).await;

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub memory_mib: u32,
+    /// Linear memory of one `fit` (or `aggregate`): a whole population
+    /// lowered into the guest, and every row's answer lifted out of it.
+    pub fit_memory_mib: u32,
     /// Fuel of one call.
     pub fuel: u64,
     /// Fuel of one `fit` (or `aggregate`) over a population.
@@ -30,6 +33,7 @@ impl Limits {
     /// What a plugin gets when its manifest says nothing.
     pub const DEFAULT: Limits = Limits {
         memory_mib: 64,
+        fit_memory_mib: 256,
         fuel: 100_000_000,
         fit_fuel: 200_000_000_000,
         timeout_ms: 1_000,
@@ -39,6 +43,7 @@ impl Limits {
     /// The host's ceiling when it is not configured.
     pub const HOST_MAX: Limits = Limits {
         memory_mib: 256,
+        fit_memory_mib: 2048,
         fuel: 2_000_000_000,
         fit_fuel: 2_000_000_000_000,
         timeout_ms: 5_000,
@@ -49,6 +54,7 @@ impl Limits {
     pub fn capped(self, max: Limits) -> Limits {
         Limits {
             memory_mib: self.memory_mib.min(max.memory_mib),
+            fit_memory_mib: self.fit_memory_mib.min(max.fit_memory_mib),
             fuel: self.fuel.min(max.fuel),
             fit_fuel: self.fit_fuel.min(max.fit_fuel),
             timeout_ms: self.timeout_ms.min(max.timeout_ms),
@@ -115,6 +121,7 @@ struct RawKind {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     memory_mib: Option<u32>,
+    fit_memory_mib: Option<u32>,
     fuel: Option<u64>,
     fit_fuel: Option<u64>,
     timeout_ms: Option<u32>,
@@ -196,6 +203,12 @@ impl Manifest {
         let d = Limits::DEFAULT;
         let limits = Limits {
             memory_mib: raw.limits.memory_mib.unwrap_or(d.memory_mib),
+            // A fit gets at least what a call gets.
+            fit_memory_mib: raw
+                .limits
+                .fit_memory_mib
+                .unwrap_or(d.fit_memory_mib)
+                .max(raw.limits.memory_mib.unwrap_or(d.memory_mib)),
             fuel: raw.limits.fuel.unwrap_or(d.fuel),
             fit_fuel: raw.limits.fit_fuel.unwrap_or(d.fit_fuel),
             timeout_ms: raw.limits.timeout_ms.unwrap_or(d.timeout_ms),
@@ -203,6 +216,7 @@ impl Manifest {
         };
         for (field, v) in [
             ("manifest.limits.memory_mib", u64::from(limits.memory_mib)),
+            ("manifest.limits.fit_memory_mib", u64::from(limits.fit_memory_mib)),
             ("manifest.limits.fuel", limits.fuel),
             ("manifest.limits.fit_fuel", limits.fit_fuel),
             ("manifest.limits.timeout_ms", u64::from(limits.timeout_ms)),

@@ -138,11 +138,12 @@ impl Runtime {
         kind: Kind,
         call: impl FnOnce(&mut Store<CallCtx>) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, RuntimeError> {
-        let memory_cap = plugin.limits.memory_mib as usize * 1024 * 1024;
-        let (fuel, timeout_ms) = match kind {
-            Kind::Call => (plugin.limits.fuel, plugin.limits.timeout_ms),
-            Kind::Fit => (plugin.limits.fit_fuel, plugin.limits.fit_timeout_ms),
+        let l = &plugin.limits;
+        let (fuel, timeout_ms, memory_mib) = match kind {
+            Kind::Call => (l.fuel, l.timeout_ms, l.memory_mib),
+            Kind::Fit => (l.fit_fuel, l.fit_timeout_ms, l.fit_memory_mib),
         };
+        let memory_cap = memory_mib as usize * 1024 * 1024;
         let timeout_ms = timeout_ms.max(1);
         let trace = input.trace;
         let started = Instant::now();
@@ -189,7 +190,7 @@ impl Runtime {
             }),
             Err(e) => {
                 if exceeded {
-                    Err(RuntimeError::MemoryLimit { mib: plugin.limits.memory_mib })
+                    Err(RuntimeError::MemoryLimit { mib: memory_mib })
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
                     Err(RuntimeError::FuelExhausted { fuel })
                 } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

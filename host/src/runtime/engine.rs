@@ -29,7 +29,7 @@ pub fn engine(max: Limits, fuel: bool) -> anyhow::Result<Engine> {
         .total_core_instances(1024)
         .total_memories(512)
         .total_tables(512)
-        .max_memory_size(max.memory_mib as usize * 1024 * 1024)
+        .max_memory_size(max.memory_mib.max(max.fit_memory_mib) as usize * 1024 * 1024)
         // Reset a reused memory slot with memset (only the pages the
         // kernel reports dirty) instead of unmapping it, so the next
         // call does not page-fault its way back in.

@@ -34,19 +34,24 @@ impl Guest for ValueGrades {
             return Err(failed("host", "spend-within answered a list of another length".into()));
         }
         // Every customer with an order up to as-of is graded.
-        let graded: Vec<usize> =
-            (0..population.rows.len()).filter(|&i| population.rows[i].orders > 0).collect();
+        let (rows, as_of) = (population.rows.len(), population.as_of);
+        let graded: Vec<usize> = (0..rows).filter(|&i| population.rows[i].orders > 0).collect();
+        // A million rows are a good part of the fit's memory: gone before
+        // the memberships are made.
+        drop(population);
         let values: Vec<i64> = graded.iter().map(|&i| spend[i]).collect();
+        drop(spend);
         let (found, total) = grades::grade(&cfg, &values);
-        let names = cfg.names();
-        let mut memberships = vec![Vec::new(); population.rows.len()];
+        let segments: Vec<String> = cfg.names().iter().map(|n| format!("grade:{n}")).collect();
+        let mut memberships: Vec<Vec<Membership>> = Vec::with_capacity(rows);
+        memberships.resize_with(rows, Vec::new);
         for ((&row, value), g) in graded.iter().zip(&values).zip(&found) {
-            memberships[row].push(Membership {
-                segment: format!("grade:{}", names[g.grade as usize]),
+            memberships[row] = vec![Membership {
+                segment: segments[g.grade as usize].clone(),
                 attributes: grades::attributes(*value, g.rank, total).to_string(),
-            });
+            }];
         }
-        let model = serde_json::json!({"names": names, "as_of": population.as_of});
+        let model = serde_json::json!({"names": cfg.names(), "as_of": as_of});
         Ok(Segmented {
             fitted: Fitted {
                 model: model.to_string().into_bytes(),
