@@ -502,6 +502,10 @@ schema = '''{"type":"object","properties":{"unit_cents":{"type":"integer","minim
         assert_eq!(m.world, World::PointRules);
         assert_eq!(m.capabilities, [Capability::State]);
         assert_eq!(m.limits.memory_mib, 32);
+        // A fit gets its own memory, never less than a call.
+        assert_eq!(m.limits.fit_memory_mib, Limits::DEFAULT.fit_memory_mib);
+        let big = GOOD.replace("memory_mib = 32", "memory_mib = 300");
+        assert_eq!(Manifest::parse(&big).unwrap().limits.fit_memory_mib, 300);
         assert_eq!(m.limits.timeout_ms, 1_000);
         assert_eq!(m.limits.fuel, Limits::DEFAULT.fuel);
         assert!(check_config(&m.config_schema, &serde_json::json!({"unit_cents": 5})).is_ok());

@@ -79,7 +79,7 @@ impl Trace {
 }
 
 /// Which of the plugin's budgets a call runs on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     /// A call about one customer or one response.
     Call,
@@ -153,6 +153,12 @@ impl Runtime {
         store.limiter(|c| &mut c.limiter);
         if self.metered {
             store.set_fuel(fuel).expect("the engine consumes fuel (engine::engine)");
+        }
+        if kind == Kind::Fit {
+            // A fit's answer (a million rows' memberships) may be larger
+            // than the 128 MiB the guest may hand the host by default;
+            // it is bounded by the fit's own memory.
+            store.set_hostcall_fuel(memory_cap.max(store.hostcall_fuel()));
         }
         store.set_epoch_deadline(u64::from(timeout_ms));
         store.epoch_deadline_trap();
