@@ -260,6 +260,25 @@ impl Manifest {
     }
 }
 
+/// Whether `kind` is a survey kind's name: 1 to 32 of a-z, 0-9, `_` and `-`,
+/// starting with a letter.
+pub fn is_valid_kind(kind: &str) -> bool {
+    let mut chars = kind.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && kind.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// The kinds a scorer scores: those it declares, or the built-in ones when
+/// it declares none.
+pub fn kinds_scored(declared: &BTreeMap<String, DeclaredKind>) -> Vec<String> {
+    if declared.is_empty() {
+        SurveyKind::ALL.iter().map(|k| k.as_str().to_string()).collect()
+    } else {
+        declared.keys().cloned().collect()
+    }
+}
+
 /// A JSON Schema given as text, checked; `Null` (and an error at `field`)
 /// when it is not one.
 fn schema_of(text: &str, field: &str, errors: &mut Vec<FieldError>) -> Value {
@@ -296,7 +315,7 @@ fn survey_kinds(
     let mut out = BTreeMap::new();
     for (name, k) in raw {
         let at = format!("manifest.survey_kinds.{name}");
-        if !crate::domain::survey::is_valid_kind(name) {
+        if !is_valid_kind(name) {
             errors.push(FieldError::new(
                 &at,
                 "a kind's name is 1 to 32 of a-z, 0-9, _ and -, starting with a letter",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::FieldError;
+use super::manifest::is_valid_kind;
 use super::states::SurveyKind;
 
 /// A customer's scored answer to a survey, as plugins read it (the
@@ -52,27 +53,6 @@ pub struct Survey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
-}
-
-/// Whether `kind` is a survey kind's name: 1 to 32 of a-z, 0-9, `_` and `-`,
-/// starting with a letter.
-pub fn is_valid_kind(kind: &str) -> bool {
-    let mut chars = kind.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && kind.len() <= 32
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-/// The kinds a scorer scores: those it declares, or the built-in ones when
-/// it declares none.
-pub fn kinds_scored(
-    declared: &std::collections::BTreeMap<String, super::manifest::DeclaredKind>,
-) -> Vec<String> {
-    if declared.is_empty() {
-        SurveyKind::ALL.iter().map(|k| k.as_str().to_string()).collect()
-    } else {
-        declared.keys().cloned().collect()
-    }
 }
 
 /// The items an ACSI survey asks when it names none.

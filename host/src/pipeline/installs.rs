@@ -15,10 +15,10 @@ use crate::db::rollouts::{self, Arm};
 use crate::db::Conn;
 use crate::domain::event::FieldError;
 use crate::domain::ids::random_id;
+use crate::domain::manifest::kinds_scored;
 use crate::domain::manifest::{check_config, check_grants_for_config, Manifest};
 use crate::domain::rollout::{Canary, CanaryState, Shadow};
 use crate::domain::states::FailurePolicy;
-use crate::domain::survey::kinds_scored;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::{DataScope, World};
 

@@ -10,7 +10,7 @@ use super::{Applying, BatchScope, CallArgs, CallResult, Decision};
 use crate::db::{installs, surveys, Conn, DbResult, Tx};
 use crate::domain::effect::Effect;
 use crate::domain::event::{self, Event, EventKind};
-use crate::domain::survey::kinds_scored;
+use crate::domain::manifest::kinds_scored;
 use crate::domain::survey::Survey;
 use crate::pipeline::surveys::declared_kinds;
 use crate::runtime::{scoring, CallInput, Runtime, RuntimeError};
