@@ -176,7 +176,7 @@ pub struct CallCtx {
     /// sleep cut short): the call has run out of time.
     pub out_of_time: bool,
     /// The population of the `fit` this call runs, if it runs one.
-    pub population: Option<super::host_data::PopulationScope>,
+    pub population: Option<PopulationScope>,
 }
 
 impl CallCtx {
@@ -574,4 +574,12 @@ mod tests {
         );
         assert_eq!(printable("a\tb\u{7f}"), "a\\tb\\u{7f}");
     }
+}
+
+/// The population a `fit` was handed: the instant it is as of, and its
+/// rows' customers in order (what `population` functions answer along).
+#[derive(Debug, Clone)]
+pub struct PopulationScope {
+    pub as_of: crate::domain::time::Millis,
+    pub customers: Arc<[String]>,
 }

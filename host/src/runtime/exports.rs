@@ -83,7 +83,7 @@ impl Runtime {
         config: &str,
         population: &Population,
     ) -> Result<CallOutput<Fit>, RuntimeError> {
-        let scope = super::host_data::PopulationScope {
+        let scope = super::ctx::PopulationScope {
             as_of: population.as_of,
             customers: population.rows.iter().map(|r| r.customer_id.clone()).collect(),
         };

@@ -5,20 +5,9 @@
 //! capability) and a survey's own settings. Each answer is waited for
 //! within the call's deadline like every host answer (`CallCtx::answer`).
 
-use std::sync::Arc;
-
 use super::bindings::host::clientele::crm::{population, segments, survey_settings, surveys};
 use super::ctx::CallCtx;
 use crate::domain::ids::is_valid_id;
-use crate::domain::time::Millis;
-
-/// The population a `fit` was handed: the instant it is as of, and its
-/// rows' customers in order (what `population` functions answer along).
-#[derive(Debug, Clone)]
-pub struct PopulationScope {
-    pub as_of: Millis,
-    pub customers: Arc<[String]>,
-}
 
 impl CallCtx {
     /// One value per row of the fit's population, from a map by customer
