@@ -140,6 +140,22 @@ pub async fn set_scores(
     Ok(())
 }
 
+/// A scored response row (`survey_id`, `submitted_at`, `answers`, `score`)
+/// of a survey of `kind`, as plugins read it.
+fn scored_answer(
+    r: &sqlx::any::AnyRow,
+    kind: String,
+) -> DbResult<crate::domain::survey::ScoredAnswer> {
+    let score: String = r.try_get("score")?;
+    Ok(crate::domain::survey::ScoredAnswer {
+        survey_id: r.try_get("survey_id")?,
+        kind,
+        submitted_at: r.try_get("submitted_at")?,
+        answers: json_col(r.try_get("answers")?, serde_json::json!({})),
+        score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
+    })
+}
+
 /// The customer's latest scored answer of each survey kind in `kinds`
 /// (every kind when empty), newest first.
 pub async fn latest_scored(
@@ -165,14 +181,7 @@ pub async fn latest_scored(
         if (!kinds.is_empty() && !kinds.contains(&kind)) || !seen.insert(kind.clone()) {
             continue;
         }
-        let score: String = r.try_get("score")?;
-        out.push(crate::domain::survey::ScoredAnswer {
-            survey_id: r.try_get("survey_id")?,
-            kind,
-            submitted_at: r.try_get("submitted_at")?,
-            answers: json_col(r.try_get("answers")?, serde_json::json!({})),
-            score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
-        });
+        out.push(scored_answer(r, kind)?);
     }
     Ok(out)
 }
@@ -201,15 +210,7 @@ pub async fn latest_scored_of_store(
         if (!kinds.is_empty() && !kinds.contains(&kind)) || out.contains_key(&customer) {
             continue;
         }
-        let score: String = r.try_get("score")?;
-        let answer = crate::domain::survey::ScoredAnswer {
-            survey_id: r.try_get("survey_id")?,
-            kind,
-            submitted_at: r.try_get("submitted_at")?,
-            answers: json_col(r.try_get("answers")?, serde_json::json!({})),
-            score: serde_json::from_str(&score).unwrap_or(serde_json::Value::Null),
-        };
-        out.insert(customer, answer);
+        out.insert(customer, scored_answer(r, kind)?);
     }
     Ok(out)
 }
