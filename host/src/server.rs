@@ -180,6 +180,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     pipeline_config.node_id = node_id(&config.data_dir, config.node_id.clone())?;
     let pipeline = Pipeline::new(db, runtime, pipeline_config);
     preload(&pipeline).await?;
+    pipeline.backfill_activity().await.context("building retention activity")?;
     pipeline.cluster.join().await.context("registering this node")?;
     pipeline.spawn_workers();
     let mut state = AppState::new(pipeline.clone(), &token);

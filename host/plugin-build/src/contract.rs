@@ -28,6 +28,8 @@ pub enum World {
     Segmenter,
     SurveyScorer,
     ChurnRescue,
+    /// Contract 0.5.0: events and timers (service recovery).
+    Responder,
 }
 
 /// Host interfaces a plugin must ask for in its manifest.
@@ -78,13 +80,15 @@ impl World {
             World::Segmenter => "segmentation",
             World::SurveyScorer => "scoring",
             World::ChurnRescue => "rescue",
+            World::Responder => "reactions",
         }
     }
 
     /// Whether a store may enable more than one install of this world
-    /// (survey-scorers: each scoring kinds no other scores).
+    /// (survey-scorers: each scoring kinds no other scores; responders:
+    /// each reacting on its own).
     pub fn allows_many_installs(self) -> bool {
-        matches!(self, World::Segmenter | World::SurveyScorer)
+        matches!(self, World::Segmenter | World::SurveyScorer | World::Responder)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The HTTP API (axum): one file per resource, problem+json errors.
 
+mod analytics;
 pub(crate) mod auth;
 mod cluster;
+mod complaints;
 mod customers;
 mod delivery;
 mod doc;
@@ -109,6 +111,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stores::get))
         .routes(routes!(stores::rotate_key))
         .routes(routes!(overview::get))
+        .routes(routes!(analytics::retention))
+        .routes(routes!(complaints::list))
+        .routes(routes!(complaints::of_customer))
         .routes(routes!(customers::get, customers::put))
         .routes(routes!(customers::list))
         .routes(routes!(customers::activity))

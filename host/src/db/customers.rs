@@ -111,7 +111,13 @@ pub struct NewOrder<'a> {
 
 /// Records orders of distinct customers and updates their statistics, in
 /// a few multi-row statements. A repeated order id changes nothing.
-pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]) -> DbResult<()> {
+/// Returns the ids of the orders that were new.
+pub async fn record_orders(
+    conn: &mut Conn,
+    store: &str,
+    orders: &[NewOrder<'_>],
+) -> DbResult<std::collections::HashSet<String>> {
+    let mut all_new = std::collections::HashSet::new();
     for chunk in orders.chunks(super::bulk::CHUNK) {
         let sql = format!(
             "INSERT INTO orders (store_id, order_id, customer_id, total_cents, currency, placed_at, placed_day)
@@ -163,8 +169,9 @@ pub async fn record_orders(conn: &mut Conn, store: &str, orders: &[NewOrder<'_>]
             }
         }
         q.execute(&mut *conn).await?;
+        all_new.extend(inserted);
     }
-    Ok(())
+    Ok(all_new)
 }
 
 /// Records the refund of event `event_id`: lowers the customer's net spend

@@ -26,6 +26,9 @@ pub struct Entry {
     pub expires_at: Option<Millis>,
 }
 
+/// The order an entry's event named, if any (see [`earned_for_order`]).
+pub type OrderRef<'a> = Option<&'a str>;
+
 async fn insert(
     conn: &mut Conn,
     a: &Subject<'_>,
@@ -33,14 +36,15 @@ async fn insert(
     kind: EntryKind,
     reason: &str,
     expires_at: Option<Millis>,
+    order: OrderRef<'_>,
 ) -> DbResult<Entry> {
     let (store, customer, now) = (a.store, a.customer, a.now);
     let id = random_id("pts");
     let remaining = if kind == EntryKind::Earn { points } else { 0 };
     sqlx::query(
         "INSERT INTO ledger_entries (id, store_id, customer_id, points, kind, reason, event_id,
-           install_id, created_at, expires_at, remaining)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+           install_id, created_at, expires_at, remaining, order_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&id)
     .bind(store)
@@ -53,6 +57,7 @@ async fn insert(
     .bind(now)
     .bind(expires_at)
     .bind(remaining)
+    .bind(order)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -81,8 +86,9 @@ pub async fn earn(
     points: i64,
     reason: &str,
     expires_at: Option<Millis>,
+    order: OrderRef<'_>,
 ) -> DbResult<Entry> {
-    insert(conn, a, points, EntryKind::Earn, reason, expires_at).await
+    insert(conn, a, points, EntryKind::Earn, reason, expires_at, order).await
 }
 
 /// Takes up to `points` from the open lots, oldest first, as one entry of
@@ -94,6 +100,7 @@ pub async fn take(
     points: i64,
     kind: EntryKind,
     reason: &str,
+    order: OrderRef<'_>,
 ) -> DbResult<Option<Entry>> {
     let lots = sqlx::query(
         "SELECT seq, remaining FROM ledger_entries
@@ -122,7 +129,7 @@ pub async fn take(
     if taken == 0 {
         return Ok(None);
     }
-    Ok(Some(insert(conn, a, -taken, kind, reason, None).await?))
+    Ok(Some(insert(conn, a, -taken, kind, reason, None, order).await?))
 }
 
 /// Expires the customer's lots whose time has come; returns the entries.
@@ -152,7 +159,7 @@ pub async fn expire_customer(
             .execute(&mut *conn)
             .await?;
         out.push(
-            insert(&mut *conn, &account, -remaining, EntryKind::Expire, "expired", None).await?,
+            insert(&mut *conn, &account, -remaining, EntryKind::Expire, "expired", None, None).await?,
         );
     }
     Ok(out)
@@ -206,6 +213,7 @@ pub struct NewEarn {
     pub event_id: String,
     pub install_id: String,
     pub expires_at: Option<Millis>,
+    pub order_id: Option<String>,
 }
 
 /// Writes earn entries in bulk and adds them to the balances. Entries of
@@ -214,8 +222,8 @@ pub async fn earn_many(conn: &mut Conn, earns: &[NewEarn], now: Millis) -> DbRes
     for chunk in earns.chunks(super::bulk::CHUNK) {
         let sql = format!(
             "INSERT INTO ledger_entries (id, store_id, customer_id, points, kind, reason, event_id,
-               install_id, created_at, expires_at, remaining) VALUES {}",
-            super::bulk::Style::of(conn).values(chunk.len(), 11, 1)
+               install_id, created_at, expires_at, remaining, order_id) VALUES {}",
+            super::bulk::Style::of(conn).values(chunk.len(), 12, 1)
         );
         let mut q = sqlx::query(&sql);
         for e in chunk {
@@ -230,7 +238,8 @@ pub async fn earn_many(conn: &mut Conn, earns: &[NewEarn], now: Millis) -> DbRes
                 .bind(&e.install_id)
                 .bind(now)
                 .bind(e.expires_at)
-                .bind(e.points);
+                .bind(e.points)
+                .bind(e.order_id.as_deref());
         }
         q.execute(&mut *conn).await?;
     }
@@ -281,4 +290,24 @@ pub async fn due_among(
         }
     }
     Ok(out)
+}
+
+/// What `install` earned for `order` (its entries on the events that named
+/// the order), less what it deducted on them: what is left to take back.
+pub async fn earned_for_order(
+    conn: &mut Conn,
+    store: &str,
+    install: &str,
+    order: &str,
+) -> DbResult<i64> {
+    let r = sqlx::query(
+        "SELECT COALESCE(SUM(points), 0) AS net FROM ledger_entries
+         WHERE store_id = $1 AND install_id = $2 AND order_id = $3 AND kind IN ('earn', 'deduct')",
+    )
+    .bind(store)
+    .bind(install)
+    .bind(order)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(r.try_get::<i64, _>("net")?.max(0))
 }

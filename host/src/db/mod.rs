@@ -3,9 +3,11 @@
 //! BIGINT integers, TEXT JSON); only the migrations and the way a write
 //! transaction starts differ per backend.
 
+pub mod activity;
 pub mod attempts;
 pub mod bulk;
 pub mod churn;
+pub mod complaints;
 pub mod customers;
 pub mod dialect;
 pub mod events;
@@ -21,6 +23,7 @@ pub mod outcomes;
 pub mod overview;
 pub mod plugin_logs;
 pub mod plugins;
+pub mod reaction_timers;
 pub mod rollouts;
 pub mod row;
 pub mod segments;

@@ -19,6 +19,7 @@ use crate::domain::customer::Customer;
 use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::ledger::LedgerOp;
+use crate::domain::reaction::Reaction;
 use crate::domain::states::OutcomeStatus;
 use crate::domain::World;
 use crate::pipeline::worlds::Decision;
@@ -296,6 +297,18 @@ fn live_summary(world: World, o: &LiveOutcome) -> Value {
                 _ => None,
             })
             .unwrap_or(Value::Null),
+        // A cancel shows only when a timer was pending: left out of both.
+        World::Responder => Value::Array(
+            fx.iter()
+                .filter_map(|e| match e {
+                    Effect::Message { template, .. } => Some(json!({"message": template})),
+                    Effect::Earn { points, .. } => Some(json!({"earn": points})),
+                    Effect::TimerSet { key, .. } => Some(json!({"timer": key})),
+                    Effect::ComplaintDue { complaint_id, .. } => Some(json!({"due": complaint_id})),
+                    _ => None,
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -322,6 +335,19 @@ fn replay_summary(decision: &Decision, prev: &mut BTreeSet<String>) -> Value {
         }
         Decision::Score(score) => score.clone(),
         Decision::Churn { assessment, .. } => json!({"risk": round(assessment.risk)}),
+        Decision::Reactions(list) => Value::Array(
+            list.iter()
+                .filter_map(|r| match r {
+                    Reaction::SendMessage { template, .. } => Some(json!({"message": template})),
+                    Reaction::GrantPoints { points, .. } => Some(json!({"earn": points})),
+                    Reaction::SetTimer { key, .. } => Some(json!({"timer": key})),
+                    Reaction::SetComplaintDue { complaint_id, .. } => {
+                        Some(json!({"due": complaint_id}))
+                    }
+                    Reaction::CancelTimer { .. } => None,
+                })
+                .collect(),
+        ),
     }
 }
 

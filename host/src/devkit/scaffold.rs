@@ -104,6 +104,12 @@ fn world_files(world: World) -> WorldFiles {
             schema: r#"{"type": "object", "properties": {"lapsed_days": {"type": "integer", "minimum": 1}}, "additionalProperties": false}"#,
             config: "{\"lapsed_days\": 90}\n",
         },
+        World::Responder => WorldFiles {
+            events: &[("events/order.json", SAMPLE_ORDER)],
+            extra: &[],
+            schema: r#"{"type": "object", "properties": {"follow_up_days": {"type": "integer", "minimum": 0}}, "additionalProperties": false}"#,
+            config: "{\"follow_up_days\": 7}\n",
+        },
     }
 }
 
@@ -119,6 +125,7 @@ fn sources(world: World, lang: Lang) -> Vec<(&'static str, &'static str)> {
                     World::Segmenter => include_str!("templates/rust/segmenter.rs"),
                     World::SurveyScorer => include_str!("templates/rust/survey_scorer.rs"),
                     World::ChurnRescue => include_str!("templates/rust/churn_rescue.rs"),
+                    World::Responder => include_str!("templates/rust/responder.rs"),
                 },
             ),
             ("src/error.rs", include_str!("templates/rust/error.rs")),
@@ -145,6 +152,11 @@ fn sources(world: World, lang: Lang) -> Vec<(&'static str, &'static str)> {
                     include_str!("templates/python/churn_rescue_app.py"),
                     include_str!("templates/python/churn_rescue_rules.py"),
                     include_str!("templates/python/churn_rescue_test.py"),
+                ),
+                World::Responder => (
+                    include_str!("templates/python/responder_app.py"),
+                    include_str!("templates/python/responder_rules.py"),
+                    include_str!("templates/python/responder_test.py"),
                 ),
             };
             vec![
@@ -175,6 +187,11 @@ fn sources(world: World, lang: Lang) -> Vec<(&'static str, &'static str)> {
                     include_str!("templates/js/churn_rescue_app.js"),
                     include_str!("templates/js/churn_rescue_rules.js"),
                     include_str!("templates/js/churn_rescue_test.js"),
+                ),
+                World::Responder => (
+                    include_str!("templates/js/responder_app.js"),
+                    include_str!("templates/js/responder_rules.js"),
+                    include_str!("templates/js/responder_test.js"),
                 ),
             };
             vec![
@@ -248,7 +265,7 @@ pub fn next_steps(dir: &Path, world: World, lang: Lang) -> String {
     let extra = match world {
         World::Segmenter | World::ChurnRescue => format!(" --fit --population {d}/population.json"),
         World::SurveyScorer => format!(" --survey {d}/survey.json"),
-        World::PointRules => String::new(),
+        World::PointRules | World::Responder => String::new(),
     };
     format!(
         "created {d}\n  its unit test:  {test}\n  run it:         clientele plugin run {d} --event {d}/events --config {d}/config.json{extra}\n  publish it:     clientele plugin publish {d} --server http://127.0.0.1:8080   (token in CLIENTELE_ADMIN_TOKEN)"

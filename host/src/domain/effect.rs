@@ -60,4 +60,10 @@ pub enum Effect {
     SegmentExited { segment: String },
     /// A survey response scored; the score as the scorer computed it.
     SurveyScored { score: Value },
+    /// A responder's timer set (or moved) to `due_at` (RFC 3339).
+    TimerSet { key: String, due_at: String },
+    /// A responder's pending timer cancelled.
+    TimerCancelled { key: String },
+    /// A complaint given its due time (its SLA), RFC 3339.
+    ComplaintDue { complaint_id: String, due_at: String },
 }

@@ -78,6 +78,8 @@ event_kinds! {
     "checkin" => Checkin,
     "referral.converted" => ReferralConverted,
     "survey.submitted" => SurveySubmitted,
+    "complaint.filed" => ComplaintFiled,
+    "complaint.resolved" => ComplaintResolved,
 }
 
 /// `customer.created`: any object (a shop's own fields are kept as sent).
@@ -175,6 +177,44 @@ pub struct SurveySubmitted {
     pub answers: Value,
 }
 
+/// `complaint.filed`: a complaint, counted once per `complaint_id` in the
+/// store however often it is filed.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+pub struct ComplaintFiled {
+    #[schema(
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}|\.\.[A-Za-z0-9._:-]{1,62})$",
+        example = "cp_17"
+    )]
+    pub complaint_id: String,
+    /// The order complained about, if any.
+    #[serde(default)]
+    #[schema(
+        nullable,
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}|\.\.[A-Za-z0-9._:-]{1,62})$",
+        example = "o_1001"
+    )]
+    pub order_id: Option<String>,
+    #[schema(min_length = 1, max_length = 64, example = "late-delivery")]
+    pub category: String,
+    /// 1 (minor) to 3 (serious).
+    #[schema(minimum = 1, maximum = 3, example = 2)]
+    pub severity: u8,
+}
+
+/// `complaint.resolved`: how a filed complaint ended, and whether the
+/// customer was satisfied with it.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+pub struct ComplaintResolved {
+    #[schema(
+        pattern = r"^([A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}|\.\.[A-Za-z0-9._:-]{1,62})$",
+        example = "cp_17"
+    )]
+    pub complaint_id: String,
+    #[schema(min_length = 1, max_length = 500, example = "replacement shipped")]
+    pub resolution: String,
+    pub satisfied: bool,
+}
+
 /// An absent or `null` field is its type's default.
 fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
@@ -242,6 +282,17 @@ impl Event {
         }
         let Envelope { id, event_type, customer_id, .. } = envelope;
         Ok(Event { id, event_type, customer_id, occurred_at, data, kind })
+    }
+}
+
+impl Event {
+    /// The order the event is about: an order's placing or refund.
+    pub fn order_id(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::OrderPlaced(o) => Some(&o.order_id),
+            EventKind::OrderRefunded(r) => Some(&r.order_id),
+            _ => None,
+        }
     }
 }
 

@@ -10,6 +10,8 @@ pub mod ids;
 pub mod ledger;
 pub mod log;
 pub mod manifest;
+pub mod period;
+pub mod reaction;
 pub mod rescue;
 pub mod rollout;
 pub mod segment;

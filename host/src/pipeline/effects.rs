@@ -35,11 +35,14 @@ impl BatchWriter {
     }
 
     /// Applies one call's ledger ops; returns what was done.
+    /// `order`: the order the event names, kept with the entries so that
+    /// an install can ask what it earned for it (contract 0.5.0).
     pub async fn ops(
         &mut self,
         tx: &mut Tx,
         t: &Subject<'_>,
         ops: &[LedgerOp],
+        order: Option<&str>,
     ) -> DbResult<Vec<Effect>> {
         let spends = ops.iter().any(|op| matches!(op, LedgerOp::Deduct { .. }));
         if spends {
@@ -52,7 +55,7 @@ impl BatchWriter {
             match op {
                 LedgerOp::Earn { points, reason, expires_at } => {
                     let id = if spends {
-                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at).await?.id
+                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at, order).await?.id
                     } else {
                         let id = random_id("pts");
                         self.earns.push(NewEarn {
@@ -64,6 +67,7 @@ impl BatchWriter {
                             event_id: t.event_id.unwrap_or_default().to_string(),
                             install_id: t.install().to_string(),
                             expires_at: *expires_at,
+                            order_id: order.map(str::to_string),
                         });
                         id
                     };
@@ -77,8 +81,15 @@ impl BatchWriter {
                 LedgerOp::Deduct { points, reason } => {
                     // Expired points must not be spent by a deduction.
                     ledger::expire_customer(&mut *tx, t.store, t.customer, self.now).await?;
-                    let e = ledger::take(&mut *tx, &account, *points, EntryKind::Deduct, reason)
-                        .await?;
+                    let e = ledger::take(
+                        &mut *tx,
+                        &account,
+                        *points,
+                        EntryKind::Deduct,
+                        reason,
+                        order,
+                    )
+                    .await?;
                     let applied = e.as_ref().map_or(0, |e| -e.points);
                     effects.push(Effect::Deduct {
                         points: applied,

@@ -17,6 +17,7 @@ pub mod intake;
 mod lanes;
 pub mod points;
 pub mod registry;
+mod reactions;
 mod rescue;
 mod services;
 mod stores;

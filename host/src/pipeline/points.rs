@@ -52,6 +52,7 @@ impl Pipeline {
             points,
             EntryKind::Redeem,
             reason,
+            None,
         )
         .await?
         .expect("balance checked above");

@@ -185,7 +185,7 @@ async fn apply_loose(
 }
 
 /// A queued message to the target's customer.
-fn message(t: &Subject<'_>, channel: &str, template: &str) -> messages::Message {
+pub(super) fn message(t: &Subject<'_>, channel: &str, template: &str) -> messages::Message {
     let mut m = messages::Message::queued(
         random_id("msg"),
         t.customer.to_string(),
@@ -209,8 +209,8 @@ fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
     vars
 }
 
-async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbResult<Effect> {
-    let e = ledger::earn(&mut *tx, t, points, reason, None).await?;
+pub(super) async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbResult<Effect> {
+    let e = ledger::earn(&mut *tx, t, points, reason, None, None).await?;
     Ok(Effect::Earn { points, reason: reason.to_string(), entry_id: e.id, expires_at: None })
 }
 

@@ -121,6 +121,29 @@ impl HostServices for DbServices {
         })
     }
 
+    fn complaint<'a>(
+        &'a self,
+        store: &'a str,
+        id: &'a str,
+    ) -> HostFuture<'a, Option<crate::db::complaints::Complaint>> {
+        answer("complaints.get", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            crate::db::complaints::get(&mut conn, store, id).await
+        })
+    }
+
+    fn earned_for_order<'a>(
+        &'a self,
+        store: &'a str,
+        install: &'a str,
+        order: &'a str,
+    ) -> HostFuture<'a, i64> {
+        answer("earnings.earned-for-order", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            ledger::earned_for_order(&mut conn, store, install, order).await
+        })
+    }
+
     fn segments_of<'a>(
         &'a self,
         store: &'a str,

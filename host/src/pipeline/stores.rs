@@ -54,3 +54,26 @@ impl Pipeline {
         Ok(())
     }
 }
+
+impl Pipeline {
+    /// Builds the retention activity of the stores whose orders came
+    /// before the activity tables did (once, whichever node gets there
+    /// first; each store in its own write turn).
+    pub async fn backfill_activity(&self) -> PipelineResult<()> {
+        let marked = {
+            let mut conn = self.db.pool.acquire().await?;
+            crate::db::activity::marked(&mut conn).await?
+        };
+        for store in marked {
+            let mut tx = self.db.begin_store(&store).await?;
+            let timezone =
+                stores::get(&mut tx, &store).await?.map(|s| s.timezone).unwrap_or_default();
+            let started = std::time::Instant::now();
+            if let Some(orders) = crate::db::activity::backfill(&mut tx, &store, &timezone).await? {
+                tx.commit().await?;
+                tracing::info!(store = %store, orders, elapsed_ms = started.elapsed().as_millis() as u64, "retention activity built from the store's orders");
+            }
+        }
+        Ok(())
+    }
+}

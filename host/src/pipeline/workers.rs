@@ -168,6 +168,7 @@ impl Dispatcher {
             .store(pending.iter().map(|(_, n)| n).sum(), std::sync::atomic::Ordering::Relaxed);
         let mut stores: Vec<String> = pending.into_iter().map(|(store, _)| store).collect();
         stores.extend(churn::stores_due(&mut conn, now_ms()).await?);
+        stores.extend(crate::db::reaction_timers::stores_due(&mut conn, now_ms()).await?);
         let elsewhere = self.cluster.stores_held_elsewhere(&mut conn).await?;
         let versions = installs::enabled_versions(&mut conn).await?;
         drop(conn);

@@ -39,7 +39,12 @@ pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
     let kind = match &e.kind {
         EventKind::CustomerCreated(_) => types::EventKind::CustomerCreated,
         EventKind::Checkin(_) => types::EventKind::Checkin,
-        EventKind::Other => types::EventKind::Other,
+        // The event kinds of every contract are one record shared by all
+        // rungs; complaints came later and are read through the
+        // `complaints` interface (0.5.0) by the complaint's id.
+        EventKind::Other | EventKind::ComplaintFiled(_) | EventKind::ComplaintResolved(_) => {
+            types::EventKind::Other
+        }
         EventKind::OrderPlaced(event::OrderPlaced { order_id, total_cents, currency, items }) => {
             types::EventKind::OrderPlaced(types::OrderPlaced {
                 order_id: order_id.clone(),
@@ -166,6 +171,35 @@ pub fn actions(
                     W::Expired => FlowEnd::Expired,
                     W::Skipped => FlowEnd::Skipped,
                 }),
+            })
+        })
+        .collect()
+}
+
+/// A responder's actions in the host's types.
+pub fn reactions(
+    list: Vec<super::reactions::Action>,
+) -> Result<Vec<crate::domain::reaction::Reaction>, String> {
+    use super::reactions::Action;
+    use crate::domain::reaction::Reaction;
+    list.into_iter()
+        .map(|a| {
+            Ok(match a {
+                Action::SendMessage(m) => Reaction::SendMessage {
+                    vars: json_or_invalid(&m.vars, "message vars")?,
+                    channel: m.channel,
+                    template: m.template,
+                },
+                Action::GrantPoints((points, reason)) => Reaction::GrantPoints { points, reason },
+                Action::SetTimer(t) => Reaction::SetTimer {
+                    payload: json_or_invalid(&t.payload, "timer payload")?,
+                    key: t.key,
+                    at: t.at,
+                },
+                Action::CancelTimer(key) => Reaction::CancelTimer { key },
+                Action::SetComplaintDue((complaint_id, at)) => {
+                    Reaction::SetComplaintDue { complaint_id, at }
+                }
             })
         })
         .collect()

@@ -14,6 +14,7 @@ use super::{convert, CallInput, CallOutput, Plugin, Runtime, RuntimeError};
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::ledger::{validate_ops, LedgerOp};
+use crate::domain::reaction::Reaction;
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::World;
@@ -218,6 +219,42 @@ impl Runtime {
         let out =
             self.run(plugin, input, Kind::Call, |store| pre.on_timer(store, config, &c, flow))?;
         checked(out, convert::actions, |l| crate::domain::rescue::validate_actions(l))
+    }
+}
+
+impl Runtime {
+    /// `responder`: what to do about an event.
+    pub fn react(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        event: &Event,
+        order_total: Option<i64>,
+    ) -> Result<CallOutput<Vec<Reaction>>, RuntimeError> {
+        let pre = pre_of!(plugin, Responder);
+        let (c, e) =
+            (convert::customer(customer, input.scope.pii), convert::event(event, order_total));
+        let out =
+            self.run(plugin, input, Kind::Call, |store| pre.on_event(store, config, &c, &e))?;
+        checked(out, convert::reactions, |l| crate::domain::reaction::validate(l))
+    }
+
+    /// `responder`: one of the customer's timers is due.
+    pub fn react_to_timer(
+        &self,
+        plugin: &Plugin,
+        input: CallInput,
+        config: &str,
+        customer: &Customer,
+        timer: &super::reactions::Timer,
+    ) -> Result<CallOutput<Vec<Reaction>>, RuntimeError> {
+        let pre = pre_of!(plugin, Responder);
+        let c = convert::customer(customer, input.scope.pii);
+        let out =
+            self.run(plugin, input, Kind::Call, |store| pre.on_timer(store, config, &c, timer))?;
+        checked(out, convert::reactions, |l| crate::domain::reaction::validate(l))
     }
 }
 

@@ -1,11 +1,14 @@
-//! The host interfaces new in contract 0.3.0 (and what 0.4.0 added to
-//! them): what a plugin reads beyond the customer it is called about — a
+//! The host interfaces new in contract 0.3.0 (and what 0.4.0 and 0.5.0
+//! added): what a plugin reads beyond the customer it is called about — a
 //! fit's per-row sums and counts (`population`),
 //! a customer's segments, their scored survey answers (`surveys`, a
-//! capability) and a survey's own settings. Each answer is waited for
+//! capability), a survey's own settings, the store's complaints and what
+//! the install earned for an order (`earnings`). Each answer is waited for
 //! within the call's deadline like every host answer (`CallCtx::answer`).
 
-use super::bindings::host::clientele::crm::{population, segments, survey_settings, surveys};
+use super::bindings::host::clientele::crm::{
+    complaints, earnings, population, segments, survey_settings, surveys,
+};
 use super::ctx::CallCtx;
 use crate::domain::ids::is_valid_id;
 
@@ -122,5 +125,40 @@ impl survey_settings::Host for CallCtx {
         let (services, store) = (self.services(), self.scope.store_id.clone());
         let found = self.answer(services.survey_settings(&store, &survey_id))?;
         Ok(found.map(|v| v.to_string()))
+    }
+}
+
+impl complaints::Host for CallCtx {
+    fn get(&mut self, complaint_id: String) -> wasmtime::Result<Option<complaints::Complaint>> {
+        if !is_valid_id(&complaint_id) {
+            return Ok(None);
+        }
+        let (services, store) = (self.services(), self.scope.store_id.clone());
+        let found = self.answer(services.complaint(&store, &complaint_id))?;
+        Ok(found.map(|c| complaints::Complaint {
+            id: c.id,
+            customer_id: c.customer_id,
+            order_id: c.order_id,
+            category: c.category,
+            severity: c.severity,
+            filed_at: c.filed_at,
+            filed_event: c.filed_event,
+            due_at: c.due_at,
+            resolved_at: c.resolved_at,
+            resolved_event: c.resolved_event,
+            resolution: c.resolution,
+            satisfied: c.satisfied,
+        }))
+    }
+}
+
+impl earnings::Host for CallCtx {
+    fn earned_for_order(&mut self, order_id: String) -> wasmtime::Result<i64> {
+        if !is_valid_id(&order_id) {
+            return Ok(0);
+        }
+        let services = self.services();
+        let (store, install) = (self.scope.store_id.clone(), self.scope.install_id.clone());
+        self.answer(services.earned_for_order(&store, &install, &order_id))
     }
 }

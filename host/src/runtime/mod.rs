@@ -35,6 +35,7 @@ pub use error::RuntimeError;
 
 /// Results of the population-level worlds, as the WIT types.
 pub use bindings::churn_rescue::exports::clientele::crm::rescue;
+pub use bindings::responder::exports::clientele::crm::reactions;
 pub use bindings::segmenter::exports::clientele::crm::segmentation;
 pub use bindings::survey_scorer::exports::clientele::crm::scoring;
 pub use bindings::types::{Fitted, Population, PopulationRow, StoreContext};

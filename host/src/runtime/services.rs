@@ -140,6 +140,24 @@ pub trait HostServices: Send + Sync {
     ) -> HostFuture<'a, Option<serde_json::Value>> {
         Box::pin(async { Ok(None) })
     }
+    /// The store's complaint with this id (new in contract 0.5.0).
+    fn complaint<'a>(
+        &'a self,
+        _store: &'a str,
+        _id: &'a str,
+    ) -> HostFuture<'a, Option<crate::db::complaints::Complaint>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// What `install` earned for `order`, less what it took back on it
+    /// (new in contract 0.5.0).
+    fn earned_for_order<'a>(
+        &'a self,
+        _store: &'a str,
+        _install: &'a str,
+        _order: &'a str,
+    ) -> HostFuture<'a, i64> {
+        Box::pin(async { Ok(0) })
+    }
 }
 
 pub use crate::domain::survey::ScoredAnswer;

@@ -14,8 +14,16 @@ use crate::domain::{Capability, World};
 pub const WIT_PACKAGE: &str = "clientele:crm";
 
 /// Interfaces every plugin may import, whatever its manifest says.
-const ALWAYS: [&str; 6] =
-    ["types", "log", "customers", "population", "segments", "survey-settings"];
+const ALWAYS: [&str; 8] = [
+    "types",
+    "log",
+    "customers",
+    "population",
+    "segments",
+    "survey-settings",
+    "complaints",
+    "earnings",
+];
 
 pub fn header(bytes: &[u8]) -> Result<(), RuntimeError> {
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {

@@ -16,6 +16,7 @@
 pub mod churn_rescue;
 pub mod point_rules;
 pub mod refit;
+pub mod responder;
 pub mod segmenter;
 pub mod segments;
 pub mod survey_scorer;
@@ -32,6 +33,7 @@ use crate::domain::customer::Customer;
 use crate::domain::effect::Effect;
 use crate::domain::event::Event;
 use crate::domain::ledger::LedgerOp;
+use crate::domain::reaction::Reaction;
 use crate::domain::rescue::{Assessment, FlowAction};
 use crate::domain::segment::Membership;
 use crate::domain::survey::Survey;
@@ -55,6 +57,7 @@ pub enum Decision {
         plan: Option<Vec<FlowAction>>,
     },
     Score(Value),
+    Reactions(Vec<Reaction>),
 }
 
 pub type CallResult = Result<CallOutput<Decision>, RuntimeError>;
@@ -115,6 +118,7 @@ pub enum Unit {
     Segmenter(segmenter::Unit),
     ChurnRescue(churn_rescue::Unit),
     SurveyScorer(survey_scorer::Unit),
+    Responder,
 }
 
 impl Unit {
@@ -127,6 +131,7 @@ impl Unit {
             World::SurveyScorer => {
                 Unit::SurveyScorer(survey_scorer::Unit::load(conn, scope).await?)
             }
+            World::Responder => Unit::Responder,
         })
     }
 
@@ -138,6 +143,7 @@ impl Unit {
             World::Segmenter => Unit::Segmenter(segmenter::Unit::local(model)),
             World::ChurnRescue => Unit::ChurnRescue(churn_rescue::Unit::local(model)),
             World::SurveyScorer => Unit::SurveyScorer(survey_scorer::Unit::local(surveys)),
+            World::Responder => Unit::Responder,
         }
     }
 
@@ -148,6 +154,7 @@ impl Unit {
             Unit::Segmenter(_) => segmenter::concerns(e),
             Unit::ChurnRescue(_) => churn_rescue::concerns(e),
             Unit::SurveyScorer(u) => u.concerns(e),
+            Unit::Responder => responder::concerns(e),
         }
     }
 
@@ -157,6 +164,7 @@ impl Unit {
             Unit::Segmenter(u) => u.decide(rt, args, input),
             Unit::ChurnRescue(u) => u.decide(rt, args, input),
             Unit::SurveyScorer(u) => u.decide(rt, args, input),
+            Unit::Responder => responder::decide(rt, args, input),
         }
     }
 
@@ -177,6 +185,7 @@ impl Unit {
                 u.apply(tx, at, assessment, rescue, plan.as_deref()).await?
             }
             (Unit::SurveyScorer(u), Decision::Score(score)) => u.apply(at, score),
+            (Unit::Responder, Decision::Reactions(list)) => responder::apply(tx, at, list).await?,
             _ => unreachable!("a unit applies only what its own world decides"),
         })
     }
@@ -185,7 +194,7 @@ impl Unit {
     /// how many events it queued (segment changes).
     pub async fn finish(&mut self, tx: &mut Tx) -> PipelineResult<usize> {
         Ok(match self {
-            Unit::PointRules => 0,
+            Unit::PointRules | Unit::Responder => 0,
             Unit::Segmenter(u) => u.finish(tx).await?,
             Unit::ChurnRescue(u) => {
                 u.finish(tx).await?;
@@ -238,7 +247,7 @@ pub async fn refit(world: World, conn: &mut Conn, r: &mut Refit<'_>) -> Pipeline
     match world {
         World::Segmenter => segmenter::refit(conn, r).await,
         World::ChurnRescue => churn_rescue::refit(conn, r).await,
-        World::PointRules | World::SurveyScorer => {
+        World::PointRules | World::SurveyScorer | World::Responder => {
             unreachable!("only a world that fits is refitted")
         }
     }

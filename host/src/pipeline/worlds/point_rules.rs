@@ -32,5 +32,5 @@ pub async fn apply(
     if at.tier_moved {
         ops.retain(|op| !matches!(op, LedgerOp::SetTier { .. }));
     }
-    Ok(writer.ops(tx, &at.target, &ops).await?)
+    Ok(writer.ops(tx, &at.target, &ops, at.event.order_id()).await?)
 }

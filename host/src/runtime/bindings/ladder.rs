@@ -11,6 +11,7 @@ use wasmtime::Store;
 
 use super::churn_rescue::exports::clientele::crm::rescue;
 use super::point_rules::exports::clientele::crm::loyalty;
+use super::responder::exports::clientele::crm::reactions;
 use super::segmenter::exports::clientele::crm::segmentation;
 use super::survey_scorer::exports::clientele::crm::scoring;
 use super::types::{Customer, Event, Fitted, PluginError, Population};
@@ -99,12 +100,31 @@ pub trait ChurnRescue: Send + Sync {
     ) -> Answer<Vec<rescue::Action>>;
 }
 
+/// New in 0.5.0: no older rung has the world.
+pub trait Responder: Send + Sync {
+    fn on_event(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        customer: &Customer,
+        event: &Event,
+    ) -> Answer<Vec<reactions::Action>>;
+    fn on_timer(
+        &self,
+        store: &mut Store<CallCtx>,
+        config: &str,
+        customer: &Customer,
+        timer: &reactions::Timer,
+    ) -> Answer<Vec<reactions::Action>>;
+}
+
 /// A world's linked component, in whichever contract it speaks.
 pub enum WorldPre {
     PointRules(Box<dyn PointRules>),
     Segmenter(Box<dyn Segmenter>),
     SurveyScorer(Box<dyn SurveyScorer>),
     ChurnRescue(Box<dyn ChurnRescue>),
+    Responder(Box<dyn Responder>),
 }
 
 /// One contract version the host serves.
@@ -119,28 +139,43 @@ pub struct Rung {
 
 /// The `prepare` of a rung module whose world modules are named as every
 /// rung's are (`point_rules`, `segmenter`, `survey_scorer`,
-/// `churn_rescue`).
+/// `churn_rescue`, and from 0.5.0 `responder`). A rung before a world
+/// existed refuses a component that claims it.
 macro_rules! prepare {
     () => {
+        super::ladder::prepare!(@with |pre| World::Responder => {
+            wasmtime::bail!(
+                "world `responder` is new in contract 0.5.0; this component speaks {}",
+                MIN_VERSION
+            )
+        });
+    };
+    (responder) => {
+        super::ladder::prepare!(@with |pre| World::Responder => {
+            WorldPre::Responder(Box::new(responder::ResponderPre::new(pre)?))
+        });
+    };
+    (@with |$pre:ident| $($newer:pat => $arm:block)*) => {
         fn prepare(
             world: crate::domain::World,
-            pre: wasmtime::component::InstancePre<crate::runtime::CallCtx>,
+            $pre: wasmtime::component::InstancePre<crate::runtime::CallCtx>,
         ) -> wasmtime::Result<super::ladder::WorldPre> {
             use super::ladder::WorldPre;
             use crate::domain::World;
             Ok(match world {
                 World::PointRules => {
-                    WorldPre::PointRules(Box::new(point_rules::PointRulesPre::new(pre)?))
+                    WorldPre::PointRules(Box::new(point_rules::PointRulesPre::new($pre)?))
                 }
                 World::Segmenter => {
-                    WorldPre::Segmenter(Box::new(segmenter::SegmenterPre::new(pre)?))
+                    WorldPre::Segmenter(Box::new(segmenter::SegmenterPre::new($pre)?))
                 }
                 World::SurveyScorer => {
-                    WorldPre::SurveyScorer(Box::new(survey_scorer::SurveyScorerPre::new(pre)?))
+                    WorldPre::SurveyScorer(Box::new(survey_scorer::SurveyScorerPre::new($pre)?))
                 }
                 World::ChurnRescue => {
-                    WorldPre::ChurnRescue(Box::new(churn_rescue::ChurnRescuePre::new(pre)?))
+                    WorldPre::ChurnRescue(Box::new(churn_rescue::ChurnRescuePre::new($pre)?))
                 }
+                $($newer => $arm)*
             })
         }
     };

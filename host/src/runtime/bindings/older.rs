@@ -10,8 +10,9 @@
 
 /// The host interfaces an older component imports, each forwarding to the
 /// newest's, and `add_to_linker` linking them: `log`, `customers`, `state`
-/// and `messaging` (the same since 0.1.0), and with `reads` the
-/// `population`, `segments`, `surveys` and `survey-settings` of 0.3.0.
+/// and `messaging` (the same since 0.1.0), with `reads` the `population`,
+/// `segments`, `surveys` and `survey-settings` of 0.3.0, and with
+/// `reads_0_4_0` those with the two reads 0.4.0 added.
 macro_rules! forward_host {
     () => {
         /// Links this version's host interfaces (each forwarding to the newest).
@@ -24,6 +25,66 @@ macro_rules! forward_host {
         super::older::forward_host!(@shared);
     };
     (reads) => {
+        super::older::forward_host!(@reads);
+
+        impl then::population::Host for CallCtx {
+            fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::spend_within(self, days)
+            }
+
+            fn repeat_day_spend(&mut self) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::repeat_day_spend(self)
+            }
+        }
+
+        impl then::surveys::Host for CallCtx {
+            fn latest(
+                &mut self,
+                customer_id: String,
+                kinds: Vec<String>,
+            ) -> wasmtime::Result<Vec<then::surveys::ScoredAnswer>> {
+                let list = now::surveys::Host::latest(self, customer_id, kinds)?;
+                Ok(list.into_iter().map(scored_answer).collect())
+            }
+        }
+    };
+    (reads_0_4_0) => {
+        super::older::forward_host!(@reads);
+
+        impl then::population::Host for CallCtx {
+            fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::spend_within(self, days)
+            }
+
+            fn repeat_day_spend(&mut self) -> wasmtime::Result<Vec<i64>> {
+                now::population::Host::repeat_day_spend(self)
+            }
+
+            fn orders_within(&mut self, days: u32) -> wasmtime::Result<Vec<u32>> {
+                now::population::Host::orders_within(self, days)
+            }
+        }
+
+        impl then::surveys::Host for CallCtx {
+            fn latest(
+                &mut self,
+                customer_id: String,
+                kinds: Vec<String>,
+            ) -> wasmtime::Result<Vec<then::surveys::ScoredAnswer>> {
+                let list = now::surveys::Host::latest(self, customer_id, kinds)?;
+                Ok(list.into_iter().map(scored_answer).collect())
+            }
+
+            fn latest_of_population(
+                &mut self,
+                kinds: Vec<String>,
+            ) -> wasmtime::Result<Vec<Option<then::surveys::ScoredAnswer>>> {
+                let list = now::surveys::Host::latest_of_population(self, kinds)?;
+                Ok(list.into_iter().map(|a| a.map(scored_answer)).collect())
+            }
+        }
+    };
+    (@reads) => {
         /// Links this version's host interfaces (each forwarding to the newest).
         fn add_to_linker(
             linker: &mut wasmtime::component::Linker<CallCtx>,
@@ -39,13 +100,13 @@ macro_rules! forward_host {
 
         super::older::forward_host!(@shared);
 
-        impl then::population::Host for CallCtx {
-            fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
-                now::population::Host::spend_within(self, days)
-            }
-
-            fn repeat_day_spend(&mut self) -> wasmtime::Result<Vec<i64>> {
-                now::population::Host::repeat_day_spend(self)
+        fn scored_answer(a: now::surveys::ScoredAnswer) -> then::surveys::ScoredAnswer {
+            then::surveys::ScoredAnswer {
+                survey_id: a.survey_id,
+                kind: a.kind,
+                submitted_at: a.submitted_at,
+                answers: a.answers,
+                score: a.score,
             }
         }
 
@@ -58,26 +119,6 @@ macro_rules! forward_host {
                 Ok(list
                     .into_iter()
                     .map(|m| then::segments::MemberOf { segment: m.segment, attributes: m.attributes })
-                    .collect())
-            }
-        }
-
-        impl then::surveys::Host for CallCtx {
-            fn latest(
-                &mut self,
-                customer_id: String,
-                kinds: Vec<String>,
-            ) -> wasmtime::Result<Vec<then::surveys::ScoredAnswer>> {
-                let list = now::surveys::Host::latest(self, customer_id, kinds)?;
-                Ok(list
-                    .into_iter()
-                    .map(|a| then::surveys::ScoredAnswer {
-                        survey_id: a.survey_id,
-                        kind: a.kind,
-                        submitted_at: a.submitted_at,
-                        answers: a.answers,
-                        score: a.score,
-                    })
                     .collect())
             }
         }
@@ -176,7 +217,21 @@ pub(super) use forward_host;
 
 /// `pub mod convert`: this rung's export records to and from the newest's.
 macro_rules! convert_exports {
+    (segmented) => {
+        super::older::convert_exports!(@with {
+            /// A 0.4.0 fit, memberships and all.
+            pub fn segmented_of_0_4_0(s: segmentation::Segmented) -> new_seg::Segmented {
+                new_seg::Segmented {
+                    fitted: s.fitted,
+                    memberships: s.memberships.map(|rows| rows.into_iter().map(memberships).collect()),
+                }
+            }
+        });
+    };
     () => {
+        super::older::convert_exports!(@with {});
+    };
+    (@with { $($extra:item)* }) => {
         pub mod convert {
             //! This rung's export types to and from the newest.
 
@@ -281,15 +336,22 @@ macro_rules! convert_exports {
                     })
                     .collect()
             }
+
+            $($extra)*
         }
     };
 }
 pub(super) use convert_exports;
 
 /// `mod calls` (and `flow_summary`): the newest contract's calls on a
-/// component of a rung whose exports have 0.2.0's shape (0.2.0, 0.3.0).
+/// component of a rung whose exports have 0.2.0's shape (0.2.0, 0.3.0),
+/// or that shape with 0.4.0's `segmented` (`fit:` names the conversion of
+/// a fit's answer).
 macro_rules! older_calls {
     () => {
+        super::older::older_calls!(fit: segmented);
+    };
+    (fit: $fit:ident) => {
         /// The customer's flow, as this rung's `plan` sees it.
         fn flow_summary(
             f: &latest::churn_rescue::exports::clientele::crm::rescue::FlowSummary,
@@ -366,7 +428,7 @@ macro_rules! older_calls {
                         &config.to_string(),
                         p,
                     );
-                    answer(got, old::segmented)
+                    answer(got, old::$fit)
                 }
 
                 fn classify(
