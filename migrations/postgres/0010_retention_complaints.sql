@@ -90,3 +90,7 @@ CREATE TABLE reaction_timers (
     PRIMARY KEY (install_id, customer_id, key)
 );
 CREATE INDEX reaction_timers_due ON reaction_timers (store_id, due_at);
+
+-- A point-rules install that runs as a campaign on top of the base rules:
+-- its window and budgets, as JSON (NULL: the store's base rules).
+ALTER TABLE installs ADD COLUMN campaign TEXT;

@@ -12,7 +12,8 @@ use super::ApiError;
 use crate::db::installs::{self, Install};
 use crate::domain::rollout::{Canary, CanaryState};
 use crate::domain::states::FailurePolicy;
-use crate::domain::time::to_rfc3339;
+use crate::domain::campaign::Campaign;
+use crate::domain::time::{parse_rfc3339, to_rfc3339};
 use crate::domain::World;
 use crate::pipeline::installs::{CanarySpec, InstallChange, NewInstall, ShadowSpec};
 
@@ -36,6 +37,61 @@ pub struct InstallRequest {
     /// `pii` lets it see customers' e-mail, phone, name and birthday.
     #[schema(example = json!(["pii"]), value_type = Option<Vec<crate::domain::DataScope>>)]
     pub grants: Option<Vec<String>>,
+    /// Makes a point-rules install a campaign on top of the store's base
+    /// rules: it may only earn, within its window and budgets.
+    pub campaign: Option<CampaignTerms>,
+}
+
+/// A campaign's terms, as a request and an install show them.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignTerms {
+    /// How the campaign is shown in the ledger and its report (default:
+    /// the install's id).
+    #[schema(example = "tea-weekend")]
+    pub name: Option<String>,
+    /// Events that occurred from then on …
+    #[schema(format = DateTime, example = "2026-03-07T00:00:00+08:00")]
+    pub active_from: Option<String>,
+    /// … and before then are the campaign's (refunds always are).
+    #[schema(format = DateTime, example = "2026-03-09T00:00:00+08:00")]
+    pub active_to: Option<String>,
+    /// Points it may issue in all, net of refunds.
+    #[schema(minimum = 1)]
+    pub budget_points: Option<i64>,
+    /// Points it may issue to one customer, net of refunds.
+    #[schema(minimum = 1)]
+    pub budget_per_customer: Option<i64>,
+}
+
+impl CampaignTerms {
+    fn read(self) -> Result<Campaign, ApiError> {
+        let time = |field: &str, v: Option<String>| -> Result<Option<i64>, ApiError> {
+            v.map(|t| {
+                parse_rfc3339(&t).ok_or_else(|| {
+                    ApiError::field(field, "must be an RFC 3339 time such as 2026-03-07T00:00:00+08:00")
+                })
+            })
+            .transpose()
+        };
+        Ok(Campaign {
+            name: self.name,
+            active_from: time("campaign.active_from", self.active_from)?,
+            active_to: time("campaign.active_to", self.active_to)?,
+            budget_points: self.budget_points,
+            budget_per_customer: self.budget_per_customer,
+        })
+    }
+
+    pub(super) fn of(c: &Campaign) -> CampaignTerms {
+        CampaignTerms {
+            name: c.name.clone(),
+            active_from: c.active_from.map(to_rfc3339),
+            active_to: c.active_to.map(to_rfc3339),
+            budget_points: c.budget_points,
+            budget_per_customer: c.budget_per_customer,
+        }
+    }
 }
 
 /// A change: swap the plugin (same world) or version, replace the config,
@@ -65,6 +121,9 @@ pub struct InstallPatch {
     /// `true` makes the running canary (or else the shadow) the live
     /// version, with its config.
     pub promote: Option<bool>,
+    /// New terms for a campaign install (all of them: what is left out
+    /// is removed).
+    pub campaign: Option<CampaignTerms>,
 }
 
 /// A field that may be sent as `null` (to end something) and left out
@@ -128,6 +187,8 @@ pub struct InstallView {
     /// A version deciding for a share of the customers (or one that
     /// rolled itself back, with why).
     pub canary: Option<CanaryView>,
+    /// Set when the install is a campaign on top of the base point rules.
+    pub campaign: Option<CampaignTerms>,
     pub counters: InstallCounters,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -219,6 +280,7 @@ impl InstallView {
                 since: to_rfc3339(s.since),
             }),
             canary: i.canary.map(CanaryView::from),
+            campaign: i.campaign.as_ref().map(CampaignTerms::of),
         }
     }
 }
@@ -247,6 +309,7 @@ pub async fn create(
         enabled: body.enabled.unwrap_or(true),
         failure_policy: body.failure_policy.unwrap_or(FailurePolicy::Skip),
         grants: body.grants.unwrap_or_default(),
+        campaign: body.campaign.map(CampaignTerms::read).transpose()?,
     };
     let install = scope.pipeline.install(&scope.store, new, scope.actor).await?;
     Ok((StatusCode::CREATED, Json(InstallView::new(&scope.pipeline, install))))
@@ -296,6 +359,7 @@ pub async fn update(
             })
         }),
         promote: body.promote.unwrap_or(false),
+        campaign: body.campaign.map(CampaignTerms::read).transpose()?,
     };
     let install =
         scope.pipeline.change_install(&scope.store, &path.install, change, scope.actor).await?;

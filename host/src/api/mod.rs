@@ -2,6 +2,7 @@
 
 mod analytics;
 pub(crate) mod auth;
+mod campaigns;
 mod cluster;
 mod complaints;
 mod customers;
@@ -121,6 +122,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_one))
         .routes(routes!(installs::create, installs::list))
         .routes(routes!(installs::update, installs::get_one))
+        .routes(routes!(campaigns::list))
         .routes(routes!(rollouts::failures))
         .routes(routes!(rollouts::retry))
         .routes(routes!(rollouts::rollback))

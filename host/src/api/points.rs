@@ -21,6 +21,11 @@ pub struct EntryView {
     pub reason: String,
     pub event_id: Option<String>,
     pub install_id: Option<String>,
+    /// The order its event named (`order.placed`, `order.refunded`).
+    pub order_id: Option<String>,
+    /// The campaign that earned (or took back) it: its name, or its
+    /// install's id; none for the base rules and the host.
+    pub campaign: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -36,6 +41,10 @@ impl From<&Entry> for EntryView {
             reason: e.reason.clone(),
             event_id: e.event_id.clone(),
             install_id: e.install_id.clone(),
+            order_id: e.order_id.clone(),
+            campaign: e.campaign.as_ref().map(|c| {
+                c.name.clone().unwrap_or_else(|| e.install_id.clone().unwrap_or_default())
+            }),
             created_at: to_rfc3339(e.created_at),
             expires_at: e.expires_at.map(to_rfc3339),
         }

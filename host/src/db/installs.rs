@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::row::{read, Flag, JsonArray, JsonObject, JsonOpt, ReadRows};
 use super::{Conn, DbResult};
+use crate::domain::campaign::Campaign;
 use crate::domain::rollout::{Canary, Shadow};
 use crate::domain::states::FailurePolicy;
 use crate::domain::time::Millis;
@@ -41,6 +42,9 @@ pub struct Install {
     pub shadow: Option<Shadow>,
     #[sqlx(try_from = "JsonOpt<Canary>")]
     pub canary: Option<Canary>,
+    /// A point-rules install that is a campaign on top of the base rules.
+    #[sqlx(try_from = "JsonOpt<Campaign>")]
+    pub campaign: Option<Campaign>,
 }
 
 /// What decides an install's calls: a change of any of it while a batch
@@ -73,7 +77,7 @@ impl Install {
 
 const COLUMNS: &str = "id, store_id, plugin, version, world, config, enabled, disabled_reason,
     invocations, failures, consecutive_failures, created_at, updated_at, tripped_at,
-    failure_policy, grants, shadow, canary";
+    failure_policy, grants, shadow, canary, campaign";
 
 fn json_of<T: Serialize>(v: &Option<T>) -> Option<String> {
     v.as_ref().map(|v| serde_json::to_string(v).expect("serializes"))
@@ -82,8 +86,8 @@ fn json_of<T: Serialize>(v: &Option<T>) -> Option<String> {
 pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO installs (id, store_id, plugin, version, world, config, enabled, created_at,
-           updated_at, failure_policy, grants)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
+           updated_at, failure_policy, grants, campaign)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)",
     )
     .bind(&i.install_id)
     .bind(&i.store_id)
@@ -95,6 +99,7 @@ pub async fn insert(conn: &mut Conn, i: &Install) -> DbResult<()> {
     .bind(i.created_at)
     .bind(i.failure_policy.as_str())
     .bind(serde_json::to_string(&i.grants).expect("serializes"))
+    .bind(json_of(&i.campaign))
     .execute(conn)
     .await?;
     Ok(())
@@ -145,7 +150,7 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
         "UPDATE installs SET version = $3, config = $4, enabled = $5, disabled_reason = $6,
            consecutive_failures = $7, updated_at = $8, plugin = $9,
            tripped_at = CASE WHEN $5 = 1 THEN NULL ELSE tripped_at END,
-           failure_policy = $10, grants = $11, shadow = $12, canary = $13
+           failure_policy = $10, grants = $11, shadow = $12, canary = $13, campaign = $14
          WHERE store_id = $1 AND id = $2",
     )
     .bind(&i.store_id)
@@ -161,6 +166,7 @@ pub async fn update(conn: &mut Conn, i: &Install, now: Millis) -> DbResult<()> {
     .bind(serde_json::to_string(&i.grants).expect("serializes"))
     .bind(json_of(&i.shadow))
     .bind(json_of(&i.canary))
+    .bind(json_of(&i.campaign))
     .execute(conn)
     .await?;
     Ok(())

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
-use super::row::{read, ReadRows};
+use super::row::{read, JsonOpt, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
 use crate::domain::ledger::EntryKind;
@@ -24,6 +24,13 @@ pub struct Entry {
     pub install_id: Option<String>,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
+    /// The order its event named.
+    #[sqlx(default)]
+    pub order_id: Option<String>,
+    /// The terms of the campaign install that wrote it, if it is one.
+    #[sqlx(default, try_from = "JsonOpt<crate::domain::campaign::Campaign>")]
+    #[serde(skip)]
+    pub campaign: Option<crate::domain::campaign::Campaign>,
 }
 
 /// The order an entry's event named, if any (see [`earned_for_order`]).
@@ -77,6 +84,8 @@ async fn insert(
         install_id: a.install_id.map(str::to_string),
         created_at: now,
         expires_at,
+        order_id: order.map(str::to_string),
+        campaign: None,
     })
 }
 
@@ -184,8 +193,10 @@ pub async fn due_for_expiry(
 
 pub async fn entries(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Entry>> {
     sqlx::query(
-        "SELECT id, points, kind, reason, event_id, install_id, created_at, expires_at
-         FROM ledger_entries WHERE store_id = $1 AND customer_id = $2 ORDER BY seq",
+        "SELECT l.id, l.points, l.kind, l.reason, l.event_id, l.install_id, l.created_at,
+                l.expires_at, l.order_id, i.campaign
+         FROM ledger_entries l LEFT JOIN installs i ON i.id = l.install_id
+         WHERE l.store_id = $1 AND l.customer_id = $2 ORDER BY l.seq",
     )
     .bind(store)
     .bind(customer)
@@ -310,4 +321,70 @@ pub async fn earned_for_order(
     .fetch_one(&mut *conn)
     .await?;
     Ok(r.try_get::<i64, _>("net")?.max(0))
+}
+
+/// What `install` issued, net of what it took back: in all, and to each of
+/// `customers`.
+pub async fn issued_by(
+    conn: &mut Conn,
+    store: &str,
+    install: &str,
+    customers: &[&str],
+) -> DbResult<(i64, std::collections::HashMap<String, i64>)> {
+    let r = sqlx::query(
+        "SELECT COALESCE(SUM(points), 0) AS net FROM ledger_entries
+         WHERE store_id = $1 AND install_id = $2 AND kind IN ('earn', 'deduct')",
+    )
+    .bind(store)
+    .bind(install)
+    .fetch_one(&mut *conn)
+    .await?;
+    let total = r.try_get("net")?;
+    let mut each = std::collections::HashMap::new();
+    for chunk in customers.chunks(super::bulk::CHUNK) {
+        let sql = with_list(
+            conn,
+            "SELECT customer_id, COALESCE(SUM(points), 0) AS net FROM ledger_entries
+             WHERE store_id = $1 AND install_id = $2 AND kind IN ('earn', 'deduct')
+               AND customer_id IN ($list) GROUP BY customer_id",
+            2,
+            chunk.len(),
+        );
+        let q = bind_list(sqlx::query(&sql).bind(store).bind(install), chunk);
+        for r in q.fetch_all(&mut *conn).await? {
+            each.insert(r.try_get("customer_id")?, r.try_get("net")?);
+        }
+    }
+    Ok((total, each))
+}
+
+/// What one install issued: points earned, points taken back, customers
+/// who earned, and orders earned on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IssuedStats {
+    pub issued: i64,
+    pub taken_back: i64,
+    pub customers: i64,
+    pub orders: i64,
+}
+
+/// [`IssuedStats`] of one install of the store.
+pub async fn issued_stats(conn: &mut Conn, store: &str, install: &str) -> DbResult<IssuedStats> {
+    let r = sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN kind = 'earn' THEN points ELSE 0 END), 0) AS issued,
+                COALESCE(SUM(CASE WHEN kind = 'deduct' THEN -points ELSE 0 END), 0) AS taken_back,
+                COUNT(DISTINCT CASE WHEN kind = 'earn' THEN customer_id END) AS customers,
+                COUNT(DISTINCT CASE WHEN kind = 'earn' THEN order_id END) AS orders
+         FROM ledger_entries WHERE store_id = $1 AND install_id = $2",
+    )
+    .bind(store)
+    .bind(install)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(IssuedStats {
+        issued: r.try_get("issued")?,
+        taken_back: r.try_get("taken_back")?,
+        customers: r.try_get("customers")?,
+        orders: r.try_get("orders")?,
+    })
 }

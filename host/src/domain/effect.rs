@@ -66,4 +66,7 @@ pub enum Effect {
     TimerCancelled { key: String },
     /// A complaint given its due time (its SLA), RFC 3339.
     ComplaintDue { complaint_id: String, due_at: String },
+    /// A campaign's earn (or take-back, negative) cut by the host: what it
+    /// asked for, what was applied, and why.
+    CampaignCut { requested: i64, points: i64, why: String },
 }

@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod text_enum;
+pub mod campaign;
 pub mod contact;
 pub mod customer;
 pub mod effect;

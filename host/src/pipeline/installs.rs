@@ -20,6 +20,7 @@ use crate::domain::manifest::{check_config, check_grants_for_config, Manifest};
 use crate::domain::rollout::{Canary, CanaryState, Shadow};
 use crate::domain::states::FailurePolicy;
 use crate::domain::time::{now_ms, Millis};
+use crate::domain::campaign::Campaign;
 use crate::domain::{DataScope, World};
 
 /// A new install: `version` defaults to the newest published.
@@ -31,6 +32,8 @@ pub struct NewInstall {
     pub failure_policy: FailurePolicy,
     /// Data scopes the merchant grants (`pii`).
     pub grants: Vec<String>,
+    /// A point-rules install that runs as a campaign on top of the base.
+    pub campaign: Option<Campaign>,
 }
 
 /// A change to an install; what is `None` stays as it is.
@@ -42,6 +45,8 @@ pub struct InstallChange {
     pub enabled: Option<bool>,
     pub failure_policy: Option<FailurePolicy>,
     pub grants: Option<Vec<String>>,
+    /// New terms of a campaign install.
+    pub campaign: Option<Campaign>,
     /// `Some(None)` ends the shadow run.
     pub shadow: Option<Option<ShadowSpec>>,
     /// `Some(None)` ends the canary.
@@ -83,7 +88,7 @@ fn snapshot(i: &Install) -> Value {
     json!({
         "plugin": i.plugin, "version": i.version, "config": i.config, "enabled": i.enabled,
         "disabled_reason": i.disabled_reason, "failure_policy": i.failure_policy,
-        "grants": i.grants, "shadow": i.shadow, "canary": i.canary,
+        "grants": i.grants, "shadow": i.shadow, "canary": i.canary, "campaign": i.campaign,
     })
 }
 
@@ -98,7 +103,10 @@ impl Pipeline {
         let v = find_version(&mut tx, &new.plugin, new.version.as_deref()).await?;
         check_grants(&v, &new.grants)?;
         check_install_config(&v, &new.config, "config", &new.grants)?;
-        if new.enabled {
+        if let Some(c) = &new.campaign {
+            check_campaign(&v, c)?;
+        }
+        if new.enabled && new.campaign.is_none() {
             check_world_free(&mut tx, store, &v, None).await?;
         }
         let now = now_ms();
@@ -121,6 +129,7 @@ impl Pipeline {
             grants: new.grants,
             shadow: None,
             canary: None,
+            campaign: new.campaign,
         };
         installs::insert(&mut tx, &install).await?;
         remember(&mut tx, None, &install, actor, "install", None, now).await?;
@@ -182,7 +191,19 @@ impl Pipeline {
         let rescoring = install.enabled
             && install.world == World::SurveyScorer
             && (v.name != install.plugin || v.version != install.version);
-        if enabling || rescoring {
+        if let Some(c) = change.campaign {
+            if install.campaign.is_none() {
+                return Err(invalid(
+                    "campaign",
+                    "this install is the store's base point rules, not a campaign: install the \
+                     campaign as an install of its own"
+                        .into(),
+                ));
+            }
+            check_campaign(&v, &c)?;
+            install.campaign = Some(c);
+        }
+        if (enabling || rescoring) && install.campaign.is_none() {
             check_world_free(&mut tx, store, &v, Some(&install.install_id)).await?;
         }
         if enabling {
@@ -494,6 +515,17 @@ fn check_grants(v: &PluginVersion, grants: &[String]) -> PipelineResult<()> {
 /// survey-scorers; a survey kind has one scorer: `v`, about to be enabled
 /// (or to replace `except`'s version), may not score a kind another
 /// enabled scorer scores.
+/// A campaign is a point-rules install with consistent terms.
+fn check_campaign(v: &PluginVersion, c: &Campaign) -> PipelineResult<()> {
+    if v.world != World::PointRules {
+        return Err(invalid(
+            "campaign",
+            format!("{}@{} implements {}: only a point-rules install runs as a campaign", v.name, v.version, v.world),
+        ));
+    }
+    c.validate().map_err(|(field, why)| invalid(field, why))
+}
+
 async fn check_world_free(
     conn: &mut Conn,
     store: &str,
@@ -526,10 +558,11 @@ async fn check_world_free(
     if world.allows_many_installs() {
         return Ok(());
     }
+    // Campaigns run beside the base point rules: only the base is one.
     if let Some(other) = installs::enabled(conn, store)
         .await?
         .into_iter()
-        .find(|i| i.world == world && Some(i.install_id.as_str()) != except)
+        .find(|i| i.world == world && i.campaign.is_none() && Some(i.install_id.as_str()) != except)
     {
         return Err(PipelineError::Conflict(format!(
             "install {} ({}@{}) is already the store's enabled {world} plugin; disable it or PATCH its version instead",

@@ -57,6 +57,7 @@ impl Dispatcher {
                 customers: &ids,
                 events: batch,
                 now,
+                campaign: install.campaign.as_ref(),
             };
             let unit = Unit::load(install.world, &mut conn, &scope).await?;
             list.push(self.batch_install(&mut conn, install, unit, &ids).await?);

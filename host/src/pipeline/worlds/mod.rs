@@ -88,6 +88,8 @@ pub struct BatchScope<'a> {
     pub customers: &'a [&'a str],
     pub events: &'a [StoredEvent],
     pub now: Millis,
+    /// The install's campaign terms, when it is one.
+    pub campaign: Option<&'a crate::domain::campaign::Campaign>,
 }
 
 /// One call: the install, the event and what the batch knows around it.
@@ -114,7 +116,7 @@ pub struct Applying<'a> {
 
 /// An install's world for one batch: what it loaded and what it will write.
 pub enum Unit {
-    PointRules,
+    PointRules(point_rules::Unit),
     Segmenter(segmenter::Unit),
     ChurnRescue(churn_rescue::Unit),
     SurveyScorer(survey_scorer::Unit),
@@ -125,7 +127,7 @@ impl Unit {
     /// Loads what an install of `world` needs for the batch.
     pub async fn load(world: World, conn: &mut Conn, scope: &BatchScope<'_>) -> DbResult<Unit> {
         Ok(match world {
-            World::PointRules => Unit::PointRules,
+            World::PointRules => Unit::PointRules(point_rules::Unit::load(conn, scope).await?),
             World::Segmenter => Unit::Segmenter(segmenter::Unit::load(conn, scope).await?),
             World::ChurnRescue => Unit::ChurnRescue(churn_rescue::Unit::load(conn, scope).await?),
             World::SurveyScorer => {
@@ -139,7 +141,7 @@ impl Unit {
     /// model it fitted and the surveys it was given.
     pub fn local(world: World, model: Vec<u8>, surveys: HashMap<String, Survey>) -> Unit {
         match world {
-            World::PointRules => Unit::PointRules,
+            World::PointRules => Unit::PointRules(point_rules::Unit::local()),
             World::Segmenter => Unit::Segmenter(segmenter::Unit::local(model)),
             World::ChurnRescue => Unit::ChurnRescue(churn_rescue::Unit::local(model)),
             World::SurveyScorer => Unit::SurveyScorer(survey_scorer::Unit::local(surveys)),
@@ -150,7 +152,7 @@ impl Unit {
     /// Whether the event is the install's business.
     pub fn concerns(&self, e: &Event) -> bool {
         match self {
-            Unit::PointRules => point_rules::concerns(e),
+            Unit::PointRules(u) => u.concerns(e),
             Unit::Segmenter(_) => segmenter::concerns(e),
             Unit::ChurnRescue(_) => churn_rescue::concerns(e),
             Unit::SurveyScorer(u) => u.concerns(e),
@@ -160,7 +162,7 @@ impl Unit {
 
     pub fn decide(&self, rt: &Runtime, args: CallArgs<'_>, input: CallInput) -> CallResult {
         match self {
-            Unit::PointRules => point_rules::decide(rt, args, input),
+            Unit::PointRules(u) => u.decide(rt, args, input),
             Unit::Segmenter(u) => u.decide(rt, args, input),
             Unit::ChurnRescue(u) => u.decide(rt, args, input),
             Unit::SurveyScorer(u) => u.decide(rt, args, input),
@@ -177,9 +179,7 @@ impl Unit {
         decision: Decision,
     ) -> PipelineResult<Vec<Effect>> {
         Ok(match (self, decision) {
-            (Unit::PointRules, Decision::Ledger(ops)) => {
-                point_rules::apply(tx, writer, at, ops).await?
-            }
+            (Unit::PointRules(u), Decision::Ledger(ops)) => u.apply(tx, writer, at, ops).await?,
             (Unit::Segmenter(u), Decision::Segments(list)) => u.apply(at, &list),
             (Unit::ChurnRescue(u), Decision::Churn { assessment, rescue, plan }) => {
                 u.apply(tx, at, assessment, rescue, plan.as_deref()).await?
@@ -194,7 +194,7 @@ impl Unit {
     /// how many events it queued (segment changes).
     pub async fn finish(&mut self, tx: &mut Tx) -> PipelineResult<usize> {
         Ok(match self {
-            Unit::PointRules | Unit::Responder => 0,
+            Unit::PointRules(_) | Unit::Responder => 0,
             Unit::Segmenter(u) => u.finish(tx).await?,
             Unit::ChurnRescue(u) => {
                 u.finish(tx).await?;
