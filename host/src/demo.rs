@@ -148,6 +148,7 @@ pub async fn run(
         "loyalty-types",
         "churn-winback",
         "survey-scoring",
+        "service-recovery",
     ];
     let mut built = Vec::new();
     for name in bundled {
@@ -416,6 +417,107 @@ async fn crm(c: &Client, key: &str) -> anyhow::Result<()> {
             m["state"].as_str().unwrap_or(""),
             m["vars"]
         );
+    }
+    service_recovery(c, key).await?;
+    retention(c, key).await
+}
+
+/// Two complaints through `service-recovery`: one resolved in time by a
+/// satisfied customer, one left to pass its (demo-short) SLA.
+async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
+    let base = "/v1/stores/tea-house";
+    let config = json!({"sla_seconds": {"1": 2, "2": 2, "3": 2}, "follow_up_seconds": 1,
+                        "survey_id": "nps-spring"});
+    c.post(&format!("{base}/installs"), key, json!({"plugin": "service-recovery", "config": config}))
+        .await?;
+    let now = clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms());
+    let filed = |id: &str, who: &str, complaint: &str, severity: u8| {
+        json!({"id": id, "type": "complaint.filed", "customer_id": who, "occurred_at": now,
+               "data": {"complaint_id": complaint, "category": "late-delivery", "severity": severity}})
+    };
+    c.post(
+        &format!("{base}/events?wait=true"),
+        key,
+        json!({"events": [filed("cmp-1", "c-li", "cp-1", 2), filed("cmp-2", "c-chen", "cp-2", 1)]}),
+    )
+    .await?;
+    let resolved = json!({"id": "cmp-1-ok", "type": "complaint.resolved", "customer_id": "c-li",
+        "occurred_at": clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms()),
+        "data": {"complaint_id": "cp-1", "resolution": "replacement sent", "satisfied": true}});
+    c.post(&format!("{base}/events?wait=true"), key, json!({"events": [resolved]})).await?;
+    println!("
+== service-recovery installed (SLA 2 s for the demo); c-li's complaint resolved at once, c-chen's left open");
+    // The SLA passes, and the follow-up comes due.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let complaints = c.get(&format!("{base}/complaints"), key).await?;
+    println!("
+{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}", "id", "customer", "severity", "state", "SLA met", "overdue");
+    for x in complaints.as_array().cloned().unwrap_or_default() {
+        println!(
+            "{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
+            x["id"].as_str().unwrap_or(""),
+            x["customer_id"].as_str().unwrap_or(""),
+            x["severity"],
+            x["state"].as_str().unwrap_or(""),
+            x["sla_met"].to_string(),
+            x["overdue_seconds"].as_i64().map_or("—".into(), |s| format!("{s} s")),
+        );
+    }
+    let messages = c.get(&format!("{base}/messages"), key).await?;
+    println!("
+{:<9} {:<16} {:<8} vars", "customer", "template", "channel");
+    for m in messages.as_array().cloned().unwrap_or_default() {
+        let template = m["template"].as_str().unwrap_or("");
+        if ["apology", "escalation", "recovery-survey"].contains(&template) {
+            println!(
+                "{:<9} {:<16} {:<8} {}",
+                m["customer_id"].as_str().unwrap_or(""),
+                template,
+                m["channel"].as_str().unwrap_or(""),
+                m["vars"]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The store's retention by month over the demo's year.
+async fn retention(c: &Client, key: &str) -> anyhow::Result<()> {
+    let path = "/v1/stores/tea-house/analytics/retention?period=month&from=2025-09-01&to=2026-08-31";
+    let r = c.get(path, key).await?;
+    let pct = |v: &Value| v.as_f64().map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
+    println!("
+== Retention by month (the store's time zone)");
+    println!(
+        "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>10} {:>12}",
+        "month", "active", "new", "returning", "retained", "retention", "churn", "repeat", "complaints", "revenue"
+    );
+    for p in r["periods"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>10} {:>12}",
+            p["period"].as_str().unwrap_or(""),
+            p["active"],
+            p["new"],
+            p["returning"],
+            p["retained"],
+            pct(&p["retention_rate"]),
+            pct(&p["churn_rate"]),
+            pct(&p["repeat_rate"]),
+            pct(&p["complaint_rate"]),
+            yuan(p["revenue_cents"].as_i64().unwrap_or(0)),
+        );
+    }
+    println!("
+cohort   customers  share active in each month after");
+    for k in r["cohorts"].as_array().cloned().unwrap_or_default() {
+        let shares: Vec<String> = k["shares"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| format!("{:>4.0}", v.as_f64().unwrap_or(0.0) * 100.0))
+            .collect();
+        println!("{:<8} {:>9}  {}", k["period"].as_str().unwrap_or(""), k["customers"], shares.join(" "));
     }
     Ok(())
 }

@@ -132,6 +132,31 @@ await step("events sent through the API show in the customer's points", async ()
   await shot(page, '05-customer');
 });
 
+await step('the retention page draws the cohort heat map, the rates and the complaints', async () => {
+  // li ordered in March (above); wang's first order is in March, then April.
+  await api('POST', `/v1/stores/${STORE}/events?wait=true`, {
+    events: [
+      { id: 'r-1', type: 'order.placed', customer_id: 'wang', occurred_at: '2026-03-20T10:00:00Z', data: { order_id: 'o-r1', total_cents: 8000, currency: 'CNY', items: [] } },
+      { id: 'k-1', type: 'complaint.filed', customer_id: 'li', occurred_at: '2026-03-07T10:00:00Z', data: { complaint_id: 'cp-li-1', category: 'late-delivery', severity: 2 } },
+    ],
+  });
+  await api('POST', `/v1/stores/${STORE}/events?wait=true`, {
+    events: [{ id: 'r-2', type: 'order.placed', customer_id: 'wang', occurred_at: '2026-04-02T10:00:00Z', data: { order_id: 'o-r2', total_cents: 4000, currency: 'CNY', items: [] } }],
+  });
+  await open(page, `/stores/${STORE}/retention?period=month&from=2026-03-01&to=2026-04-30`);
+  const cohort = await page.textContent('tr[data-cohort="2026-03"]');
+  assert.match(cohort, /100%/, 'the March cohort is all active in March');
+  assert.match(cohort, /50%/, 'half of it in April');
+  const april = await page.textContent('tr[data-period="2026-04"]');
+  assert.match(april, /50\.00%/, 'retention of March into April');
+  assert.ok(await page.$('svg.chart'), 'the rates are drawn');
+  assert.match(await page.textContent('tr[data-complaint="cp-li-1"]'), /late-delivery/);
+  await shot(page, '05b-retention');
+  // The customer's page lists their complaint.
+  await open(page, `/stores/${STORE}/customers/li`);
+  assert.match(await page.textContent('tr[data-complaint="cp-li-1"]'), /late-delivery/);
+});
+
 await step('a Kano survey is created and its report drawn as the better/worse scatter', async () => {
   await open(page, `/stores/${STORE}/surveys`);
   await page.getByLabel('ID', { exact: true }).fill('features-2026');
@@ -214,6 +239,7 @@ await step('the language switch shows the console in Chinese', async () => {
   await page.waitForSelector('body[data-ready="true"]');
   await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
   assert.match(await page.textContent('nav'), /概览/);
+  assert.match(await page.textContent('nav'), /客户保持/);
   await shot(page, '09-overview-zh');
   await page.selectOption('#lang', 'en');
   await page.waitForFunction(() => document.documentElement.lang === 'en');

@@ -58,6 +58,37 @@ const TEXT = {
   kind: ['Kind', '类型'],
   reason: ['Reason', '原因'],
   expires: ['Expires', '到期'],
+  retention: ['Retention', '客户保持'],
+  cohorts: ['Cohorts: share of each cohort active per period', '同期群：各期活跃占比'],
+  cohort: ['Cohort', '同期群'],
+  rates: ['Rates by period', '各期比率'],
+  periodKind: ['Periods', '周期'],
+  month: ['Months', '月'],
+  week: ['Weeks', '周'],
+  from: ['From', '起'],
+  to: ['To', '止'],
+  show: ['Show', '查看'],
+  active: ['Active', '活跃'],
+  newCustomers: ['New', '新客'],
+  returning: ['Returning', '回头客'],
+  retained: ['Retained', '保持'],
+  retentionRate: ['Retention rate', '保持率'],
+  churnRate: ['Churn rate', '流失率'],
+  repeatRate: ['Repeat rate', '回头率'],
+  complaintRate: ['Complaint rate', '抱怨率'],
+  revenue: ['Revenue', '收入'],
+  returningShare: ['Returning share', '回头客收入占比'],
+  complaints: ['Complaints', '投诉'],
+  openComplaints: ['Open complaints', '未解决投诉'],
+  overdue: ['Overdue', '已超时'],
+  category: ['Category', '类别'],
+  severity: ['Severity', '严重程度'],
+  filed: ['Filed', '提出'],
+  due: ['Due', '期限'],
+  resolved: ['Resolved', '已解决'],
+  slaMet: ['SLA met', '按时解决'],
+  yes: ['yes', '是'],
+  no: ['no', '否'],
   segmentsOf: ['Segments', '所属分群'],
   attributes: ['Attributes', '属性'],
   churn: ['Churn risk', '流失风险'],
@@ -351,7 +382,8 @@ function layout(content) {
   if (store.id) {
     const base = `/stores/${enc(store.id)}`;
     links.push(navLink(base, t('overview')), navLink(`${base}/customers`, t('customers')), navLink(`${base}/plugins`, t('plugins')),
-      navLink(`${base}/surveys`, t('surveys')), navLink(`${base}/messages`, t('messages')));
+      navLink(`${base}/retention`, t('retention')), navLink(`${base}/surveys`, t('surveys')),
+      navLink(`${base}/messages`, t('messages')));
   }
   if (session.role === 'admin') {
     links.push(navLink('/ops', t('plugins') + ' · ' + t('ops')), navLink('/ops/installs', t('health')),
@@ -474,9 +506,10 @@ async function customersPage() {
 
 async function customerPage(id) {
   const base = `/customers/${enc(id)}`;
-  const [c, pts, churn, act] = await Promise.all([
+  const [c, pts, churn, act, complaints] = await Promise.all([
     api('GET', storeApi(base)), api('GET', storeApi(`${base}/points`)),
     api('GET', storeApi(`${base}/churn`)).catch(() => null), api('GET', storeApi(`${base}/activity`)),
+    api('GET', storeApi(`${base}/complaints`)).catch(() => []),
   ]);
   const dl = (pairs) => h('dl', {}, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
   const flow = churn?.flow;
@@ -511,12 +544,82 @@ async function customerPage(id) {
     h('h2', {}, t('ledger')),
     table([t('when'), t('kind'), { label: t('points'), num: true }, t('reason'), t('expires')],
       pts.entries.slice().reverse().map((e) => h('tr', {}, td(when(e.created_at)), td(e.kind), td(num(e.points), 'num'), td(e.reason), td(when(e.expires_at))))),
+    h('h2', {}, t('complaints')),
+    complaintsTable(complaints, false),
     h('h2', {}, t('answers')),
     table([t('when'), t('survey'), t('answers'), t('score')],
       act.answers.map((a) => h('tr', {}, td(when(a.submitted_at)), td(a.survey_id), td(h('code', {}, JSON.stringify(a.answers))), td(h('code', {}, a.score ? JSON.stringify(a.score) : '—'))))),
     h('h2', {}, t('sent')),
     table([t('when'), t('channel'), t('template'), t('state')],
       act.messages.map((m) => h('tr', {}, td(when(m.created_at)), td(m.channel), td(m.template), td(badge(m.state))))),
+  );
+}
+
+/** Complaints with their SLA: filed, due, resolved, and whether it was met. */
+function complaintsTable(list, withCustomer) {
+  const yesNo = (v) => (v === true ? h('span', { class: 'badge ok' }, t('yes'))
+    : v === false ? h('span', { class: 'badge failed' }, t('no')) : '—');
+  return table([t('id'), withCustomer ? t('customers') : null, t('category'), { label: t('severity'), num: true }, t('filed'), t('due'),
+    t('resolved'), t('slaMet')].filter(Boolean),
+  list.map((x) => h('tr', { 'data-complaint': x.id }, td(x.id),
+    withCustomer ? td(h('a', { href: `/stores/${enc(store.id)}/customers/${enc(x.customer_id)}` }, x.customer_id)) : null,
+    td(x.category), td(num(x.severity), 'num'), td(when(x.filed_at)),
+    td([when(x.due_at), x.overdue_seconds !== null && x.overdue_seconds !== undefined ? h('span', { class: 'bad' }, ` · ${t('overdue')}`) : null]),
+    td(x.resolved_at ? `${when(x.resolved_at)} · ${x.satisfied ? '🙂' : '🙁'} ${x.resolution ?? ''}` : '—'), td(yesNo(x.sla_met)))));
+}
+
+/** A cohort heat map: each cell the share of the cohort active then. */
+function heatmap(r) {
+  const periods = r.periods.map((p) => p.period);
+  const cell = (share, n) => h('td', { class: 'num heat', style: `background: rgba(31, 111, 235, ${(share * 0.85).toFixed(3)}); color: ${share > 0.5 ? '#fff' : 'inherit'}`,
+    title: `${num(n)} · ${(share * 100).toFixed(1)}%` }, `${(share * 100).toFixed(0)}%`);
+  return table([t('cohort'), { label: t('customersCount'), num: true }, ...periods.map((p) => ({ label: p, num: true }))],
+    r.cohorts.map((c) => {
+      const skip = periods.indexOf(c.period);
+      return h('tr', { 'data-cohort': c.period }, td(c.period), td(num(c.customers), 'num'),
+        periods.map((_, i) => (i < skip || skip < 0 ? td('', 'num') : cell(c.shares[i - skip] ?? 0, c.active[i - skip] ?? 0))));
+    }));
+}
+
+async function retentionPage() {
+  const params = new URLSearchParams(location.search);
+  const grain = params.get('period') === 'week' ? 'week' : 'month';
+  const today = new Date();
+  const iso = (d) => d.toISOString().slice(0, 10);
+  const back = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 5, 1));
+  const from = params.get('from') || iso(back);
+  const to = params.get('to') || iso(today);
+  const [r, open] = await Promise.all([
+    api('GET', storeApi(`/analytics/retention?period=${grain}&from=${enc(from)}&to=${enc(to)}`)),
+    api('GET', storeApi('/complaints?state=open')).catch(() => []),
+  ]);
+  const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+  const rows = r.periods.map((p) => ({ ...p, label: p.period }));
+  const overdue = open.filter((x) => x.overdue_seconds !== null && x.overdue_seconds !== undefined);
+  const form = h('form', { method: 'get', class: 'row' },
+    h('div', {}, h('label', { for: 'period' }, t('periodKind')),
+      h('select', { id: 'period', name: 'period' }, ['month', 'week'].map((g) => h('option', { value: g, selected: g === grain }, t(g))))),
+    h('div', {}, h('label', { for: 'from' }, t('from')), h('input', { id: 'from', name: 'from', type: 'date', value: from })),
+    h('div', {}, h('label', { for: 'to' }, t('to')), h('input', { id: 'to', name: 'to', type: 'date', value: to })),
+    h('button', { type: 'submit' }, t('show')));
+  render(
+    h('h1', {}, t('retention')), form,
+    h('div', { class: 'stats' }, stat(t('openComplaints'), num(open.length)), stat(t('overdue'), num(overdue.length))),
+    h('section', { class: 'card' }, h('h2', {}, t('cohorts')), heatmap(r)),
+    h('section', { class: 'card' }, h('h2', {}, t('rates')),
+      lines(t('rates'), rows.map((p) => ({ ...p, retention_rate: p.retention_rate === null ? null : p.retention_rate * 100,
+        repeat_rate: p.repeat_rate === null ? null : p.repeat_rate * 100 })), [{ key: 'retention_rate' }, { key: 'repeat_rate', alt: true }], 0, 100),
+      h('p', { class: 'legend' }, h('span', {}, `${t('retentionRate')} %`), h('span', { class: 'good' }, `${t('repeatRate')} %`))),
+    table([t('window'), { label: t('active'), num: true }, { label: t('newCustomers'), num: true }, { label: t('returning'), num: true },
+      { label: t('retained'), num: true }, { label: t('retentionRate'), num: true }, { label: t('churnRate'), num: true },
+      { label: t('repeatRate'), num: true }, { label: t('complaintRate'), num: true }, { label: t('revenue'), num: true },
+      { label: t('returningShare'), num: true }],
+    r.periods.map((p) => h('tr', { 'data-period': p.period }, td(p.period), td(num(p.active), 'num'), td(num(p.new), 'num'),
+      td(num(p.returning), 'num'), td(num(p.retained), 'num'), td(pct(p.retention_rate), 'num'), td(pct(p.churn_rate), 'num'),
+      td(pct(p.repeat_rate), 'num'), td(pct(p.complaint_rate), 'num'), td(money(p.revenue_cents), 'num'),
+      td(pct(p.returning_revenue_share), 'num')))),
+    h('h2', {}, t('openComplaints')),
+    complaintsTable(open, true),
   );
 }
 
@@ -960,6 +1063,7 @@ async function route() {
     if (section === 'installs' && id) return installConfigPage(id);
     if (section === 'surveys') return id ? surveyPage(id) : surveysPage();
     if (section === 'messages') return messagesPage();
+    if (section === 'retention') return retentionPage();
   }
   if (p[0] === 'ops') {
     if (p[1] === 'installs') return opsInstallsPage();
