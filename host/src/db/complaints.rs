@@ -181,7 +181,7 @@ pub async fn list(
 /// Counts of the store's open complaints and of those past their due time.
 pub async fn open_counts(conn: &mut Conn, store: &str, now: Millis) -> DbResult<(i64, i64)> {
     let r = sqlx::query(
-        "SELECT COUNT(*) AS open, COALESCE(SUM(CASE WHEN due_at < $2 THEN 1 ELSE 0 END), 0) AS overdue
+        "SELECT COUNT(*) AS open, CAST(COALESCE(SUM(CASE WHEN due_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
          FROM complaints WHERE store_id = $1 AND resolved_at IS NULL",
     )
     .bind(store)

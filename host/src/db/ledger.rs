@@ -312,7 +312,7 @@ pub async fn earned_for_order(
     order: &str,
 ) -> DbResult<i64> {
     let r = sqlx::query(
-        "SELECT COALESCE(SUM(points), 0) AS net FROM ledger_entries
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS net FROM ledger_entries
          WHERE store_id = $1 AND install_id = $2 AND order_id = $3 AND kind IN ('earn', 'deduct')",
     )
     .bind(store)
@@ -332,7 +332,7 @@ pub async fn issued_by(
     customers: &[&str],
 ) -> DbResult<(i64, std::collections::HashMap<String, i64>)> {
     let r = sqlx::query(
-        "SELECT COALESCE(SUM(points), 0) AS net FROM ledger_entries
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS net FROM ledger_entries
          WHERE store_id = $1 AND install_id = $2 AND kind IN ('earn', 'deduct')",
     )
     .bind(store)
@@ -344,7 +344,7 @@ pub async fn issued_by(
     for chunk in customers.chunks(super::bulk::CHUNK) {
         let sql = with_list(
             conn,
-            "SELECT customer_id, COALESCE(SUM(points), 0) AS net FROM ledger_entries
+            "SELECT customer_id, CAST(COALESCE(SUM(points), 0) AS BIGINT) AS net FROM ledger_entries
              WHERE store_id = $1 AND install_id = $2 AND kind IN ('earn', 'deduct')
                AND customer_id IN ($list) GROUP BY customer_id",
             2,
@@ -371,8 +371,8 @@ pub struct IssuedStats {
 /// [`IssuedStats`] of one install of the store.
 pub async fn issued_stats(conn: &mut Conn, store: &str, install: &str) -> DbResult<IssuedStats> {
     let r = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN kind = 'earn' THEN points ELSE 0 END), 0) AS issued,
-                COALESCE(SUM(CASE WHEN kind = 'deduct' THEN -points ELSE 0 END), 0) AS taken_back,
+        "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN points ELSE 0 END), 0) AS BIGINT) AS issued,
+                CAST(COALESCE(SUM(CASE WHEN kind = 'deduct' THEN -points ELSE 0 END), 0) AS BIGINT) AS taken_back,
                 COUNT(DISTINCT CASE WHEN kind = 'earn' THEN customer_id END) AS customers,
                 COUNT(DISTINCT CASE WHEN kind = 'earn' THEN order_id END) AS orders
          FROM ledger_entries WHERE store_id = $1 AND install_id = $2",
