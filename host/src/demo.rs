@@ -428,8 +428,12 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
     let base = "/v1/stores/tea-house";
     let config = json!({"sla_seconds": {"1": 2, "2": 2, "3": 2}, "follow_up_seconds": 1,
                         "survey_id": "nps-spring"});
-    c.post(&format!("{base}/installs"), key, json!({"plugin": "service-recovery", "config": config}))
-        .await?;
+    c.post(
+        &format!("{base}/installs"),
+        key,
+        json!({"plugin": "service-recovery", "config": config}),
+    )
+    .await?;
     let now = clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms());
     let filed = |id: &str, who: &str, complaint: &str, severity: u8| {
         json!({"id": id, "type": "complaint.filed", "customer_id": who, "occurred_at": now,
@@ -450,8 +454,11 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
     // The SLA passes, and the follow-up comes due.
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let complaints = c.get(&format!("{base}/complaints"), key).await?;
-    println!("
-{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}", "id", "customer", "severity", "state", "SLA met", "overdue");
+    println!(
+        "
+{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
+        "id", "customer", "severity", "state", "SLA met", "overdue"
+    );
     for x in complaints.as_array().cloned().unwrap_or_default() {
         println!(
             "{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
@@ -464,8 +471,11 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
         );
     }
     let messages = c.get(&format!("{base}/messages"), key).await?;
-    println!("
-{:<9} {:<16} {:<8} vars", "customer", "template", "channel");
+    println!(
+        "
+{:<9} {:<16} {:<8} vars",
+        "customer", "template", "channel"
+    );
     for m in messages.as_array().cloned().unwrap_or_default() {
         let template = m["template"].as_str().unwrap_or("");
         if ["apology", "escalation", "recovery-survey"].contains(&template) {
@@ -483,14 +493,26 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
 
 /// The store's retention by month over the demo's year.
 async fn retention(c: &Client, key: &str) -> anyhow::Result<()> {
-    let path = "/v1/stores/tea-house/analytics/retention?period=month&from=2025-09-01&to=2026-08-31";
+    let path =
+        "/v1/stores/tea-house/analytics/retention?period=month&from=2025-09-01&to=2026-08-31";
     let r = c.get(path, key).await?;
     let pct = |v: &Value| v.as_f64().map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
-    println!("
-== Retention by month (the store's time zone)");
+    println!(
+        "
+== Retention by month (the store's time zone)"
+    );
     println!(
         "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>10} {:>12}",
-        "month", "active", "new", "returning", "retained", "retention", "churn", "repeat", "complaints", "revenue"
+        "month",
+        "active",
+        "new",
+        "returning",
+        "retained",
+        "retention",
+        "churn",
+        "repeat",
+        "complaints",
+        "revenue"
     );
     for p in r["periods"].as_array().cloned().unwrap_or_default() {
         println!(
@@ -507,8 +529,10 @@ async fn retention(c: &Client, key: &str) -> anyhow::Result<()> {
             yuan(p["revenue_cents"].as_i64().unwrap_or(0)),
         );
     }
-    println!("
-cohort   customers  share active in each month after");
+    println!(
+        "
+cohort   customers  share active in each month after"
+    );
     for k in r["cohorts"].as_array().cloned().unwrap_or_default() {
         let shares: Vec<String> = k["shares"]
             .as_array()
@@ -517,7 +541,12 @@ cohort   customers  share active in each month after");
             .iter()
             .map(|v| format!("{:>4.0}", v.as_f64().unwrap_or(0.0) * 100.0))
             .collect();
-        println!("{:<8} {:>9}  {}", k["period"].as_str().unwrap_or(""), k["customers"], shares.join(" "));
+        println!(
+            "{:<8} {:>9}  {}",
+            k["period"].as_str().unwrap_or(""),
+            k["customers"],
+            shares.join(" ")
+        );
     }
     Ok(())
 }

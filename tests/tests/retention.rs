@@ -20,8 +20,13 @@ fn months(pattern: &str) -> Vec<String> {
 }
 
 fn complaint(id: &str, customer: &str, at: &str, complaint_id: &str) -> Value {
-    event(id, "complaint.filed", customer, at,
-        json!({"complaint_id": complaint_id, "category": "late-delivery", "severity": 1}))
+    event(
+        id,
+        "complaint.filed",
+        customer,
+        at,
+        json!({"complaint_id": complaint_id, "category": "late-delivery", "severity": 1}),
+    )
 }
 
 async fn retention(s: &TestServer, store: &str, key: &str, query: &str) -> Value {
@@ -41,14 +46,22 @@ async fn monthly_cohorts_and_rates_counted_by_hand() {
     let key = s.store("months").await;
     // Jan..Jun 2026 (store time, Asia/Shanghai).
     let patterns: &[(&str, &str)] = &[
-        ("c01", "XXXXXX"), ("c02", "XXXXXX"), ("c03", "XXXXXX"),
-        ("c04", "X.X.X."), ("c05", "X.X.X."),
-        ("c06", "X....."), ("c07", "X....."), ("c08", "X....."),
-        ("c09", ".XX..."), ("c10", ".XX..."),
+        ("c01", "XXXXXX"),
+        ("c02", "XXXXXX"),
+        ("c03", "XXXXXX"),
+        ("c04", "X.X.X."),
+        ("c05", "X.X.X."),
+        ("c06", "X....."),
+        ("c07", "X....."),
+        ("c08", "X....."),
+        ("c09", ".XX..."),
+        ("c10", ".XX..."),
         ("c11", ".X..XX"),
-        ("c12", "..XXX."), ("c13", "..XXX."),
+        ("c12", "..XXX."),
+        ("c13", "..XXX."),
         ("c14", "...X.X"),
-        ("c15", ".....X"), ("c16", ".....X"),
+        ("c15", ".....X"),
+        ("c16", ".....X"),
         ("z", "..X..."),
     ];
     let mut events = Vec::new();
@@ -81,7 +94,8 @@ async fn monthly_cohorts_and_rates_counted_by_hand() {
 
     let r = retention(&s, "months", &key, "period=month&from=2026-01-01&to=2026-06-30").await;
     assert_eq!(r["timezone"], "Asia/Shanghai");
-    let labels: Vec<&str> = r["periods"].as_array().unwrap().iter().map(|p| p["period"].as_str().unwrap()).collect();
+    let labels: Vec<&str> =
+        r["periods"].as_array().unwrap().iter().map(|p| p["period"].as_str().unwrap()).collect();
     assert_eq!(labels, ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]);
     assert_eq!(column(&r, "active"), json!([8, 6, 10, 6, 8, 7]).as_array().unwrap().clone());
     assert_eq!(column(&r, "new"), json!([8, 3, 2, 1, 0, 2]).as_array().unwrap().clone());
@@ -123,7 +137,8 @@ async fn monthly_cohorts_and_rates_counted_by_hand() {
         .unwrap()
         .iter()
         .map(|c| {
-            let active = c["active"].as_array().unwrap().iter().map(|a| a.as_i64().unwrap()).collect();
+            let active =
+                c["active"].as_array().unwrap().iter().map(|a| a.as_i64().unwrap()).collect();
             (c["period"].as_str().unwrap().to_string(), c["customers"].as_i64().unwrap(), active)
         })
         .collect();
@@ -152,7 +167,9 @@ async fn monthly_cohorts_and_rates_counted_by_hand() {
     let r = retention(&s, "months", &key, "from=2026-08-01&to=2026-08-01").await;
     assert_eq!(r["periods"][0]["active"], 0);
     assert_eq!(r["periods"][0]["active_before"], 0);
-    for rate in ["retention_rate", "churn_rate", "repeat_rate", "complaint_rate", "returning_revenue_share"] {
+    for rate in
+        ["retention_rate", "churn_rate", "repeat_rate", "complaint_rate", "returning_revenue_share"]
+    {
         assert_eq!(r["periods"][0][rate], Value::Null, "{rate}");
     }
     assert_eq!(r["cohorts"], json!([]));
@@ -190,8 +207,14 @@ async fn weeks_start_on_monday_across_a_year_boundary() {
     let r = retention(&s, "weeks", &key, "period=week&from=2025-12-28&to=2026-01-05").await;
     assert_eq!(r["period"], "week");
     assert_eq!(column(&r, "period"), vec![json!("2025-W52"), json!("2026-W01"), json!("2026-W02")]);
-    assert_eq!(column(&r, "start"), vec![json!("2025-12-22"), json!("2025-12-29"), json!("2026-01-05")]);
-    assert_eq!(column(&r, "end"), vec![json!("2025-12-28"), json!("2026-01-04"), json!("2026-01-11")]);
+    assert_eq!(
+        column(&r, "start"),
+        vec![json!("2025-12-22"), json!("2025-12-29"), json!("2026-01-05")]
+    );
+    assert_eq!(
+        column(&r, "end"),
+        vec![json!("2025-12-28"), json!("2026-01-04"), json!("2026-01-11")]
+    );
     assert_eq!(column(&r, "active"), vec![json!(1), json!(3), json!(2)]);
     assert_eq!(column(&r, "new"), vec![json!(1), json!(2), json!(0)]);
     assert_eq!(column(&r, "retained"), vec![json!(0), json!(1), json!(2)]);

@@ -14,13 +14,23 @@ fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 fn filed(id: &str, customer: &str, at: &str, complaint: &str, severity: u8) -> Value {
-    event(id, "complaint.filed", customer, at,
-        json!({"complaint_id": complaint, "order_id": null, "category": "late-delivery", "severity": severity}))
+    event(
+        id,
+        "complaint.filed",
+        customer,
+        at,
+        json!({"complaint_id": complaint, "order_id": null, "category": "late-delivery", "severity": severity}),
+    )
 }
 
 fn resolved(id: &str, customer: &str, at: &str, complaint: &str, satisfied: bool) -> Value {
-    event(id, "complaint.resolved", customer, at,
-        json!({"complaint_id": complaint, "resolution": "refund issued", "satisfied": satisfied}))
+    event(
+        id,
+        "complaint.resolved",
+        customer,
+        at,
+        json!({"complaint_id": complaint, "resolution": "refund issued", "satisfied": satisfied}),
+    )
 }
 
 /// The store's messages of one template, oldest first.
@@ -41,35 +51,56 @@ async fn a_complaint_from_filing_to_follow_up() {
     s.install("shop", &key, "value-grades", "1.0.0", json!({})).await;
     // Severity 1 must be resolved within 2 s here; a satisfied customer is
     // asked a second later.
-    let config = json!({"sla_seconds": {"1": 2}, "follow_up_seconds": 1, "survey_id": "after-care"});
+    let config =
+        json!({"sla_seconds": {"1": 2}, "follow_up_seconds": 1, "survey_id": "after-care"});
     s.install("shop", &key, "service-recovery", "1.0.0", config).await;
 
     // Grades: vip 800.00 of 1,000.00 (A), b 150.00 (B), c 50.00 (C).
     let now = chrono::Utc::now();
     let day_ago = rfc3339(now - chrono::Duration::days(1));
-    s.events_wait("shop", &key, vec![
-        order("o-vip", "vip", &day_ago, 80_000),
-        order("o-b", "b", &day_ago, 15_000),
-        order("o-c", "c", &day_ago, 5_000),
-    ]).await;
+    s.events_wait(
+        "shop",
+        &key,
+        vec![
+            order("o-vip", "vip", &day_ago, 80_000),
+            order("o-b", "b", &day_ago, 15_000),
+            order("o-c", "c", &day_ago, 5_000),
+        ],
+    )
+    .await;
     let fit = s.post("/v1/stores/shop/models/fit?wait=true", &key, json!({})).await;
     assert_eq!(fit.status, StatusCode::OK, "{}", fit.body);
     let balance = |b: &Value| b["balance"].as_i64().unwrap();
-    let before: Vec<i64> = balances(&s, &key, &["vip", "b", "c"]).await.iter().map(balance).collect();
+    let before: Vec<i64> =
+        balances(&s, &key, &["vip", "b", "c"]).await.iter().map(balance).collect();
 
     let at = rfc3339(now);
-    let results = s.events_wait("shop", &key, vec![
-        // vip: severity 2 → 200 × 2 = 400, due in a day.
-        filed("f1", "vip", &at, "cp-1", 2),
-        // b: severity 1 → 50 × 1.5 = 75, due in 2 s.
-        filed("f2", "b", &at, "cp-2", 1),
-        // c: severity 3 → 500 × 1, filed twice: counted once.
-        filed("f3", "c", &at, "cp-3", 3),
-    ]).await;
-    assert!(results.iter().all(|r| r["installs"].as_array().unwrap().iter().all(|i| i["status"] == "ok")), "{results:?}");
+    let results = s
+        .events_wait(
+            "shop",
+            &key,
+            vec![
+                // vip: severity 2 → 200 × 2 = 400, due in a day.
+                filed("f1", "vip", &at, "cp-1", 2),
+                // b: severity 1 → 50 × 1.5 = 75, due in 2 s.
+                filed("f2", "b", &at, "cp-2", 1),
+                // c: severity 3 → 500 × 1, filed twice: counted once.
+                filed("f3", "c", &at, "cp-3", 3),
+            ],
+        )
+        .await;
+    assert!(
+        results.iter().all(|r| r["installs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "ok")),
+        "{results:?}"
+    );
     s.events_wait("shop", &key, vec![filed("f3-again", "c", &at, "cp-3", 3)]).await;
 
-    let after: Vec<i64> = balances(&s, &key, &["vip", "b", "c"]).await.iter().map(balance).collect();
+    let after: Vec<i64> =
+        balances(&s, &key, &["vip", "b", "c"]).await.iter().map(balance).collect();
     assert_eq!(after[0] - before[0], 400);
     assert_eq!(after[1] - before[1], 75);
     assert_eq!(after[2] - before[2], 500);
@@ -82,7 +113,8 @@ async fn a_complaint_from_filing_to_follow_up() {
     // vip's complaint resolved in time, satisfied: its escalation is
     // cancelled and the survey follows a second later.
     let resolved_at = chrono::Utc::now();
-    s.events_wait("shop", &key, vec![resolved("r1", "vip", &rfc3339(resolved_at), "cp-1", true)]).await;
+    s.events_wait("shop", &key, vec![resolved("r1", "vip", &rfc3339(resolved_at), "cp-1", true)])
+        .await;
     let survey = s
         .until("/v1/stores/shop/messages", &key, |b| {
             b.as_array().unwrap().iter().any(|m| m["template"] == "recovery-survey")
@@ -112,7 +144,8 @@ async fn a_complaint_from_filing_to_follow_up() {
     // The listing: cp-2 open and overdue, cp-3 open and not yet due.
     let open = s.get("/v1/stores/shop/complaints?state=open", &key).await;
     assert_eq!(open.status, StatusCode::OK, "{}", open.body);
-    let ids: Vec<&str> = open.body.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        open.body.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(sorted, ["cp-2", "cp-3"]);
@@ -132,7 +165,12 @@ async fn a_complaint_from_filing_to_follow_up() {
     // b's complaint resolved late and unsatisfied: compensation again and
     // a second escalation, for the resolution.
     let before_b = balance(&s.points("shop", &key, "b").await);
-    s.events_wait("shop", &key, vec![resolved("r2", "b", &rfc3339(chrono::Utc::now()), "cp-2", false)]).await;
+    s.events_wait(
+        "shop",
+        &key,
+        vec![resolved("r2", "b", &rfc3339(chrono::Utc::now()), "cp-2", false)],
+    )
+    .await;
     assert_eq!(balance(&s.points("shop", &key, "b").await) - before_b, 75);
     let escalations = messages(&s, &key, "escalation").await;
     assert_eq!(escalations.len(), 2, "{escalations:?}");
@@ -154,7 +192,13 @@ async fn a_complaint_from_filing_to_follow_up() {
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
         assert!(a.body["errors"][0]["field"].as_str().unwrap().contains(field), "{}", a.body);
     }
-    let bad = event("bad", "complaint.resolved", "c", &at, json!({"complaint_id": "x", "resolution": "ok"}));
+    let bad = event(
+        "bad",
+        "complaint.resolved",
+        "c",
+        &at,
+        json!({"complaint_id": "x", "resolution": "ok"}),
+    );
     let a = s.post("/v1/stores/shop/events", &key, json!({"events": [bad]})).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
 }

@@ -147,7 +147,9 @@ pub async fn retention(
         })
         .collect();
     let mut cohorts: Vec<CohortRow> = Vec::new();
-    for (cohort, p, active) in activity::cohorts(&mut conn, &scope.store, grain, first, last).await? {
+    for (cohort, p, active) in
+        activity::cohorts(&mut conn, &scope.store, grain, first, last).await?
+    {
         if cohorts.last().is_none_or(|row| row.period != grain.label(cohort)) {
             cohorts.push(CohortRow {
                 period: grain.label(cohort),

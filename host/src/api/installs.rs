@@ -10,9 +10,9 @@ use super::params::StorePath;
 use super::valid::Valid;
 use super::ApiError;
 use crate::db::installs::{self, Install};
+use crate::domain::campaign::Campaign;
 use crate::domain::rollout::{Canary, CanaryState};
 use crate::domain::states::FailurePolicy;
-use crate::domain::campaign::Campaign;
 use crate::domain::time::{parse_rfc3339, to_rfc3339};
 use crate::domain::World;
 use crate::pipeline::installs::{CanarySpec, InstallChange, NewInstall, ShadowSpec};
@@ -69,7 +69,10 @@ impl CampaignTerms {
         let time = |field: &str, v: Option<String>| -> Result<Option<i64>, ApiError> {
             v.map(|t| {
                 parse_rfc3339(&t).ok_or_else(|| {
-                    ApiError::field(field, "must be an RFC 3339 time such as 2026-03-07T00:00:00+08:00")
+                    ApiError::field(
+                        field,
+                        "must be an RFC 3339 time such as 2026-03-07T00:00:00+08:00",
+                    )
                 })
             })
             .transpose()

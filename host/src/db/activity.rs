@@ -88,7 +88,11 @@ async fn record_grain(
         let q = sqlx::query(&sql).bind(store).bind(grain.as_str()).bind(lo).bind(hi);
         for r in bulk::bind_list(q, chunk).fetch_all(&mut *conn).await? {
             let key = (r.try_get("customer_id")?, r.try_get("period")?);
-            let row = Row_ { orders: r.try_get("orders")?, revenue: r.try_get("revenue_cents")?, dirty: false };
+            let row = Row_ {
+                orders: r.try_get("orders")?,
+                revenue: r.try_get("revenue_cents")?,
+                dirty: false,
+            };
             rows.insert(key, row);
         }
         let sql = bulk::with_list(
@@ -188,7 +192,11 @@ async fn all_periods(
     .await?
     .iter()
     .map(|r| {
-        let row = Row_ { orders: r.try_get("orders")?, revenue: r.try_get("revenue_cents")?, dirty: false };
+        let row = Row_ {
+            orders: r.try_get("orders")?,
+            revenue: r.try_get("revenue_cents")?,
+            dirty: false,
+        };
         Ok((r.try_get("period")?, row))
     })
     .collect()

@@ -107,7 +107,8 @@ impl Complaint {
     }
 }
 
-const COLUMNS: &str = "complaint_id, customer_id, order_id, category, severity, filed_at, filed_event,
+const COLUMNS: &str =
+    "complaint_id, customer_id, order_id, category, severity, filed_at, filed_event,
                        due_at, resolved_at, resolved_event, resolution, satisfied";
 
 fn read(r: &sqlx::any::AnyRow) -> DbResult<Complaint> {
@@ -141,7 +142,9 @@ pub async fn get(conn: &mut Conn, store: &str, id: &str) -> DbResult<Option<Comp
 }
 
 /// Which complaints a listing wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ComplaintState {
     Open,

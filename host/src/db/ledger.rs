@@ -168,7 +168,8 @@ pub async fn expire_customer(
             .execute(&mut *conn)
             .await?;
         out.push(
-            insert(&mut *conn, &account, -remaining, EntryKind::Expire, "expired", None, None).await?,
+            insert(&mut *conn, &account, -remaining, EntryKind::Expire, "expired", None, None)
+                .await?,
         );
     }
     Ok(out)

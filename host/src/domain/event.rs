@@ -362,7 +362,9 @@ mod tests {
     #[test]
     fn every_built_in_type_reads_as_its_own_variant() {
         let data = json!({"order_id":"o1","total_cents":1,"refund_cents":1,"rating":1,
-                          "referred_customer_id":"c2","survey_id":"s1","answers":{}});
+                          "referred_customer_id":"c2","survey_id":"s1","answers":{},
+                          "complaint_id":"cp1","category":"late","severity":2,
+                          "resolution":"refunded","satisfied":true});
         for (name, _) in EventKind::BUILT_IN {
             assert_ne!(EventKind::read(name, &data).unwrap(), EventKind::Other, "{name}");
         }

@@ -8,7 +8,9 @@ use chrono::{Datelike, Duration, NaiveDate};
 use super::time::{utc_offset_ms, Millis};
 
 /// How long a period is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Grain {
     Month,

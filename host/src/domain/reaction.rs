@@ -75,7 +75,9 @@ pub fn validate(list: &[Reaction]) -> Result<(), String> {
                     return Err(format!("`{complaint_id}` is not a complaint id"));
                 }
                 if !time_ok(*at) {
-                    return Err(format!("complaint `{complaint_id}` is due at a time out of range"));
+                    return Err(format!(
+                        "complaint `{complaint_id}` is due at a time out of range"
+                    ));
                 }
             }
         }

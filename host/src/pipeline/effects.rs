@@ -55,7 +55,9 @@ impl BatchWriter {
             match op {
                 LedgerOp::Earn { points, reason, expires_at } => {
                     let id = if spends {
-                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at, order).await?.id
+                        ledger::earn(&mut *tx, &account, *points, reason, *expires_at, order)
+                            .await?
+                            .id
                     } else {
                         let id = random_id("pts");
                         self.earns.push(NewEarn {
@@ -81,15 +83,9 @@ impl BatchWriter {
                 LedgerOp::Deduct { points, reason } => {
                     // Expired points must not be spent by a deduction.
                     ledger::expire_customer(&mut *tx, t.store, t.customer, self.now).await?;
-                    let e = ledger::take(
-                        &mut *tx,
-                        &account,
-                        *points,
-                        EntryKind::Deduct,
-                        reason,
-                        order,
-                    )
-                    .await?;
+                    let e =
+                        ledger::take(&mut *tx, &account, *points, EntryKind::Deduct, reason, order)
+                            .await?;
                     let applied = e.as_ref().map_or(0, |e| -e.points);
                     effects.push(Effect::Deduct {
                         points: applied,

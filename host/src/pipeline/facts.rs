@@ -5,9 +5,9 @@
 //! filed and resolved, and points past their expiry are expired. Each step is idempotent, so a replay of the
 //! batch records nothing twice.
 
+use crate::db::complaints::{self, Filing, Resolution};
 use crate::db::events::StoredEvent;
 use crate::db::surveys::NewResponse;
-use crate::db::complaints::{self, Filing, Resolution};
 use crate::db::{activity, customers, ledger, stores, surveys, DbResult, Tx};
 use crate::domain::event::{self, EventKind};
 use crate::domain::time::Millis;

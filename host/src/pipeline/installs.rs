@@ -13,6 +13,7 @@ use crate::db::installs::{self, Install};
 use crate::db::plugins::{self, PluginVersion};
 use crate::db::rollouts::{self, Arm};
 use crate::db::Conn;
+use crate::domain::campaign::Campaign;
 use crate::domain::event::FieldError;
 use crate::domain::ids::random_id;
 use crate::domain::manifest::kinds_scored;
@@ -20,7 +21,6 @@ use crate::domain::manifest::{check_config, check_grants_for_config, Manifest};
 use crate::domain::rollout::{Canary, CanaryState, Shadow};
 use crate::domain::states::FailurePolicy;
 use crate::domain::time::{now_ms, Millis};
-use crate::domain::campaign::Campaign;
 use crate::domain::{DataScope, World};
 
 /// A new install: `version` defaults to the newest published.
@@ -520,7 +520,10 @@ fn check_campaign(v: &PluginVersion, c: &Campaign) -> PipelineResult<()> {
     if v.world != World::PointRules {
         return Err(invalid(
             "campaign",
-            format!("{}@{} implements {}: only a point-rules install runs as a campaign", v.name, v.version, v.world),
+            format!(
+                "{}@{} implements {}: only a point-rules install runs as a campaign",
+                v.name, v.version, v.world
+            ),
         ));
     }
     c.validate().map_err(|(field, why)| invalid(field, why))

@@ -209,7 +209,12 @@ fn with_coupon(vars: &Value, pct: Option<u8>, code: Option<&str>) -> Value {
     vars
 }
 
-pub(super) async fn grant(tx: &mut Tx, t: &Subject<'_>, points: i64, reason: &str) -> DbResult<Effect> {
+pub(super) async fn grant(
+    tx: &mut Tx,
+    t: &Subject<'_>,
+    points: i64,
+    reason: &str,
+) -> DbResult<Effect> {
     let e = ledger::earn(&mut *tx, t, points, reason, None, None).await?;
     Ok(Effect::Earn { points, reason: reason.to_string(), entry_id: e.id, expires_at: None })
 }

@@ -94,7 +94,9 @@ impl Config {
 
     /// The grade in a list of segment names, if one is the grade's.
     pub fn grade_of<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Option<String> {
-        segments.into_iter().find_map(|s| s.strip_prefix(self.grade_prefix.as_str()).map(String::from))
+        segments
+            .into_iter()
+            .find_map(|s| s.strip_prefix(self.grade_prefix.as_str()).map(String::from))
     }
 }
 
@@ -115,11 +117,13 @@ mod tests {
         assert_eq!(c.compensation(3, Some("B")), 750);
         assert_eq!(c.compensation(1, Some("B")), 75);
         assert_eq!(c.compensation(3, Some("C")), 500);
-        let c = Config::parse(r#"{"base_points": {"1": 33}, "grade_multipliers": {"A": 1.5}}"#).unwrap();
+        let c = Config::parse(r#"{"base_points": {"1": 33}, "grade_multipliers": {"A": 1.5}}"#)
+            .unwrap();
         assert_eq!(c.compensation(1, Some("A")), 49); // 49.5 rounded down
         assert_eq!(c.compensation(2, Some("A")), 300); // the default base kept
         assert_eq!(c.compensation(2, Some("B")), 200); // B's multiplier replaced
-        let c = Config::parse(r#"{"base_points": {"1": 100}, "grade_multipliers": {"A": 0.29}}"#).unwrap();
+        let c = Config::parse(r#"{"base_points": {"1": 100}, "grade_multipliers": {"A": 0.29}}"#)
+            .unwrap();
         assert_eq!(c.compensation(1, Some("A")), 29);
     }
 

@@ -83,8 +83,7 @@ impl Unit {
             match op {
                 LedgerOp::Earn { points, reason, expires_at } => {
                     let left_total = c.terms.budget_points.map_or(i64::MAX, |b| b - c.issued);
-                    let left_mine =
-                        c.terms.budget_per_customer.map_or(i64::MAX, |b| b - issued_to);
+                    let left_mine = c.terms.budget_per_customer.map_or(i64::MAX, |b| b - issued_to);
                     let allowed = points.min(left_total).min(left_mine).max(0);
                     if allowed < points {
                         cuts.push(Effect::CampaignCut {
