@@ -451,6 +451,113 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
 }
 
 /// `YYYY-MM-DD` of day `n` counted from 2026-01-01 (n < 730).
+/// Retention analytics at scale: `customers` customers with five orders
+/// each, spread over two years, sent through the API with no plugin
+/// installed (what intake records by itself, the activity counters
+/// included), then the retention report by month over the two years and by
+/// week over the last year, each asked five times.
+pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir()?;
+    let name = format!("clientele_retention_{}", std::process::id());
+    let mut config = ServerConfig::new(dir.path());
+    config.admin_token = Some("bench".into());
+    if let Some(server) = postgres {
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        config.database_url = Some(format!("{server}/{name}"));
+    }
+    let running = server::start(config).await?;
+    let api = ApiClient::new(format!("http://{}", running.addr));
+    let store = json!({"id": "ret", "currency": "CNY", "timezone": "Asia/Shanghai"});
+    let r = api.post("/v1/stores", "bench", &store).await?.ok()?;
+    let key = r["api_key"].as_str().context("store key")?.to_string();
+    let db = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let started = Instant::now();
+    let (mut sent, mut batch) = (0usize, Vec::<Value>::with_capacity(1000));
+    // Customer c's k-th order: a first day over the two years, then every
+    // few weeks (wrapping round: some first orders arrive last); one in
+    // twenty files a complaint. Each post holds a thousand customers.
+    let mut send = |event: Value| {
+        batch.push(event);
+        (batch.len() >= 1000).then(|| json!({"events": std::mem::take(&mut batch)}))
+    };
+    let (mut bodies, mut next_report) = (Vec::new(), 500_000);
+    for k in 0..5 {
+        for c in 0..customers {
+            let first = (c * 7919) % 600;
+            let day = (first + k * (11 + c % 37)) % 730;
+            bodies.extend(send(json!({"id": format!("r{c}-{k}"), "type": "order.placed", "customer_id": format!("c{c}"),
+                "occurred_at": format!("{}T03:00:00Z", two_years(day)),
+                "data": {"order_id": format!("o{c}-{k}"), "total_cents": 2000 + (c % 40) as i64 * 250, "currency": "CNY"}})));
+            if k == 4 && c % 20 == 0 {
+                bodies.extend(send(json!({"id": format!("k{c}"), "type": "complaint.filed", "customer_id": format!("c{c}"),
+                    "occurred_at": format!("{}T05:00:00Z", two_years((first + 3) % 730)),
+                    "data": {"complaint_id": format!("cp{c}"), "category": "late", "severity": 1 + c % 3}})));
+            }
+            for body in bodies.drain(..) {
+                sent += body["events"].as_array().map_or(0, Vec::len);
+                loop {
+                    let r = api.post("/v1/stores/ret/events", &key, &body).await?;
+                    if r.status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        r.ok()?;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            if sent >= next_report {
+                eprintln!("  … {sent} events sent ({:.0} s)", started.elapsed().as_secs_f64());
+                next_report += 500_000;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let body = json!({"events": std::mem::take(&mut batch)});
+        sent += body["events"].as_array().map_or(0, Vec::len);
+        api.post("/v1/stores/ret/events", &key, &body).await?.ok()?;
+    }
+    while (running.pipeline.events_processed() as usize) < sent {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "retention ({customers} customers, {db}): {sent} events taken and processed in {took:.0} s ({:.0}/s), no plugin installed",
+        sent as f64 / took
+    );
+    for (query, what) in [
+        ("period=month&from=2025-01-01&to=2026-12-31", "24 months"),
+        ("period=week&from=2026-01-01&to=2026-12-31", "53 weeks"),
+    ] {
+        let path = format!("/v1/stores/ret/analytics/retention?{query}");
+        let mut times = Vec::new();
+        let mut active = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = api.get(&path, &key).await?.ok()?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            active = r["periods"].as_array().map_or(0, |p| p.iter().map(|x| x["active"].as_i64().unwrap_or(0)).sum());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "retention ({customers} customers, {db}): {what}: median {:.1} ms, slowest {:.1} ms (Σ active {active})",
+            times[2], times[4]
+        );
+    }
+    running.task.abort();
+    if let Some(server) = postgres {
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
+    }
+    Ok(())
+}
+
+/// Day `n` (0-729) of 2025-2026.
+fn two_years(n: usize) -> String {
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("a date");
+    (start + chrono::Days::new(n as u64)).to_string()
+}
+
 fn date_of(n: usize) -> String {
     let mut year = 2026;
     let mut d = n;

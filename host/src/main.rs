@@ -174,6 +174,11 @@ enum Command {
         /// `--cluster` names.
         #[arg(long, value_delimiter = ',')]
         fits: Vec<usize>,
+        /// Instead: retention analytics over this many customers with five
+        /// orders each over two years (a list: one run each), on SQLite, or
+        /// on the PostgreSQL server `--cluster` names.
+        #[arg(long, value_delimiter = ',')]
+        retention: Vec<usize>,
     },
 }
 
@@ -315,6 +320,13 @@ async fn main() -> anyhow::Result<()> {
             let postgres = cluster.as_deref().filter(|c| *c != "sqlite");
             for customers in fits {
                 bench::population_fits(customers, postgres).await?;
+            }
+            Ok(())
+        }
+        Command::Bench { retention, cluster, .. } if !retention.is_empty() => {
+            let postgres = cluster.as_deref().filter(|c| *c != "sqlite");
+            for customers in retention {
+                bench::retention(customers, postgres).await?;
             }
             Ok(())
         }

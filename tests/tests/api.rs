@@ -458,12 +458,16 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/stores/{store}/customers", &["get"]),
         ("/v1/stores/{store}/customers/{customer}/activity", &["get"]),
         ("/v1/stores/{store}/surveys/{survey}/responses", &["get"]),
+        ("/v1/stores/{store}/analytics/retention", &["get"]),
+        ("/v1/stores/{store}/complaints", &["get"]),
+        ("/v1/stores/{store}/customers/{customer}/complaints", &["get"]),
+        ("/v1/stores/{store}/campaigns", &["get"]),
     ] {
         for m in methods {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 39, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 43, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// What the console's pages read, on either database: a store at a glance

@@ -22,15 +22,17 @@ const LEFT_OUT: &[&str] = &["putDelivery", "publishPlugin", "rotateStoreKey", "m
 /// Every `{store}` is the run's store, so that requests get past the
 /// store lookup to the rules under test. An install's `config` is checked
 /// against the JSON Schema of the plugin it names, and an ACSI survey's
-/// `weights` must name its items (a 422 naming the field): rules that
-/// depend on other data than the request's shape, so for those operations
-/// a 422 is an expected answer to a well-formed body.
+/// `weights` must name its items (a 422 naming the field), and a retention
+/// report's `to` may not come before its `from` nor span more than 400
+/// periods: rules that depend on other data than the request's shape, or
+/// tie two parameters together, so for those operations a 422 is an
+/// expected answer to a well-formed request.
 const CONFIG: &str = r#"
 [parameters]
 "path.store" = "s1"
 
 [[operations]]
-include-operation-id = ["createInstall", "updateInstall", "createSurvey"]
+include-operation-id = ["createInstall", "updateInstall", "createSurvey", "getRetention"]
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "409", "422"]
 "#;

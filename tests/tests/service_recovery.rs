@@ -211,3 +211,33 @@ async fn balances(s: &TestServer, key: &str, ids: &[&str]) -> Vec<Value> {
     }
     out
 }
+
+/// A responder's timer is a row: set before a clean stop, it runs after
+/// the next start, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sla_timer_survives_a_restart() {
+    let s = TestServer::start().await;
+    s.publish_bundled("service-recovery", guests::SERVICE_RECOVERY).await;
+    let key = s.store("shop").await;
+    let config = json!({"sla_seconds": {"1": 3}});
+    s.install("shop", &key, "service-recovery", "1.0.0", config).await;
+    let at = rfc3339(chrono::Utc::now());
+    s.events_wait("shop", &key, vec![filed("f1", "a", &at, "cp-1", 1)]).await;
+    assert!(messages(&s, &key, "escalation").await.is_empty());
+
+    // Stopped before the SLA passes; started again on the same data.
+    let TestServer { running, dir, .. } = s;
+    running.shutdown().await;
+    // The same directory is the same database on either engine.
+    let data_dir = dir.path().to_path_buf();
+    let s = TestServer::start_with(|c| c.data_dir = data_dir).await;
+    s.until("/v1/stores/shop/messages", &key, |b| {
+        b.as_array().unwrap().iter().any(|m| m["template"] == "escalation")
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let escalations = messages(&s, &key, "escalation").await;
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    assert_eq!(escalations[0]["vars"]["complaint_id"], "cp-1");
+    drop(dir);
+}
