@@ -536,7 +536,9 @@ pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Resu
             let t = Instant::now();
             let r = api.get(&path, &key).await?.ok()?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
-            active = r["periods"].as_array().map_or(0, |p| p.iter().map(|x| x["active"].as_i64().unwrap_or(0)).sum());
+            active = r["periods"]
+                .as_array()
+                .map_or(0, |p| p.iter().map(|x| x["active"].as_i64().unwrap_or(0)).sum());
         }
         times.sort_by(f64::total_cmp);
         println!(

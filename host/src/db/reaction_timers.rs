@@ -21,17 +21,8 @@ pub struct Timer {
     pub failures: i64,
 }
 
-/// Sets (or moves) a timer.
-pub async fn set(
-    conn: &mut Conn,
-    store: &str,
-    install: &str,
-    customer: &str,
-    key: &str,
-    due_at: Millis,
-    payload: &str,
-    now: Millis,
-) -> DbResult<()> {
+/// Sets (or moves) a timer, at `now`.
+pub async fn set(conn: &mut Conn, t: &Timer, now: Millis) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO reaction_timers (store_id, install_id, customer_id, key, due_at, payload, set_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -39,12 +30,12 @@ pub async fn set(
            due_at = excluded.due_at, payload = excluded.payload, set_at = excluded.set_at,
            failures = 0, last_error = NULL",
     )
-    .bind(store)
-    .bind(install)
-    .bind(customer)
-    .bind(key)
-    .bind(due_at)
-    .bind(payload)
+    .bind(&t.store_id)
+    .bind(&t.install_id)
+    .bind(&t.customer_id)
+    .bind(&t.key)
+    .bind(t.due_at)
+    .bind(&t.payload)
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ids::is_valid_id;
+use super::rescue::{check_grant, check_message};
 use super::time::{Millis, LATEST_MS};
 
 /// Most actions one call may return.
@@ -34,24 +35,9 @@ pub fn validate(list: &[Reaction]) -> Result<(), String> {
     for a in list {
         match a {
             Reaction::SendMessage { channel, template, vars } => {
-                let ok = |s: &str| !s.is_empty() && s.len() <= 128;
-                if !ok(channel) || !ok(template) {
-                    return Err(
-                        "a message needs a channel and a template of 1 to 128 characters".into()
-                    );
-                }
-                if !vars.is_object() {
-                    return Err("message vars must be a JSON object".into());
-                }
+                check_message(channel, template, vars)?
             }
-            Reaction::GrantPoints { points, reason } => {
-                if !(1..=1_000_000_000).contains(points) {
-                    return Err(format!("grant of {points} points: must be 1 to 1e9"));
-                }
-                if reason.is_empty() || reason.len() > 256 {
-                    return Err("a points grant needs a reason of 1 to 256 characters".into());
-                }
-            }
+            Reaction::GrantPoints { points, reason } => check_grant(*points, reason)?,
             Reaction::SetTimer { key, at, payload } => {
                 if !key_ok(key) {
                     return Err(format!("a timer key must be 1 to {MAX_TIMER_KEY} bytes"));

@@ -70,31 +70,42 @@ pub fn validate_assessment(a: &Assessment) -> Result<(), String> {
     Ok(())
 }
 
+/// A message a plugin queues: a channel and a template of 1 to 128
+/// characters, and vars that are a JSON object.
+pub fn check_message(
+    channel: &str,
+    template: &str,
+    vars: &serde_json::Value,
+) -> Result<(), String> {
+    let ok = |s: &str| !s.is_empty() && s.len() <= 128;
+    if !ok(channel) || !ok(template) {
+        return Err("a message needs a channel and a template of 1 to 128 characters".into());
+    }
+    if !vars.is_object() {
+        return Err("message vars must be a JSON object".into());
+    }
+    Ok(())
+}
+
+/// Points a plugin grants: 1 to 1e9, with a reason of 1 to 256 characters.
+pub fn check_grant(points: i64, reason: &str) -> Result<(), String> {
+    if !(1..=1_000_000_000).contains(&points) {
+        return Err(format!("grant of {points} points: must be 1 to 1e9"));
+    }
+    if reason.is_empty() || reason.len() > 256 {
+        return Err("a points grant needs a reason of 1 to 256 characters".into());
+    }
+    Ok(())
+}
+
 pub fn validate_actions(list: &[FlowAction]) -> Result<(), String> {
     if list.len() > MAX_ACTIONS {
         return Err(format!("{} actions; at most {MAX_ACTIONS}", list.len()));
     }
     for a in list {
         match a {
-            FlowAction::Send { channel, template, vars } => {
-                let ok = |s: &str| !s.is_empty() && s.len() <= 128;
-                if !ok(channel) || !ok(template) {
-                    return Err(
-                        "a message needs a channel and a template of 1 to 128 characters".into()
-                    );
-                }
-                if !vars.is_object() {
-                    return Err("message vars must be a JSON object".into());
-                }
-            }
-            FlowAction::GrantPoints { points, reason } => {
-                if !(1..=1_000_000_000).contains(points) {
-                    return Err(format!("grant of {points} points: must be 1 to 1e9"));
-                }
-                if reason.is_empty() || reason.len() > 256 {
-                    return Err("a points grant needs a reason of 1 to 256 characters".into());
-                }
-            }
+            FlowAction::Send { channel, template, vars } => check_message(channel, template, vars)?,
+            FlowAction::GrantPoints { points, reason } => check_grant(*points, reason)?,
             FlowAction::Coupon(pct) => {
                 if !(1..=100).contains(pct) {
                     return Err(format!("coupon of {pct}%: must be 1 to 100"));

@@ -31,10 +31,16 @@ pub async fn apply(tx: &mut Tx, t: &Subject<'_>, list: &[Reaction]) -> DbResult<
                 effects.push(rescue::grant(tx, t, *points, reason).await?);
             }
             Reaction::SetTimer { key, at, payload } => {
-                let (store, install, customer) = (t.store, t.install(), t.customer);
-                let payload = payload.to_string();
-                reaction_timers::set(tx, store, install, customer, key, *at, &payload, t.now)
-                    .await?;
+                let timer = reaction_timers::Timer {
+                    store_id: t.store.to_string(),
+                    install_id: t.install().to_string(),
+                    customer_id: t.customer.to_string(),
+                    key: key.clone(),
+                    due_at: *at,
+                    payload: payload.to_string(),
+                    failures: 0,
+                };
+                reaction_timers::set(tx, &timer, t.now).await?;
                 effects.push(Effect::TimerSet { key: key.clone(), due_at: to_rfc3339(*at) });
             }
             Reaction::CancelTimer { key } => {

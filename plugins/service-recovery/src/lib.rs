@@ -65,7 +65,7 @@ fn escalation(config: &Config, c: &Complaint, now: i64, reason: &str) -> Action 
 }
 
 fn grant(points: i64, why: String) -> Option<Action> {
-    (points > 0).then(|| Action::GrantPoints((points, why)))
+    (points > 0).then_some(Action::GrantPoints((points, why)))
 }
 
 fn filed(config: &Config, event: &Event, c: &Complaint) -> Vec<Action> {
