@@ -190,7 +190,7 @@ enum PluginCommand {
     New {
         /// The plugin's name ([a-z0-9-]{1,64}); also the folder's.
         name: String,
-        /// point-rules, segmenter, survey-scorer or churn-rescue.
+        /// point-rules, segmenter, survey-scorer, churn-rescue or responder.
         #[arg(long)]
         world: String,
         #[arg(long, value_enum)]
@@ -373,9 +373,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Plugin { command: PluginCommand::New { name, world, lang, dir } } => {
             let world = clientele::domain::World::parse(&world).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "`{world}` is not a world: point-rules, segmenter, survey-scorer or churn-rescue"
-                )
+                anyhow::anyhow!("`{world}` is not a world: {}", clientele::domain::World::list())
             })?;
             let made = clientele::devkit::scaffold::new_plugin(&name, world, lang, &dir)?;
             println!("{}", clientele::devkit::scaffold::next_steps(&made, world, lang));
