@@ -428,35 +428,29 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
     let base = "/v1/stores/tea-house";
     let config = json!({"sla_seconds": {"1": 2, "2": 2, "3": 2}, "follow_up_seconds": 1,
                         "survey_id": "nps-spring"});
-    c.post(
-        &format!("{base}/installs"),
-        key,
-        json!({"plugin": "service-recovery", "config": config}),
-    )
-    .await?;
-    let now = clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms());
+    let install = json!({"plugin": "service-recovery", "config": config});
+    c.post(&format!("{base}/installs"), key, install).await?;
+    let now = || clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms());
+    let at = now();
     let filed = |id: &str, who: &str, complaint: &str, severity: u8| {
-        json!({"id": id, "type": "complaint.filed", "customer_id": who, "occurred_at": now,
+        json!({"id": id, "type": "complaint.filed", "customer_id": who, "occurred_at": at,
                "data": {"complaint_id": complaint, "category": "late-delivery", "severity": severity}})
     };
-    c.post(
-        &format!("{base}/events?wait=true"),
-        key,
-        json!({"events": [filed("cmp-1", "c-li", "cp-1", 2), filed("cmp-2", "c-chen", "cp-2", 1)]}),
-    )
-    .await?;
+    let both =
+        json!({"events": [filed("cmp-1", "c-li", "cp-1", 2), filed("cmp-2", "c-chen", "cp-2", 1)]});
+    c.post(&format!("{base}/events?wait=true"), key, both).await?;
     let resolved = json!({"id": "cmp-1-ok", "type": "complaint.resolved", "customer_id": "c-li",
-        "occurred_at": clientele::domain::time::to_rfc3339(clientele::domain::time::now_ms()),
+        "occurred_at": now(),
         "data": {"complaint_id": "cp-1", "resolution": "replacement sent", "satisfied": true}});
     c.post(&format!("{base}/events?wait=true"), key, json!({"events": [resolved]})).await?;
-    println!("
-== service-recovery installed (SLA 2 s for the demo); c-li's complaint resolved at once, c-chen's left open");
+    println!(
+        "\n== service-recovery installed (SLA 2 s for the demo); c-li's complaint resolved at once, c-chen's left open"
+    );
     // The SLA passes, and the follow-up comes due.
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let complaints = c.get(&format!("{base}/complaints"), key).await?;
     println!(
-        "
-{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
+        "\n{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
         "id", "customer", "severity", "state", "SLA met", "overdue"
     );
     for x in complaints.as_array().cloned().unwrap_or_default() {
@@ -464,18 +458,14 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
             "{:<6} {:<9} {:>8}  {:<9} {:<8} {:<7}",
             x["id"].as_str().unwrap_or(""),
             x["customer_id"].as_str().unwrap_or(""),
-            x["severity"],
+            x["severity"].as_i64().unwrap_or(0),
             x["state"].as_str().unwrap_or(""),
             x["sla_met"].to_string(),
             x["overdue_seconds"].as_i64().map_or("—".into(), |s| format!("{s} s")),
         );
     }
     let messages = c.get(&format!("{base}/messages"), key).await?;
-    println!(
-        "
-{:<9} {:<16} {:<8} vars",
-        "customer", "template", "channel"
-    );
+    println!("\n{:<9} {:<16} {:<8} vars", "customer", "template", "channel");
     for m in messages.as_array().cloned().unwrap_or_default() {
         let template = m["template"].as_str().unwrap_or("");
         if ["apology", "escalation", "recovery-survey"].contains(&template) {
@@ -491,18 +481,18 @@ async fn service_recovery(c: &Client, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The store's retention by month over the demo's year.
+/// The store's retention by month, from the demo's first orders to this
+/// month (the complaints above are this month's).
 async fn retention(c: &Client, key: &str) -> anyhow::Result<()> {
+    let today = chrono::Utc::now().date_naive();
     let path =
-        "/v1/stores/tea-house/analytics/retention?period=month&from=2025-09-01&to=2026-08-31";
-    let r = c.get(path, key).await?;
+        format!("/v1/stores/tea-house/analytics/retention?period=month&from=2025-09-01&to={today}");
+    let r = c.get(&path, key).await?;
     let pct = |v: &Value| v.as_f64().map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    println!("\n== Retention by month (the store's time zone)");
     println!(
-        "
-== Retention by month (the store's time zone)"
-    );
-    println!(
-        "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>10} {:>12}",
+        "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>11} {:>10} {:>12}",
         "month",
         "active",
         "new",
@@ -511,28 +501,27 @@ async fn retention(c: &Client, key: &str) -> anyhow::Result<()> {
         "retention",
         "churn",
         "repeat",
+        "complainers",
         "complaints",
         "revenue"
     );
     for p in r["periods"].as_array().cloned().unwrap_or_default() {
         println!(
-            "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>10} {:>12}",
+            "{:<8} {:>6} {:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>11} {:>10} {:>12}",
             p["period"].as_str().unwrap_or(""),
-            p["active"],
-            p["new"],
-            p["returning"],
-            p["retained"],
+            n(&p["active"]),
+            n(&p["new"]),
+            n(&p["returning"]),
+            n(&p["retained"]),
             pct(&p["retention_rate"]),
             pct(&p["churn_rate"]),
             pct(&p["repeat_rate"]),
+            n(&p["complainers"]),
             pct(&p["complaint_rate"]),
             yuan(p["revenue_cents"].as_i64().unwrap_or(0)),
         );
     }
-    println!(
-        "
-cohort   customers  share active in each month after"
-    );
+    println!("\ncohort   customers  share active in each month after");
     for k in r["cohorts"].as_array().cloned().unwrap_or_default() {
         let shares: Vec<String> = k["shares"]
             .as_array()
@@ -541,12 +530,8 @@ cohort   customers  share active in each month after"
             .iter()
             .map(|v| format!("{:>4.0}", v.as_f64().unwrap_or(0.0) * 100.0))
             .collect();
-        println!(
-            "{:<8} {:>9}  {}",
-            k["period"].as_str().unwrap_or(""),
-            k["customers"],
-            shares.join(" ")
-        );
+        let (period, customers) = (k["period"].as_str().unwrap_or(""), n(&k["customers"]));
+        println!("{period:<8} {customers:>9}  {}", shares.join(" "));
     }
     Ok(())
 }
