@@ -347,18 +347,9 @@ async fn fits(root: &Path, customers: usize) -> anyhow::Result<()> {
 /// (BG/NBD with Gamma-Gamma) and `rfm-segments` installed, then one fit:
 /// each plugin's own fit time and the update of every customer after it.
 pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow::Result<()> {
-    use sqlx::Connection;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = tempfile::tempdir()?;
-    let name = format!("clientele_fits_{}", std::process::id());
-    let mut config = ServerConfig::new(dir.path());
-    config.admin_token = Some("bench".into());
-    if let Some(server) = postgres {
-        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
-        config.database_url = Some(format!("{server}/{name}"));
-    }
-    let running = server::start(config).await?;
+    let scale = ScaleServer::start("clientele_fits", postgres).await?;
+    let running = &scale.running;
     let api = ApiClient::new(format!("http://{}", running.addr));
     let store = json!({"id": "fit", "currency": "CNY"});
     let r = api.post("/v1/stores", "bench", &store).await?.ok()?;
@@ -396,15 +387,7 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
         if batch.len() > 990 || c + 1 == customers {
             sent += batch.len();
             let body = json!({"events": std::mem::take(&mut batch)});
-            // The server takes no more while half a million events wait.
-            loop {
-                let r = api.post("/v1/stores/fit/events", &key, &body).await?;
-                if r.status != reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    r.ok()?;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            post_events(&api, "/v1/stores/fit/events", &key, &body).await?;
         }
         if c % 100_000 == 99_999 {
             eprintln!(
@@ -442,12 +425,7 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
         "fit ({customers} customers, {db}): POST /models/fit, population built, four fits and every customer updated after each: {:.1} s",
         total.as_secs_f64()
     );
-    running.task.abort();
-    if let Some(server) = postgres {
-        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
-    }
-    Ok(())
+    scale.stop().await
 }
 
 /// `YYYY-MM-DD` of day `n` counted from 2026-01-01 (n < 730).
@@ -457,17 +435,8 @@ pub async fn population_fits(customers: usize, postgres: Option<&str>) -> anyhow
 /// included), then the retention report by month over the two years and by
 /// week over the last year, each asked five times.
 pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let dir = tempfile::tempdir()?;
-    let name = format!("clientele_retention_{}", std::process::id());
-    let mut config = ServerConfig::new(dir.path());
-    config.admin_token = Some("bench".into());
-    if let Some(server) = postgres {
-        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
-        config.database_url = Some(format!("{server}/{name}"));
-    }
-    let running = server::start(config).await?;
+    let scale = ScaleServer::start("clientele_retention", postgres).await?;
+    let running = &scale.running;
     let api = ApiClient::new(format!("http://{}", running.addr));
     let store = json!({"id": "ret", "currency": "CNY", "timezone": "Asia/Shanghai"});
     let r = api.post("/v1/stores", "bench", &store).await?.ok()?;
@@ -505,14 +474,7 @@ pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Resu
             }
             for body in bodies.drain(..) {
                 sent += body["events"].as_array().map_or(0, Vec::len);
-                loop {
-                    let r = api.post(events_path, &key, &body).await?;
-                    if r.status != reqwest::StatusCode::TOO_MANY_REQUESTS {
-                        r.ok()?;
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+                post_events(&api, events_path, &key, &body).await?;
             }
             if sent >= next_report {
                 eprintln!("  … {sent} events sent ({:.0} s)", started.elapsed().as_secs_f64());
@@ -523,7 +485,7 @@ pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Resu
     if !batch.is_empty() {
         let body = json!({"events": std::mem::take(&mut batch)});
         sent += body["events"].as_array().map_or(0, Vec::len);
-        api.post(events_path, &key, &body).await?.ok()?;
+        post_events(&api, events_path, &key, &body).await?;
     }
     while (running.pipeline.events_processed() as usize) < sent {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -554,12 +516,57 @@ pub async fn retention(customers: usize, postgres: Option<&str>) -> anyhow::Resu
             times[2], times[4]
         );
     }
-    running.task.abort();
-    if let Some(server) = postgres {
-        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
+    scale.stop().await
+}
+
+/// A server for a run at scale: on a fresh SQLite data directory, or on a
+/// fresh database of the PostgreSQL server `postgres`, dropped at `stop`.
+struct ScaleServer {
+    running: server::Running,
+    _dir: tempfile::TempDir,
+    /// The PostgreSQL server and the database made on it.
+    postgres: Option<(String, String)>,
+}
+
+impl ScaleServer {
+    async fn start(prefix: &str, postgres: Option<&str>) -> anyhow::Result<ScaleServer> {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir()?;
+        let name = format!("{prefix}_{}", std::process::id());
+        let mut config = ServerConfig::new(dir.path());
+        config.admin_token = Some("bench".into());
+        if let Some(server) = postgres {
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+            config.database_url = Some(format!("{server}/{name}"));
+        }
+        let running = server::start(config).await?;
+        let postgres = postgres.map(|server| (server.to_string(), name));
+        Ok(ScaleServer { running, _dir: dir, postgres })
     }
-    Ok(())
+
+    async fn stop(self) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        self.running.task.abort();
+        if let Some((server, name)) = &self.postgres {
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Posts a body of events, waiting out the server's `429` (it takes no
+/// more while half a million events wait).
+async fn post_events(api: &ApiClient, path: &str, key: &str, body: &Value) -> anyhow::Result<()> {
+    loop {
+        let r = api.post(path, key, body).await?;
+        if r.status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            r.ok()?;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Day `n` (0-729) of 2025-2026.
