@@ -214,6 +214,31 @@ await step('messages and delivery settings', async () => {
   assert.equal((await api('GET', `/v1/stores/${STORE}/delivery`)).kind, 'log');
 });
 
+await step("a customer's data is downloaded, then erased; the privacy page says who read what", async () => {
+  await api('PUT', `/v1/stores/${STORE}/customers/gone-1`, { name: 'Wen Xiaoyu', email: 'wen.xiaoyu@example.cn' });
+  await open(page, `/stores/${STORE}/customers/gone-1`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-customer').click()]);
+  const path = await download.path();
+  const { readFileSync } = await import('node:fs');
+  const doc = JSON.parse(readFileSync(path, 'utf8'));
+  assert.equal(doc.customer.email, 'wen.xiaoyu@example.cn');
+  page.once('dialog', (d) => d.accept());
+  await page.locator('#erase-customer').click();
+  await page.waitForURL(`**/stores/${STORE}/privacy`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForFunction(() => document.querySelector('main')?.textContent.includes('erased_'));
+  const text = await page.textContent('main');
+  assert.match(text, /console \(store key\)/, 'the console session is counted as a reader');
+  assert.ok(!text.includes('Wen Xiaoyu'));
+  await shot(page, '08b-privacy');
+  const gone = await page.evaluate(async (store) => (await fetch(`/v1/stores/${store}/customers/gone-1`)).status, STORE);
+  assert.equal(gone, 404);
+  await page.getByLabel(/Keep raw events/).fill('400');
+  await page.locator('#privacy-form button[type=submit]').click();
+  await page.waitForFunction(() => document.querySelector('main')?.textContent.includes('Saved.'));
+  assert.equal((await api('GET', `/v1/stores/${STORE}/privacy`)).events_retention_days, 400);
+});
+
 await step("a merchant cannot open another store's page: 404, nothing of it in the HTML", async () => {
   const response = await page.goto(`${BASE}/stores/${RIVAL}/customers`);
   assert.equal(response.status(), 404);

@@ -462,12 +462,17 @@ async fn the_openapi_document_passes_a_validator() {
         ("/v1/stores/{store}/complaints", &["get"]),
         ("/v1/stores/{store}/customers/{customer}/complaints", &["get"]),
         ("/v1/stores/{store}/campaigns", &["get"]),
+        ("/v1/stores/{store}/customers/{customer}", &["get", "put", "delete"]),
+        ("/v1/stores/{store}/customers/{customer}/export", &["get"]),
+        ("/v1/stores/{store}/erasures", &["get"]),
+        ("/v1/stores/{store}/privacy", &["get", "put"]),
+        ("/v1/stores/{store}/pii-reads", &["get"]),
     ] {
         for m in methods {
             assert!(paths[path].get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 43, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 47, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// What the console's pages read, on either database: a store at a glance

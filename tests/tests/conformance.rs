@@ -26,13 +26,14 @@ const LEFT_OUT: &[&str] = &["putDelivery", "publishPlugin", "rotateStoreKey", "m
 /// report's `to` may not come before its `from` nor span more than 400
 /// periods: rules that depend on other data than the request's shape, or
 /// tie two parameters together, so for those operations a 422 is an
-/// expected answer to a well-formed request.
+/// expected answer to a well-formed request. Likewise an event for a
+/// customer the run erased earlier is refused with 409.
 const CONFIG: &str = r#"
 [parameters]
 "path.store" = "s1"
 
 [[operations]]
-include-operation-id = ["createInstall", "updateInstall", "createSurvey", "getRetention"]
+include-operation-id = ["createInstall", "updateInstall", "createSurvey", "getRetention", "postEvents"]
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "409", "422"]
 "#;

@@ -186,6 +186,10 @@ pub struct StoreScope {
     /// Who is asking, as an install's history names them: `admin`, or
     /// `store` (the store's own key).
     pub actor: &'static str,
+    /// Which credential is asking, as the count of personal data read
+    /// names it: `admin token`, `store key <first 8 of its sha256>`, or
+    /// `console (admin)` / `console (store key)`.
+    pub reader: String,
     /// What the request works with.
     pub pipeline: crate::pipeline::Pipeline,
 }
@@ -207,7 +211,20 @@ impl FromRequestParts<AppState> for StoreScope {
         let caller = Caller::from_request_parts(parts, state).await?;
         let store = path_param(parts, state, "store").await?;
         caller.require_store(state, &store).await?;
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let reader = match (bearer, &caller) {
+            (Some(_), Caller::Admin) => "admin token".to_string(),
+            (Some(token), Caller::Store(_)) => format!("store key {}", &key_hash(token)[..8]),
+            (None, Caller::Admin) => "console (admin)".to_string(),
+            (None, Caller::Store(_)) => "console (store key)".to_string(),
+        };
         Ok(StoreScope {
+            reader,
             actor: match caller {
                 Caller::Admin => "admin",
                 Caller::Store(_) => "store",

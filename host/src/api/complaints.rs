@@ -39,7 +39,7 @@ pub struct ComplaintView {
 }
 
 impl ComplaintView {
-    fn new(c: &Complaint, now: i64) -> Self {
+    pub(super) fn new(c: &Complaint, now: i64) -> Self {
         let overdue = match (c.resolved_at, c.due_at) {
             (None, Some(due)) if now > due => Some((now - due) / 1000),
             _ => None,

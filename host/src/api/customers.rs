@@ -94,7 +94,9 @@ pub struct ProfilePut {
 }
 
 /// A field that is present (even as `null`) is `Some`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -169,6 +171,8 @@ pub async fn get(scope: CustomerScope) -> Result<Json<CustomerView>, ApiError> {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("customer `{customer}` not found")))?;
     let segments = crate::db::segments::of_customer(&mut conn, store, customer).await?;
+    drop(conn);
+    super::privacy::count_reads(&scope, [&c]).await?;
     Ok(Json(CustomerView::new(&c, segments)))
 }
 
@@ -215,6 +219,8 @@ pub async fn list(
         customers::search(&mut conn, &scope.store, q.q.trim(), q.offset, limit).await?;
     let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
     let mut segments = crate::db::segments::names_of(&mut conn, &scope.store, &ids).await?;
+    drop(conn);
+    super::privacy::count_reads(&scope, &found).await?;
     let customers = found
         .iter()
         .map(|c| CustomerView::new(c, segments.remove(&c.id).unwrap_or_default()))

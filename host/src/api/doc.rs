@@ -35,6 +35,7 @@ use super::error::Problem;
         (name = "messages", description = "Outbox and delivery"),
         (name = "segments", description = "Segments and population models"),
         (name = "surveys", description = "Surveys and their reports"),
+        (name = "privacy", description = "Customers' data rights: export, erasure, retention, reads of personal data"),
     )
 )]
 pub struct ApiDoc;

@@ -19,6 +19,7 @@ mod overview;
 mod params;
 mod plugins;
 mod points;
+mod privacy;
 mod rollouts;
 mod schemas;
 mod segments;
@@ -115,7 +116,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::retention))
         .routes(routes!(complaints::list))
         .routes(routes!(complaints::of_customer))
-        .routes(routes!(customers::get, customers::put))
+        .routes(routes!(customers::get, customers::put, privacy::erase))
+        .routes(routes!(privacy::export))
+        .routes(routes!(privacy::erasures))
+        .routes(routes!(privacy::get, privacy::put))
+        .routes(routes!(privacy::reads))
         .routes(routes!(customers::list))
         .routes(routes!(customers::activity))
         .routes(routes!(events::post, events::list))

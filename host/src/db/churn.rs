@@ -207,3 +207,30 @@ pub async fn list(
     .read_all(conn, read)
     .await
 }
+
+/// Every assessment of the customer (one per install), for their export.
+pub async fn assessments_of(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+) -> DbResult<Vec<Assessment>> {
+    sqlx::query(
+        "SELECT install_id, customer_id, p_alive, risk, value_cents, details, as_of, assessed_at
+         FROM assessments WHERE store_id = $1 AND customer_id = $2 ORDER BY install_id",
+    )
+    .bind(store)
+    .bind(customer)
+    .read_all(conn, read)
+    .await
+}
+
+/// Every flow of the customer, oldest first, for their export.
+pub async fn flows_of(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Flow>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM flows WHERE store_id = $1 AND customer_id = $2 ORDER BY started_at, id"
+    ))
+    .bind(store)
+    .bind(customer)
+    .read_all(conn, read)
+    .await
+}

@@ -260,24 +260,103 @@ pub async fn recorded(
     .bind(since)
     .fetch_all(conn)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let seq: i64 = r.try_get("seq")?;
-        let parsed = from_stored(
-            r.try_get("id")?,
-            r.try_get("type")?,
-            r.try_get("customer_id")?,
-            r.try_get("occurred_at")?,
-            json_col(r.try_get("data")?, serde_json::json!({})),
-        );
-        if let Ok(event) = parsed {
-            out.push(Recorded {
-                seq,
-                event,
-                received_at: r.try_get("received_at")?,
-                status: super::state_col(r, "status", EventStatus::parse)?,
-            });
+    rows.iter()
+        .map(recorded_row)
+        .collect::<DbResult<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect())
+}
+
+/// A stored event as read back (none if it no longer parses).
+fn recorded_row(r: &sqlx::any::AnyRow) -> DbResult<Option<Recorded>> {
+    let parsed = from_stored(
+        r.try_get("id")?,
+        r.try_get("type")?,
+        r.try_get("customer_id")?,
+        r.try_get("occurred_at")?,
+        json_col(r.try_get("data")?, serde_json::json!({})),
+    );
+    let Ok(event) = parsed else { return Ok(None) };
+    Ok(Some(Recorded {
+        seq: r.try_get("seq")?,
+        event,
+        received_at: r.try_get("received_at")?,
+        status: super::state_col(r, "status", EventStatus::parse)?,
+    }))
+}
+
+/// Deletes up to `limit` of the store's raw events that arrived before
+/// `before`, with their outcomes and call records: processed ones only,
+/// and none a failure still waits on (retrying, dead, held). What their
+/// effects wrote (ledger, orders, segments, flows) stays. Returns how
+/// many went.
+pub async fn delete_arrived_before(
+    conn: &mut Conn,
+    store: &str,
+    before: Millis,
+    limit: u32,
+) -> DbResult<u64> {
+    let rows = sqlx::query(&format!(
+        "SELECT e.id FROM events e
+         WHERE e.store_id = $1 AND e.received_at < $2 AND e.status <> 'pending'
+           AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.store_id = e.store_id
+                           AND f.event_id = e.id AND f.state <> 'resolved')
+         ORDER BY e.seq LIMIT {limit}"
+    ))
+    .bind(store)
+    .bind(before)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut deleted = 0;
+    for chunk in ids.chunks(super::bulk::CHUNK) {
+        for table in ["outcomes", "call_attempts", "failures"] {
+            let sql = with_list(
+                conn,
+                &format!("DELETE FROM {table} WHERE store_id = $1 AND event_id IN ($list)"),
+                1,
+                chunk.len(),
+            );
+            bind_list(sqlx::query(&sql).bind(store), chunk).execute(&mut *conn).await?;
         }
+        let sql = with_list(
+            conn,
+            "DELETE FROM events WHERE store_id = $1 AND id IN ($list)",
+            1,
+            chunk.len(),
+        );
+        deleted += bind_list(sqlx::query(&sql).bind(store), chunk)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     }
-    Ok(out)
+    Ok(deleted)
+}
+
+/// The customer's events, oldest first, as stored (their data as sent).
+pub async fn of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<Vec<Recorded>> {
+    let rows = sqlx::query(
+        "SELECT seq, id, type, customer_id, occurred_at, data, received_at, status
+         FROM events WHERE store_id = $1 AND customer_id = $2 ORDER BY seq",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(recorded_row)
+        .collect::<DbResult<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect())
+}
+
+/// How many of the customer's events wait to be processed.
+pub async fn pending_of_customer(conn: &mut Conn, store: &str, customer: &str) -> DbResult<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM events WHERE store_id = $1 AND customer_id = $2 AND status = 'pending'",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
 }

@@ -10,6 +10,7 @@ pub mod churn;
 pub mod complaints;
 pub mod customers;
 pub mod dialect;
+pub mod erasures;
 pub mod events;
 pub mod failures;
 pub mod health;
@@ -21,6 +22,7 @@ pub mod messages;
 pub mod models;
 pub mod outcomes;
 pub mod overview;
+pub mod pii_reads;
 pub mod plugin_logs;
 pub mod plugins;
 pub mod reaction_timers;
@@ -186,6 +188,10 @@ impl Db {
                             // reader held the log back) to that size
                             // instead of keeping its high-water mark.
                             "PRAGMA journal_size_limit = 67108864",
+                            // What is deleted or overwritten is zeroed on
+                            // its page, so an erased customer's data is not
+                            // left in freed space (see `Db::forget_freed`).
+                            "PRAGMA secure_delete = ON",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -288,6 +294,28 @@ impl Db {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Err(DbError::Busy("the write-ahead log stayed in use for 5 s"))
+    }
+
+    /// Makes what an erasure removed unrecoverable from the files. On
+    /// SQLite (`secure_delete` zeroes freed space on every page as it is
+    /// written) the write-ahead log, which still holds the pages as they
+    /// were, is copied back and cut to nothing. On PostgreSQL an `UPDATE`
+    /// or `DELETE` leaves the old row versions in the table's pages until
+    /// a `VACUUM` removes them; it is run here on `tables`, which makes
+    /// their space free for reuse (bytes may stay in that free space, and
+    /// in the server's own WAL files, until they are written over:
+    /// PostgreSQL has no secure delete, see the README).
+    pub async fn forget_freed(&self, tables: &[&str]) -> DbResult<()> {
+        match self.backend {
+            Backend::Sqlite => self.truncate_log().await,
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                for table in tables {
+                    sqlx::query(&format!("VACUUM {table}")).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// A connection to write with outside a transaction, in turn.

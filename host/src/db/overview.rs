@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::{Conn, DbResult};
 
-const DAY_MS: i64 = 86_400_000;
+use crate::domain::time::DAY_MS;
 
 /// One day's activity.
 #[derive(Debug, Serialize, utoipa::ToSchema, Default, Clone)]

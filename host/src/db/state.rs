@@ -88,3 +88,24 @@ pub async fn apply_many(
     }
     Ok(())
 }
+
+/// Every key the store's installs keep for the customer: (install, key,
+/// value), for their export.
+pub async fn of_customer(
+    conn: &mut Conn,
+    store: &str,
+    customer: &str,
+) -> DbResult<Vec<(String, String, Vec<u8>)>> {
+    let rows = sqlx::query(
+        "SELECT install_id, key, value FROM plugin_state
+         WHERE customer_id = $2 AND install_id IN (SELECT id FROM installs WHERE store_id = $1)
+         ORDER BY install_id, key",
+    )
+    .bind(store)
+    .bind(customer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("install_id")?, r.try_get("key")?, r.try_get("value")?)))
+        .collect()
+}

@@ -80,3 +80,60 @@ pub async fn set_delivery(conn: &mut Conn, id: &str, delivery: &serde_json::Valu
         .await?;
     Ok(())
 }
+
+/// A store's privacy settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Privacy {
+    /// Days a raw event is kept after it arrived; none: for ever.
+    pub events_retention_days: Option<i64>,
+    /// Fields of the store's own event types that carry personal data:
+    /// removed (at any depth, by name) from an erased customer's events,
+    /// beside the built-in names (`email`, `phone`, `name`, …).
+    pub pii_fields: Vec<String>,
+}
+
+pub async fn privacy(conn: &mut Conn, id: &str) -> DbResult<Privacy> {
+    let row = sqlx::query("SELECT events_retention_days, pii_fields FROM stores WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(Privacy::default()) };
+    let fields: Option<String> = row.try_get("pii_fields")?;
+    Ok(Privacy {
+        events_retention_days: row.try_get("events_retention_days")?,
+        pii_fields: fields.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+    })
+}
+
+pub async fn set_privacy(conn: &mut Conn, id: &str, p: &Privacy) -> DbResult<()> {
+    sqlx::query("UPDATE stores SET events_retention_days = $2, pii_fields = $3 WHERE id = $1")
+        .bind(id)
+        .bind(p.events_retention_days)
+        .bind(serde_json::to_string(&p.pii_fields).expect("names serialize"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores that keep events for a limited time and whose last sweep was
+/// a day or more before `now`, with their days.
+pub async fn due_for_sweep(conn: &mut Conn, now: i64) -> DbResult<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, events_retention_days FROM stores
+         WHERE events_retention_days IS NOT NULL
+           AND (events_swept_at IS NULL OR events_swept_at <= $1) ORDER BY id",
+    )
+    .bind(now - crate::domain::time::DAY_MS)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("events_retention_days")?))).collect()
+}
+
+pub async fn set_swept(conn: &mut Conn, id: &str, now: i64) -> DbResult<()> {
+    sqlx::query("UPDATE stores SET events_swept_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

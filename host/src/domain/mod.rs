@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod log;
 pub mod manifest;
 pub mod period;
+pub mod privacy;
 pub mod reaction;
 pub mod rescue;
 pub mod rollout;

@@ -22,11 +22,12 @@ text_enum! {
 
 text_enum! {
     /// Where a message is: `queued` until `delivered`, or `failed` after
-    /// its last attempt.
+    /// its last attempt, or `cancelled` (its customer was erased first).
     pub enum MessageState {
         Queued = "queued",
         Delivered = "delivered",
         Failed = "failed",
+        Cancelled = "cancelled",
     }
 }
 

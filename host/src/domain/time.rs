@@ -9,6 +9,9 @@ pub type Millis = i64;
 /// a time a plugin returns past it is refused, not wrapped to 1970.
 pub const LATEST_MS: Millis = 253_402_300_799_999;
 
+/// A day, in milliseconds.
+pub const DAY_MS: Millis = 86_400_000;
+
 pub fn now_ms() -> Millis {
     Utc::now().timestamp_millis()
 }

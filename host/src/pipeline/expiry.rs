@@ -1,7 +1,8 @@
 //! The scheduler: every tick, lots past `expires_at` become `expire`
 //! entries (also done for a customer before their balance is read or
 //! spent) and (by the node that holds the expiry job) PostgreSQL's
-//! planner statistics are kept fresh. Beside it, on its own shorter
+//! planner statistics are kept fresh, and each store's raw events past
+//! its retention are deleted once a day. Beside it, on its own shorter
 //! tick, the SQLite write-ahead log is checkpointed.
 
 use std::sync::Arc;
@@ -47,6 +48,12 @@ impl Expiry {
                 Ok(n) => tracing::info!(customers = n, "expired due points"),
                 Err(e) if super::outage_pause(&self.db, &e).is_some() => {}
                 Err(e) => tracing::error!(error = %e, "point expiry failed; will retry"),
+            }
+            // Each store's raw events past its retention, once a day.
+            match super::privacy::sweep_events(&self.db, now_ms()).await {
+                Ok(_) => {}
+                Err(e) if super::outage_pause(&self.db, &e).is_some() => {}
+                Err(e) => tracing::error!(error = %e, "the retention sweep failed; will retry"),
             }
         }
     }

@@ -36,6 +36,23 @@ pub struct EventResult {
     pub installs: Vec<Outcome>,
 }
 
+/// Why a batch naming erased customers is refused, event by event.
+fn erased_refusal(store: &str, batch: &[Event], erased: &[String]) -> String {
+    let named: Vec<String> = batch
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| erased.contains(&e.customer_id))
+        .take(10)
+        .map(|(i, e)| format!("events[{i}] (customer `{}`)", e.customer_id))
+        .collect();
+    format!(
+        "the customer was erased at the store's request, and no event of theirs is taken: {}; \
+         nothing of this batch was stored. To take a customer of that id again, create them \
+         explicitly first (PUT /v1/stores/{store}/customers/<id>)",
+        named.join(", ")
+    )
+}
+
 impl Pipeline {
     /// Commits the events (a repeated `(store, id)` is kept as it was) and
     /// hands the store to a worker.
@@ -51,6 +68,14 @@ impl Pipeline {
         // need not wait for a batch's commit. A customer's events sent one
         // request after another are numbered, and so applied, in order.
         let mut tx = self.db.begin_intake().await?;
+        let mut customers: Vec<&str> = batch.iter().map(|e| e.customer_id.as_str()).collect();
+        customers.sort_unstable();
+        customers.dedup();
+        let erased = self.erased_in(&mut tx, store, &customers).await?;
+        if !erased.is_empty() {
+            tx.rollback().await?;
+            return Err(PipelineError::Conflict(erased_refusal(store, batch, &erased)));
+        }
         let mut new = events::insert_many(&mut tx, store, batch, now).await?;
         let mut accepted = Vec::with_capacity(batch.len());
         for e in batch {

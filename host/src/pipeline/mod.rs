@@ -16,6 +16,7 @@ pub mod installs;
 pub mod intake;
 mod lanes;
 pub mod points;
+pub mod privacy;
 mod reactions;
 pub mod registry;
 mod rescue;
@@ -270,6 +271,8 @@ pub struct Pipeline {
     /// The event workers among them, which finish their unit of work on
     /// a clean stop.
     event_workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// One `VACUUM` after an erasure at a time (PostgreSQL).
+    vacuums: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Pipeline {
@@ -294,6 +297,7 @@ impl Pipeline {
             fits: Arc::default(),
             workers: Arc::default(),
             event_workers: Arc::default(),
+            vacuums: Arc::default(),
             config,
         }
     }

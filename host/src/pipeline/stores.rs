@@ -34,6 +34,12 @@ impl Pipeline {
         update: &ProfileUpdate,
     ) -> PipelineResult<Customer> {
         let mut tx = self.db.begin_store(store).await?;
+        // A profile written for an erased id makes them the store's
+        // customer again: their events are taken from now on.
+        let digest = super::privacy::id_digest(store, customer);
+        if crate::db::erasures::recreate(&mut tx, store, &digest, now_ms()).await? {
+            tracing::info!(store, "an erased customer's id was created again");
+        }
         let c = customers::upsert_profile(&mut tx, store, customer, update, now_ms()).await?;
         tx.commit().await?;
         Ok(c)

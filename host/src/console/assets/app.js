@@ -183,6 +183,24 @@ const TEXT = {
   version_: ['version', '版本'],
   window: ['Period', '时间范围'],
   days: ['days', '天'],
+  privacy: ['Privacy', '隐私'],
+  dataRights: ['Data rights', '数据权利'],
+  exportData: ['Download everything held about them (JSON)', '下载其全部数据（JSON）'],
+  erase: ['Erase this customer', '删除该客户的个人信息'],
+  eraseConfirm: ['Erase every copy of this customer\'s personal data? Orders, points and counts stay under a pseudonym; this cannot be undone.', '删除该客户个人信息的所有副本？订单、积分和统计以假名保留；此操作无法撤销。'],
+  erased: ['Erased; kept records now carry', '已删除；保留的记录现使用假名'],
+  erasures: ['Erasures', '删除记录'],
+  pseudonym: ['Pseudonym', '假名'],
+  by: ['By', '操作者'],
+  piiReads: ['Who read personal data', '谁读取了个人信息'],
+  piiReadsHelp: ['Profiles with an e-mail, phone, name or birthday returned through the API, per key or console session.', '通过 API 返回的含邮箱、电话、姓名或生日的客户资料数，按密钥或控制台会话统计。'],
+  reader: ['Key or session', '密钥或会话'],
+  last30: ['Last 30 days', '近 30 天'],
+  total: ['In all', '累计'],
+  lastRead: ['Last read', '最近读取'],
+  retentionDays: ['Keep raw events for (days; empty: for ever)', '原始事件保留天数（留空：永久）'],
+  retentionHelp: ['A daily job deletes older events and their outcomes; points, orders and segments they caused stay.', '每日任务删除更早的事件及其结果；由它们产生的积分、订单和分群保留。'],
+  piiFields: ['Personal fields of your own event types (comma-separated)', '自定义事件中的个人信息字段（逗号分隔）'],
 };
 
 let session = { role: null, store: null, csrf: '', lang: 'en' };
@@ -383,7 +401,7 @@ function layout(content) {
     const base = `/stores/${enc(store.id)}`;
     links.push(navLink(base, t('overview')), navLink(`${base}/customers`, t('customers')), navLink(`${base}/plugins`, t('plugins')),
       navLink(`${base}/retention`, t('retention')), navLink(`${base}/surveys`, t('surveys')),
-      navLink(`${base}/messages`, t('messages')));
+      navLink(`${base}/messages`, t('messages')), navLink(`${base}/privacy`, t('privacy')));
   }
   if (session.role === 'admin') {
     links.push(navLink('/ops', t('plugins') + ' · ' + t('ops')), navLink('/ops/installs', t('health')),
@@ -552,6 +570,76 @@ async function customerPage(id) {
     h('h2', {}, t('sent')),
     table([t('when'), t('channel'), t('template'), t('state')],
       act.messages.map((m) => h('tr', {}, td(when(m.created_at)), td(m.channel), td(m.template), td(badge(m.state))))),
+    h('h2', {}, t('dataRights')),
+    dataRightsCard(c.id),
+  );
+}
+
+/** A customer's export, as a download, and their erasure. */
+function dataRightsCard(id) {
+  const status = h('div', { class: 'form-status', 'aria-live': 'polite' });
+  const download = h('button', { type: 'button', id: 'export-customer', class: 'secondary' }, t('exportData'));
+  download.addEventListener('click', async () => {
+    try {
+      const doc = await api('GET', storeApi(`/customers/${enc(id)}/export`));
+      const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' }));
+      const a = h('a', { href: url, download: `${store.id}-${id}-export.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      status.replaceChildren(failure(err));
+    }
+  });
+  const erase = h('button', { type: 'button', id: 'erase-customer', class: 'danger' }, t('erase'));
+  erase.addEventListener('click', async () => {
+    if (!window.confirm(t('eraseConfirm'))) return;
+    try {
+      const done = await api('DELETE', storeApi(`/customers/${enc(id)}`));
+      go(`/stores/${enc(store.id)}/privacy`, `${t('erased')} ${done.pseudonym}`);
+    } catch (err) {
+      status.replaceChildren(failure(err));
+    }
+  });
+  return h('section', { class: 'card' }, status, h('p', {}, download, ' ', erase));
+}
+
+/** The store's retention setting, who read personal data, and erasures. */
+async function privacyPage() {
+  const [settings, readers, erasures] = await Promise.all([
+    api('GET', storeApi('/privacy')), api('GET', storeApi('/pii-reads')), api('GET', storeApi('/erasures')),
+  ]);
+  const days = h('input', { id: 'p-days', name: 'events_retention_days', type: 'number', min: 1, max: 36500,
+    value: settings.events_retention_days ?? '', 'aria-describedby': 'p-days-help' });
+  const fields = h('input', { id: 'p-fields', name: 'pii_fields', type: 'text', value: (settings.pii_fields ?? []).join(', ') });
+  const form = h('form', { id: 'privacy-form', novalidate: true }, h('div', { class: 'form-status', 'aria-live': 'polite' }),
+    h('div', { 'data-field': 'events_retention_days' }, h('label', { for: 'p-days' }, t('retentionDays')), days,
+      h('p', { id: 'p-days-help', class: 'help' }, t('retentionHelp'))),
+    h('div', { 'data-field': 'pii_fields' }, h('label', { for: 'p-fields' }, t('piiFields')), fields),
+    h('p', {}, h('button', { type: 'submit' }, t('save'))));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {
+      events_retention_days: days.value.trim() === '' ? null : Number(days.value),
+      pii_fields: fields.value.split(',').map((f) => f.trim()).filter(Boolean),
+    };
+    try {
+      await api('PUT', storeApi('/privacy'), body);
+      go(location.pathname, t('saved'));
+    } catch (err) {
+      form.querySelector('.form-status').replaceChildren(failure(err));
+    }
+  });
+  render(
+    h('h1', {}, t('privacy')), flash(),
+    h('h2', {}, t('piiReads')), h('p', { class: 'help' }, t('piiReadsHelp')),
+    table([t('reader'), { label: t('last30'), num: true }, { label: t('total'), num: true }, t('lastRead')],
+      readers.map((r) => h('tr', {}, td(r.reader), td(num(r.profiles_30d), 'num'), td(num(r.profiles_total), 'num'), td(when(r.last_read_at))))),
+    h('h2', {}, t('erasures')),
+    table([t('when'), t('pseudonym'), t('by'), { label: t('events'), num: true }],
+      erasures.map((x) => h('tr', {}, td(when(x.erased_at)), td(h('code', {}, x.pseudonym)), td(x.erased_by), td(num(x.erased.events), 'num')))),
+    h('h2', {}, t('retention')), h('section', { class: 'card' }, form),
   );
 }
 
@@ -1064,6 +1152,7 @@ async function route() {
     if (section === 'surveys') return id ? surveyPage(id) : surveysPage();
     if (section === 'messages') return messagesPage();
     if (section === 'retention') return retentionPage();
+    if (section === 'privacy') return privacyPage();
   }
   if (p[0] === 'ops') {
     if (p[1] === 'installs') return opsInstallsPage();
