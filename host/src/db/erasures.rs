@@ -38,6 +38,10 @@ pub struct Erased {
     /// Complaints, ledger entries, failures, shadow differences and
     /// plugin log lines whose text named the customer.
     pub texts: u64,
+    /// Population models a plugin fitted that named the customer: removed,
+    /// and the store fitted again.
+    #[serde(default)]
+    pub models: u64,
 }
 
 /// What the store keeps, under the pseudonym, in rows.
@@ -304,6 +308,23 @@ pub async fn erase(
     erased.churn_assessments = gone(conn, &of_customer("assessments"), store, customer).await?;
     erased.churn_flows = gone(conn, &of_customer("flows"), store, customer).await?;
     erased.timers = gone(conn, &of_customer("reaction_timers"), store, customer).await?;
+
+    // A fit sees every customer's id: a model that kept one of theirs goes.
+    let models = sqlx::query("SELECT install_id, model, summary FROM models WHERE store_id = $1")
+        .bind(store)
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in &models {
+        let model: Vec<u8> = r.try_get("model")?;
+        let summary: String = r.try_get("summary")?;
+        if who.appears_in(&model) || who.appears_in(summary.as_bytes()) {
+            sqlx::query("DELETE FROM models WHERE install_id = $1")
+                .bind(r.try_get::<String, _>("install_id")?)
+                .execute(&mut *conn)
+                .await?;
+            erased.models += 1;
+        }
+    }
     Ok((erased, kept))
 }
 

@@ -85,6 +85,15 @@ impl Personal {
         out
     }
 
+    /// Whether `bytes` hold one of the known values (ASCII case ignored).
+    pub fn appears_in(&self, bytes: &[u8]) -> bool {
+        let lower = bytes.to_ascii_lowercase();
+        self.values.iter().any(|v| {
+            let v = v.to_ascii_lowercase();
+            lower.windows(v.len()).any(|w| w == v.as_bytes())
+        })
+    }
+
     /// `value` with personal fields removed and known values replaced in
     /// every string, at any depth.
     pub fn scrub(&self, value: &Value) -> Value {
@@ -191,6 +200,12 @@ mod tests {
                 "total_cents": 1999,
             })
         );
+    }
+
+    #[test]
+    fn values_are_found_in_bytes() {
+        assert!(ada().appears_in(b"{\"ids\":[\"x\",\"ADA@EXAMPLE.COM\"]}"));
+        assert!(!ada().appears_in(b"{\"ids\":[\"c12\"]}"));
     }
 
     #[test]

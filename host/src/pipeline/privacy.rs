@@ -39,6 +39,7 @@ const ERASED_TABLES: &[&str] = &[
     "assessments",
     "flows",
     "reaction_timers",
+    "models",
 ];
 
 /// Raw events deleted per statement by the retention sweep.
@@ -126,6 +127,10 @@ impl Pipeline {
         };
         // The customer's id is personal data too: it is not logged.
         tracing::info!(store, pseudonym = %erasure.pseudonym, by = actor, events = erasure.erased.events, "customer erased");
+        if erasure.erased.models > 0 {
+            // The population models it removed are fitted again.
+            self.request_fit(store, now_ms(), false).await?;
+        }
         self.forget_freed().await;
         Ok(erasure)
     }

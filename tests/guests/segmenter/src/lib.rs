@@ -1,6 +1,7 @@
 //! A minimal `segmenter` component: used to check that a component built
 //! for one world is refused when published as another, and (with config
-//! `{"fit":"spin"}`) as a fit that computes until its deadline.
+//! `{"fit":"spin"}`) as a fit that computes until its deadline, and (with
+//! `{"fit":"remember"}`) as a model that keeps every customer's id.
 
 wit_bindgen::generate!({
     path: "../../../wit/since_v0.1.0",
@@ -21,10 +22,13 @@ impl Guest for Everyone {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
         }
-        Ok(Fitted {
-            model: Vec::new(),
-            summary: format!("{{\"customers\":{}}}", population.rows.len()),
-        })
+        let model = if config.contains("\"remember\"") {
+            let ids: Vec<&str> = population.rows.iter().map(|r| r.customer_id.as_str()).collect();
+            ids.join("\n").into_bytes()
+        } else {
+            Vec::new()
+        };
+        Ok(Fitted { model, summary: format!("{{\"customers\":{}}}", population.rows.len()) })
     }
 
     fn classify(
