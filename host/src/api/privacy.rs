@@ -170,7 +170,7 @@ pub struct PrivacyPut {
     /// Field names (at most 100, 1-64 characters) of the store's own event
     /// types that carry personal data: removed from an erased customer's
     /// events at any depth, beside the built-in ones.
-    #[schema(max_items = 100)]
+    #[schema(schema_with = super::schemas::tags)]
     pub pii_fields: Option<Vec<String>>,
 }
 
@@ -198,7 +198,7 @@ pub async fn put(
         if fields.len() > 100 {
             return Err(ApiError::field("pii_fields", "must name at most 100 fields"));
         }
-        if let Some(i) = fields.iter().position(|f| f.trim().is_empty() || f.chars().count() > 64) {
+        if let Some(i) = fields.iter().position(|f| f.is_empty() || f.chars().count() > 64) {
             return Err(ApiError::field(
                 &format!("pii_fields[{i}]"),
                 "must be a field name of 1-64 characters",
