@@ -104,7 +104,7 @@ impl ProfilePut {
     fn into_update(self) -> Result<ProfileUpdate, ApiError> {
         let mut errors = Vec::new();
         for (i, t) in self.tags.iter().flatten().enumerate() {
-            if t.is_empty() || t.len() > 64 {
+            if t.is_empty() || t.chars().count() > 64 {
                 errors.push(FieldError::new(
                     format!("tags[{i}]"),
                     "must be a string of 1-64 characters",
