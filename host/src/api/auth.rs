@@ -77,12 +77,7 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let peer = peer(parts);
         state.attempts.check(peer).map_err(ApiError::throttled)?;
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+        let bearer = bearer(parts);
         let found = match bearer {
             Some(token) => Caller::of_token(state, token).await?.ok_or_else(ApiError::unauthorized),
             None => console_session(parts, state).await,
@@ -95,6 +90,16 @@ impl FromRequestParts<AppState> for Caller {
         }
         found
     }
+}
+
+/// The `Authorization: Bearer` token, if one was sent.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The connecting address, when the server records it.
@@ -211,13 +216,7 @@ impl FromRequestParts<AppState> for StoreScope {
         let caller = Caller::from_request_parts(parts, state).await?;
         let store = path_param(parts, state, "store").await?;
         caller.require_store(state, &store).await?;
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let reader = match (bearer, &caller) {
+        let reader = match (bearer(parts), &caller) {
             (Some(_), Caller::Admin) => "admin token".to_string(),
             (Some(token), Caller::Store(_)) => format!("store key {}", &key_hash(token)[..8]),
             (None, Caller::Admin) => "console (admin)".to_string(),
