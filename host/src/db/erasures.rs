@@ -65,6 +65,31 @@ pub struct Kept {
     pub activity_periods: u64,
 }
 
+/// Every table [`erase`] changes (vacuumed after it on PostgreSQL): kept
+/// here, beside the statements, so the two cannot drift apart.
+pub const TABLES: &[&str] = &[
+    "customers",
+    "events",
+    "outcomes",
+    "orders",
+    "refunds",
+    "activity",
+    "ledger_entries",
+    "complaints",
+    "failures",
+    "plugin_logs",
+    "shadow_diffs",
+    "survey_responses",
+    "messages",
+    "plugin_state",
+    "plugin_state_usage",
+    "memberships",
+    "assessments",
+    "flows",
+    "reaction_timers",
+    "models",
+];
+
 /// Moves every row that names `customer` to `pseudonym`, with the
 /// personal data `who` describes taken out (see [`Erased`] and [`Kept`]).
 /// Runs in the store's write transaction.

@@ -18,30 +18,6 @@ use crate::domain::time::{now_ms, Millis, DAY_MS};
 /// processed (their decisions could otherwise be written after it).
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
-/// The tables an erasure changes: vacuumed after it on PostgreSQL.
-const ERASED_TABLES: &[&str] = &[
-    "customers",
-    "events",
-    "outcomes",
-    "orders",
-    "refunds",
-    "activity",
-    "ledger_entries",
-    "complaints",
-    "failures",
-    "plugin_logs",
-    "shadow_diffs",
-    "survey_responses",
-    "messages",
-    "plugin_state",
-    "plugin_state_usage",
-    "memberships",
-    "assessments",
-    "flows",
-    "reaction_timers",
-    "models",
-];
-
 /// Raw events deleted per statement by the retention sweep.
 const SWEEP_CHUNK: u32 = 1000;
 
@@ -149,7 +125,7 @@ impl Pipeline {
                 let (db, lock) = (self.db.clone(), self.vacuums.clone());
                 tokio::spawn(async move {
                     let _one = lock.lock().await;
-                    if let Err(e) = db.forget_freed(ERASED_TABLES).await {
+                    if let Err(e) = db.forget_freed(erasures::TABLES).await {
                         tracing::warn!(error = %e, "VACUUM after an erasure failed; autovacuum will clean the tables later");
                     }
                 });
