@@ -199,46 +199,10 @@ pub async fn erase(
     .await?;
 
     // Texts the customer's records hold, searched for their values.
-    erased.texts += rescrub(
-        conn,
-        "SELECT seq AS k, reason AS t FROM ledger_entries WHERE store_id = $1 AND customer_id = $2",
-        "UPDATE ledger_entries SET reason = $2 WHERE seq = $1 AND store_id = $3",
-        store,
-        pseudonym,
-        who,
-    )
-    .await?;
-    erased.texts += rescrub(
-        conn,
-        "SELECT complaint_id AS k, resolution AS t FROM complaints
-         WHERE store_id = $1 AND customer_id = $2 AND resolution IS NOT NULL",
-        "UPDATE complaints SET resolution = $2 WHERE complaint_id = $1 AND store_id = $3",
-        store,
-        pseudonym,
-        who,
-    )
-    .await?;
-    erased.texts += rescrub(
-        conn,
-        "SELECT id AS k, message AS t FROM failures WHERE store_id = $1 AND customer_id = $2",
-        "UPDATE failures SET message = $2 WHERE id = $1 AND store_id = $3",
-        store,
-        pseudonym,
-        who,
-    )
-    .await?;
-    // Plugin logs and shadow differences are kept per install.
-    erased.texts += rescrub(
-        conn,
-        "SELECT id AS k, message AS t FROM plugin_logs
-         WHERE install_id IN (SELECT id FROM installs WHERE store_id = $1) AND $2 <> ''",
-        "UPDATE plugin_logs SET message = $2
-         WHERE id = $1 AND install_id IN (SELECT id FROM installs WHERE store_id = $3)",
-        store,
-        pseudonym,
-        who,
-    )
-    .await?;
+    for (select, update) in TEXTS {
+        erased.texts += rescrub(conn, select, update, store, pseudonym, who).await?;
+    }
+    // Shadow differences, kept per install, hold whole decisions.
     let diffs = sqlx::query(
         "SELECT id, live, shadow FROM shadow_diffs
          WHERE customer_id = $2 AND install_id IN (SELECT id FROM installs WHERE store_id = $1)",
@@ -352,6 +316,32 @@ pub async fn erase(
     }
     Ok((erased, kept))
 }
+
+/// Texts kept with the customer's records that may hold one of their
+/// values, as `(select, update)` for [`rescrub`]: ledger reasons,
+/// complaint resolutions, failure messages, and (kept per install) plugin
+/// log lines.
+const TEXTS: &[(&str, &str)] = &[
+    (
+        "SELECT seq AS k, reason AS t FROM ledger_entries WHERE store_id = $1 AND customer_id = $2",
+        "UPDATE ledger_entries SET reason = $2 WHERE seq = $1 AND store_id = $3",
+    ),
+    (
+        "SELECT complaint_id AS k, resolution AS t FROM complaints
+         WHERE store_id = $1 AND customer_id = $2 AND resolution IS NOT NULL",
+        "UPDATE complaints SET resolution = $2 WHERE complaint_id = $1 AND store_id = $3",
+    ),
+    (
+        "SELECT id AS k, message AS t FROM failures WHERE store_id = $1 AND customer_id = $2",
+        "UPDATE failures SET message = $2 WHERE id = $1 AND store_id = $3",
+    ),
+    (
+        "SELECT id AS k, message AS t FROM plugin_logs
+         WHERE install_id IN (SELECT id FROM installs WHERE store_id = $1) AND $2 <> ''",
+        "UPDATE plugin_logs SET message = $2
+         WHERE id = $1 AND install_id IN (SELECT id FROM installs WHERE store_id = $3)",
+    ),
+];
 
 /// Runs a `DELETE` of the customer's rows; how many went.
 async fn gone(conn: &mut Conn, sql: &str, store: &str, customer: &str) -> DbResult<u64> {
