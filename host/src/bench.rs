@@ -847,3 +847,139 @@ async fn paced(
     );
     Ok(requests * 10)
 }
+
+/// What the database did while a [`SqlCounter`] was installed: statements
+/// run and rows they returned (sqlx's own per-statement record).
+#[derive(Default)]
+struct SqlCounts {
+    statements: std::sync::atomic::AtomicU64,
+    rows: std::sync::atomic::AtomicU64,
+}
+
+/// A tracing layer that counts sqlx's statement records (`sqlx::query`).
+struct SqlCounter(Arc<SqlCounts>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        struct Rows<'a>(&'a SqlCounts);
+        impl tracing::field::Visit for Rows<'_> {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                if field.name() == "rows_returned" {
+                    self.0.rows.fetch_add(value, Relaxed);
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        self.0.statements.fetch_add(1, Relaxed);
+        event.record(&mut Rows(&self.0));
+    }
+}
+
+/// What a new event costs for a customer with a long history: for each
+/// count in `priors`, a fresh database where each of `customers` customers
+/// already has that many orders (earned on by `points-basic`), then the
+/// same measured work — per customer 50 new orders and full refunds of 5
+/// of their oldest — timed end to end, with the statements and rows read
+/// per event.
+pub async fn history(
+    priors: &[usize],
+    customers: usize,
+    postgres: Option<&str>,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tracing_subscriber::layer::SubscriberExt;
+    let counts = Arc::new(SqlCounts::default());
+    let layer = tracing_subscriber::Layer::with_filter(
+        SqlCounter(counts.clone()),
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::query", tracing::Level::DEBUG),
+    );
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .context("a tracing subscriber is already installed")?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plugin_dir = root.join("plugins/points-basic");
+    let wasm = plugin_build::build(&plugin_dir, None)?;
+    let manifest_text = std::fs::read_to_string(plugin_dir.join("plugin.toml"))?;
+    let db = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let now = clientele::domain::time::now_ms();
+    let at = |ms: i64| clientele::domain::time::to_rfc3339(ms);
+    for &prior in priors {
+        let scale = ScaleServer::start("clientele_history", postgres).await?;
+        let running = &scale.running;
+        let api = ApiClient::new(format!("http://{}", running.addr));
+        let key = publish_and_install(&api, "bench", &wasm, &manifest_text).await?;
+        let path = "/v1/stores/bench/events";
+        // The history: order r of every customer, a second apart, ending
+        // an hour ago (so nothing expires during the run).
+        let started = Instant::now();
+        let start = now - 3_600_000 - prior as i64 * 1000;
+        let mut batch = Vec::with_capacity(1000);
+        let mut sent = 0;
+        for r in 0..prior {
+            for c in 0..customers {
+                batch.push(json!({"id": format!("h{c}-{r}"), "type": "order.placed",
+                    "customer_id": format!("c{c}"), "occurred_at": at(start + r as i64 * 1000),
+                    "data": {"order_id": format!("o{c}-{r}"), "total_cents": 1000 + (r % 97) as i64 * 137,
+                             "currency": "CNY"}}));
+                if batch.len() == 1000 {
+                    sent += batch.len();
+                    post_events(&api, path, &key, &json!({"events": std::mem::take(&mut batch)}))
+                        .await?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            sent += batch.len();
+            post_events(&api, path, &key, &json!({"events": std::mem::take(&mut batch)})).await?;
+        }
+        while (running.pipeline.events_processed() as usize) < sent {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        eprintln!(
+            "  {customers} customers × {prior} orders recorded in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+
+        // The measured work, the same for every history.
+        let mut events = Vec::new();
+        for k in 0..55 {
+            for c in 0..customers {
+                let id = format!("n{c}-{k}");
+                let occurred_at = at(now - 600_000 + k as i64 * 1000);
+                events.push(if k % 11 == 10 {
+                    // A full refund of one of the customer's oldest orders.
+                    let r = (k / 11) % prior;
+                    json!({"id": id, "type": "order.refunded", "customer_id": format!("c{c}"),
+                        "occurred_at": occurred_at,
+                        "data": {"order_id": format!("o{c}-{r}"), "refund_cents": 1000 + (r % 97) as i64 * 137}})
+                } else {
+                    json!({"id": id, "type": "order.placed", "customer_id": format!("c{c}"),
+                        "occurred_at": occurred_at,
+                        "data": {"order_id": format!("n{c}-{k}"), "total_cents": 2500, "currency": "CNY"}})
+                });
+            }
+        }
+        let measured = events.len();
+        let (statements0, rows0) = (counts.statements.load(Relaxed), counts.rows.load(Relaxed));
+        let started = Instant::now();
+        for chunk in events.chunks(1000) {
+            post_events(&api, path, &key, &json!({"events": chunk})).await?;
+        }
+        while (running.pipeline.events_processed() as usize) < sent + measured {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let took = started.elapsed();
+        let statements = counts.statements.load(Relaxed) - statements0;
+        let rows = counts.rows.load(Relaxed) - rows0;
+        println!(
+            "history ({customers} customers × {prior} prior orders, {db}): {measured} new events (50 orders and 5 refunds each) in {:.2} s: {:.0} µs per event, {:.1} statements and {:.1} rows read per event",
+            took.as_secs_f64(),
+            took.as_secs_f64() * 1e6 / measured as f64,
+            statements as f64 / measured as f64,
+            rows as f64 / measured as f64,
+        );
+        scale.stop().await?;
+    }
+    Ok(())
+}

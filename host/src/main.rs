@@ -179,6 +179,12 @@ enum Command {
         /// on the PostgreSQL server `--cluster` names.
         #[arg(long, value_delimiter = ',')]
         retention: Vec<usize>,
+        /// Instead: what a new event costs for customers who already have
+        /// this many orders each (a list: one run each, e.g.
+        /// `1,100,1000,10000`), on SQLite, or on the PostgreSQL server
+        /// `--cluster` names; `--customers` of them (default 20).
+        #[arg(long, value_delimiter = ',')]
+        history: Vec<usize>,
     },
 }
 
@@ -322,6 +328,11 @@ async fn main() -> anyhow::Result<()> {
                 bench::population_fits(customers, postgres).await?;
             }
             Ok(())
+        }
+        Command::Bench { history, cluster, customers, .. } if !history.is_empty() => {
+            let postgres = cluster.as_deref().filter(|c| *c != "sqlite");
+            let customers = customers.first().copied().unwrap_or(20).max(1);
+            bench::history(&history, customers, postgres).await
         }
         Command::Bench { retention, cluster, .. } if !retention.is_empty() => {
             let postgres = cluster.as_deref().filter(|c| *c != "sqlite");

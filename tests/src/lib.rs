@@ -127,7 +127,16 @@ impl TestServer {
     /// Publishes the real points-basic component at `version`.
     pub async fn publish_points_basic(&self, version: &str) {
         let manifest = repo_file("plugins/points-basic/plugin.toml")
-            .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+            .lines()
+            .map(|l| {
+                if l.starts_with("version = ") {
+                    format!("version = \"{version}\"")
+                } else {
+                    l.into()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let a = self.publish_file(&manifest, guests::POINTS_BASIC).await;
         assert!(a.status.is_success(), "publish failed: {} {}", a.status, a.body);
     }

@@ -270,3 +270,50 @@ async fn a_setting_that_needs_a_grant_is_refused_without_it() {
     let install = s.get(&path, &key).await.body;
     assert_eq!(install["grants"], json!(["pii"]), "nothing of the refused change was kept");
 }
+
+/// A loyal customer's memory does not grow with their orders: points-basic
+/// (contract 0.6.0) reads what a refund takes back from the install's own
+/// ledger entries for the order, so ten thousand orders leave no state
+/// behind, and a refund of the first and of the last is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_orders_then_refunds_of_the_first_and_the_last() {
+    const ORDERS: i64 = 10_000;
+    let (s, key) = setup(json!({"first_order_bonus": 50})).await;
+    let total = |i: i64| 1_000 + (i * 37) % 5_000;
+    let day = |i: i64| format!("2026-{:02}-{:02}T10:00:00Z", 1 + i % 12, 1 + i % 28);
+    let mut expected = 50;
+    for chunk in (0..ORDERS).collect::<Vec<_>>().chunks(500) {
+        let events: Vec<Value> =
+            chunk.iter().map(|&i| order(&format!("e{i}"), "c1", &day(i), total(i))).collect();
+        expected += chunk.iter().map(|&i| total(i) / 100).sum::<i64>();
+        s.events_wait("acme", &key, events).await;
+    }
+    let p = s.points("acme", &key, "c1").await;
+    assert_eq!(p["balance"], expected);
+
+    // The first order (1,000 cents: 10 points, its bonus apart), refunded in
+    // full; the last (1000 + 9999 × 37 mod 5000 = 5963 cents: 59 points),
+    // a third of it: floor(59 × 1988 / 5963) = 19.
+    assert_eq!((total(0), total(ORDERS - 1)), (1_000, 5_963));
+    let r =
+        s.event_wait("acme", &key, refund("r1", "c1", "2026-12-01T10:00:00Z", "e0", 1_000)).await;
+    assert_eq!(r[0]["effects"][0]["op"], "deduct", "{r:?}");
+    assert_eq!(r[0]["effects"][0]["points"], 10, "{r:?}");
+    let last = format!("e{}", ORDERS - 1);
+    let r =
+        s.event_wait("acme", &key, refund("r2", "c1", "2026-12-01T11:00:00Z", &last, 1_988)).await;
+    assert_eq!(r[0]["effects"][0]["points"], 19, "{r:?}");
+    assert_eq!(s.points("acme", &key, "c1").await["balance"], expected - 10 - 19);
+
+    // A repeat of an old order under a new event id earns nothing.
+    let data = json!({"order_id": "o-e5", "total_cents": total(5), "currency": "CNY"});
+    let again = event("again", "order.placed", "c1", "2026-12-02T10:00:00Z", data);
+    let r = s.event_wait("acme", &key, again).await;
+    assert_eq!(r[0]["effects"], json!([]), "{r:?}");
+    assert_eq!(s.points("acme", &key, "c1").await["balance"], expected - 29);
+
+    // Nothing kept per order: the customer's plugin state is empty.
+    let export = s.get("/v1/stores/acme/customers/c1/export", &key).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(export.body["plugin_state"], json!([]), "{}", export.body["plugin_state"]);
+}

@@ -10,7 +10,7 @@ use super::bulk::{bind_list, with_list};
 use super::row::{read, JsonOpt, ReadRows};
 use super::{Conn, DbResult};
 use crate::domain::ids::random_id;
-use crate::domain::ledger::EntryKind;
+use crate::domain::ledger::{EntryKind, OrderEntries};
 use crate::domain::subject::Subject;
 use crate::domain::time::Millis;
 
@@ -111,28 +111,41 @@ pub async fn take(
     reason: &str,
     order: OrderRef<'_>,
 ) -> DbResult<Option<Entry>> {
-    let lots = sqlx::query(
-        "SELECT seq, remaining FROM ledger_entries
-         WHERE store_id = $1 AND customer_id = $2 AND remaining > 0 ORDER BY seq",
-    )
-    .bind(a.store)
-    .bind(a.customer)
-    .fetch_all(&mut *conn)
-    .await?;
+    // Lots a page at a time: a customer with ten thousand open lots pays
+    // for the few a deduction uses, not for all of them.
+    const PAGE: i64 = 32;
     let mut left = points;
-    for lot in &lots {
-        if left == 0 {
+    let mut after = i64::MIN;
+    while left > 0 {
+        let lots = sqlx::query(
+            "SELECT seq, remaining FROM ledger_entries
+             WHERE store_id = $1 AND customer_id = $2 AND remaining > 0 AND seq > $3
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(a.store)
+        .bind(a.customer)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        for lot in &lots {
+            if left == 0 {
+                break;
+            }
+            let seq: i64 = lot.try_get("seq")?;
+            let remaining: i64 = lot.try_get("remaining")?;
+            let used = remaining.min(left);
+            sqlx::query("UPDATE ledger_entries SET remaining = remaining - $2 WHERE seq = $1")
+                .bind(seq)
+                .bind(used)
+                .execute(&mut *conn)
+                .await?;
+            left -= used;
+            after = seq;
+        }
+        if (lots.len() as i64) < PAGE {
             break;
         }
-        let seq: i64 = lot.try_get("seq")?;
-        let remaining: i64 = lot.try_get("remaining")?;
-        let used = remaining.min(left);
-        sqlx::query("UPDATE ledger_entries SET remaining = remaining - $2 WHERE seq = $1")
-            .bind(seq)
-            .bind(used)
-            .execute(&mut *conn)
-            .await?;
-        left -= used;
     }
     let taken = points - left;
     if taken == 0 {
@@ -322,6 +335,36 @@ pub async fn earned_for_order(
     .fetch_one(&mut *conn)
     .await?;
     Ok(r.try_get::<i64, _>("net")?.max(0))
+}
+
+/// What `install`'s entries for `order` come to: earned per reason (each
+/// earn as written) and what its deductions on the order took back.
+pub async fn of_order(
+    conn: &mut Conn,
+    store: &str,
+    install: &str,
+    order: &str,
+) -> DbResult<OrderEntries> {
+    let rows = sqlx::query(
+        "SELECT kind, reason, CAST(SUM(points) AS BIGINT) AS points FROM ledger_entries
+         WHERE store_id = $1 AND install_id = $2 AND order_id = $3 AND kind IN ('earn', 'deduct')
+         GROUP BY kind, reason ORDER BY kind, reason",
+    )
+    .bind(store)
+    .bind(install)
+    .bind(order)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = OrderEntries::default();
+    for r in rows {
+        let (kind, points): (String, i64) = (r.try_get("kind")?, r.try_get("points")?);
+        if kind == EntryKind::Earn.as_str() {
+            out.earned.push((r.try_get("reason")?, points));
+        } else {
+            out.deducted -= points;
+        }
+    }
+    Ok(out)
 }
 
 /// What `install` issued, net of what it took back: in all, and to each of

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::domain::customer::{Customer, CustomerStats, Order};
 use crate::domain::event::{Event, EventKind, OrderPlaced, OrderRefunded};
-use crate::domain::ledger::LedgerOp;
+use crate::domain::ledger::{LedgerOp, OrderEntries};
 use crate::domain::manifest::{check_config, Limits, Manifest};
 use crate::domain::survey::Survey;
 use crate::domain::time::{parse_rfc3339, to_rfc3339, utc_day, Millis};
@@ -204,11 +204,13 @@ fn read_events(paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
 }
 
 /// The customers of a local run, their orders and balances, as
-/// `customers.*` answers them.
+/// `customers.*` answers them, and what the run's decisions earned and
+/// took back per order, as `earnings` and `order-ledger` answer them.
 struct Local {
     store: StoreInfo,
     customers: Mutex<HashMap<String, Customer>>,
     orders: Mutex<HashMap<String, Vec<Order>>>,
+    books: Mutex<HashMap<String, OrderEntries>>,
 }
 
 impl Local {
@@ -248,6 +250,26 @@ impl HostServices for Local {
     fn points_balance<'a>(&'a self, _: &'a str, id: &'a str) -> HostFuture<'a, i64> {
         let balance = self.customers.lock().unwrap().get(id).map_or(0, |c| c.points_balance);
         Box::pin(async move { Ok(balance) })
+    }
+    fn earned_for_order<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        order: &'a str,
+    ) -> HostFuture<'a, i64> {
+        let books = self.books.lock().unwrap().get(order).cloned().unwrap_or_default();
+        let net = books.earned.iter().map(|(_, p)| p).sum::<i64>() - books.deducted;
+        Box::pin(async move { Ok(net.max(0)) })
+    }
+    fn order_entries<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        order: &'a str,
+    ) -> HostFuture<'a, OrderEntries> {
+        let mut books = self.books.lock().unwrap().get(order).cloned().unwrap_or_default();
+        books.earned.sort();
+        Box::pin(async move { Ok(books) })
     }
     /// Never asked: a local run hands each call its customer's whole state.
     fn state_key<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> HostFuture<'a, StoredKey> {
@@ -359,8 +381,12 @@ impl Session {
         let plugin = runtime
             .publish(&id, "local", bytes, manifest)
             .map_err(|e| anyhow::anyhow!("the host would refuse this component: {e}"))?;
-        let local =
-            Arc::new(Local { store, customers: Mutex::default(), orders: Mutex::default() });
+        let local = Arc::new(Local {
+            store,
+            customers: Mutex::default(),
+            orders: Mutex::default(),
+            books: Mutex::default(),
+        });
         Ok(Session {
             runtime,
             _scratch: scratch,
@@ -473,7 +499,7 @@ impl Session {
                 }
                 self.states.insert(e.customer_id.clone(), state);
                 if let Decision::Ledger(ops) = &done.value {
-                    self.apply_ledger(&e.customer_id, ops);
+                    self.apply_ledger(&e.customer_id, e.order_id(), ops);
                 }
                 Ok(Decided { view: worlds::compared(&done), decision: done.value })
             }
@@ -529,17 +555,31 @@ impl Session {
     }
 
     /// A point-rules decision on the local balance, as the ledger applies
-    /// it.
-    fn apply_ledger(&self, customer: &str, ops: &[LedgerOp]) {
+    /// it, and on the books of the event's order.
+    fn apply_ledger(&self, customer: &str, order: Option<&str>, ops: &[LedgerOp]) {
         let mut customers = self.local.customers.lock().unwrap();
         let Some(c) = customers.get_mut(customer) else {
             return;
         };
+        let mut all_books = self.local.books.lock().unwrap();
+        let mut books = order.map(|o| all_books.entry(o.to_string()).or_default());
         for op in ops {
             match op {
-                LedgerOp::Earn { points, .. } => c.points_balance += points,
+                LedgerOp::Earn { points, reason, .. } => {
+                    c.points_balance += points;
+                    if let Some(b) = books.as_deref_mut() {
+                        match b.earned.iter_mut().find(|(r, _)| r == reason) {
+                            Some((_, p)) => *p += points,
+                            None => b.earned.push((reason.clone(), *points)),
+                        }
+                    }
+                }
                 LedgerOp::Deduct { points, .. } => {
-                    c.points_balance -= (*points).min(c.points_balance.max(0))
+                    let taken = (*points).min(c.points_balance.max(0));
+                    c.points_balance -= taken;
+                    if let Some(b) = books.as_deref_mut() {
+                        b.deducted += taken;
+                    }
                 }
                 LedgerOp::SetTier { tier } => c.tier = tier.clone(),
             }

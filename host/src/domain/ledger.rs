@@ -34,6 +34,17 @@ pub enum LedgerOp {
     SetTier { tier: Option<String> },
 }
 
+/// What one install's ledger entries for one order come to (contract
+/// 0.6.0's `order-ledger`): what it earned, per reason, and what it took
+/// back on the order's refunds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderEntries {
+    /// (reason, points earned with it), by reason.
+    pub earned: Vec<(String, i64)>,
+    /// Points taken back (a positive number).
+    pub deducted: i64,
+}
+
 /// Largest number of points one op may move.
 pub const MAX_POINTS_PER_OP: i64 = 1_000_000_000;
 /// Most ops one call may return.

@@ -144,6 +144,18 @@ impl HostServices for DbServices {
         })
     }
 
+    fn order_entries<'a>(
+        &'a self,
+        store: &'a str,
+        install: &'a str,
+        order: &'a str,
+    ) -> HostFuture<'a, crate::domain::ledger::OrderEntries> {
+        answer("order-ledger.of-order", async move {
+            let mut conn = self.db.pool.acquire().await?;
+            ledger::of_order(&mut conn, store, install, order).await
+        })
+    }
+
     fn segments_of<'a>(
         &'a self,
         store: &'a str,

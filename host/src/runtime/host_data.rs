@@ -1,13 +1,14 @@
-//! The host interfaces new in contract 0.3.0 (and what 0.4.0 and 0.5.0
-//! added): what a plugin reads beyond the customer it is called about — a
-//! fit's per-row sums and counts (`population`),
+//! The host interfaces new in contract 0.3.0 (and what 0.4.0, 0.5.0 and
+//! 0.6.0 added): what a plugin reads beyond the customer it is called
+//! about — a fit's per-row sums and counts (`population`),
 //! a customer's segments, their scored survey answers (`surveys`, a
 //! capability), a survey's own settings, the store's complaints and what
-//! the install earned for an order (`earnings`). Each answer is waited for
+//! the install earned for an order (`earnings`, and per reason
+//! `order-ledger`). Each answer is waited for
 //! within the call's deadline like every host answer (`CallCtx::answer`).
 
 use super::bindings::host::clientele::crm::{
-    complaints, earnings, population, segments, survey_settings, surveys,
+    complaints, earnings, order_ledger, population, segments, survey_settings, surveys,
 };
 use super::ctx::CallCtx;
 use crate::domain::ids::is_valid_id;
@@ -160,5 +161,25 @@ impl earnings::Host for CallCtx {
         let services = self.services();
         let (store, install) = (self.scope.store_id.clone(), self.scope.install_id.clone());
         self.answer(services.earned_for_order(&store, &install, &order_id))
+    }
+}
+
+impl order_ledger::Host for CallCtx {
+    fn of_order(&mut self, order_id: String) -> wasmtime::Result<order_ledger::OrderEntries> {
+        let none = order_ledger::OrderEntries { earned: Vec::new(), deducted: 0 };
+        if !is_valid_id(&order_id) {
+            return Ok(none);
+        }
+        let services = self.services();
+        let (store, install) = (self.scope.store_id.clone(), self.scope.install_id.clone());
+        let found = self.answer(services.order_entries(&store, &install, &order_id))?;
+        Ok(order_ledger::OrderEntries {
+            earned: found
+                .earned
+                .into_iter()
+                .map(|(reason, points)| order_ledger::Earned { reason, points })
+                .collect(),
+            deducted: found.deducted,
+        })
     }
 }

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::collections::HashMap;
 
 use crate::domain::customer::{Customer, Order};
+use crate::domain::ledger::OrderEntries;
 use crate::domain::time::Millis;
 
 /// A host service's answer, or why the host could not give one.
@@ -157,6 +158,16 @@ pub trait HostServices: Send + Sync {
         _order: &'a str,
     ) -> HostFuture<'a, i64> {
         Box::pin(async { Ok(0) })
+    }
+    /// `install`'s ledger entries for `order`, by reason (new in contract
+    /// 0.6.0).
+    fn order_entries<'a>(
+        &'a self,
+        _store: &'a str,
+        _install: &'a str,
+        _order: &'a str,
+    ) -> HostFuture<'a, OrderEntries> {
+        Box::pin(async { Ok(OrderEntries::default()) })
     }
 }
 

@@ -14,7 +14,7 @@ use crate::domain::{Capability, World};
 pub const WIT_PACKAGE: &str = "clientele:crm";
 
 /// Interfaces every plugin may import, whatever its manifest says.
-const ALWAYS: [&str; 8] = [
+const ALWAYS: [&str; 9] = [
     "types",
     "log",
     "customers",
@@ -23,6 +23,7 @@ const ALWAYS: [&str; 8] = [
     "survey-settings",
     "complaints",
     "earnings",
+    "order-ledger",
 ];
 
 pub fn header(bytes: &[u8]) -> Result<(), RuntimeError> {

@@ -88,9 +88,21 @@ pub struct Customer {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Order { order_id: String, total_cents: i64 },
-    Refund { order_id: String, refund_cents: i64 },
-    Review { order_id: String, has_photo: bool },
+    Order {
+        order_id: String,
+        total_cents: i64,
+    },
+    /// `order_total_cents`: the refunded order's total, when the host
+    /// knows the order.
+    Refund {
+        order_id: String,
+        refund_cents: i64,
+        order_total_cents: Option<i64>,
+    },
+    Review {
+        order_id: String,
+        has_photo: bool,
+    },
     Checkin,
     Referral,
     Other,
@@ -103,16 +115,33 @@ pub enum Op {
     SetTier(Option<String>),
 }
 
-/// The plugin's memory, per customer (the host's `state` capability).
-pub trait State {
+/// What the rules read and keep through the host: the plugin's memory per
+/// customer (the `state` capability) and the install's own ledger entries
+/// for an order (`order-ledger`, contract 0.6.0), so that nothing is kept
+/// per order.
+pub trait Host {
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     fn set(&mut self, key: &str, value: Vec<u8>);
+    /// What the install earned on the order, per reason (empty when it
+    /// earned nothing on it).
+    fn earned_on(&self, order_id: &str) -> Vec<(String, i64)>;
 }
 
+/// The reason of an order's own points (what a refund takes a share of).
+pub const ORDER: &str = "order";
+
+/// What version 1.0.0 kept per order (`order:{id}`). An install upgraded
+/// from it still has these for its older orders, whose ledger entries a
+/// host from before the ledger knew their order does not tie to them: a
+/// refund or a repeat of such an order reads it.
 #[derive(Debug, Serialize, Deserialize)]
-struct OrderMemo {
+struct LegacyMemo {
     earned: i64,
     total: i64,
+}
+
+fn legacy_memo(host: &impl Host, order_id: &str) -> Option<LegacyMemo> {
+    host.get(&format!("order:{order_id}")).and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -177,15 +206,14 @@ pub fn on_event(
     c: &Customer,
     event: &Event,
     occurred_at: i64,
-    state: &mut impl State,
+    host: &mut impl Host,
 ) -> Vec<Op> {
     let expires_at = cfg.expiry_days.map(|d| occurred_at + d * DAY_MS);
     let earn = |points: i64, reason: &'static str| Op::Earn { points, reason, expires_at };
     let mut ops = Vec::new();
     match event {
         Event::Order { order_id, total_cents } => {
-            let key = format!("order:{order_id}");
-            if state.get(&key).is_some() {
+            if !host.earned_on(order_id).is_empty() || legacy_memo(host, order_id).is_some() {
                 return ops; // the same order again: already rewarded
             }
             let units = if cfg.unit_cents > 0 { total_cents / cfg.unit_cents } else { 0 };
@@ -200,22 +228,27 @@ pub fn on_event(
             };
             let points = floor_exact(base_points(units, &cfg.earn) * m_tier * m_birthday).max(0);
             if points > 0 {
-                ops.push(earn(points, "order"));
+                ops.push(earn(points, ORDER));
             }
             if c.orders == 1 && cfg.first_order_bonus > 0 {
                 ops.push(earn(cfg.first_order_bonus, "first_order_bonus"));
             }
-            let memo = OrderMemo { earned: points, total: *total_cents };
-            state.set(&key, serde_json::to_vec(&memo).unwrap_or_default());
             ops.extend(tier_change(cfg, c));
         }
-        Event::Refund { order_id, refund_cents } => {
-            let memo: Option<OrderMemo> = state
-                .get(&format!("order:{order_id}"))
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if let Some(m) = memo.filter(|m| m.total > 0) {
+        Event::Refund { order_id, refund_cents, order_total_cents } => {
+            // The order's own points (its bonus apart), as the host's
+            // ledger has them, and its total as the host recorded it.
+            let entries = host.earned_on(order_id);
+            let mut earned: i64 = entries.iter().filter(|(r, _)| r == ORDER).map(|(_, p)| p).sum();
+            let mut total = *order_total_cents;
+            if entries.is_empty() {
+                if let Some(m) = legacy_memo(host, order_id) {
+                    (earned, total) = (m.earned, Some(m.total));
+                }
+            }
+            if let Some(total) = total.filter(|t| *t > 0) {
                 let points =
-                    (i128::from(m.earned) * i128::from(*refund_cents) / i128::from(m.total)) as i64;
+                    (i128::from(earned) * i128::from(*refund_cents) / i128::from(total)) as i64;
                 if points > 0 {
                     ops.push(Op::Deduct { points, reason: "refund" });
                 }
@@ -224,17 +257,17 @@ pub fn on_event(
         }
         Event::Review { order_id, has_photo } => {
             let key = format!("review:{order_id}");
-            if state.get(&key).is_none() {
+            if host.get(&key).is_none() {
                 let points = cfg.review.base + if *has_photo { cfg.review.photo_bonus } else { 0 };
                 if points > 0 {
                     ops.push(earn(points, "review"));
                 }
-                state.set(&key, b"1".to_vec());
+                host.set(&key, b"1".to_vec());
             }
         }
         Event::Checkin => {
             let day = occurred_at.div_euclid(DAY_MS);
-            let mut memo: CheckinMemo = state
+            let mut memo: CheckinMemo = host
                 .get("checkin")
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
@@ -246,7 +279,7 @@ pub fn on_event(
                 if cfg.checkin.points > 0 {
                     ops.push(earn(cfg.checkin.points, "checkin"));
                 }
-                state.set("checkin", serde_json::to_vec(&memo).unwrap_or_default());
+                host.set("checkin", serde_json::to_vec(&memo).unwrap_or_default());
             }
         }
         Event::Referral => {
@@ -264,15 +297,43 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// The host, as the tests play it: state, and a ledger that the
+    /// earns of each order event are written to (`run`).
     #[derive(Default)]
-    struct Mem(HashMap<String, Vec<u8>>);
-    impl State for Mem {
+    struct Mem {
+        state: HashMap<String, Vec<u8>>,
+        ledger: HashMap<String, Vec<(String, i64)>>,
+    }
+    impl Host for Mem {
         fn get(&self, key: &str) -> Option<Vec<u8>> {
-            self.0.get(key).cloned()
+            self.state.get(key).cloned()
         }
         fn set(&mut self, key: &str, value: Vec<u8>) {
-            self.0.insert(key.to_string(), value);
+            self.state.insert(key.to_string(), value);
         }
+        fn earned_on(&self, order_id: &str) -> Vec<(String, i64)> {
+            self.ledger.get(order_id).cloned().unwrap_or_default()
+        }
+    }
+
+    /// `on_event`, and the host applying its earns on an order.
+    fn run(c: &Config, cu: &Customer, e: &Event, at: i64, mem: &mut Mem) -> Vec<Op> {
+        let ops = on_event(c, cu, e, at, mem);
+        if let Event::Order { order_id, .. } = e {
+            for op in &ops {
+                if let Op::Earn { points, reason, .. } = op {
+                    mem.ledger
+                        .entry(order_id.clone())
+                        .or_default()
+                        .push((reason.to_string(), *points));
+                }
+            }
+        }
+        ops
+    }
+
+    fn refund(order_id: &str, refund_cents: i64, total: i64) -> Event {
+        Event::Refund { order_id: order_id.into(), refund_cents, order_total_cents: Some(total) }
     }
 
     fn cfg(json: &str) -> Config {
@@ -388,8 +449,9 @@ mod tests {
     fn same_order_twice_earns_once() {
         let c = Config::default();
         let mut mem = Mem::default();
-        assert_eq!(earned(&on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem)).len(), 1);
-        assert!(on_event(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem).is_empty());
+        assert_eq!(earned(&run(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem)).len(), 1);
+        assert!(run(&c, &cust(1, 0), &order("o1", 500), MARCH, &mut mem).is_empty());
+        assert_eq!(earned(&run(&c, &cust(2, 0), &order("o2", 500), MARCH, &mut mem)).len(), 1);
     }
 
     #[test]
@@ -398,37 +460,42 @@ mod tests {
             r#"{"first_order_bonus":100,"tiers":[{"name":"silver","min_spend_cents":5000,"multiplier":1}]}"#,
         );
         let mut mem = Mem::default();
-        on_event(&c, &cust(1, 9_999), &order("o1", 9_999), MARCH, &mut mem); // 99 points
-                                                                             // refund 3333 of 9999: floor(99 × 3333 / 9999) = 32, and the tier drops.
+        // 99 points and the bonus of 100.
+        let ops = run(&c, &cust(1, 9_999), &order("o1", 9_999), MARCH, &mut mem);
+        assert_eq!(earned(&ops), [(99, "order"), (100, "first_order_bonus")]);
+        // refund 3333 of 9999: floor(99 × 3333 / 9999) = 33 (the bonus is
+        // not part of it), and the tier stays.
         let mut cu = cust(1, 6_666);
         cu.tier = Some("silver".into());
-        let ops = on_event(
-            &c,
-            &cu,
-            &Event::Refund { order_id: "o1".into(), refund_cents: 3_333 },
-            MARCH,
-            &mut mem,
-        );
+        let ops = run(&c, &cu, &refund("o1", 3_333, 9_999), MARCH, &mut mem);
+        assert_eq!(ops, [Op::Deduct { points: 33, reason: "refund" }]);
+        // A second refund of the same order is a share of what the order
+        // earned, not of what is left of it.
+        let ops = run(&c, &cu, &refund("o1", 3_333, 9_999), MARCH, &mut mem);
         assert_eq!(ops, [Op::Deduct { points: 33, reason: "refund" }]);
         let cu2 = Customer { tier: Some("silver".into()), ..cust(1, 4_000) };
-        let ops = on_event(
-            &c,
-            &cu2,
-            &Event::Refund { order_id: "o1".into(), refund_cents: 100 },
-            MARCH,
-            &mut mem,
-        );
+        let ops = run(&c, &cu2, &refund("o1", 100, 9_999), MARCH, &mut mem);
         // floor(99 × 100 / 9999) = 0: nothing deducted, but the tier drops.
         assert_eq!(ops, [Op::SetTier(None)]);
-        // Unknown order: nothing to take back.
-        assert!(on_event(
-            &Config::default(),
-            &cust(0, 0),
-            &Event::Refund { order_id: "zz".into(), refund_cents: 5 },
-            MARCH,
-            &mut mem
-        )
-        .is_empty());
+        // Unknown order (the host knows no total, nor any earn): nothing
+        // to take back.
+        let unknown =
+            Event::Refund { order_id: "zz".into(), refund_cents: 5, order_total_cents: None };
+        assert!(run(&Config::default(), &cust(0, 0), &unknown, MARCH, &mut mem).is_empty());
+        assert!(
+            run(&Config::default(), &cust(0, 0), &refund("zz", 5, 10), MARCH, &mut mem).is_empty()
+        );
+    }
+
+    #[test]
+    fn orders_rewarded_by_version_1_0_0_are_read_from_its_memo() {
+        let c = Config::default();
+        let mut mem = Mem::default();
+        mem.set("order:o1", br#"{"earned":40,"total":4000}"#.to_vec());
+        assert!(run(&c, &cust(3, 0), &order("o1", 4000), MARCH, &mut mem).is_empty());
+        // floor(40 × 1000 / 4000) = 10
+        let ops = run(&c, &cust(3, 0), &refund("o1", 1000, 4000), MARCH, &mut mem);
+        assert_eq!(ops, [Op::Deduct { points: 10, reason: "refund" }]);
     }
 
     #[test]

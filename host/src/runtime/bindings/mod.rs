@@ -47,6 +47,7 @@ pub mod since_v0_2_0;
 pub mod since_v0_3_0;
 pub mod since_v0_4_0;
 pub mod since_v0_5_0;
+pub mod since_v0_6_0;
 
 pub use ladder::{
     Answer, ChurnRescue, PointRules, Responder, Rung, Segmenter, SurveyScorer, WorldPre,
@@ -57,17 +58,18 @@ pub use ladder::{
 /// (`since_vX_Y_Z`, with its `RUNG`), and its entry here; the newest's
 /// bindings are what the runtime calls through (`newest` below), and every
 /// older rung converts to and from them.
-pub static LADDER: [&Rung; 5] = [
+pub static LADDER: [&Rung; 6] = [
     &since_v0_1_0::RUNG,
     &since_v0_2_0::RUNG,
     &since_v0_3_0::RUNG,
     &since_v0_4_0::RUNG,
     &since_v0_5_0::RUNG,
+    &since_v0_6_0::RUNG,
 ];
 
 pub use newest::*;
 /// The newest contract: its types are the ones the runtime speaks.
-pub use since_v0_5_0 as newest;
+pub use since_v0_6_0 as newest;
 
 /// The contract a component was built against: a rung of the ladder.
 #[derive(Clone, Copy)]

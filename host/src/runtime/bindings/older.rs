@@ -11,8 +11,9 @@
 /// The host interfaces an older component imports, each forwarding to the
 /// newest's, and `add_to_linker` linking them: `log`, `customers`, `state`
 /// and `messaging` (the same since 0.1.0), with `reads` the `population`,
-/// `segments`, `surveys` and `survey-settings` of 0.3.0, and with
-/// `reads_0_4_0` those with the two reads 0.4.0 added.
+/// `segments`, `surveys` and `survey-settings` of 0.3.0, with
+/// `reads_0_4_0` those with the two reads 0.4.0 added, and with
+/// `reads_0_5_0` those and 0.5.0's `complaints` and `earnings`.
 macro_rules! forward_host {
     () => {
         /// Links this version's host interfaces (each forwarding to the newest).
@@ -25,7 +26,7 @@ macro_rules! forward_host {
         super::older::forward_host!(@shared);
     };
     (reads) => {
-        super::older::forward_host!(@reads);
+        super::older::forward_host!(@reads []);
 
         impl then::population::Host for CallCtx {
             fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
@@ -49,7 +50,42 @@ macro_rules! forward_host {
         }
     };
     (reads_0_4_0) => {
-        super::older::forward_host!(@reads);
+        super::older::forward_host!(@reads_0_4_0 []);
+    };
+    (reads_0_5_0) => {
+        super::older::forward_host!(@reads_0_4_0 [complaints, earnings]);
+
+        impl then::complaints::Host for CallCtx {
+            fn get(
+                &mut self,
+                complaint_id: String,
+            ) -> wasmtime::Result<Option<then::complaints::Complaint>> {
+                let found = now::complaints::Host::get(self, complaint_id)?;
+                Ok(found.map(|c| then::complaints::Complaint {
+                    id: c.id,
+                    customer_id: c.customer_id,
+                    order_id: c.order_id,
+                    category: c.category,
+                    severity: c.severity,
+                    filed_at: c.filed_at,
+                    filed_event: c.filed_event,
+                    due_at: c.due_at,
+                    resolved_at: c.resolved_at,
+                    resolved_event: c.resolved_event,
+                    resolution: c.resolution,
+                    satisfied: c.satisfied,
+                }))
+            }
+        }
+
+        impl then::earnings::Host for CallCtx {
+            fn earned_for_order(&mut self, order_id: String) -> wasmtime::Result<i64> {
+                now::earnings::Host::earned_for_order(self, order_id)
+            }
+        }
+    };
+    (@reads_0_4_0 [$($extra:ident),*]) => {
+        super::older::forward_host!(@reads [$($extra),*]);
 
         impl then::population::Host for CallCtx {
             fn spend_within(&mut self, days: u32) -> wasmtime::Result<Vec<i64>> {
@@ -84,7 +120,7 @@ macro_rules! forward_host {
             }
         }
     };
-    (@reads) => {
+    (@reads [$($extra:ident),*]) => {
         /// Links this version's host interfaces (each forwarding to the newest).
         fn add_to_linker(
             linker: &mut wasmtime::component::Linker<CallCtx>,
@@ -95,7 +131,9 @@ macro_rules! forward_host {
             population::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
             segments::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
             surveys::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
-            survey_settings::add_to_linker::<CallCtx, Own>(linker, |c| c)
+            survey_settings::add_to_linker::<CallCtx, Own>(linker, |c| c)?;
+            $(host::clientele::crm::$extra::add_to_linker::<CallCtx, Own>(linker, |c| c)?;)*
+            Ok(())
         }
 
         super::older::forward_host!(@shared);
@@ -219,14 +257,56 @@ pub(super) use forward_host;
 macro_rules! convert_exports {
     (segmented) => {
         super::older::convert_exports!(@with {
-            /// A 0.4.0 fit, memberships and all.
-            pub fn segmented_of_0_4_0(s: segmentation::Segmented) -> new_seg::Segmented {
-                new_seg::Segmented {
-                    fitted: s.fitted,
-                    memberships: s.memberships.map(|rows| rows.into_iter().map(memberships).collect()),
+            crate::runtime::bindings::older::convert_exports!(@segmented);
+        });
+    };
+    (segmented, reactions) => {
+        super::older::convert_exports!(@with {
+            crate::runtime::bindings::older::convert_exports!(@segmented);
+
+            use super::latest::responder::exports::clientele::crm::reactions as new_reactions;
+            use super::responder::exports::clientele::crm::reactions;
+
+            /// A responder's actions (0.5.0's shape).
+            pub fn reactions(list: Vec<reactions::Action>) -> Vec<new_reactions::Action> {
+                use new_reactions::Action as New;
+                list.into_iter()
+                    .map(|a| match a {
+                        reactions::Action::SendMessage(m) => New::SendMessage(new_reactions::Message {
+                            channel: m.channel,
+                            template: m.template,
+                            vars: m.vars,
+                        }),
+                        reactions::Action::GrantPoints(p) => New::GrantPoints(p),
+                        reactions::Action::SetTimer(t) => New::SetTimer(new_reactions::TimerRequest {
+                            key: t.key,
+                            at: t.at,
+                            payload: t.payload,
+                        }),
+                        reactions::Action::CancelTimer(key) => New::CancelTimer(key),
+                        reactions::Action::SetComplaintDue(due) => New::SetComplaintDue(due),
+                    })
+                    .collect()
+            }
+
+            pub fn timer(t: &new_reactions::Timer) -> reactions::Timer {
+                reactions::Timer {
+                    key: t.key.clone(),
+                    payload: t.payload.clone(),
+                    due_at: t.due_at,
+                    now: t.now,
                 }
             }
         });
+    };
+    (@segmented) => {
+        /// A 0.4.0 fit, memberships and all.
+        pub fn segmented_of_0_4_0(s: segmentation::Segmented) -> new_seg::Segmented {
+            new_seg::Segmented {
+                fitted: s.fitted,
+                memberships: s.memberships.map(|rows| rows.into_iter().map(memberships).collect()),
+            }
+        }
     };
     () => {
         super::older::convert_exports!(@with {});
@@ -346,12 +426,61 @@ pub(super) use convert_exports;
 /// `mod calls` (and `flow_summary`): the newest contract's calls on a
 /// component of a rung whose exports have 0.2.0's shape (0.2.0, 0.3.0),
 /// or that shape with 0.4.0's `segmented` (`fit:` names the conversion of
-/// a fit's answer).
+/// a fit's answer), and with `responder` 0.5.0's world of that name.
 macro_rules! older_calls {
     () => {
         super::older::older_calls!(fit: segmented);
     };
     (fit: $fit:ident) => {
+        super::older::older_calls!(@calls $fit {});
+    };
+    (fit: $fit:ident, responder) => {
+        super::older::older_calls!(@calls $fit {
+            use super::latest::responder::exports::clientele::crm::reactions;
+
+            impl l::Responder for super::responder::ResponderPre<CallCtx> {
+                fn on_event(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    c: &Customer,
+                    e: &Event,
+                ) -> Answer<Vec<reactions::Action>> {
+                    let ctx = store.data_mut().store_context(e.occurred_at)?;
+                    let r = self.instantiate(&mut *store)?;
+                    let got = r.clientele_crm_reactions().call_on_event(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        c,
+                        e,
+                    );
+                    answer(got, old::reactions)
+                }
+
+                fn on_timer(
+                    &self,
+                    store: &mut Store<CallCtx>,
+                    config: &str,
+                    c: &Customer,
+                    timer: &reactions::Timer,
+                ) -> Answer<Vec<reactions::Action>> {
+                    let ctx = store.data_mut().store_context(timer.now)?;
+                    let timer = old::timer(timer);
+                    let r = self.instantiate(&mut *store)?;
+                    let got = r.clientele_crm_reactions().call_on_timer(
+                        store,
+                        &ctx,
+                        &config.to_string(),
+                        c,
+                        &timer,
+                    );
+                    answer(got, old::reactions)
+                }
+            }
+        });
+    };
+    (@calls $fit:ident { $($extra:item)* }) => {
         /// The customer's flow, as this rung's `plan` sees it.
         fn flow_summary(
             f: &latest::churn_rescue::exports::clientele::crm::rescue::FlowSummary,
@@ -570,6 +699,8 @@ macro_rules! older_calls {
                     answer(got, old::actions)
                 }
             }
+
+            $($extra)*
         }
     };
 }

@@ -6,9 +6,10 @@
 //! (`older::forward_host!`, here with the reads 0.3.0 and 0.4.0 added)
 //! and the export records are converted to and from the newest's
 //! (`older::convert_exports!`, `older::older_calls!`, here with 0.4.0's
-//! `segmented`); the records of `types` did not change in 0.5.0, so these
-//! bindings use the newest ones (`with`). 0.5.0 added host interfaces and
-//! a world only, which a 0.4.0 component never imports.
+//! `segmented`); the records of `types` did not change in 0.5.0 or 0.6.0,
+//! so these bindings use the newest ones (`with`). 0.5.0 added host
+//! interfaces and a world, 0.6.0 a host interface, which a 0.4.0
+//! component never imports.
 
 use super::newest as latest;
 use crate::runtime::CallCtx;
