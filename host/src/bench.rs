@@ -849,11 +849,27 @@ async fn paced(
 }
 
 /// What the database did while a [`SqlCounter`] was installed: statements
-/// run and rows they returned (sqlx's own per-statement record).
+/// run and rows they returned (sqlx's own per-statement record), and the
+/// time of each statement text.
 #[derive(Default)]
 struct SqlCounts {
     statements: std::sync::atomic::AtomicU64,
     rows: std::sync::atomic::AtomicU64,
+    by_text: std::sync::Mutex<std::collections::HashMap<String, (u64, f64)>>,
+}
+
+impl SqlCounts {
+    /// The `n` statement texts that took longest since the last call, with
+    /// their count and seconds; starts counting afresh.
+    fn slowest(&self, n: usize) -> Vec<(String, u64, f64)> {
+        let mut all: Vec<_> = std::mem::take(&mut *self.by_text.lock().unwrap())
+            .into_iter()
+            .map(|(text, (count, secs))| (text, count, secs))
+            .collect();
+        all.sort_by(|a, b| b.2.total_cmp(&a.2));
+        all.truncate(n);
+        all
+    }
 }
 
 /// A tracing layer that counts sqlx's statement records (`sqlx::query`).
@@ -862,17 +878,33 @@ struct SqlCounter(Arc<SqlCounts>);
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         use std::sync::atomic::Ordering::Relaxed;
-        struct Rows<'a>(&'a SqlCounts);
+        struct Rows<'a>(&'a SqlCounts, String, f64);
         impl tracing::field::Visit for Rows<'_> {
             fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
                 if field.name() == "rows_returned" {
                     self.0.rows.fetch_add(value, Relaxed);
                 }
             }
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                if field.name() == "elapsed_secs" {
+                    self.2 = value;
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "db.statement" {
+                    let text: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                    self.1 = text.chars().take(110).collect();
+                }
+            }
             fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
         }
         self.0.statements.fetch_add(1, Relaxed);
-        event.record(&mut Rows(&self.0));
+        let mut seen = Rows(&self.0, String::new(), 0.0);
+        event.record(&mut seen);
+        let mut by_text = self.0.by_text.lock().unwrap();
+        let e = by_text.entry(seen.1).or_default();
+        e.0 += 1;
+        e.1 += seen.2;
     }
 }
 
@@ -910,8 +942,11 @@ pub async fn history(
         let api = ApiClient::new(format!("http://{}", running.addr));
         let key = publish_and_install(&api, "bench", &wasm, &manifest_text).await?;
         let path = "/v1/stores/bench/events";
-        // The history: order r of every customer, a second apart, ending
-        // an hour ago (so nothing expires during the run).
+        // The history, a thousand events a request, each waited for (a
+        // backlog of all of them at once is another benchmark): order r of
+        // every customer, a second apart, ending an hour ago (so nothing
+        // expires during the run).
+        let waited = "/v1/stores/bench/events?wait=true";
         let started = Instant::now();
         let start = now - 3_600_000 - prior as i64 * 1000;
         let mut batch = Vec::with_capacity(1000);
@@ -924,14 +959,14 @@ pub async fn history(
                              "currency": "CNY"}}));
                 if batch.len() == 1000 {
                     sent += batch.len();
-                    post_events(&api, path, &key, &json!({"events": std::mem::take(&mut batch)}))
+                    post_events(&api, waited, &key, &json!({"events": std::mem::take(&mut batch)}))
                         .await?;
                 }
             }
         }
         if !batch.is_empty() {
             sent += batch.len();
-            post_events(&api, path, &key, &json!({"events": std::mem::take(&mut batch)})).await?;
+            post_events(&api, waited, &key, &json!({"events": std::mem::take(&mut batch)})).await?;
         }
         while (running.pipeline.events_processed() as usize) < sent {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -962,6 +997,7 @@ pub async fn history(
         }
         let measured = events.len();
         let (statements0, rows0) = (counts.statements.load(Relaxed), counts.rows.load(Relaxed));
+        counts.slowest(0);
         let started = Instant::now();
         for chunk in events.chunks(1000) {
             post_events(&api, path, &key, &json!({"events": chunk})).await?;
@@ -979,6 +1015,9 @@ pub async fn history(
             statements as f64 / measured as f64,
             rows as f64 / measured as f64,
         );
+        for (text, count, secs) in counts.slowest(4) {
+            println!("    {:>7.1} ms  {count:>6}×  {text}", secs * 1e3);
+        }
         scale.stop().await?;
     }
     Ok(())

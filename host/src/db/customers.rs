@@ -145,33 +145,67 @@ pub async fn record_orders(
         if new.is_empty() {
             continue;
         }
-        // An upsert on rows that exist: one primary-key lookup per row.
-        let sql = format!(
-            "INSERT INTO customers (store_id, id, net_spend_cents, first_order_at, last_order_at, created_at, updated_at)
-             VALUES {}
-             ON CONFLICT (store_id, id) DO UPDATE SET
-               orders = customers.orders + 1,
-               net_spend_cents = customers.net_spend_cents + excluded.net_spend_cents,
-               first_order_at = CASE WHEN customers.first_order_at IS NULL OR customers.first_order_at > excluded.first_order_at
-                                     THEN excluded.first_order_at ELSE customers.first_order_at END,
-               last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < excluded.last_order_at
-                                    THEN excluded.last_order_at ELSE customers.last_order_at END,
-               repeat_days = (SELECT COUNT(DISTINCT o.placed_day) - 1 FROM orders o
-                              WHERE o.store_id = excluded.store_id AND o.customer_id = excluded.id)",
-            super::bulk::Style::of(conn).values(new.len(), 7, 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for o in new {
-            q = q.bind(store).bind(o.customer).bind(o.total_cents);
-            // The first and last order, and when the row is made and changed.
-            for _ in 0..4 {
-                q = q.bind(o.placed_at);
+        // A repeat day is a UTC day with an order after the first one: an
+        // order adds one unless the customer already ordered that day.
+        let same_day = ordered_that_day(conn, store, &new).await?;
+        let (known_day, new_day): (Vec<&NewOrder>, Vec<&NewOrder>) =
+            new.into_iter().partition(|o| same_day.contains(o.order_id));
+        for (orders, step) in [(known_day, 0), (new_day, 1)] {
+            if orders.is_empty() {
+                continue;
             }
+            // An upsert on rows that exist: one primary-key lookup per row.
+            let sql = format!(
+                "INSERT INTO customers (store_id, id, net_spend_cents, first_order_at, last_order_at, created_at, updated_at)
+                 VALUES {}
+                 ON CONFLICT (store_id, id) DO UPDATE SET
+                   orders = customers.orders + 1,
+                   net_spend_cents = customers.net_spend_cents + excluded.net_spend_cents,
+                   first_order_at = CASE WHEN customers.first_order_at IS NULL OR customers.first_order_at > excluded.first_order_at
+                                         THEN excluded.first_order_at ELSE customers.first_order_at END,
+                   last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < excluded.last_order_at
+                                        THEN excluded.last_order_at ELSE customers.last_order_at END,
+                   repeat_days = CASE WHEN customers.orders = 0 THEN 0 ELSE customers.repeat_days + {step} END",
+                super::bulk::Style::of(conn).values(orders.len(), 7, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for o in orders {
+                q = q.bind(store).bind(o.customer).bind(o.total_cents);
+                // The first and last order, and when the row is made and changed.
+                for _ in 0..4 {
+                    q = q.bind(o.placed_at);
+                }
+            }
+            q.execute(&mut *conn).await?;
         }
-        q.execute(&mut *conn).await?;
         all_new.extend(inserted);
     }
     Ok(all_new)
+}
+
+/// Of these just recorded orders, those whose customer has another order
+/// on the same UTC day: a seek on the customer's orders by time, whatever
+/// their number.
+async fn ordered_that_day(
+    conn: &mut Conn,
+    store: &str,
+    new: &[&NewOrder<'_>],
+) -> DbResult<std::collections::HashSet<String>> {
+    let ids: Vec<&str> = new.iter().map(|o| o.order_id).collect();
+    let sql = super::bulk::with_list(
+        conn,
+        "SELECT n.order_id FROM orders n
+         WHERE n.store_id = $1 AND n.order_id IN ($list)
+           AND EXISTS (SELECT 1 FROM orders o
+                       WHERE o.store_id = n.store_id AND o.customer_id = n.customer_id
+                         AND o.placed_at >= n.placed_day * 86400000
+                         AND o.placed_at < (n.placed_day + 1) * 86400000
+                         AND o.order_id <> n.order_id)",
+        1,
+        ids.len(),
+    );
+    let q = super::bulk::bind_list(sqlx::query(&sql).bind(store), &ids);
+    q.fetch_all(&mut *conn).await?.iter().map(|r| Ok(r.try_get("order_id")?)).collect()
 }
 
 /// Records the refund of event `event_id`: lowers the customer's net spend
