@@ -290,6 +290,11 @@ async fn ten_thousand_orders_then_refunds_of_the_first_and_the_last() {
     }
     let p = s.points("acme", &key, "c1").await;
     assert_eq!(p["balance"], expected);
+    // 10,000 orders on 84 distinct days (month 1 + i mod 12, day 1 + i mod
+    // 28): 83 repeat days, each counted once however many orders it had.
+    let c = s.get("/v1/stores/acme/customers/c1", &key).await.body;
+    assert_eq!(c["stats"]["orders"], ORDERS);
+    assert_eq!(c["stats"]["repeat_days"], 83, "{}", c["stats"]);
 
     // The first order (1,000 cents: 10 points, its bonus apart), refunded in
     // full; the last (1000 + 9999 × 37 mod 5000 = 5963 cents: 59 points),
