@@ -126,17 +126,7 @@ impl TestServer {
 
     /// Publishes the real points-basic component at `version`.
     pub async fn publish_points_basic(&self, version: &str) {
-        let manifest = repo_file("plugins/points-basic/plugin.toml")
-            .lines()
-            .map(|l| {
-                if l.starts_with("version = ") {
-                    format!("version = \"{version}\"")
-                } else {
-                    l.into()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let manifest = points_basic_manifest(version);
         let a = self.publish_file(&manifest, guests::POINTS_BASIC).await;
         assert!(a.status.is_success(), "publish failed: {} {}", a.status, a.body);
     }
@@ -278,6 +268,21 @@ pub fn order(id: &str, customer: &str, at: &str, total_cents: i64) -> Value {
 pub fn refund(id: &str, customer: &str, at: &str, order_event: &str, cents: i64) -> Value {
     let data = json!({"order_id": format!("o-{order_event}"), "refund_cents": cents});
     event(id, "order.refunded", customer, at, data)
+}
+
+/// The bundled `points-basic` manifest, published as `version`.
+pub fn points_basic_manifest(version: &str) -> String {
+    repo_file("plugins/points-basic/plugin.toml")
+        .lines()
+        .map(|l| {
+            if l.starts_with("version = ") {
+                format!("version = \"{version}\"")
+            } else {
+                l.into()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Manifest for a test guest.

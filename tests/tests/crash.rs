@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use clientele::db::Db;
 use clientele::server::{self, ServerConfig};
-use clientele_e2e::{event, guests, order, pg, refund, repo_file, TestServer};
+use clientele_e2e::{
+    event, guests, order, pg, points_basic_manifest, refund, repo_file, TestServer,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -204,10 +206,11 @@ fn points_config() -> Value {
     })
 }
 
-/// points-basic as shipped: its budget is fuel, which a busy machine
-/// does not use up sooner.
+/// points-basic as shipped (published as 1.0.0, the version the stores
+/// install): its budget is fuel, which a busy machine does not use up
+/// sooner.
 fn points_manifest() -> String {
-    repo_file("plugins/points-basic/plugin.toml")
+    points_basic_manifest("1.0.0")
 }
 
 /// Publishes, creates the stores and installs; returns the stores' keys.
