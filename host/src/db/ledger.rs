@@ -33,7 +33,7 @@ pub struct Entry {
     pub campaign: Option<crate::domain::campaign::Campaign>,
 }
 
-/// The order an entry's event named, if any (see [`earned_for_order`]).
+/// The order an entry's event named, if any (see [`of_order`]).
 pub type OrderRef<'a> = Option<&'a str>;
 
 async fn insert(
@@ -315,26 +315,6 @@ pub async fn due_among(
         }
     }
     Ok(out)
-}
-
-/// What `install` earned for `order` (its entries on the events that named
-/// the order), less what it deducted on them: what is left to take back.
-pub async fn earned_for_order(
-    conn: &mut Conn,
-    store: &str,
-    install: &str,
-    order: &str,
-) -> DbResult<i64> {
-    let r = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS net FROM ledger_entries
-         WHERE store_id = $1 AND install_id = $2 AND order_id = $3 AND kind IN ('earn', 'deduct')",
-    )
-    .bind(store)
-    .bind(install)
-    .bind(order)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(r.try_get::<i64, _>("net")?.max(0))
 }
 
 /// What `install`'s entries for `order` come to: earned per reason (each

@@ -251,16 +251,6 @@ impl HostServices for Local {
         let balance = self.customers.lock().unwrap().get(id).map_or(0, |c| c.points_balance);
         Box::pin(async move { Ok(balance) })
     }
-    fn earned_for_order<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        order: &'a str,
-    ) -> HostFuture<'a, i64> {
-        let books = self.books.lock().unwrap().get(order).cloned().unwrap_or_default();
-        let net = books.earned.iter().map(|(_, p)| p).sum::<i64>() - books.deducted;
-        Box::pin(async move { Ok(net.max(0)) })
-    }
     fn order_entries<'a>(
         &'a self,
         _: &'a str,

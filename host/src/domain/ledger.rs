@@ -45,6 +45,14 @@ pub struct OrderEntries {
     pub deducted: i64,
 }
 
+impl OrderEntries {
+    /// What is left to take back: everything earned less what was taken
+    /// back, never below zero (contract 0.5.0's `earned-for-order`).
+    pub fn left_to_take_back(&self) -> i64 {
+        (self.earned.iter().map(|(_, p)| p).sum::<i64>() - self.deducted).max(0)
+    }
+}
+
 /// Largest number of points one op may move.
 pub const MAX_POINTS_PER_OP: i64 = 1_000_000_000;
 /// Most ops one call may return.
@@ -108,6 +116,17 @@ pub fn validate_ops(ops: &[LedgerOp], occurred_at: Millis) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn left_to_take_back_is_earned_less_deducted_never_below_zero() {
+        let e = |earned: &[i64], deducted| OrderEntries {
+            earned: earned.iter().map(|p| ("order".to_string(), *p)).collect(),
+            deducted,
+        };
+        assert_eq!(e(&[], 0).left_to_take_back(), 0);
+        assert_eq!(e(&[99, 100], 33).left_to_take_back(), 166);
+        assert_eq!(e(&[10], 25).left_to_take_back(), 0);
+    }
 
     #[test]
     fn rejects_bad_ops() {

@@ -132,18 +132,6 @@ impl HostServices for DbServices {
         })
     }
 
-    fn earned_for_order<'a>(
-        &'a self,
-        store: &'a str,
-        install: &'a str,
-        order: &'a str,
-    ) -> HostFuture<'a, i64> {
-        answer("earnings.earned-for-order", async move {
-            let mut conn = self.db.pool.acquire().await?;
-            ledger::earned_for_order(&mut conn, store, install, order).await
-        })
-    }
-
     fn order_entries<'a>(
         &'a self,
         store: &'a str,

@@ -160,7 +160,8 @@ impl earnings::Host for CallCtx {
         }
         let services = self.services();
         let (store, install) = (self.scope.store_id.clone(), self.scope.install_id.clone());
-        self.answer(services.earned_for_order(&store, &install, &order_id))
+        let found = self.answer(services.order_entries(&store, &install, &order_id))?;
+        Ok(found.left_to_take_back())
     }
 }
 

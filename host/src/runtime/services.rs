@@ -149,18 +149,8 @@ pub trait HostServices: Send + Sync {
     ) -> HostFuture<'a, Option<crate::db::complaints::Complaint>> {
         Box::pin(async { Ok(None) })
     }
-    /// What `install` earned for `order`, less what it took back on it
-    /// (new in contract 0.5.0).
-    fn earned_for_order<'a>(
-        &'a self,
-        _store: &'a str,
-        _install: &'a str,
-        _order: &'a str,
-    ) -> HostFuture<'a, i64> {
-        Box::pin(async { Ok(0) })
-    }
-    /// `install`'s ledger entries for `order`, by reason (new in contract
-    /// 0.6.0).
+    /// `install`'s ledger entries for `order`, by reason: what contract
+    /// 0.5.0's `earnings` and 0.6.0's `order-ledger` answer.
     fn order_entries<'a>(
         &'a self,
         _store: &'a str,

@@ -105,7 +105,9 @@ impl Unit {
                 LedgerOp::Deduct { points, reason } => {
                     // At most what it earned for the refunded order.
                     let earned = match order {
-                        Some(o) => ledger::earned_for_order(tx, t.store, t.install(), o).await?,
+                        Some(o) => {
+                            ledger::of_order(tx, t.store, t.install(), o).await?.left_to_take_back()
+                        }
                         None => 0,
                     };
                     let allowed = points.min(earned);
