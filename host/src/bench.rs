@@ -28,12 +28,27 @@ const CONFIG: &str = r#"{"earn":[{"from_units":0,"rate":1},{"from_units":50,"rat
   "tiers":[{"name":"silver","min_spend_cents":50000,"multiplier":1.2}],"first_order_bonus":10,"expiry_days":365}"#;
 
 /// points-basic per call, with fuel metering (as served) and without it
-/// (what metering costs), twice each, alternating.
+/// (what metering costs), twice each, alternating; then a call that
+/// decides nothing (an event the rules ignore, an empty config): what a
+/// fresh instance costs whatever the plugin does.
 fn per_call(wasm: &Path, manifest: &Manifest, calls: usize) -> anyhow::Result<()> {
+    let order = |i| order(i, 1);
     for metered in [false, true, false, true] {
-        per_call_of("points-basic", wasm, manifest, calls, CONFIG, metered)?;
+        per_call_of("points-basic on-event", wasm, manifest, calls, CONFIG, metered, order)?;
     }
-    Ok(())
+    let nothing = |i| {
+        json!({"id": format!("bench-{i}"), "type": "customer.created", "customer_id": "c0",
+               "occurred_at": "2026-03-05T10:00:00Z", "data": {}})
+    };
+    per_call_of(
+        "points-basic on-event of an event it ignores, config {}",
+        wasm,
+        manifest,
+        calls,
+        "{}",
+        true,
+        nothing,
+    )
 }
 
 /// A runtime with the host's maximum limits, its artifacts in `dir`;
@@ -46,7 +61,8 @@ fn bench_runtime(dir: &Path, metered: bool) -> anyhow::Result<Runtime> {
     }
 }
 
-/// Per-call latency of a point-rules plugin (`on-event` of an order).
+/// Per-call latency of a point-rules plugin (`on-event` of the events
+/// `event` makes); a plugin that decides something must say so.
 fn per_call_of(
     name: &str,
     wasm: &Path,
@@ -54,6 +70,7 @@ fn per_call_of(
     calls: usize,
     config: &str,
     metered: bool,
+    event: fn(usize) -> Value,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let runtime = bench_runtime(dir.path(), metered)?;
@@ -69,14 +86,14 @@ fn per_call_of(
     let mut samples = Vec::with_capacity(calls);
     let mut fuel = 0;
     for i in 0..calls + calls / 10 {
-        let event = parse_event(order(i, 1)).map_err(|e| anyhow::anyhow!("{:?}", e.errors))?;
+        let event = parse_event(event(i)).map_err(|e| anyhow::anyhow!("{:?}", e.errors))?;
         let input = CallInput::new("s", "i", "points-basic", None, &services).with_pii(true);
         let trace = input.trace.clone();
         let t = Instant::now();
         let out = runtime.on_event(&plugin, input, config, &customer, &event, None)?;
         let elapsed = t.elapsed();
         fuel = trace.fuel();
-        if out.value.is_empty() {
+        if out.value.is_empty() && config != "{}" {
             bail!("{name} returned no ops");
         }
         if i >= calls / 10 {
@@ -85,7 +102,7 @@ fn per_call_of(
     }
     samples.sort();
     println!(
-        "per-call latency ({name} on-event, fresh store + instance per call, {}, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
+        "per-call latency ({name}, fresh store + instance per call, {}, {} calls): p50 {:.1} µs, p99 {:.1} µs, {fuel} fuel per call",
         if metered { "fuel metered" } else { "unmetered" },
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e6,
@@ -219,6 +236,9 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
         let wasm = wasm.clone();
         tokio::task::spawn_blocking(move || per_call(&wasm, &manifest, calls)).await??;
     }
+    if events == 0 {
+        return Ok(()); // the per-call latency only
+    }
     throughput(&wasm, &manifest_text, events).await?;
     cold_start(&wasm, &manifest_text, 10).await?;
 
@@ -234,7 +254,16 @@ pub async fn run(events: usize, calls: usize) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let n = (calls / 10).max(100);
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        per_call_of("points-campaign (JavaScript)", &js, &js_manifest, n, js_config, true)?;
+        let order = |i| order(i, 1);
+        per_call_of(
+            "points-campaign (JavaScript) on-event",
+            &js,
+            &js_manifest,
+            n,
+            js_config,
+            true,
+            order,
+        )?;
         per_score(&py, &py_manifest, n)
     })
     .await??;

@@ -134,7 +134,7 @@ enum Command {
     Openapi,
     /// Measure per-call latency, end-to-end throughput and cold start.
     Bench {
-        /// Events for the throughput run.
+        /// Events for the throughput run (0: the per-call latency only).
         #[arg(long, default_value_t = 20_000)]
         events: usize,
         /// Calls for the latency run.

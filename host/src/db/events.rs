@@ -2,7 +2,7 @@ use sqlx::Row;
 
 use super::bulk::{bind_list, with_list};
 use super::row::ReadRows;
-use super::{json_col, Conn, DbResult};
+use super::{Conn, DbResult};
 use crate::domain::event::{from_stored, Event};
 use crate::domain::states::EventStatus;
 use crate::domain::time::Millis;
@@ -39,7 +39,7 @@ pub async fn insert_many(
                 .bind(&e.event_type)
                 .bind(&e.customer_id)
                 .bind(e.occurred_at)
-                .bind(e.data.to_string())
+                .bind(&e.data_json)
                 .bind(now);
         }
         for r in q.fetch_all(&mut *conn).await? {
@@ -98,7 +98,7 @@ pub async fn next_batch(
             r.try_get("type")?,
             customer_id,
             r.try_get("occurred_at")?,
-            json_col(r.try_get("data")?, serde_json::json!({})),
+            r.try_get("data")?,
         );
         match parsed {
             Ok(event) => {
@@ -273,7 +273,7 @@ fn recorded_row(r: &sqlx::any::AnyRow) -> DbResult<Option<Recorded>> {
         r.try_get("type")?,
         r.try_get("customer_id")?,
         r.try_get("occurred_at")?,
-        json_col(r.try_get("data")?, serde_json::json!({})),
+        r.try_get("data")?,
     );
     let Ok(event) = parsed else { return Ok(None) };
     Ok(Some(Recorded {

@@ -250,6 +250,9 @@ pub struct Event {
     pub customer_id: String,
     pub occurred_at: Millis,
     pub data: Value,
+    /// `data` as JSON text, as plugins receive it: written once per event
+    /// (and read back as stored), not once per call.
+    pub data_json: String,
     pub kind: EventKind,
 }
 
@@ -267,7 +270,8 @@ impl Event {
             0
         });
         let data = Value::Object(envelope.data.unwrap_or_default());
-        if serde_json::to_vec(&data).map_or(0, |b| b.len()) > MAX_DATA_BYTES {
+        let data_json = data.to_string();
+        if data_json.len() > MAX_DATA_BYTES {
             errors.push(FieldError::new(
                 format!("{path}data"),
                 format!("is larger than {MAX_DATA_BYTES} bytes"),
@@ -281,7 +285,7 @@ impl Event {
             return Err(errors);
         }
         let Envelope { id, event_type, customer_id, .. } = envelope;
-        Ok(Event { id, event_type, customer_id, occurred_at, data, kind })
+        Ok(Event { id, event_type, customer_id, occurred_at, data, data_json, kind })
     }
 }
 
@@ -296,17 +300,22 @@ impl Event {
     }
 }
 
-/// Rebuilds an event that was validated at intake from its stored parts
-/// (the typed view of `data` is read again).
+/// Rebuilds an event that was validated at intake from its stored parts:
+/// `data_json` as written at intake (`{}` if missing or no longer JSON),
+/// its typed view read again.
 pub fn from_stored(
     id: String,
     event_type: String,
     customer_id: String,
     occurred_at: Millis,
-    data: Value,
+    data_json: Option<String>,
 ) -> Result<Event, serde_json::Error> {
+    let (data, data_json) = match data_json.map(|t| (serde_json::from_str(&t), t)) {
+        Some((Ok(data), text)) => (data, text),
+        _ => (Value::Object(Default::default()), "{}".to_string()),
+    };
     let kind = EventKind::read(&event_type, &data)?;
-    Ok(Event { id, event_type, customer_id, occurred_at, data, kind })
+    Ok(Event { id, event_type, customer_id, occurred_at, data, data_json, kind })
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub fn event(e: &Event, order_total: Option<i64>) -> types::Event {
         type_: e.event_type.clone(),
         customer_id: e.customer_id.clone(),
         occurred_at: e.occurred_at,
-        data: e.data.to_string(),
+        data: e.data_json.clone(),
         kind,
     }
 }

@@ -154,8 +154,32 @@ pub struct QueuedMessage {
     pub vars: serde_json::Value,
 }
 
+/// WASI with nothing behind it (no files, no sockets, no environment),
+/// its output captured: made when the guest first calls a WASI function,
+/// which most calls never do.
+struct Wasi {
+    ctx: WasiCtx,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        let ctx = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Wasi { ctx, stdout, stderr }
+    }
+}
+
 pub struct CallCtx {
-    wasi: WasiCtx,
+    wasi: Option<Wasi>,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub scope: Scope,
@@ -165,8 +189,6 @@ pub struct CallCtx {
     log_lines: u32,
     /// What the plugin wrote in this call, for its outcome and its logs.
     pub lines: Vec<LogLine>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
     /// Set when a host function could not answer: the call then fails
     /// with `host_error`, whatever the guest made of the trap.
     pub host_error: Option<String>,
@@ -187,18 +209,8 @@ impl CallCtx {
         memory_cap_bytes: usize,
         deadline: Instant,
     ) -> Self {
-        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
-        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
-        // WASI with nothing behind it: no files, no sockets, no environment.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         CallCtx {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             limiter: MemoryLimiter { cap_bytes: memory_cap_bytes, peak_bytes: 0, exceeded: false },
             scope,
@@ -207,8 +219,6 @@ impl CallCtx {
             outbox: Vec::new(),
             log_lines: 0,
             lines: Vec::new(),
-            stdout,
-            stderr,
             host_error: None,
             deadline,
             out_of_time: false,
@@ -223,15 +233,17 @@ impl CallCtx {
 
     /// What the guest wrote to stderr in this call.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        let Some(wasi) = &self.wasi else { return String::new() };
+        String::from_utf8_lossy(&wasi.stderr.contents()).into_owned()
     }
 
     /// Sends what the guest printed to the log, one record per line,
     /// tagged like its log lines, and keeps the lines for the call's trace.
     pub fn flush_stdio(&mut self) {
+        let Some(wasi) = &self.wasi else { return };
         let written = [
-            ("stdout", "info", self.stdout.contents()),
-            ("stderr", "warn", self.stderr.contents()),
+            ("stdout", "info", wasi.stdout.contents()),
+            ("stderr", "warn", wasi.stderr.contents()),
         ];
         for (stream, level, bytes) in written {
             if bytes.is_empty() {
@@ -270,10 +282,23 @@ impl CallCtx {
     /// Waits for a host service's answer, but not past the call's
     /// deadline: a slow database fails the call with `timeout` at the
     /// deadline instead of holding its worker.
-    pub(super) fn answer<T>(&mut self, question: HostFuture<'_, T>) -> wasmtime::Result<T> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        match wasmtime_wasi::runtime::in_tokio(async { tokio::time::timeout(left, question).await })
-        {
+    pub(super) fn answer<T>(&mut self, mut question: HostFuture<'_, T>) -> wasmtime::Result<T> {
+        // Most answers are known already (a cached store, a key read with
+        // the batch): take those without a trip through the runtime.
+        let first = {
+            let runtime = tokio::runtime::Handle::try_current().ok();
+            let _in_runtime = runtime.as_ref().map(|r| r.enter());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            question.as_mut().poll(&mut cx)
+        };
+        let answer = match first {
+            std::task::Poll::Ready(answer) => Ok(answer),
+            std::task::Poll::Pending => {
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                wasmtime_wasi::runtime::in_tokio(tokio::time::timeout(left, question))
+            }
+        };
+        match answer {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(why)) => Err(self.host_failed(why)),
             Err(_) => Err(self.ran_out_of_time()),
@@ -339,7 +364,8 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl WasiView for CallCtx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
+        WasiCtxView { ctx: &mut wasi.ctx, table: &mut self.table }
     }
 }
 

@@ -103,13 +103,15 @@ impl SegmentWriter {
             h.update([0]);
         }
         let id = format!("seg-{}", &hex::encode(h.finalize())[..24]);
+        let data = json!({"segment": segment, "install_id": c.install_id,
+                          "plugin": c.plugin, "attributes": attributes});
         self.events.entry(c.store.to_string()).or_default().push(Event {
             id,
             event_type: kind.to_string(),
             customer_id: c.customer.to_string(),
             occurred_at: c.as_of,
-            data: json!({"segment": segment, "install_id": c.install_id,
-                         "plugin": c.plugin, "attributes": attributes}),
+            data_json: data.to_string(),
+            data,
             kind: EventKind::Other,
         });
     }
