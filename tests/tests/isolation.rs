@@ -255,7 +255,11 @@ async fn a_plugin_that_runs_to_its_deadline_is_stopped_after_three_calls() {
         .as_str()
         .unwrap()
         .contains("in a row ran to their deadline"));
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    // Three calls of 200 ms, then three events that wait for no call:
+    // under a second on a quiet machine; the bound leaves room for a busy one
+    // (the other tests of this file spin plugins on the same two cores).
+    println!("three deadlines and three refusals answered after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
     let i = s.get(&format!("/v1/stores/burner/installs/{install}"), &key).await;
     assert_eq!(i.body["enabled"], false, "{}", i.body);
     assert!(i.body["disabled_reason"].as_str().unwrap().contains("deadline"), "{}", i.body);
